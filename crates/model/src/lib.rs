@@ -1,0 +1,33 @@
+//! Plain data for clinicscan.
+//!
+//! - [`Observation`]: what one scan saw on the network (hosts, ports, protocol facts).
+//! - [`Assessment`]: what the rules and the site file make of it (findings, control verdicts).
+//!
+//! Both are versioned JSON contracts with checked-in JSON Schemas under `schemas/`.
+//! No I/O, no async: every other crate depends on this one and on nothing above it.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod assessment;
+mod facts;
+mod observation;
+mod schema;
+
+pub use assessment::{
+    ASSESSMENT_SCHEMA, Assessment, Certainty, ControlResult, ControlStatus, Evidence, Finding,
+    Lang, ObservationRef, Severity, SeverityCounts, Text,
+};
+pub use facts::{
+    CertificateFacts, CipherSuite, DicomFacts, FtpFacts, HttpFacts, IkeFacts, IkeVendorId,
+    KeyType, MssqlFacts, MysqlFacts, NtlmInfo, OpenVpnFacts, PostgresFacts, PptpFacts, RdpFacts,
+    ServiceFacts, SmbFacts, SnmpEngine, SnmpFacts, SshFacts, SuiteWeakness, TelnetFacts,
+    TlsFacts, TlsVersion, TlsVersionResult, UpnpFacts, VncFacts, VncSecurityType, WeakAlgorithm,
+    WebProduct,
+};
+pub use observation::{
+    Host, HostName, HostReason, HostState, HostStatus, NameSource, Notice, OBSERVATION_SCHEMA,
+    Observation, PortReason, PortState, PortSummary, ProbeError, ProbeErrorKind, ScanKind,
+    ScanMeta, ScanOptions, ScanStats, Service, Software, ToolInfo, Transport, Vantage,
+};
+pub use schema::{assessment_schema, observation_schema};

@@ -1,0 +1,430 @@
+//! The Observation: what one scan saw on the network, and nothing more.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::facts::ServiceFacts;
+
+/// The schema tag every Observation carries. Bumped only on an incompatible change.
+pub const OBSERVATION_SCHEMA: &str = "clinicscan/observation/v1";
+
+/// Everything one scan saw: its metadata and the hosts it found.
+///
+/// This JSON is a public contract: a saved Observation can be re-assessed later with
+/// new rules or a new site file, without touching the network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Observation {
+    /// Always [`OBSERVATION_SCHEMA`].
+    pub schema: String,
+    /// When, from where and how the scan ran.
+    pub scan: ScanMeta,
+    /// Hosts that were found up, and (when asked) the ones found down.
+    pub hosts: Vec<Host>,
+}
+
+impl Observation {
+    /// An empty Observation for the given metadata.
+    pub fn new(scan: ScanMeta) -> Self {
+        Observation {
+            schema: OBSERVATION_SCHEMA.to_string(),
+            scan,
+            hosts: Vec::new(),
+        }
+    }
+}
+
+/// Metadata of one scan run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScanMeta {
+    /// A unique id for this run (UUID v4).
+    pub id: String,
+    /// When the scan started (UTC).
+    pub started: DateTime<Utc>,
+    /// When the scan finished (UTC); absent if it was interrupted.
+    #[serde(default)]
+    pub finished: Option<DateTime<Utc>>,
+    /// The tool that made this Observation.
+    pub tool: ToolInfo,
+    /// Where the scan ran from.
+    pub vantage: Vantage,
+    /// The options the scan ran with, as resolved.
+    pub options: ScanOptions,
+    /// Statistics of the run.
+    #[serde(default)]
+    pub stats: ScanStats,
+    /// Things the user must know about how the scan ran (fallbacks, unresolved names...).
+    #[serde(default)]
+    pub notices: Vec<Notice>,
+}
+
+/// Name and version of the scanner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolInfo {
+    /// Always "clinicscan" for native scans; "nmap" for an imported nmap result.
+    pub name: String,
+    /// The tool's version.
+    pub version: String,
+}
+
+/// Where a scan ran from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Vantage {
+    /// The scanner's own addresses used as sources.
+    #[serde(default)]
+    pub addresses: Vec<IpAddr>,
+    /// The scanner's host name.
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// The site zone the scan ran from, when a site file named it.
+    #[serde(default)]
+    pub zone: Option<String>,
+}
+
+/// The resolved options of a scan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScanOptions {
+    /// Targets as the user gave them.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// Exclusions as the user gave them.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// The TCP port specification (e.g. "clinic", "1-1024", "all").
+    #[serde(default)]
+    pub ports: String,
+    /// Kind of TCP port scan actually used.
+    pub scan_kind: ScanKind,
+    /// Whether host discovery ran (false: every target was treated as up).
+    pub discovery: bool,
+    /// Whether service probes ran.
+    #[serde(default)]
+    pub service_probes: bool,
+    /// Whether public (non-private) targets were allowed.
+    #[serde(default)]
+    pub allow_public: bool,
+    /// Global limit of concurrent probes.
+    #[serde(default)]
+    pub max_concurrency: u32,
+    /// Limit of concurrent probes per host.
+    #[serde(default)]
+    pub max_per_host: u32,
+}
+
+/// How TCP ports were scanned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ScanKind {
+    /// Full TCP connect through the operating system.
+    #[default]
+    Connect,
+    /// Half-open SYN scan with raw packets.
+    Syn,
+    /// Imported from another tool's output.
+    Imported,
+}
+
+/// Counters of one scan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScanStats {
+    /// Addresses considered (after exclusions).
+    pub addresses_considered: u64,
+    /// Hosts found up.
+    pub hosts_up: u64,
+    /// Port probes sent.
+    pub port_probes: u64,
+    /// Wall time in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// Something the user must know about the run: a fallback, a skipped target, an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Notice {
+    /// Machine-readable kind, e.g. "syn-fallback", "unresolved-name", "no-privilege".
+    pub kind: String,
+    /// Human-readable message (English; the renderers translate known kinds).
+    pub message: String,
+    /// The target, host or setting it concerns, if any.
+    #[serde(default)]
+    pub subject: Option<String>,
+}
+
+/// One host and what it exposes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Host {
+    /// The scanned address.
+    pub address: IpAddr,
+    /// Whether the host is up, and why the scanner thinks so.
+    pub status: HostStatus,
+    /// MAC address (lower-case, colon-separated) when the host is on-link.
+    #[serde(default)]
+    pub mac: Option<String>,
+    /// Vendor registered for the MAC's OUI, from the IEEE registry.
+    #[serde(default)]
+    pub vendor: Option<String>,
+    /// Names of the host and where each came from.
+    #[serde(default)]
+    pub names: Vec<HostName>,
+    /// Measured round-trip time in milliseconds, when known.
+    #[serde(default)]
+    pub rtt_ms: Option<f64>,
+    /// The ports scanned on this host that are worth reporting (open, and closed or
+    /// filtered ones when the scan reports them).
+    #[serde(default)]
+    pub services: Vec<Service>,
+    /// How many scanned ports were closed and filtered but not listed individually.
+    #[serde(default)]
+    pub port_summary: PortSummary,
+}
+
+/// Whether a host is up and the evidence for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HostStatus {
+    /// Up or down.
+    pub state: HostState,
+    /// The evidence.
+    pub reason: HostReason,
+    /// Free detail, e.g. the port that answered a TCP ping.
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+/// Up or down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostState {
+    /// Something answered.
+    Up,
+    /// Nothing answered any discovery probe.
+    Down,
+}
+
+/// Why a host is believed up or down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum HostReason {
+    /// An ARP reply (on-link IPv4).
+    ArpResponse,
+    /// An NDP neighbour advertisement (on-link IPv6).
+    NdResponse,
+    /// An ICMP/ICMPv6 echo reply.
+    EchoReply,
+    /// A TCP SYN-ACK to a discovery probe.
+    TcpSynAck,
+    /// A TCP RST (connection refused) to a discovery probe: something is there.
+    TcpRst,
+    /// The address is one of this machine's own.
+    Localhost,
+    /// Discovery was disabled; the host was assumed up.
+    UserSet,
+    /// No discovery probe was answered.
+    NoResponse,
+    /// ICMP host/network unreachable came back.
+    Unreachable,
+    /// Imported from another tool.
+    Imported,
+}
+
+/// A name of a host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HostName {
+    /// The name.
+    pub name: String,
+    /// Where it came from.
+    pub source: NameSource,
+}
+
+/// Where a host name came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum NameSource {
+    /// The user gave this name as a target.
+    Target,
+    /// Reverse DNS (PTR).
+    Ptr,
+    /// NetBIOS / SMB / NTLM.
+    Netbios,
+    /// A TLS certificate name (a hint, not proof of identity).
+    Certificate,
+    /// SNMP sysName.
+    Snmp,
+    /// Imported from another tool.
+    Imported,
+}
+
+/// Counts of ports not listed one by one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PortSummary {
+    /// Ports scanned on this host.
+    pub scanned: u32,
+    /// Open ports.
+    pub open: u32,
+    /// Closed ports.
+    pub closed: u32,
+    /// Filtered ports (no answer, or ICMP prohibited).
+    pub filtered: u32,
+}
+
+/// TCP or UDP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transport {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+/// The state of one port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PortState {
+    /// A service accepts connections (TCP) or answered (UDP).
+    Open,
+    /// The host answered that nothing listens (RST, ICMP port unreachable).
+    Closed,
+    /// No answer, or an ICMP prohibition: a filter is in the way.
+    Filtered,
+    /// UDP only: no answer, so open or filtered cannot be told apart.
+    OpenFiltered,
+}
+
+/// The evidence for a port state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum PortReason {
+    /// TCP connect completed / SYN-ACK received.
+    SynAck,
+    /// Connection refused / RST received.
+    Reset,
+    /// No answer within the timeout (after retries).
+    NoResponse,
+    /// ICMP administratively prohibited or host unreachable.
+    IcmpUnreachable,
+    /// ICMP port unreachable (UDP closed).
+    PortUnreachable,
+    /// A UDP reply came back.
+    UdpResponse,
+    /// Imported from another tool.
+    Imported,
+}
+
+/// One port on one host and what the scanner learnt about the service behind it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// Port number.
+    pub port: u16,
+    /// TCP or UDP.
+    pub transport: Transport,
+    /// Open, closed, filtered.
+    pub state: PortState,
+    /// Why.
+    pub reason: PortReason,
+    /// Connect / response latency in milliseconds.
+    #[serde(default)]
+    pub latency_ms: Option<f64>,
+    /// The conventional service name for this port number (IANA / clinic list).
+    /// This is a guess from the number alone, never used as evidence.
+    #[serde(default)]
+    pub port_name: Option<String>,
+    /// The protocol a handshake proved this port speaks ("tls", "rdp", "ssh", ...).
+    /// Absent when no probe identified it.
+    #[serde(default)]
+    pub protocol: Option<String>,
+    /// Product and version, when the service told them.
+    #[serde(default)]
+    pub software: Option<Software>,
+    /// Protocol facts gathered by service probes.
+    #[serde(default)]
+    pub facts: ServiceFacts,
+    /// Probes that ran against this port and failed, and why.
+    #[serde(default)]
+    pub probe_errors: Vec<ProbeError>,
+}
+
+impl Service {
+    /// A bare port result without any probe facts.
+    pub fn port_only(port: u16, transport: Transport, state: PortState, reason: PortReason) -> Self {
+        Service {
+            port,
+            transport,
+            state,
+            reason,
+            latency_ms: None,
+            port_name: None,
+            protocol: None,
+            software: None,
+            facts: ServiceFacts::default(),
+            probe_errors: Vec::new(),
+        }
+    }
+}
+
+/// Product and version as the service stated them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Software {
+    /// Vendor, e.g. "Fortinet", "OpenBSD".
+    #[serde(default)]
+    pub vendor: Option<String>,
+    /// Product, e.g. "FortiGate SSL-VPN", "OpenSSH".
+    pub product: String,
+    /// Version as stated, e.g. "9.2p1".
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The bytes or field the product and version were read from.
+    pub evidence: String,
+}
+
+/// A service probe that did not complete, and what the peer did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeError {
+    /// The probe, e.g. "tls", "rdp", "smb".
+    pub probe: String,
+    /// What went wrong.
+    pub kind: ProbeErrorKind,
+    /// Detail, e.g. "unexpected record type 0x48".
+    pub detail: String,
+}
+
+/// What a failed probe saw the peer do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ProbeErrorKind {
+    /// The probe's deadline passed.
+    Timeout,
+    /// The peer closed or reset the connection.
+    ConnectionClosed,
+    /// The connection could not be made.
+    ConnectFailed,
+    /// The peer sent bytes that do not parse as the protocol.
+    InvalidMessage,
+    /// The peer sent more than the probe's byte limit.
+    TooLarge,
+    /// The peer speaks the protocol but refused what a normal client offers.
+    PeerIncompatible,
+    /// No reply: the service may be there but silent (e.g. OpenVPN tls-auth, strict IKE).
+    NoReply,
+    /// A local error (socket, resource).
+    Local,
+}

@@ -1,0 +1,1 @@
+//! clinicscan policy crate (under construction).

@@ -1,0 +1,203 @@
+//! Bounded I/O shared by every probe: connect with a timeout, read with a deadline and a
+//! byte budget, one UDP exchange. A hostile peer (tarpit, endless banner, one byte per
+//! second) can cost a probe at most its deadline and its byte limit.
+
+use std::io;
+use std::net::SocketAddr;
+
+use clinicscan_model::{ProbeError, ProbeErrorKind};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::time::{Instant, timeout_at};
+
+use super::ProbeContext;
+
+/// Why bounded I/O stopped.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum IoError {
+    /// The deadline passed.
+    #[error("timed out")]
+    Timeout,
+    /// The peer closed the connection before the expected bytes arrived.
+    #[error("connection closed by peer after {0} bytes")]
+    Closed(usize),
+    /// The peer sent more than the byte budget allows.
+    #[error("peer sent more than {0} bytes")]
+    TooLarge(usize),
+    /// Connecting failed.
+    #[error("connect failed: {0}")]
+    Connect(io::Error),
+    /// UDP: ICMP port unreachable came back.
+    #[error("port unreachable")]
+    Refused,
+    /// Another socket error.
+    #[error("{0}")]
+    Io(io::Error),
+}
+
+impl IoError {
+    /// The error fact for the Observation.
+    pub(crate) fn to_probe_error(&self, probe: &str) -> ProbeError {
+        let kind = match self {
+            IoError::Timeout => ProbeErrorKind::Timeout,
+            IoError::Closed(_) => ProbeErrorKind::ConnectionClosed,
+            IoError::TooLarge(_) => ProbeErrorKind::TooLarge,
+            IoError::Connect(_) | IoError::Refused => ProbeErrorKind::ConnectFailed,
+            IoError::Io(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                ProbeErrorKind::ConnectionClosed
+            }
+            IoError::Io(_) => ProbeErrorKind::Local,
+        };
+        ProbeError {
+            probe: probe.to_string(),
+            kind,
+            detail: self.to_string(),
+        }
+    }
+}
+
+/// The earlier of the probe's deadline and one I/O timeout from now.
+pub(crate) fn step_deadline(ctx: &ProbeContext) -> Instant {
+    ctx.deadline.min(Instant::now() + ctx.io_timeout)
+}
+
+/// Opens a TCP connection to the service, bounded by one I/O timeout and the deadline.
+pub(crate) async fn connect(ctx: &ProbeContext) -> Result<TcpStream, IoError> {
+    connect_to(ctx, ctx.addr).await
+}
+
+/// Opens a TCP connection to `addr`, bounded as [`connect`].
+pub(crate) async fn connect_to(ctx: &ProbeContext, addr: SocketAddr) -> Result<TcpStream, IoError> {
+    match timeout_at(step_deadline(ctx), TcpStream::connect(addr)).await {
+        Err(_) => Err(IoError::Timeout),
+        Ok(Err(e)) => Err(IoError::Connect(e)),
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
+    }
+}
+
+/// Writes all of `bytes` before the step deadline.
+pub(crate) async fn write_all<S: AsyncWrite + Unpin>(
+    ctx: &ProbeContext,
+    stream: &mut S,
+    bytes: &[u8],
+) -> Result<(), IoError> {
+    match timeout_at(step_deadline(ctx), stream.write_all(bytes)).await {
+        Err(_) => Err(IoError::Timeout),
+        Ok(Err(e)) => Err(IoError::Io(e)),
+        Ok(Ok(())) => Ok(()),
+    }
+}
+
+/// A read buffer with a byte budget shared across reads.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    remaining: usize,
+    limit: usize,
+}
+
+impl Budget {
+    /// A budget of `limit` bytes.
+    pub(crate) fn new(limit: usize) -> Self {
+        Budget {
+            remaining: limit,
+            limit,
+        }
+    }
+
+    /// Bytes still allowed.
+    pub(crate) fn remaining(&self) -> usize {
+        self.remaining
+    }
+}
+
+/// Reads whatever arrives next (at least one byte), appending to `buf`, within the step
+/// deadline and the budget.
+pub(crate) async fn read_some<S: AsyncRead + Unpin>(
+    ctx: &ProbeContext,
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    budget: &mut Budget,
+) -> Result<usize, IoError> {
+    if budget.remaining == 0 {
+        return Err(IoError::TooLarge(budget.limit));
+    }
+    let mut chunk = [0u8; 4096];
+    let want = chunk.len().min(budget.remaining);
+    match timeout_at(step_deadline(ctx), stream.read(&mut chunk[..want])).await {
+        Err(_) => Err(IoError::Timeout),
+        Ok(Err(e)) => Err(IoError::Io(e)),
+        Ok(Ok(0)) => Err(IoError::Closed(buf.len())),
+        Ok(Ok(n)) => {
+            budget.remaining -= n;
+            buf.extend_from_slice(&chunk[..n]);
+            Ok(n)
+        }
+    }
+}
+
+/// Reads until `complete(buf)` returns `Some(len)` (a whole message of `len` bytes is in
+/// `buf`), then returns that length. Bytes past the message stay in `buf`.
+///
+/// `complete` is the framing function of a wire module: pure, over the bytes so far.
+pub(crate) async fn read_until<S, F>(
+    ctx: &ProbeContext,
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    budget: &mut Budget,
+    mut complete: F,
+) -> Result<usize, IoError>
+where
+    S: AsyncRead + Unpin,
+    F: FnMut(&[u8]) -> Option<usize>,
+{
+    loop {
+        if let Some(n) = complete(buf) {
+            return Ok(n);
+        }
+        read_some(ctx, stream, buf, budget).await?;
+    }
+}
+
+/// Sends one UDP datagram to the service and waits for one reply (bounded in size), within
+/// the step deadline. A connected socket turns ICMP port unreachable into [`IoError::Refused`].
+pub(crate) async fn udp_exchange(
+    ctx: &ProbeContext,
+    payload: &[u8],
+    max_reply: usize,
+) -> Result<Vec<u8>, IoError> {
+    let bind: SocketAddr = if ctx.addr.is_ipv4() {
+        "0.0.0.0:0".parse().map_err(|_| IoError::Timeout)?
+    } else {
+        "[::]:0".parse().map_err(|_| IoError::Timeout)?
+    };
+    let sock = UdpSocket::bind(bind).await.map_err(IoError::Io)?;
+    sock.connect(ctx.addr).await.map_err(IoError::Connect)?;
+    udp_send_recv(ctx, &sock, payload, max_reply).await
+}
+
+/// One send and one bounded receive on an already connected UDP socket.
+pub(crate) async fn udp_send_recv(
+    ctx: &ProbeContext,
+    sock: &UdpSocket,
+    payload: &[u8],
+    max_reply: usize,
+) -> Result<Vec<u8>, IoError> {
+    match sock.send(payload).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Err(IoError::Refused),
+        Err(e) => return Err(IoError::Io(e)),
+    }
+    let mut buf = vec![0u8; max_reply.clamp(1, 65_535)];
+    match timeout_at(step_deadline(ctx), sock.recv(&mut buf)).await {
+        Err(_) => Err(IoError::Timeout),
+        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => Err(IoError::Refused),
+        Ok(Err(e)) => Err(IoError::Io(e)),
+        Ok(Ok(n)) => {
+            buf.truncate(n);
+            Ok(buf)
+        }
+    }
+}

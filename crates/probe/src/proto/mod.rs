@@ -1,0 +1,170 @@
+//! Service probes: thin async code around the pure `wire` parsers.
+//!
+//! Contract for every probe module (`proto/<name>.rs`):
+//! - `pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service)`;
+//! - it sends only what a normal client sends in a handshake (no credential guessing, no
+//!   exploit, nothing that stores data), ends by `ctx.deadline`, reads at most
+//!   `ctx.max_bytes` in total, and never panics on peer input;
+//! - on success it fills `service.facts.<proto>`, sets `service.protocol` when the handshake
+//!   proved the protocol, and `service.software` when the peer named itself;
+//! - on failure it pushes a `ProbeError` saying what the peer did, and guesses nothing;
+//! - a UDP probe also sets `service.state` / `service.reason` from what came back
+//!   (reply: open; ICMP port unreachable: closed; silence: stays open|filtered).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clinicscan_model::Service;
+
+pub(crate) mod io;
+
+mod dicom;
+mod ftp;
+mod http;
+mod ike;
+mod mssql;
+mod mysql;
+mod openvpn;
+mod postgres;
+mod pptp;
+mod rdp;
+mod smb;
+mod smtp;
+mod snmp;
+mod ssdp;
+mod ssh;
+mod telnet;
+mod tls;
+mod vnc;
+
+/// Which service probe to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub(crate) enum ProbeKind {
+    /// TLS versions, suites, certificate.
+    Tls,
+    /// HTTP over plain TCP.
+    Http,
+    /// HTTP over TLS.
+    Https,
+    /// SMTP with STARTTLS, then the TLS audit.
+    SmtpStartTls,
+    /// RDP negotiation (and the TLS audit of RDP's TLS layer).
+    Rdp,
+    /// SMB dialects and signing.
+    Smb,
+    /// SSH banner and algorithms.
+    Ssh,
+    /// FTP banner, anonymous login, AUTH TLS.
+    Ftp,
+    /// Telnet option negotiation and banner.
+    Telnet,
+    /// VNC / RFB security types.
+    Vnc,
+    /// SNMP v1/v2c community and v3 engine discovery (UDP).
+    Snmp,
+    /// DICOM A-ASSOCIATE for Verification.
+    Dicom,
+    /// MSSQL PRELOGIN.
+    Mssql,
+    /// PostgreSQL SSLRequest.
+    Postgres,
+    /// MySQL / MariaDB greeting.
+    Mysql,
+    /// IKEv1 / IKEv2 (UDP).
+    Ike,
+    /// OpenVPN over UDP.
+    OpenVpnUdp,
+    /// OpenVPN over TCP.
+    OpenVpnTcp,
+    /// PPTP control connection.
+    Pptp,
+    /// SSDP M-SEARCH (UDP).
+    Ssdp,
+}
+
+/// Everything a service probe needs to know.
+#[derive(Debug, Clone)]
+pub(crate) struct ProbeContext {
+    /// The service's address.
+    pub addr: SocketAddr,
+    /// The probe must be finished by then (covers every connection it makes).
+    pub deadline: tokio::time::Instant,
+    /// Timeout for one connect or one read, derived from the host's measured RTT.
+    pub io_timeout: Duration,
+    /// Byte limit for everything read from the peer by this probe.
+    pub max_bytes: usize,
+    /// The scan's clock, for certificate validity.
+    pub now: DateTime<Utc>,
+    /// A host name to send as SNI / Host header, when the target was given by name.
+    pub server_name: Option<String>,
+    /// SNMP communities to try with v1/v2c (default: just "public").
+    pub snmp_communities: Vec<String>,
+    /// Pause between connections to this host (gentle profile for medical devices).
+    pub connection_gap: Duration,
+}
+
+/// Runs one probe against one service, filling its facts.
+pub(crate) async fn run(kind: ProbeKind, ctx: &ProbeContext, service: &mut Service) {
+    let outer = ctx.deadline;
+    let work = async {
+        match kind {
+            ProbeKind::Tls => tls::probe(ctx, service).await,
+            ProbeKind::Http => http::probe(ctx, service, false).await,
+            ProbeKind::Https => http::probe(ctx, service, true).await,
+            ProbeKind::SmtpStartTls => smtp::probe(ctx, service).await,
+            ProbeKind::Rdp => rdp::probe(ctx, service).await,
+            ProbeKind::Smb => smb::probe(ctx, service).await,
+            ProbeKind::Ssh => ssh::probe(ctx, service).await,
+            ProbeKind::Ftp => ftp::probe(ctx, service).await,
+            ProbeKind::Telnet => telnet::probe(ctx, service).await,
+            ProbeKind::Vnc => vnc::probe(ctx, service).await,
+            ProbeKind::Snmp => snmp::probe(ctx, service).await,
+            ProbeKind::Dicom => dicom::probe(ctx, service).await,
+            ProbeKind::Mssql => mssql::probe(ctx, service).await,
+            ProbeKind::Postgres => postgres::probe(ctx, service).await,
+            ProbeKind::Mysql => mysql::probe(ctx, service).await,
+            ProbeKind::Ike => ike::probe(ctx, service).await,
+            ProbeKind::OpenVpnUdp => openvpn::probe(ctx, service, false).await,
+            ProbeKind::OpenVpnTcp => openvpn::probe(ctx, service, true).await,
+            ProbeKind::Pptp => pptp::probe(ctx, service).await,
+            ProbeKind::Ssdp => ssdp::probe(ctx, service).await,
+        }
+    };
+    // The outer deadline is a backstop: each probe is expected to honour it itself.
+    if tokio::time::timeout_at(outer, work).await.is_err() {
+        service.probe_errors.push(clinicscan_model::ProbeError {
+            probe: kind.name().to_string(),
+            kind: clinicscan_model::ProbeErrorKind::Timeout,
+            detail: "probe deadline passed".to_string(),
+        });
+    }
+}
+
+impl ProbeKind {
+    /// Short name used in `ProbeError::probe`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ProbeKind::Tls => "tls",
+            ProbeKind::Http => "http",
+            ProbeKind::Https => "https",
+            ProbeKind::SmtpStartTls => "smtp",
+            ProbeKind::Rdp => "rdp",
+            ProbeKind::Smb => "smb",
+            ProbeKind::Ssh => "ssh",
+            ProbeKind::Ftp => "ftp",
+            ProbeKind::Telnet => "telnet",
+            ProbeKind::Vnc => "vnc",
+            ProbeKind::Snmp => "snmp",
+            ProbeKind::Dicom => "dicom",
+            ProbeKind::Mssql => "mssql",
+            ProbeKind::Postgres => "postgres",
+            ProbeKind::Mysql => "mysql",
+            ProbeKind::Ike => "ike",
+            ProbeKind::OpenVpnUdp | ProbeKind::OpenVpnTcp => "openvpn",
+            ProbeKind::Pptp => "pptp",
+            ProbeKind::Ssdp => "ssdp",
+        }
+    }
+}

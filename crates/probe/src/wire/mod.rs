@@ -1,0 +1,3 @@
+//! Pure parsers and encoders for every protocol clinicscan speaks: no I/O, no clock, no
+//! allocation sized by an unchecked length field. Each module has fixture tests over the
+//! recorded bytes in `fixtures/` and a fuzz target in `fuzz/`.

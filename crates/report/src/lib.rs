@@ -1,0 +1,1 @@
+//! clinicscan report crate (under construction).
