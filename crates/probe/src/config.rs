@@ -1,0 +1,366 @@
+//! What the caller asks for ([`ScanConfig`]) and the validated form of it ([`ScanPlan`]).
+//!
+//! Two steps, ripgrep style: the configuration is what the user typed; [`plan`] parses and
+//! checks all of it (targets, files, exclusions, scope, ports, profiles) and fails with one
+//! typed error before any packet is sent.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::ScanError;
+use crate::ports::{PortPlan, parse_ports};
+use crate::rtt::RttBounds;
+use crate::scope::{ScopeError, check_interval};
+use crate::targets::{
+    AddressIter, AddressSet, Interval, Target, TargetError, TargetSpec, exclusion_interval,
+    parse_targets, read_target_file,
+};
+
+/// Everything a scan can be asked to do. `Default` is the clinic default: the curated port
+/// list, discovery and service probes on, private address space only.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ScanConfig {
+    /// Targets: addresses, CIDRs, ranges, host names.
+    pub targets: Vec<String>,
+    /// Files of targets (one per line, `#` comments).
+    pub target_files: Vec<PathBuf>,
+    /// Addresses, CIDRs and ranges never to touch.
+    pub exclude: Vec<String>,
+    /// Files of exclusions.
+    pub exclude_files: Vec<PathBuf>,
+    /// Port specification (see [`crate::parse_ports`]); empty for the clinic list.
+    pub ports: String,
+    /// SYN scan with raw packets when privileged (falls back to connect otherwise).
+    pub syn: bool,
+    /// Host discovery; when false every target is treated as up (reason user-set).
+    pub discovery: bool,
+    /// Service probes on open ports.
+    pub service_probes: bool,
+    /// Allow targets outside private, loopback and link-local address space.
+    pub allow_public: bool,
+    /// Look up reverse-DNS names of live hosts.
+    pub reverse_dns: bool,
+    /// List hosts found down in the Observation (a /16 makes that 65k records).
+    pub report_down: bool,
+    /// List closed and filtered ports one by one, not only in the per-host summary.
+    pub report_closed: bool,
+    /// Global limit of connections and probes in flight.
+    pub max_concurrency: usize,
+    /// Limit of connections and probes in flight to one host.
+    pub max_per_host: usize,
+    /// Hosts scanned at the same time.
+    pub max_hosts: usize,
+    /// Global limit of new connections (or SYNs) per second; `None` for no limit.
+    pub rate: Option<u32>,
+    /// Timeouts and retries.
+    pub timing: Timing,
+    /// SNMP v1/v2c communities the SNMP probe may try (default `public`).
+    pub snmp_communities: Vec<String>,
+    /// Gentle profiles for some networks (medical devices...); the first match applies.
+    pub profiles: Vec<HostProfile>,
+    /// Addresses that must never receive anything, whatever the targets say. Unlike
+    /// `exclude`, hits are counted in a notice.
+    pub do_not_touch: Vec<String>,
+    /// The site zone the scan runs from, recorded in the Observation.
+    pub zone: Option<String>,
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        ScanConfig {
+            targets: Vec::new(),
+            target_files: Vec::new(),
+            exclude: Vec::new(),
+            exclude_files: Vec::new(),
+            ports: String::new(),
+            syn: false,
+            discovery: true,
+            service_probes: true,
+            allow_public: false,
+            reverse_dns: true,
+            report_down: false,
+            report_closed: false,
+            max_concurrency: 512,
+            max_per_host: 32,
+            max_hosts: 64,
+            rate: None,
+            timing: Timing::default(),
+            snmp_communities: vec!["public".into()],
+            profiles: Vec::new(),
+            do_not_touch: Vec::new(),
+            zone: None,
+        }
+    }
+}
+
+/// Timeouts and retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Timing {
+    /// Connect timeout bounds, adapted per host from the measured RTT.
+    pub rtt: RttBounds,
+    /// Extra attempts for a port that did not answer.
+    pub retries: u32,
+    /// Time budget of one service probe (all its connections).
+    pub probe_timeout: Duration,
+    /// Byte budget of one service probe.
+    pub probe_max_bytes: usize,
+    /// How long to wait for a server-first banner on an unknown open port.
+    pub banner_wait: Duration,
+    /// Bound on one DNS lookup (forward or reverse).
+    pub dns_timeout: Duration,
+    /// Discovery: how long to wait for ARP / ICMP answers.
+    pub discovery_timeout: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            rtt: RttBounds::default(),
+            retries: 1,
+            probe_timeout: Duration::from_secs(15),
+            probe_max_bytes: 256 * 1024,
+            banner_wait: Duration::from_millis(1500),
+            dns_timeout: Duration::from_secs(2),
+            discovery_timeout: Duration::from_millis(1000),
+        }
+    }
+}
+
+/// A gentler way to scan some networks (medical devices, the オン資 terminal's segment).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HostProfile {
+    /// Name shown in notices (e.g. the site zone).
+    pub name: String,
+    /// Addresses, CIDRs or ranges it applies to.
+    pub networks: Vec<String>,
+    /// Connections in flight to one host (overrides `max_per_host`).
+    pub max_per_host: Option<usize>,
+    /// Pause between two connections to one host.
+    pub connection_gap: Duration,
+    /// Whether service probes run on these hosts (`None`: as the scan says).
+    pub service_probes: Option<bool>,
+}
+
+impl HostProfile {
+    /// A named profile for some networks, with no change yet.
+    pub fn new(name: impl Into<String>, networks: Vec<String>) -> Self {
+        HostProfile {
+            name: name.into(),
+            networks,
+            ..HostProfile::default()
+        }
+    }
+}
+
+/// A validated scan: everything parsed and in scope. Names are resolved when the scan
+/// starts (their addresses are checked then, before anything is sent to them).
+#[derive(Debug, Clone)]
+pub struct ScanPlan {
+    pub(crate) config: ScanConfig,
+    pub(crate) include: AddressSet,
+    pub(crate) names: Vec<Target>,
+    pub(crate) exclude: AddressSet,
+    pub(crate) do_not_touch: AddressSet,
+    pub(crate) ports: PortPlan,
+    pub(crate) profiles: Vec<(HostProfile, AddressSet)>,
+}
+
+impl ScanPlan {
+    /// The port plan.
+    pub fn ports(&self) -> &PortPlan {
+        &self.ports
+    }
+
+    /// The host names among the targets (resolved when the scan starts).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().filter_map(|t| match &t.spec {
+            TargetSpec::Name(n) => Some(n.as_str()),
+            TargetSpec::Interval(_) => None,
+        })
+    }
+
+    /// Addresses to scan from address targets, after exclusions (names not counted).
+    /// Counted by streaming, without materialising them.
+    pub fn address_count(&self) -> u64 {
+        AddressIter::new(&self.include, &self.exclude)
+            .filter(|a| !self.do_not_touch.contains(*a))
+            .count() as u64
+    }
+
+    /// The configuration this plan was made from.
+    pub fn config(&self) -> &ScanConfig {
+        &self.config
+    }
+}
+
+/// Whole blocks (network and broadcast included) of exclusion-like lists.
+fn intervals_of(targets: &[Target], what: &str) -> Result<Vec<(Interval, String)>, ScanError> {
+    targets
+        .iter()
+        .map(|t| match exclusion_interval(t) {
+            Some(i) => Ok((i, t.text.clone())),
+            None => Err(ScanError::Target(TargetError {
+                text: t.text.clone(),
+                origin: t.origin.clone(),
+                reason: format!("{what} must be addresses, CIDRs or ranges, not host names"),
+            })),
+        })
+        .collect()
+}
+
+/// Parses and checks a configuration. No packet is sent, no name is resolved.
+pub fn plan(config: &ScanConfig) -> Result<ScanPlan, ScanError> {
+    if config.max_concurrency == 0 || config.max_per_host == 0 || config.max_hosts == 0 {
+        return Err(ScanError::Config(
+            "concurrency limits must be at least 1".into(),
+        ));
+    }
+    if config.rate == Some(0) {
+        return Err(ScanError::Config(
+            "rate must be at least 1 per second".into(),
+        ));
+    }
+    let mut targets = parse_targets(&config.targets)?;
+    for f in &config.target_files {
+        targets.extend(read_target_file(f)?);
+    }
+    if targets.is_empty() {
+        return Err(ScanError::Config("no target given".into()));
+    }
+    let mut excl = parse_targets(&config.exclude)?;
+    for f in &config.exclude_files {
+        excl.extend(read_target_file(f)?);
+    }
+    let exclude = AddressSet::from_intervals(
+        intervals_of(&excl, "exclusions")?
+            .into_iter()
+            .map(|x| x.0)
+            .collect(),
+    );
+    let dnt = parse_targets(&config.do_not_touch)?;
+    let do_not_touch = AddressSet::from_intervals(
+        intervals_of(&dnt, "do-not-touch entries")?
+            .into_iter()
+            .map(|x| x.0)
+            .collect(),
+    );
+
+    let mut include = Vec::new();
+    let mut names = Vec::new();
+    for t in targets {
+        match &t.spec {
+            TargetSpec::Interval(iv) => {
+                check_interval(iv, config.allow_public, &t.text).map_err(|e| ScopeError {
+                    text: format!("{} ({})", e.text, t.origin),
+                    ..e
+                })?;
+                include.push(*iv);
+            }
+            TargetSpec::Name(_) => names.push(t),
+        }
+    }
+    let ports = parse_ports(&config.ports)?;
+    let mut profiles = Vec::new();
+    for p in &config.profiles {
+        let parsed = parse_targets(&p.networks)?;
+        let set = AddressSet::from_intervals(
+            intervals_of(&parsed, "profile networks")?
+                .into_iter()
+                .map(|x| x.0)
+                .collect(),
+        );
+        if p.max_per_host == Some(0) {
+            return Err(ScanError::Config(format!(
+                "profile {:?}: max_per_host must be at least 1",
+                p.name
+            )));
+        }
+        profiles.push((p.clone(), set));
+    }
+    Ok(ScanPlan {
+        config: config.clone(),
+        include: AddressSet::from_intervals(include),
+        names,
+        exclude,
+        do_not_touch,
+        ports,
+        profiles,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(targets: &[&str]) -> ScanConfig {
+        ScanConfig {
+            targets: targets.iter().map(|s| s.to_string()).collect(),
+            ..ScanConfig::default()
+        }
+    }
+
+    #[test]
+    fn plans_and_counts_lazily() {
+        let mut c = cfg(&["10.1.0.0/16", "10.1.0.5", "emr.clinic.local"]);
+        c.exclude = vec!["10.1.255.0/24".into()];
+        c.do_not_touch = vec!["10.1.0.9".into()];
+        let p = plan(&c).unwrap();
+        assert_eq!(p.address_count(), 65_534 - 255 - 1);
+        assert_eq!(p.names().collect::<Vec<_>>(), vec!["emr.clinic.local"]);
+    }
+
+    #[test]
+    fn public_targets_are_refused_before_anything_is_sent() {
+        let e = plan(&cfg(&["192.168.1.1", "8.8.8.0/24"])).unwrap_err();
+        match e {
+            ScanError::Scope(s) => {
+                assert_eq!(s.text, "8.8.8.0/24 (argument)");
+                assert!(s.reason.contains("8.8.8.1"), "{s}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut c = cfg(&["8.8.8.0/24"]);
+        c.allow_public = true;
+        assert!(plan(&c).is_ok());
+    }
+
+    #[test]
+    fn malformed_inputs_give_typed_errors() {
+        assert!(matches!(
+            plan(&cfg(&["10.0.0.300"])),
+            Err(ScanError::Target(_))
+        ));
+        assert!(matches!(plan(&cfg(&[])), Err(ScanError::Config(_))));
+        let mut c = cfg(&["10.0.0.1"]);
+        c.ports = "22,abc".into();
+        assert!(matches!(plan(&c), Err(ScanError::Ports(_))));
+        let mut c = cfg(&["10.0.0.1"]);
+        c.exclude = vec!["printer.local".into()];
+        assert!(matches!(plan(&c), Err(ScanError::Target(_))));
+        let mut c = cfg(&["10.0.0.1"]);
+        c.max_per_host = 0;
+        assert!(matches!(plan(&c), Err(ScanError::Config(_))));
+    }
+
+    #[test]
+    fn target_files_report_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("targets.txt");
+        std::fs::write(&f, "# clinic\n10.0.0.1\n\n10.0.0.0/33\n").unwrap();
+        let mut c = cfg(&[]);
+        c.target_files = vec![f.clone()];
+        let e = plan(&c).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "invalid target \"10.0.0.0/33\" ({}:4): not a valid CIDR (expected e.g. 192.168.1.0/24)",
+                f.display()
+            )
+        );
+        c.target_files = vec![dir.path().join("missing.txt")];
+        assert!(matches!(plan(&c), Err(ScanError::TargetFile(_))));
+    }
+}

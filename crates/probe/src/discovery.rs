@@ -1,0 +1,179 @@
+//! Host discovery.
+//!
+//! - On-link IPv4 with raw access: ARP alone decides (every host on the link must answer
+//!   ARP to talk IP at all), and gives the MAC.
+//! - Otherwise, in parallel: ICMP echo when privileged, and TCP-connect pings to the
+//!   clinic's key ports always (a firewalled PC or an オン資 terminal that drops ICMP still
+//!   answers, or refuses, one of them). SYN-ACK or RST: up. The first answer wins.
+//! - Nothing: down (no-response), or unreachable when only ICMP unreachable came back.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clinicscan_model::HostReason;
+use tokio::task::JoinSet;
+
+use crate::portscan::{Attempt, HostCtx, Limits, PortResult, connect_once, state_of};
+use crate::raw::{ArpPinger, IcmpPinger, mac_string};
+
+/// Ports tried by TCP ping, most telling first: remote access, Windows, web, DICOM.
+pub(crate) const PING_PORTS: &[u16] = &[
+    80, 443, 22, 445, 3389, 135, 139, 8080, 5900, 11112, 104, 631, 8443, 23,
+];
+
+/// What discovery found.
+#[derive(Debug, Clone)]
+pub(crate) enum Discovery {
+    /// The host answered.
+    Up {
+        reason: HostReason,
+        detail: Option<String>,
+        rtt: Option<Duration>,
+        mac: Option<String>,
+        /// Port results of TCP pings that completed (reused by the port scan).
+        ports: Vec<(u16, PortResult)>,
+    },
+    /// Nothing answered.
+    Down(HostReason),
+}
+
+/// The privileged tools available.
+pub(crate) struct RawTools<'a> {
+    pub icmp: Option<&'a IcmpPinger>,
+    pub arp: Option<(
+        &'a ArpPinger,
+        &'a pnet::datalink::NetworkInterface,
+        std::net::Ipv4Addr,
+    )>,
+}
+
+enum Ping {
+    Icmp(Option<Duration>),
+    Tcp(u16, Attempt, Duration),
+}
+
+/// Discovers one host. `Err` from ARP is returned as `Err` so the caller can fall back
+/// and note it; the TCP/ICMP path never fails.
+pub(crate) async fn discover(
+    limits: &Arc<Limits>,
+    host: &Arc<HostCtx>,
+    raw: RawTools<'_>,
+    timeout: Duration,
+) -> Result<Discovery, std::io::Error> {
+    if let (Some((arp, iface, own)), IpAddr::V4(target)) = (raw.arp, host.addr) {
+        return Ok(match arp.ping(iface, own, target, timeout).await? {
+            Some((mac, rtt)) => Discovery::Up {
+                reason: HostReason::ArpResponse,
+                detail: None,
+                rtt: Some(rtt),
+                mac: Some(mac_string(mac)),
+                ports: Vec::new(),
+            },
+            None => Discovery::Down(HostReason::NoResponse),
+        });
+    }
+    Ok(ping(limits, host, raw.icmp, timeout).await)
+}
+
+async fn ping(
+    limits: &Arc<Limits>,
+    host: &Arc<HostCtx>,
+    icmp: Option<&IcmpPinger>,
+    timeout: Duration,
+) -> Discovery {
+    let mut set: JoinSet<Ping> = JoinSet::new();
+    for &port in PING_PORTS {
+        let (l, h) = (limits.clone(), host.clone());
+        set.spawn(async move {
+            let Ok(_permit) = h.sem.clone().acquire_owned().await else {
+                return Ping::Tcp(port, Attempt::Timeout, Duration::ZERO);
+            };
+            let (a, rtt) = connect_once(&l, &h, port, timeout).await;
+            Ping::Tcp(port, a, rtt)
+        });
+    }
+    let icmp_fut = async {
+        match icmp {
+            Some(p) if p.supports(host.addr) => Some(p.ping(host.addr, timeout).await),
+            _ => None,
+        }
+    };
+    tokio::pin!(icmp_fut);
+    let mut icmp_done = false;
+    let mut unreachable = false;
+    let mut ports = Vec::new();
+    loop {
+        let next = tokio::select! {
+            r = &mut icmp_fut, if !icmp_done => {
+                icmp_done = true;
+                match r {
+                    Some(rtt) => Ping::Icmp(rtt),
+                    None => continue,
+                }
+            }
+            r = set.join_next() => match r {
+                None if icmp_done => break,
+                None => {
+                    // only ICMP left: wait for it
+                    icmp_done = true;
+                    match (&mut icmp_fut).await {
+                        Some(rtt) => Ping::Icmp(rtt),
+                        None => break,
+                    }
+                }
+                Some(Ok(p)) => p,
+                Some(Err(_)) => continue,
+            },
+        };
+        match next {
+            Ping::Icmp(Some(rtt)) => {
+                set.abort_all();
+                return Discovery::Up {
+                    reason: HostReason::EchoReply,
+                    detail: None,
+                    rtt: Some(rtt),
+                    mac: None,
+                    ports,
+                };
+            }
+            Ping::Icmp(None) => {}
+            Ping::Tcp(port, a, rtt) => {
+                let (state, port_reason) = state_of(&a);
+                let up = match a {
+                    Attempt::Open => Some(HostReason::TcpSynAck),
+                    Attempt::Closed => Some(HostReason::TcpRst),
+                    Attempt::Unreachable => {
+                        unreachable = true;
+                        None
+                    }
+                    Attempt::Timeout | Attempt::Local(_) => None,
+                };
+                if let Some(reason) = up {
+                    ports.push((
+                        port,
+                        PortResult {
+                            state,
+                            reason: port_reason,
+                            latency: Some(rtt),
+                            local_error: false,
+                        },
+                    ));
+                    set.abort_all();
+                    return Discovery::Up {
+                        reason,
+                        detail: Some(format!("tcp/{port}")),
+                        rtt: Some(rtt),
+                        mac: None,
+                        ports,
+                    };
+                }
+            }
+        }
+    }
+    Discovery::Down(if unreachable {
+        HostReason::Unreachable
+    } else {
+        HostReason::NoResponse
+    })
+}

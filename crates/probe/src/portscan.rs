@@ -1,0 +1,357 @@
+//! TCP port scan by connect: async (tokio), bounded by a global and a per-host semaphore,
+//! paced by an optional global rate and a per-host gap, with timeouts from the host's
+//! measured RTT and bounded retries for ports that do not answer.
+//!
+//! State classification (pure, see [`classify`]):
+//! - connect completes → open (syn-ack);
+//! - ECONNREFUSED / ECONNRESET → closed (reset);
+//! - EHOSTUNREACH / ENETUNREACH / EACCES / EPERM → filtered (icmp-unreachable: an ICMP
+//!   prohibition or unreachable came back, or a local filter refused);
+//! - nothing within the timeout, after every retry → filtered (no-response).
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clinicscan_model::{PortReason, PortState};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::rtt::{RttBounds, RttEstimator};
+
+/// What one connection attempt showed.
+#[derive(Debug)]
+pub(crate) enum Attempt {
+    /// The handshake completed.
+    Open,
+    /// Refused or reset: nothing listens.
+    Closed,
+    /// An ICMP error (or a local filter) refused it.
+    Unreachable,
+    /// No answer in time.
+    Timeout,
+    /// A local resource problem (too many open files, no free port...): not the peer's doing.
+    Local(io::Error),
+}
+
+/// Classifies a connect error.
+pub(crate) fn classify(e: &io::Error) -> Attempt {
+    use io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused | K::ConnectionReset => return Attempt::Closed,
+        K::TimedOut => return Attempt::Timeout,
+        K::HostUnreachable | K::NetworkUnreachable | K::PermissionDenied => {
+            return Attempt::Unreachable;
+        }
+        _ => {}
+    }
+    // EPERM (local netfilter reject), EHOSTUNREACH, ENETUNREACH, EACCES by number, for
+    // kinds std does not map.
+    match e.raw_os_error() {
+        Some(1 | 13 | 101 | 113) => Attempt::Unreachable,
+        Some(110) => Attempt::Timeout,
+        Some(111 | 104) => Attempt::Closed,
+        _ => Attempt::Local(io::Error::new(e.kind(), e.to_string())),
+    }
+}
+
+/// The final state of a port from its last attempt.
+pub(crate) fn state_of(a: &Attempt) -> (PortState, PortReason) {
+    match a {
+        Attempt::Open => (PortState::Open, PortReason::SynAck),
+        Attempt::Closed => (PortState::Closed, PortReason::Reset),
+        Attempt::Unreachable => (PortState::Filtered, PortReason::IcmpUnreachable),
+        Attempt::Timeout | Attempt::Local(_) => (PortState::Filtered, PortReason::NoResponse),
+    }
+}
+
+/// Spaces events at least `gap` apart (global rate, per-host gentle gap).
+#[derive(Debug)]
+pub(crate) struct Pacer {
+    gap: Duration,
+    next: Mutex<Instant>,
+}
+
+impl Pacer {
+    /// A pacer for `per_second` events per second.
+    pub fn per_second(per_second: u32) -> Self {
+        Self::with_gap(Duration::from_secs(1) / per_second.max(1))
+    }
+
+    /// A pacer with a fixed gap.
+    pub fn with_gap(gap: Duration) -> Self {
+        Pacer {
+            gap,
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Waits for the next slot.
+    pub async fn wait(&self) {
+        let slot = match self.next.lock() {
+            Ok(mut n) => {
+                let slot = (*n).max(Instant::now());
+                *n = slot + self.gap;
+                slot
+            }
+            Err(_) => return,
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+/// Scan-wide limits and counters.
+#[derive(Debug)]
+pub(crate) struct Limits {
+    pub global: Arc<Semaphore>,
+    pub rate: Option<Pacer>,
+    pub port_probes: AtomicU64,
+    pub retries: u32,
+}
+
+/// Per-host state shared by the host's tasks.
+#[derive(Debug)]
+pub(crate) struct HostCtx {
+    pub addr: IpAddr,
+    pub rtt: Mutex<RttEstimator>,
+    pub sem: Arc<Semaphore>,
+    pub gap: Option<Pacer>,
+}
+
+impl HostCtx {
+    pub fn new(addr: IpAddr, per_host: usize, gap: Duration, bounds: RttBounds) -> Self {
+        HostCtx {
+            addr,
+            rtt: Mutex::new(RttEstimator::new(bounds)),
+            sem: Arc::new(Semaphore::new(per_host.max(1))),
+            gap: (!gap.is_zero()).then(|| Pacer::with_gap(gap)),
+        }
+    }
+
+    pub fn sample(&self, rtt: Duration) {
+        if let Ok(mut r) = self.rtt.lock() {
+            r.sample(rtt);
+        }
+    }
+
+    pub fn estimator(&self) -> RttEstimator {
+        self.rtt
+            .lock()
+            .map(|r| *r)
+            .unwrap_or_else(|p| *p.into_inner())
+    }
+}
+
+/// One connection attempt, paced and bounded; the RTT is sampled on open/closed.
+pub(crate) async fn connect_once(
+    limits: &Limits,
+    host: &HostCtx,
+    port: u16,
+    timeout: Duration,
+) -> (Attempt, Duration) {
+    if let Some(p) = &host.gap {
+        p.wait().await;
+    }
+    if let Some(p) = &limits.rate {
+        p.wait().await;
+    }
+    let _permit = limits.global.acquire().await;
+    limits.port_probes.fetch_add(1, Ordering::Relaxed);
+    let start = Instant::now();
+    let r = tokio::time::timeout(
+        timeout,
+        TcpStream::connect(SocketAddr::new(host.addr, port)),
+    )
+    .await;
+    let elapsed = start.elapsed();
+    let attempt = match r {
+        Err(_) => Attempt::Timeout,
+        Ok(Ok(stream)) => {
+            // Close with RST: no TIME_WAIT pile-up on big scans, nothing sent to the service.
+            let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+            drop(stream);
+            Attempt::Open
+        }
+        Ok(Err(e)) => classify(&e),
+    };
+    if matches!(attempt, Attempt::Open | Attempt::Closed) {
+        host.sample(elapsed);
+    }
+    (attempt, elapsed)
+}
+
+/// The result of scanning one port.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct PortResult {
+    pub state: PortState,
+    pub reason: PortReason,
+    pub latency: Option<Duration>,
+    /// The last attempt failed for a local reason (reported as a notice).
+    pub local_error: bool,
+}
+
+/// Scans one port with retries on silence.
+pub(crate) async fn scan_port(limits: &Limits, host: &HostCtx, port: u16) -> PortResult {
+    let mut last = Attempt::Timeout;
+    let mut latency = None;
+    let mut local_tries = 0;
+    let mut attempt = 0;
+    while attempt <= limits.retries {
+        let timeout = host.estimator().timeout_for_attempt(attempt);
+        let (a, elapsed) = connect_once(limits, host, port, timeout).await;
+        match a {
+            Attempt::Timeout => attempt += 1,
+            Attempt::Local(_) if local_tries < 5 => {
+                // e.g. EMFILE under load: back off, not the port's fault
+                local_tries += 1;
+                tokio::time::sleep(Duration::from_millis(50 << local_tries)).await;
+            }
+            _ => {
+                latency = Some(elapsed);
+                last = a;
+                break;
+            }
+        }
+        last = a;
+    }
+    let (state, reason) = state_of(&last);
+    PortResult {
+        state,
+        reason,
+        latency: if state == PortState::Filtered && reason == PortReason::NoResponse {
+            None
+        } else {
+            latency
+        },
+        local_error: matches!(last, Attempt::Local(_)),
+    }
+}
+
+/// Scans `ports` on one host, at most the host's limit at a time; `known` results (from
+/// discovery pings) are reused instead of connecting again. Results in port order given.
+pub(crate) async fn scan_tcp(
+    limits: Arc<Limits>,
+    host: Arc<HostCtx>,
+    ports: &[u16],
+    known: &[(u16, PortResult)],
+) -> Vec<(u16, PortResult)> {
+    let mut out: Vec<(u16, Option<PortResult>)> = ports
+        .iter()
+        .map(|p| (*p, known.iter().find(|k| k.0 == *p).map(|k| k.1)))
+        .collect();
+    let mut set = JoinSet::new();
+    let todo: Vec<(usize, u16)> = out
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, k))| k.is_none())
+        .map(|(i, (p, _))| (i, *p))
+        .collect();
+    for (i, port) in todo {
+        // Bound the tasks in flight per host before spawning (never one task per port
+        // of a 65,535-port scan at once).
+        let Ok(permit) = host.sem.clone().acquire_owned().await else {
+            break;
+        };
+        let (l, h) = (limits.clone(), host.clone());
+        set.spawn(async move {
+            let r = scan_port(&l, &h, port).await;
+            drop(permit);
+            (i, r)
+        });
+        // Reap finished tasks as we go so the set stays small.
+        while let Some(Ok((i, r))) = set.try_join_next() {
+            out[i].1 = Some(r);
+        }
+    }
+    while let Some(res) = set.join_next().await {
+        if let Ok((i, r)) = res {
+            out[i].1 = Some(r);
+        }
+    }
+    out.into_iter()
+        .filter_map(|(p, r)| r.map(|r| (p, r)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(n: i32) -> io::Error {
+        io::Error::from_raw_os_error(n)
+    }
+
+    #[test]
+    fn classification() {
+        let cases = [
+            (111, PortState::Closed, PortReason::Reset),
+            (104, PortState::Closed, PortReason::Reset),
+            (113, PortState::Filtered, PortReason::IcmpUnreachable),
+            (101, PortState::Filtered, PortReason::IcmpUnreachable),
+            (13, PortState::Filtered, PortReason::IcmpUnreachable),
+            (1, PortState::Filtered, PortReason::IcmpUnreachable),
+            (110, PortState::Filtered, PortReason::NoResponse),
+        ];
+        for (errno, s, r) in cases {
+            assert_eq!(state_of(&classify(&os(errno))), (s, r), "errno {errno}");
+        }
+        assert!(
+            matches!(classify(&os(24)), Attempt::Local(_)),
+            "EMFILE is local"
+        );
+        assert_eq!(
+            state_of(&Attempt::Open),
+            (PortState::Open, PortReason::SynAck)
+        );
+    }
+
+    #[tokio::test]
+    async fn pacer_spaces_events() {
+        let p = Pacer::with_gap(Duration::from_millis(20));
+        let start = Instant::now();
+        for _ in 0..4 {
+            p.wait().await;
+        }
+        let e = start.elapsed();
+        assert!(e >= Duration::from_millis(60), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn loopback_open_and_closed() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let open = l.local_addr().unwrap().port();
+        // a port that was just free: bind and drop
+        let closed = {
+            let t = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            t.local_addr().unwrap().port()
+        };
+        let limits = Arc::new(Limits {
+            global: Arc::new(Semaphore::new(8)),
+            rate: None,
+            port_probes: AtomicU64::new(0),
+            retries: 1,
+        });
+        let host = Arc::new(HostCtx::new(
+            "127.0.0.1".parse().unwrap(),
+            4,
+            Duration::ZERO,
+            RttBounds::default(),
+        ));
+        let r = scan_tcp(limits.clone(), host.clone(), &[open, closed], &[]).await;
+        assert_eq!(r[0].0, open);
+        assert_eq!(
+            (r[0].1.state, r[0].1.reason),
+            (PortState::Open, PortReason::SynAck)
+        );
+        assert_eq!(
+            (r[1].1.state, r[1].1.reason),
+            (PortState::Closed, PortReason::Reset)
+        );
+        assert_eq!(limits.port_probes.load(Ordering::Relaxed), 2);
+        assert!(host.estimator().srtt().is_some());
+    }
+}
