@@ -13,7 +13,10 @@ use crate::version::{compare_versions, looks_like_version};
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AffectedRange {
+    /// A whole release branch is affected ("6.0": every 6.0.x), with no fix in it.
+    pub branch: Option<String>,
     /// First affected version (inclusive).
+    #[serde(default)]
     pub introduced: String,
     /// First fixed version (exclusive end), when the branch has a fix.
     pub fixed: Option<String>,
@@ -24,6 +27,9 @@ pub struct AffectedRange {
 impl AffectedRange {
     fn contains(&self, v: &str) -> bool {
         use std::cmp::Ordering::*;
+        if let Some(b) = &self.branch {
+            return crate::version::in_branch(v, b);
+        }
         if compare_versions(v, &self.introduced) == Less {
             return false;
         }
@@ -119,6 +125,9 @@ impl KevTable {
                 return Err(bad("no sources"));
             }
             for r in &e.affected {
+                if r.branch.is_none() && r.introduced.is_empty() {
+                    return Err(bad("a range needs `introduced` or `branch`"));
+                }
                 if let Some(f) = &r.fixed {
                     if compare_versions(f, &r.introduced) != std::cmp::Ordering::Greater {
                         return Err(bad(&format!(
@@ -245,6 +254,7 @@ verification = "S"
 affected = [
   { introduced = "7.2.0", fixed = "7.2.3" },
   { introduced = "5.0.0", last_affected = "5.6.14" },
+  { branch = "6.0" },
 ]
 "#;
 
@@ -256,6 +266,8 @@ affected = [
         assert_eq!(m[0].fixed.as_deref(), Some("7.2.3"));
         assert!(t.lookup(Some("Fortinet"), "FortiGate SSL-VPN", "7.2.3").is_empty());
         assert!(t.lookup(Some("Fortinet"), "FortiGate SSL-VPN", "7.0.1").is_empty());
+        assert_eq!(t.lookup(Some("Fortinet"), "FortiGate", "6.0.18").len(), 1);
+        assert!(t.lookup(Some("Fortinet"), "FortiGate", "6.2.0").is_empty());
         assert_eq!(t.lookup(None, "Fortinet FortiOS", "5.6.3").len(), 1);
         assert!(t.lookup(Some("Cisco"), "FortiGate", "7.2.2").is_empty());
         assert!(t.lookup(Some("Fortinet"), "FortiGate", "unknown").is_empty());

@@ -76,6 +76,13 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
     ta.len().cmp(&tb.len())
 }
 
+/// Whether `version` lies in a release branch: its leading tokens equal the branch's
+/// ("6.0.18" is in "6.0"; "6.02" is not).
+pub(crate) fn in_branch(version: &str, branch: &str) -> bool {
+    let (v, b) = (tokens(version), tokens(branch));
+    !b.is_empty() && v.len() >= b.len() && v[..b.len()] == b[..]
+}
+
 /// Whether `version` has at least one digit: a string like "unknown" is not a version.
 pub(crate) fn looks_like_version(version: &str) -> bool {
     version.chars().any(|c| c.is_ascii_digit())
