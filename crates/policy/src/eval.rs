@@ -76,8 +76,21 @@ pub(crate) fn lookup<'a>(input: &'a Json, path: &str) -> Option<&'a Json> {
     Some(cur)
 }
 
+/// Present: the path exists and is not null, an empty list or an empty string.
 fn present(input: &Json, path: &str) -> bool {
-    lookup(input, path).is_some_and(|v| !v.is_null())
+    match lookup(input, path) {
+        None | Some(Json::Null) => false,
+        Some(Json::Array(a)) => !a.is_empty(),
+        Some(Json::String(s)) => !s.is_empty(),
+        Some(_) => true,
+    }
+}
+
+/// Whether a rule applies to an input: every `requires` path present, and at least one
+/// `requires_any` path when that list is not empty.
+fn applies(rule: &Rule, input: &Json) -> bool {
+    rule.requires.iter().all(|p| present(input, p))
+        && (rule.requires_any.is_empty() || rule.requires_any.iter().any(|p| present(input, p)))
 }
 
 fn show(v: Option<&Json>) -> String {
@@ -310,7 +323,7 @@ pub fn assess_with(
             let host_input = json!({ "host": host_json, "ctx": Json::Object(hctx) });
 
             for (ri, rule) in active.iter().enumerate().filter(|(_, r)| r.scope == Scope::Host) {
-                if !rule.requires.iter().all(|p| present(&host_input, p)) {
+                if !applies(rule, &host_input) {
                     continue;
                 }
                 stats[ri].applied = true;
@@ -366,9 +379,7 @@ pub fn assess_with(
                     .enumerate()
                     .filter(|(_, r)| r.scope == Scope::Service)
                 {
-                    if !rule.states.iter().any(|s| s == state)
-                        || !rule.requires.iter().all(|p| present(&input, p))
-                    {
+                    if !rule.states.iter().any(|s| s == state) || !applies(rule, &input) {
                         continue;
                     }
                     stats[ri].applied = true;
@@ -719,5 +730,8 @@ mod tests {
         assert_eq!(lookup(&input, "a.b.1.c"), Some(&json!(true)));
         assert_eq!(lookup(&input, "a.x"), None);
         assert!(!present(&json!({"a": null}), "a"));
+        assert!(!present(&json!({"a": []}), "a"));
+        assert!(!present(&json!({"a": ""}), "a"));
+        assert!(present(&json!({"a": false}), "a"));
     }
 }

@@ -38,6 +38,8 @@ pub struct Rule {
     /// Paths that must be present and non-null for the rule to apply (e.g.
     /// "service.facts.rdp"); where they are absent the rule does not apply to that input.
     pub requires: Vec<String>,
+    /// Paths of which at least one must be present (when non-empty).
+    pub requires_any: Vec<String>,
     /// Port states a service rule looks at (default: open).
     pub states: Vec<String>,
     /// Controls the rule evidences (catalogue ids).
@@ -70,6 +72,8 @@ struct RawRule {
     condition: String,
     #[serde(default)]
     requires: Vec<String>,
+    #[serde(default)]
+    requires_any: Vec<String>,
     #[serde(default)]
     states: Vec<String>,
     controls: Vec<String>,
@@ -189,7 +193,7 @@ fn parse_rules(
                 return Err(bad(format!("unknown control {c:?}")));
             }
         }
-        for p in r.evidence.iter().chain(r.requires.iter()) {
+        for p in r.evidence.iter().chain(r.requires.iter()).chain(r.requires_any.iter()) {
             if !check_path(p, r.scope) {
                 return Err(bad(format!(
                     "path {p:?} must start with host., ctx.{}",
@@ -215,6 +219,7 @@ fn parse_rules(
             scope: r.scope,
             condition: r.condition,
             requires: r.requires,
+            requires_any: r.requires_any,
             states: if r.states.is_empty() {
                 vec!["open".into()]
             } else {
