@@ -113,7 +113,8 @@ pub(crate) fn cel_env() -> Arc<Env> {
     Arc::new(env)
 }
 
-/// Compiles a CEL condition, mapping a parse error to its position.
+/// Compiles a CEL condition, mapping a parse error to its position (cel reports 1-based
+/// lines and columns).
 pub(crate) fn compile(
     env: &Env,
     source: &str,
@@ -124,7 +125,7 @@ pub(crate) fn compile(
     env.compile(source).map_err(|errs| {
         let first = errs.errors.first();
         let (line, column) = first
-            .map(|e| (e.pos.0.max(1) as usize, e.pos.1.max(0) as usize + 1))
+            .map(|e| (e.pos.0.max(1) as usize, e.pos.1.max(1) as usize))
             .unwrap_or((1, 1));
         LoadError::Condition {
             file: file.to_string(),
