@@ -1,1 +1,54 @@
-//! clinicscan policy crate (under construction).
+//! Policy for clinicscan: what the rules and the site file make of Observations.
+//!
+//! Pure evaluation, never a socket: `Observation`s (from a scan, a saved JSON file or an
+//! imported nmap XML) + a [`Site`] + a [`RuleSet`] → an [`Assessment`] with findings
+//! and a verdict for every control of the catalogue.
+//!
+//! ```no_run
+//! use clinicscan_policy::{RuleSet, Site, assess};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let rules = RuleSet::shipped()?;                        // rules/ embedded at build time
+//! let site = Site::from_file("site.toml".as_ref())?;
+//! let obs: clinicscan_model::Observation =
+//!     serde_json::from_str(&std::fs::read_to_string("scan.json")?)?;
+//! let assessment = assess(&[obs], Some(&site), &rules);
+//! # Ok(()) }
+//! ```
+//!
+//! - Rules are TOML with CEL conditions (`rules/*.toml`, `docs/rules.md`); a user's
+//!   directory adds or overrides rules by id ([`RuleSet::with_user_dir`]); the site file
+//!   disables rules.
+//! - Controls are data keyed by edition ([`Catalogue`]); organisational controls are
+//!   reported as not assessable by scan, never dropped.
+//! - Several Observations from different vantage zones combine: findings carry the
+//!   vantage zone, and [`reachability`] gives the zone-to-zone matrix.
+//! - [`import_nmap_xml`] turns an nmap XML run into an Observation.
+//! - [`precheck`] holds one host against a vendor profile ([`Profile`]).
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod catalogue;
+mod data;
+mod error;
+mod eval;
+mod nmap;
+mod precheck;
+mod rules;
+mod shipped;
+mod site;
+mod version;
+
+pub use catalogue::{Catalogue, Control, Edition, ScanEvidence, Verification};
+pub use data::{AffectedRange, KevEntry, KevMatch, KevTable, PortClasses};
+pub use error::{ImportError, LoadError, Position, SiteError};
+pub use eval::{
+    AssessOptions, ReachCell, ReachService, ReachabilityMatrix, assess, assess_with, reachability,
+};
+pub use nmap::import_nmap_xml;
+pub use precheck::{Expectation, ExpectationResult, Outcome, PrecheckReport, Profile, precheck};
+pub use rules::{Rule, RuleSet, Scope};
+pub use site::{
+    Asset, EgressTarget, Flow, PortRange, RateProfile, Site, Zone, ZoneKind,
+};
+pub use version::compare_versions;

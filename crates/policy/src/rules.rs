@@ -1,0 +1,366 @@
+//! Rules as data: TOML files with CEL conditions, compiled once.
+//!
+//! See `docs/rules.md` for the format and why CEL was chosen.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use cel::{Env, Program};
+use clinicscan_model::{Certainty, Severity, Text};
+use serde::Deserialize;
+
+use crate::catalogue::Catalogue;
+use crate::data::{KevTable, PortClasses};
+use crate::error::{LoadError, Position, toml_message};
+
+/// What one evaluation of a rule looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// Once per live host: variables `host` and `ctx`.
+    Host,
+    /// Once per open service: variables `host`, `service` and `ctx`.
+    Service,
+}
+
+/// One rule, loaded and compiled.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Unique id, e.g. "rdp-nla-not-required".
+    pub id: String,
+    /// Severity of a finding.
+    pub severity: Severity,
+    /// Host or service.
+    pub scope: Scope,
+    /// The CEL condition as written.
+    pub condition: String,
+    /// Paths that must be present and non-null for the rule to apply (e.g.
+    /// "service.facts.rdp"); where they are absent the rule does not apply to that input.
+    pub requires: Vec<String>,
+    /// Paths of which at least one must be present (when non-empty).
+    pub requires_any: Vec<String>,
+    /// Port states a service rule looks at (default: open).
+    pub states: Vec<String>,
+    /// Controls the rule evidences (catalogue ids).
+    pub controls: Vec<String>,
+    /// Fact or guess.
+    pub certainty: Certainty,
+    /// Title.
+    pub title: Text,
+    /// Description; `{path}` placeholders are filled from the input.
+    pub description: Text,
+    /// Remediation.
+    pub remediation: Text,
+    /// Paths quoted as evidence.
+    pub evidence: Vec<String>,
+    /// Include the vantage zone in the finding key (segmentation: one finding per vantage).
+    pub key_vantage: bool,
+    /// Whether findings count towards control verdicts (false for pure inventory).
+    pub affects_verdict: bool,
+    /// The file the rule came from.
+    pub file: String,
+    pub(crate) program: Arc<Program>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    id: String,
+    severity: String,
+    scope: Scope,
+    condition: String,
+    #[serde(default)]
+    requires: Vec<String>,
+    #[serde(default)]
+    requires_any: Vec<String>,
+    #[serde(default)]
+    states: Vec<String>,
+    controls: Vec<String>,
+    #[serde(default)]
+    certainty: Certainty,
+    title: Text,
+    description: Text,
+    remediation: Text,
+    #[serde(default)]
+    evidence: Vec<String>,
+    #[serde(default)]
+    key_vantage: bool,
+    #[serde(default = "yes")]
+    affects_verdict: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default)]
+    rule: Vec<RawRule>,
+}
+
+const PORT_STATES: [&str; 4] = ["open", "closed", "filtered", "open-filtered"];
+
+/// The CEL environment rules compile and run in: the standard library plus the
+/// `strings` and `lists` extensions. `version_cmp(a, b)` is added per evaluation context.
+pub(crate) fn cel_env() -> Arc<Env> {
+    let mut env = Env::stdlib();
+    // Both extensions only add overloads; failure would be a programming error in cel.
+    let _ = env.add_extension(cel::extensions::strings);
+    let _ = env.add_extension(cel::extensions::lists);
+    Arc::new(env)
+}
+
+/// Compiles a CEL condition, mapping a parse error to its position (cel reports 1-based
+/// lines and columns).
+pub(crate) fn compile(
+    env: &Env,
+    source: &str,
+    file: &str,
+    kind: &'static str,
+    id: &str,
+) -> Result<Program, LoadError> {
+    env.compile(source).map_err(|errs| {
+        let first = errs.errors.first();
+        let (line, column) = first
+            .map(|e| (e.pos.0.max(1) as usize, e.pos.1.max(1) as usize))
+            .unwrap_or((1, 1));
+        LoadError::Condition {
+            file: file.to_string(),
+            kind,
+            id: id.to_string(),
+            position: Position { line, column },
+            message: first.map(|e| e.msg.clone()).unwrap_or_else(|| errs.to_string()),
+        }
+    })
+}
+
+fn check_path(p: &str, scope: Scope) -> bool {
+    let root = p.split('.').next().unwrap_or("");
+    match scope {
+        Scope::Host => matches!(root, "host" | "ctx"),
+        Scope::Service => matches!(root, "host" | "service" | "ctx"),
+    }
+}
+
+fn parse_rules(
+    file: &str,
+    text: &str,
+    env: &Env,
+    catalogue: &Catalogue,
+) -> Result<Vec<Rule>, LoadError> {
+    let parsed: RuleFile = toml::from_str(text).map_err(|e| LoadError::Syntax {
+        file: file.to_string(),
+        message: toml_message(&e, text),
+    })?;
+    let mut out = Vec::new();
+    for r in parsed.rule {
+        let bad = |p: String| LoadError::Item {
+            file: file.to_string(),
+            kind: "rule",
+            id: r.id.clone(),
+            problem: p,
+        };
+        if r.id.is_empty()
+            || !r
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_')
+        {
+            return Err(bad("id must be non-empty ASCII letters, digits, '-', '.', '_'".into()));
+        }
+        let severity = Severity::parse(&r.severity).ok_or_else(|| {
+            bad(format!(
+                "unknown severity {:?} (info, low, medium, high, critical)",
+                r.severity
+            ))
+        })?;
+        for (name, t) in [
+            ("title", &r.title),
+            ("description", &r.description),
+            ("remediation", &r.remediation),
+        ] {
+            if t.ja.trim().is_empty() || t.en.trim().is_empty() {
+                return Err(bad(format!("{name} needs both ja and en")));
+            }
+        }
+        if r.controls.is_empty() {
+            return Err(bad("a rule must evidence at least one control".into()));
+        }
+        for c in &r.controls {
+            if catalogue.get(c).is_none() {
+                return Err(bad(format!("unknown control {c:?}")));
+            }
+        }
+        for p in r.evidence.iter().chain(r.requires.iter()).chain(r.requires_any.iter()) {
+            if !check_path(p, r.scope) {
+                return Err(bad(format!(
+                    "path {p:?} must start with host., ctx.{}",
+                    if r.scope == Scope::Service { " or service." } else { "" }
+                )));
+            }
+        }
+        for s in &r.states {
+            if !PORT_STATES.contains(&s.as_str()) {
+                return Err(bad(format!("unknown port state {s:?}")));
+            }
+        }
+        if r.scope == Scope::Host && !r.states.is_empty() {
+            return Err(bad("states only apply to service rules".into()));
+        }
+        let program = compile(env, &r.condition, file, "rule", &r.id)?;
+        if r.scope == Scope::Host && program.references().has_variable("service") {
+            return Err(bad("a host rule cannot use `service`".into()));
+        }
+        out.push(Rule {
+            id: r.id,
+            severity,
+            scope: r.scope,
+            condition: r.condition,
+            requires: r.requires,
+            requires_any: r.requires_any,
+            states: if r.states.is_empty() {
+                vec!["open".into()]
+            } else {
+                r.states
+            },
+            controls: r.controls,
+            certainty: r.certainty,
+            title: r.title,
+            description: r.description,
+            remediation: r.remediation,
+            evidence: r.evidence,
+            key_vantage: r.key_vantage,
+            affects_verdict: r.affects_verdict,
+            file: file.to_string(),
+            program: Arc::new(program),
+        });
+    }
+    Ok(out)
+}
+
+/// Compiled rules with the catalogue and data tables they use.
+#[derive(Clone)]
+pub struct RuleSet {
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) catalogue: Catalogue,
+    pub(crate) kev: KevTable,
+    pub(crate) ports: PortClasses,
+    pub(crate) env: Arc<Env>,
+}
+
+impl std::fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleSet")
+            .field("rules", &self.rules.len())
+            .field("controls", &self.catalogue.controls().len())
+            .finish()
+    }
+}
+
+impl RuleSet {
+    /// The shipped rules, catalogue and data tables (embedded from `rules/`).
+    pub fn shipped() -> Result<RuleSet, LoadError> {
+        let catalogue = Catalogue::shipped()?;
+        let kev_file = "rules/data/kev.toml";
+        let kev = KevTable::parse(crate::shipped::file("data/kev.toml").unwrap_or(""), kev_file)?;
+        let ports = PortClasses::parse(
+            crate::shipped::file("data/ports.toml").unwrap_or(""),
+            "rules/data/ports.toml",
+        )?;
+        let files: Vec<(String, &str)> = crate::shipped::files_under("")
+            .into_iter()
+            .map(|(p, t)| (format!("rules/{p}"), t))
+            .collect();
+        RuleSet::from_parts(catalogue, kev, ports, &files)
+    }
+
+    /// Builds a rule set from rule files given as (file name, contents).
+    pub fn from_parts(
+        catalogue: Catalogue,
+        kev: KevTable,
+        ports: PortClasses,
+        files: &[(String, &str)],
+    ) -> Result<RuleSet, LoadError> {
+        let env = cel_env();
+        let mut rules: Vec<Rule> = Vec::new();
+        let mut ids = BTreeSet::new();
+        for (file, text) in files {
+            for r in parse_rules(file, text, &env, &catalogue)? {
+                if !ids.insert(r.id.clone()) {
+                    return Err(LoadError::Item {
+                        file: file.clone(),
+                        kind: "rule",
+                        id: r.id,
+                        problem: "id defined twice".into(),
+                    });
+                }
+                rules.push(r);
+            }
+        }
+        Ok(RuleSet {
+            rules,
+            catalogue,
+            kev,
+            ports,
+            env,
+        })
+    }
+
+    /// Adds the rule files (`*.toml`) of a user's directory. A rule whose id matches
+    /// a loaded rule replaces it; new ids are added.
+    pub fn with_user_dir(mut self, dir: &Path) -> Result<RuleSet, LoadError> {
+        let io = |file: &Path, e: std::io::Error| LoadError::Io {
+            file: file.display().to_string(),
+            message: e.to_string(),
+        };
+        let mut paths: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| io(dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        paths.sort();
+        let mut seen = BTreeSet::new();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+            let file = path.display().to_string();
+            for r in parse_rules(&file, &text, &self.env, &self.catalogue)? {
+                if !seen.insert(r.id.clone()) {
+                    return Err(LoadError::Item {
+                        file,
+                        kind: "rule",
+                        id: r.id,
+                        problem: "id defined twice in the user's rules".into(),
+                    });
+                }
+                match self.rules.iter_mut().find(|x| x.id == r.id) {
+                    Some(slot) => *slot = r,
+                    None => self.rules.push(r),
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    /// The rules, in load order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// A rule by id.
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// The controls catalogue.
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+
+    /// The known-exploited version table.
+    pub fn kev(&self) -> &KevTable {
+        &self.kev
+    }
+}

@@ -1,0 +1,530 @@
+//! The site file: zones, allowed flows, scan rate profiles, egress targets, known assets,
+//! disabled rules and an opaque email section. See `docs/site-file.md`.
+//!
+//! Parsing is strict: unknown keys, bad CIDRs, overlapping zones, flows naming unknown
+//! zones, and flows into an `oqv` zone without explicit ports are errors that name the file
+//! and the key.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+use clinicscan_model::Transport;
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::error::{SiteError, line_col};
+
+/// Zone kinds with built-in policy. A zone's kind defaults to its name when the name is
+/// one of these, and to `Custom` otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ZoneKind {
+    /// 受付・事務: staff PCs.
+    General,
+    /// 電子カルテ・レセコン.
+    Clinical,
+    /// オンライン資格確認: strict built-in policy.
+    Oqv,
+    /// Medical devices: gentle default scan rate.
+    MedicalDevices,
+    /// Guest Wi-Fi: nothing internal reachable.
+    Guest,
+    /// Internet edge / VPN appliances.
+    Edge,
+    /// Anything else.
+    Custom,
+}
+
+impl ZoneKind {
+    /// Kebab-case name, as rules see it in `ctx.host_zone_kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ZoneKind::General => "general",
+            ZoneKind::Clinical => "clinical",
+            ZoneKind::Oqv => "oqv",
+            ZoneKind::MedicalDevices => "medical-devices",
+            ZoneKind::Guest => "guest",
+            ZoneKind::Edge => "edge",
+            ZoneKind::Custom => "custom",
+        }
+    }
+
+    fn from_name(name: &str) -> ZoneKind {
+        match name {
+            "general" => ZoneKind::General,
+            "clinical" => ZoneKind::Clinical,
+            "oqv" => ZoneKind::Oqv,
+            "medical-devices" => ZoneKind::MedicalDevices,
+            "guest" => ZoneKind::Guest,
+            "edge" => ZoneKind::Edge,
+            _ => ZoneKind::Custom,
+        }
+    }
+}
+
+/// Scan pace for hosts of one zone. The engine reads it; policy only parses it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RateProfile {
+    /// Most concurrent connections to one host.
+    pub max_per_host: Option<u32>,
+    /// Most new connections per second into the zone.
+    pub new_per_second: Option<u32>,
+    /// Addresses never to be touched.
+    pub do_not_touch: Vec<IpNet>,
+}
+
+/// One zone of the site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Zone {
+    /// Name as written in the site file.
+    pub name: String,
+    /// Kind (built-in policy).
+    pub kind: ZoneKind,
+    /// Address ranges.
+    pub cidrs: Vec<IpNet>,
+    /// Free description.
+    pub description: Option<String>,
+    /// Scan pace (with the gentle default for medical devices filled in).
+    pub rate: RateProfile,
+}
+
+/// A port range of one transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    /// TCP or UDP.
+    pub transport: Transport,
+    /// First port.
+    pub first: u16,
+    /// Last port (inclusive).
+    pub last: u16,
+}
+
+impl PortRange {
+    /// Whether the range holds the port.
+    pub fn contains(&self, transport: Transport, port: u16) -> bool {
+        self.transport == transport && (self.first..=self.last).contains(&port)
+    }
+}
+
+/// A flow the site allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flow {
+    /// From zone.
+    pub from: String,
+    /// To zone.
+    pub to: String,
+    /// Ports; empty means every port (not allowed into an `oqv` zone).
+    pub ports: Vec<PortRange>,
+    /// Why the site allows it.
+    pub reason: Option<String>,
+}
+
+/// An egress check target (probed from the oqv vantage by the engine).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EgressTarget {
+    /// Address.
+    pub address: IpAddr,
+    /// Ports (TCP).
+    pub ports: Vec<u16>,
+}
+
+/// A device the site's asset inventory (台帳) lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asset {
+    /// Address, when fixed.
+    pub address: Option<IpAddr>,
+    /// MAC address, lower-case colon-separated.
+    pub mac: Option<String>,
+    /// Name.
+    pub name: Option<String>,
+    /// Role, e.g. "oqv-terminal", "emr-server".
+    pub role: Option<String>,
+}
+
+/// A parsed and validated site file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Site {
+    /// Site name.
+    pub name: Option<String>,
+    /// The zone scans run from, when the Observation does not say.
+    pub vantage_zone: Option<String>,
+    /// Zones, in file order.
+    pub zones: Vec<Zone>,
+    /// Allowed flows.
+    pub flows: Vec<Flow>,
+    /// Egress check targets.
+    pub egress_targets: Vec<EgressTarget>,
+    /// Known assets (台帳). Empty: the site did not list any.
+    pub assets: Vec<Asset>,
+    /// Shipped or user rules the site disables, by id.
+    pub disabled_rules: Vec<String>,
+    /// The `[email]` section as written, for the report crate.
+    pub email: Option<toml::Table>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSite {
+    site: RawSiteMeta,
+    #[serde(default)]
+    zones: BTreeMap<String, RawZone>,
+    #[serde(default)]
+    flows: Vec<RawFlow>,
+    #[serde(default)]
+    egress: Option<RawEgress>,
+    #[serde(default)]
+    assets: Vec<RawAsset>,
+    #[serde(default)]
+    rules: Option<RawRules>,
+    #[serde(default)]
+    email: Option<toml::Table>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSiteMeta {
+    name: Option<String>,
+    vantage_zone: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawZone {
+    cidrs: Vec<String>,
+    kind: Option<ZoneKind>,
+    description: Option<String>,
+    rate: Option<RawRate>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRate {
+    max_per_host: Option<u32>,
+    new_per_second: Option<u32>,
+    #[serde(default)]
+    do_not_touch: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFlow {
+    from: String,
+    to: String,
+    #[serde(default)]
+    ports: Vec<String>,
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEgress {
+    #[serde(default)]
+    targets: Vec<RawEgressTarget>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEgressTarget {
+    address: String,
+    #[serde(default)]
+    ports: Vec<u16>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAsset {
+    address: Option<String>,
+    mac: Option<String>,
+    name: Option<String>,
+    role: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRules {
+    #[serde(default)]
+    disabled: Vec<String>,
+}
+
+/// Parses "tcp/443", "udp/500", "443" (TCP), "tcp/5900-5903".
+pub(crate) fn parse_port_range(s: &str) -> Result<PortRange, String> {
+    let (transport, rest) = match s.split_once('/') {
+        Some(("tcp", r)) => (Transport::Tcp, r),
+        Some(("udp", r)) => (Transport::Udp, r),
+        Some((t, _)) => return Err(format!("unknown transport {t:?} (use tcp or udp)")),
+        None => (Transport::Tcp, s),
+    };
+    let num = |p: &str| {
+        p.trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("{p:?} is not a port number 1-65535"))
+    };
+    let (first, last) = match rest.split_once('-') {
+        Some((a, b)) => (num(a)?, num(b)?),
+        None => {
+            let n = num(rest)?;
+            (n, n)
+        }
+    };
+    if first > last {
+        return Err(format!("range {first}-{last} is reversed"));
+    }
+    Ok(PortRange {
+        transport,
+        first,
+        last,
+    })
+}
+
+fn parse_net(s: &str) -> Result<IpNet, String> {
+    if let Ok(net) = s.parse::<IpNet>() {
+        if net.trunc() != net {
+            return Err(format!(
+                "{s:?} has host bits set (did you mean {}?)",
+                net.trunc()
+            ));
+        }
+        return Ok(net);
+    }
+    s.parse::<IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| format!("{s:?} is not a CIDR or an address"))
+}
+
+impl Site {
+    /// Reads and parses a site file.
+    pub fn from_file(path: &Path) -> Result<Site, SiteError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| SiteError {
+            file: file.clone(),
+            key: "(file)".into(),
+            problem: e.to_string(),
+        })?;
+        Site::parse(&text, &file)
+    }
+
+    /// Parses a site file's text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Site, SiteError> {
+        let err = |key: String, problem: String| SiteError {
+            file: file.to_string(),
+            key,
+            problem,
+        };
+        let raw: RawSite = toml::from_str(text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|s| {
+                    let (l, c) = line_col(text, s.start);
+                    format!("line {l} column {c}")
+                })
+                .unwrap_or_else(|| "(file)".into());
+            err(at, e.message().to_string())
+        })?;
+        let mut site = Site {
+            name: raw.site.name,
+            vantage_zone: raw.site.vantage_zone,
+            email: raw.email,
+            ..Site::default()
+        };
+        for (name, z) in raw.zones {
+            let key = format!("zones.{name}");
+            if z.cidrs.is_empty() {
+                return Err(err(format!("{key}.cidrs"), "a zone needs at least one CIDR".into()));
+            }
+            let mut cidrs = Vec::new();
+            for (i, c) in z.cidrs.iter().enumerate() {
+                cidrs.push(parse_net(c).map_err(|p| err(format!("{key}.cidrs[{i}]"), p))?);
+            }
+            let kind = z.kind.unwrap_or_else(|| ZoneKind::from_name(&name));
+            let mut rate = RateProfile::default();
+            if kind == ZoneKind::MedicalDevices {
+                // Medical devices get a gentle default pace: old embedded stacks fall over.
+                rate.max_per_host = Some(1);
+                rate.new_per_second = Some(5);
+            }
+            if let Some(r) = z.rate {
+                if r.max_per_host == Some(0) {
+                    return Err(err(format!("{key}.rate.max_per_host"), "must be at least 1".into()));
+                }
+                if r.new_per_second == Some(0) {
+                    return Err(err(format!("{key}.rate.new_per_second"), "must be at least 1".into()));
+                }
+                rate.max_per_host = r.max_per_host.or(rate.max_per_host);
+                rate.new_per_second = r.new_per_second.or(rate.new_per_second);
+                for (i, a) in r.do_not_touch.iter().enumerate() {
+                    rate.do_not_touch.push(
+                        parse_net(a).map_err(|p| err(format!("{key}.rate.do_not_touch[{i}]"), p))?,
+                    );
+                }
+            }
+            site.zones.push(Zone {
+                name,
+                kind,
+                cidrs,
+                description: z.description,
+                rate,
+            });
+        }
+        // Overlapping zones make "which zone is this host in" ambiguous.
+        for (i, a) in site.zones.iter().enumerate() {
+            for b in site.zones.iter().skip(i + 1) {
+                for na in &a.cidrs {
+                    for nb in &b.cidrs {
+                        if na.contains(nb) || nb.contains(na) {
+                            return Err(err(
+                                format!("zones.{}.cidrs", b.name),
+                                format!("{nb} overlaps {na} of zone {:?}", a.name),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        let known = |z: &str| site.zones.iter().any(|x| x.name == z);
+        if let Some(v) = &site.vantage_zone {
+            if !known(v) {
+                return Err(err("site.vantage_zone".into(), format!("unknown zone {v:?}")));
+            }
+        }
+        for (i, f) in raw.flows.into_iter().enumerate() {
+            let key = format!("flows[{i}]");
+            for (k, z) in [("from", &f.from), ("to", &f.to)] {
+                if !known(z) {
+                    return Err(err(format!("{key}.{k}"), format!("unknown zone {z:?}")));
+                }
+            }
+            let mut ports = Vec::new();
+            for (j, p) in f.ports.iter().enumerate() {
+                ports.push(parse_port_range(p).map_err(|m| err(format!("{key}.ports[{j}]"), m))?);
+            }
+            let to_kind = site.zone(&f.to).map(|z| z.kind);
+            if to_kind == Some(ZoneKind::Oqv) && ports.is_empty() {
+                return Err(err(
+                    format!("{key}.ports"),
+                    format!(
+                        "flows into the oqv zone {:?} must list their ports explicitly",
+                        f.to
+                    ),
+                ));
+            }
+            site.flows.push(Flow {
+                from: f.from,
+                to: f.to,
+                ports,
+                reason: f.reason,
+            });
+        }
+        if let Some(e) = raw.egress {
+            for (i, t) in e.targets.into_iter().enumerate() {
+                let address = t.address.parse::<IpAddr>().map_err(|_| {
+                    err(
+                        format!("egress.targets[{i}].address"),
+                        format!("{:?} is not an address", t.address),
+                    )
+                })?;
+                if t.ports.contains(&0) {
+                    return Err(err(format!("egress.targets[{i}].ports"), "port 0".into()));
+                }
+                site.egress_targets.push(EgressTarget {
+                    address,
+                    ports: if t.ports.is_empty() { vec![443] } else { t.ports },
+                });
+            }
+        }
+        for (i, a) in raw.assets.into_iter().enumerate() {
+            let key = format!("assets[{i}]");
+            let address = match a.address {
+                Some(s) => Some(s.parse::<IpAddr>().map_err(|_| {
+                    err(format!("{key}.address"), format!("{s:?} is not an address"))
+                })?),
+                None => None,
+            };
+            let mac = match a.mac {
+                Some(m) => Some(normalise_mac(&m).ok_or_else(|| {
+                    err(format!("{key}.mac"), format!("{m:?} is not a MAC address"))
+                })?),
+                None => None,
+            };
+            if address.is_none() && mac.is_none() {
+                return Err(err(key, "an asset needs an address or a mac".into()));
+            }
+            site.assets.push(Asset {
+                address,
+                mac,
+                name: a.name,
+                role: a.role,
+            });
+        }
+        if let Some(r) = raw.rules {
+            site.disabled_rules = r.disabled;
+        }
+        Ok(site)
+    }
+
+    /// A zone by name.
+    pub fn zone(&self, name: &str) -> Option<&Zone> {
+        self.zones.iter().find(|z| z.name == name)
+    }
+
+    /// The zone an address belongs to.
+    pub fn zone_of(&self, addr: IpAddr) -> Option<&Zone> {
+        self.zones
+            .iter()
+            .find(|z| z.cidrs.iter().any(|n| n.contains(&addr)))
+    }
+
+    /// Scan pace for an address (its zone's profile, or the default).
+    pub fn rate_for(&self, addr: IpAddr) -> RateProfile {
+        self.zone_of(addr).map(|z| z.rate.clone()).unwrap_or_default()
+    }
+
+    /// Whether the site forbids touching this address.
+    pub fn do_not_touch(&self, addr: IpAddr) -> bool {
+        self.zones
+            .iter()
+            .flat_map(|z| z.rate.do_not_touch.iter())
+            .any(|n| n.contains(&addr))
+    }
+
+    /// Whether the site allows `from` zone to reach `to` zone on this port.
+    /// Same zone: always. Flows into an oqv zone only count with explicit ports.
+    pub fn flow_allowed(&self, from: &str, to: &str, transport: Transport, port: u16) -> bool {
+        if from == to {
+            return true;
+        }
+        self.flows.iter().any(|f| {
+            f.from == from
+                && f.to == to
+                && (f.ports.is_empty() || f.ports.iter().any(|p| p.contains(transport, port)))
+        })
+    }
+
+    /// Whether an address is an egress check target.
+    pub fn is_egress_target(&self, addr: IpAddr) -> bool {
+        self.egress_targets.iter().any(|t| t.address == addr)
+    }
+
+    /// Whether the asset list holds this host (by address or MAC).
+    pub fn is_known_asset(&self, addr: IpAddr, mac: Option<&str>) -> bool {
+        let mac = mac.and_then(normalise_mac);
+        self.assets.iter().any(|a| {
+            a.address == Some(addr) || (a.mac.is_some() && a.mac.as_deref() == mac.as_deref())
+        })
+    }
+}
+
+/// Lower-case, colon-separated MAC, from `aa:bb:..`, `AA-BB-..` or `aabb.ccdd.eeff`.
+pub(crate) fn normalise_mac(s: &str) -> Option<String> {
+    let hex: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+    let seps_ok = s.chars().all(|c| c.is_ascii_hexdigit() || ":-.".contains(c));
+    if hex.len() != 12 || !seps_ok {
+        return None;
+    }
+    let lower = hex.to_ascii_lowercase();
+    let parts: Vec<&str> = (0..6).filter_map(|i| lower.get(i * 2..i * 2 + 2)).collect();
+    Some(parts.join(":"))
+}
