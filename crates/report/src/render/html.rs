@@ -57,8 +57,8 @@ body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.6 "Noto Sans CJK
 header.top{background:#13294b;color:#fff;padding:20px 32px 18px}
 header.top .brand{font-size:12px;letter-spacing:.12em;text-transform:uppercase;opacity:.75}
 header.top h1{margin:4px 0 10px;font-size:22px;font-weight:700}
-dl.meta{display:grid;grid-template-columns:max-content 1fr max-content 1fr;gap:2px 14px;margin:0;font-size:13px}
-dl.meta dt{opacity:.7}dl.meta dd{margin:0}
+dl.meta{display:grid;grid-template-columns:repeat(2,max-content minmax(12em,max-content));justify-content:start;gap:2px 16px;margin:0;font-size:13px}
+dl.meta dt{opacity:.7}dl.meta dd{margin:0 32px 0 0}
 main{max-width:1120px;margin:0 auto;padding:8px 24px 32px}
 h2{font-size:18px;margin:28px 0 12px;padding-bottom:6px;border-bottom:2px solid var(--accent)}
 h3{font-size:15px;margin:18px 0 8px}
@@ -80,7 +80,7 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .st-fail{--c:var(--fail)}.st-partial{--c:var(--partial)}.st-pass{--c:var(--pass)}.st-notobs{--c:var(--notobs)}.st-na{--c:var(--na)}
 .tag-new{display:inline-block;padding:0 6px;border-radius:3px;background:#fde68a;color:#6b4700;font-size:11px;font-weight:700;margin-right:4px}
 .tag-guess{display:inline-block;padding:0 6px;border-radius:3px;background:#e5e7eb;color:#374151;font-size:11px;margin-left:6px}
-.changes{border-left:5px solid var(--accent)}
+.changes{border-left:5px solid var(--accent);margin-top:16px}
 .changes ul{margin:4px 0 0;padding-left:20px}
 ol.urgent{margin:0;padding-left:22px}ol.urgent li{margin:3px 0}
 a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
@@ -95,7 +95,7 @@ code,.mono{font-family:"Noto Sans Mono CJK JP","DejaVu Sans Mono",Consolas,monos
 .finding p{margin:4px 0;white-space:pre-line}
 .finding .remed{background:#f0f6ff;border-radius:4px;padding:6px 10px;margin-top:6px;white-space:pre-line}
 .finding .remed b{display:block;font-size:12px;color:var(--accent)}
-.finding table.ev{margin:6px 0;font-size:12.5px}.finding table.ev td{padding:3px 8px}
+.finding table.ev{margin:6px 0;font-size:12.5px}.finding table.ev td:first-child{width:40%}.finding table.ev td{padding:3px 8px}
 .refs{font-size:12px;color:var(--muted)}
 .muted{color:var(--muted)}
 footer{max-width:1120px;margin:0 auto;padding:12px 24px 40px;font-size:12px;color:var(--muted)}

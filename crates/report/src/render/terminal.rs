@@ -255,7 +255,7 @@ pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
         out,
         "\n{}",
         p.dim(&format!(
-            "{} {} — {}",
+            "{} clinicscan {} — {}",
             t(S::GeneratedBy),
             clean(&a.tool_version),
             fmt_time(a.generated)
