@@ -1,1 +1,35 @@
-//! clinicscan report crate (under construction).
+//! Reports, scan history and email for clinicscan.
+//!
+//! - [`render`]: an [`Assessment`](clinicscan_model::Assessment) (with its Observations, and
+//!   optionally the [`ScanDiff`] against the previous scan) as a terminal table, JSON, one
+//!   self-contained HTML file, CSV, Markdown or the asset inventory (台帳), in Japanese or
+//!   English.
+//! - [`History`]: every scan in SQLite (observations, assessment, summary columns), with
+//!   list, show, the previous scan of the same scope and the diff between two scans.
+//! - [`deliver`]: email over SMTP (STARTTLS or implicit TLS via rustls) with an outbox, so
+//!   a failed send loses nothing and is retried on the next run.
+//! - [`RunLock`]: one scheduled run at a time.
+//!
+//! This crate never evaluates a rule and never opens a scanner socket; SMTP is its only
+//! network use.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod diff;
+mod email;
+mod history;
+mod lock;
+mod render;
+mod strings;
+
+pub use diff::{ScanDiff, ScanPoint, ScanSide, ServiceRef};
+pub use email::{
+    DeliveryReport, EmailError, EmailOn, EmailSettings, Outbox, OutgoingEmail, Secret, Security,
+    compose, deliver, should_email,
+};
+pub use history::{
+    History, HistoryError, ScanId, ScanSummary, StoredScan, SYSTEM_DB_PATH, default_db_path,
+};
+pub use lock::{LockError, RunLock};
+pub use render::{Format, HostSeen, RenderError, ReportInput, render};

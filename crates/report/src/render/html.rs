@@ -1,0 +1,581 @@
+//! One self-contained HTML file: no script, no external asset, a Content-Security-Policy
+//! that forbids both, print-friendly CSS and a small inline SVG chart.
+//!
+//! Every string that is not a literal of this file goes through [`esc`]: host names, titles,
+//! product strings and evidence all came off the network (or from a user's own rules).
+//! Element ids are made from indexes, never from such text.
+
+use std::fmt::Write as _;
+
+use clinicscan_model::{Certainty, ControlStatus, Finding, Lang, Severity};
+
+use super::{
+    HostView, ReportInput, control_counts, fmt_time, host_views, is_new, ordered_findings,
+    product, service_name, sev_label, status_label, status_rank, target, transport_str,
+    vantage_zones,
+};
+use crate::strings::S;
+
+/// Escapes text for HTML element content and double- or single-quoted attributes.
+pub(crate) fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            // Control characters other than newline and tab have no business in a report.
+            c if c.is_control() && c != '\n' && c != '\t' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn sev_class(s: Severity) -> &'static str {
+    s.as_str()
+}
+
+fn status_class(s: ControlStatus) -> &'static str {
+    match s {
+        ControlStatus::Fail => "fail",
+        ControlStatus::Partial => "partial",
+        ControlStatus::Pass => "pass",
+        ControlStatus::NotObserved => "notobs",
+        ControlStatus::NotAssessableByScan => "na",
+    }
+}
+
+const CSS: &str = r#"
+:root{--ink:#1d2433;--muted:#5b6475;--line:#d9dee7;--bg:#f4f6f9;--card:#fff;--accent:#0b5cad;
+--critical:#8b0f1a;--high:#d1342f;--medium:#e08a00;--low:#2f7fb8;--info:#7a8392;
+--pass:#1f7a3a;--fail:#c62828;--partial:#c77700;--notobs:#6b7280;--na:#9aa1ad}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.6 "Noto Sans CJK JP","Noto Sans JP","Hiragino Kaku Gothic ProN","Yu Gothic",Meiryo,system-ui,sans-serif}
+header.top{background:#13294b;color:#fff;padding:20px 32px 18px}
+header.top .brand{font-size:12px;letter-spacing:.12em;text-transform:uppercase;opacity:.75}
+header.top h1{margin:4px 0 10px;font-size:22px;font-weight:700}
+dl.meta{display:grid;grid-template-columns:repeat(2,max-content minmax(12em,max-content));justify-content:start;gap:2px 16px;margin:0;font-size:13px}
+dl.meta dt{opacity:.7}dl.meta dd{margin:0 32px 0 0}
+main{max-width:1120px;margin:0 auto;padding:8px 24px 32px}
+h2{font-size:18px;margin:28px 0 12px;padding-bottom:6px;border-bottom:2px solid var(--accent)}
+h3{font-size:15px;margin:18px 0 8px}
+section{break-inside:auto}
+.cards{display:grid;grid-template-columns:repeat(5,1fr);gap:10px;margin:8px 0 16px}
+.card{background:var(--card);border:1px solid var(--line);border-top:5px solid var(--c);border-radius:6px;padding:10px 14px}
+.card .n{font-size:28px;font-weight:700;color:var(--c);line-height:1.2}
+.card .l{font-size:12px;color:var(--muted)}
+.grid2{display:grid;grid-template-columns:1.2fr 1fr;gap:16px;align-items:start}
+.panel{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:12px 16px}
+.panel h3{margin-top:0}
+table{border-collapse:collapse;width:100%;background:var(--card)}
+th,td{border-bottom:1px solid var(--line);padding:6px 8px;text-align:left;vertical-align:top}
+th{background:#eef1f6;font-weight:600;font-size:12px;color:var(--muted)}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+.kv td:first-child{color:var(--muted);width:55%}
+.badge{display:inline-block;min-width:3.2em;text-align:center;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff;background:var(--c);white-space:nowrap}
+.critical{--c:var(--critical)}.high{--c:var(--high)}.medium{--c:var(--medium)}.low{--c:var(--low)}.info{--c:var(--info)}
+.st-fail{--c:var(--fail)}.st-partial{--c:var(--partial)}.st-pass{--c:var(--pass)}.st-notobs{--c:var(--notobs)}.st-na{--c:var(--na)}
+.tag-new{display:inline-block;padding:0 6px;border-radius:3px;background:#fde68a;color:#6b4700;font-size:11px;font-weight:700;margin-right:4px}
+.tag-guess{display:inline-block;padding:0 6px;border-radius:3px;background:#e5e7eb;color:#374151;font-size:11px;margin-left:6px}
+.changes{border-left:5px solid var(--accent);margin-top:16px}
+.changes ul{margin:4px 0 0;padding-left:20px}
+ol.urgent{margin:0;padding-left:22px}ol.urgent li{margin:3px 0}
+a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
+code,.mono{font-family:"Noto Sans Mono CJK JP","DejaVu Sans Mono",Consolas,monospace;font-size:12.5px}
+.ctl-findings{margin:2px 0 0;padding-left:18px;font-size:13px}
+.host{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:12px 16px;margin:12px 0;break-inside:avoid-page}
+.host h3{margin:0 0 4px;font-size:16px}.host .names{color:var(--muted);font-weight:400;font-size:13px;margin-left:8px}
+.host dl{display:flex;flex-wrap:wrap;gap:2px 18px;margin:0 0 8px;font-size:12.5px;color:var(--muted)}
+.host dl dd{margin:0 0 0 4px;color:var(--ink)}.host dl div{display:flex}
+.finding{border:1px solid var(--line);border-left:5px solid var(--c);border-radius:4px;padding:8px 12px;margin:10px 0;break-inside:avoid}
+.finding .fh{font-weight:600}.finding .tgt{color:var(--muted);font-weight:400;margin-left:6px}
+.finding p{margin:4px 0;white-space:pre-line}
+.finding .remed{background:#f0f6ff;border-radius:4px;padding:6px 10px;margin-top:6px;white-space:pre-line}
+.finding .remed b{display:block;font-size:12px;color:var(--accent)}
+.finding table.ev{margin:6px 0;font-size:12.5px}.finding table.ev td:first-child{width:40%}.finding table.ev td{padding:3px 8px}
+.refs{font-size:12px;color:var(--muted)}
+.muted{color:var(--muted)}
+footer{max-width:1120px;margin:0 auto;padding:12px 24px 40px;font-size:12px;color:var(--muted)}
+@media (max-width:800px){.cards{grid-template-columns:repeat(3,1fr)}.grid2{grid-template-columns:1fr}dl.meta{grid-template-columns:max-content 1fr}}
+@media print{body{background:#fff;font-size:11pt}header.top{background:#fff;color:var(--ink);border-bottom:3px solid #13294b;padding:0 0 8px}
+main,footer{max-width:none;padding:0}.card,.panel,.host{border-color:#bbb}
+*{-webkit-print-color-adjust:exact;print-color-adjust:exact}a{color:var(--ink)}h2{break-after:avoid}
+@page{size:A4;margin:14mm 12mm}}
+"#;
+
+pub(crate) fn render(input: &ReportInput<'_>) -> String {
+    let lang = input.lang;
+    let t = |s: S| esc(s.get(lang));
+    let a = input.assessment;
+    let findings = ordered_findings(a);
+    // Element id of each finding: its index in display order.
+    let fid = |f: &Finding| {
+        findings
+            .iter()
+            .position(|g| std::ptr::eq(*g, f))
+            .map(|i| format!("f-{}", i + 1))
+            .unwrap_or_default()
+    };
+    let hosts = host_views(input);
+    let mut o = String::with_capacity(64 * 1024);
+
+    let html_lang = match lang {
+        Lang::Ja => "ja",
+        Lang::En => "en",
+    };
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"{html_lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n\
+<meta name=\"generator\" content=\"clinicscan {}\">\n<title>{}{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
+        esc(&a.tool_version),
+        t(S::ReportTitle),
+        a.site
+            .as_deref()
+            .map(|s| format!(" — {}", esc(s)))
+            .unwrap_or_default(),
+    );
+
+    // ------------------------------------------------------------ header
+    let started = crate::diff::scan_started(a, input.observations);
+    let _ = write!(
+        o,
+        "<header class=\"top\"><div class=\"brand\">clinicscan</div><h1>{}</h1><dl class=\"meta\">",
+        t(S::ReportTitle)
+    );
+    let mut meta = |k: S, v: String| {
+        let _ = write!(o, "<dt>{}</dt><dd>{}</dd>", t(k), v);
+    };
+    meta(
+        S::Site,
+        a.site.as_deref().map(esc).unwrap_or_else(|| t(S::NotSet)),
+    );
+    meta(S::ScanStarted, esc(&fmt_time(started)));
+    meta(
+        S::VantageZone,
+        vantage_zones(input)
+            .map(|z| esc(&z))
+            .unwrap_or_else(|| t(S::NotSet)),
+    );
+    meta(S::Editions, esc(&a.editions.join(", ")));
+    meta(S::HostsUp, hosts.len().to_string());
+    meta(S::Generated, esc(&fmt_time(a.generated)));
+    o.push_str("</dl></header>\n<main>\n");
+
+    // ------------------------------------------------------------ summary
+    let _ = write!(o, "<section id=\"summary\">\n<h2>{}</h2>\n<div class=\"cards\">", t(S::Summary));
+    for sev in Severity::ALL {
+        let _ = write!(
+            o,
+            "<div class=\"card {}\"><div class=\"n\">{}</div><div class=\"l\">{}</div></div>",
+            sev_class(sev),
+            a.counts.get(sev),
+            t(sev_label(sev))
+        );
+    }
+    o.push_str("</div>\n<div class=\"grid2\">\n");
+    // Chart.
+    let _ = write!(
+        o,
+        "<div class=\"panel\"><h3>{}</h3>{}</div>\n",
+        t(S::FindingsBySeverity),
+        chart(input)
+    );
+    // Controls summary.
+    let _ = write!(
+        o,
+        "<div class=\"panel\"><h3>{}</h3><table class=\"kv\">",
+        t(S::Controls)
+    );
+    for (st, n) in control_counts(a) {
+        let _ = write!(
+            o,
+            "<tr><td><span class=\"badge st-{}\">{}</span></td><td class=\"num\">{}</td></tr>",
+            status_class(st),
+            t(status_label(st)),
+            n
+        );
+    }
+    let services: usize = hosts.iter().map(|h| h.services.len()).sum();
+    let _ = write!(
+        o,
+        "<tr><td>{}</td><td class=\"num\">{}</td></tr><tr><td>{}</td><td class=\"num\">{}</td></tr></table></div>\n</div>\n",
+        t(S::HostsUp),
+        hosts.len(),
+        t(S::OpenServices),
+        services
+    );
+
+    // Changes since the last scan.
+    if let Some(d) = input.diff {
+        let _ = write!(
+            o,
+            "<div class=\"panel changes\" id=\"changes\"><h3>{} <span class=\"muted\">({} {})</span></h3>",
+            t(S::ChangesSinceLast),
+            t(S::PreviousScan),
+            esc(&fmt_time(d.from.started))
+        );
+        let _ = write!(
+            o,
+            "<p><b>{}</b> {} · <b>{}</b> {} · <b>{}</b> {}</p>",
+            t(S::NewFindings),
+            d.new_findings.len(),
+            t(S::ResolvedFindings),
+            d.resolved_findings.len(),
+            t(S::UnchangedFindings),
+            d.unchanged_findings.len()
+        );
+        let mut items = String::new();
+        for f in &d.new_findings {
+            let _ = write!(
+                items,
+                "<li><span class=\"tag-new\">{}</span><span class=\"badge {}\">{}</span> {} <span class=\"mono\">{}</span></li>",
+                t(S::NewMarkPlain),
+                sev_class(f.severity),
+                t(sev_label(f.severity)),
+                esc(f.title.get(lang)),
+                esc(&target(f))
+            );
+        }
+        for f in &d.resolved_findings {
+            let _ = write!(
+                items,
+                "<li>✓ {}: {} <span class=\"mono\">{}</span></li>",
+                t(S::ResolvedFindings),
+                esc(f.title.get(lang)),
+                esc(&target(f))
+            );
+        }
+        for h in &d.hosts_appeared {
+            let _ = write!(items, "<li>+ {} <span class=\"mono\">{}</span></li>", t(S::HostAppeared), h);
+        }
+        for h in &d.hosts_vanished {
+            let _ = write!(items, "<li>− {} <span class=\"mono\">{}</span></li>", t(S::HostVanished), h);
+        }
+        for s in &d.services_appeared {
+            let _ = write!(
+                items,
+                "<li>+ {} <span class=\"mono\">{}:{}/{}</span> {}</li>",
+                t(S::ServiceAppeared),
+                s.host,
+                s.port,
+                transport_str(s.transport),
+                esc(s.name.as_deref().unwrap_or(""))
+            );
+        }
+        for s in &d.services_vanished {
+            let _ = write!(
+                items,
+                "<li>− {} <span class=\"mono\">{}:{}/{}</span> {}</li>",
+                t(S::ServiceVanished),
+                s.host,
+                s.port,
+                transport_str(s.transport),
+                esc(s.name.as_deref().unwrap_or(""))
+            );
+        }
+        if items.is_empty() {
+            let _ = write!(o, "<p class=\"muted\">{}</p>", t(S::NoChanges));
+        } else {
+            let _ = write!(o, "<ul>{items}</ul>");
+        }
+        o.push_str("</div>\n");
+    }
+
+    // Most urgent.
+    let urgent: Vec<&&Finding> = findings
+        .iter()
+        .filter(|f| f.severity >= Severity::High)
+        .take(10)
+        .collect();
+    let _ = write!(o, "<h3>{}</h3>", t(S::MostUrgent));
+    if urgent.is_empty() {
+        let _ = write!(o, "<p class=\"muted\">{}</p>", t(S::NothingUrgent));
+    } else {
+        o.push_str("<ol class=\"urgent\">");
+        for f in urgent {
+            let _ = write!(
+                o,
+                "<li><span class=\"badge {}\">{}</span> {}<a href=\"#{}\">{}</a> <span class=\"mono muted\">{}</span></li>",
+                sev_class(f.severity),
+                t(sev_label(f.severity)),
+                if is_new(input.diff, f) {
+                    format!("<span class=\"tag-new\">{}</span>", t(S::NewMarkPlain))
+                } else {
+                    String::new()
+                },
+                fid(f),
+                esc(f.title.get(lang)),
+                esc(&target(f))
+            );
+        }
+        o.push_str("</ol>");
+    }
+    o.push_str("\n</section>\n");
+
+    // ------------------------------------------------------------ by control
+    let _ = write!(
+        o,
+        "<section id=\"controls\">\n<h2>{}</h2>\n<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th class=\"num\">{}</th></tr></thead><tbody>",
+        t(S::ByControl),
+        t(S::Status),
+        t(S::ControlId),
+        t(S::ControlTitle),
+        t(S::Findings)
+    );
+    let mut controls: Vec<_> = a.controls.iter().collect();
+    controls.sort_by(|x, y| {
+        status_rank(x.status)
+            .cmp(&status_rank(y.status))
+            .then_with(|| x.id.cmp(&y.id))
+    });
+    for c in controls {
+        let _ = write!(
+            o,
+            "<tr><td><span class=\"badge st-{}\">{}</span></td><td class=\"mono\">{}</td><td>{}<div class=\"refs\">{}</div>",
+            status_class(c.status),
+            t(status_label(c.status)),
+            esc(&c.id),
+            esc(c.title.get(lang)),
+            esc(&c.source)
+        );
+        let related: Vec<&&Finding> = findings
+            .iter()
+            .filter(|f| f.controls.iter().any(|id| id == &c.id))
+            .collect();
+        if !related.is_empty() {
+            o.push_str("<ul class=\"ctl-findings\">");
+            for f in related {
+                let _ = write!(
+                    o,
+                    "<li><span class=\"badge {}\">{}</span> <a href=\"#{}\">{}</a> <span class=\"mono muted\">{}</span></li>",
+                    sev_class(f.severity),
+                    t(sev_label(f.severity)),
+                    fid(f),
+                    esc(f.title.get(lang)),
+                    esc(&target(f))
+                );
+            }
+            o.push_str("</ul>");
+        }
+        let _ = write!(o, "</td><td class=\"num\">{}</td></tr>", c.finding_count);
+    }
+    o.push_str("</tbody></table>\n</section>\n");
+
+    // ------------------------------------------------------------ by host
+    let _ = write!(o, "<section id=\"hosts\">\n<h2>{}</h2>\n", t(S::ByHost));
+    if hosts.is_empty() {
+        let _ = write!(o, "<p class=\"muted\">{}</p>", t(S::NoHosts));
+    }
+    for (i, h) in hosts.iter().enumerate() {
+        host_block(&mut o, input, h, i, &fid);
+    }
+    o.push_str("</section>\n");
+
+    // ------------------------------------------------------------ notices, rule errors
+    let notices: Vec<_> = input
+        .observations
+        .iter()
+        .flat_map(|ob| ob.scan.notices.iter())
+        .collect();
+    if !notices.is_empty() || !a.rule_errors.is_empty() {
+        let _ = write!(o, "<section id=\"notes\">\n<h2>{}</h2><ul>", t(S::ScanNotes));
+        for n in notices {
+            let _ = write!(
+                o,
+                "<li><span class=\"mono\">{}</span> {}{}</li>",
+                esc(&n.kind),
+                esc(&n.message),
+                n.subject
+                    .as_deref()
+                    .map(|s| format!(" <span class=\"mono muted\">({})</span>", esc(s)))
+                    .unwrap_or_default()
+            );
+        }
+        for e in &a.rule_errors {
+            let _ = write!(o, "<li>{}: {}</li>", t(S::RuleErrors), esc(e));
+        }
+        o.push_str("</ul>\n</section>\n");
+    }
+
+    let _ = write!(
+        o,
+        "</main>\n<footer><p>{}</p><p>{} clinicscan {} · {}</p></footer>\n</body>\n</html>\n",
+        t(S::Disclaimer),
+        t(S::GeneratedBy),
+        esc(&a.tool_version),
+        esc(&fmt_time(a.generated))
+    );
+    o
+}
+
+fn host_block(
+    o: &mut String,
+    input: &ReportInput<'_>,
+    h: &HostView<'_>,
+    index: usize,
+    fid: &dyn Fn(&Finding) -> String,
+) {
+    let lang = input.lang;
+    let t = |s: S| esc(s.get(lang));
+    let worst = h.findings.iter().map(|f| f.severity).max();
+    let _ = write!(
+        o,
+        "<article class=\"host\" id=\"h-{}\"><h3><span class=\"mono\">{}</span>{}{}</h3><dl>",
+        index + 1,
+        h.address,
+        if h.names.is_empty() {
+            String::new()
+        } else {
+            format!("<span class=\"names\">{}</span>", esc(&h.names.join(", ")))
+        },
+        worst
+            .map(|s| format!(
+                " <span class=\"badge {}\">{}</span>",
+                sev_class(s),
+                t(sev_label(s))
+            ))
+            .unwrap_or_default()
+    );
+    let mut dd = |k: S, v: Option<String>| {
+        if let Some(v) = v {
+            let _ = write!(o, "<div><dt>{}:</dt><dd>{}</dd></div>", t(k), v);
+        }
+    };
+    dd(S::Zone, h.zone.map(esc));
+    dd(S::Mac, h.mac.map(|m| format!("<span class=\"mono\">{}</span>", esc(m))));
+    dd(S::Vendor, h.vendor.map(esc));
+    if let Some(seen) = input.seen.and_then(|m| m.get(&h.address)) {
+        dd(S::FirstSeen, Some(esc(&fmt_time(seen.first_seen))));
+        dd(S::LastSeen, Some(esc(&fmt_time(seen.last_seen))));
+    }
+    o.push_str("</dl>");
+    if h.services.is_empty() {
+        let _ = write!(o, "<p class=\"muted\">{}</p>", t(S::NoOpenServices));
+    } else {
+        let _ = write!(
+            o,
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+            t(S::Port),
+            t(S::Service),
+            t(S::Product)
+        );
+        for s in &h.services {
+            let _ = write!(
+                o,
+                "<tr><td class=\"mono\">{}/{}</td><td>{}</td><td>{}</td></tr>",
+                s.port,
+                transport_str(s.transport),
+                esc(&service_name(s)),
+                product(s).map(|p| esc(&p)).unwrap_or_default()
+            );
+        }
+        o.push_str("</tbody></table>");
+    }
+    for f in &h.findings {
+        let _ = write!(
+            o,
+            "<div class=\"finding {}\" id=\"{}\"><div class=\"fh\"><span class=\"badge {}\">{}</span> {}{}<span class=\"tgt mono\">{}</span>{}</div>",
+            sev_class(f.severity),
+            fid(f),
+            sev_class(f.severity),
+            t(sev_label(f.severity)),
+            if is_new(input.diff, f) {
+                format!("<span class=\"tag-new\">{}</span>", t(S::NewMarkPlain))
+            } else {
+                String::new()
+            },
+            esc(f.title.get(lang)),
+            esc(&target(f)),
+            if f.certainty == Certainty::Guess {
+                format!("<span class=\"tag-guess\">{}</span>", t(S::GuessLabel))
+            } else {
+                String::new()
+            }
+        );
+        let desc = f.description.get(lang);
+        if !desc.is_empty() {
+            let _ = write!(o, "<p>{}</p>", esc(desc));
+        }
+        if !f.evidence.is_empty() {
+            let _ = write!(
+                o,
+                "<table class=\"ev\"><thead><tr><th>{}</th><th>{}</th></tr></thead><tbody>",
+                t(S::Evidence),
+                t(S::Value)
+            );
+            for e in &f.evidence {
+                let _ = write!(
+                    o,
+                    "<tr><td class=\"mono\">{}</td><td class=\"mono\">{}</td></tr>",
+                    esc(&e.key),
+                    esc(&e.value)
+                );
+            }
+            o.push_str("</tbody></table>");
+        }
+        let _ = write!(
+            o,
+            "<div class=\"remed\"><b>{}</b>{}</div><div class=\"refs\">{}: <span class=\"mono\">{}</span> · {}: <span class=\"mono\">{}</span></div></div>",
+            t(S::Remediation),
+            esc(f.remediation.get(lang)),
+            t(S::Rule),
+            esc(&f.rule_id),
+            t(S::Controls),
+            esc(&f.controls.join(", "))
+        );
+    }
+    o.push_str("</article>\n");
+}
+
+/// A horizontal bar chart of the counts by severity, as inline SVG.
+fn chart(input: &ReportInput<'_>) -> String {
+    let a = input.assessment;
+    let lang = input.lang;
+    let max = Severity::ALL
+        .iter()
+        .map(|&s| a.counts.get(s))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let (label_w, bar_w, row_h) = (64u32, 300u32, 26u32);
+    let height = row_h * 5 + 6;
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" width=\"100%\" viewBox=\"0 0 {} {}\" aria-label=\"{}\">",
+        label_w + bar_w + 44,
+        height,
+        esc(S::FindingsBySeverity.get(lang))
+    );
+    for (i, sev) in Severity::ALL.iter().enumerate() {
+        let n = a.counts.get(*sev);
+        let y = 4 + row_h * i as u32;
+        let w = if n == 0 {
+            2
+        } else {
+            (u64::from(n) * u64::from(bar_w) / u64::from(max)).max(4) as u32
+        };
+        let _ = write!(
+            s,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"12\" fill=\"#5b6475\">{}</text>\
+<rect class=\"{}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\" style=\"fill:var(--c)\"/>\
+<text x=\"{}\" y=\"{}\" font-size=\"12\" font-weight=\"600\" fill=\"#1d2433\">{}</text>",
+            label_w - 8,
+            y + 16,
+            esc(sev_label(*sev).get(lang)),
+            sev_class(*sev),
+            label_w,
+            y + 3,
+            w,
+            row_h - 8,
+            label_w + w + 6,
+            y + 16,
+            n
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
