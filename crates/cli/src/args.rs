@@ -1,0 +1,446 @@
+//! What the user typed: the one clap definition behind `--help`, the man page and the shell
+//! completions. Resolving it into a configuration happens in the command modules.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Audits a clinic or hospital LAN against the MHLW guideline 6.0 and the cybersecurity
+/// checklist.
+///
+/// 医療機関のLANを走査し、安全管理ガイドライン第6.0版とチェックリストの観点で評価します。
+///
+/// Only scan networks you are responsible for. By default only private, loopback,
+/// link-local and ULA addresses may be scanned.
+#[derive(Debug, Parser)]
+#[command(
+    name = "clinicscan",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// No output on the terminal unless something is wrong (for cron and systemd timers).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Language of reports and messages [default: from the locale, else ja].
+    #[arg(long, value_enum, global = true)]
+    pub lang: Option<LangArg>,
+
+    /// When to use colours on the terminal.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan targets, assess the result and report it (the main job).
+    Scan(ScanArgs),
+    /// Assess saved observations (or an nmap XML result) again, without touching the network.
+    Assess(AssessArgs),
+    /// Hold one host against a vendor hand-over profile (e.g. an オン資 terminal).
+    Precheck(PrecheckArgs),
+    /// Past scans in the history database: list, show, diff.
+    History(HistoryArgs),
+    /// Export the asset inventory (台帳) of every host seen, as CSV for Excel.
+    Inventory(InventoryArgs),
+    /// List or check the rule catalogue.
+    Rules(RulesArgs),
+    /// Print shell completions or the man page (generated from this definition).
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+/// Language of user-facing output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LangArg {
+    /// 日本語
+    Ja,
+    /// English
+    En,
+}
+
+/// Colour on the terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when stdout is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A table for people (the default on a terminal).
+    Table,
+    /// The Assessment as JSON (schema clinicscan/assessment/v1).
+    Json,
+    /// The raw Observation as JSON (schema clinicscan/observation/v1), for `assess` later.
+    Observation,
+    /// One self-contained HTML file.
+    Html,
+    /// CSV, one finding a row.
+    Csv,
+    /// Markdown.
+    Markdown,
+}
+
+/// Severity threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SeverityArg {
+    /// Info and above.
+    Info,
+    /// Low and above.
+    Low,
+    /// Medium and above.
+    Medium,
+    /// High and above.
+    High,
+    /// Critical only.
+    Critical,
+    /// Never fail on findings.
+    Never,
+}
+
+/// When to send email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EmailOnArg {
+    /// After every run.
+    Always,
+    /// When there is at least one finding at or above --fail-on (or any finding).
+    Findings,
+    /// When findings changed since the last scan.
+    Changes,
+}
+
+/// Where to report and how.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Write the report to FILE (atomically) instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Report format [default: table on a terminal, json otherwise; from -o's extension].
+    #[arg(short = 'f', long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Exit with 1 when a finding at or above this severity exists.
+    #[arg(long, value_enum, default_value_t = SeverityArg::High, value_name = "SEVERITY")]
+    pub fail_on: SeverityArg,
+}
+
+/// Rules and site.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// The site file: zones, allowed flows, rate profiles, known assets, email settings.
+    #[arg(long, value_name = "FILE", env = "CLINICSCAN_SITE")]
+    pub site: Option<PathBuf>,
+
+    /// An extra rules directory (overrides shipped rules with the same id).
+    #[arg(long = "rules", value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+}
+
+/// What and how to scan.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Targets: addresses, CIDRs (192.168.1.0/24), ranges (192.168.1.10-50), host names.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Read targets from FILE, one per line (# comments allowed).
+    #[arg(short = 'i', long = "target-file", value_name = "FILE")]
+    pub target_file: Vec<PathBuf>,
+
+    /// Never scan these (addresses, CIDRs, ranges, names).
+    #[arg(long, value_name = "TARGET", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+
+    /// Read exclusions from FILE.
+    #[arg(long, value_name = "FILE")]
+    pub exclude_file: Vec<PathBuf>,
+
+    /// Ports: "clinic" (default list), "22,80,443", "1-1024", "U:161,T:22", "-" for all.
+    #[arg(short = 'p', long, value_name = "PORTS")]
+    pub ports: Option<String>,
+
+    /// Scan the N most common TCP ports instead of the clinic list.
+    #[arg(long, value_name = "N", conflicts_with = "ports")]
+    pub top_ports: Option<u16>,
+
+    /// Half-open SYN scan (needs root or CAP_NET_RAW; falls back to connect with a notice).
+    #[arg(long)]
+    pub syn: bool,
+
+    /// Treat every target as up (no ARP/ICMP/TCP ping).
+    #[arg(long)]
+    pub no_discovery: bool,
+
+    /// Only find ports; do not run service probes.
+    #[arg(long)]
+    pub no_probes: bool,
+
+    /// Allow targets outside private, loopback, link-local and ULA ranges.
+    #[arg(long)]
+    pub allow_public: bool,
+
+    /// Global limit of concurrent probes.
+    #[arg(long, value_name = "N")]
+    pub max_concurrency: Option<u32>,
+
+    /// Limit of concurrent probes per host.
+    #[arg(long, value_name = "N")]
+    pub max_per_host: Option<u32>,
+
+    /// SNMP community to try besides "public" (repeatable).
+    #[arg(long = "snmp-community", value_name = "NAME")]
+    pub snmp_communities: Vec<String>,
+}
+
+/// `clinicscan scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// The zone this scan runs from (overrides the site file's derivation from the address).
+    #[arg(long, value_name = "ZONE")]
+    pub vantage_zone: Option<String>,
+
+    /// Also write the raw Observation (JSON) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub save_observation: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub history: HistoryDbArgs,
+
+    /// Do not record this scan in the history database.
+    #[arg(long)]
+    pub no_history: bool,
+
+    /// Email the result (settings from the site file's [email] or CLINICSCAN_SMTP_*).
+    #[arg(long)]
+    pub email: bool,
+
+    /// When to email.
+    #[arg(long, value_enum, default_value_t = EmailOnArg::Changes, requires = "email")]
+    pub email_on: EmailOnArg,
+
+    /// Lock file that keeps two scheduled runs from overlapping.
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
+}
+
+/// The history database location.
+#[derive(Debug, Args)]
+pub struct HistoryDbArgs {
+    /// History database [default: $XDG_DATA_HOME/clinicscan/history.sqlite].
+    #[arg(long, value_name = "PATH", env = "CLINICSCAN_DB")]
+    pub db: Option<PathBuf>,
+}
+
+/// `clinicscan assess`.
+#[derive(Debug, Args)]
+pub struct AssessArgs {
+    /// Saved Observation JSON files (from several vantage points: one reachability matrix).
+    #[arg(value_name = "OBSERVATION")]
+    pub observations: Vec<PathBuf>,
+
+    /// Import an nmap XML result (nmap -oX) instead of, or besides, observations.
+    #[arg(long, value_name = "FILE")]
+    pub nmap_xml: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `clinicscan precheck`.
+#[derive(Debug, Args)]
+pub struct PrecheckArgs {
+    /// Profile name (oqv-terminal, emr-server, medical-device, network-device) or a file.
+    #[arg(long, value_name = "NAME")]
+    pub profile: String,
+
+    /// The host to check.
+    #[arg(value_name = "HOST")]
+    pub host: String,
+
+    /// Check a saved Observation instead of scanning.
+    #[arg(long, value_name = "FILE")]
+    pub observation: Option<PathBuf>,
+
+    /// Ports to scan [default: the clinic list].
+    #[arg(short = 'p', long, value_name = "PORTS")]
+    pub ports: Option<String>,
+
+    /// Allow a public address.
+    #[arg(long)]
+    pub allow_public: bool,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    /// Write the pre-check report to FILE.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Report format.
+    #[arg(short = 'f', long, value_enum)]
+    pub format: Option<Format>,
+}
+
+/// `clinicscan history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub db: HistoryDbArgs,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub action: HistoryAction,
+}
+
+/// History actions.
+#[derive(Debug, Subcommand)]
+pub enum HistoryAction {
+    /// List recorded scans, newest first.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Show one recorded scan's assessment.
+    Show {
+        /// Scan id (or "latest").
+        id: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// What changed between two scans: new, resolved, unchanged findings; hosts and services.
+    Diff {
+        /// Older scan id.
+        a: String,
+        /// Newer scan id (or "latest").
+        b: String,
+        /// Report format.
+        #[arg(short = 'f', long, value_enum)]
+        format: Option<Format>,
+    },
+}
+
+/// `clinicscan inventory`.
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    #[command(flatten)]
+    pub db: HistoryDbArgs,
+
+    /// Site file (for zone names).
+    #[arg(long, value_name = "FILE", env = "CLINICSCAN_SITE")]
+    pub site: Option<PathBuf>,
+
+    /// Write the CSV here (UTF-8 with BOM, CRLF) instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `clinicscan rules`.
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// An extra rules directory.
+    #[arg(long = "rules", value_name = "DIR", global = true)]
+    pub rules: Vec<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub action: RulesAction,
+}
+
+/// Rule catalogue actions.
+#[derive(Debug, Subcommand)]
+pub enum RulesAction {
+    /// List rules and the controls they evidence.
+    List,
+    /// Load and compile every rule; report errors with file and rule id.
+    Check,
+    /// List the controls catalogue with how a scan can evidence each.
+    Controls,
+}
+
+/// `clinicscan generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// What to generate.
+    #[command(subcommand)]
+    pub what: GenerateWhat,
+}
+
+/// Generated artefacts.
+#[derive(Debug, Subcommand)]
+pub enum GenerateWhat {
+    /// The man page (roff) on stdout.
+    Man,
+    /// Shell completions on stdout.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn scan_parses_typical_cron_line() {
+        let cli = Cli::try_parse_from([
+            "clinicscan",
+            "scan",
+            "--site",
+            "site.toml",
+            "--quiet",
+            "--email",
+            "--email-on",
+            "findings",
+            "192.168.1.0/24",
+        ])
+        .unwrap();
+        assert!(cli.quiet);
+        match cli.command {
+            Command::Scan(s) => {
+                assert_eq!(s.target.targets, ["192.168.1.0/24"]);
+                assert!(s.email);
+                assert_eq!(s.email_on, EmailOnArg::Findings);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! `clinicscan assess`: evaluate saved Observations (or nmap XML) again, offline.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use clinicscan_model::{OBSERVATION_SCHEMA, Observation};
+use clinicscan_report::ReportInput;
+
+use crate::args::AssessArgs;
+use crate::scan::{Globals, emit};
+use crate::{common, exit};
+
+pub fn run(g: &Globals, args: AssessArgs) -> Result<u8> {
+    if args.observations.is_empty() && args.nmap_xml.is_empty() {
+        bail!("nothing to assess: give Observation JSON files or --nmap-xml FILE");
+    }
+    let (rules, site) = common::load_policy(&args.policy)?;
+    let mut observations = Vec::new();
+    for path in &args.observations {
+        observations.extend(read_observations(path)?);
+    }
+    for path in &args.nmap_xml {
+        let xml =
+            fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let obs = clinicscan_policy::import_nmap_xml(&xml)
+            .with_context(|| format!("{} is not a usable nmap XML result", path.display()))?;
+        observations.push(obs);
+    }
+    let assessment = clinicscan_policy::assess(&observations, site.as_ref(), &rules);
+    let input = ReportInput {
+        assessment: &assessment,
+        observations: &observations,
+        diff: None,
+        seen: None,
+        lang: g.lang,
+    };
+    let format = common::format(args.output.format, args.output.output.as_deref());
+    emit(format, g.color, &input, args.output.output.as_deref())?;
+    let threshold = common::fail_threshold(args.output.fail_on);
+    Ok(if common::has_findings_at(&assessment, threshold) {
+        exit::FINDINGS
+    } else {
+        exit::CLEAN
+    })
+}
+
+/// Reads one Observation, or an array of them, checking the schema tag.
+pub fn read_observations(path: &Path) -> Result<Vec<Observation>> {
+    let text =
+        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let items = match value {
+        serde_json::Value::Array(items) => items,
+        other => vec![other],
+    };
+    items
+        .into_iter()
+        .map(|v| {
+            let schema = v.get("schema").and_then(|s| s.as_str()).unwrap_or("");
+            if schema != OBSERVATION_SCHEMA {
+                bail!(
+                    "{} is not a clinicscan observation (schema {:?}, expected {:?})",
+                    path.display(),
+                    schema,
+                    OBSERVATION_SCHEMA
+                );
+            }
+            serde_json::from_value(v)
+                .with_context(|| format!("{} does not match {OBSERVATION_SCHEMA}", path.display()))
+        })
+        .collect()
+}

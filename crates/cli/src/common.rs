@@ -1,0 +1,194 @@
+//! Resolving what the user typed into configuration shared by several commands:
+//! language, colour, output format and destination, rules and site.
+
+use std::fs;
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clinicscan_model::{Assessment, Lang, Severity};
+use clinicscan_policy::{RuleSet, Site};
+
+use crate::args::{ColorChoice, Format, LangArg, PolicyArgs, SeverityArg};
+
+/// The language: `--lang`, else the locale (`LC_ALL`, `LC_MESSAGES`, `LANG`), else Japanese.
+pub fn lang(arg: Option<LangArg>) -> Lang {
+    match arg {
+        Some(LangArg::Ja) => Lang::Ja,
+        Some(LangArg::En) => Lang::En,
+        None => lang_from_locale(|k| std::env::var(k).ok()),
+    }
+}
+
+fn lang_from_locale(env: impl Fn(&str) -> Option<String>) -> Lang {
+    for key in ["LC_ALL", "LC_MESSAGES", "LANG"] {
+        if let Some(v) = env(key).filter(|v| !v.is_empty()) {
+            // "C"/"POSIX" say nothing about the reader's language: keep the default.
+            if v == "C" || v == "POSIX" || v.starts_with("C.") {
+                return Lang::Ja;
+            }
+            return if v.starts_with("ja") {
+                Lang::Ja
+            } else {
+                Lang::En
+            };
+        }
+    }
+    Lang::Ja
+}
+
+/// Whether to colour terminal output.
+pub fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none() && io::stdout().is_terminal(),
+    }
+}
+
+/// The report format: `--format`, else from the output file's extension, else a table on a
+/// terminal and JSON in a pipe.
+pub fn format(arg: Option<Format>, output: Option<&Path>) -> Format {
+    if let Some(f) = arg {
+        return f;
+    }
+    if let Some(ext) = output.and_then(|p| p.extension()).and_then(|e| e.to_str()) {
+        match ext.to_ascii_lowercase().as_str() {
+            "json" => return Format::Json,
+            "html" | "htm" => return Format::Html,
+            "csv" => return Format::Csv,
+            "md" | "markdown" => return Format::Markdown,
+            "txt" => return Format::Table,
+            _ => {}
+        }
+    }
+    if output.is_none() && io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Json
+    }
+}
+
+/// The report crate's format for a CLI format (`None` for the raw Observation).
+pub fn report_format(f: Format, color: bool) -> Option<clinicscan_report::Format> {
+    Some(match f {
+        Format::Table => clinicscan_report::Format::Terminal { color },
+        Format::Json => clinicscan_report::Format::Json,
+        Format::Html => clinicscan_report::Format::Html,
+        Format::Csv => clinicscan_report::Format::Csv,
+        Format::Markdown => clinicscan_report::Format::Markdown,
+        Format::Observation => return None,
+    })
+}
+
+/// Writes `text` to `path` atomically (temporary file in the same directory, fsync, rename),
+/// or to stdout when `path` is `None`. An earlier report at `path` is never left half-written.
+pub fn write_output(path: Option<&Path>, text: &str) -> Result<()> {
+    match path {
+        None => {
+            let mut out = io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+            Ok(())
+        }
+        Some(path) => write_atomic(path, text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display())),
+    }
+}
+
+/// Atomic file write: temporary file + fsync + rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    // Make the rename itself durable.
+    if let Ok(d) = fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Loads the shipped rules plus the user's directories, and the site file.
+pub fn load_policy(args: &PolicyArgs) -> Result<(RuleSet, Option<Site>)> {
+    let mut rules = RuleSet::shipped().context("the shipped rules do not load")?;
+    for dir in &args.rules {
+        rules = rules
+            .with_user_dir(dir)
+            .with_context(|| format!("cannot load rules from {}", dir.display()))?;
+    }
+    let site = match &args.site {
+        Some(path) => Some(Site::from_file(path)?),
+        None => None,
+    };
+    Ok((rules, site))
+}
+
+/// The severity threshold for exit code 1.
+pub fn fail_threshold(arg: SeverityArg) -> Option<Severity> {
+    match arg {
+        SeverityArg::Info => Some(Severity::Info),
+        SeverityArg::Low => Some(Severity::Low),
+        SeverityArg::Medium => Some(Severity::Medium),
+        SeverityArg::High => Some(Severity::High),
+        SeverityArg::Critical => Some(Severity::Critical),
+        SeverityArg::Never => None,
+    }
+}
+
+/// Whether the assessment has a finding at or above the threshold.
+pub fn has_findings_at(assessment: &Assessment, threshold: Option<Severity>) -> bool {
+    threshold.is_some_and(|t| assessment.findings.iter().any(|f| f.severity >= t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn locale_picks_the_language() {
+        assert_eq!(lang_from_locale(env(&[("LANG", "ja_JP.UTF-8")])), Lang::Ja);
+        assert_eq!(lang_from_locale(env(&[("LANG", "en_US.UTF-8")])), Lang::En);
+        assert_eq!(
+            lang_from_locale(env(&[("LC_ALL", "en_GB.UTF-8"), ("LANG", "ja_JP.UTF-8")])),
+            Lang::En
+        );
+        assert_eq!(lang_from_locale(env(&[("LANG", "C.UTF-8")])), Lang::Ja);
+        assert_eq!(lang_from_locale(env(&[])), Lang::Ja);
+    }
+
+    #[test]
+    fn format_follows_the_output_extension() {
+        assert_eq!(format(None, Some(Path::new("r.html"))), Format::Html);
+        assert_eq!(format(None, Some(Path::new("r.CSV"))), Format::Csv);
+        assert_eq!(
+            format(Some(Format::Markdown), Some(Path::new("r.html"))),
+            Format::Markdown
+        );
+        assert_eq!(format(None, Some(Path::new("r.bin"))), Format::Json);
+    }
+
+    #[test]
+    fn atomic_write_replaces_whole_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("report.json");
+        write_atomic(&p, b"first").unwrap();
+        write_atomic(&p, b"second").unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "second");
+        // No temporary files left behind.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

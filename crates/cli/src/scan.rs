@@ -1,0 +1,326 @@
+//! `clinicscan scan`: targets → Observation → Assessment → report, history, email.
+
+use std::io::IsTerminal;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clinicscan_model::{Assessment, Lang, Observation};
+use clinicscan_policy::Site;
+use clinicscan_probe::{HostProfile, ScanConfig, ScanEvent};
+use clinicscan_report::{
+    EmailOn, EmailSettings, History, Outbox, ReportInput, RunLock, ScanDiff, compose, deliver,
+    should_email,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::args::{EmailOnArg, Format, ScanArgs, TargetArgs};
+use crate::common;
+use crate::exit;
+
+/// Global settings every command shares.
+pub struct Globals {
+    pub quiet: bool,
+    pub lang: Lang,
+    pub color: bool,
+}
+
+pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
+    // Everything that can be wrong with the input is found before any packet is sent.
+    let (rules, site) = common::load_policy(&args.policy)?;
+    let config = scan_config(&args.target, site.as_ref(), args.vantage_zone.clone())?;
+    clinicscan_probe::plan(&config)?;
+    let email = if args.email {
+        Some(email_settings(site.as_ref())?)
+    } else {
+        None
+    };
+    let db_path = if args.no_history {
+        None
+    } else {
+        Some(db_path(args.history.db.clone())?)
+    };
+    // Scheduled runs (or an explicit --lock) never overlap.
+    let lock_path = args.lock.clone().or_else(|| {
+        g.quiet
+            .then(|| db_path.as_ref().map(|p| p.with_extension("lock")))
+            .flatten()
+    });
+    let _lock = match &lock_path {
+        Some(p) => {
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            Some(RunLock::acquire(p)?)
+        }
+        None => None,
+    };
+
+    let mut observation = scan_observation(g, &config)?;
+    set_vantage_zone(&mut observation, site.as_ref());
+
+    if let Some(path) = &args.save_observation {
+        let json = serde_json::to_string_pretty(&observation)? + "\n";
+        common::write_output(Some(path), &json)?;
+    }
+
+    let observations = vec![observation];
+    let assessment = clinicscan_policy::assess(&observations, site.as_ref(), &rules);
+
+    // History: record, then compare with the previous scan of the same scope.
+    let mut diff: Option<ScanDiff> = None;
+    let mut seen = None;
+    if let Some(path) = &db_path {
+        let mut history = History::open(path)?;
+        let id = history.record(&observations, &assessment)?;
+        if let Some(prev) = history.latest_before(id)? {
+            diff = Some(history.diff(prev, id)?);
+        }
+        seen = Some(history.host_seen()?);
+    }
+
+    let input = ReportInput {
+        assessment: &assessment,
+        observations: &observations,
+        diff: diff.as_ref(),
+        seen: seen.as_ref(),
+        lang: g.lang,
+    };
+    let format = common::format(args.output.format, args.output.output.as_deref());
+    // Quiet runs print nothing to the terminal; a file named with -o is still written.
+    if !g.quiet || args.output.output.is_some() {
+        emit(format, g.color, &input, args.output.output.as_deref())?;
+    }
+
+    if let (Some(settings), Some(db)) = (&email, &db_path) {
+        send_email(g, settings, db, args.email_on, &input)?;
+    } else if let Some(settings) = &email {
+        // Without history there is no outbox beside the database: keep it in the temp dir.
+        let dir = std::env::temp_dir().join("clinicscan-outbox.sqlite");
+        send_email(g, settings, &dir, args.email_on, &input)?;
+    }
+
+    let threshold = common::fail_threshold(args.output.fail_on);
+    Ok(if common::has_findings_at(&assessment, threshold) {
+        exit::FINDINGS
+    } else {
+        exit::CLEAN
+    })
+}
+
+/// Renders the report (or the raw Observation) to a file or stdout.
+pub fn emit(
+    format: Format,
+    color: bool,
+    input: &ReportInput<'_>,
+    out: Option<&Path>,
+) -> Result<()> {
+    let text = match common::report_format(format, color && out.is_none()) {
+        Some(f) => clinicscan_report::render(f, input)?,
+        None => {
+            let obs = if input.observations.len() == 1 {
+                serde_json::to_string_pretty(&input.observations[0])?
+            } else {
+                serde_json::to_string_pretty(input.observations)?
+            };
+            obs + "\n"
+        }
+    };
+    common::write_output(out, &text)
+}
+
+/// Builds the engine's configuration from the flags and the site file.
+pub fn scan_config(
+    t: &TargetArgs,
+    site: Option<&Site>,
+    zone: Option<String>,
+) -> Result<ScanConfig> {
+    // ScanConfig is non-exhaustive: start from the clinic defaults.
+    let mut config = ScanConfig::default();
+    config.targets = t.targets.clone();
+    config.target_files = t.target_file.clone();
+    config.exclude = t.exclude.clone();
+    config.exclude_files = t.exclude_file.clone();
+    config.syn = t.syn;
+    config.discovery = !t.no_discovery;
+    config.service_probes = !t.no_probes;
+    config.allow_public = t.allow_public;
+    config.zone = zone.or_else(|| site.and_then(|s| s.vantage_zone.clone()));
+    if let Some(p) = &t.ports {
+        config.ports = p.clone();
+    } else if let Some(n) = t.top_ports {
+        config.ports = format!("top{n}");
+    }
+    if let Some(n) = t.max_concurrency {
+        config.max_concurrency = n.max(1) as usize;
+    }
+    if let Some(n) = t.max_per_host {
+        config.max_per_host = n.max(1) as usize;
+    }
+    for c in &t.snmp_communities {
+        if !config.snmp_communities.contains(c) {
+            config.snmp_communities.push(c.clone());
+        }
+    }
+    if let Some(site) = site {
+        // A site file without targets on the command line: scan every zone it names.
+        if config.targets.is_empty() && config.target_files.is_empty() {
+            config.targets = site
+                .zones
+                .iter()
+                .flat_map(|z| z.cidrs.iter().map(|c| c.to_string()))
+                .collect();
+        }
+        for zone in &site.zones {
+            let r = &zone.rate;
+            config
+                .do_not_touch
+                .extend(r.do_not_touch.iter().map(|n| n.to_string()));
+            if r.max_per_host.is_none() && r.new_per_second.is_none() {
+                continue;
+            }
+            let mut profile = HostProfile::new(
+                zone.name.clone(),
+                zone.cidrs.iter().map(|c| c.to_string()).collect(),
+            );
+            profile.max_per_host = r.max_per_host.map(|n| n.max(1) as usize);
+            if let Some(rate) = r.new_per_second.filter(|&n| n > 0) {
+                profile.connection_gap = Duration::from_secs(1) / rate;
+            }
+            config.profiles.push(profile);
+        }
+    }
+    if config.targets.is_empty() && config.target_files.is_empty() {
+        bail!(
+            "no targets: name addresses, CIDRs or host names, use --target-file, or give a --site file with zones"
+        );
+    }
+    Ok(config)
+}
+
+/// Runs the engine on a tokio runtime, with a progress bar on a terminal and Ctrl-C
+/// stopping the scan with a partial result.
+pub fn scan_observation(g: &Globals, config: &ScanConfig) -> Result<Observation> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let bar = (!g.quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} hosts  {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let quiet = g.quiet;
+    let progress = |event: ScanEvent| match event {
+        ScanEvent::Started { addresses, .. } => {
+            if let Some(b) = &bar {
+                b.set_length(addresses);
+            }
+        }
+        ScanEvent::Progress {
+            addresses_done,
+            hosts_up,
+            ..
+        } => {
+            if let Some(b) = &bar {
+                b.set_position(addresses_done);
+                b.set_message(format!("{hosts_up} up"));
+            }
+        }
+        ScanEvent::Notice(n) if !quiet => {
+            let line = format!("clinicscan: note: {}", n.message);
+            match &bar {
+                Some(b) => b.println(line),
+                None => eprintln!("{line}"),
+            }
+        }
+        _ => {}
+    };
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let result = rt.block_on(clinicscan_probe::scan_until(config, progress, stop));
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    Ok(result?)
+}
+
+/// Records the vantage zone: as configured, else the site zone of a scanner address.
+fn set_vantage_zone(obs: &mut Observation, site: Option<&Site>) {
+    if obs.scan.vantage.zone.is_some() {
+        return;
+    }
+    let Some(site) = site else { return };
+    let zone = obs
+        .scan
+        .vantage
+        .addresses
+        .iter()
+        .find_map(|a: &IpAddr| site.zone_of(*a).map(|z| z.name.clone()));
+    obs.scan.vantage.zone = zone;
+}
+
+/// The history database path: `--db`, else the default for this user.
+pub fn db_path(arg: Option<PathBuf>) -> Result<PathBuf> {
+    match arg {
+        Some(p) => Ok(p),
+        None => clinicscan_report::default_db_path(false).context(
+            "no place for the history database: set HOME or XDG_DATA_HOME, or give --db PATH",
+        ),
+    }
+}
+
+fn email_settings(site: Option<&Site>) -> Result<EmailSettings> {
+    let table = match site.and_then(|s| s.email.clone()) {
+        Some(t) => Some(
+            t.try_into::<EmailSettings>()
+                .context("the site file's [email] table is invalid")?,
+        ),
+        None => None,
+    };
+    EmailSettings::resolve(table, |k| std::env::var(k).ok())?.context(
+        "--email needs an SMTP host: set [email] host in the site file or CLINICSCAN_SMTP_HOST",
+    )
+}
+
+fn send_email(
+    g: &Globals,
+    settings: &EmailSettings,
+    db: &Path,
+    on: EmailOnArg,
+    input: &ReportInput<'_>,
+) -> Result<()> {
+    let on = match on {
+        EmailOnArg::Always => EmailOn::Always,
+        EmailOnArg::Findings => EmailOn::Findings,
+        EmailOnArg::Changes => EmailOn::Changes,
+    };
+    let assessment: &Assessment = input.assessment;
+    let mail = should_email(on, assessment, input.diff).then(|| compose(input));
+    let outbox = Outbox::beside(db);
+    let report = deliver(settings, &outbox, mail.as_ref())?;
+    // A failed send is kept and retried next run; the run says so even when quiet.
+    if report.kept > 0 {
+        eprintln!(
+            "clinicscan: email: {} message(s) kept in {} for the next run: {}",
+            report.kept,
+            outbox.dir().display(),
+            report.last_error.as_deref().unwrap_or("send failed")
+        );
+    } else if !g.quiet && (report.new_sent || report.retried_sent > 0) {
+        eprintln!(
+            "clinicscan: email sent ({} new, {} from earlier runs)",
+            u8::from(report.new_sent),
+            report.retried_sent
+        );
+    }
+    Ok(())
+}
