@@ -123,7 +123,7 @@ where
     // Privileged tools: open once, fall back with a notice.
     let mut icmp = None;
     let mut arp = None;
-    if config.discovery {
+    if config.discovery && !config.unprivileged {
         match IcmpPinger::open() {
             Ok(p) => {
                 icmp = Some(p);
@@ -141,7 +141,13 @@ where
     }
     let mut scan_kind = ScanKind::Connect;
     let mut syn = None;
-    if config.syn {
+    if config.syn && config.unprivileged {
+        notices.push(
+            "syn-fallback",
+            "SYN scan was asked for with unprivileged mode; using TCP connect".into(),
+            None,
+        );
+    } else if config.syn {
         match SynScanner::open() {
             Ok(s) => {
                 syn = Some(s);
