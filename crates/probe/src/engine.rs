@@ -150,7 +150,7 @@ where
     } else if config.syn {
         match SynScanner::open() {
             Ok(s) => {
-                syn = Some(s);
+                syn = Some(Arc::new(s));
                 scan_kind = ScanKind::Syn;
             }
             Err(e) => notices.push(
@@ -166,6 +166,7 @@ where
         rate: config.rate.map(Pacer::per_second),
         port_probes: AtomicU64::new(0),
         retries: timing.retries,
+        syn,
     });
     let engine = Arc::new(Engine {
         plan,
@@ -175,7 +176,6 @@ where
         icmp,
         arp,
         arp_broken: AtomicBool::new(false),
-        syn,
         dns: if config.reverse_dns { dns } else { None },
         limits,
         notices,
@@ -390,7 +390,6 @@ struct Engine {
     icmp: Option<IcmpPinger>,
     arp: Option<ArpPinger>,
     arp_broken: AtomicBool,
-    syn: Option<SynScanner>,
     dns: Option<Dns>,
     limits: Arc<Limits>,
     notices: Notices,
@@ -562,10 +561,8 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
     }
 
     // TCP ports
-    let tcp: Vec<(u16, PortResult)> = match &e.syn {
-        Some(syn) => syn.scan(&e.limits, &hc, &e.plan.ports.tcp).await,
-        None => scan_tcp(e.limits.clone(), hc.clone(), &e.plan.ports.tcp, &known).await,
-    };
+    let tcp: Vec<(u16, PortResult)> =
+        scan_tcp(e.limits.clone(), hc.clone(), &e.plan.ports.tcp, &known).await;
     if tcp.iter().any(|(_, r)| r.local_error) {
         e.notices.push(
             "local-error",
