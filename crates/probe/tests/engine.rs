@@ -115,7 +115,7 @@ impl Lab {
         std::fs::write(
             lab.netns_etc.join("hosts"),
             "127.0.0.1 localhost\n10.250.0.2 cse-target.test\n10.250.0.3 cse-excluded.test\n\
-             8.8.8.8 cse-public.test\n",
+             8.8.8.8 cse-public.test\n10.250.3.4 cse-second.test\n",
         )
         .map_err(|e| e.to_string())?;
         for (port, reply) in [
@@ -204,6 +204,8 @@ fn namespace_lab() {
         "inner_slash16_is_lazy",
         "inner_cancel_gives_partial_observation",
         "inner_syn_scan",
+        "inner_gentle_profile_and_do_not_touch",
+        "inner_slash24_clinic_list",
     ] {
         match lab.run_inner(name) {
             Ok(text) => {
@@ -214,6 +216,7 @@ fn namespace_lab() {
             Err(text) => failures.push(format!("{name}:\n{text}")),
         }
     }
+    compare_with_nmap(&lab);
     drop(lab);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
@@ -269,6 +272,9 @@ async fn inner_port_states() {
         .await
         .unwrap();
     assert!(obs.scan.finished.is_some());
+    assert_eq!(obs.scan.vantage.addresses, vec![ip("10.250.0.1")]);
+    assert_eq!(obs.scan.options.targets, vec!["10.250.0.2-3", "10.250.3.4"]);
+    assert_eq!(obs.scan.options.ports, "80,81,82,83,22");
     assert_eq!(obs.scan.stats.addresses_considered, 3);
     assert_eq!(obs.scan.stats.hosts_up, 2);
     assert_eq!(obs.hosts.len(), 3, "down host reported (report_down)");
@@ -362,15 +368,26 @@ async fn inner_names() {
         "cse-target.test",
         "cse-excluded.test",
         "cse-nowhere.invalid",
+        "10.250.3.4",
     ]);
     cfg.exclude = vec!["10.250.0.3".into()];
+    cfg.reverse_dns = true;
     cfg.timing.dns_timeout = Duration::from_millis(500);
     let obs = scan(&cfg, |_| {}).await.unwrap();
-    assert_eq!(obs.hosts.len(), 1, "{:?}", obs.hosts);
+    assert_eq!(obs.hosts.len(), 2, "{:?}", obs.scan.notices);
+    // reverse DNS (answered from the namespace's hosts file)
+    assert_eq!(
+        obs.hosts[1].names,
+        vec![clinicscan_model::HostName {
+            name: "cse-second.test".into(),
+            source: clinicscan_model::NameSource::Ptr
+        }]
+    );
     let h = &obs.hosts[0];
     assert_eq!(h.address, ip("10.250.0.2"));
     assert_eq!(h.names[0].name, "cse-target.test");
     assert_eq!(h.names[0].source, clinicscan_model::NameSource::Target);
+    println!("cse: names {:?}", h.names);
     let n = &obs.scan.notices;
     assert!(
         n.iter().any(|n| n.kind == "name-excluded" && n.subject.as_deref() == Some("cse-excluded.test")),
@@ -501,4 +518,109 @@ async fn loopback_listener_and_scope() {
 
 fn uuid_version(id: &str) -> Option<char> {
     id.chars().nth(14)
+}
+
+fn clinic_tcp_ports() -> String {
+    clinicscan_probe::CLINIC_PORTS
+        .iter()
+        .filter(|e| e.transport == Transport::Tcp)
+        .map(|e| e.port.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Prints nmap's time for the same /24 x clinic list as `inner_slash24_clinic_list`
+/// (a figure, not an assertion: timings are not tests).
+fn compare_with_nmap(lab: &Lab) {
+    if Command::new("nmap").arg("--version").output().is_err() {
+        eprintln!("nmap comparison skipped: nmap not installed");
+        return;
+    }
+    let start = Instant::now();
+    let out = Command::new("timeout")
+        .args([
+            "120",
+            "ip",
+            "netns",
+            "exec",
+            &lab.scanner,
+            "nmap",
+            "-sT",
+            "-T4",
+            "-n",
+        ])
+        .args([
+            "--exclude",
+            "10.250.0.1",
+            "-p",
+            &clinic_tcp_ports(),
+            "-oG",
+            "-",
+        ])
+        .arg("10.250.0.0/24")
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let up = String::from_utf8_lossy(&o.stdout)
+                .matches("Status: Up")
+                .count();
+            eprintln!(
+                "nmap -sT -T4, /24 x clinic TCP list: {:.2} s ({up} hosts up)",
+                start.elapsed().as_secs_f64()
+            );
+        }
+        other => eprintln!("nmap comparison failed: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn inner_gentle_profile_and_do_not_touch() {
+    if !in_lab() {
+        return;
+    }
+    let mut cfg = lab_config(&["10.250.0.2", "10.250.3.4"]);
+    cfg.do_not_touch = vec!["10.250.3.0/24".into()];
+    let mut gentle =
+        clinicscan_probe::HostProfile::new("medical-devices", vec!["10.250.0.0/24".into()]);
+    gentle.max_per_host = Some(1);
+    gentle.connection_gap = Duration::from_millis(100);
+    cfg.profiles = vec![gentle];
+    let start = Instant::now();
+    let obs = scan(&cfg, |_| {}).await.unwrap();
+    let elapsed = start.elapsed();
+    assert_eq!(obs.hosts.len(), 1, "the do-not-touch host got nothing");
+    assert_eq!(obs.hosts[0].address, ip("10.250.0.2"));
+    assert_eq!(states(&obs.hosts[0]), EXPECTED);
+    assert!(
+        obs.scan.notices.iter().any(|n| n.kind == "do-not-touch"),
+        "{:?}",
+        obs.scan.notices
+    );
+    // 5 ports (+1 retry on the dropped one), one at a time, 100 ms apart
+    assert!(elapsed >= Duration::from_millis(500), "{elapsed:?}");
+    println!("cse: gentle profile: 5 ports in {} ms", elapsed.as_millis());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inner_slash24_clinic_list() {
+    if !in_lab() {
+        return;
+    }
+    let mut cfg = lab_config(&["10.250.0.0/24"]);
+    cfg.exclude = vec!["10.250.0.1".into()];
+    cfg.ports = clinic_tcp_ports();
+    cfg.report_down = false;
+    cfg.report_closed = false;
+    cfg.max_hosts = 256;
+    let start = Instant::now();
+    let obs = scan(&cfg, |_| {}).await.unwrap();
+    let elapsed = start.elapsed();
+    assert_eq!(obs.hosts.len(), 1);
+    let open: Vec<u16> = obs.hosts[0].services.iter().map(|s| s.port).collect();
+    assert_eq!(open, vec![22, 80]);
+    println!(
+        "cse: clinicscan connect, /24 x clinic TCP list ({} ports): {:.2} s",
+        cfg.ports.split(',').count(),
+        elapsed.as_secs_f64()
+    );
 }
