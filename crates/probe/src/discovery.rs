@@ -156,7 +156,7 @@ async fn ping(
                             state,
                             reason: port_reason,
                             latency: Some(rtt),
-                            local_error: false,
+                            local_error: None,
                         },
                     ));
                     set.abort_all();

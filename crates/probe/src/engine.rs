@@ -563,10 +563,13 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
     // TCP ports
     let tcp: Vec<(u16, PortResult)> =
         scan_tcp(e.limits.clone(), hc.clone(), &e.plan.ports.tcp, &known).await;
-    if tcp.iter().any(|(_, r)| r.local_error) {
+    if let Some(kind) = tcp.iter().find_map(|(_, r)| r.local_error) {
         e.notices.push(
             "local-error",
-            "some connections failed for local reasons (socket limits); those ports are reported filtered".into(),
+            format!(
+                "some connections failed for a local reason ({kind}); \
+                 those ports are reported filtered"
+            ),
             None,
         );
     }

@@ -203,7 +203,7 @@ pub(crate) struct PortResult {
     pub reason: PortReason,
     pub latency: Option<Duration>,
     /// The last attempt failed for a local reason (reported as a notice).
-    pub local_error: bool,
+    pub local_error: Option<io::ErrorKind>,
 }
 
 /// Scans one port with retries on silence.
@@ -239,7 +239,10 @@ pub(crate) async fn scan_port(limits: &Limits, host: &HostCtx, port: u16) -> Por
         } else {
             latency
         },
-        local_error: matches!(last, Attempt::Local(_)),
+        local_error: match &last {
+            Attempt::Local(e) => Some(e.kind()),
+            _ => None,
+        },
     }
 }
 

@@ -11,6 +11,9 @@
 //!                                tcp/82 rejected admin-prohibited -> filtered / icmp-unreachable
 //!                                tcp/83 nothing                   -> closed / reset
 //!  10.250.0.3 and every other address: no host                    -> down, not port-scanned
+//!  fd77::1/64                            fd77::2/64 (same rules, ICMPv6 admin-prohibited)
+//!  route 10.251.0.0/24 via 10.250.0.2 -> 10.251.0.1 (ICMP dropped: found by TCP ping)
+//!                                        10.251.0.2 (all TCP dropped: found by echo)
 //! ```
 //!
 //! It then re-runs this test binary inside the scanner namespace (`ip netns exec`), once
@@ -83,19 +86,39 @@ impl Lab {
             "ip", "-n", &s, "link", "add", &va, "type", "veth", "peer", "name", &vb, "netns", &t,
         ])?;
         for (ns, dev, addrs) in [
-            (&s, &va, vec!["10.250.0.1/16"]),
-            (&t, &vb, vec!["10.250.0.2/16", "10.250.3.4/16"]),
+            (&s, &va, vec!["10.250.0.1/16", "fd77::1/64"]),
+            (
+                &t,
+                &vb,
+                vec!["10.250.0.2/16", "10.250.3.4/16", "fd77::2/64"],
+            ),
         ] {
             sh(&["ip", "-n", ns, "link", "set", "lo", "up"])?;
             for a in addrs {
-                sh(&["ip", "-n", ns, "addr", "add", a, "dev", dev])?;
+                // no duplicate address detection: usable at once
+                sh(&["ip", "-n", ns, "addr", "add", a, "dev", dev, "nodad"])?;
             }
             sh(&["ip", "-n", ns, "link", "set", dev, "up"])?;
         }
+        // Two routed (not on-link) hosts behind the target namespace.
+        for a in ["10.251.0.1/32", "10.251.0.2/32"] {
+            sh(&["ip", "-n", &t, "addr", "add", a, "dev", "lo"])?;
+        }
+        sh(&[
+            "ip",
+            "-n",
+            &s,
+            "route",
+            "add",
+            "10.251.0.0/24",
+            "via",
+            "10.250.0.2",
+        ])?;
         let rules = "table inet cse {\n chain input {\n  type filter hook input priority 0; policy accept;\n  \
+                     ip daddr 10.251.0.2 meta l4proto tcp drop\n  \
                      tcp dport 81 drop\n  \
-                     tcp dport 82 reject with icmp type admin-prohibited\n  \
-                     meta l4proto icmp drop\n }\n}\n";
+                     tcp dport 82 reject with icmpx type admin-prohibited\n  \
+                     ip daddr != 10.251.0.2 meta l4proto icmp drop\n }\n}\n";
         let mut nft = Command::new("ip")
             .args(["netns", "exec", &t, "nft", "-f", "-"])
             .stdin(Stdio::piped())
@@ -124,7 +147,7 @@ impl Lab {
         ] {
             let child = Command::new("ip")
                 .args(["netns", "exec", &t, "socat"])
-                .arg(format!("TCP-LISTEN:{port},fork,reuseaddr"))
+                .arg(format!("TCP6-LISTEN:{port},fork,reuseaddr,ipv6only=0"))
                 .arg(format!("SYSTEM:printf '{reply}'; sleep 1"))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -206,6 +229,7 @@ fn namespace_lab() {
         "inner_syn_scan",
         "inner_gentle_profile_and_do_not_touch",
         "inner_slash24_clinic_list",
+        "inner_routed_hosts_and_ipv6",
     ] {
         match lab.run_inner(name) {
             Ok(text) => {
@@ -622,5 +646,55 @@ async fn inner_slash24_clinic_list() {
         "cse: clinicscan connect, /24 x clinic TCP list ({} ports): {:.2} s",
         cfg.ports.split(',').count(),
         elapsed.as_secs_f64()
+    );
+}
+
+#[tokio::test]
+async fn inner_routed_hosts_and_ipv6() {
+    if !in_lab() {
+        return;
+    }
+    let cfg = lab_config(&["10.251.0.1-2", "fd77::2"]);
+    let obs = scan(&cfg, |_| {}).await.unwrap();
+    assert!(obs.scan.notices.is_empty(), "{:?}", obs.scan.notices);
+    assert_eq!(obs.hosts.len(), 3);
+    // drops ICMP: a TCP ping finds it
+    let h = &obs.hosts[0];
+    assert_eq!(h.address, ip("10.251.0.1"));
+    assert!(
+        matches!(h.status.reason, HostReason::TcpSynAck | HostReason::TcpRst),
+        "{:?}",
+        h.status
+    );
+    assert!(h.mac.is_none(), "not on-link");
+    assert_eq!(states(h), EXPECTED);
+    // drops all TCP: only the echo reply shows it; every port filtered
+    let h = &obs.hosts[1];
+    assert_eq!(h.address, ip("10.251.0.2"));
+    assert_eq!(h.status.reason, HostReason::EchoReply);
+    assert!(
+        states(h)
+            .iter()
+            .all(|s| (s.1, s.2) == (PortState::Filtered, PortReason::NoResponse))
+    );
+    assert_eq!(h.port_summary.filtered, 5);
+    // IPv6 ULA: same states, admin-prohibited as ICMPv6
+    let h = &obs.hosts[2];
+    assert_eq!(h.address, ip("fd77::2"));
+    assert_eq!(h.status.state, HostState::Up);
+    let got = states(h);
+    assert_eq!(got[..3], EXPECTED[..3]);
+    assert_eq!(got[4], EXPECTED[4]);
+    // TODO(engine): a lone connect() gets EACCES from the ICMPv6 admin-prohibited here,
+    // but inside the scan the error does not arrive (not yet understood; ICMPv6 error
+    // rate limiting is the suspect). Filtered either way.
+    assert_eq!(got[3].1, PortState::Filtered, "{got:?}");
+    println!(
+        "cse: routed + IPv6: {} ms, reasons {:?}",
+        obs.scan.stats.elapsed_ms,
+        obs.hosts
+            .iter()
+            .map(|h| h.status.reason)
+            .collect::<Vec<_>>()
     );
 }
