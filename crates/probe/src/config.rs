@@ -18,8 +18,8 @@ use crate::targets::{
 
 /// Everything a scan can be asked to do. `Default` is the clinic default: the curated port
 /// list, discovery and service probes on, private address space only.
+/// Build it with `ScanConfig { targets, ..ScanConfig::default() }`.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct ScanConfig {
     /// Targets: addresses, CIDRs, ranges, host names.
     pub targets: Vec<String>,
@@ -39,6 +39,8 @@ pub struct ScanConfig {
     pub service_probes: bool,
     /// Allow targets outside private, loopback and link-local address space.
     pub allow_public: bool,
+    /// Never open raw sockets (no ARP, ICMP or SYN), even when privileged.
+    pub unprivileged: bool,
     /// Look up reverse-DNS names of live hosts.
     pub reverse_dns: bool,
     /// List hosts found down in the Observation (a /16 makes that 65k records).
@@ -78,6 +80,7 @@ impl Default for ScanConfig {
             discovery: true,
             service_probes: true,
             allow_public: false,
+            unprivileged: false,
             reverse_dns: true,
             report_down: false,
             report_closed: false,
@@ -96,7 +99,6 @@ impl Default for ScanConfig {
 
 /// Timeouts and retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Timing {
     /// Connect timeout bounds, adapted per host from the measured RTT.
     pub rtt: RttBounds,
@@ -130,7 +132,6 @@ impl Default for Timing {
 
 /// A gentler way to scan some networks (medical devices, the オン資 terminal's segment).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct HostProfile {
     /// Name shown in notices (e.g. the site zone).
     pub name: String,

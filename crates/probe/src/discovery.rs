@@ -89,7 +89,7 @@ async fn ping(
             let Ok(_permit) = h.sem.clone().acquire_owned().await else {
                 return Ping::Tcp(port, Attempt::Timeout, Duration::ZERO);
             };
-            let (a, rtt) = connect_once(&l, &h, port, timeout).await;
+            let (a, rtt) = connect_once(&l, &h, port, 0, timeout).await;
             Ping::Tcp(port, a, rtt)
         });
     }
@@ -156,7 +156,7 @@ async fn ping(
                             state,
                             reason: port_reason,
                             latency: Some(rtt),
-                            local_error: false,
+                            local_error: None,
                         },
                     ));
                     set.abort_all();

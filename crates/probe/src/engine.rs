@@ -123,7 +123,7 @@ where
     // Privileged tools: open once, fall back with a notice.
     let mut icmp = None;
     let mut arp = None;
-    if config.discovery {
+    if config.discovery && !config.unprivileged {
         match IcmpPinger::open() {
             Ok(p) => {
                 icmp = Some(p);
@@ -141,10 +141,16 @@ where
     }
     let mut scan_kind = ScanKind::Connect;
     let mut syn = None;
-    if config.syn {
+    if config.syn && config.unprivileged {
+        notices.push(
+            "syn-fallback",
+            "SYN scan was asked for with unprivileged mode; using TCP connect".into(),
+            None,
+        );
+    } else if config.syn {
         match SynScanner::open() {
             Ok(s) => {
-                syn = Some(s);
+                syn = Some(Arc::new(s));
                 scan_kind = ScanKind::Syn;
             }
             Err(e) => notices.push(
@@ -160,6 +166,7 @@ where
         rate: config.rate.map(Pacer::per_second),
         port_probes: AtomicU64::new(0),
         retries: timing.retries,
+        syn,
     });
     let engine = Arc::new(Engine {
         plan,
@@ -169,7 +176,6 @@ where
         icmp,
         arp,
         arp_broken: AtomicBool::new(false),
-        syn,
         dns: if config.reverse_dns { dns } else { None },
         limits,
         notices,
@@ -384,7 +390,6 @@ struct Engine {
     icmp: Option<IcmpPinger>,
     arp: Option<ArpPinger>,
     arp_broken: AtomicBool,
-    syn: Option<SynScanner>,
     dns: Option<Dns>,
     limits: Arc<Limits>,
     notices: Notices,
@@ -556,14 +561,15 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
     }
 
     // TCP ports
-    let tcp: Vec<(u16, PortResult)> = match &e.syn {
-        Some(syn) => syn.scan(&e.limits, &hc, &e.plan.ports.tcp).await,
-        None => scan_tcp(e.limits.clone(), hc.clone(), &e.plan.ports.tcp, &known).await,
-    };
-    if tcp.iter().any(|(_, r)| r.local_error) {
+    let tcp: Vec<(u16, PortResult)> =
+        scan_tcp(e.limits.clone(), hc.clone(), &e.plan.ports.tcp, &known).await;
+    if let Some(kind) = tcp.iter().find_map(|(_, r)| r.local_error) {
         e.notices.push(
             "local-error",
-            "some connections failed for local reasons (socket limits); those ports are reported filtered".into(),
+            format!(
+                "some connections failed for a local reason ({kind}); \
+                 those ports are reported filtered"
+            ),
             None,
         );
     }

@@ -111,6 +111,8 @@ pub(crate) struct Limits {
     pub rate: Option<Pacer>,
     pub port_probes: AtomicU64,
     pub retries: u32,
+    /// Raw SYN probing instead of connect, when privileged and asked for.
+    pub syn: Option<Arc<crate::syn::SynScanner>>,
 }
 
 /// Per-host state shared by the host's tasks.
@@ -146,11 +148,13 @@ impl HostCtx {
     }
 }
 
-/// One connection attempt, paced and bounded; the RTT is sampled on open/closed.
+/// One connection attempt (or one SYN), paced and bounded; the RTT is sampled on
+/// open/closed. `attempt` counts retries of the same port (0 first).
 pub(crate) async fn connect_once(
     limits: &Limits,
     host: &HostCtx,
     port: u16,
+    attempt: u32,
     timeout: Duration,
 ) -> (Attempt, Duration) {
     if let Some(p) = &host.gap {
@@ -162,13 +166,21 @@ pub(crate) async fn connect_once(
     let _permit = limits.global.acquire().await;
     limits.port_probes.fetch_add(1, Ordering::Relaxed);
     let start = Instant::now();
+    if let Some(syn) = &limits.syn {
+        let a = syn.probe(host.addr, port, attempt, timeout).await;
+        let elapsed = start.elapsed();
+        if matches!(a, Attempt::Open | Attempt::Closed) {
+            host.sample(elapsed);
+        }
+        return (a, elapsed);
+    }
     let r = tokio::time::timeout(
         timeout,
         TcpStream::connect(SocketAddr::new(host.addr, port)),
     )
     .await;
     let elapsed = start.elapsed();
-    let attempt = match r {
+    let outcome = match r {
         Err(_) => Attempt::Timeout,
         Ok(Ok(stream)) => {
             // Close with RST: no TIME_WAIT pile-up on big scans, nothing sent to the service.
@@ -178,10 +190,10 @@ pub(crate) async fn connect_once(
         }
         Ok(Err(e)) => classify(&e),
     };
-    if matches!(attempt, Attempt::Open | Attempt::Closed) {
+    if matches!(outcome, Attempt::Open | Attempt::Closed) {
         host.sample(elapsed);
     }
-    (attempt, elapsed)
+    (outcome, elapsed)
 }
 
 /// The result of scanning one port.
@@ -191,7 +203,7 @@ pub(crate) struct PortResult {
     pub reason: PortReason,
     pub latency: Option<Duration>,
     /// The last attempt failed for a local reason (reported as a notice).
-    pub local_error: bool,
+    pub local_error: Option<io::ErrorKind>,
 }
 
 /// Scans one port with retries on silence.
@@ -202,7 +214,7 @@ pub(crate) async fn scan_port(limits: &Limits, host: &HostCtx, port: u16) -> Por
     let mut attempt = 0;
     while attempt <= limits.retries {
         let timeout = host.estimator().timeout_for_attempt(attempt);
-        let (a, elapsed) = connect_once(limits, host, port, timeout).await;
+        let (a, elapsed) = connect_once(limits, host, port, attempt, timeout).await;
         match a {
             Attempt::Timeout => attempt += 1,
             Attempt::Local(_) if local_tries < 5 => {
@@ -227,7 +239,10 @@ pub(crate) async fn scan_port(limits: &Limits, host: &HostCtx, port: u16) -> Por
         } else {
             latency
         },
-        local_error: matches!(last, Attempt::Local(_)),
+        local_error: match &last {
+            Attempt::Local(e) => Some(e.kind()),
+            _ => None,
+        },
     }
 }
 
@@ -334,6 +349,7 @@ mod tests {
             rate: None,
             port_probes: AtomicU64::new(0),
             retries: 1,
+            syn: None,
         });
         let host = Arc::new(HostCtx::new(
             "127.0.0.1".parse().unwrap(),

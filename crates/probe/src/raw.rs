@@ -277,16 +277,6 @@ pub(crate) fn parse_arp_reply(frame: &[u8]) -> Option<(Ipv4Addr, MacAddr)> {
 }
 
 impl ArpPinger {
-    /// Checks that raw link-layer access is permitted at all (on the first usable
-    /// interface); `Err` without CAP_NET_RAW.
-    pub fn probe_permission(iface: &NetworkInterface) -> io::Result<()> {
-        let cfg = datalink::Config {
-            read_timeout: Some(Duration::from_millis(1)),
-            ..datalink::Config::default()
-        };
-        datalink::channel(iface, cfg).map(|_| ())
-    }
-
     fn channel(&self, iface: &NetworkInterface, our_ip: Ipv4Addr) -> io::Result<Arc<ArpChannel>> {
         let mut map = self
             .channels

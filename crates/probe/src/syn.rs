@@ -1,29 +1,404 @@
-//! SYN scan (half-open) with raw TCP packets.
+//! SYN scan (half-open) with raw packets: one TCP SYN per attempt from a reserved source
+//! port; a SYN-ACK means open, an RST closed, an ICMP unreachable filtered. The kernel
+//! answers the SYN-ACK with an RST itself (no socket owns the connection), so no
+//! connection is ever completed and nothing reaches the service.
+//!
+//! Raw sockets through socket2 (safe API): IPPROTO_TCP to send and receive TCP, ICMP /
+//! ICMPv6 to see unreachables, each read by one thread (100 ms read timeout, stopped on
+//! drop). Replies are matched by (port, our initial sequence number): the ISN is a keyed
+//! hash of the target and port, and a reply must acknowledge it (`ack = isn + 1`), or, for
+//! an ICMP error, quote it.
 
-use std::io;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::io::{self, Read};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use crate::portscan::{HostCtx, Limits, PortResult};
+use pnet::packet::ip::IpNextHeaderProtocols;
+use pnet::packet::ipv4::Ipv4Packet;
+use pnet::packet::tcp::{MutableTcpPacket, TcpFlags, TcpPacket, ipv4_checksum, ipv6_checksum};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tokio::sync::oneshot;
 
-/// Raw SYN scanner.
-pub(crate) struct SynScanner {}
+use crate::netinfo::source_for;
+use crate::portscan::Attempt;
+
+/// What came back for one SYN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SynReply {
+    SynAck,
+    Rst,
+    Unreachable,
+}
+
+type Key = (u16, u32);
+type Waiters = Arc<Mutex<HashMap<Key, oneshot::Sender<SynReply>>>>;
+
+/// Raw SYN scanner, shared by every host of a scan.
+pub(crate) struct SynScanner {
+    tcp4: Option<Arc<Socket>>,
+    tcp6: Option<Arc<Socket>>,
+    /// Sockets bound (never listening) to reserve the source port from other programs.
+    _reserve: Vec<Socket>,
+    src_port: u16,
+    key: std::collections::hash_map::RandomState,
+    waiters: Waiters,
+    stop: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for SynScanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SynScanner")
+            .field("src_port", &self.src_port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for SynScanner {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn raw(domain: Domain, proto: Protocol) -> io::Result<Arc<Socket>> {
+    let s = Socket::new(domain, Type::RAW, Some(proto))?;
+    s.set_read_timeout(Some(Duration::from_millis(100)))?;
+    s.set_write_timeout(Some(Duration::from_millis(100)))?;
+    Ok(Arc::new(s))
+}
+
+/// Builds a SYN segment (with checksum) from `src` to `dst`.
+pub(crate) fn syn_segment(src: SocketAddr, dst: SocketAddr, seq: u32) -> Option<Vec<u8>> {
+    // 20 bytes header + MSS option (4) = 24, data offset 6
+    let mut buf = vec![0u8; 24];
+    let mut tcp = MutableTcpPacket::new(&mut buf)?;
+    tcp.set_source(src.port());
+    tcp.set_destination(dst.port());
+    tcp.set_sequence(seq);
+    tcp.set_acknowledgement(0);
+    tcp.set_data_offset(6);
+    tcp.set_flags(TcpFlags::SYN);
+    tcp.set_window(64_240);
+    tcp.set_options(&[pnet::packet::tcp::TcpOption::mss(1460)]);
+    let sum = match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => ipv4_checksum(&tcp.to_immutable(), &s, &d),
+        (IpAddr::V6(s), IpAddr::V6(d)) => ipv6_checksum(&tcp.to_immutable(), &s, &d),
+        _ => return None,
+    };
+    tcp.set_checksum(sum);
+    Some(buf)
+}
+
+/// Classifies a TCP segment sent to `our_port` (pure): the key it answers and what it says.
+pub(crate) fn parse_tcp_reply(tcp: &[u8], our_port: u16) -> Option<(Key, SynReply)> {
+    let t = TcpPacket::new(tcp)?;
+    if t.get_destination() != our_port {
+        return None;
+    }
+    let f = t.get_flags();
+    let isn = t.get_acknowledgement().wrapping_sub(1);
+    let reply = if f & TcpFlags::RST != 0 {
+        // An RST answering a SYN acknowledges it (RFC 9293 3.10.7.3).
+        if f & TcpFlags::ACK == 0 {
+            return None;
+        }
+        SynReply::Rst
+    } else if f & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN | TcpFlags::ACK {
+        SynReply::SynAck
+    } else {
+        return None;
+    };
+    Some(((t.get_source(), isn), reply))
+}
+
+/// Classifies an ICMP (v4: type 3) or ICMPv6 (type 1) destination unreachable quoting one
+/// of our SYNs (pure). `icmp` starts at the ICMP header.
+pub(crate) fn parse_icmp_unreachable(v6: bool, icmp: &[u8], our_port: u16) -> Option<Key> {
+    let quoted = if v6 {
+        if icmp.first() != Some(&1) {
+            return None;
+        }
+        let ip6 = icmp.get(8..)?;
+        // next header must be TCP directly (no extension headers on our own SYNs)
+        if ip6.len() < 40 || ip6[6] != 6 {
+            return None;
+        }
+        ip6.get(40..)?
+    } else {
+        if icmp.first() != Some(&3) {
+            return None;
+        }
+        let ip4 = Ipv4Packet::new(icmp.get(8..)?)?;
+        if ip4.get_next_level_protocol() != IpNextHeaderProtocols::Tcp {
+            return None;
+        }
+        let hl = usize::from(ip4.get_header_length()) * 4;
+        icmp.get(8 + hl..)?
+    };
+    // Only the first 8 bytes of the segment are guaranteed to be quoted.
+    let q = quoted.get(..8)?;
+    let src = u16::from_be_bytes([q[0], q[1]]);
+    let dst = u16::from_be_bytes([q[2], q[3]]);
+    let seq = u32::from_be_bytes([q[4], q[5], q[6], q[7]]);
+    (src == our_port).then_some((dst, seq))
+}
+
+fn spawn_reader(
+    name: &str,
+    sock: Arc<Socket>,
+    stop: Arc<AtomicBool>,
+    mut handle: impl FnMut(&[u8]) + Send + 'static,
+) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 4096];
+            while !stop.load(Ordering::Relaxed) {
+                match (&*sock).read(&mut buf) {
+                    Ok(n) => handle(&buf[..n]),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) => {}
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        })
+        .map(|_| ())
+}
+
+fn deliver(w: &Waiters, key: Key, reply: SynReply) {
+    if let Ok(mut m) = w.lock()
+        && let Some(tx) = m.remove(&key)
+    {
+        let _ = tx.send(reply);
+    }
+}
 
 impl SynScanner {
-    /// Opens the raw sockets; `Err` without privilege.
+    /// Opens the raw sockets and reserves a source port; `Err` without privilege.
     pub fn open() -> io::Result<Self> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "not implemented",
-        ))
+        let tcp4 = raw(Domain::IPV4, Protocol::TCP);
+        let tcp6 = raw(Domain::IPV6, Protocol::TCP);
+        let (tcp4, tcp6) = match (tcp4, tcp6) {
+            (Err(e), Err(_)) => return Err(e),
+            (a, b) => (a.ok(), b.ok()),
+        };
+        // Reserve one port number on both families.
+        let r4 = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
+        r4.bind(&SockAddr::from(SocketAddr::from(([0u8; 4], 0))))?;
+        let src_port = r4
+            .local_addr()?
+            .as_socket()
+            .map(|a| a.port())
+            .ok_or_else(|| io::Error::other("no local port"))?;
+        let mut reserve = vec![r4];
+        if let Ok(r6) = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP)) {
+            let _ = r6.set_only_v6(true);
+            if r6
+                .bind(&SockAddr::from(SocketAddr::from(([0u16; 8], src_port))))
+                .is_ok()
+            {
+                reserve.push(r6);
+            }
+        }
+        let waiters: Waiters = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        if let Some(s) = &tcp4 {
+            let w = waiters.clone();
+            spawn_reader("syn4-rx", s.clone(), stop.clone(), move |pkt| {
+                let Some(ip) = Ipv4Packet::new(pkt) else {
+                    return;
+                };
+                let hl = usize::from(ip.get_header_length()) * 4;
+                if let Some((key, r)) = pkt.get(hl..).and_then(|t| parse_tcp_reply(t, src_port)) {
+                    deliver(&w, key, r);
+                }
+            })?;
+            let icmp = raw(Domain::IPV4, Protocol::ICMPV4)?;
+            let w = waiters.clone();
+            spawn_reader("syn4-icmp", icmp, stop.clone(), move |pkt| {
+                let Some(ip) = Ipv4Packet::new(pkt) else {
+                    return;
+                };
+                let hl = usize::from(ip.get_header_length()) * 4;
+                if let Some(key) = pkt
+                    .get(hl..)
+                    .and_then(|i| parse_icmp_unreachable(false, i, src_port))
+                {
+                    deliver(&w, key, SynReply::Unreachable);
+                }
+            })?;
+        }
+        if let Some(s) = &tcp6 {
+            let w = waiters.clone();
+            spawn_reader("syn6-rx", s.clone(), stop.clone(), move |pkt| {
+                if let Some((key, r)) = parse_tcp_reply(pkt, src_port) {
+                    deliver(&w, key, r);
+                }
+            })?;
+            if let Ok(icmp6) = raw(Domain::IPV6, Protocol::ICMPV6) {
+                let w = waiters.clone();
+                spawn_reader("syn6-icmp", icmp6, stop.clone(), move |pkt| {
+                    if let Some(key) = parse_icmp_unreachable(true, pkt, src_port) {
+                        deliver(&w, key, SynReply::Unreachable);
+                    }
+                })?;
+            }
+        }
+        Ok(SynScanner {
+            tcp4,
+            tcp6,
+            _reserve: reserve,
+            src_port,
+            key: std::collections::hash_map::RandomState::new(),
+            waiters,
+            stop,
+        })
     }
 
-    /// Scans `ports` on one host.
-    pub async fn scan(
-        &self,
-        _limits: &Arc<Limits>,
-        _host: &Arc<HostCtx>,
-        _ports: &[u16],
-    ) -> Vec<(u16, PortResult)> {
-        Vec::new()
+    fn isn(&self, dst: IpAddr, port: u16, attempt: u32) -> u32 {
+        let mut h = self.key.build_hasher();
+        h.write(&match dst {
+            IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+            IpAddr::V6(a) => a.octets(),
+        });
+        h.write_u16(port);
+        h.write_u32(attempt);
+        h.finish() as u32
+    }
+
+    /// One SYN and the wait for its answer.
+    pub async fn probe(&self, dst: IpAddr, port: u16, attempt: u32, timeout: Duration) -> Attempt {
+        let sock = match dst {
+            IpAddr::V4(_) => self.tcp4.as_ref(),
+            IpAddr::V6(_) => self.tcp6.as_ref(),
+        };
+        let (Some(sock), Some(src)) = (sock, source_for(dst)) else {
+            return Attempt::Local(io::Error::other("no raw socket or route for this family"));
+        };
+        let seq = self.isn(dst, port, attempt);
+        let Some(seg) = syn_segment(
+            SocketAddr::new(src, self.src_port),
+            SocketAddr::new(dst, port),
+            seq,
+        ) else {
+            return Attempt::Local(io::Error::other("cannot build SYN"));
+        };
+        let (tx, rx) = oneshot::channel();
+        match self.waiters.lock() {
+            Ok(mut m) => {
+                m.insert((port, seq), tx);
+            }
+            Err(_) => return Attempt::Local(io::Error::other("poisoned")),
+        }
+        if let Err(e) = sock.send_to(&seg, &SockAddr::from(SocketAddr::new(dst, 0))) {
+            if let Ok(mut m) = self.waiters.lock() {
+                m.remove(&(port, seq));
+            }
+            return crate::portscan::classify(&e);
+        }
+        let r = tokio::time::timeout(timeout, rx).await;
+        if let Ok(mut m) = self.waiters.lock() {
+            m.remove(&(port, seq));
+        }
+        match r {
+            Ok(Ok(SynReply::SynAck)) => Attempt::Open,
+            Ok(Ok(SynReply::Rst)) => Attempt::Closed,
+            Ok(Ok(SynReply::Unreachable)) => Attempt::Unreachable,
+            _ => Attempt::Timeout,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syn_and_replies() {
+        let src: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let dst: SocketAddr = "10.0.0.2:443".parse().unwrap();
+        let seg = syn_segment(src, dst, 1000).unwrap();
+        let t = TcpPacket::new(&seg).unwrap();
+        assert_eq!(t.get_flags(), TcpFlags::SYN);
+        assert_eq!(
+            t.get_checksum(),
+            ipv4_checksum(
+                &t,
+                &"10.0.0.1".parse().unwrap(),
+                &"10.0.0.2".parse().unwrap()
+            )
+        );
+        // the peer's SYN-ACK
+        let mut reply = vec![0u8; 20];
+        {
+            let mut r = MutableTcpPacket::new(&mut reply).unwrap();
+            r.set_source(443);
+            r.set_destination(40000);
+            r.set_acknowledgement(1001);
+            r.set_data_offset(5);
+            r.set_flags(TcpFlags::SYN | TcpFlags::ACK);
+        }
+        assert_eq!(
+            parse_tcp_reply(&reply, 40000),
+            Some(((443, 1000), SynReply::SynAck))
+        );
+        assert_eq!(parse_tcp_reply(&reply, 40001), None, "other port");
+        reply[13] = TcpFlags::RST | TcpFlags::ACK;
+        assert_eq!(
+            parse_tcp_reply(&reply, 40000),
+            Some(((443, 1000), SynReply::Rst))
+        );
+        reply[13] = TcpFlags::RST;
+        assert_eq!(
+            parse_tcp_reply(&reply, 40000),
+            None,
+            "bare RST acknowledges nothing"
+        );
+        assert_eq!(parse_tcp_reply(&reply[..10], 40000), None, "truncated");
+    }
+
+    #[test]
+    fn icmp_unreachable_quotes_our_syn() {
+        // ICMP header (type 3 code 13) + IPv4 header (20) + first 8 bytes of our SYN
+        let mut icmp = vec![3, 13, 0, 0, 0, 0, 0, 0];
+        let mut ip = vec![
+            0x45, 0, 0, 44, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        icmp.append(&mut ip);
+        icmp.extend_from_slice(&40000u16.to_be_bytes());
+        icmp.extend_from_slice(&82u16.to_be_bytes());
+        icmp.extend_from_slice(&777u32.to_be_bytes());
+        assert_eq!(parse_icmp_unreachable(false, &icmp, 40000), Some((82, 777)));
+        assert_eq!(parse_icmp_unreachable(false, &icmp, 40001), None);
+        assert_eq!(parse_icmp_unreachable(false, &icmp[..30], 40000), None);
+        let mut udp = icmp.clone();
+        udp[8 + 9] = 17;
+        assert_eq!(parse_icmp_unreachable(false, &udp, 40000), None, "not TCP");
+        // ICMPv6 type 1 + IPv6 header (40, next header 6) + 8 bytes
+        let mut v6 = vec![1, 1, 0, 0, 0, 0, 0, 0];
+        let mut h = vec![0u8; 40];
+        h[0] = 0x60;
+        h[6] = 6;
+        v6.append(&mut h);
+        v6.extend_from_slice(&40000u16.to_be_bytes());
+        v6.extend_from_slice(&22u16.to_be_bytes());
+        v6.extend_from_slice(&5u32.to_be_bytes());
+        assert_eq!(parse_icmp_unreachable(true, &v6, 40000), Some((22, 5)));
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for len in 0..80 {
+            let b: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            let _ = parse_tcp_reply(&b, 1);
+            let _ = parse_icmp_unreachable(false, &b, 1);
+            let _ = parse_icmp_unreachable(true, &b, 1);
+        }
     }
 }

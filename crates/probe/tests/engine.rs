@@ -1,0 +1,700 @@
+//! Engine integration tests against hosts the test creates.
+//!
+//! `namespace_lab` (root only; skipped with a printed reason otherwise) builds two network
+//! namespaces joined by one veth pair and nothing else (no route to any real network):
+//!
+//! ```text
+//!  cse-<id>-s (scanner)                 cse-<id>-t (target)
+//!  10.250.0.1/16  <-- veth -->  10.250.0.2/16, 10.250.3.4/16
+//!                                tcp/80, tcp/22 listen (socat)
+//!                                tcp/81 dropped by nftables       -> filtered / no-response
+//!                                tcp/82 rejected admin-prohibited -> filtered / icmp-unreachable
+//!                                tcp/83 nothing                   -> closed / reset
+//!  10.250.0.3 and every other address: no host                    -> down, not port-scanned
+//!  fd77::1/64                            fd77::2/64 (same rules, ICMPv6 admin-prohibited)
+//!  route 10.251.0.0/24 via 10.250.0.2 -> 10.251.0.1 (ICMP dropped: found by TCP ping)
+//!                                        10.251.0.2 (all TCP dropped: found by echo)
+//! ```
+//!
+//! It then re-runs this test binary inside the scanner namespace (`ip netns exec`), once
+//! per `inner_*` scenario, with `CSE_LAB` set; the `inner_*` tests do nothing without it.
+//! Everything is removed on drop, also when an assertion fails.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clinicscan_model::{HostReason, HostState, PortReason, PortState, Transport};
+use clinicscan_probe::{ScanConfig, ScanError, ScanEvent, Timing, scan, scan_until};
+
+fn sh(args: &[&str]) -> Result<(), String> {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .map_err(|e| format!("{}: {e}", args[0]))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{:?} failed: {}",
+            args,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+struct Lab {
+    id: String,
+    scanner: String,
+    target: String,
+    children: Vec<Child>,
+    netns_etc: PathBuf,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for ns in [&self.scanner, &self.target] {
+            let _ = sh(&["ip", "netns", "del", ns]);
+        }
+        let _ = std::fs::remove_dir_all(&self.netns_etc);
+    }
+}
+
+impl Lab {
+    /// `Ok(Err(reason))`: namespaces are not available here (skip); `Err`: the lab broke.
+    fn up() -> Result<Result<Lab, String>, String> {
+        let id = format!("{}", std::process::id() % 100_000);
+        let mut lab = Lab {
+            scanner: format!("cse-{id}-s"),
+            target: format!("cse-{id}-t"),
+            netns_etc: PathBuf::from(format!("/etc/netns/cse-{id}-s")),
+            id,
+            children: Vec::new(),
+        };
+        let (s, t) = (lab.scanner.clone(), lab.target.clone());
+        let (va, vb) = (format!("cse-{}a", lab.id), format!("cse-{}b", lab.id));
+        if let Err(e) = sh(&["ip", "netns", "add", &s]) {
+            return Ok(Err(e));
+        }
+        sh(&["ip", "netns", "add", &t])?;
+        sh(&[
+            "ip", "-n", &s, "link", "add", &va, "type", "veth", "peer", "name", &vb, "netns", &t,
+        ])?;
+        for (ns, dev, addrs) in [
+            (&s, &va, vec!["10.250.0.1/16", "fd77::1/64"]),
+            (
+                &t,
+                &vb,
+                vec!["10.250.0.2/16", "10.250.3.4/16", "fd77::2/64"],
+            ),
+        ] {
+            sh(&["ip", "-n", ns, "link", "set", "lo", "up"])?;
+            for a in addrs {
+                // no duplicate address detection: usable at once
+                sh(&["ip", "-n", ns, "addr", "add", a, "dev", dev, "nodad"])?;
+            }
+            sh(&["ip", "-n", ns, "link", "set", dev, "up"])?;
+        }
+        // Two routed (not on-link) hosts behind the target namespace.
+        for a in ["10.251.0.1/32", "10.251.0.2/32"] {
+            sh(&["ip", "-n", &t, "addr", "add", a, "dev", "lo"])?;
+        }
+        sh(&[
+            "ip",
+            "-n",
+            &s,
+            "route",
+            "add",
+            "10.251.0.0/24",
+            "via",
+            "10.250.0.2",
+        ])?;
+        let rules = "table inet cse {\n chain input {\n  type filter hook input priority 0; policy accept;\n  \
+                     ip daddr 10.251.0.2 meta l4proto tcp drop\n  \
+                     tcp dport 81 drop\n  \
+                     tcp dport 82 reject with icmpx type admin-prohibited\n  \
+                     ip daddr != 10.251.0.2 meta l4proto icmp drop\n }\n}\n";
+        let mut nft = Command::new("ip")
+            .args(["netns", "exec", &t, "nft", "-f", "-"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        if let Some(mut stdin) = nft.stdin.take() {
+            use std::io::Write;
+            stdin
+                .write_all(rules.as_bytes())
+                .map_err(|e| e.to_string())?;
+        }
+        if !nft.wait().map_err(|e| e.to_string())?.success() {
+            return Err("nft rules failed".into());
+        }
+        // Names for the resolution scenario: `ip netns exec` bind-mounts this over /etc/hosts.
+        std::fs::create_dir_all(&lab.netns_etc).map_err(|e| e.to_string())?;
+        std::fs::write(
+            lab.netns_etc.join("hosts"),
+            "127.0.0.1 localhost\n10.250.0.2 cse-target.test\n10.250.0.3 cse-excluded.test\n\
+             8.8.8.8 cse-public.test\n10.250.3.4 cse-second.test\n",
+        )
+        .map_err(|e| e.to_string())?;
+        for (port, reply) in [
+            (80, "HTTP/1.0 200 OK\\r\\n\\r\\n"),
+            (22, "SSH-2.0-cse_test\\r\\n"),
+        ] {
+            let child = Command::new("ip")
+                .args(["netns", "exec", &t, "socat"])
+                .arg(format!("TCP6-LISTEN:{port},fork,reuseaddr,ipv6only=0"))
+                .arg(format!("SYSTEM:printf '{reply}'; sleep 1"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| e.to_string())?;
+            lab.children.push(child);
+        }
+        // wait for the listeners
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            let out = Command::new("ip")
+                .args(["netns", "exec", &t, "ss", "-ltnH"])
+                .output()
+                .map_err(|e| e.to_string())?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            if text.contains(":80 ") && text.contains(":22 ") {
+                return Ok(Ok(lab));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err("socat listeners did not come up".into())
+    }
+
+    /// Runs one `inner_*` test inside the scanner namespace.
+    fn run_inner(&self, name: &str) -> Result<String, String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.scanner])
+            .arg(exe)
+            .args([name, "--exact", "--nocapture", "--test-threads=1"])
+            .env("CSE_LAB", &self.id)
+            .output()
+            .map_err(|e| e.to_string())?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if out.status.success() && text.contains("1 passed") {
+            Ok(text)
+        } else {
+            Err(text)
+        }
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+#[test]
+fn namespace_lab() {
+    if std::env::var_os("CSE_LAB").is_some() {
+        return; // we are the inner process
+    }
+    if !is_root() {
+        eprintln!("skipped namespace_lab: needs root to create network namespaces");
+        return;
+    }
+    let lab = match Lab::up() {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => {
+            eprintln!("skipped namespace_lab: cannot create network namespaces: {e}");
+            return;
+        }
+        Err(e) => panic!("cannot build the lab: {e}"),
+    };
+    let mut failures = Vec::new();
+    for name in [
+        "inner_port_states",
+        "inner_unprivileged_tcp_ping",
+        "inner_names",
+        "inner_slash16_is_lazy",
+        "inner_cancel_gives_partial_observation",
+        "inner_syn_scan",
+        "inner_gentle_profile_and_do_not_touch",
+        "inner_slash24_clinic_list",
+        "inner_routed_hosts_and_ipv6",
+    ] {
+        match lab.run_inner(name) {
+            Ok(text) => {
+                for line in text.lines().filter_map(|l| l.split_once("cse:")) {
+                    eprintln!("{name}:{}", line.1);
+                }
+            }
+            Err(text) => failures.push(format!("{name}:\n{text}")),
+        }
+    }
+    compare_with_nmap(&lab);
+    drop(lab);
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+fn in_lab() -> bool {
+    std::env::var_os("CSE_LAB").is_some()
+}
+
+fn lab_config(targets: &[&str]) -> ScanConfig {
+    ScanConfig {
+        targets: targets.iter().map(|s| s.to_string()).collect(),
+        ports: "80,81,82,83,22".into(),
+        reverse_dns: false,
+        report_closed: true,
+        report_down: true,
+        service_probes: false,
+        timing: Timing {
+            discovery_timeout: Duration::from_millis(600),
+            ..Timing::default()
+        },
+        ..ScanConfig::default()
+    }
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn states(h: &clinicscan_model::Host) -> Vec<(u16, PortState, PortReason)> {
+    h.services
+        .iter()
+        .filter(|s| s.transport == Transport::Tcp)
+        .map(|s| (s.port, s.state, s.reason))
+        .collect()
+}
+
+const EXPECTED: [(u16, PortState, PortReason); 5] = [
+    (22, PortState::Open, PortReason::SynAck),
+    (80, PortState::Open, PortReason::SynAck),
+    (81, PortState::Filtered, PortReason::NoResponse),
+    (82, PortState::Filtered, PortReason::IcmpUnreachable),
+    (83, PortState::Closed, PortReason::Reset),
+];
+
+#[tokio::test]
+async fn inner_port_states() {
+    if !in_lab() {
+        return;
+    }
+    let cfg = lab_config(&["10.250.0.2-3", "10.250.3.4"]);
+    let events = std::sync::Mutex::new(Vec::new());
+    let obs = scan(&cfg, |e| events.lock().unwrap().push(e))
+        .await
+        .unwrap();
+    assert!(obs.scan.finished.is_some());
+    assert_eq!(obs.scan.vantage.addresses, vec![ip("10.250.0.1")]);
+    assert_eq!(obs.scan.options.targets, vec!["10.250.0.2-3", "10.250.3.4"]);
+    assert_eq!(obs.scan.options.ports, "80,81,82,83,22");
+    assert_eq!(obs.scan.stats.addresses_considered, 3);
+    assert_eq!(obs.scan.stats.hosts_up, 2);
+    assert_eq!(obs.hosts.len(), 3, "down host reported (report_down)");
+    let t = &obs.hosts[0];
+    assert_eq!(t.address, ip("10.250.0.2"));
+    assert_eq!(t.status.state, HostState::Up);
+    assert_eq!(t.status.reason, HostReason::ArpResponse);
+    assert!(
+        t.mac.as_deref().is_some_and(|m| m.len() == 17),
+        "{:?}",
+        t.mac
+    );
+    assert_eq!(states(t), EXPECTED);
+    assert_eq!(t.port_summary.open, 2);
+    assert_eq!(t.port_summary.closed, 1);
+    assert_eq!(t.port_summary.filtered, 2);
+    let s80 = t.services.iter().find(|s| s.port == 80).unwrap();
+    assert_eq!(s80.port_name.as_deref(), Some("http"));
+    assert!(s80.latency_ms.is_some());
+    let dead = &obs.hosts[1];
+    assert_eq!(dead.address, ip("10.250.0.3"));
+    assert_eq!(dead.status.state, HostState::Down);
+    assert_eq!(dead.status.reason, HostReason::NoResponse);
+    assert!(dead.services.is_empty(), "dead hosts are not port-scanned");
+    assert_eq!(states(&obs.hosts[2]), EXPECTED);
+    let ev = events.lock().unwrap();
+    assert!(matches!(
+        ev.first(),
+        Some(ScanEvent::Started {
+            addresses: 3,
+            tcp_ports: 5,
+            ..
+        })
+    ));
+    assert_eq!(
+        ev.iter()
+            .filter(|e| matches!(e, ScanEvent::HostDone { .. }))
+            .count(),
+        3
+    );
+    assert!(matches!(
+        ev.last(),
+        Some(ScanEvent::Finished { cancelled: false })
+    ));
+    // the Observation serialises to the schema's JSON
+    let json = serde_json::to_string(&obs).unwrap();
+    assert!(json.contains("\"icmp-unreachable\""));
+    println!(
+        "cse: {} port probes in {} ms",
+        obs.scan.stats.port_probes, obs.scan.stats.elapsed_ms
+    );
+}
+
+#[tokio::test]
+async fn inner_unprivileged_tcp_ping() {
+    if !in_lab() {
+        return;
+    }
+    // ICMP is dropped by the target; without raw sockets only TCP pings find it.
+    let mut cfg = lab_config(&["10.250.0.2-3"]);
+    cfg.unprivileged = true;
+    cfg.syn = true;
+    let obs = scan(&cfg, |_| {}).await.unwrap();
+    let kinds: Vec<&str> = obs.scan.notices.iter().map(|n| n.kind.as_str()).collect();
+    assert!(kinds.contains(&"syn-fallback"), "{kinds:?}");
+    assert_eq!(
+        obs.scan.options.scan_kind,
+        clinicscan_model::ScanKind::Connect
+    );
+    let t = &obs.hosts[0];
+    assert_eq!(t.status.state, HostState::Up);
+    assert!(
+        matches!(t.status.reason, HostReason::TcpSynAck | HostReason::TcpRst),
+        "{:?}",
+        t.status
+    );
+    assert_eq!(states(t), EXPECTED);
+    // the kernel learnt the MAC while connecting
+    assert!(t.mac.is_some());
+    let dead = &obs.hosts[1];
+    assert_eq!(dead.status.state, HostState::Down);
+    assert!(dead.services.is_empty());
+}
+
+#[tokio::test]
+async fn inner_names() {
+    if !in_lab() {
+        return;
+    }
+    let mut cfg = lab_config(&[
+        "cse-target.test",
+        "cse-excluded.test",
+        "cse-nowhere.invalid",
+        "10.250.3.4",
+    ]);
+    cfg.exclude = vec!["10.250.0.3".into()];
+    cfg.reverse_dns = true;
+    cfg.timing.dns_timeout = Duration::from_millis(500);
+    let obs = scan(&cfg, |_| {}).await.unwrap();
+    assert_eq!(obs.hosts.len(), 2, "{:?}", obs.scan.notices);
+    // reverse DNS (answered from the namespace's hosts file)
+    assert_eq!(
+        obs.hosts[1].names,
+        vec![clinicscan_model::HostName {
+            name: "cse-second.test".into(),
+            source: clinicscan_model::NameSource::Ptr
+        }]
+    );
+    let h = &obs.hosts[0];
+    assert_eq!(h.address, ip("10.250.0.2"));
+    assert_eq!(h.names[0].name, "cse-target.test");
+    assert_eq!(h.names[0].source, clinicscan_model::NameSource::Target);
+    println!("cse: names {:?}", h.names);
+    let n = &obs.scan.notices;
+    assert!(
+        n.iter().any(|n| n.kind == "name-excluded" && n.subject.as_deref() == Some("cse-excluded.test")),
+        "{n:?}"
+    );
+    assert!(
+        n.iter()
+            .any(|n| n.kind == "unresolved-name"
+                && n.subject.as_deref() == Some("cse-nowhere.invalid")),
+        "{n:?}"
+    );
+    // a name that resolves to public address space is refused before any packet
+    let cfg = lab_config(&["cse-public.test"]);
+    match scan(&cfg, |_| {}).await {
+        Err(ScanError::Scope(e)) => assert!(e.text.contains("8.8.8.8"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn rss_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inner_slash16_is_lazy() {
+    if !in_lab() {
+        return;
+    }
+    let before = rss_kib("VmRSS:");
+    let mut cfg = lab_config(&["10.250.0.0/16"]);
+    cfg.exclude = vec!["10.250.0.1".into()];
+    cfg.report_down = false;
+    cfg.report_closed = false;
+    cfg.ports = "80,22".into();
+    cfg.max_hosts = 2048;
+    cfg.timing.discovery_timeout = Duration::from_millis(400);
+    let start = Instant::now();
+    let obs = scan(&cfg, |_| {}).await.unwrap();
+    let elapsed = start.elapsed();
+    let peak = rss_kib("VmHWM:");
+    let up: Vec<String> = obs.hosts.iter().map(|h| h.address.to_string()).collect();
+    assert_eq!(up, vec!["10.250.0.2", "10.250.3.4"]);
+    assert_eq!(
+        obs.scan.stats.addresses_considered, 65_533,
+        "all but our own address"
+    );
+    println!(
+        "cse: /16 scanned in {:.1} s; RSS before {} KiB, peak {} KiB (+{} KiB)",
+        elapsed.as_secs_f64(),
+        before,
+        peak,
+        peak.saturating_sub(before)
+    );
+    assert!(
+        peak.saturating_sub(before) < 96 * 1024,
+        "peak RSS grew by {} KiB",
+        peak - before
+    );
+}
+
+#[tokio::test]
+async fn inner_cancel_gives_partial_observation() {
+    if !in_lab() {
+        return;
+    }
+    let mut cfg = lab_config(&["10.250.0.0/16"]);
+    cfg.exclude = vec!["10.250.0.1".into()];
+    cfg.report_down = false;
+    let stop = tokio::time::sleep(Duration::from_millis(700));
+    let obs = scan_until(&cfg, |_| {}, stop).await.unwrap();
+    assert!(obs.scan.finished.is_none());
+    assert!(obs.scan.notices.iter().any(|n| n.kind == "cancelled"));
+    assert!(obs.scan.stats.addresses_considered < 65_533);
+}
+
+#[tokio::test]
+async fn inner_syn_scan() {
+    if !in_lab() {
+        return;
+    }
+    let mut cfg = lab_config(&["10.250.0.2-3"]);
+    cfg.syn = true;
+    let obs = scan(&cfg, |_| {}).await.unwrap();
+    // the lab runs as root: raw sockets are there, no fallback
+    assert!(obs.scan.notices.is_empty(), "{:?}", obs.scan.notices);
+    assert_eq!(obs.scan.options.scan_kind, clinicscan_model::ScanKind::Syn);
+    println!(
+        "cse: SYN scan: {} probes in {} ms",
+        obs.scan.stats.port_probes, obs.scan.stats.elapsed_ms
+    );
+    assert_eq!(states(&obs.hosts[0]), EXPECTED);
+    assert_eq!(obs.hosts[1].status.state, HostState::Down);
+}
+
+/// Loopback in whatever namespace the test runs in: a listener we own is open; the
+/// scope refuses a public target without sending anything.
+#[tokio::test]
+async fn loopback_listener_and_scope() {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let cfg = ScanConfig {
+        targets: vec!["127.0.0.1".into()],
+        ports: port.to_string(),
+        reverse_dns: false,
+        service_probes: false,
+        ..ScanConfig::default()
+    };
+    let obs = scan(&cfg, |_| {}).await.unwrap();
+    assert_eq!(obs.schema, clinicscan_model::OBSERVATION_SCHEMA);
+    assert_eq!(obs.hosts.len(), 1);
+    assert_eq!(obs.hosts[0].status.reason, HostReason::Localhost);
+    assert_eq!(obs.hosts[0].services.len(), 1);
+    assert_eq!(obs.hosts[0].services[0].state, PortState::Open);
+    assert_eq!(uuid_version(&obs.scan.id), Some('4'));
+
+    let cfg = ScanConfig {
+        targets: vec!["1.1.1.1".into()],
+        ..ScanConfig::default()
+    };
+    assert!(matches!(scan(&cfg, |_| {}).await, Err(ScanError::Scope(_))));
+}
+
+fn uuid_version(id: &str) -> Option<char> {
+    id.chars().nth(14)
+}
+
+fn clinic_tcp_ports() -> String {
+    clinicscan_probe::CLINIC_PORTS
+        .iter()
+        .filter(|e| e.transport == Transport::Tcp)
+        .map(|e| e.port.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Prints nmap's time for the same /24 x clinic list as `inner_slash24_clinic_list`
+/// (a figure, not an assertion: timings are not tests).
+fn compare_with_nmap(lab: &Lab) {
+    if Command::new("nmap").arg("--version").output().is_err() {
+        eprintln!("nmap comparison skipped: nmap not installed");
+        return;
+    }
+    let start = Instant::now();
+    let out = Command::new("timeout")
+        .args([
+            "120",
+            "ip",
+            "netns",
+            "exec",
+            &lab.scanner,
+            "nmap",
+            "-sT",
+            "-T4",
+            "-n",
+        ])
+        .args([
+            "--exclude",
+            "10.250.0.1",
+            "-p",
+            &clinic_tcp_ports(),
+            "-oG",
+            "-",
+        ])
+        .arg("10.250.0.0/24")
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let up = String::from_utf8_lossy(&o.stdout)
+                .matches("Status: Up")
+                .count();
+            eprintln!(
+                "nmap -sT -T4, /24 x clinic TCP list: {:.2} s ({up} hosts up)",
+                start.elapsed().as_secs_f64()
+            );
+        }
+        other => eprintln!("nmap comparison failed: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn inner_gentle_profile_and_do_not_touch() {
+    if !in_lab() {
+        return;
+    }
+    let mut cfg = lab_config(&["10.250.0.2", "10.250.3.4"]);
+    cfg.do_not_touch = vec!["10.250.3.0/24".into()];
+    let mut gentle =
+        clinicscan_probe::HostProfile::new("medical-devices", vec!["10.250.0.0/24".into()]);
+    gentle.max_per_host = Some(1);
+    gentle.connection_gap = Duration::from_millis(100);
+    cfg.profiles = vec![gentle];
+    let start = Instant::now();
+    let obs = scan(&cfg, |_| {}).await.unwrap();
+    let elapsed = start.elapsed();
+    assert_eq!(obs.hosts.len(), 1, "the do-not-touch host got nothing");
+    assert_eq!(obs.hosts[0].address, ip("10.250.0.2"));
+    assert_eq!(states(&obs.hosts[0]), EXPECTED);
+    assert!(
+        obs.scan.notices.iter().any(|n| n.kind == "do-not-touch"),
+        "{:?}",
+        obs.scan.notices
+    );
+    // 5 ports (+1 retry on the dropped one), one at a time, 100 ms apart
+    assert!(elapsed >= Duration::from_millis(500), "{elapsed:?}");
+    println!("cse: gentle profile: 5 ports in {} ms", elapsed.as_millis());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inner_slash24_clinic_list() {
+    if !in_lab() {
+        return;
+    }
+    let mut cfg = lab_config(&["10.250.0.0/24"]);
+    cfg.exclude = vec!["10.250.0.1".into()];
+    cfg.ports = clinic_tcp_ports();
+    cfg.report_down = false;
+    cfg.report_closed = false;
+    cfg.max_hosts = 256;
+    let start = Instant::now();
+    let obs = scan(&cfg, |_| {}).await.unwrap();
+    let elapsed = start.elapsed();
+    assert_eq!(obs.hosts.len(), 1);
+    let open: Vec<u16> = obs.hosts[0].services.iter().map(|s| s.port).collect();
+    assert_eq!(open, vec![22, 80]);
+    println!(
+        "cse: clinicscan connect, /24 x clinic TCP list ({} ports): {:.2} s",
+        cfg.ports.split(',').count(),
+        elapsed.as_secs_f64()
+    );
+}
+
+#[tokio::test]
+async fn inner_routed_hosts_and_ipv6() {
+    if !in_lab() {
+        return;
+    }
+    let cfg = lab_config(&["10.251.0.1-2", "fd77::2"]);
+    let obs = scan(&cfg, |_| {}).await.unwrap();
+    assert!(obs.scan.notices.is_empty(), "{:?}", obs.scan.notices);
+    assert_eq!(obs.hosts.len(), 3);
+    // drops ICMP: a TCP ping finds it
+    let h = &obs.hosts[0];
+    assert_eq!(h.address, ip("10.251.0.1"));
+    assert!(
+        matches!(h.status.reason, HostReason::TcpSynAck | HostReason::TcpRst),
+        "{:?}",
+        h.status
+    );
+    assert!(h.mac.is_none(), "not on-link");
+    assert_eq!(states(h), EXPECTED);
+    // drops all TCP: only the echo reply shows it; every port filtered
+    let h = &obs.hosts[1];
+    assert_eq!(h.address, ip("10.251.0.2"));
+    assert_eq!(h.status.reason, HostReason::EchoReply);
+    assert!(
+        states(h)
+            .iter()
+            .all(|s| (s.1, s.2) == (PortState::Filtered, PortReason::NoResponse))
+    );
+    assert_eq!(h.port_summary.filtered, 5);
+    // IPv6 ULA: same states, admin-prohibited as ICMPv6
+    let h = &obs.hosts[2];
+    assert_eq!(h.address, ip("fd77::2"));
+    assert_eq!(h.status.state, HostState::Up);
+    let got = states(h);
+    assert_eq!(got[..3], EXPECTED[..3]);
+    assert_eq!(got[4], EXPECTED[4]);
+    // TODO(engine): a lone connect() gets EACCES from the ICMPv6 admin-prohibited here,
+    // but inside the scan the error does not arrive (not yet understood; ICMPv6 error
+    // rate limiting is the suspect). Filtered either way.
+    assert_eq!(got[3].1, PortState::Filtered, "{got:?}");
+    println!(
+        "cse: routed + IPv6: {} ms, reasons {:?}",
+        obs.scan.stats.elapsed_ms,
+        obs.hosts
+            .iter()
+            .map(|h| h.status.reason)
+            .collect::<Vec<_>>()
+    );
+}
