@@ -18,4 +18,8 @@ pub mod wire;
 #[cfg(not(feature = "fuzzing"))]
 mod wire;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use proto::hooks;
+
 pub use catalog::{CLINIC_PORTS, PortEntry, port_entry};
