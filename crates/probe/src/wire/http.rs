@@ -88,6 +88,11 @@ fn head_end(buf: &[u8]) -> Option<usize> {
     find(buf, b"\n\n").map(|i| i + 2)
 }
 
+/// The header block is complete.
+pub fn response_head_complete(buf: &[u8]) -> bool {
+    head_end(buf).is_some()
+}
+
 /// Framing: `Some(len)` once a whole response is in `buf` (headers, then a Content-Length
 /// body, a chunked body up to its last chunk, or no body for 1xx/204/304/HEAD). A response
 /// delimited by the connection closing is never "complete": read it to EOF or the limit.
@@ -617,7 +622,7 @@ pub static SIGNATURES: &[Signature] = &[
         kind: "printer",
         vendor: "HP",
         product: "HP Embedded Web Server",
-        markers: &["hp", "embedded web server"],
+        markers: &["hp http server"],
         version: None,
     },
     Signature {
