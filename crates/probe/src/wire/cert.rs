@@ -50,6 +50,66 @@ fn signature_name(oid: &str) -> Option<&'static str> {
     })
 }
 
+fn attribute_name(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "2.5.4.3" => "CN",
+        "2.5.4.6" => "C",
+        "2.5.4.7" => "L",
+        "2.5.4.8" => "ST",
+        "2.5.4.9" => "STREET",
+        "2.5.4.10" => "O",
+        "2.5.4.11" => "OU",
+        "0.9.2342.19200300.100.1.25" => "DC",
+        "0.9.2342.19200300.100.1.1" => "UID",
+        "1.2.840.113549.1.9.1" => "emailAddress",
+        "2.5.4.5" => "serialNumber",
+        _ => return None,
+    })
+}
+
+/// Escapes an attribute value as RFC 4514 §2.4 requires.
+fn escape_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let last = v.chars().count().saturating_sub(1);
+    for (i, c) in v.chars().enumerate() {
+        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (i == 0 && (c == '#' || c == ' '))
+            || (i == last && c == ' ');
+        if special {
+            out.push('\\');
+            out.push(c);
+        } else if c == '\0' {
+            out.push_str("\\00");
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A distinguished name as an RFC 4514 string: the last RDN first, `,` between RDNs, `+`
+/// within one; unknown attribute types as dotted OIDs; non-string values as `#` + hex DER.
+pub fn rfc4514(name: &X509Name<'_>) -> String {
+    let rdns: Vec<String> = name
+        .iter()
+        .map(|rdn| {
+            rdn.iter()
+                .map(|atv| {
+                    let oid = atv.attr_type().to_id_string();
+                    let ty = attribute_name(&oid).map_or(oid.clone(), str::to_string);
+                    let value = match atv.as_str() {
+                        Ok(v) => escape_value(v),
+                        Err(_) => format!("#{}", hex(atv.attr_value().data.as_ref())),
+                    };
+                    format!("{ty}={value}")
+                })
+                .collect::<Vec<_>>()
+                .join("+")
+        })
+        .collect();
+    rdns.into_iter().rev().collect::<Vec<_>>().join(",")
+}
+
 /// Bits of a big-endian unsigned integer, ignoring leading zero bytes.
 fn integer_bits(bytes: &[u8]) -> u32 {
     let trimmed: &[u8] = match bytes.iter().position(|b| *b != 0) {
@@ -142,8 +202,8 @@ fn key_facts(spki: &SubjectPublicKeyInfo<'_>) -> (KeyType, u32) {
 pub fn certificate_facts(der: &[u8], now: DateTime<Utc>) -> Result<CertificateFacts, CertError> {
     let (_, cert) =
         X509Certificate::from_der(der).map_err(|e| CertError::Invalid(e.to_string()))?;
-    let subject = cert.subject().to_string();
-    let issuer = cert.issuer().to_string();
+    let subject = rfc4514(cert.subject());
+    let issuer = rfc4514(cert.issuer());
 
     let mut sans = Vec::new();
     if let Ok(Some(ext)) = cert.subject_alternative_name() {
