@@ -602,3 +602,278 @@ pub fn read_flight(buf: &[u8], flight: &mut ServerFlight) -> Result<usize, TlsEr
     }
     Ok(used)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    macro_rules! fixture {
+        ($name:literal) => {
+            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/tls/", $name))
+        };
+    }
+
+    fn flight(bytes: &[u8]) -> Result<ServerFlight, TlsError> {
+        let mut f = ServerFlight::new();
+        read_flight(bytes, &mut f)?;
+        Ok(f)
+    }
+
+    #[test]
+    fn client_hello_tls12_round_trips_its_fields() {
+        let suites = suites_for(TLS12);
+        let rec = ClientHello {
+            version: TLS12,
+            suites: &suites,
+            server_name: Some("emr.clinic.invalid"),
+            random: [1; 32],
+            x25519_public: [9; 32],
+        }
+        .encode();
+        let (r, n) = parse_record(&rec).unwrap();
+        assert_eq!((r.content_type, r.version, n), (CONTENT_HANDSHAKE, TLS10, rec.len()));
+        assert_eq!(r.payload[0], HS_CLIENT_HELLO);
+        // client_version, random, empty session id, then the suites.
+        assert_eq!(&r.payload[4..6], &[3, 3]);
+        assert_eq!(r.payload[38], 0);
+        let n_suites = usize::from(u16::from_be_bytes([r.payload[39], r.payload[40]])) / 2;
+        assert_eq!(n_suites, suites.len());
+        assert!(rec.windows(18).any(|w| w == b"emr.clinic.invalid"));
+        // No supported_versions below TLS 1.3.
+        assert!(!rec.windows(4).any(|w| w == [0x00, 0x2B, 0x00, 0x03]));
+    }
+
+    #[test]
+    fn client_hello_tls13_offers_only_tls13_with_a_key_share() {
+        let suites = suites_for(TLS13);
+        assert_eq!(suites, vec![0x1301, 0x1302, 0x1303, 0x1304, 0x1305]);
+        let rec = ClientHello {
+            version: TLS13,
+            suites: &suites,
+            server_name: None,
+            random: [2; 32],
+            x25519_public: [9; 32],
+        }
+        .encode();
+        assert!(rec.windows(7).any(|w| w == [0x00, 0x2B, 0x00, 0x03, 0x02, 0x03, 0x04]));
+        let mut share = vec![0x00, 0x1D, 0x00, 0x20];
+        share.extend([9; 32]);
+        assert!(rec.windows(share.len()).any(|w| w == share.as_slice()));
+    }
+
+    #[test]
+    fn ssl3_hello_has_no_extensions() {
+        let rec = ClientHello {
+            version: SSL3,
+            suites: &[0x000A, 0x0005],
+            server_name: Some("x.invalid"),
+            random: [3; 32],
+            x25519_public: [0; 32],
+        }
+        .encode();
+        // header 5 + hs header 4 + version 2 + random 32 + sid 1 + suites 2+4 + compression 2
+        assert_eq!(rec.len(), 5 + 4 + 2 + 32 + 1 + 6 + 2);
+        assert_eq!(&rec[1..3], &[3, 0]);
+    }
+
+    #[test]
+    fn recorded_hellos_are_what_the_encoder_makes() {
+        let (r, _) = parse_record(fixture!("client-hello-tls12.bin")).unwrap();
+        assert_eq!(r.payload[0], HS_CLIENT_HELLO);
+        let (r, _) = parse_record(fixture!("client-hello-tls13.bin")).unwrap();
+        assert_eq!(r.payload[0], HS_CLIENT_HELLO);
+    }
+
+    #[test]
+    fn nginx_weak_tls10_flight() {
+        let f = flight(fixture!("nginx-weak-tls10-flight.bin")).unwrap();
+        let sh = f.server_hello.as_ref().unwrap();
+        assert_eq!((sh.legacy_version, sh.cipher_suite, sh.selected_version), (TLS10, 0xC013, None));
+        assert!(!sh.retry_request);
+        assert!(f.hello_done && f.server_key_exchange && !f.certificate_request);
+        assert_eq!(f.chain.as_ref().map(Vec::len), Some(1));
+        assert_eq!(f.chain.as_ref().unwrap()[0].as_slice(), fixture!("cert-weak.der"));
+        assert_eq!(f.alert, None);
+    }
+
+    #[test]
+    fn nginx_weak_tls12_flight_prefers_gcm() {
+        let f = flight(fixture!("nginx-weak-tls12-flight.bin")).unwrap();
+        let sh = f.server_hello.unwrap();
+        assert_eq!((sh.version(), sh.cipher_suite), (TLS12, 0xC030));
+        assert_eq!(suite_name(sh.cipher_suite), Some("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"));
+    }
+
+    #[test]
+    fn refusals_are_alerts() {
+        for bytes in [
+            &fixture!("nginx-weak-tls13-alert.bin")[..],
+            &fixture!("nginx-good-tls11-alert.bin")[..],
+        ] {
+            let f = flight(bytes).unwrap();
+            assert_eq!(f.server_hello, None);
+            let alert = f.alert.unwrap();
+            assert_eq!((alert.level, alert.name()), (2, "protocol_version"));
+            assert!(f.finished());
+        }
+    }
+
+    #[test]
+    fn nginx_good_tls13_server_hello() {
+        let f = flight(fixture!("nginx-good-tls13-serverhello.bin")).unwrap();
+        let sh = f.server_hello.unwrap();
+        assert_eq!((sh.legacy_version, sh.selected_version), (TLS12, Some(TLS13)));
+        assert_eq!(sh.cipher_suite, 0x1302);
+        assert!(!sh.retry_request && sh.extensions.contains(&0x0033));
+        // The rest is encrypted: no chain in plaintext.
+        assert_eq!(f.chain, None);
+    }
+
+    #[test]
+    fn nginx_good_tls12_flight_has_chain_of_two() {
+        let f = flight(fixture!("nginx-good-tls12-flight.bin")).unwrap();
+        let chain = f.chain.unwrap();
+        assert_eq!(chain.len(), 2);
+        assert_eq!(chain[0].as_slice(), fixture!("cert-good.der"));
+        assert_eq!(chain[1].as_slice(), fixture!("cert-ca.der"));
+    }
+
+    #[test]
+    fn s_server_requests_a_client_certificate() {
+        let f = flight(fixture!("s_server-tls12-certreq-flight.bin")).unwrap();
+        assert!(f.certificate_request && f.hello_done);
+    }
+
+    #[test]
+    fn gnutls_accepts_3des() {
+        let f = flight(fixture!("gnutls-tls10-3des-flight.bin")).unwrap();
+        let sh = f.server_hello.unwrap();
+        assert_eq!((sh.version(), sh.cipher_suite), (TLS10, 0x000A));
+        let w = suite_weaknesses(suite_name(0x000A).unwrap());
+        use clinicscan_model::SuiteWeakness::*;
+        assert_eq!(w, vec![Des64BitBlock, CbcSha1, NoForwardSecrecy]);
+    }
+
+    #[test]
+    fn hello_retry_request_is_recognised() {
+        let f = flight(fixture!("s_server-tls13-hrr.bin")).unwrap();
+        let sh = f.server_hello.unwrap();
+        assert!(sh.retry_request);
+        assert_eq!((sh.selected_version, sh.cipher_suite), (Some(TLS13), 0x1301));
+    }
+
+    #[test]
+    fn http_reply_is_not_tls() {
+        let bytes = fixture!("nginx-http-port-reply.bin");
+        assert!(bytes.starts_with(b"HTTP/1.1 400"));
+        assert_eq!(record_complete(bytes), Some(5));
+        assert_eq!(
+            flight(bytes).unwrap_err(),
+            TlsError::Invalid("not TLS: record type 0x48".into())
+        );
+    }
+
+    #[test]
+    fn truncated_flights_wait_or_fail_but_never_panic() {
+        let bytes = fixture!("nginx-weak-tls10-flight.bin");
+        for cut in 0..bytes.len() {
+            let mut f = ServerFlight::new();
+            let used = read_flight(&bytes[..cut], &mut f).unwrap();
+            assert!(used <= cut);
+            assert!(!f.hello_done);
+        }
+        // A record whose payload is cut inside the ServerHello body.
+        let mut rec = vec![22, 3, 1, 0, 6, HS_SERVER_HELLO, 0, 0, 0x46, 3, 1];
+        assert_eq!(flight(&rec).unwrap().server_hello, None); // waits for the rest
+        rec[8] = 2; // body length 2: version only
+        assert_eq!(flight(&rec).unwrap_err(), TlsError::Truncated("ServerHello"));
+    }
+
+    #[test]
+    fn oversized_records_and_messages_are_refused() {
+        let rec = [22, 3, 3, 0xFF, 0xFF];
+        assert_eq!(record_complete(&rec), Some(5));
+        assert_eq!(
+            parse_record(&rec).unwrap_err(),
+            TlsError::TooLarge { what: "record", len: 0xFFFF }
+        );
+        // A handshake header announcing 16 MiB.
+        let rec = [22, 3, 3, 0, 4, HS_CERTIFICATE, 0xFF, 0xFF, 0xFF];
+        let err = flight(&rec).unwrap_err();
+        assert!(matches!(err, TlsError::TooLarge { what: "handshake message", .. }));
+    }
+
+    #[test]
+    fn messages_before_server_hello_are_invalid() {
+        let rec = [22, 3, 3, 0, 4, HS_SERVER_HELLO_DONE, 0, 0, 0];
+        assert!(matches!(flight(&rec).unwrap_err(), TlsError::Invalid(_)));
+        let rec = [23, 3, 3, 0, 1, 0];
+        assert!(matches!(flight(&rec).unwrap_err(), TlsError::Invalid(_)));
+    }
+
+    #[test]
+    fn ssh_banner_is_not_tls() {
+        let err = flight(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n").unwrap_err();
+        assert_eq!(err, TlsError::Invalid("not TLS: record type 0x53".into()));
+    }
+
+    #[test]
+    fn handshake_split_across_records_is_reassembled() {
+        let bytes = fixture!("nginx-weak-tls10-flight.bin");
+        let (rec, _) = parse_record(bytes).unwrap();
+        // Re-frame the first record's payload as 1-byte records.
+        let mut split = Vec::new();
+        for b in rec.payload {
+            split.extend_from_slice(&[22, 3, 1, 0, 1, *b]);
+        }
+        let f = flight(&split).unwrap();
+        assert_eq!(f.server_hello.unwrap().cipher_suite, 0xC013);
+    }
+
+    #[test]
+    fn suite_table_is_sorted_unique_and_classified() {
+        use super::super::tls_suites::SUITES;
+        use clinicscan_model::SuiteWeakness::*;
+        assert!(SUITES.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(SUITES.len() >= 340, "{}", SUITES.len());
+        let w = |code| suite_weaknesses(suite_name(code).unwrap());
+        assert_eq!(w(0x0000), vec![Null, Anonymous]);
+        assert_eq!(w(0x0003), vec![Export, Rc4, NoForwardSecrecy, Md5]);
+        assert_eq!(w(0x0004), vec![Rc4, NoForwardSecrecy, Md5]);
+        assert_eq!(w(0x0018), vec![Anonymous, Rc4, Md5]);
+        assert_eq!(w(0xC012), vec![Des64BitBlock, CbcSha1]);
+        assert_eq!(w(0x002F), vec![CbcSha1, NoForwardSecrecy]);
+        assert_eq!(w(0xC013), vec![CbcSha1]);
+        assert_eq!(w(0x003C), vec![NoForwardSecrecy]);
+        assert_eq!(w(0xC018), vec![Anonymous, CbcSha1]);
+        assert_eq!(w(0x0002), vec![Null, NoForwardSecrecy]);
+        assert_eq!(w(0x0007), vec![Des64BitBlock, CbcSha1, NoForwardSecrecy]); // IDEA
+        assert_eq!(w(0xC02F), vec![]);
+        assert_eq!(w(0xCCA9), vec![]);
+        assert_eq!(w(0x1301), vec![]);
+        assert_eq!(w(0x009E), vec![]); // DHE-RSA-AES128-GCM
+        assert_eq!(w(0xC00C), vec![Rc4, NoForwardSecrecy]); // ECDH_RSA static
+        assert_eq!(suite_name(0xABCD), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn flight_parser_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..4096)) {
+            let mut f = ServerFlight::new();
+            let _ = read_flight(&bytes, &mut f);
+            let _ = parse_server_hello(&bytes);
+            let _ = parse_certificate_chain(&bytes);
+            let _ = record_complete(&bytes);
+        }
+
+        #[test]
+        fn handshake_records_never_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..2048)) {
+            // Valid record framing around arbitrary handshake bytes reaches the inner parsers.
+            let mut rec = vec![22, 3, 3];
+            rec.extend_from_slice(&(body.len() as u16).to_be_bytes());
+            rec.extend_from_slice(&body);
+            let mut f = ServerFlight::new();
+            let _ = read_flight(&rec, &mut f);
+        }
+    }
+}
