@@ -266,3 +266,106 @@ pub fn certificate_facts(der: &[u8], now: DateTime<Utc>) -> Result<CertificateFa
         sha256: hex(digest.as_ref()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    macro_rules! fixture {
+        ($name:literal) => {
+            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/tls/", $name))
+        };
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn expired_self_signed_sha1_certificate() {
+        let c = certificate_facts(fixture!("cert-weak.der"), at("2026-11-25T00:00:00Z")).unwrap();
+        assert_eq!(c.subject, "C=JP,O=Old Clinic,CN=emr.clinic.invalid");
+        assert_eq!(c.issuer, c.subject);
+        assert_eq!(c.serial, "1000");
+        assert_eq!(c.not_before, "2020-04-01T00:00:00Z");
+        assert_eq!(c.not_after, "2023-03-31T23:59:59Z");
+        assert_eq!(c.days_left, -1335);
+        assert!(c.expired && !c.not_yet_valid && c.self_signed && c.weak_signature);
+        assert_eq!((c.key_type, c.key_bits), (KeyType::Rsa, 2048));
+        assert_eq!(c.signature_algorithm, "sha1WithRSAEncryption");
+        assert_eq!(c.sans, Vec::<String>::new());
+        assert_eq!(c.sha256, "02b9bad5926899424bab95ae919d396d92e4ed14b3474db0061bce0e08e3303a");
+    }
+
+    #[test]
+    fn ca_issued_ecdsa_certificate() {
+        let c = certificate_facts(fixture!("cert-good.der"), at("2026-11-26T16:13:03Z")).unwrap();
+        assert_eq!(c.subject, "CN=good.lab.invalid,O=clinicscan lab,C=JP");
+        assert_eq!(c.issuer, "CN=clinicscan lab CA,O=clinicscan lab,C=JP");
+        assert_eq!(c.sans, vec!["good.lab.invalid", "10.254.71.2"]);
+        assert_eq!(c.serial, "2d75eca96da048258777f52345543a0ef4833765");
+        assert_eq!(c.not_after, "2029-02-27T16:13:03Z");
+        assert_eq!(c.days_left, 824);
+        assert!(!c.expired && !c.self_signed && !c.weak_signature);
+        assert_eq!((c.key_type, c.key_bits), (KeyType::Ec, 256));
+        assert_eq!(c.signature_algorithm, "sha256WithRSAEncryption");
+    }
+
+    #[test]
+    fn not_yet_valid_and_last_day() {
+        let der = fixture!("cert-t13.der");
+        let c = certificate_facts(der, at("2026-11-25T00:00:00Z")).unwrap();
+        assert!(c.not_yet_valid && !c.expired);
+        assert_eq!((c.key_type, c.key_bits), (KeyType::Rsa, 3072));
+        // One hour before the end: 0 whole days left; one hour after: -1, expired.
+        let c = certificate_facts(der, at("2029-02-27T15:13:03Z")).unwrap();
+        assert_eq!((c.days_left, c.expired), (0, false));
+        let c = certificate_facts(der, at("2029-02-27T17:13:03Z")).unwrap();
+        assert_eq!((c.days_left, c.expired), (-1, true));
+    }
+
+    #[test]
+    fn lab_ca_is_self_signed() {
+        let c = certificate_facts(fixture!("cert-ca.der"), at("2026-11-26T00:00:00Z")).unwrap();
+        assert!(c.self_signed);
+    }
+
+    #[test]
+    fn same_names_but_a_bad_signature_is_not_self_signed() {
+        let mut der = fixture!("cert-weak.der").to_vec();
+        let last = der.len() - 1;
+        der[last] ^= 0x01;
+        let c = certificate_facts(&der, at("2026-11-25T00:00:00Z")).unwrap();
+        assert_eq!(c.issuer, c.subject);
+        assert!(!c.self_signed);
+    }
+
+    #[test]
+    fn garbage_and_truncation_are_errors() {
+        assert!(certificate_facts(b"not a certificate", Utc::now()).is_err());
+        let der = fixture!("cert-good.der");
+        for cut in [0, 1, 10, der.len() / 2, der.len() - 1] {
+            assert!(certificate_facts(&der[..cut], Utc::now()).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn rfc4514_escapes() {
+        assert_eq!(escape_value("a,b+c"), "a\\,b\\+c");
+        assert_eq!(escape_value(" #x "), "\\ #x\\ ");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..2048)) {
+            let _ = certificate_facts(&bytes, Utc::now());
+        }
+
+        #[test]
+        fn never_panics_on_mutated_certificates(i in 0usize..687, b in proptest::num::u8::ANY) {
+            let mut der = fixture!("cert-good.der").to_vec();
+            der[i] = b;
+            let _ = certificate_facts(&der, Utc::now());
+        }
+    }
+}

@@ -158,9 +158,7 @@ fn dechunk(mut body: &[u8]) -> (Vec<u8>, Option<usize>) {
                 None => (out, None),
             };
         }
-        let Some(data_end) = data_start.checked_add(size) else {
-            return (out, None);
-        };
+        let data_end = data_start.saturating_add(size);
         if body.len() < data_end {
             out.extend_from_slice(&body[data_start..]);
             return (out, None);
@@ -281,7 +279,7 @@ fn decode_entities(s: &str) -> String {
     while let Some(i) = rest.find('&') {
         out.push_str(&rest[..i]);
         rest = &rest[i..];
-        let end = rest[..rest.len().min(12)].find(';');
+        let end = rest.bytes().take(12).position(|b| b == b';');
         let Some(end) = end else {
             out.push('&');
             rest = &rest[1..];
@@ -319,25 +317,12 @@ fn decode_entities(s: &str) -> String {
 
 /// The `<title>` of an HTML page, whitespace collapsed, entities decoded, at most 200 chars.
 pub fn title(html: &str) -> Option<String> {
-    let lower = html.to_lowercase();
-    // Lower-casing can change byte lengths for some scripts; only use it if it did not.
-    if lower.len() != html.len() {
-        return title_exact(html);
-    }
+    // ASCII lower-casing keeps every byte offset, so positions index `html` too.
+    let lower = html.to_ascii_lowercase();
     let start = lower.find("<title")?;
     let open_end = start + lower[start..].find('>')? + 1;
-    let close = open_end + lower[open_end..].find("</title").unwrap_or(lower.len() - open_end);
-    let raw = &html[open_end..close];
-    let collapsed = decode_entities(&raw.split_whitespace().collect::<Vec<_>>().join(" "));
-    let t: String = collapsed.chars().take(200).collect();
-    (!t.is_empty()).then_some(t)
-}
-
-fn title_exact(html: &str) -> Option<String> {
-    let start = html.find("<title").or_else(|| html.find("<TITLE"))?;
-    let open_end = start + html[start..].find('>')? + 1;
-    let close = html[open_end..]
-        .find("</")
+    let close = lower[open_end..]
+        .find("</title")
         .map_or(html.len(), |c| open_end + c);
     let raw = &html[open_end..close];
     let t: String = decode_entities(&raw.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -384,7 +369,10 @@ pub fn resolve_location(base: &Target, location: &str) -> Option<Target> {
     let loc = location.trim();
     for scheme in ["http", "https"] {
         let prefix = format!("{scheme}://");
-        if loc.len() >= prefix.len() && loc[..prefix.len()].eq_ignore_ascii_case(&prefix) {
+        if loc
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(&prefix))
+        {
             let rest = &loc[prefix.len()..];
             let (authority, path) = match rest.find(['/', '?', '#']) {
                 Some(i) => (&rest[..i], &rest[i..]),
@@ -700,4 +688,203 @@ pub fn server_product(server: &str) -> Option<(String, Option<String>)> {
         None => (token, None),
     };
     (!product.is_empty()).then(|| (product.to_string(), version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    macro_rules! fixture {
+        ($name:literal) => {
+            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/http/", $name))
+        };
+    }
+
+    fn whole(bytes: &[u8]) -> Response {
+        assert_eq!(response_complete(bytes), Some(bytes.len()));
+        parse_response(bytes).unwrap()
+    }
+
+    fn base() -> Target {
+        Target {
+            scheme: "http".into(),
+            host: "10.254.71.2".into(),
+            port: 8080,
+            path: "/a/b".into(),
+        }
+    }
+
+    #[test]
+    fn nginx_redirect_to_https() {
+        let r = whole(fixture!("nginx-301-to-https.bin"));
+        assert_eq!((r.status, r.header("server")), (301, Some("nginx/1.22.1")));
+        let loc = r.header("location").unwrap();
+        let t = resolve_location(&base(), loc).unwrap();
+        assert_eq!(
+            t,
+            Target {
+                scheme: "https".into(),
+                host: "10.254.71.2".into(),
+                port: 4432,
+                path: "/".into()
+            }
+        );
+    }
+
+    #[test]
+    fn nginx_shift_jis_page() {
+        let r = whole(fixture!("nginx-200-sjis.bin"));
+        assert_eq!(r.header("content-type"), Some("text/html"));
+        let text = r.text();
+        assert_eq!(title(&text).as_deref(), Some("電子カルテ サーバ ログイン & 管理"));
+        assert!(has_password_input(&text));
+    }
+
+    #[test]
+    fn nginx_basic_auth_and_404() {
+        let r = whole(fixture!("nginx-401-basic.bin"));
+        assert_eq!((r.status, r.auth_schemes()), (401, vec!["Basic".to_string()]));
+        assert_eq!(title(&r.text()).as_deref(), Some("401 Authorization Required"));
+        let r = whole(fixture!("nginx-404.bin"));
+        assert_eq!(r.status, 404);
+        assert!(!has_password_input(&r.text()));
+    }
+
+    #[test]
+    fn chunked_euc_jp_with_two_challenges() {
+        let r = whole(fixture!("handmade-chunked-eucjp.bin"));
+        assert_eq!(title(&r.text()).as_deref(), Some("ルーター 設定画面"));
+        assert_eq!(r.auth_schemes(), vec!["Digest".to_string(), "Basic".to_string()]);
+        assert_eq!(
+            server_product(r.header("server").unwrap()),
+            Some(("Aterm(HT)".to_string(), Some("1.0".to_string())))
+        );
+        let sig = SIGNATURES.iter().find(|s| s.vendor == "NEC").unwrap();
+        assert_eq!(matches(sig, &r, &r.text()), Some(None));
+    }
+
+    #[test]
+    fn portal_signatures() {
+        let r = whole(fixture!("handmade-globalprotect-prelogin.bin"));
+        let sig = SIGNATURES.iter().find(|s| s.path == "/global-protect/prelogin.esp").unwrap();
+        assert_eq!(matches(sig, &r, &r.text()), Some(Some("10.2.4".to_string())));
+
+        let r = whole(fixture!("handmade-citrix-vpn-index.bin"));
+        let sig = SIGNATURES.iter().find(|s| s.path == "/vpn/index.html").unwrap();
+        assert_eq!(
+            matches(sig, &r, &r.text()),
+            Some(Some("build-hash 6e7b2de88609868eeda0b1baf1d34a7e".to_string()))
+        );
+
+        let r = whole(fixture!("nginx-fortigate-like.bin"));
+        let sig = SIGNATURES.iter().find(|s| s.vendor == "Fortinet").unwrap();
+        assert_eq!(matches(sig, &r, &r.text()), Some(None));
+        // The 404 page matches no portal.
+        let r = whole(fixture!("nginx-404.bin"));
+        assert!(SIGNATURES.iter().all(|s| matches(s, &r, &r.text()).is_none()));
+    }
+
+    #[test]
+    fn framing_waits_for_the_body() {
+        let bytes = fixture!("nginx-200-sjis.bin");
+        for cut in 0..bytes.len() {
+            assert_eq!(response_complete(&bytes[..cut]), None, "cut at {cut}");
+        }
+        let bytes = fixture!("handmade-chunked-eucjp.bin");
+        for cut in 0..bytes.len() {
+            assert_eq!(response_complete(&bytes[..cut]), None, "cut at {cut}");
+            // A cut response still parses (what arrived before the limit).
+            let _ = parse_response(&bytes[..cut]);
+        }
+    }
+
+    #[test]
+    fn malformed_responses() {
+        assert!(matches!(
+            parse_response(b"SSH-2.0-OpenSSH_9.2\r\n"),
+            Err(HttpError::Invalid(_))
+        ));
+        assert_eq!(parse_response(b"HTTP/1.1 200 OK\r\nServer: x\r\n"), Err(HttpError::Truncated));
+        assert!(matches!(parse_response(b"HTTP/1.1 abc\r\n\r\n"), Err(HttpError::Invalid(_))));
+        let mut huge = b"HTTP/1.1 200 OK\r\n".to_vec();
+        huge.extend(std::iter::repeat_n(b'a', MAX_HEAD + 10));
+        assert_eq!(response_complete(&huge), Some(huge.len()));
+        assert_eq!(parse_response(&huge), Err(HttpError::TooLarge));
+        let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..(MAX_HEADERS + 1) {
+            many.extend(format!("X-{i}: y\r\n").as_bytes());
+        }
+        many.extend(b"\r\n");
+        assert_eq!(parse_response(&many), Err(HttpError::TooLarge));
+        // Content-Length larger than what arrived: body is what arrived.
+        let r = parse_response(b"HTTP/1.0 200 OK\r\nContent-Length: 999999\r\n\r\nabc").unwrap();
+        assert_eq!(r.body, b"abc");
+        // Huge chunk size does not allocate.
+        let r = parse_response(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nab",
+        )
+        .unwrap();
+        assert_eq!(r.body, b"ab");
+    }
+
+    #[test]
+    fn locations() {
+        let b = base();
+        assert_eq!(resolve_location(&b, "/x").unwrap().path, "/x");
+        assert_eq!(resolve_location(&b, "c?d=1").unwrap().path, "/a/c?d=1");
+        let t = resolve_location(&b, "//other.invalid/p").unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.scheme.as_str()), ("other.invalid", 80, "http"));
+        let t = resolve_location(&b, "HTTPS://[fe80::1]:8443").unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("fe80::1", 8443, "/"));
+        assert_eq!(resolve_location(&b, "ftp://x/"), None);
+        assert_eq!(resolve_location(&b, "http://:80/"), None);
+    }
+
+    #[test]
+    fn titles_and_forms() {
+        assert_eq!(title("<TITLE>\n  A &amp;\tB &#x30ED;&#12464; </TITLE>").as_deref(), Some("A & B ログ"));
+        assert_eq!(title("<title></title>"), None);
+        assert_eq!(title("no title"), None);
+        assert_eq!(title("<title>unterminated").as_deref(), Some("unterminated"));
+        // Lower-casing that changes byte lengths (e.g. 'İ') must not slice off a boundary.
+        assert_eq!(title("<title>İİ x</title>").as_deref(), Some("İİ x"));
+        assert!(has_password_input("<input class=a type = 'password'>"));
+        assert!(!has_password_input("<input type=text name=password>"));
+    }
+
+    #[test]
+    fn charsets() {
+        let sjis = "日本語".as_bytes().to_vec();
+        assert_eq!(decode_body(&sjis, Some("text/html; charset=UTF-8")), "日本語");
+        let (euc, _, _) = encoding_rs::EUC_JP.encode("日本語");
+        assert_eq!(decode_body(&euc, Some("text/html;charset=\"EUC-JP\"")), "日本語");
+        let (sj, _, _) = encoding_rs::SHIFT_JIS.encode("日本語");
+        // No label, not UTF-8: Shift_JIS.
+        assert_eq!(decode_body(&sj, None), "日本語");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..4096)) {
+            let _ = response_complete(&bytes);
+            if let Ok(r) = parse_response(&bytes) {
+                let text = r.text();
+                let _ = title(&text);
+                let _ = has_password_input(&text);
+                let _ = r.auth_schemes();
+                for s in SIGNATURES {
+                    let _ = matches(s, &r, &text);
+                }
+            }
+        }
+
+        #[test]
+        fn text_helpers_never_panic(s in ".{0,512}") {
+            let _ = title(&s);
+            let _ = has_password_input(&s);
+            let _ = resolve_location(&base(), &s);
+            let _ = server_product(&s);
+            let _ = decode_body(s.as_bytes(), Some(&s));
+        }
+    }
 }
