@@ -76,8 +76,19 @@ impl Drop for Lab {
 /// What sslscan saw: accepted versions and (version, suite id) pairs.
 fn sslscan(port: u16) -> (BTreeSet<String>, BTreeSet<(String, u16)>) {
     let out = Command::new("timeout")
-        .args(["60", "sslscan", "--no-colour", "--show-cipher-ids", "--no-heartbleed"])
-        .args(["--no-renegotiation", "--no-compression", "--no-fallback", "--no-groups"])
+        .args([
+            "60",
+            "sslscan",
+            "--no-colour",
+            "--show-cipher-ids",
+            "--no-heartbleed",
+        ])
+        .args([
+            "--no-renegotiation",
+            "--no-compression",
+            "--no-fallback",
+            "--no-groups",
+        ])
         .args(["--no-check-certificate", &format!("{LAB_IP}:{port}")])
         .output()
         .expect("sslscan runs");
@@ -117,7 +128,11 @@ fn ours(facts: &TlsFacts) -> (BTreeSet<String>, BTreeSet<(String, u16)>) {
     let suites = facts
         .versions
         .iter()
-        .flat_map(|v| v.suites.iter().map(move |s| (version_label(v.version).to_string(), s.id)))
+        .flat_map(|v| {
+            v.suites
+                .iter()
+                .map(move |s| (version_label(v.version).to_string(), s.id))
+        })
         .collect();
     (versions, suites)
 }
@@ -134,7 +149,14 @@ fn suites_of(facts: &TlsFacts, v: TlsVersion) -> Vec<&str> {
 /// `openssl s_client` completes a handshake with exactly this version.
 fn s_client_accepts(port: u16, flag: &str) -> bool {
     let out = Command::new("timeout")
-        .args(["10", "openssl", "s_client", "-connect", &format!("{LAB_IP}:{port}"), flag])
+        .args([
+            "10",
+            "openssl",
+            "s_client",
+            "-connect",
+            &format!("{LAB_IP}:{port}"),
+            flag,
+        ])
         .args(["-cipher", "ALL:@SECLEVEL=0"])
         .stdin(std::process::Stdio::null())
         .output()
@@ -200,7 +222,10 @@ async fn lab_audit_matches_sslscan_and_openssl() {
     // The good nginx.
     let (good, elapsed) = audit(&lab, 4432).await;
     eprintln!("good nginx audited in {elapsed:?}");
-    assert_eq!(good.accepted_versions, vec![TlsVersion::Tls12, TlsVersion::Tls13]);
+    assert_eq!(
+        good.accepted_versions,
+        vec![TlsVersion::Tls12, TlsVersion::Tls13]
+    );
     assert_eq!(
         suites_of(&good, TlsVersion::Tls12),
         vec![
@@ -211,9 +236,15 @@ async fn lab_audit_matches_sslscan_and_openssl() {
     );
     assert!(good.weak_suites.is_empty() && good.weaknesses.is_empty());
     let cert = good.certificate.as_ref().expect("certificate");
-    assert_eq!(cert.sans, vec!["good.lab.invalid".to_string(), LAB_IP.to_string()]);
+    assert_eq!(
+        cert.sans,
+        vec!["good.lab.invalid".to_string(), LAB_IP.to_string()]
+    );
     assert!(!cert.expired && !cert.self_signed);
-    assert_eq!((cert.key_bits, cert.signature_algorithm.as_str()), (256, "sha256WithRSAEncryption"));
+    assert_eq!(
+        (cert.key_bits, cert.signature_algorithm.as_str()),
+        (256, "sha256WithRSAEncryption")
+    );
     assert_eq!(good.chain.len(), 2);
     assert!(good.chain[1].self_signed);
 
@@ -221,8 +252,14 @@ async fn lab_audit_matches_sslscan_and_openssl() {
     let (t13, _) = audit(&lab, 4433).await;
     assert_eq!(t13.accepted_versions, vec![TlsVersion::Tls13]);
     assert_eq!(t13.client_cert_requested, None);
-    let cert = t13.certificate.as_ref().expect("TLS 1.3 certificate via rustls");
-    assert_eq!((cert.key_bits, cert.sans.clone()), (3072, vec!["tls13.lab.invalid".to_string()]));
+    let cert = t13
+        .certificate
+        .as_ref()
+        .expect("TLS 1.3 certificate via rustls");
+    assert_eq!(
+        (cert.key_bits, cert.sans.clone()),
+        (3072, vec!["tls13.lab.invalid".to_string()])
+    );
 
     // Client certificate requested.
     let (cr, _) = audit(&lab, 4434).await;
@@ -231,9 +268,17 @@ async fn lab_audit_matches_sslscan_and_openssl() {
     // 3DES and RC4 from GnuTLS.
     let (legacy, _) = audit(&lab, 4435).await;
     for w in [SuiteWeakness::Rc4, SuiteWeakness::Des64BitBlock] {
-        assert!(legacy.weaknesses.contains(&w), "{w:?} in {:?}", legacy.weaknesses);
+        assert!(
+            legacy.weaknesses.contains(&w),
+            "{w:?} in {:?}",
+            legacy.weaknesses
+        );
     }
-    assert!(legacy.weak_suites.contains(&"TLS_RSA_WITH_3DES_EDE_CBC_SHA".to_string()));
+    assert!(
+        legacy
+            .weak_suites
+            .contains(&"TLS_RSA_WITH_3DES_EDE_CBC_SHA".to_string())
+    );
 
     // HelloRetryRequest still tells the version and suite.
     let (hrr, _) = audit(&lab, 4436).await;
@@ -274,20 +319,39 @@ async fn lab_audit_matches_sslscan_and_openssl() {
     assert_eq!(http.status, 301);
     assert_eq!(http.redirects_to_https, Some(true));
     assert_eq!(http.redirect.as_deref(), Some("https://10.254.71.2:4432/"));
-    assert_eq!(http.title.as_deref(), Some("電子カルテ サーバ ログイン & 管理"));
+    assert_eq!(
+        http.title.as_deref(),
+        Some("電子カルテ サーバ ログイン & 管理")
+    );
     assert_eq!(http.login_form, Some(true));
-    assert_eq!(svc.software.map(|s| (s.product, s.version)), Some(("nginx".into(), Some("1.22.1".into()))));
+    assert_eq!(
+        svc.software.map(|s| (s.product, s.version)),
+        Some(("nginx".into(), Some("1.22.1".into())))
+    );
 
-    let svc = hooks::probe("https", lab.addr(4432), None, now(), Duration::from_secs(10)).await;
+    let svc = hooks::probe(
+        "https",
+        lab.addr(4432),
+        None,
+        now(),
+        Duration::from_secs(10),
+    )
+    .await;
     let https = svc.facts.http.expect("https facts");
-    assert_eq!(https.products.first().map(|p| p.vendor.as_str()), Some("Fortinet"));
+    assert_eq!(
+        https.products.first().map(|p| p.vendor.as_str()),
+        Some("Fortinet")
+    );
 
     // SMTP STARTTLS: the audit runs through the prelude.
     let svc = hooks::probe("smtp", lab.addr(2525), None, now(), Duration::from_secs(20)).await;
     assert_eq!(svc.protocol.as_deref(), Some("smtp"));
     let tls = svc.facts.tls.expect("STARTTLS audit");
     assert_eq!(tls.via, "starttls-smtp");
-    assert_eq!(tls.accepted_versions, vec![TlsVersion::Tls12, TlsVersion::Tls13]);
+    assert_eq!(
+        tls.accepted_versions,
+        vec![TlsVersion::Tls12, TlsVersion::Tls13]
+    );
     assert_eq!(
         tls.certificate.map(|c| c.subject),
         Some("CN=good.lab.invalid,O=clinicscan lab,C=JP".to_string())
@@ -300,7 +364,8 @@ async fn lab_audit_matches_sslscan_and_openssl() {
 /// closes, or 64 KiB.
 fn exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     s.write_all(request).unwrap();
     let mut out = Vec::new();
     let mut chunk = [0u8; 8192];
@@ -341,16 +406,56 @@ fn record_fixtures() {
 
     put(&tls, "client-hello-tls12.bin", &hello(wire::TLS12, &all12));
     put(&tls, "client-hello-tls13.bin", &hello(wire::TLS13, &all13));
-    put(&tls, "nginx-weak-tls10-flight.bin", &exchange(lab.addr(4431), &hello(wire::TLS10, &all12)));
-    put(&tls, "nginx-weak-tls12-flight.bin", &exchange(lab.addr(4431), &hello(wire::TLS12, &all12)));
-    put(&tls, "nginx-weak-tls13-alert.bin", &exchange(lab.addr(4431), &hello(wire::TLS13, &all13)));
-    put(&tls, "nginx-good-tls11-alert.bin", &exchange(lab.addr(4432), &hello(wire::TLS11, &all12)));
-    put(&tls, "nginx-good-tls13-serverhello.bin", &exchange(lab.addr(4432), &hello(wire::TLS13, &all13)));
-    put(&tls, "nginx-good-tls12-flight.bin", &exchange(lab.addr(4432), &hello(wire::TLS12, &all12)));
-    put(&tls, "s_server-tls12-certreq-flight.bin", &exchange(lab.addr(4434), &hello(wire::TLS12, &all12)));
-    put(&tls, "gnutls-tls10-3des-flight.bin", &exchange(lab.addr(4435), &hello(wire::TLS10, &[0x000A])));
-    put(&tls, "s_server-tls13-hrr.bin", &exchange(lab.addr(4436), &hello(wire::TLS13, &all13)));
-    put(&tls, "nginx-http-port-reply.bin", &exchange(lab.addr(8081), &hello(wire::TLS12, &all12)));
+    put(
+        &tls,
+        "nginx-weak-tls10-flight.bin",
+        &exchange(lab.addr(4431), &hello(wire::TLS10, &all12)),
+    );
+    put(
+        &tls,
+        "nginx-weak-tls12-flight.bin",
+        &exchange(lab.addr(4431), &hello(wire::TLS12, &all12)),
+    );
+    put(
+        &tls,
+        "nginx-weak-tls13-alert.bin",
+        &exchange(lab.addr(4431), &hello(wire::TLS13, &all13)),
+    );
+    put(
+        &tls,
+        "nginx-good-tls11-alert.bin",
+        &exchange(lab.addr(4432), &hello(wire::TLS11, &all12)),
+    );
+    put(
+        &tls,
+        "nginx-good-tls13-serverhello.bin",
+        &exchange(lab.addr(4432), &hello(wire::TLS13, &all13)),
+    );
+    put(
+        &tls,
+        "nginx-good-tls12-flight.bin",
+        &exchange(lab.addr(4432), &hello(wire::TLS12, &all12)),
+    );
+    put(
+        &tls,
+        "s_server-tls12-certreq-flight.bin",
+        &exchange(lab.addr(4434), &hello(wire::TLS12, &all12)),
+    );
+    put(
+        &tls,
+        "gnutls-tls10-3des-flight.bin",
+        &exchange(lab.addr(4435), &hello(wire::TLS10, &[0x000A])),
+    );
+    put(
+        &tls,
+        "s_server-tls13-hrr.bin",
+        &exchange(lab.addr(4436), &hello(wire::TLS13, &all13)),
+    );
+    put(
+        &tls,
+        "nginx-http-port-reply.bin",
+        &exchange(lab.addr(8081), &hello(wire::TLS12, &all12)),
+    );
     for name in ["weak", "good", "ca", "t13"] {
         let out = Command::new("openssl")
             .args(["x509", "-outform", "DER", "-in"])
@@ -364,9 +469,29 @@ fn record_fixtures() {
         format!("GET {path} HTTP/1.1\r\nHost: {LAB_IP}\r\nUser-Agent: clinicscan/0.1.0\r\nConnection: close\r\n\r\n")
             .into_bytes()
     };
-    put(&http, "nginx-301-to-https.bin", &exchange(lab.addr(8080), &get("/")));
-    put(&http, "nginx-200-sjis.bin", &exchange(lab.addr(8081), &get("/")));
-    put(&http, "nginx-401-basic.bin", &exchange(lab.addr(8081), &get("/admin/")));
-    put(&http, "nginx-404.bin", &exchange(lab.addr(8081), &get("/nothing-here")));
-    put(&http, "nginx-fortigate-like.bin", &exchange(lab.addr(8081), &get("/remote/login")));
+    put(
+        &http,
+        "nginx-301-to-https.bin",
+        &exchange(lab.addr(8080), &get("/")),
+    );
+    put(
+        &http,
+        "nginx-200-sjis.bin",
+        &exchange(lab.addr(8081), &get("/")),
+    );
+    put(
+        &http,
+        "nginx-401-basic.bin",
+        &exchange(lab.addr(8081), &get("/admin/")),
+    );
+    put(
+        &http,
+        "nginx-404.bin",
+        &exchange(lab.addr(8081), &get("/nothing-here")),
+    );
+    put(
+        &http,
+        "nginx-fortigate-like.bin",
+        &exchange(lab.addr(8081), &get("/remote/login")),
+    );
 }

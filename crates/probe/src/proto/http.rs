@@ -7,16 +7,13 @@
 //! mostly have self-signed certificates; the TLS audit reports on them separately). A server
 //! that speaks only TLS < 1.2, which rustls refuses, yields a `ProbeError` saying so.
 
-use clinicscan_model::{
-    HttpFacts, ProbeError, ProbeErrorKind, Service, Software, WebProduct,
-};
+use clinicscan_model::{HttpFacts, ProbeError, ProbeErrorKind, Service, Software, WebProduct};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::ProbeContext;
 use super::io::{self, Budget, IoError};
 use crate::wire::http::{
-    self as wire, Response, SIGNATURES, Target, parse_response, resolve_location,
-    response_complete,
+    self as wire, Response, SIGNATURES, Target, parse_response, resolve_location, response_complete,
 };
 
 /// The most bytes read from one response.
@@ -56,9 +53,15 @@ fn tls_connect_error(e: &std::io::Error) -> ProbeError {
         None if e.kind() == std::io::ErrorKind::UnexpectedEof
             || e.kind() == std::io::ErrorKind::ConnectionReset =>
         {
-            probe_error(ProbeErrorKind::ConnectionClosed, format!("TLS handshake: {e}"))
+            probe_error(
+                ProbeErrorKind::ConnectionClosed,
+                format!("TLS handshake: {e}"),
+            )
         }
-        None => probe_error(ProbeErrorKind::InvalidMessage, format!("TLS handshake: {e}")),
+        None => probe_error(
+            ProbeErrorKind::InvalidMessage,
+            format!("TLS handshake: {e}"),
+        ),
     }
 }
 
@@ -75,7 +78,10 @@ async fn open(ctx: &ProbeContext, target: &Target) -> Result<Box<dyn Stream>, Pr
     let connector = tokio_rustls::TlsConnector::from(config);
     let name = super::tls::rustls_server_name(ctx);
     match tokio::time::timeout_at(io::step_deadline(ctx), connector.connect(name, tcp)).await {
-        Err(_) => Err(probe_error(ProbeErrorKind::Timeout, "TLS handshake timed out")),
+        Err(_) => Err(probe_error(
+            ProbeErrorKind::Timeout,
+            "TLS handshake timed out",
+        )),
         Ok(Err(e)) => Err(tls_connect_error(&e)),
         Ok(Ok(s)) => Ok(Box::new(s)),
     }
@@ -96,7 +102,11 @@ fn host_header(ctx: &ProbeContext, target: &Target) -> String {
 }
 
 /// One GET; the response as far as it arrived within the limits.
-async fn get(ctx: &ProbeContext, target: &Target, budget: &mut usize) -> Result<Response, ProbeError> {
+async fn get(
+    ctx: &ProbeContext,
+    target: &Target,
+    budget: &mut usize,
+) -> Result<Response, ProbeError> {
     if *budget == 0 {
         return Err(probe_error(ProbeErrorKind::TooLarge, "byte limit reached"));
     }
@@ -120,7 +130,8 @@ async fn get(ctx: &ProbeContext, target: &Target, budget: &mut usize) -> Result<
         // Connection: close — the end of the body is the end of the connection; a body cut
         // at the byte limit is still a page to read the title from.
         Err(IoError::Closed(_)) | Err(IoError::TooLarge(_)) if !buf.is_empty() => {}
-        Err(IoError::Io(e)) if !buf.is_empty() && e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+        Err(IoError::Io(e)) if !buf.is_empty() && e.kind() == std::io::ErrorKind::UnexpectedEof => {
+        }
         Err(IoError::Timeout) if wire::response_head_complete(&buf) => {}
         Err(e) => return Err(e.to_probe_error("http")),
     }

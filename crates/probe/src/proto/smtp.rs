@@ -48,7 +48,12 @@ pub(crate) fn parse_reply(buf: &[u8]) -> Result<Reply, String> {
             .get(..3)
             .and_then(|c| c.parse().ok())
             .filter(|c| (200..600).contains(c))
-            .ok_or_else(|| format!("not an SMTP reply: {:?}", line.chars().take(20).collect::<String>()))?;
+            .ok_or_else(|| {
+                format!(
+                    "not an SMTP reply: {:?}",
+                    line.chars().take(20).collect::<String>()
+                )
+            })?;
         if *code.get_or_insert(c) != c {
             return Err("reply lines with different codes".into());
         }
@@ -108,16 +113,26 @@ async fn starttls(ctx: &ProbeContext) -> Result<(TcpStream, Reply), StartTlsErro
     let mut budget = Budget::new(4 * MAX_REPLY);
     let greeting = reply(ctx, &mut s, &mut buf, &mut budget).await?;
     if greeting.code != 220 {
-        return Err(StartTlsError::Protocol(format!("greeting {}", greeting.code)));
+        return Err(StartTlsError::Protocol(format!(
+            "greeting {}",
+            greeting.code
+        )));
     }
     io::write_all(ctx, &mut s, b"EHLO clinicscan.invalid\r\n")
         .await
         .map_err(StartTlsError::Io)?;
     let ehlo = reply(ctx, &mut s, &mut buf, &mut budget).await?;
     if ehlo.code != 250 {
-        return Err(StartTlsError::Protocol(format!("EHLO answered {}", ehlo.code)));
+        return Err(StartTlsError::Protocol(format!(
+            "EHLO answered {}",
+            ehlo.code
+        )));
     }
-    if !ehlo.lines.iter().any(|l| l.trim().eq_ignore_ascii_case("STARTTLS")) {
+    if !ehlo
+        .lines
+        .iter()
+        .any(|l| l.trim().eq_ignore_ascii_case("STARTTLS"))
+    {
         return Err(StartTlsError::NoStartTls);
     }
     io::write_all(ctx, &mut s, b"STARTTLS\r\n")
@@ -125,10 +140,15 @@ async fn starttls(ctx: &ProbeContext) -> Result<(TcpStream, Reply), StartTlsErro
         .map_err(StartTlsError::Io)?;
     let go = reply(ctx, &mut s, &mut buf, &mut budget).await?;
     if go.code != 220 {
-        return Err(StartTlsError::Protocol(format!("STARTTLS answered {}", go.code)));
+        return Err(StartTlsError::Protocol(format!(
+            "STARTTLS answered {}",
+            go.code
+        )));
     }
     if !buf.is_empty() {
-        return Err(StartTlsError::Protocol("data after the STARTTLS reply".into()));
+        return Err(StartTlsError::Protocol(
+            "data after the STARTTLS reply".into(),
+        ));
     }
     Ok((s, greeting))
 }
@@ -184,10 +204,14 @@ mod tests {
 
     #[test]
     fn reply_parses_multiline_ehlo() {
-        let r = parse_reply(b"250-mx.lab Hello\r\n250-SIZE 33554432\r\n250-STARTTLS\r\n250 HELP\r\n")
-            .unwrap();
+        let r =
+            parse_reply(b"250-mx.lab Hello\r\n250-SIZE 33554432\r\n250-STARTTLS\r\n250 HELP\r\n")
+                .unwrap();
         assert_eq!(r.code, 250);
-        assert_eq!(r.lines, vec!["mx.lab Hello", "SIZE 33554432", "STARTTLS", "HELP"]);
+        assert_eq!(
+            r.lines,
+            vec!["mx.lab Hello", "SIZE 33554432", "STARTTLS", "HELP"]
+        );
         assert!(parse_reply(b"SSH-2.0-OpenSSH_9.2\r\n").is_err());
         assert!(parse_reply(b"250-a\r\n220 b\r\n").is_err());
     }

@@ -26,8 +26,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clinicscan_model::{
-    CipherSuite, ProbeError, ProbeErrorKind, Service, SuiteWeakness, TlsFacts,
-    TlsVersion, TlsVersionResult,
+    CipherSuite, ProbeError, ProbeErrorKind, Service, SuiteWeakness, TlsFacts, TlsVersion,
+    TlsVersionResult,
 };
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -43,9 +43,10 @@ use crate::wire::tls::{
 };
 
 /// Opens a fresh connection ready for a TLS ClientHello.
-pub(crate) type Prelude = for<'a> fn(
-    &'a ProbeContext,
-) -> Pin<Box<dyn Future<Output = Result<TcpStream, IoError>> + Send + 'a>>;
+pub(crate) type Prelude =
+    for<'a> fn(
+        &'a ProbeContext,
+    ) -> Pin<Box<dyn Future<Output = Result<TcpStream, IoError>> + Send + 'a>>;
 
 /// The most connections the audit keeps open to one endpoint at a time.
 pub(crate) const AUDIT_CONNECTIONS: usize = 4;
@@ -131,8 +132,17 @@ impl Shared<'_> {
 
     /// One ClientHello; reads until the ServerHello (or the whole plaintext flight if
     /// `full`), an alert, or an error.
-    async fn hello(&self, version: u16, suites: &[u16], full: bool) -> Result<ServerFlight, HelloError> {
-        let _slot = self.slots.acquire().await.map_err(|_| HelloError::Io(IoError::Timeout))?;
+    async fn hello(
+        &self,
+        version: u16,
+        suites: &[u16],
+        full: bool,
+    ) -> Result<ServerFlight, HelloError> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| HelloError::Io(IoError::Timeout))?;
         if !self.ctx.connection_gap.is_zero() {
             tokio::time::sleep(self.ctx.connection_gap).await;
         }
@@ -157,8 +167,14 @@ impl Shared<'_> {
         let mut buf = Vec::new();
         let mut flight = ServerFlight::new();
         let result = loop {
-            if let Err(e) =
-                io::read_until(self.ctx, &mut stream, &mut buf, &mut budget, record_complete).await
+            if let Err(e) = io::read_until(
+                self.ctx,
+                &mut stream,
+                &mut buf,
+                &mut budget,
+                record_complete,
+            )
+            .await
             {
                 break Err(HelloError::Io(e));
             }
@@ -193,7 +209,10 @@ impl Shared<'_> {
                 out.error.get_or_insert(ProbeError {
                     probe: "tls".into(),
                     kind: ProbeErrorKind::Timeout,
-                    detail: format!("deadline passed while enumerating {}", version_name(version)),
+                    detail: format!(
+                        "deadline passed while enumerating {}",
+                        version_name(version)
+                    ),
                 });
                 break;
             }

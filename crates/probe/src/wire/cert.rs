@@ -19,13 +19,13 @@ pub enum CertError {
 
 /// Signature algorithm OIDs that use SHA-1 or MD5 (or worse).
 const WEAK_SIGNATURES: &[&str] = &[
-    "1.2.840.113549.1.1.2",  // md2WithRSAEncryption
-    "1.2.840.113549.1.1.3",  // md4WithRSAEncryption
-    "1.2.840.113549.1.1.4",  // md5WithRSAEncryption
-    "1.2.840.113549.1.1.5",  // sha1WithRSAEncryption
-    "1.3.14.3.2.29",         // sha1WithRSAEncryption (OIW)
-    "1.2.840.10040.4.3",     // dsa-with-sha1
-    "1.2.840.10045.4.1",     // ecdsa-with-SHA1
+    "1.2.840.113549.1.1.2", // md2WithRSAEncryption
+    "1.2.840.113549.1.1.3", // md4WithRSAEncryption
+    "1.2.840.113549.1.1.4", // md5WithRSAEncryption
+    "1.2.840.113549.1.1.5", // sha1WithRSAEncryption
+    "1.3.14.3.2.29",        // sha1WithRSAEncryption (OIW)
+    "1.2.840.10040.4.3",    // dsa-with-sha1
+    "1.2.840.10045.4.1",    // ecdsa-with-SHA1
 ];
 
 /// Names for signature algorithms the OID registry may not know.
@@ -99,7 +99,7 @@ pub fn rfc4514(name: &X509Name<'_>) -> String {
                     let ty = attribute_name(&oid).map_or(oid.clone(), str::to_string);
                     let value = match atv.as_str() {
                         Ok(v) => escape_value(v),
-                        Err(_) => format!("#{}", hex(atv.attr_value().data.as_ref())),
+                        Err(_) => format!("#{}", hex(atv.attr_value().data)),
                     };
                     format!("{ty}={value}")
                 })
@@ -132,7 +132,9 @@ fn first_der_integer_bits(content: &[u8]) -> u32 {
         if n == 0 || n > 2 || rest.len() < n {
             return 0;
         }
-        let len = rest[..n].iter().fold(0usize, |a, b| a << 8 | usize::from(*b));
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |a, b| a << 8 | usize::from(*b));
         (len, &rest[n..])
     };
     rest.get(..len).map_or(0, integer_bits)
@@ -190,7 +192,7 @@ fn key_facts(spki: &SubjectPublicKeyInfo<'_>) -> (KeyType, u32) {
                 .algorithm
                 .parameters
                 .as_ref()
-                .map(|p| first_der_integer_bits(p.data.as_ref()))
+                .map(|p| first_der_integer_bits(p.data))
                 .unwrap_or(0);
             (KeyType::Dsa, bits)
         }
@@ -273,7 +275,11 @@ mod tests {
 
     macro_rules! fixture {
         ($name:literal) => {
-            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/tls/", $name))
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../fixtures/tls/",
+                $name
+            ))
         };
     }
 
@@ -294,7 +300,10 @@ mod tests {
         assert_eq!((c.key_type, c.key_bits), (KeyType::Rsa, 2048));
         assert_eq!(c.signature_algorithm, "sha1WithRSAEncryption");
         assert_eq!(c.sans, Vec::<String>::new());
-        assert_eq!(c.sha256, "02b9bad5926899424bab95ae919d396d92e4ed14b3474db0061bce0e08e3303a");
+        assert_eq!(
+            c.sha256,
+            "02b9bad5926899424bab95ae919d396d92e4ed14b3474db0061bce0e08e3303a"
+        );
     }
 
     #[test]
@@ -345,7 +354,10 @@ mod tests {
         assert!(certificate_facts(b"not a certificate", Utc::now()).is_err());
         let der = fixture!("cert-good.der");
         for cut in [0, 1, 10, der.len() / 2, der.len() - 1] {
-            assert!(certificate_facts(&der[..cut], Utc::now()).is_err(), "cut at {cut}");
+            assert!(
+                certificate_facts(&der[..cut], Utc::now()).is_err(),
+                "cut at {cut}"
+            );
         }
     }
 

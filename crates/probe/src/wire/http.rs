@@ -61,7 +61,11 @@ impl Response {
     pub fn auth_schemes(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for v in self.headers_named("www-authenticate") {
-            let scheme = v.split_whitespace().next().unwrap_or("").trim_end_matches(',');
+            let scheme = v
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .trim_end_matches(',');
             if !scheme.is_empty() && !out.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
                 out.push(scheme.to_string());
             }
@@ -237,7 +241,9 @@ fn charset_of(content_type: &str) -> Option<&str> {
     let rest = &content_type[i + 8..];
     let rest = rest.trim_start_matches(['"', '\'']);
     let end = rest
-        .find(|c: char| c == ';' || c == '"' || c == '\'' || c.is_whitespace() || c == '>' || c == '/')
+        .find(|c: char| {
+            c == ';' || c == '"' || c == '\'' || c.is_whitespace() || c == '>' || c == '/'
+        })
         .unwrap_or(rest.len());
     Some(&rest[..end])
 }
@@ -339,7 +345,10 @@ pub fn has_password_input(html: &str) -> bool {
     while let Some(i) = lower[from..].find("<input") {
         let start = from + i;
         let end = lower[start..].find('>').map_or(lower.len(), |e| start + e);
-        let tag: String = lower[start..end].chars().filter(|c| !c.is_whitespace()).collect();
+        let tag: String = lower[start..end]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
         if tag.contains("type=\"password\"")
             || tag.contains("type='password'")
             || tag.contains("type=password")
@@ -379,8 +388,13 @@ pub fn resolve_location(base: &Target, location: &str) -> Option<Target> {
                 None => (rest, "/"),
             };
             let authority = authority.rsplit('@').next().unwrap_or(authority);
-            let (host, port) = split_host_port(authority, if scheme == "https" { 443 } else { 80 })?;
-            let path = if path.starts_with('/') { path.to_string() } else { format!("/{path}") };
+            let (host, port) =
+                split_host_port(authority, if scheme == "https" { 443 } else { 80 })?;
+            let path = if path.starts_with('/') {
+                path.to_string()
+            } else {
+                format!("/{path}")
+            };
             return Some(Target {
                 scheme: scheme.to_string(),
                 host,
@@ -684,7 +698,10 @@ pub fn matches(sig: &Signature, resp: &Response, text: &str) -> Option<Option<St
 pub fn server_product(server: &str) -> Option<(String, Option<String>)> {
     let token = server.split_whitespace().next()?;
     let (product, version) = match token.split_once('/') {
-        Some((p, v)) => (p, Some(v.trim_end_matches(',').to_string()).filter(|v| !v.is_empty())),
+        Some((p, v)) => (
+            p,
+            Some(v.trim_end_matches(',').to_string()).filter(|v| !v.is_empty()),
+        ),
         None => (token, None),
     };
     (!product.is_empty()).then(|| (product.to_string(), version))
@@ -696,7 +713,11 @@ mod tests {
 
     macro_rules! fixture {
         ($name:literal) => {
-            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/http/", $name))
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../fixtures/http/",
+                $name
+            ))
         };
     }
 
@@ -736,15 +757,24 @@ mod tests {
         let r = whole(fixture!("nginx-200-sjis.bin"));
         assert_eq!(r.header("content-type"), Some("text/html"));
         let text = r.text();
-        assert_eq!(title(&text).as_deref(), Some("電子カルテ サーバ ログイン & 管理"));
+        assert_eq!(
+            title(&text).as_deref(),
+            Some("電子カルテ サーバ ログイン & 管理")
+        );
         assert!(has_password_input(&text));
     }
 
     #[test]
     fn nginx_basic_auth_and_404() {
         let r = whole(fixture!("nginx-401-basic.bin"));
-        assert_eq!((r.status, r.auth_schemes()), (401, vec!["Basic".to_string()]));
-        assert_eq!(title(&r.text()).as_deref(), Some("401 Authorization Required"));
+        assert_eq!(
+            (r.status, r.auth_schemes()),
+            (401, vec!["Basic".to_string()])
+        );
+        assert_eq!(
+            title(&r.text()).as_deref(),
+            Some("401 Authorization Required")
+        );
         let r = whole(fixture!("nginx-404.bin"));
         assert_eq!(r.status, 404);
         assert!(!has_password_input(&r.text()));
@@ -754,7 +784,10 @@ mod tests {
     fn chunked_euc_jp_with_two_challenges() {
         let r = whole(fixture!("handmade-chunked-eucjp.bin"));
         assert_eq!(title(&r.text()).as_deref(), Some("ルーター 設定画面"));
-        assert_eq!(r.auth_schemes(), vec!["Digest".to_string(), "Basic".to_string()]);
+        assert_eq!(
+            r.auth_schemes(),
+            vec!["Digest".to_string(), "Basic".to_string()]
+        );
         assert_eq!(
             server_product(r.header("server").unwrap()),
             Some(("Aterm(HT)".to_string(), Some("1.0".to_string())))
@@ -766,14 +799,25 @@ mod tests {
     #[test]
     fn portal_signatures() {
         let r = whole(fixture!("handmade-globalprotect-prelogin.bin"));
-        let sig = SIGNATURES.iter().find(|s| s.path == "/global-protect/prelogin.esp").unwrap();
-        assert_eq!(matches(sig, &r, &r.text()), Some(Some("10.2.4".to_string())));
-
-        let r = whole(fixture!("handmade-citrix-vpn-index.bin"));
-        let sig = SIGNATURES.iter().find(|s| s.path == "/vpn/index.html").unwrap();
+        let sig = SIGNATURES
+            .iter()
+            .find(|s| s.path == "/global-protect/prelogin.esp")
+            .unwrap();
         assert_eq!(
             matches(sig, &r, &r.text()),
-            Some(Some("build-hash 6e7b2de88609868eeda0b1baf1d34a7e".to_string()))
+            Some(Some("10.2.4".to_string()))
+        );
+
+        let r = whole(fixture!("handmade-citrix-vpn-index.bin"));
+        let sig = SIGNATURES
+            .iter()
+            .find(|s| s.path == "/vpn/index.html")
+            .unwrap();
+        assert_eq!(
+            matches(sig, &r, &r.text()),
+            Some(Some(
+                "build-hash 6e7b2de88609868eeda0b1baf1d34a7e".to_string()
+            ))
         );
 
         let r = whole(fixture!("nginx-fortigate-like.bin"));
@@ -781,7 +825,11 @@ mod tests {
         assert_eq!(matches(sig, &r, &r.text()), Some(None));
         // The 404 page matches no portal.
         let r = whole(fixture!("nginx-404.bin"));
-        assert!(SIGNATURES.iter().all(|s| matches(s, &r, &r.text()).is_none()));
+        assert!(
+            SIGNATURES
+                .iter()
+                .all(|s| matches(s, &r, &r.text()).is_none())
+        );
     }
 
     #[test]
@@ -804,8 +852,14 @@ mod tests {
             parse_response(b"SSH-2.0-OpenSSH_9.2\r\n"),
             Err(HttpError::Invalid(_))
         ));
-        assert_eq!(parse_response(b"HTTP/1.1 200 OK\r\nServer: x\r\n"), Err(HttpError::Truncated));
-        assert!(matches!(parse_response(b"HTTP/1.1 abc\r\n\r\n"), Err(HttpError::Invalid(_))));
+        assert_eq!(
+            parse_response(b"HTTP/1.1 200 OK\r\nServer: x\r\n"),
+            Err(HttpError::Truncated)
+        );
+        assert!(matches!(
+            parse_response(b"HTTP/1.1 abc\r\n\r\n"),
+            Err(HttpError::Invalid(_))
+        ));
         let mut huge = b"HTTP/1.1 200 OK\r\n".to_vec();
         huge.extend(std::iter::repeat_n(b'a', MAX_HEAD + 10));
         assert_eq!(response_complete(&huge), Some(huge.len()));
@@ -833,19 +887,31 @@ mod tests {
         assert_eq!(resolve_location(&b, "/x").unwrap().path, "/x");
         assert_eq!(resolve_location(&b, "c?d=1").unwrap().path, "/a/c?d=1");
         let t = resolve_location(&b, "//other.invalid/p").unwrap();
-        assert_eq!((t.host.as_str(), t.port, t.scheme.as_str()), ("other.invalid", 80, "http"));
+        assert_eq!(
+            (t.host.as_str(), t.port, t.scheme.as_str()),
+            ("other.invalid", 80, "http")
+        );
         let t = resolve_location(&b, "HTTPS://[fe80::1]:8443").unwrap();
-        assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("fe80::1", 8443, "/"));
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str()),
+            ("fe80::1", 8443, "/")
+        );
         assert_eq!(resolve_location(&b, "ftp://x/"), None);
         assert_eq!(resolve_location(&b, "http://:80/"), None);
     }
 
     #[test]
     fn titles_and_forms() {
-        assert_eq!(title("<TITLE>\n  A &amp;\tB &#x30ED;&#12464; </TITLE>").as_deref(), Some("A & B ログ"));
+        assert_eq!(
+            title("<TITLE>\n  A &amp;\tB &#x30ED;&#12464; </TITLE>").as_deref(),
+            Some("A & B ログ")
+        );
         assert_eq!(title("<title></title>"), None);
         assert_eq!(title("no title"), None);
-        assert_eq!(title("<title>unterminated").as_deref(), Some("unterminated"));
+        assert_eq!(
+            title("<title>unterminated").as_deref(),
+            Some("unterminated")
+        );
         // Lower-casing that changes byte lengths (e.g. 'İ') must not slice off a boundary.
         assert_eq!(title("<title>İİ x</title>").as_deref(), Some("İİ x"));
         assert!(has_password_input("<input class=a type = 'password'>"));
@@ -855,9 +921,15 @@ mod tests {
     #[test]
     fn charsets() {
         let sjis = "日本語".as_bytes().to_vec();
-        assert_eq!(decode_body(&sjis, Some("text/html; charset=UTF-8")), "日本語");
+        assert_eq!(
+            decode_body(&sjis, Some("text/html; charset=UTF-8")),
+            "日本語"
+        );
         let (euc, _, _) = encoding_rs::EUC_JP.encode("日本語");
-        assert_eq!(decode_body(&euc, Some("text/html;charset=\"EUC-JP\"")), "日本語");
+        assert_eq!(
+            decode_body(&euc, Some("text/html;charset=\"EUC-JP\"")),
+            "日本語"
+        );
         let (sj, _, _) = encoding_rs::SHIFT_JIS.encode("日本語");
         // No label, not UTF-8: Shift_JIS.
         assert_eq!(decode_body(&sj, None), "日本語");

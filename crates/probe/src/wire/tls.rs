@@ -58,9 +58,8 @@ pub const MAX_CHAIN: usize = 10;
 
 /// The SHA-256 of "HelloRetryRequest": the ServerHello.random of an HRR (RFC 8446 §4.1.3).
 pub const HRR_RANDOM: [u8; 32] = [
-    0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8,
-    0x91, 0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8,
-    0x33, 0x9C,
+    0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
+    0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
 ];
 
 /// Named groups offered in supported_groups: x25519, secp256r1, secp384r1, secp521r1, x448,
@@ -74,9 +73,8 @@ pub const GROUP_X25519: u16 = 0x001D;
 /// Signature schemes offered: every scheme a certificate may need, weak ones included so
 /// that a server with only a SHA-1 or DSA key still answers.
 const SIGNATURE_SCHEMES: &[u16] = &[
-    0x0403, 0x0503, 0x0603, 0x0807, 0x0808, 0x0804, 0x0805, 0x0806, 0x0809, 0x080A, 0x080B,
-    0x0401, 0x0501, 0x0601, 0x0303, 0x0203, 0x0201, 0x0402, 0x0502, 0x0602, 0x0302, 0x0202,
-    0x0301,
+    0x0403, 0x0503, 0x0603, 0x0807, 0x0808, 0x0804, 0x0805, 0x0806, 0x0809, 0x080A, 0x080B, 0x0401,
+    0x0501, 0x0601, 0x0303, 0x0203, 0x0201, 0x0402, 0x0502, 0x0602, 0x0302, 0x0202, 0x0301,
 ];
 
 /// What was wrong with what the server sent.
@@ -317,7 +315,10 @@ pub fn parse_record(buf: &[u8]) -> Result<(Record<'_>, usize), TlsError> {
     }
     let len = usize::from(r.u16()?);
     if len > MAX_RECORD_PAYLOAD {
-        return Err(TlsError::TooLarge { what: "record", len });
+        return Err(TlsError::TooLarge {
+            what: "record",
+            len,
+        });
     }
     r.what = "record";
     let payload = r.take(len)?;
@@ -609,7 +610,11 @@ mod tests {
 
     macro_rules! fixture {
         ($name:literal) => {
-            include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/tls/", $name))
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../fixtures/tls/",
+                $name
+            ))
         };
     }
 
@@ -631,7 +636,10 @@ mod tests {
         }
         .encode();
         let (r, n) = parse_record(&rec).unwrap();
-        assert_eq!((r.content_type, r.version, n), (CONTENT_HANDSHAKE, TLS10, rec.len()));
+        assert_eq!(
+            (r.content_type, r.version, n),
+            (CONTENT_HANDSHAKE, TLS10, rec.len())
+        );
         assert_eq!(r.payload[0], HS_CLIENT_HELLO);
         // client_version, random, empty session id, then the suites.
         assert_eq!(&r.payload[4..6], &[3, 3]);
@@ -655,7 +663,10 @@ mod tests {
             x25519_public: [9; 32],
         }
         .encode();
-        assert!(rec.windows(7).any(|w| w == [0x00, 0x2B, 0x00, 0x03, 0x02, 0x03, 0x04]));
+        assert!(
+            rec.windows(7)
+                .any(|w| w == [0x00, 0x2B, 0x00, 0x03, 0x02, 0x03, 0x04])
+        );
         let mut share = vec![0x00, 0x1D, 0x00, 0x20];
         share.extend([9; 32]);
         assert!(rec.windows(share.len()).any(|w| w == share.as_slice()));
@@ -688,11 +699,17 @@ mod tests {
     fn nginx_weak_tls10_flight() {
         let f = flight(fixture!("nginx-weak-tls10-flight.bin")).unwrap();
         let sh = f.server_hello.as_ref().unwrap();
-        assert_eq!((sh.legacy_version, sh.cipher_suite, sh.selected_version), (TLS10, 0xC013, None));
+        assert_eq!(
+            (sh.legacy_version, sh.cipher_suite, sh.selected_version),
+            (TLS10, 0xC013, None)
+        );
         assert!(!sh.retry_request);
         assert!(f.hello_done && f.server_key_exchange && !f.certificate_request);
         assert_eq!(f.chain.as_ref().map(Vec::len), Some(1));
-        assert_eq!(f.chain.as_ref().unwrap()[0].as_slice(), fixture!("cert-weak.der"));
+        assert_eq!(
+            f.chain.as_ref().unwrap()[0].as_slice(),
+            fixture!("cert-weak.der")
+        );
         assert_eq!(f.alert, None);
     }
 
@@ -701,7 +718,10 @@ mod tests {
         let f = flight(fixture!("nginx-weak-tls12-flight.bin")).unwrap();
         let sh = f.server_hello.unwrap();
         assert_eq!((sh.version(), sh.cipher_suite), (TLS12, 0xC030));
-        assert_eq!(suite_name(sh.cipher_suite), Some("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"));
+        assert_eq!(
+            suite_name(sh.cipher_suite),
+            Some("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384")
+        );
     }
 
     #[test]
@@ -722,7 +742,10 @@ mod tests {
     fn nginx_good_tls13_server_hello() {
         let f = flight(fixture!("nginx-good-tls13-serverhello.bin")).unwrap();
         let sh = f.server_hello.unwrap();
-        assert_eq!((sh.legacy_version, sh.selected_version), (TLS12, Some(TLS13)));
+        assert_eq!(
+            (sh.legacy_version, sh.selected_version),
+            (TLS12, Some(TLS13))
+        );
         assert_eq!(sh.cipher_suite, 0x1302);
         assert!(!sh.retry_request && sh.extensions.contains(&0x0033));
         // The rest is encrypted: no chain in plaintext.
@@ -759,7 +782,10 @@ mod tests {
         let f = flight(fixture!("s_server-tls13-hrr.bin")).unwrap();
         let sh = f.server_hello.unwrap();
         assert!(sh.retry_request);
-        assert_eq!((sh.selected_version, sh.cipher_suite), (Some(TLS13), 0x1301));
+        assert_eq!(
+            (sh.selected_version, sh.cipher_suite),
+            (Some(TLS13), 0x1301)
+        );
     }
 
     #[test]
@@ -786,7 +812,10 @@ mod tests {
         let mut rec = vec![22, 3, 1, 0, 6, HS_SERVER_HELLO, 0, 0, 0x46, 3, 1];
         assert_eq!(flight(&rec).unwrap().server_hello, None); // waits for the rest
         rec[8] = 2; // body length 2: version only
-        assert_eq!(flight(&rec).unwrap_err(), TlsError::Truncated("ServerHello"));
+        assert_eq!(
+            flight(&rec).unwrap_err(),
+            TlsError::Truncated("ServerHello")
+        );
     }
 
     #[test]
@@ -795,12 +824,21 @@ mod tests {
         assert_eq!(record_complete(&rec), Some(5));
         assert_eq!(
             parse_record(&rec).unwrap_err(),
-            TlsError::TooLarge { what: "record", len: 0xFFFF }
+            TlsError::TooLarge {
+                what: "record",
+                len: 0xFFFF
+            }
         );
         // A handshake header announcing 16 MiB.
         let rec = [22, 3, 3, 0, 4, HS_CERTIFICATE, 0xFF, 0xFF, 0xFF];
         let err = flight(&rec).unwrap_err();
-        assert!(matches!(err, TlsError::TooLarge { what: "handshake message", .. }));
+        assert!(matches!(
+            err,
+            TlsError::TooLarge {
+                what: "handshake message",
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -92,7 +92,6 @@ pub fn suite_weaknesses(name: &str) -> Vec<SuiteWeakness> {
     w
 }
 
-
 /// `(code, IANA name)`, sorted by code.
 pub(crate) static SUITES: &[(u16, &str)] = &[
     (0x0000, "TLS_NULL_WITH_NULL_NULL"),
