@@ -27,10 +27,18 @@ fn repo() -> PathBuf {
 /// The lab, stopped (by its pid files) and removed on drop.
 struct Lab {
     dir: PathBuf,
+    /// Started by someone else (`TLS_LAB_EXTERNAL=DIR`): leave it running.
+    external: bool,
 }
 
 impl Lab {
     fn up(dir: &str) -> Option<Lab> {
+        if let Ok(dir) = std::env::var("TLS_LAB_EXTERNAL") {
+            return Some(Lab {
+                dir: dir.into(),
+                external: true,
+            });
+        }
         let root = Command::new("id").arg("-u").output().ok()?;
         if String::from_utf8_lossy(&root.stdout).trim() != "0" {
             eprintln!("tls_lab: not root, skipping the namespace lab");
@@ -55,7 +63,10 @@ impl Lab {
             eprintln!("tls_lab: lab.sh up failed");
             return None;
         }
-        Some(Lab { dir: dir.into() })
+        Some(Lab {
+            dir: dir.into(),
+            external: false,
+        })
     }
 
     fn addr(&self, port: u16) -> SocketAddr {
@@ -65,6 +76,9 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
+        if self.external {
+            return;
+        }
         let _ = Command::new("bash")
             .arg(repo().join("fixtures/tls/lab.sh"))
             .arg("down")
@@ -356,6 +370,33 @@ async fn lab_audit_matches_sslscan_and_openssl() {
         tls.certificate.map(|c| c.subject),
         Some("CN=good.lab.invalid,O=clinicscan lab,C=JP".to_string())
     );
+}
+
+/// Timing for `fixtures/tls/bench.sh`: the median of 5 audits per endpoint, and what was found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark; run by fixtures/tls/bench.sh"]
+async fn bench_clinicscan() {
+    let lab = Lab::up("/tmp/cst-tls-lab-bench").expect("lab");
+    for port in [4431u16, 4432, 4433, 4435] {
+        let mut times = Vec::new();
+        let mut last = None;
+        for _ in 0..5 {
+            let (facts, t) = audit(&lab, port).await;
+            times.push(t);
+            last = Some(facts);
+        }
+        times.sort();
+        let facts = last.unwrap();
+        let versions: Vec<&str> = facts.accepted_versions.iter().map(|v| version_label(*v)).collect();
+        let suites: usize = facts.versions.iter().map(|v| v.suites.len()).sum();
+        println!(
+            "clinicscan :{port} median {:.1} ms; versions {}; suites (version x suite) {suites}; weak {}: {}",
+            times[2].as_secs_f64() * 1000.0,
+            versions.join(","),
+            facts.weak_suites.len(),
+            facts.weak_suites.join(" ")
+        );
+    }
 }
 
 // ---------------------------------------------------------------- fixture recording

@@ -528,3 +528,141 @@ async fn tls13_chain(ctx: &ProbeContext) -> Option<Vec<Vec<u8>>> {
         .collect();
     Some(chain)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use clinicscan_model::ProbeErrorKind;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    fn ctx(addr: SocketAddr, budget: Duration) -> ProbeContext {
+        ProbeContext {
+            addr,
+            deadline: tokio::time::Instant::now() + budget,
+            io_timeout: Duration::from_millis(300),
+            max_bytes: 1 << 20,
+            now: chrono::Utc::now(),
+            server_name: None,
+            snmp_communities: Vec::new(),
+            connection_gap: Duration::ZERO,
+        }
+    }
+
+    /// A loopback server that answers every connection with `reply` after reading the hello,
+    /// then closes (or, with `hold`, keeps the connection open).
+    async fn hostile(reply: Vec<u8>, hold: bool) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let reply = reply.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let _ = s.write_all(&reply).await;
+                    if hold {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    async fn audit_err(reply: &[u8], hold: bool) -> ProbeError {
+        let addr = hostile(reply.to_vec(), hold).await;
+        let started = std::time::Instant::now();
+        let err = audit(&ctx(addr, Duration::from_secs(3)), "direct", None)
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(4), "ended by its deadline");
+        err
+    }
+
+    #[tokio::test]
+    async fn garbage_is_an_invalid_message() {
+        let err = audit_err(b"HTTP/1.1 400 Bad Request\r\n\r\n", false).await;
+        assert_eq!(err.kind, ProbeErrorKind::InvalidMessage);
+        assert_eq!(err.detail, "invalid message: not TLS: record type 0x48");
+    }
+
+    #[tokio::test]
+    async fn oversized_record_is_too_large() {
+        let err = audit_err(&[22, 3, 3, 0xFF, 0xFF, 2, 0, 0], false).await;
+        assert_eq!(err.kind, ProbeErrorKind::TooLarge);
+    }
+
+    #[tokio::test]
+    async fn truncated_handshake_then_close() {
+        // A record header promising 80 bytes, 3 of them sent, then FIN.
+        let err = audit_err(&[22, 3, 3, 0, 80, 2, 0, 0], false).await;
+        assert_eq!(err.kind, ProbeErrorKind::ConnectionClosed);
+    }
+
+    #[tokio::test]
+    async fn silence_is_a_timeout() {
+        let err = audit_err(&[], true).await;
+        assert_eq!(err.kind, ProbeErrorKind::Timeout);
+    }
+
+    #[tokio::test]
+    async fn truncated_handshake_held_open_is_a_timeout() {
+        let err = audit_err(&[22, 3, 3, 0, 80, 2, 0, 0], true).await;
+        assert_eq!(err.kind, ProbeErrorKind::Timeout);
+    }
+
+    #[tokio::test]
+    async fn reset_before_any_reply() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((s, _)) = listener.accept().await {
+                // SO_LINGER 0: close sends RST.
+                let _ = s.set_linger(Some(Duration::ZERO));
+                drop(s);
+            }
+        });
+        let err = audit(&ctx(addr, Duration::from_secs(3)), "direct", None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ProbeErrorKind::ConnectionClosed);
+    }
+
+    #[tokio::test]
+    async fn alert_to_everything_is_tls_with_nothing_accepted() {
+        let addr = hostile(vec![21, 3, 3, 0, 2, 2, 40], false).await;
+        let facts = audit(&ctx(addr, Duration::from_secs(3)), "direct", None)
+            .await
+            .unwrap();
+        assert!(facts.accepted_versions.is_empty());
+        assert!(facts.versions.iter().all(|v| v.accepted == Some(false)));
+        assert_eq!(facts.certificate, None);
+    }
+
+    #[tokio::test]
+    async fn recorded_weak_flight_replayed() {
+        // Replays nginx's TLS 1.0 answer to every hello: TLS 1.0 is accepted with the one
+        // suite, the other versions are refused (wrong version), and the chain is read.
+        let bytes = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/tls/nginx-weak-tls10-flight.bin"
+        ));
+        let addr = hostile(bytes.to_vec(), false).await;
+        let facts = audit(&ctx(addr, Duration::from_secs(3)), "direct", None)
+            .await
+            .unwrap();
+        assert_eq!(facts.accepted_versions, vec![TlsVersion::Tls10]);
+        let t10 = &facts.versions[1];
+        assert_eq!(t10.suites.len(), 1);
+        assert_eq!(t10.suites[0].name, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA");
+        assert_eq!(facts.weaknesses, vec![SuiteWeakness::CbcSha1]);
+        assert_eq!(facts.client_cert_requested, Some(false));
+        let cert = facts.certificate.unwrap();
+        assert!(cert.expired && cert.self_signed);
+    }
+}
