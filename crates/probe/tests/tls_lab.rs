@@ -357,6 +357,15 @@ async fn lab_audit_matches_sslscan_and_openssl() {
         Some("Fortinet")
     );
 
+    // HTTPS on a TLS 1.0/1.1-only server: rustls cannot, and says why.
+    let svc = hooks::probe("https", lab.addr(4437), None, now(), Duration::from_secs(10)).await;
+    assert_eq!(svc.facts.http, None);
+    assert_eq!(svc.probe_errors.len(), 1);
+    assert_eq!(svc.probe_errors[0].kind, ProbeErrorKind::PeerIncompatible);
+    assert!(svc.probe_errors[0].detail.contains("only TLS below 1.2"), "{:?}", svc.probe_errors);
+    let (old, _) = audit(&lab, 4437).await;
+    assert_eq!(old.accepted_versions, vec![TlsVersion::Tls10, TlsVersion::Tls11]);
+
     // SMTP STARTTLS: the audit runs through the prelude.
     let svc = hooks::probe("smtp", lab.addr(2525), None, now(), Duration::from_secs(20)).await;
     assert_eq!(svc.protocol.as_deref(), Some("smtp"));

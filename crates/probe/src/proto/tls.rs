@@ -413,8 +413,8 @@ pub(crate) async fn audit(
             facts.client_cert_requested = Some(f.certificate_request);
         }
         chain_der = f.chain.clone().unwrap_or_default();
-    } else if outcomes[4].accepted == Some(true) && prelude.is_none() {
-        chain_der = tls13_chain(ctx).await.unwrap_or_default();
+    } else if outcomes[4].accepted == Some(true) {
+        chain_der = tls13_chain(&shared).await.unwrap_or_default();
     }
     facts.chain = chain_der
         .iter()
@@ -507,10 +507,12 @@ pub(crate) fn rustls_server_name(ctx: &ProbeContext) -> ServerName<'static> {
         .unwrap_or_else(|| ServerName::IpAddress(ctx.addr.ip().into()))
 }
 
-/// The chain a TLS 1.3 server sends (encrypted): one rustls handshake, then close.
-async fn tls13_chain(ctx: &ProbeContext) -> Option<Vec<Vec<u8>>> {
+/// The chain a TLS 1.3 server sends (encrypted): one rustls handshake (after the prelude,
+/// if any), then close.
+async fn tls13_chain(shared: &Shared<'_>) -> Option<Vec<Vec<u8>>> {
+    let ctx = shared.ctx;
     let config = facts_only_client_config(&[])?;
-    let stream = io::connect(ctx).await.ok()?;
+    let stream = shared.open().await.ok()?;
     let connector = tokio_rustls::TlsConnector::from(config);
     let tls = tokio::time::timeout_at(
         io::step_deadline(ctx),
