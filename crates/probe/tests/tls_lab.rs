@@ -358,13 +358,27 @@ async fn lab_audit_matches_sslscan_and_openssl() {
     );
 
     // HTTPS on a TLS 1.0/1.1-only server: rustls cannot, and says why.
-    let svc = hooks::probe("https", lab.addr(4437), None, now(), Duration::from_secs(10)).await;
+    let svc = hooks::probe(
+        "https",
+        lab.addr(4437),
+        None,
+        now(),
+        Duration::from_secs(10),
+    )
+    .await;
     assert_eq!(svc.facts.http, None);
     assert_eq!(svc.probe_errors.len(), 1);
     assert_eq!(svc.probe_errors[0].kind, ProbeErrorKind::PeerIncompatible);
-    assert!(svc.probe_errors[0].detail.contains("only TLS below 1.2"), "{:?}", svc.probe_errors);
+    assert!(
+        svc.probe_errors[0].detail.contains("only TLS below 1.2"),
+        "{:?}",
+        svc.probe_errors
+    );
     let (old, _) = audit(&lab, 4437).await;
-    assert_eq!(old.accepted_versions, vec![TlsVersion::Tls10, TlsVersion::Tls11]);
+    assert_eq!(
+        old.accepted_versions,
+        vec![TlsVersion::Tls10, TlsVersion::Tls11]
+    );
 
     // SMTP STARTTLS: the audit runs through the prelude.
     let svc = hooks::probe("smtp", lab.addr(2525), None, now(), Duration::from_secs(20)).await;
@@ -396,7 +410,11 @@ async fn bench_clinicscan() {
         }
         times.sort();
         let facts = last.unwrap();
-        let versions: Vec<&str> = facts.accepted_versions.iter().map(|v| version_label(*v)).collect();
+        let versions: Vec<&str> = facts
+            .accepted_versions
+            .iter()
+            .map(|v| version_label(*v))
+            .collect();
         let suites: usize = facts.versions.iter().map(|v| v.suites.len()).sum();
         println!(
             "clinicscan :{port} median {:.1} ms; versions {}; suites (version x suite) {suites}; weak {}: {}",

@@ -582,7 +582,10 @@ mod tests {
         let err = audit(&ctx(addr, Duration::from_secs(3)), "direct", None)
             .await
             .unwrap_err();
-        assert!(started.elapsed() < Duration::from_secs(4), "ended by its deadline");
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "ended by its deadline"
+        );
         err
     }
 
@@ -625,7 +628,7 @@ mod tests {
         tokio::spawn(async move {
             while let Ok((s, _)) = listener.accept().await {
                 // SO_LINGER 0: close sends RST.
-                let _ = s.set_linger(Some(Duration::ZERO));
+                let _ = s.set_zero_linger();
                 drop(s);
             }
         });
