@@ -51,6 +51,9 @@ pub(crate) type Prelude =
 /// The most connections the audit keeps open to one endpoint at a time.
 pub(crate) const AUDIT_CONNECTIONS: usize = 4;
 
+/// Suites per hello when a server refused the full list.
+const FALLBACK_CHUNK: usize = 120;
+
 /// Bytes read from one handshake at most (a ServerHello flight with a long chain).
 const PER_HANDSHAKE_BYTES: usize = 96 * 1024;
 
@@ -161,7 +164,10 @@ impl Shared<'_> {
         .encode();
         io::write_all(self.ctx, &mut stream, &hello)
             .await
-            .map_err(HelloError::Io)?;
+            .map_err(|e| match e {
+                IoError::Io(e) if is_reset(&e) => HelloError::Io(IoError::Closed(0)),
+                e => HelloError::Io(e),
+            })?;
         let limit = PER_HANDSHAKE_BYTES.min(self.ctx.max_bytes - used);
         let mut budget = Budget::new(limit);
         let mut buf = Vec::new();
@@ -200,10 +206,35 @@ impl Shared<'_> {
         }
     }
 
-    /// Enumerates the suites of one version (see the module comment).
+    /// Enumerates the suites of one version (see the module comment). Some TLS stacks
+    /// (old load balancers, embedded devices) refuse a hello with hundreds of suites; when
+    /// the full list is refused, the list is offered again in chunks of
+    /// [`FALLBACK_CHUNK`] before the version is called refused.
     async fn enumerate(&self, version: u16) -> VersionOutcome {
+        let all = wire::suites_for(version);
+        let mut out = self.enumerate_list(version, all.clone()).await;
+        if out.accepted != Some(false) || all.len() <= FALLBACK_CHUNK {
+            return out;
+        }
+        for chunk in all.chunks(FALLBACK_CHUNK) {
+            let sub = self.enumerate_list(version, chunk.to_vec()).await;
+            if sub.accepted == Some(true) {
+                out.accepted = Some(true);
+                out.suites.extend(sub.suites);
+                if out.first_flight.is_none() {
+                    out.first_flight = sub.first_flight;
+                }
+            }
+            if out.error.is_none() {
+                out.error = sub.error;
+            }
+        }
+        out
+    }
+
+    /// Offers `offered`, removes the chosen suite, and repeats until refused.
+    async fn enumerate_list(&self, version: u16, mut offered: Vec<u16>) -> VersionOutcome {
         let mut out = VersionOutcome::default();
-        let mut offered = wire::suites_for(version);
         while !offered.is_empty() {
             if tokio::time::Instant::now() >= self.ctx.deadline {
                 out.error.get_or_insert(ProbeError {
@@ -247,19 +278,24 @@ impl Shared<'_> {
                         }
                     }
                 }
-                // Closing or resetting instead of answering is how some servers refuse.
-                Err(HelloError::Io(IoError::Closed(_))) => {
+                // Closing or resetting instead of answering is how some servers refuse. (It
+                // is the error fact only if the peer never spoke TLS at all.)
+                Err(HelloError::Io(e @ IoError::Closed(_))) => {
                     if first {
                         out.accepted = Some(false);
                     }
+                    out.error.get_or_insert(e.to_probe_error("tls"));
                     break;
                 }
-                Err(HelloError::Io(IoError::Io(e)))
-                    if e.kind() == std::io::ErrorKind::ConnectionReset =>
-                {
+                Err(HelloError::Io(IoError::Io(e))) if is_reset(&e) => {
                     if first {
                         out.accepted = Some(false);
                     }
+                    out.error.get_or_insert(ProbeError {
+                        probe: "tls".into(),
+                        kind: ProbeErrorKind::ConnectionClosed,
+                        detail: format!("connection reset: {e}"),
+                    });
                     break;
                 }
                 Err(HelloError::Io(e)) => {
@@ -274,6 +310,15 @@ impl Shared<'_> {
         }
         out
     }
+}
+
+fn is_reset(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::BrokenPipe
+            | std::io::ErrorKind::ConnectionAborted
+    )
 }
 
 fn version_name(v: u16) -> &'static str {
@@ -358,9 +403,10 @@ pub(crate) async fn audit(
         // Prefer the error that says most about the peer.
         let rank = |e: &ProbeError| match e.kind {
             ProbeErrorKind::InvalidMessage | ProbeErrorKind::TooLarge => 0,
-            ProbeErrorKind::Timeout => 1,
-            ProbeErrorKind::ConnectFailed => 2,
-            _ => 3,
+            ProbeErrorKind::ConnectionClosed => 1,
+            ProbeErrorKind::Timeout => 2,
+            ProbeErrorKind::ConnectFailed => 3,
+            _ => 4,
         };
         let best = outcomes
             .iter()
@@ -647,6 +693,46 @@ mod tests {
         assert!(facts.accepted_versions.is_empty());
         assert!(facts.versions.iter().all(|v| v.accepted == Some(false)));
         assert_eq!(facts.certificate, None);
+    }
+
+    #[tokio::test]
+    async fn servers_refusing_long_hellos_are_enumerated_in_chunks() {
+        // Answers with nginx's recorded TLS 1.0 flight (suite 0xC013) only to hellos under
+        // 600 bytes that offer 0xC013; closes on anything longer, as some old stacks do.
+        let flight = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/tls/nginx-weak-tls10-flight.bin"
+        ));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let mut n = 0;
+                    // Read the whole hello record.
+                    while n < 5 || n < 5 + usize::from(u16::from_be_bytes([buf[3], buf[4]])) {
+                        match s.read(&mut buf[n..]).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(k) => n += k,
+                        }
+                    }
+                    let hello = &buf[..n];
+                    let offers = hello.windows(2).any(|w| w == [0xC0, 0x13]);
+                    if n < 600 && offers && hello[9..11] == [3, 1] {
+                        let _ = s.write_all(flight).await;
+                    } else {
+                        let _ = s.write_all(&[21, 3, 1, 0, 2, 2, 40]).await;
+                    }
+                });
+            }
+        });
+        let facts = audit(&ctx(addr, Duration::from_secs(3)), "direct", None)
+            .await
+            .unwrap();
+        assert_eq!(facts.accepted_versions, vec![TlsVersion::Tls10]);
+        assert_eq!(facts.versions[1].suites.len(), 1);
+        assert_eq!(facts.versions[1].suites[0].id, 0xC013);
     }
 
     #[tokio::test]
