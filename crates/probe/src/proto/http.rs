@@ -276,3 +276,156 @@ fn product(sig: &wire::Signature, version: Option<String>, evidence: &str) -> We
         evidence: format!("{evidence}: {}", sig.markers.join(" + ")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use clinicscan_model::{PortReason, PortState, Transport};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    fn ctx(addr: SocketAddr) -> ProbeContext {
+        ProbeContext {
+            addr,
+            deadline: tokio::time::Instant::now() + Duration::from_secs(3),
+            io_timeout: Duration::from_millis(300),
+            max_bytes: 1 << 20,
+            now: chrono::Utc::now(),
+            server_name: None,
+            snmp_communities: Vec::new(),
+            connection_gap: Duration::ZERO,
+        }
+    }
+
+    /// A loopback server: `reply(request)` is sent back, then the connection closes
+    /// (or stays open with `hold`). Requests are kept for the test to inspect.
+    async fn server(
+        reply: fn(&str) -> Vec<u8>,
+        hold: bool,
+    ) -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let n = s.read(&mut buf).await.unwrap_or(0);
+                    let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                    let out = reply(&req);
+                    log.lock().unwrap().push(req);
+                    let _ = s.write_all(&out).await;
+                    if hold {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                    }
+                });
+            }
+        });
+        (addr, seen)
+    }
+
+    async fn run(addr: SocketAddr, tls: bool) -> Service {
+        let mut svc = Service::port_only(
+            addr.port(),
+            Transport::Tcp,
+            PortState::Open,
+            PortReason::SynAck,
+        );
+        let started = std::time::Instant::now();
+        probe(&ctx(addr), &mut svc, tls).await;
+        assert!(started.elapsed() < Duration::from_secs(4));
+        svc
+    }
+
+    #[tokio::test]
+    async fn request_is_a_plain_browser_get() {
+        let (addr, seen) = server(
+            |_| b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            false,
+        )
+        .await;
+        let svc = run(addr, false).await;
+        assert_eq!(svc.facts.http.unwrap().status, 200);
+        let req = seen.lock().unwrap()[0].clone();
+        let expected = format!(
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nUser-Agent: clinicscan/{}\r\nAccept: text/html,*/*;q=0.8\r\nConnection: close\r\n\r\n",
+            addr.port(),
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(req, expected);
+    }
+
+    #[tokio::test]
+    async fn redirects_to_other_hosts_are_not_followed() {
+        let (addr, seen) = server(
+            |_| b"HTTP/1.1 302 Found\r\nLocation: https://portal.example.invalid/\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            false,
+        )
+        .await;
+        let svc = run(addr, false).await;
+        let http = svc.facts.http.unwrap();
+        assert_eq!(
+            http.redirect.as_deref(),
+            Some("https://portal.example.invalid/")
+        );
+        assert_eq!(http.redirects_to_https, Some(false));
+        assert_eq!(seen.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn redirect_loops_stop_after_two() {
+        let (addr, seen) = server(
+            |_| b"HTTP/1.1 302 Found\r\nLocation: /again\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            false,
+        )
+        .await;
+        let svc = run(addr, false).await;
+        assert_eq!(svc.facts.http.unwrap().status, 302);
+        assert_eq!(seen.lock().unwrap().len(), 1 + MAX_REDIRECTS);
+    }
+
+    #[tokio::test]
+    async fn endless_body_is_cut_at_the_limit() {
+        let (addr, _) = server(
+            |_| {
+                let mut r = b"HTTP/1.1 200 OK\r\n\r\n<title>big</title>".to_vec();
+                r.extend(std::iter::repeat_n(b'x', 600 * 1024));
+                r
+            },
+            true,
+        )
+        .await;
+        let svc = run(addr, false).await;
+        assert_eq!(svc.facts.http.unwrap().title.as_deref(), Some("big"));
+    }
+
+    #[tokio::test]
+    async fn garbage_and_silence_are_error_facts() {
+        let (addr, _) = server(|_| b"SSH-2.0-OpenSSH_9.2\r\n".to_vec(), false).await;
+        let svc = run(addr, false).await;
+        assert_eq!(svc.facts.http, None);
+        assert_eq!(svc.probe_errors[0].kind, ProbeErrorKind::InvalidMessage);
+
+        let (addr, _) = server(|_| Vec::new(), true).await;
+        let svc = run(addr, false).await;
+        assert_eq!(svc.probe_errors[0].kind, ProbeErrorKind::Timeout);
+
+        let (addr, _) = server(|_| b"HTTP/1.1 200 OK\r\nX: y\r\n".to_vec(), false).await;
+        let svc = run(addr, false).await;
+        assert_eq!(svc.probe_errors[0].kind, ProbeErrorKind::InvalidMessage);
+    }
+
+    #[tokio::test]
+    async fn plain_http_on_an_https_probe() {
+        let (addr, _) = server(|_| b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec(), false).await;
+        let svc = run(addr, true).await;
+        assert_eq!(svc.facts.http, None);
+        assert_eq!(svc.probe_errors.len(), 1);
+    }
+}
