@@ -533,6 +533,36 @@ fn record_fixtures() {
         put(&tls, &format!("cert-{name}.der"), &out.stdout);
     }
 
+    // SMTP: greeting, EHLO and STARTTLS replies of aiosmtpd on one connection.
+    {
+        let mut s = TcpStream::connect_timeout(&lab.addr(2525), Duration::from_secs(3)).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        // One whole reply: until a line `ddd ` ends it (aiosmtpd writes line by line).
+        let read = |s: &mut TcpStream| {
+            let mut out = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                let n = s.read(&mut chunk).unwrap();
+                out.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&out).to_string();
+                let last = text
+                    .trim_end_matches("\r\n")
+                    .rsplit("\r\n")
+                    .next()
+                    .unwrap_or("");
+                if n == 0 || (text.ends_with("\r\n") && last.as_bytes().get(3) == Some(&b' ')) {
+                    return out;
+                }
+            }
+        };
+        put(&tls, "smtp-aiosmtpd-greeting.txt", &read(&mut s));
+        s.write_all(b"EHLO clinicscan.invalid\r\n").unwrap();
+        put(&tls, "smtp-aiosmtpd-ehlo.txt", &read(&mut s));
+        s.write_all(b"STARTTLS\r\n").unwrap();
+        put(&tls, "smtp-aiosmtpd-starttls.txt", &read(&mut s));
+    }
+
     let get = |path: &str| {
         format!("GET {path} HTTP/1.1\r\nHost: {LAB_IP}\r\nUser-Agent: clinicscan/0.1.0\r\nConnection: close\r\n\r\n")
             .into_bytes()

@@ -202,6 +202,36 @@ mod tests {
         assert_eq!(reply_complete(&[b'x'; 9000]), Some(9000));
     }
 
+    macro_rules! fixture {
+        ($name:literal) => {
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../fixtures/tls/",
+                $name
+            ))
+        };
+    }
+
+    #[test]
+    fn recorded_aiosmtpd_replies() {
+        let g = fixture!("smtp-aiosmtpd-greeting.txt");
+        assert_eq!(reply_complete(g), Some(g.len()));
+        let r = parse_reply(g).unwrap();
+        assert_eq!(
+            (r.code, r.lines[0].as_str()),
+            (220, "localhost Python SMTP 1.4.3")
+        );
+        let e = fixture!("smtp-aiosmtpd-ehlo.txt");
+        for cut in 0..e.len() {
+            assert_eq!(reply_complete(&e[..cut]), None);
+        }
+        let r = parse_reply(e).unwrap();
+        assert_eq!(r.code, 250);
+        assert!(r.lines.iter().any(|l| l == "STARTTLS"));
+        let r = parse_reply(fixture!("smtp-aiosmtpd-starttls.txt")).unwrap();
+        assert_eq!(r.code, 220);
+    }
+
     #[test]
     fn reply_parses_multiline_ehlo() {
         let r =
