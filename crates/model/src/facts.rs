@@ -70,7 +70,9 @@ pub struct ServiceFacts {
 // ---------------------------------------------------------------- TLS
 
 /// A TLS protocol version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub enum TlsVersion {
     /// SSL 2.0.
     #[serde(rename = "SSLv2")]
@@ -93,7 +95,9 @@ pub enum TlsVersion {
 }
 
 /// Why a cipher suite is weak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum SuiteWeakness {

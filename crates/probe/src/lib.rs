@@ -49,6 +49,10 @@ pub mod wire;
 #[cfg(not(feature = "fuzzing"))]
 mod wire;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use proto::hooks;
+
 pub use catalog::{CLINIC_PORTS, PortEntry, port_entry};
 pub use config::{HostProfile, ScanConfig, ScanPlan, Timing, plan};
 pub use engine::{ScanEvent, scan, scan_until};

@@ -38,6 +38,72 @@ mod telnet;
 mod tls;
 mod vnc;
 
+/// Hooks for the integration tests and fuzz targets (feature `fuzzing`): run one probe
+/// against an address with a context built from plain arguments. Not part of the API.
+#[cfg(feature = "fuzzing")]
+pub mod hooks {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use chrono::{DateTime, Utc};
+    use clinicscan_model::{PortReason, PortState, ProbeError, Service, TlsFacts, Transport};
+
+    use super::ProbeContext;
+
+    /// A probe context for `addr`: `budget` for the whole probe, 3 s per I/O step, 4 MiB.
+    fn make(
+        addr: SocketAddr,
+        server_name: Option<&str>,
+        now: DateTime<Utc>,
+        budget: Duration,
+    ) -> ProbeContext {
+        ProbeContext {
+            addr,
+            deadline: tokio::time::Instant::now() + budget,
+            io_timeout: Duration::from_secs(3),
+            max_bytes: 4 << 20,
+            now,
+            server_name: server_name.map(str::to_string),
+            snmp_communities: Vec::new(),
+            connection_gap: Duration::ZERO,
+        }
+    }
+
+    fn service(port: u16) -> Service {
+        Service::port_only(port, Transport::Tcp, PortState::Open, PortReason::SynAck)
+    }
+
+    /// The TLS audit directly on the port.
+    pub async fn tls_audit(
+        addr: SocketAddr,
+        server_name: Option<&str>,
+        now: DateTime<Utc>,
+        budget: Duration,
+    ) -> Result<TlsFacts, ProbeError> {
+        super::tls::audit(&make(addr, server_name, now, budget), "direct", None).await
+    }
+
+    /// One service probe (`kind`: "tls", "http", "https", "smtp") into a fresh `Service`.
+    pub async fn probe(
+        kind: &str,
+        addr: SocketAddr,
+        server_name: Option<&str>,
+        now: DateTime<Utc>,
+        budget: Duration,
+    ) -> Service {
+        let ctx = make(addr, server_name, now, budget);
+        let mut svc = service(addr.port());
+        match kind {
+            "tls" => super::tls::probe(&ctx, &mut svc).await,
+            "http" => super::http::probe(&ctx, &mut svc, false).await,
+            "https" => super::http::probe(&ctx, &mut svc, true).await,
+            "smtp" => super::smtp::probe(&ctx, &mut svc).await,
+            _ => {}
+        }
+        svc
+    }
+}
+
 /// Which service probe to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -1,18 +1,46 @@
-//! The TLS service probe (not yet written).
+//! The TLS audit: which of SSL 3.0, TLS 1.0, 1.1, 1.2 and 1.3 a server accepts, the cipher
+//! suites it accepts with each (in its preference order), its certificate chain, and whether
+//! it asks for a client certificate.
 //!
-//! Cross-probe API: [`audit`] enumerates versions, suites and the certificate of a TLS
-//! endpoint. Protocols that carry TLS inside (RDP after X.224 negotiation, SMTP/FTP after
-//! STARTTLS) pass a [`Prelude`] that opens a fresh connection and brings it to the point
-//! where a ClientHello is expected; the audit calls it once per handshake it needs.
+//! How (the testssl.sh / sslyze method, done with fewer connections):
+//! - per version, offer every known suite in one raw ClientHello ([`wire::tls`]), note the
+//!   suite the server chose, remove it, and offer the rest again until the server refuses:
+//!   one connection per accepted suite plus one, and the server's preference order falls out;
+//! - the five versions run concurrently on at most [`AUDIT_CONNECTIONS`] connections at a
+//!   time (one, with pauses, for the gentle profile), each within `ctx.deadline`;
+//! - the first accepted handshake of each version reads the plaintext flight up to
+//!   ServerHelloDone: the certificate chain and CertificateRequest come from there, so no
+//!   extra connection is needed below TLS 1.3;
+//! - a TLS 1.3-only server encrypts its certificate, so one rustls handshake fetches it with
+//!   [`AcceptAnyCertificate`]. That is safe here: the audit only *reads facts* from the
+//!   certificate (and reports expiry, self-signature, weak keys); it never trusts the peer,
+//!   sends no credentials and no application data over that connection.
+//!
+//! Cross-probe API: [`audit`] is also called by RDP (after X.224 negotiation) and SMTP (after
+//! STARTTLS) with a [`Prelude`] that brings each fresh connection to where a ClientHello is
+//! expected.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use clinicscan_model::{ProbeError, Service, TlsFacts};
+use clinicscan_model::{
+    CipherSuite, ProbeError, ProbeErrorKind, Service, SuiteWeakness, TlsFacts, TlsVersion,
+    TlsVersionResult,
+};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
 
 use super::ProbeContext;
-use super::io::IoError;
+use super::io::{self, Budget, IoError};
+use crate::wire::cert::certificate_facts;
+use crate::wire::tls::{
+    self as wire, ClientHello, ServerFlight, TlsError, parse_record, record_complete,
+};
 
 /// Opens a fresh connection ready for a TLS ClientHello.
 pub(crate) type Prelude =
@@ -20,18 +48,712 @@ pub(crate) type Prelude =
         &'a ProbeContext,
     ) -> Pin<Box<dyn Future<Output = Result<TcpStream, IoError>> + Send + 'a>>;
 
+/// The most connections the audit keeps open to one endpoint at a time.
+pub(crate) const AUDIT_CONNECTIONS: usize = 4;
+
+/// Suites per hello when a server refused the full list.
+const FALLBACK_CHUNK: usize = 120;
+
+/// Bytes read from one handshake at most (a ServerHello flight with a long chain).
+const PER_HANDSHAKE_BYTES: usize = 96 * 1024;
+
+/// The versions audited, lowest first, with their wire codes.
+const VERSIONS: [(TlsVersion, u16); 5] = [
+    (TlsVersion::Ssl3, wire::SSL3),
+    (TlsVersion::Tls10, wire::TLS10),
+    (TlsVersion::Tls11, wire::TLS11),
+    (TlsVersion::Tls12, wire::TLS12),
+    (TlsVersion::Tls13, wire::TLS13),
+];
+
+/// Why one handshake attempt gave no ServerHello.
+#[derive(Debug)]
+enum HelloError {
+    Io(IoError),
+    Tls(TlsError),
+}
+
+/// What one version's enumeration found.
+#[derive(Debug, Default)]
+struct VersionOutcome {
+    accepted: Option<bool>,
+    suites: Vec<u16>,
+    /// The first accepted handshake's flight (chain, CertificateRequest).
+    first_flight: Option<ServerFlight>,
+    /// The server answered in TLS (ServerHello or alert) at least once.
+    spoke_tls: bool,
+    /// The first error that stopped this version, if any.
+    error: Option<ProbeError>,
+}
+
+/// State shared by the concurrent enumerations of one audit.
+struct Shared<'a> {
+    ctx: &'a ProbeContext,
+    prelude: Option<Prelude>,
+    slots: Semaphore,
+    bytes: AtomicUsize,
+    x25519_public: [u8; 32],
+}
+
+fn x25519_public_key() -> [u8; 32] {
+    // A real key, so that TLS 1.3 servers accept the key share; the handshake never
+    // completes, the private half is dropped at once.
+    let rng = ring::rand::SystemRandom::new();
+    ring::agreement::EphemeralPrivateKey::generate(&ring::agreement::X25519, &rng)
+        .and_then(|k| k.compute_public_key())
+        .ok()
+        .and_then(|p| <[u8; 32]>::try_from(p.as_ref()).ok())
+        // RFC 7748 §6.1 test vector (Alice's public key): a valid point, if the RNG failed.
+        .unwrap_or([
+            0x85, 0x20, 0xf0, 0x09, 0x89, 0x30, 0xa7, 0x54, 0x74, 0x8b, 0x7d, 0xdc, 0xb4, 0x3e,
+            0xf7, 0x5a, 0x0d, 0xbf, 0x3a, 0x0d, 0x26, 0x38, 0x1a, 0xf4, 0xeb, 0xa4, 0xa9, 0x8e,
+            0xaa, 0x9b, 0x4e, 0x6a,
+        ])
+}
+
+fn random32() -> [u8; 32] {
+    use ring::rand::SecureRandom;
+    let mut r = [0u8; 32];
+    let _ = ring::rand::SystemRandom::new().fill(&mut r);
+    r
+}
+
+/// SNI is sent only for a host name (never an IP literal).
+fn sni(ctx: &ProbeContext) -> Option<&str> {
+    ctx.server_name
+        .as_deref()
+        .filter(|n| n.parse::<std::net::IpAddr>().is_err())
+}
+
+impl Shared<'_> {
+    async fn open(&self) -> Result<TcpStream, IoError> {
+        match self.prelude {
+            Some(p) => p(self.ctx).await,
+            None => io::connect(self.ctx).await,
+        }
+    }
+
+    /// One ClientHello; reads until the ServerHello (or the whole plaintext flight if
+    /// `full`), an alert, or an error.
+    async fn hello(
+        &self,
+        version: u16,
+        suites: &[u16],
+        full: bool,
+    ) -> Result<ServerFlight, HelloError> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| HelloError::Io(IoError::Timeout))?;
+        if !self.ctx.connection_gap.is_zero() {
+            tokio::time::sleep(self.ctx.connection_gap).await;
+        }
+        let used = self.bytes.load(Ordering::Relaxed);
+        if used >= self.ctx.max_bytes {
+            return Err(HelloError::Io(IoError::TooLarge(self.ctx.max_bytes)));
+        }
+        let mut stream = self.open().await.map_err(HelloError::Io)?;
+        let hello = ClientHello {
+            version,
+            suites,
+            server_name: sni(self.ctx),
+            random: random32(),
+            x25519_public: self.x25519_public,
+        }
+        .encode();
+        io::write_all(self.ctx, &mut stream, &hello)
+            .await
+            .map_err(|e| match e {
+                IoError::Io(e) if is_reset(&e) => HelloError::Io(IoError::Closed(0)),
+                e => HelloError::Io(e),
+            })?;
+        let limit = PER_HANDSHAKE_BYTES.min(self.ctx.max_bytes - used);
+        let mut budget = Budget::new(limit);
+        let mut buf = Vec::new();
+        let mut flight = ServerFlight::new();
+        let result = loop {
+            if let Err(e) = io::read_until(
+                self.ctx,
+                &mut stream,
+                &mut buf,
+                &mut budget,
+                record_complete,
+            )
+            .await
+            {
+                break Err(HelloError::Io(e));
+            }
+            let (rec, n) = match parse_record(&buf) {
+                Ok(r) => r,
+                Err(e) => break Err(HelloError::Tls(e)),
+            };
+            if let Err(e) = flight.push_record(&rec) {
+                break Err(HelloError::Tls(e));
+            }
+            buf.drain(..n);
+            if flight.finished() || (!full && flight.server_hello.is_some()) {
+                break Ok(());
+            }
+        };
+        self.bytes
+            .fetch_add(limit - budget.remaining(), Ordering::Relaxed);
+        match result {
+            Ok(()) => Ok(flight),
+            // A flight cut short after the ServerHello still answers the version question.
+            Err(HelloError::Io(_)) if flight.server_hello.is_some() => Ok(flight),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Enumerates the suites of one version (see the module comment). Some TLS stacks
+    /// (old load balancers, embedded devices) refuse a hello with hundreds of suites; when
+    /// the full list is refused, the list is offered again in chunks of
+    /// [`FALLBACK_CHUNK`] before the version is called refused.
+    async fn enumerate(&self, version: u16) -> VersionOutcome {
+        let all = wire::suites_for(version);
+        let mut out = self.enumerate_list(version, all.clone()).await;
+        if out.accepted != Some(false) || all.len() <= FALLBACK_CHUNK {
+            return out;
+        }
+        for chunk in all.chunks(FALLBACK_CHUNK) {
+            let sub = self.enumerate_list(version, chunk.to_vec()).await;
+            if sub.accepted == Some(true) {
+                out.accepted = Some(true);
+                out.suites.extend(sub.suites);
+                if out.first_flight.is_none() {
+                    out.first_flight = sub.first_flight;
+                }
+            }
+            if out.error.is_none() {
+                out.error = sub.error;
+            }
+        }
+        out
+    }
+
+    /// Offers `offered`, removes the chosen suite, and repeats until refused.
+    async fn enumerate_list(&self, version: u16, mut offered: Vec<u16>) -> VersionOutcome {
+        let mut out = VersionOutcome::default();
+        while !offered.is_empty() {
+            if tokio::time::Instant::now() >= self.ctx.deadline {
+                out.error.get_or_insert(ProbeError {
+                    probe: "tls".into(),
+                    kind: ProbeErrorKind::Timeout,
+                    detail: format!(
+                        "deadline passed while enumerating {}",
+                        version_name(version)
+                    ),
+                });
+                break;
+            }
+            let first = out.suites.is_empty();
+            match self.hello(version, &offered, first).await {
+                Ok(flight) => {
+                    out.spoke_tls = true;
+                    match chosen_suite(version, &flight) {
+                        Some(suite) => {
+                            if !offered.contains(&suite) {
+                                out.error.get_or_insert(ProbeError {
+                                    probe: "tls".into(),
+                                    kind: ProbeErrorKind::InvalidMessage,
+                                    detail: format!(
+                                        "server chose suite 0x{suite:04x} that was not offered"
+                                    ),
+                                });
+                                break;
+                            }
+                            out.accepted = Some(true);
+                            out.suites.push(suite);
+                            offered.retain(|s| *s != suite);
+                            if first {
+                                out.first_flight = Some(flight);
+                            }
+                        }
+                        None => {
+                            if first {
+                                out.accepted = Some(false);
+                            }
+                            break;
+                        }
+                    }
+                }
+                // Closing or resetting instead of answering is how some servers refuse. (It
+                // is the error fact only if the peer never spoke TLS at all.)
+                Err(HelloError::Io(e @ IoError::Closed(_))) => {
+                    if first {
+                        out.accepted = Some(false);
+                    }
+                    out.error.get_or_insert(e.to_probe_error("tls"));
+                    break;
+                }
+                Err(HelloError::Io(IoError::Io(e))) if is_reset(&e) => {
+                    if first {
+                        out.accepted = Some(false);
+                    }
+                    out.error.get_or_insert(ProbeError {
+                        probe: "tls".into(),
+                        kind: ProbeErrorKind::ConnectionClosed,
+                        detail: format!("connection reset: {e}"),
+                    });
+                    break;
+                }
+                Err(HelloError::Io(e)) => {
+                    out.error.get_or_insert(e.to_probe_error("tls"));
+                    break;
+                }
+                Err(HelloError::Tls(e)) => {
+                    out.error.get_or_insert(tls_probe_error(&e));
+                    break;
+                }
+            }
+        }
+        out
+    }
+}
+
+fn is_reset(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::BrokenPipe
+            | std::io::ErrorKind::ConnectionAborted
+    )
+}
+
+fn version_name(v: u16) -> &'static str {
+    match v {
+        wire::SSL3 => "SSLv3",
+        wire::TLS10 => "TLSv1.0",
+        wire::TLS11 => "TLSv1.1",
+        wire::TLS12 => "TLSv1.2",
+        wire::TLS13 => "TLSv1.3",
+        _ => "unknown version",
+    }
+}
+
+/// The error fact for a TLS parse failure.
+pub(crate) fn tls_probe_error(e: &TlsError) -> ProbeError {
+    ProbeError {
+        probe: "tls".into(),
+        kind: match e {
+            TlsError::TooLarge { .. } => ProbeErrorKind::TooLarge,
+            _ => ProbeErrorKind::InvalidMessage,
+        },
+        detail: e.to_string(),
+    }
+}
+
+/// The suite the server accepted for exactly `version`, or `None` if it refused it (alert,
+/// or answered with another version).
+fn chosen_suite(version: u16, flight: &ServerFlight) -> Option<u16> {
+    let sh = flight.server_hello.as_ref()?;
+    if version >= wire::TLS13 {
+        (sh.selected_version == Some(wire::TLS13)).then_some(sh.cipher_suite)
+    } else {
+        (sh.selected_version.is_none() && sh.legacy_version == version && !sh.retry_request)
+            .then_some(sh.cipher_suite)
+    }
+}
+
+fn cipher_suite(code: u16) -> CipherSuite {
+    let name = wire::suite_name(code)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("UNKNOWN_0x{code:04X}"));
+    CipherSuite {
+        id: code,
+        weaknesses: wire::suite_weaknesses(&name),
+        name,
+    }
+}
+
 /// Audits the TLS endpoint at `ctx.addr`. `via` names how TLS was reached ("direct",
 /// "rdp", "starttls-smtp", ...); `prelude` is `None` for TLS directly on the port.
+///
+/// `Err` only when the peer never spoke TLS (garbage, silence, resets): what it did is the
+/// error fact. Partial results (a version cut short by the deadline) are `accepted: null`.
 pub(crate) async fn audit(
-    _ctx: &ProbeContext,
+    ctx: &ProbeContext,
     via: &'static str,
-    _prelude: Option<Prelude>,
+    prelude: Option<Prelude>,
 ) -> Result<TlsFacts, ProbeError> {
-    Ok(TlsFacts {
+    let connections = if ctx.connection_gap.is_zero() {
+        AUDIT_CONNECTIONS
+    } else {
+        1
+    };
+    let shared = Shared {
+        ctx,
+        prelude,
+        slots: Semaphore::new(connections),
+        bytes: AtomicUsize::new(0),
+        x25519_public: x25519_public_key(),
+    };
+    // TLS 1.2 and 1.3 first: they decide the common case and carry the certificate.
+    let (t12, t13, t11, t10, s3) = tokio::join!(
+        shared.enumerate(wire::TLS12),
+        shared.enumerate(wire::TLS13),
+        shared.enumerate(wire::TLS11),
+        shared.enumerate(wire::TLS10),
+        shared.enumerate(wire::SSL3),
+    );
+    let outcomes = [s3, t10, t11, t12, t13];
+
+    if !outcomes.iter().any(|o| o.spoke_tls) {
+        // Prefer the error that says most about the peer.
+        let rank = |e: &ProbeError| match e.kind {
+            ProbeErrorKind::InvalidMessage | ProbeErrorKind::TooLarge => 0,
+            ProbeErrorKind::ConnectionClosed => 1,
+            ProbeErrorKind::Timeout => 2,
+            ProbeErrorKind::ConnectFailed => 3,
+            _ => 4,
+        };
+        let best = outcomes
+            .iter()
+            .filter_map(|o| o.error.clone())
+            .min_by_key(rank);
+        return Err(best.unwrap_or_else(|| ProbeError {
+            probe: "tls".into(),
+            kind: ProbeErrorKind::ConnectionClosed,
+            detail: "the peer closed the connection after every ClientHello".into(),
+        }));
+    }
+
+    let mut facts = TlsFacts {
         via: via.to_string(),
         ..TlsFacts::default()
-    })
+    };
+    let mut weak: Vec<String> = Vec::new();
+    let mut weaknesses: Vec<SuiteWeakness> = Vec::new();
+    for ((version, _), outcome) in VERSIONS.iter().zip(&outcomes) {
+        let suites: Vec<CipherSuite> = outcome.suites.iter().map(|c| cipher_suite(*c)).collect();
+        for s in &suites {
+            if !s.weaknesses.is_empty() && !weak.contains(&s.name) {
+                weak.push(s.name.clone());
+            }
+            weaknesses.extend(s.weaknesses.iter().copied());
+        }
+        if outcome.accepted == Some(true) {
+            facts.accepted_versions.push(*version);
+        }
+        facts.versions.push(TlsVersionResult {
+            version: *version,
+            accepted: outcome.accepted,
+            suites,
+        });
+    }
+    weaknesses.sort();
+    weaknesses.dedup();
+    facts.weak_suites = weak;
+    facts.weaknesses = weaknesses;
+
+    // The certificate: from the highest version below 1.3 that sent its flight in plaintext.
+    let flight = outcomes[..4]
+        .iter()
+        .rev()
+        .filter_map(|o| o.first_flight.as_ref())
+        .find(|f| f.chain.is_some() || f.hello_done);
+    let mut chain_der: Vec<Vec<u8>> = Vec::new();
+    if let Some(f) = flight {
+        if f.hello_done {
+            facts.client_cert_requested = Some(f.certificate_request);
+        }
+        chain_der = f.chain.clone().unwrap_or_default();
+    } else if outcomes[4].accepted == Some(true) {
+        chain_der = tls13_chain(&shared).await.unwrap_or_default();
+    }
+    facts.chain = chain_der
+        .iter()
+        .filter_map(|der| certificate_facts(der, ctx.now).ok())
+        .collect();
+    facts.certificate = chain_der
+        .first()
+        .and_then(|der| certificate_facts(der, ctx.now).ok());
+    Ok(facts)
 }
 
 /// Fills `service.facts.tls` for TLS directly on the port.
-pub(crate) async fn probe(_ctx: &ProbeContext, _service: &mut Service) {}
+pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
+    match audit(ctx, "direct", None).await {
+        Ok(facts) => {
+            service.protocol = Some("tls".to_string());
+            service.facts.tls = Some(facts);
+        }
+        Err(e) => service.probe_errors.push(e),
+    }
+}
+
+// ---------------------------------------------------------------- rustls, for facts only
+
+/// A certificate verifier that accepts any certificate and any signature.
+///
+/// Used only where clinicscan reads facts from a peer it does not trust: the TLS 1.3
+/// certificate (encrypted, so raw hellos cannot see it) and HTTPS pages of devices with
+/// self-signed certificates. Nothing secret is ever sent over such a connection, and every
+/// fact read is reported as what the peer claimed, never as verified.
+#[derive(Debug)]
+pub(crate) struct AcceptAnyCertificate(Vec<SignatureScheme>);
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.clone()
+    }
+}
+
+/// A rustls client configuration (TLS 1.2 and 1.3) that accepts any certificate: see
+/// [`AcceptAnyCertificate`] for why that is safe for a scanner.
+pub(crate) fn facts_only_client_config(alpn: &[&[u8]]) -> Option<Arc<ClientConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let schemes = provider
+        .signature_verification_algorithms
+        .supported_schemes();
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(schemes)))
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Some(Arc::new(config))
+}
+
+/// The server name rustls sends: the host name when known, else the IP address (no SNI).
+pub(crate) fn rustls_server_name(ctx: &ProbeContext) -> ServerName<'static> {
+    sni(ctx)
+        .and_then(|n| ServerName::try_from(n.to_string()).ok())
+        .unwrap_or_else(|| ServerName::IpAddress(ctx.addr.ip().into()))
+}
+
+/// The chain a TLS 1.3 server sends (encrypted): one rustls handshake (after the prelude,
+/// if any), then close.
+async fn tls13_chain(shared: &Shared<'_>) -> Option<Vec<Vec<u8>>> {
+    let ctx = shared.ctx;
+    let config = facts_only_client_config(&[])?;
+    let stream = shared.open().await.ok()?;
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let tls = tokio::time::timeout_at(
+        io::step_deadline(ctx),
+        connector.connect(rustls_server_name(ctx), stream),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let (_, conn) = tls.get_ref();
+    let chain = conn
+        .peer_certificates()?
+        .iter()
+        .take(wire::MAX_CHAIN)
+        .map(|c| c.as_ref().to_vec())
+        .collect();
+    Some(chain)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use clinicscan_model::ProbeErrorKind;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    fn ctx(addr: SocketAddr, budget: Duration) -> ProbeContext {
+        ProbeContext {
+            addr,
+            deadline: tokio::time::Instant::now() + budget,
+            io_timeout: Duration::from_millis(300),
+            max_bytes: 1 << 20,
+            now: chrono::Utc::now(),
+            server_name: None,
+            snmp_communities: Vec::new(),
+            connection_gap: Duration::ZERO,
+        }
+    }
+
+    /// A loopback server that answers every connection with `reply` after reading the hello,
+    /// then closes (or, with `hold`, keeps the connection open).
+    async fn hostile(reply: Vec<u8>, hold: bool) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let reply = reply.clone();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let _ = s.write_all(&reply).await;
+                    if hold {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    async fn audit_err(reply: &[u8], hold: bool) -> ProbeError {
+        let addr = hostile(reply.to_vec(), hold).await;
+        let started = std::time::Instant::now();
+        let err = audit(&ctx(addr, Duration::from_secs(3)), "direct", None)
+            .await
+            .unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "ended by its deadline"
+        );
+        err
+    }
+
+    #[tokio::test]
+    async fn garbage_is_an_invalid_message() {
+        let err = audit_err(b"HTTP/1.1 400 Bad Request\r\n\r\n", false).await;
+        assert_eq!(err.kind, ProbeErrorKind::InvalidMessage);
+        assert_eq!(err.detail, "invalid message: not TLS: record type 0x48");
+    }
+
+    #[tokio::test]
+    async fn oversized_record_is_too_large() {
+        let err = audit_err(&[22, 3, 3, 0xFF, 0xFF, 2, 0, 0], false).await;
+        assert_eq!(err.kind, ProbeErrorKind::TooLarge);
+    }
+
+    #[tokio::test]
+    async fn truncated_handshake_then_close() {
+        // A record header promising 80 bytes, 3 of them sent, then FIN.
+        let err = audit_err(&[22, 3, 3, 0, 80, 2, 0, 0], false).await;
+        assert_eq!(err.kind, ProbeErrorKind::ConnectionClosed);
+    }
+
+    #[tokio::test]
+    async fn silence_is_a_timeout() {
+        let err = audit_err(&[], true).await;
+        assert_eq!(err.kind, ProbeErrorKind::Timeout);
+    }
+
+    #[tokio::test]
+    async fn truncated_handshake_held_open_is_a_timeout() {
+        let err = audit_err(&[22, 3, 3, 0, 80, 2, 0, 0], true).await;
+        assert_eq!(err.kind, ProbeErrorKind::Timeout);
+    }
+
+    #[tokio::test]
+    async fn reset_before_any_reply() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((s, _)) = listener.accept().await {
+                // SO_LINGER 0: close sends RST.
+                let _ = s.set_zero_linger();
+                drop(s);
+            }
+        });
+        let err = audit(&ctx(addr, Duration::from_secs(3)), "direct", None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ProbeErrorKind::ConnectionClosed);
+    }
+
+    #[tokio::test]
+    async fn alert_to_everything_is_tls_with_nothing_accepted() {
+        let addr = hostile(vec![21, 3, 3, 0, 2, 2, 40], false).await;
+        let facts = audit(&ctx(addr, Duration::from_secs(3)), "direct", None)
+            .await
+            .unwrap();
+        assert!(facts.accepted_versions.is_empty());
+        assert!(facts.versions.iter().all(|v| v.accepted == Some(false)));
+        assert_eq!(facts.certificate, None);
+    }
+
+    #[tokio::test]
+    async fn servers_refusing_long_hellos_are_enumerated_in_chunks() {
+        // Answers with nginx's recorded TLS 1.0 flight (suite 0xC013) only to hellos under
+        // 600 bytes that offer 0xC013; closes on anything longer, as some old stacks do.
+        let flight = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/tls/nginx-weak-tls10-flight.bin"
+        ));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let mut n = 0;
+                    // Read the whole hello record.
+                    while n < 5 || n < 5 + usize::from(u16::from_be_bytes([buf[3], buf[4]])) {
+                        match s.read(&mut buf[n..]).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(k) => n += k,
+                        }
+                    }
+                    let hello = &buf[..n];
+                    let offers = hello.windows(2).any(|w| w == [0xC0, 0x13]);
+                    if n < 600 && offers && hello[9..11] == [3, 1] {
+                        let _ = s.write_all(flight).await;
+                    } else {
+                        let _ = s.write_all(&[21, 3, 1, 0, 2, 2, 40]).await;
+                    }
+                });
+            }
+        });
+        let facts = audit(&ctx(addr, Duration::from_secs(3)), "direct", None)
+            .await
+            .unwrap();
+        assert_eq!(facts.accepted_versions, vec![TlsVersion::Tls10]);
+        assert_eq!(facts.versions[1].suites.len(), 1);
+        assert_eq!(facts.versions[1].suites[0].id, 0xC013);
+    }
+
+    #[tokio::test]
+    async fn recorded_weak_flight_replayed() {
+        // Replays nginx's TLS 1.0 answer to every hello: TLS 1.0 is accepted with the one
+        // suite, the other versions are refused (wrong version), and the chain is read.
+        let bytes = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/tls/nginx-weak-tls10-flight.bin"
+        ));
+        let addr = hostile(bytes.to_vec(), false).await;
+        let facts = audit(&ctx(addr, Duration::from_secs(3)), "direct", None)
+            .await
+            .unwrap();
+        assert_eq!(facts.accepted_versions, vec![TlsVersion::Tls10]);
+        let t10 = &facts.versions[1];
+        assert_eq!(t10.suites.len(), 1);
+        assert_eq!(t10.suites[0].name, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA");
+        assert_eq!(facts.weaknesses, vec![SuiteWeakness::CbcSha1]);
+        assert_eq!(facts.client_cert_requested, Some(false));
+        let cert = facts.certificate.unwrap();
+        assert!(cert.expired && cert.self_signed);
+    }
+}

@@ -1,0 +1,14 @@
+//! Record framing, ServerHello, Alert, Certificate and the flight state machine over
+//! arbitrary server bytes.
+#![no_main]
+
+use clinicscan_probe::wire::tls::{ServerFlight, parse_certificate_chain, parse_server_hello, read_flight};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let mut flight = ServerFlight::new();
+    let _ = read_flight(data, &mut flight);
+    let _ = flight.finished();
+    let _ = parse_server_hello(data);
+    let _ = parse_certificate_chain(data);
+});
