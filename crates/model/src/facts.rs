@@ -70,7 +70,9 @@ pub struct ServiceFacts {
 // ---------------------------------------------------------------- TLS
 
 /// A TLS protocol version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub enum TlsVersion {
     /// SSL 2.0.
     #[serde(rename = "SSLv2")]
@@ -93,7 +95,9 @@ pub enum TlsVersion {
 }
 
 /// Why a cipher suite is weak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum SuiteWeakness {
@@ -530,6 +534,9 @@ pub struct DicomFacts {
     /// C-ECHO status, when sent: 0 is success.
     #[serde(default)]
     pub echo_status: Option<u16>,
+    /// Max PDU length the node announced in A-ASSOCIATE-AC (0: unlimited).
+    #[serde(default)]
+    pub max_pdu_length: Option<u32>,
 }
 
 // ---------------------------------------------------------------- databases
@@ -603,6 +610,10 @@ pub struct IkeFacts {
     /// The IKEv1 transform the responder chose, e.g. "AES-CBC-256/SHA1/MODP2048/PSK".
     #[serde(default)]
     pub v1_transform: Option<String>,
+    /// The IKEv2 transforms the responder chose, e.g.
+    /// "AES-CBC-256/PRF-HMAC-SHA2-256/HMAC-SHA2-256-128/MODP2048".
+    #[serde(default)]
+    pub v2_transform: Option<String>,
     /// Weak parameters the responder accepted (DES, 3DES, MD5, DH group 1/2/5).
     #[serde(default)]
     pub weak_parameters: Vec<String>,

@@ -1,3 +1,14 @@
 //! Pure parsers and encoders for every protocol clinicscan speaks: no I/O, no clock, no
 //! allocation sized by an unchecked length field. Each module has fixture tests over the
 //! recorded bytes in `fixtures/` and a fuzz target in `fuzz/`.
+
+pub mod ber;
+pub mod dicom;
+pub mod ike;
+pub mod mssql;
+pub mod mysql;
+pub mod openvpn;
+pub mod postgres;
+pub mod pptp;
+pub mod snmp;
+pub mod ssdp;
