@@ -51,9 +51,7 @@ pub enum Lang {
 }
 
 /// How serious a finding is. Ordered: `Info < Low < Medium < High < Critical`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Severity {
     /// For the record (inventory, context).

@@ -70,9 +70,7 @@ pub struct ServiceFacts {
 // ---------------------------------------------------------------- TLS
 
 /// A TLS protocol version.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum TlsVersion {
     /// SSL 2.0.
     #[serde(rename = "SSLv2")]
@@ -95,9 +93,7 @@ pub enum TlsVersion {
 }
 
 /// Why a cipher suite is weak.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum SuiteWeakness {
@@ -611,7 +607,7 @@ pub struct IkeFacts {
     #[serde(default)]
     pub v1_transform: Option<String>,
     /// The IKEv2 transforms the responder chose, e.g.
-    /// "AES-CBC-256/PRF-HMAC-SHA2-256/HMAC-SHA2-256-128/MODP2048".
+    /// "AES-CBC-256/HMAC-SHA2-256-128/PRF-HMAC-SHA2-256/MODP2048".
     #[serde(default)]
     pub v2_transform: Option<String>,
     /// Weak parameters the responder accepted (DES, 3DES, MD5, DH group 1/2/5).

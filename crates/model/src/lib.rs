@@ -19,10 +19,11 @@ pub use assessment::{
     Lang, ObservationRef, Severity, SeverityCounts, Text,
 };
 pub use facts::{
-    CertificateFacts, CipherSuite, DicomFacts, FtpFacts, HttpFacts, IkeFacts, IkeVendorId, KeyType,
-    MssqlFacts, MysqlFacts, NtlmInfo, OpenVpnFacts, PostgresFacts, PptpFacts, RdpFacts,
-    ServiceFacts, SmbFacts, SnmpEngine, SnmpFacts, SshFacts, SuiteWeakness, TelnetFacts, TlsFacts,
-    TlsVersion, TlsVersionResult, UpnpFacts, VncFacts, VncSecurityType, WeakAlgorithm, WebProduct,
+    CertificateFacts, CipherSuite, DicomFacts, FtpFacts, HttpFacts, IkeFacts, IkeVendorId,
+    KeyType, MssqlFacts, MysqlFacts, NtlmInfo, OpenVpnFacts, PostgresFacts, PptpFacts, RdpFacts,
+    ServiceFacts, SmbFacts, SnmpEngine, SnmpFacts, SshFacts, SuiteWeakness, TelnetFacts,
+    TlsFacts, TlsVersion, TlsVersionResult, UpnpFacts, VncFacts, VncSecurityType, WeakAlgorithm,
+    WebProduct,
 };
 pub use observation::{
     Host, HostName, HostReason, HostState, HostStatus, NameSource, Notice, OBSERVATION_SCHEMA,

@@ -282,9 +282,7 @@ pub struct PortSummary {
 }
 
 /// TCP or UDP.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Transport {
     /// TCP.
@@ -364,12 +362,7 @@ pub struct Service {
 
 impl Service {
     /// A bare port result without any probe facts.
-    pub fn port_only(
-        port: u16,
-        transport: Transport,
-        state: PortState,
-        reason: PortReason,
-    ) -> Self {
+    pub fn port_only(port: u16, transport: Transport, state: PortState, reason: PortReason) -> Self {
         Service {
             port,
             transport,

@@ -236,7 +236,7 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
             ctx,
             nat_t,
             v2_spi,
-            wire::v2_sa_init(v2_spi, 14, &ke_value(14), &nonce),
+            wire::v2_sa_init(v2_spi, 14, &ke_value(14), &nonce, None),
             &budget
         ),
     );
@@ -254,27 +254,41 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
         Outcome::Silence => {}
         _ => {}
     }
+    // A COOKIE (responder under half-open load) is echoed once, as RFC 7296 2.6 asks; an
+    // INVALID_KE_PAYLOAD names the group the responder wants: ask once more with it.
     let mut v2 = v2;
-    if let Outcome::Reply(m) = &v2 {
-        // INVALID_KE_PAYLOAD carries the group the responder wants: ask once more with it.
-        let wanted = m.payloads.iter().find_map(|p| match p {
-            Payload::Notify(17, d) if d.len() >= 2 => Some(u16::from_be_bytes([d[0], d[1]])),
-            _ => None,
-        });
-        if m.major_version == 2 && v2_choice(m).is_none() {
-            record_common(&mut facts, m);
-            if let Some(g) = wanted.filter(|g| wire::ke_len(*g).is_some()) {
-                let spi: [u8; 8] = random_bytes();
-                v2 = exchange(
-                    ctx,
-                    nat_t,
-                    spi,
-                    wire::v2_sa_init(spi, g, &ke_value(g), &nonce),
-                    &budget,
-                )
-                .await;
-            }
+    let mut group = 14;
+    let mut cookie: Option<Vec<u8>> = None;
+    for _ in 0..2 {
+        let Outcome::Reply(m) = &v2 else { break };
+        if m.major_version != 2 || v2_choice(m).is_some() {
+            break;
         }
+        record_common(&mut facts, m);
+        let notify = |want: u16| {
+            m.payloads.iter().find_map(|p| match p {
+                Payload::Notify(t, d) if *t == want => Some(d.clone()),
+                _ => None,
+            })
+        };
+        if let Some(c) = notify(16_390).filter(|c| !c.is_empty() && c.len() <= 64) {
+            cookie = Some(c);
+        } else if let Some(g) = notify(17)
+            .filter(|d| d.len() >= 2)
+            .map(|d| u16::from_be_bytes([d[0], d[1]]))
+            .filter(|g| *g != group && wire::ke_len(*g).is_some())
+        {
+            group = g;
+        } else {
+            break;
+        }
+        let spi: [u8; 8] = if cookie.is_some() {
+            v2_spi
+        } else {
+            random_bytes()
+        };
+        let msg = wire::v2_sa_init(spi, group, &ke_value(group), &nonce, cookie.as_deref());
+        v2 = exchange(ctx, nat_t, spi, msg, &budget).await;
     }
     if let Outcome::Reply(m) = &v2 {
         record_common(&mut facts, m);
@@ -398,3 +412,7 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "../../tests/vpn_lab/lab.rs"]
+mod vpn_lab;

@@ -15,10 +15,9 @@ use super::ProbeContext;
 use super::io::IoError;
 
 /// Opens a fresh connection ready for a TLS ClientHello.
-pub(crate) type Prelude =
-    for<'a> fn(
-        &'a ProbeContext,
-    ) -> Pin<Box<dyn Future<Output = Result<TcpStream, IoError>> + Send + 'a>>;
+pub(crate) type Prelude = for<'a> fn(
+    &'a ProbeContext,
+) -> Pin<Box<dyn Future<Output = Result<TcpStream, IoError>> + Send + 'a>>;
 
 /// Audits the TLS endpoint at `ctx.addr`. `via` names how TLS was reached ("direct",
 /// "rdp", "starttls-smtp", ...); `prelude` is `None` for TLS directly on the port.

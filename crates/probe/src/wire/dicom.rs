@@ -478,7 +478,8 @@ mod tests {
         let Pdu::AssociateAc(ac) = parse_pdu(&b).unwrap() else {
             panic!("not an AC")
         };
-        assert_eq!(ac.contexts, vec![(1, 0, Some(IMPLICIT_VR_LE.to_string()))]);
+        // storescp prefers Explicit VR Little Endian of the two offered.
+        assert_eq!(ac.contexts, vec![(1, 0, Some(EXPLICIT_VR_LE.to_string()))]);
         assert_eq!(
             ac.implementation_class_uid.as_deref(),
             Some("1.2.276.0.7230010.3.0.3.6.7")
@@ -518,7 +519,7 @@ mod tests {
         };
         assert_eq!(
             rj.text(),
-            "rejected-permanent; service-user; calling-AE-title-not-recognized"
+            "rejected-permanent; service-user; called-AE-title-not-recognized"
         );
     }
 

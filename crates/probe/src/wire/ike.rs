@@ -372,8 +372,15 @@ fn v2_transforms() -> Vec<(u8, u16, Option<u16>)> {
     ]
 }
 
-/// IKEv2 IKE_SA_INIT request: HDR, SAi1 (one broad IKE proposal), KEi (`group`, `ke`), Ni.
-pub fn v2_sa_init(spi: [u8; 8], group: u16, ke: &[u8], nonce: &[u8]) -> Vec<u8> {
+/// IKEv2 IKE_SA_INIT request: HDR, [N(COOKIE)], SAi1 (one broad IKE proposal), KEi
+/// (`group`, `ke`), Ni. `cookie` echoes a responder's COOKIE (RFC 7296 section 2.6).
+pub fn v2_sa_init(
+    spi: [u8; 8],
+    group: u16,
+    ke: &[u8],
+    nonce: &[u8],
+    cookie: Option<&[u8]>,
+) -> Vec<u8> {
     let list = v2_transforms();
     let mut prop = vec![1, 1, 0, list.len() as u8]; // proposal 1, IKE, no SPI
     for (i, (kind, id, key_len)) in list.iter().enumerate() {
@@ -390,10 +397,21 @@ pub fn v2_sa_init(spi: [u8; 8], group: u16, ke: &[u8], nonce: &[u8]) -> Vec<u8> 
     let mut ke_body = group.to_be_bytes().to_vec();
     ke_body.extend_from_slice(&[0, 0]);
     ke_body.extend_from_slice(ke);
-    let mut body = sa;
+    let mut body = Vec::new();
+    let first = match cookie {
+        Some(c) => {
+            let mut n = vec![0, 0]; // protocol none, no SPI
+            n.extend_from_slice(&16_390u16.to_be_bytes());
+            n.extend_from_slice(c);
+            body.extend_from_slice(&payload(p2::SA, &n));
+            p2::NOTIFY
+        }
+        None => p2::SA,
+    };
+    body.extend_from_slice(&sa);
     body.extend_from_slice(&payload(p2::NONCE, &ke_body));
     body.extend_from_slice(&payload(0, nonce));
-    let mut m = header(spi, p2::SA, 0x20, exchange::IKE_SA_INIT, 0x08, body.len());
+    let mut m = header(spi, first, 0x20, exchange::IKE_SA_INIT, 0x08, body.len());
     m.extend_from_slice(&body);
     m
 }
@@ -688,6 +706,7 @@ pub fn notify_name(t: u16, major: u8) -> String {
         (2, 16_390) => "COOKIE",
         (2, 16_404) => "MULTIPLE_AUTH_SUPPORTED",
         (2, 16_417) => "REDIRECT_SUPPORTED",
+        (2, 16_418) => "CHILDLESS_IKEV2_SUPPORTED",
         (2, 16_430) => "IKEV2_FRAGMENTATION_SUPPORTED",
         (2, 16_431) => "SIGNATURE_HASH_ALGORITHMS",
         (2, 16_441) => "USE_PPK",
@@ -852,7 +871,7 @@ mod tests {
 
     #[test]
     fn sa_init_request_parses_back() {
-        let m = v2_sa_init(COOKIE, 14, &[0x55; 256], &[2; 32]);
+        let m = v2_sa_init(COOKIE, 14, &[0x55; 256], &[2; 32], None);
         let p = parse_message(&m).unwrap();
         assert_eq!(p.major_version, 2);
         assert_eq!(p.flags, 0x08);
@@ -862,13 +881,17 @@ mod tests {
         };
         assert_eq!(t[0].text(), "AES-CBC-256");
         assert_eq!(t.len(), 16);
+        let c = v2_sa_init(COOKIE, 14, &[0x55; 256], &[2; 32], Some(b"abcd"));
+        let p = parse_message(&c).unwrap();
+        assert_eq!(p.payloads[0], Payload::Notify(16_390, b"abcd".to_vec()));
+        assert_eq!(p.payloads.len(), 4);
     }
 
     #[test]
     fn recorded_strongswan_main_mode_reply() {
         let p = parse_message(&fixture("csv-charon-v1-main-reply.bin")).unwrap();
-        assert_eq!(p.initiator_spi, COOKIE);
         assert_eq!(p.exchange, exchange::MAIN_MODE);
+        assert_ne!(p.responder_spi, [0; 8]);
         let t = p
             .payloads
             .iter()
@@ -887,8 +910,51 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert!(vids.contains(&"XAUTH"), "{vids:?}");
-        assert!(vids.contains(&"Dead Peer Detection v1.0"), "{vids:?}");
+        assert_eq!(
+            vids,
+            vec!["strongSwan", "XAUTH", "Dead Peer Detection v1.0"]
+        );
+    }
+
+    #[test]
+    fn recorded_strongswan_accepts_a_weak_transform() {
+        let p = parse_message(&fixture("csv-charon-v1-main-reply-weak.bin")).unwrap();
+        let Some(Payload::SaV1(t)) = p.payloads.first() else {
+            panic!("{:?}", p.payloads)
+        };
+        assert_eq!(t[0].text(), "3DES-CBC/SHA1/MODP1024/PSK");
+        assert_eq!(t[0].weaknesses(), vec!["3DES", "DH group 2 (MODP1024)"]);
+    }
+
+    #[test]
+    fn recorded_nat_t_port_replies_carry_the_marker() {
+        let raw = fixture("csv-charon-v1-main-reply-4500.bin");
+        assert_eq!(&raw[..4], &NON_ESP_MARKER);
+        assert!(parse_message(&raw).is_err());
+        let p = parse_message(strip_non_esp_marker(&raw)).unwrap();
+        assert_eq!(p.exchange, exchange::MAIN_MODE);
+        let c = parse_message(strip_non_esp_marker(&fixture(
+            "csv-charon-v2-cookie-4500.bin",
+        )))
+        .unwrap();
+        assert_eq!(c.major_version, 2);
+        assert_eq!(c.notifications().collect::<Vec<_>>(), vec![16_390]);
+        assert_eq!(notify_name(16_390, 2), "COOKIE");
+    }
+
+    #[test]
+    fn recorded_strongswan_refuses_aggressive_psk() {
+        let p = parse_message(&fixture("csv-charon-v1-aggressive-refused.bin")).unwrap();
+        assert_eq!(p.exchange, exchange::INFORMATIONAL_V1);
+        assert_eq!(p.notifications().collect::<Vec<_>>(), vec![24]);
+        assert_eq!(notify_name(24, 1), "AUTHENTICATION_FAILED");
+    }
+
+    #[test]
+    fn recorded_ikev2_no_proposal_chosen() {
+        let p = parse_message(&fixture("csv-charon-v2-no-proposal.bin")).unwrap();
+        assert_eq!(p.major_version, 2);
+        assert_eq!(p.notifications().collect::<Vec<_>>(), vec![14]);
     }
 
     #[test]
@@ -904,6 +970,10 @@ mod tests {
         let p = parse_message(&fixture("csv-charon-v1-aggressive-reply.bin")).unwrap();
         assert_eq!(p.exchange, exchange::AGGRESSIVE);
         assert!(p.payloads.contains(&Payload::Hash));
+        let Some(Payload::SaV1(t)) = p.payloads.first() else {
+            panic!("{:?}", p.payloads)
+        };
+        assert_eq!(t[0].text(), "AES-CBC-128/SHA1/MODP1024/PSK");
     }
 
     #[test]
@@ -918,15 +988,17 @@ mod tests {
             names,
             vec![
                 "AES-CBC-256",
-                "PRF-HMAC-SHA2-256",
                 "HMAC-SHA2-256-128",
+                "PRF-HMAC-SHA2-256",
                 "MODP2048"
             ]
         );
+        assert!(p.payloads.contains(&Payload::Ke(Some(14))));
         let n: Vec<_> = p.notifications().map(|t| notify_name(t, 2)).collect();
-        assert!(
-            n.contains(&"IKEV2_FRAGMENTATION_SUPPORTED".to_string()),
-            "{n:?}"
+        assert_eq!(
+            n,
+            // No NAT detection: the request carried none.
+            vec!["CHILDLESS_IKEV2_SUPPORTED", "MULTIPLE_AUTH_SUPPORTED"]
         );
     }
 

@@ -186,12 +186,12 @@ mod tests {
             panic!("not a greeting")
         };
         assert_eq!(g.protocol, 10);
-        assert_eq!(g.version, "5.5.5-10.11.14-MariaDB-0+deb12u2");
+        assert_eq!(g.version, "5.5.5-10.11.19-MariaDB-0+deb12u1");
         assert_eq!(g.capabilities & CLIENT_SSL, 0);
         assert_eq!(g.auth_plugin.as_deref(), Some("mysql_native_password"));
         assert_eq!(
             product_and_version(&g.version),
-            ("MariaDB", "10.11.14".to_string())
+            ("MariaDB", "10.11.19".to_string())
         );
     }
 

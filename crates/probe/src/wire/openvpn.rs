@@ -229,6 +229,7 @@ mod tests {
 
     #[test]
     fn recorded_udp_server_reset() {
+        let ours = parse_control(&fixture("csv-udp-client-reset.bin")).unwrap();
         let p = parse_control(&fixture("csv-udp-server-reset.bin")).unwrap();
         assert_eq!(p.opcode, P_CONTROL_HARD_RESET_SERVER_V2);
         assert_eq!(
@@ -236,18 +237,21 @@ mod tests {
             Some("P_CONTROL_HARD_RESET_SERVER_V2")
         );
         assert_eq!(p.acks, vec![0]);
-        assert_eq!(p.remote_session_id, Some(OURS));
-        assert!(is_server_reset_for(&p, OURS));
-        assert!(!is_server_reset_for(&p, *b"someone!"));
+        assert_eq!(p.remote_session_id, Some(ours.session_id));
+        assert!(is_server_reset_for(&p, ours.session_id));
+        assert!(!is_server_reset_for(&p, OURS));
     }
 
     #[test]
     fn recorded_tcp_server_reset() {
+        let req = fixture("csv-tcp-client-reset.bin");
+        let ours = parse_control(tcp_unframe(&req).unwrap()).unwrap();
         let b = fixture("csv-tcp-server-reset.bin");
         let n = tcp_frame_len(&b).unwrap();
+        assert_eq!(n, b.len());
         let p = parse_control(tcp_unframe(&b[..n]).unwrap()).unwrap();
         assert_eq!(p.opcode, P_CONTROL_HARD_RESET_SERVER_V2);
-        assert!(is_server_reset_for(&p, OURS));
+        assert!(is_server_reset_for(&p, ours.session_id));
     }
 
     #[test]
