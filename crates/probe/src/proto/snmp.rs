@@ -101,7 +101,11 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
     let deadline = io::step_deadline(ctx);
     let mut buf = vec![0u8; wire::MAX_MESSAGE];
     let mut invalid = None;
-    while !refused && !(v3_answered && sent.iter().all(|s| s.answered)) {
+    loop {
+        let all_answered = v3_answered && sent.iter().all(|s| s.answered);
+        if refused || all_answered {
+            break;
+        }
         let n = match timeout_at(deadline, sock.recv(&mut buf)).await {
             Err(_) => break,
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
