@@ -534,6 +534,9 @@ pub struct DicomFacts {
     /// C-ECHO status, when sent: 0 is success.
     #[serde(default)]
     pub echo_status: Option<u16>,
+    /// Max PDU length the node announced in A-ASSOCIATE-AC (0: unlimited).
+    #[serde(default)]
+    pub max_pdu_length: Option<u32>,
 }
 
 // ---------------------------------------------------------------- databases
@@ -607,6 +610,10 @@ pub struct IkeFacts {
     /// The IKEv1 transform the responder chose, e.g. "AES-CBC-256/SHA1/MODP2048/PSK".
     #[serde(default)]
     pub v1_transform: Option<String>,
+    /// The IKEv2 transforms the responder chose, e.g.
+    /// "AES-CBC-256/HMAC-SHA2-256-128/PRF-HMAC-SHA2-256/MODP2048".
+    #[serde(default)]
+    pub v2_transform: Option<String>,
     /// Weak parameters the responder accepted (DES, 3DES, MD5, DH group 1/2/5).
     #[serde(default)]
     pub weak_parameters: Vec<String>,

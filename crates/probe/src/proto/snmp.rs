@@ -1,8 +1,229 @@
-//! The snmp service probe (not yet written).
+//! SNMP: read-only GetRequests for sysDescr.0, sysObjectID.0 and sysName.0 with v2c and v1
+//! for each configured community, and one SNMPv3 discovery message (RFC 3414 section 4),
+//! all sent at once from one socket; replies are collected until the step deadline or
+//! until every request is answered. Agents stay silent on a wrong community, so sending
+//! together costs one timeout instead of one per community. Never a SetRequest.
 
-use clinicscan_model::Service;
+use clinicscan_model::{
+    PortReason, PortState, ProbeError, ProbeErrorKind, Service, SnmpEngine, SnmpFacts, Software,
+};
+use tokio::net::UdpSocket;
+use tokio::time::timeout_at;
 
 use super::ProbeContext;
+use super::ike::random_bytes;
+use super::io;
+use crate::wire::snmp::{self as wire, Value, Version};
 
-/// Fills `service.facts.snmp` from a real handshake.
-pub(crate) async fn probe(_ctx: &ProbeContext, _service: &mut Service) {}
+const NAME: &str = "snmp";
+/// Most communities tried.
+const MAX_COMMUNITIES: usize = 16;
+
+struct Sent {
+    request_id: i64,
+    version: Version,
+    community: String,
+    answered: bool,
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::OctetString(b) => Some(
+            String::from_utf8_lossy(b)
+                .trim_end_matches('\0')
+                .to_string(),
+        ),
+        Value::Oid(o) => Some(o.clone()),
+        _ => None,
+    }
+}
+
+/// Fills `service.facts.snmp`.
+pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
+    let bind = if ctx.addr.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let sock = match UdpSocket::bind(bind).await {
+        Ok(s) => s,
+        Err(e) => return local(service, e.to_string()),
+    };
+    if let Err(e) = sock.connect(ctx.addr).await {
+        return local(service, e.to_string());
+    }
+    let mut communities: Vec<String> = ctx.snmp_communities.clone();
+    if communities.is_empty() {
+        communities.push("public".to_string());
+    }
+    communities.dedup();
+    communities.truncate(MAX_COMMUNITIES);
+
+    let seed = random_bytes::<4>();
+    let base = i64::from(u32::from_be_bytes(seed) & 0x3fff_ffff);
+    let mut sent = Vec::new();
+    let oids: [&[u32]; 3] = [&wire::SYS_DESCR, &wire::SYS_OBJECT_ID, &wire::SYS_NAME];
+    let mut refused = false;
+    let mut datagrams = Vec::new();
+    for c in &communities {
+        for version in [Version::V2c, Version::V1] {
+            let request_id = base + sent.len() as i64;
+            datagrams.push(wire::get_request(
+                version,
+                c.as_bytes(),
+                request_id as i32,
+                &oids,
+            ));
+            sent.push(Sent {
+                request_id,
+                version,
+                community: c.clone(),
+                answered: false,
+            });
+        }
+    }
+    let v3_msg_id = base + sent.len() as i64;
+    datagrams.push(wire::v3_discovery(v3_msg_id as i32, (v3_msg_id + 1) as i32));
+    for d in &datagrams {
+        if let Err(e) = sock.send(d).await {
+            if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                refused = true;
+                break;
+            }
+            return local(service, e.to_string());
+        }
+    }
+
+    let mut facts = SnmpFacts::default();
+    let mut v3_answered = false;
+    let mut replied = false;
+    let mut budget = ctx.max_bytes;
+    let deadline = io::step_deadline(ctx);
+    let mut buf = vec![0u8; wire::MAX_MESSAGE];
+    let mut invalid = None;
+    loop {
+        let all_answered = v3_answered && sent.iter().all(|s| s.answered);
+        if refused || all_answered {
+            break;
+        }
+        let n = match timeout_at(deadline, sock.recv(&mut buf)).await {
+            Err(_) => break,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                refused = true;
+                break;
+            }
+            Ok(Err(e)) => return local(service, e.to_string()),
+            Ok(Ok(n)) => n,
+        };
+        if n > budget {
+            invalid = Some(format!(
+                "replies exceeded the {} byte budget",
+                ctx.max_bytes
+            ));
+            break;
+        }
+        budget -= n;
+        let msg = &buf[..n];
+        match wire::message_version(msg) {
+            Ok(3) => match wire::parse_v3_message(msg) {
+                Ok(r) if r.msg_id == v3_msg_id => {
+                    replied = true;
+                    v3_answered = true;
+                    facts.engine = Some(SnmpEngine {
+                        engine_id: r.engine_id.iter().map(|b| format!("{b:02x}")).collect(),
+                        enterprise: wire::engine_enterprise(&r.engine_id),
+                        boots: u32::try_from(r.boots).ok(),
+                        time: u32::try_from(r.time).ok(),
+                    });
+                }
+                Ok(_) => {}
+                Err(e) => invalid = Some(e.to_string()),
+            },
+            Ok(_) => match wire::parse_community_message(msg) {
+                Ok(r) => {
+                    let Some(s) = sent
+                        .iter_mut()
+                        .find(|s| s.request_id == r.request_id && s.version == r.version)
+                    else {
+                        continue;
+                    };
+                    replied = true;
+                    s.answered = true;
+                    if r.pdu_type != wire::pdu::RESPONSE {
+                        continue;
+                    }
+                    if !facts.versions.iter().any(|v| v == s.version.name()) {
+                        facts.versions.push(s.version.name().to_string());
+                    }
+                    if !facts.communities_accepted.contains(&s.community) {
+                        facts.communities_accepted.push(s.community.clone());
+                    }
+                    for vb in &r.varbinds {
+                        let slot = match vb.oid.as_str() {
+                            "1.3.6.1.2.1.1.1.0" => &mut facts.sys_descr,
+                            "1.3.6.1.2.1.1.2.0" => &mut facts.sys_object_id,
+                            "1.3.6.1.2.1.1.5.0" => &mut facts.sys_name,
+                            _ => continue,
+                        };
+                        if slot.is_none() {
+                            *slot = text(&vb.value);
+                        }
+                    }
+                }
+                Err(e) => invalid = Some(e.to_string()),
+            },
+            Err(e) => invalid = Some(e.to_string()),
+        }
+    }
+    if v3_answered {
+        facts.versions.push("v3".to_string());
+    }
+    let order = |v: &String| match v.as_str() {
+        "v1" => 0,
+        "v2c" => 1,
+        _ => 2,
+    };
+    facts.versions.sort_by_key(order);
+
+    if let Some(d) = invalid {
+        service.probe_errors.push(ProbeError {
+            probe: NAME.to_string(),
+            kind: ProbeErrorKind::InvalidMessage,
+            detail: d,
+        });
+    }
+    if replied {
+        service.state = PortState::Open;
+        service.reason = PortReason::UdpResponse;
+        service.protocol = Some("snmp".to_string());
+        if facts.engine.as_ref().and_then(|e| e.enterprise) == Some(8072) {
+            service.software = Some(Software {
+                vendor: None,
+                product: "Net-SNMP".to_string(),
+                version: None,
+                evidence: "SNMPv3 engine ID enterprise 8072 (net-snmp)".to_string(),
+            });
+        }
+        service.facts.snmp = Some(facts);
+    } else if refused {
+        service.state = PortState::Closed;
+        service.reason = PortReason::PortUnreachable;
+    } else {
+        service.probe_errors.push(ProbeError {
+            probe: NAME.to_string(),
+            kind: ProbeErrorKind::NoReply,
+            detail: format!(
+                "no reply to v1/v2c ({} communities) or v3 discovery",
+                communities.len()
+            ),
+        });
+    }
+}
+
+fn local(service: &mut Service, detail: String) {
+    service.probe_errors.push(ProbeError {
+        probe: NAME.to_string(),
+        kind: ProbeErrorKind::Local,
+        detail,
+    });
+}

@@ -1,8 +1,45 @@
-//! The ssdp service probe (not yet written).
+//! SSDP: one unicast M-SEARCH to the target (never to the multicast group), one reply.
 
-use clinicscan_model::Service;
+use clinicscan_model::{PortReason, PortState, ProbeError, ProbeErrorKind, Service, UpnpFacts};
 
 use super::ProbeContext;
+use super::ike::mark_udp;
+use super::io;
+use crate::wire::ssdp as wire;
 
-/// Fills `service.facts.ssdp` from a real handshake.
-pub(crate) async fn probe(_ctx: &ProbeContext, _service: &mut Service) {}
+const NAME: &str = "ssdp";
+
+/// Fills `service.facts.upnp`.
+pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
+    let reply = io::udp_exchange(
+        ctx,
+        &wire::msearch(ctx.addr),
+        ctx.max_bytes.min(wire::MAX_RESPONSE + 1),
+    )
+    .await;
+    let bytes = match reply {
+        Ok(b) => b,
+        Err(e) => {
+            mark_udp(service, &e, NAME);
+            return;
+        }
+    };
+    service.state = PortState::Open;
+    service.reason = PortReason::UdpResponse;
+    match wire::parse_response(&bytes) {
+        Ok(r) => {
+            service.protocol = Some("ssdp".to_string());
+            service.facts.upnp = Some(UpnpFacts {
+                server: r.server,
+                location: r.location,
+                usn: r.usn,
+                st: r.st,
+            });
+        }
+        Err(e) => service.probe_errors.push(ProbeError {
+            probe: NAME.to_string(),
+            kind: ProbeErrorKind::InvalidMessage,
+            detail: e.to_string(),
+        }),
+    }
+}
