@@ -1,3 +1,11 @@
 //! Pure parsers and encoders for every protocol clinicscan speaks: no I/O, no clock, no
 //! allocation sized by an unchecked length field. Each module has fixture tests over the
 //! recorded bytes in `fixtures/` and a fuzz target in `fuzz/`.
+
+pub mod ftp;
+pub mod ntlm;
+pub mod rdp;
+pub mod smb;
+pub mod ssh;
+pub mod telnet;
+pub mod vnc;
