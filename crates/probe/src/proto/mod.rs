@@ -38,6 +38,9 @@ mod telnet;
 mod tls;
 mod vnc;
 
+#[cfg(test)]
+mod remote_lab;
+
 /// Which service probe to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -104,7 +104,8 @@ listen_address=127.0.0.1
 listen_port=2121
 background=NO
 anonymous_enable=NO
-local_enable=NO
+local_enable=YES
+pam_service_name=vsftpd
 secure_chroot_dir=$DIR/ftp-empty
 seccomp_sandbox=NO
 C
