@@ -142,3 +142,254 @@ async fn inner() {
         run(k, p).await;
     }
 }
+
+/// Records the real daemons' bytes into `fixtures/` (run by hand inside the lab namespace:
+/// `CLINICSCAN_RECORD=1 ip netns exec NS <test binary> proto::remote_lab::record --ignored`).
+#[tokio::test]
+#[ignore = "records fixtures by hand inside the lab namespace"]
+async fn record() {
+    use crate::wire::{ntlm, rdp, smb, ssh, telnet};
+    use tokio::io::AsyncWriteExt;
+
+    use super::io::{self, Budget};
+    use super::ssh::read_framed;
+
+    if std::env::var_os("CLINICSCAN_RECORD").is_none() {
+        return;
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    let save = |dir: &str, name: &str, bytes: &[u8]| {
+        let d = root.join(dir);
+        std::fs::create_dir_all(&d).expect("fixture dir");
+        std::fs::write(d.join(name), bytes).expect("write fixture");
+        println!("recorded {dir}/{name} ({} bytes)", bytes.len());
+    };
+
+    // One request, the framed answer.
+    async fn ask<E>(
+        port: u16,
+        request: &[u8],
+        f: fn(&[u8]) -> Result<Option<usize>, E>,
+    ) -> Vec<u8> {
+        let c = ctx(port);
+        let mut s = io::connect(&c).await.expect("connect");
+        io::write_all(&c, &mut s, request).await.expect("write");
+        let mut buf = Vec::new();
+        let mut budget = Budget::new(1 << 20);
+        match read_framed(&c, &mut s, &mut buf, &mut budget, f).await {
+            Ok(n) => buf.truncate(n),
+            Err(_) => {} // keep what came (a refusal by close is recorded as empty)
+        }
+        buf
+    }
+
+    // RDP Connection Confirms
+    for (port, label) in [
+        (3389, "xrdp-negotiate"),
+        (3390, "xrdp-rdp"),
+        (3391, "xrdp-tls"),
+        (3392, "freerdp-nla"),
+    ] {
+        for (req, rname) in [
+            (
+                rdp::PROTOCOL_SSL | rdp::PROTOCOL_HYBRID | rdp::PROTOCOL_HYBRID_EX,
+                "ssl-hybrid-ex",
+            ),
+            (rdp::PROTOCOL_RDP, "rdp"),
+            (rdp::PROTOCOL_SSL, "ssl"),
+        ] {
+            let b = ask(port, &rdp::connection_request(req), rdp::tpkt_complete).await;
+            save("rdp", &format!("{label}-cc-{rname}.bin"), &b);
+        }
+    }
+    // CredSSP: the freerdp server's TSRequest carrying the NTLM CHALLENGE (after TLS)
+    {
+        let c = ctx(3392);
+        let mut s = io::connect(&c).await.expect("connect");
+        io::write_all(&c, &mut s, &rdp::connection_request(rdp::PROTOCOL_HYBRID))
+            .await
+            .expect("write");
+        let mut buf = Vec::new();
+        let mut budget = Budget::new(1 << 20);
+        let _ = read_framed(&c, &mut s, &mut buf, &mut budget, rdp::tpkt_complete).await;
+        let connector =
+            tokio_rustls::TlsConnector::from(std::sync::Arc::new(super::rdp::accept_any_config()));
+        let name = rustls::pki_types::ServerName::IpAddress(c.addr.ip().into());
+        let mut tls = connector.connect(name, s).await.expect("tls");
+        tls.write_all(&rdp::ts_request(&ntlm::negotiate()))
+            .await
+            .expect("write");
+        let mut buf = Vec::new();
+        let n = read_framed(&c, &mut tls, &mut buf, &mut budget, rdp::der_complete)
+            .await
+            .expect("tsrequest");
+        save("ntlm", "freerdp-credssp-tsrequest-challenge.bin", &buf[..n]);
+    }
+
+    // SMB
+    for (port, label) in [(445, "samba-smb1"), (4445, "samba-signed")] {
+        let b = ask(port, &smb::smb1_negotiate(), smb::message_complete).await;
+        save("smb", &format!("{label}-smb1-negotiate.bin"), &b);
+        let b = ask(
+            port,
+            &smb::smb2_negotiate(&smb::DIALECTS),
+            smb::message_complete,
+        )
+        .await;
+        save("smb", &format!("{label}-smb2-negotiate-all.bin"), &b);
+        let b = ask(
+            port,
+            &smb::smb2_negotiate(&[smb::SMB2_02]),
+            smb::message_complete,
+        )
+        .await;
+        save("smb", &format!("{label}-smb2-negotiate-202.bin"), &b);
+        // SMB2 session setup, first leg
+        let c = ctx(port);
+        let mut s = io::connect(&c).await.expect("connect");
+        let mut budget = Budget::new(1 << 20);
+        let mut buf = Vec::new();
+        io::write_all(&c, &mut s, &smb::smb2_negotiate(&smb::DIALECTS))
+            .await
+            .expect("write");
+        let n = read_framed(&c, &mut s, &mut buf, &mut budget, smb::message_complete)
+            .await
+            .expect("neg");
+        buf.drain(..n);
+        let blob = ntlm::spnego_init(&ntlm::negotiate());
+        io::write_all(&c, &mut s, &smb::smb2_session_setup(&blob, 1))
+            .await
+            .expect("write");
+        let n = read_framed(&c, &mut s, &mut buf, &mut budget, smb::message_complete)
+            .await
+            .expect("ss");
+        save("smb", &format!("{label}-smb2-session-setup.bin"), &buf[..n]);
+    }
+    {
+        let c = ctx(445);
+        let mut s = io::connect(&c).await.expect("connect");
+        let mut budget = Budget::new(1 << 20);
+        let mut buf = Vec::new();
+        io::write_all(&c, &mut s, &smb::smb1_negotiate())
+            .await
+            .expect("write");
+        let n = read_framed(&c, &mut s, &mut buf, &mut budget, smb::message_complete)
+            .await
+            .expect("neg");
+        let uid = smb::smb1_uid(&buf[..n]).unwrap_or(0);
+        buf.drain(..n);
+        let blob = ntlm::spnego_init(&ntlm::negotiate());
+        io::write_all(&c, &mut s, &smb::smb1_session_setup(&blob, uid))
+            .await
+            .expect("write");
+        let n = read_framed(&c, &mut s, &mut buf, &mut budget, smb::message_complete)
+            .await
+            .expect("ss");
+        save("smb", "samba-smb1-smb1-session-setup.bin", &buf[..n]);
+    }
+
+    // SSH: identification and KEXINIT as sent
+    for (port, label) in [(22, "openssh-default"), (2222, "openssh-legacy")] {
+        let c = ctx(port);
+        let mut s = io::connect(&c).await.expect("connect");
+        io::write_all(&c, &mut s, ssh::CLIENT_IDENT)
+            .await
+            .expect("write");
+        let mut buf = Vec::new();
+        let mut budget = Budget::new(1 << 20);
+        let n = read_framed(&c, &mut s, &mut buf, &mut budget, ssh::ident_complete)
+            .await
+            .expect("ident");
+        // read until the KEXINIT packet is whole
+        loop {
+            if let Ok(Some(k)) = ssh::packet_complete(&buf[n..]) {
+                buf.truncate(n + k);
+                break;
+            }
+            io::read_some(&c, &mut s, &mut buf, &mut budget)
+                .await
+                .expect("kexinit");
+        }
+        save("ssh", &format!("{label}.bin"), &buf);
+    }
+
+    // FTP: the whole server side of greeting, FEAT, USER, PASS, QUIT
+    for (port, label) in [(21, "vsftpd-anonymous"), (2121, "vsftpd-no-anonymous")] {
+        let c = ctx(port);
+        let mut s = io::connect(&c).await.expect("connect");
+        let mut buf = Vec::new();
+        let mut budget = Budget::new(1 << 20);
+        let mut all = Vec::new();
+        for cmd in [
+            None,
+            Some("FEAT"),
+            Some("USER anonymous"),
+            Some("PASS clinicscan@example.invalid"),
+            Some("QUIT"),
+        ] {
+            if let Some(cmd) = cmd {
+                io::write_all(&c, &mut s, format!("{cmd}\r\n").as_bytes())
+                    .await
+                    .expect("write");
+            }
+            match read_framed(
+                &c,
+                &mut s,
+                &mut buf,
+                &mut budget,
+                crate::wire::ftp::reply_complete,
+            )
+            .await
+            {
+                Ok(n) => {
+                    all.extend(buf.drain(..n));
+                }
+                Err(_) => break,
+            }
+        }
+        save("ftp", &format!("{label}.bin"), &all);
+    }
+
+    // Telnet: everything the server sent while we refused every option
+    {
+        let c = ctx(23);
+        let mut s = io::connect(&c).await.expect("connect");
+        let mut budget = Budget::new(1 << 20);
+        let mut buf = Vec::new();
+        let mut all = Vec::new();
+        let until = tokio::time::Instant::now() + Duration::from_secs(2);
+        while let Ok(Ok(_)) =
+            tokio::time::timeout_at(until, io::read_some(&c, &mut s, &mut buf, &mut budget)).await
+        {
+            let sc = telnet::scan(&buf);
+            all.extend_from_slice(&buf[..sc.consumed]);
+            buf.drain(..sc.consumed);
+            if !sc.reply.is_empty() {
+                io::write_all(&c, &mut s, &sc.reply).await.expect("write");
+            }
+        }
+        save("telnet", "inetutils-telnetd.bin", &all);
+    }
+
+    // VNC: version, then the security types after our 3.8 reply
+    for (port, label) in [(5901, "tigervnc-none"), (5902, "tigervnc-vncauth")] {
+        let c = ctx(port);
+        let mut s = io::connect(&c).await.expect("connect");
+        let mut budget = Budget::new(1 << 20);
+        let mut buf = Vec::new();
+        while buf.len() < 12 {
+            io::read_some(&c, &mut s, &mut buf, &mut budget)
+                .await
+                .expect("version");
+        }
+        io::write_all(&c, &mut s, b"RFB 003.008\n")
+            .await
+            .expect("write");
+        let until = tokio::time::Instant::now() + Duration::from_millis(500);
+        while let Ok(Ok(_)) =
+            tokio::time::timeout_at(until, io::read_some(&c, &mut s, &mut buf, &mut budget)).await
+        {
+        }
+        save("vnc", &format!("{label}.bin"), &buf);
+    }
+}

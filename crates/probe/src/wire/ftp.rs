@@ -194,3 +194,62 @@ mod tests {
         assert_eq!(parse_reply(b"hello\r\n"), Err(Error::NotReply));
     }
 }
+
+/// Recorded vsftpd sessions (fixtures/ftp/README.md).
+#[cfg(test)]
+mod fixtures {
+    use super::*;
+
+    macro_rules! fx {
+        ($name:literal) => {
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../fixtures/ftp/",
+                $name
+            ))
+        };
+    }
+
+    fn replies(mut b: &[u8]) -> Vec<Reply> {
+        let mut out = Vec::new();
+        while let Ok(Some(n)) = reply_complete(b) {
+            out.push(parse_reply(&b[..n]).unwrap());
+            b = &b[n..];
+        }
+        assert!(b.is_empty());
+        out
+    }
+
+    #[test]
+    fn anonymous_with_auth_tls() {
+        let r = replies(fx!("vsftpd-anonymous.bin"));
+        let codes: Vec<u16> = r.iter().map(|r| r.code).collect();
+        assert_eq!(codes, vec![220, 211, 331, 230, 221]);
+        assert_eq!(r[0].text(), "csr-lab FTP ready");
+        assert!(feat_offers_auth_tls(&r[1]));
+        assert_eq!(r[1].lines.len(), 12);
+    }
+
+    #[test]
+    fn default_banner_without_tls() {
+        let r = replies(fx!("vsftpd-no-anonymous.bin"));
+        assert_eq!(r[0].text(), "(vsFTPd 3.0.3)");
+        assert_eq!(
+            software_from_banner(&r[0].text()),
+            Some(("vsFTPd".into(), Some("3.0.3".into())))
+        );
+        assert!(!feat_offers_auth_tls(&r[1]));
+    }
+
+    #[test]
+    fn malformed() {
+        assert_eq!(
+            reply_complete(fx!("malformed-no-code.bin")),
+            Err(Error::NotReply)
+        );
+        assert_eq!(
+            reply_complete(fx!("malformed-endless-multiline.bin")),
+            Err(Error::TooManyLines)
+        );
+    }
+}

@@ -289,3 +289,34 @@ mod tests {
         assert_eq!(der(0x04, &[0; 300])[..4], [0x04, 0x82, 1, 44]);
     }
 }
+
+/// Recorded CHALLENGE messages (fixtures/ntlm/README.md, fixtures/smb/README.md).
+#[cfg(test)]
+mod fixtures {
+    use super::*;
+
+    #[test]
+    fn freerdp_credssp() {
+        let b = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/ntlm/freerdp-credssp-tsrequest-challenge.bin"
+        ));
+        assert_eq!(crate::wire::rdp::der_complete(b), Ok(Some(b.len())));
+        let c = find_challenge(b).unwrap();
+        assert_eq!(c.target_name.as_deref(), Some("VM"));
+        assert_eq!(c.netbios_computer.as_deref(), Some("VM"));
+        assert_eq!(c.netbios_domain.as_deref(), Some("VM"));
+        assert_eq!(c.dns_computer.as_deref(), Some("vm"));
+        assert_eq!(c.dns_domain.as_deref(), Some("vm"));
+        assert_eq!(c.os_version.as_deref(), Some("6.1.7601"));
+    }
+
+    #[test]
+    fn truncated() {
+        let b = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/ntlm/malformed-truncated-challenge.bin"
+        ));
+        assert_eq!(find_challenge(b), Err(Error::Truncated));
+    }
+}

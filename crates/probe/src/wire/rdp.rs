@@ -261,3 +261,83 @@ mod tests {
         assert_eq!(&t[..7], &[0x30, 0x1a, 0xa0, 3, 2, 1, 2]);
     }
 }
+
+/// Recorded Connection Confirms (fixtures/rdp/README.md).
+#[cfg(test)]
+mod fixtures {
+    use super::*;
+
+    macro_rules! fx {
+        ($name:literal) => {
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../fixtures/rdp/",
+                $name
+            ))
+        };
+    }
+
+    fn cc(b: &[u8]) -> Result<Negotiation, Error> {
+        let n = tpkt_complete(b)?.ok_or(Error::Malformed)?;
+        assert_eq!(n, b.len());
+        parse_connection_confirm(b)
+    }
+
+    #[test]
+    fn xrdp_negotiate() {
+        // offered SSL|HYBRID|HYBRID_EX: xrdp has no CredSSP and picks TLS
+        let sel = |protocol| Ok(Negotiation::Selected { protocol, flags: 1 });
+        assert_eq!(
+            cc(fx!("xrdp-negotiate-cc-ssl-hybrid-ex.bin")),
+            sel(PROTOCOL_SSL)
+        );
+        assert_eq!(cc(fx!("xrdp-negotiate-cc-rdp.bin")), sel(PROTOCOL_RDP));
+        assert_eq!(cc(fx!("xrdp-negotiate-cc-ssl.bin")), sel(PROTOCOL_SSL));
+    }
+
+    #[test]
+    fn xrdp_rdp_only_and_tls_only() {
+        let sel = |protocol| Ok(Negotiation::Selected { protocol, flags: 1 });
+        // security_layer=rdp answers every request with standard RDP security
+        assert_eq!(cc(fx!("xrdp-rdp-cc-ssl-hybrid-ex.bin")), sel(PROTOCOL_RDP));
+        assert_eq!(cc(fx!("xrdp-rdp-cc-ssl.bin")), sel(PROTOCOL_RDP));
+        assert_eq!(cc(fx!("xrdp-tls-cc-ssl-hybrid-ex.bin")), sel(PROTOCOL_SSL));
+        assert_eq!(cc(fx!("xrdp-tls-cc-rdp.bin")), Ok(Negotiation::Failure(1)));
+    }
+
+    #[test]
+    fn freerdp_nla_only() {
+        assert_eq!(
+            cc(fx!("freerdp-nla-cc-ssl-hybrid-ex.bin")),
+            Ok(Negotiation::Selected {
+                protocol: PROTOCOL_HYBRID,
+                flags: 3
+            })
+        );
+        assert_eq!(
+            cc(fx!("freerdp-nla-cc-rdp.bin")),
+            Ok(Negotiation::Failure(5))
+        );
+        assert_eq!(
+            cc(fx!("freerdp-nla-cc-ssl.bin")),
+            Ok(Negotiation::Failure(5))
+        );
+    }
+
+    #[test]
+    fn malformed() {
+        assert_eq!(tpkt_complete(fx!("malformed-truncated-cc.bin")), Ok(None));
+        assert_eq!(
+            parse_connection_confirm(fx!("malformed-truncated-cc.bin")),
+            Err(Error::Malformed)
+        );
+        assert_eq!(
+            tpkt_complete(fx!("malformed-oversized-tpkt.bin")),
+            Err(Error::BadLength(65535))
+        );
+        assert_eq!(
+            tpkt_complete(fx!("malformed-http-reply.bin")),
+            Err(Error::NotTpkt(b'H'))
+        );
+    }
+}

@@ -540,3 +540,75 @@ mod tests {
         assert_eq!(smb1_uid(&session_message(&m)), Some(100));
     }
 }
+
+/// Recorded samba answers (fixtures/smb/README.md).
+#[cfg(test)]
+mod fixtures {
+    use super::*;
+
+    macro_rules! fx {
+        ($name:literal) => {
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../fixtures/smb/",
+                $name
+            ))
+        };
+    }
+
+    fn framed(b: &[u8]) -> &[u8] {
+        assert_eq!(message_complete(b), Ok(Some(b.len())));
+        b
+    }
+
+    #[test]
+    fn samba_with_smb1() {
+        let n = parse_smb1_negotiate(framed(fx!("samba-smb1-smb1-negotiate.bin"))).unwrap();
+        assert!(n.accepted);
+        assert!(n.extended_security);
+        // user-level security, encrypted passwords; SMB1 signing not offered ("server signing = default")
+        assert_eq!(n.security_mode, 0x03);
+        let s = parse_smb1_session_setup(framed(fx!("samba-smb1-smb1-session-setup.bin"))).unwrap();
+        assert_eq!(s.status, STATUS_MORE_PROCESSING_REQUIRED);
+        assert_eq!(s.native_os.as_deref(), Some("Windows 6.1"));
+        assert_eq!(s.native_lanman.as_deref(), Some("Samba 4.17.12-Debian"));
+        let c = crate::wire::ntlm::find_challenge(&s.blob).unwrap();
+        assert_eq!(c.netbios_computer.as_deref(), Some("CSRSMB1"));
+        let n2 = parse_smb2_negotiate(framed(fx!("samba-smb1-smb2-negotiate-all.bin"))).unwrap();
+        assert_eq!((n2.status, n2.dialect, n2.security_mode), (0, SMB3_11, 1));
+        let low = parse_smb2_negotiate(framed(fx!("samba-smb1-smb2-negotiate-202.bin"))).unwrap();
+        assert_eq!((low.status, low.dialect), (0, SMB2_02));
+        let ss =
+            parse_smb2_session_setup(framed(fx!("samba-smb1-smb2-session-setup.bin"))).unwrap();
+        assert_eq!(ss.status, STATUS_MORE_PROCESSING_REQUIRED);
+        let c = crate::wire::ntlm::find_challenge(&ss.blob).unwrap();
+        assert_eq!(c.netbios_domain.as_deref(), Some("CSRSMB1"));
+        assert_eq!(c.os_version.as_deref(), Some("6.1.0"));
+    }
+
+    #[test]
+    fn samba_signing_required_no_smb1() {
+        let n = parse_smb1_negotiate(framed(fx!("samba-signed-smb1-negotiate.bin"))).unwrap();
+        assert!(!n.accepted);
+        let n2 = parse_smb2_negotiate(framed(fx!("samba-signed-smb2-negotiate-all.bin"))).unwrap();
+        assert_eq!((n2.dialect, n2.security_mode), (SMB3_11, 3));
+        // 2.0.2 alone: STATUS_NOT_SUPPORTED
+        let low = parse_smb2_negotiate(framed(fx!("samba-signed-smb2-negotiate-202.bin"))).unwrap();
+        assert_eq!((low.status, low.dialect), (0xC000_00BB, 0));
+        let ss =
+            parse_smb2_session_setup(framed(fx!("samba-signed-smb2-session-setup.bin"))).unwrap();
+        let c = crate::wire::ntlm::find_challenge(&ss.blob).unwrap();
+        assert_eq!(c.netbios_computer.as_deref(), Some("CSRSIGNED"));
+    }
+
+    #[test]
+    fn malformed() {
+        let t = fx!("malformed-truncated-negotiate.bin");
+        assert_eq!(message_complete(t), Ok(None));
+        assert_eq!(parse_smb2_negotiate(t), Err(Error::Truncated));
+        assert_eq!(
+            message_complete(fx!("malformed-oversized-length.bin")),
+            Err(Error::TooLarge(0x7fffff))
+        );
+    }
+}

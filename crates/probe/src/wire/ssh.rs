@@ -463,3 +463,88 @@ mod tests {
         );
     }
 }
+
+/// Recorded identification lines and KEXINITs (fixtures/ssh/README.md).
+#[cfg(test)]
+mod fixtures {
+    use super::*;
+
+    macro_rules! fx {
+        ($name:literal) => {
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../fixtures/ssh/",
+                $name
+            ))
+        };
+    }
+
+    fn parse(b: &[u8]) -> Result<(Identification, KexInit), Error> {
+        let n = ident_complete(b)?.ok_or(Error::NoIdentification)?;
+        let id = parse_identification(&b[..n])?;
+        let k = packet_complete(&b[n..])?.ok_or(Error::Truncated)?;
+        Ok((id, parse_kexinit(&b[n..n + k])?))
+    }
+
+    #[test]
+    fn openssh_default() {
+        let (id, k) = parse(fx!("openssh-default.bin")).unwrap();
+        assert_eq!(id.line, "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10");
+        assert_eq!(
+            k.host_key,
+            vec!["ssh-ed25519", "rsa-sha2-512", "rsa-sha2-256"]
+        );
+        assert_eq!(k.kex.len(), 12);
+        assert_eq!(k.kex[0], "sntrup761x25519-sha512");
+        assert_eq!(k.ciphers_c2s, k.ciphers_s2c);
+        assert_eq!(k.compression_c2s, vec!["none", "zlib@openssh.com"]);
+        let weak: Vec<String> = weaknesses(&k).into_iter().map(|w| w.name).collect();
+        assert_eq!(weak, vec!["umac-64-etm@openssh.com", "umac-64@openssh.com"]);
+    }
+
+    #[test]
+    fn openssh_legacy() {
+        let (_, k) = parse(fx!("openssh-legacy.bin")).unwrap();
+        let weak: Vec<(&str, String)> = weaknesses(&k)
+            .into_iter()
+            .map(|w| (w.kind, w.name))
+            .collect();
+        let s = |k: &'static str, n: &str| (k, n.to_string());
+        assert_eq!(
+            weak,
+            vec![
+                s("kex", "diffie-hellman-group1-sha1"),
+                s("kex", "diffie-hellman-group14-sha1"),
+                s("kex", "diffie-hellman-group-exchange-sha1"),
+                s("host-key", "ssh-rsa"),
+                s("cipher", "aes128-cbc"),
+                s("cipher", "3des-cbc"),
+                s("mac", "umac-64-etm@openssh.com"),
+                s("mac", "umac-64@openssh.com"),
+                s("mac", "hmac-sha1-96"),
+                s("mac", "hmac-md5"),
+            ]
+        );
+    }
+
+    #[test]
+    fn pre_lines_and_malformed() {
+        let (id, _) = parse(fx!("pre-identification-lines.bin")).unwrap();
+        assert_eq!(
+            id.pre_lines,
+            vec!["Welcome to the clinic", "authorised use only"]
+        );
+        assert_eq!(
+            parse(fx!("malformed-truncated-kexinit.bin")).unwrap_err(),
+            Error::Truncated
+        );
+        assert_eq!(
+            parse(fx!("malformed-oversized-packet.bin")).unwrap_err(),
+            Error::BadPacketLength(0x7fff_ffff)
+        );
+        assert_eq!(
+            ident_complete(fx!("malformed-endless-banner.bin")),
+            Err(Error::LineTooLong)
+        );
+    }
+}

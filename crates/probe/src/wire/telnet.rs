@@ -155,3 +155,31 @@ mod tests {
         assert_eq!(banner_text(b"abcdef", 3), "abc");
     }
 }
+
+/// Recorded inetutils telnetd negotiation (fixtures/telnet/README.md).
+#[cfg(test)]
+mod fixtures {
+    use super::*;
+
+    #[test]
+    fn inetutils_telnetd() {
+        let b = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/telnet/inetutils-telnetd.bin"
+        ));
+        let s = scan(b);
+        assert_eq!(s.consumed, b.len());
+        assert_eq!(banner_text(&s.text, 100), "vm login:");
+        assert_eq!(s.requests.len(), 18);
+        assert_eq!(
+            &s.requests[..3],
+            ["will authentication", "will encryption", "do terminal-type"]
+        );
+        assert_eq!(s.reply[..6], [IAC, DONT, 37, IAC, DONT, 38]);
+        let long = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/telnet/malformed-endless-subnegotiation.bin"
+        ));
+        assert!(scan(long).oversized_subnegotiation);
+    }
+}

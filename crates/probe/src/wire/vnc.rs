@@ -191,3 +191,55 @@ mod tests {
         assert_eq!(security_type_name(19), "VeNCrypt");
     }
 }
+
+/// Recorded TigerVNC handshakes and hand-made odd servers (fixtures/vnc/README.md).
+#[cfg(test)]
+mod fixtures {
+    use super::*;
+
+    macro_rules! fx {
+        ($name:literal) => {
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../fixtures/vnc/",
+                $name
+            ))
+        };
+    }
+
+    fn parse(b: &[u8]) -> Result<(String, Option<(Security, usize)>), Error> {
+        let v = parse_version(b)?;
+        Ok((v.text(), parse_security(&b[12..], v.has_type_list())?))
+    }
+
+    #[test]
+    fn tigervnc() {
+        assert_eq!(
+            parse(fx!("tigervnc-none.bin")),
+            Ok(("3.8".into(), Some((Security::Types(vec![1]), 2))))
+        );
+        assert_eq!(
+            parse(fx!("tigervnc-vncauth.bin")),
+            Ok(("3.8".into(), Some((Security::Types(vec![2]), 2))))
+        );
+    }
+
+    #[test]
+    fn odd_servers() {
+        assert_eq!(
+            parse(fx!("rfb-3.3-failure.bin")),
+            Ok((
+                "3.3".into(),
+                Some((Security::Failure("Too many connections".into()), 28))
+            ))
+        );
+        assert_eq!(
+            parse(fx!("rfb-3.889-apple.bin")),
+            Ok(("3.889".into(), Some((Security::Types(vec![30, 2]), 3))))
+        );
+        assert_eq!(
+            parse(fx!("malformed-oversized-reason.bin")),
+            Err(Error::ReasonTooLong(0x7fff_ffff))
+        );
+    }
+}
