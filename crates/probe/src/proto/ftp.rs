@@ -21,6 +21,8 @@ use crate::wire::ftp as wire;
 const PROBE: &str = "ftp";
 /// The anonymous password: an address that names the scanner and reaches nobody.
 const ANONYMOUS_PASSWORD: &str = "clinicscan@example.invalid";
+/// Extra time allowed for the answer to PASS: servers delay a refused login.
+const FAILED_LOGIN_DELAY: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn command(
     ctx: &ProbeContext,
@@ -109,7 +111,13 @@ async fn session(
         230 => Some(true),
         331 | 332 => {
             let pass = format!("PASS {ANONYMOUS_PASSWORD}");
-            let reply = command(ctx, stream, buf, budget, Some(&pass)).await?;
+            // Servers delay a failed login (vsftpd + PAM: about 3 s); wait that long, still
+            // within the probe's deadline.
+            let patient = ProbeContext {
+                io_timeout: ctx.io_timeout + FAILED_LOGIN_DELAY,
+                ..ctx.clone()
+            };
+            let reply = command(&patient, stream, buf, budget, Some(&pass)).await?;
             match reply.code {
                 230 | 202 => Some(true),
                 530 => Some(false),

@@ -12,7 +12,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use clinicscan_model::{PortReason, PortState, Service, Transport};
+use clinicscan_model::{
+    FtpFacts, NtlmInfo, PortReason, PortState, RdpFacts, Service, SmbFacts, Transport, VncFacts,
+    VncSecurityType,
+};
 
 use super::{ProbeContext, ProbeKind};
 
@@ -121,26 +124,228 @@ async fn run(kind: ProbeKind, port: u16) -> Service {
     s
 }
 
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn rdp(standard: bool, tls: bool, credssp: bool, nla: bool, failures: &[&str]) -> RdpFacts {
+    RdpFacts {
+        standard_rdp: Some(standard),
+        tls: Some(tls),
+        credssp: Some(credssp),
+        credssp_early_auth: Some(false),
+        nla_required: Some(nla),
+        negotiation_failures: failures.iter().map(|s| s.to_string()).collect(),
+        encryption_methods: Vec::new(),
+        ntlm: None,
+    }
+}
+
 #[tokio::test]
 #[ignore = "run inside the lab namespace by remote_lab"]
 async fn inner() {
-    for (k, p) in [
-        (ProbeKind::Rdp, 3389),
-        (ProbeKind::Rdp, 3390),
-        (ProbeKind::Rdp, 3391),
-        (ProbeKind::Rdp, 3392),
-        (ProbeKind::Smb, 445),
-        (ProbeKind::Smb, 4445),
-        (ProbeKind::Ssh, 22),
-        (ProbeKind::Ssh, 2222),
-        (ProbeKind::Ftp, 21),
-        (ProbeKind::Ftp, 2121),
-        (ProbeKind::Telnet, 23),
-        (ProbeKind::Vnc, 5901),
-        (ProbeKind::Vnc, 5902),
-    ] {
-        run(k, p).await;
-    }
+    let host = hostname();
+    let upper = host.to_uppercase();
+    let s = |v: &str| Some(v.to_string());
+
+    // --- RDP
+    let x = run(ProbeKind::Rdp, 3389).await;
+    assert_eq!(x.protocol.as_deref(), Some("rdp"));
+    assert_eq!(x.facts.rdp, Some(rdp(true, true, false, false, &[])));
+    assert_eq!(x.facts.tls.as_ref().map(|t| t.via.as_str()), Some("rdp"));
+    assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
+    let x = run(ProbeKind::Rdp, 3390).await;
+    assert_eq!(x.facts.rdp, Some(rdp(true, false, false, false, &[])));
+    assert_eq!(x.facts.tls, None, "no TLS layer to audit");
+    let x = run(ProbeKind::Rdp, 3391).await;
+    assert_eq!(
+        x.facts.rdp,
+        Some(rdp(false, true, false, false, &["SSL_REQUIRED_BY_SERVER"]))
+    );
+    assert_eq!(x.facts.tls.as_ref().map(|t| t.via.as_str()), Some("rdp"));
+    let x = run(ProbeKind::Rdp, 3392).await;
+    let mut nla = rdp(false, false, true, true, &["HYBRID_REQUIRED_BY_SERVER"]);
+    nla.ntlm = Some(NtlmInfo {
+        netbios_computer: Some(upper.clone()),
+        netbios_domain: Some(upper.clone()),
+        dns_computer: Some(host.clone()),
+        dns_domain: Some(host.clone()),
+        os_version: s("6.1.7601"),
+    });
+    assert_eq!(x.facts.rdp, Some(nla));
+    assert_eq!(x.facts.tls.as_ref().map(|t| t.via.as_str()), Some("rdp"));
+    assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
+
+    // --- SMB
+    let x = run(ProbeKind::Smb, 445).await;
+    assert_eq!(x.protocol.as_deref(), Some("smb"));
+    let all = ["2.0.2", "2.1", "3.0", "3.0.2", "3.1.1"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(
+        x.facts.smb,
+        Some(SmbFacts {
+            smb1: Some(true),
+            dialects: all.clone(),
+            max_dialect: s("3.1.1"),
+            signing_enabled: Some(true),
+            signing_required: Some(false),
+            ntlm: Some(NtlmInfo {
+                netbios_computer: s("CSRSMB1"),
+                netbios_domain: s("CSRSMB1"),
+                dns_computer: Some(host.clone()),
+                dns_domain: None,
+                os_version: s("6.1.0"),
+            }),
+            native_os: s("Windows 6.1"),
+        })
+    );
+    let sw = x.software.as_ref().expect("samba names itself");
+    assert_eq!(
+        (sw.product.as_str(), sw.version.as_deref()),
+        ("Samba", Some("4.17.12-Debian"))
+    );
+    assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
+    let x = run(ProbeKind::Smb, 4445).await;
+    assert_eq!(
+        x.facts.smb,
+        Some(SmbFacts {
+            smb1: Some(false),
+            dialects: all[1..].to_vec(),
+            max_dialect: s("3.1.1"),
+            signing_enabled: Some(true),
+            signing_required: Some(true),
+            ntlm: Some(NtlmInfo {
+                netbios_computer: s("CSRSIGNED"),
+                netbios_domain: s("CSRSIGNED"),
+                dns_computer: Some(host.clone()),
+                dns_domain: None,
+                os_version: s("6.1.0"),
+            }),
+            native_os: None,
+        })
+    );
+    assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
+
+    // --- SSH
+    let x = run(ProbeKind::Ssh, 22).await;
+    let ssh = x.facts.ssh.as_ref().expect("ssh facts");
+    assert_eq!(ssh.software, "OpenSSH_9.2p1");
+    assert_eq!(ssh.protocol_version, "2.0");
+    assert!(
+        ssh.comments
+            .as_deref()
+            .is_some_and(|c| c.starts_with("Debian-2+deb12u"))
+    );
+    assert_eq!(
+        ssh.host_key,
+        ["ssh-ed25519", "rsa-sha2-512", "rsa-sha2-256"]
+    );
+    let weak: Vec<&str> = ssh.weak.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(weak, ["umac-64-etm@openssh.com", "umac-64@openssh.com"]);
+    let sw = x.software.as_ref().expect("software");
+    assert_eq!(
+        (sw.product.as_str(), sw.version.as_deref()),
+        ("OpenSSH", Some("9.2p1"))
+    );
+    let x = run(ProbeKind::Ssh, 2222).await;
+    let ssh = x.facts.ssh.as_ref().expect("ssh facts");
+    let weak: Vec<(&str, &str)> = ssh
+        .weak
+        .iter()
+        .map(|w| (w.kind.as_str(), w.name.as_str()))
+        .collect();
+    assert_eq!(
+        weak,
+        [
+            ("kex", "diffie-hellman-group1-sha1"),
+            ("kex", "diffie-hellman-group14-sha1"),
+            ("kex", "diffie-hellman-group-exchange-sha1"),
+            ("host-key", "ssh-rsa"),
+            ("cipher", "aes128-cbc"),
+            ("cipher", "3des-cbc"),
+            ("mac", "umac-64-etm@openssh.com"),
+            ("mac", "umac-64@openssh.com"),
+            ("mac", "hmac-sha1-96"),
+            ("mac", "hmac-md5"),
+        ]
+    );
+
+    // --- FTP
+    let x = run(ProbeKind::Ftp, 21).await;
+    assert_eq!(
+        x.facts.ftp,
+        Some(FtpFacts {
+            banner: "csr-lab FTP ready".into(),
+            anonymous: Some(true),
+            auth_tls: Some(true),
+        })
+    );
+    assert_eq!(
+        x.facts.tls.as_ref().map(|t| t.via.as_str()),
+        Some("starttls-ftp")
+    );
+    assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
+    let x = run(ProbeKind::Ftp, 2121).await;
+    assert_eq!(
+        x.facts.ftp,
+        Some(FtpFacts {
+            banner: "(vsFTPd 3.0.3)".into(),
+            anonymous: Some(false),
+            auth_tls: Some(false),
+        })
+    );
+    let sw = x.software.as_ref().expect("software");
+    assert_eq!(
+        (sw.product.as_str(), sw.version.as_deref()),
+        ("vsFTPd", Some("3.0.3"))
+    );
+    assert_eq!(x.facts.tls, None);
+
+    // --- Telnet
+    let x = run(ProbeKind::Telnet, 23).await;
+    assert_eq!(x.protocol.as_deref(), Some("telnet"));
+    let t = x.facts.telnet.as_ref().expect("telnet facts");
+    assert_eq!(t.banner, Some(format!("{host} login:")));
+    assert_eq!(
+        &t.options[..3],
+        ["will authentication", "will encryption", "do terminal-type"]
+    );
+    assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
+
+    // --- VNC
+    let x = run(ProbeKind::Vnc, 5901).await;
+    let none = VncSecurityType {
+        code: 1,
+        name: "None".into(),
+    };
+    let vncauth = VncSecurityType {
+        code: 2,
+        name: "VNC Authentication".into(),
+    };
+    assert_eq!(
+        x.facts.vnc,
+        Some(VncFacts {
+            protocol_version: "3.8".into(),
+            security_types: vec![none],
+            no_auth: Some(true),
+            failure_reason: None,
+        })
+    );
+    let x = run(ProbeKind::Vnc, 5902).await;
+    assert_eq!(
+        x.facts.vnc,
+        Some(VncFacts {
+            protocol_version: "3.8".into(),
+            security_types: vec![vncauth],
+            no_auth: Some(false),
+            failure_reason: None,
+        })
+    );
+    assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
 }
 
 /// Records the real daemons' bytes into `fixtures/` (run by hand inside the lab namespace:
