@@ -9,6 +9,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -75,9 +76,11 @@ fn remote_lab() {
         ns: ns.clone(),
         dir: format!("/tmp/{ns}"),
     };
+    // its own process group: daemons that signal their group must not reach this test
     let up = Command::new("sh")
         .arg(lab_script())
         .args(["up", &lab.ns, &lab.dir])
+        .process_group(0)
         .status();
     assert!(
         matches!(up, Ok(s) if s.success()),

@@ -17,8 +17,9 @@ cmd=$1 NS=$2 DIR=$3
 inns() { ip netns exec "$NS" "$@"; }
 bg() { # name, command...: start in the namespace in the background, record the pid
     name=$1; shift
-    # a simple command run in the background: $! is `ip netns exec`, which execs the daemon
-    ip netns exec "$NS" "$@" </dev/null >"$DIR/$name.log" 2>&1 &
+    # a simple command run in the background: $! is setsid, which execs `ip netns exec`,
+    # which execs the daemon; its own session keeps its signals away from whoever ran us
+    setsid ip netns exec "$NS" "$@" </dev/null >"$DIR/$name.log" 2>&1 &
     echo $! >"$DIR/$name.pid"
 }
 
@@ -41,6 +42,8 @@ down() {
     # anything still running inside the namespace was started by this lab
     for pid in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
     ip netns del "$NS" 2>/dev/null || true
+    # X servers killed hard leave their display locks behind (displays 71-73 are this lab's)
+    for d in 71 72 73; do rm -f "/tmp/.X$d-lock" "/tmp/.X11-unix/X$d"; done
     rm -rf "$DIR"
 }
 
