@@ -8,8 +8,8 @@
 //! the inner test, which is `#[ignore]`d so it never runs on its own.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -384,9 +384,9 @@ async fn record() {
         io::write_all(&c, &mut s, request).await.expect("write");
         let mut buf = Vec::new();
         let mut budget = Budget::new(1 << 20);
-        match read_framed(&c, &mut s, &mut buf, &mut budget, f).await {
-            Ok(n) => buf.truncate(n),
-            Err(_) => {} // keep what came (a refusal by close is recorded as empty)
+        // keep what came: a refusal by close is recorded as it arrived
+        if let Ok(n) = read_framed(&c, &mut s, &mut buf, &mut budget, f).await {
+            buf.truncate(n);
         }
         buf
     }

@@ -253,3 +253,28 @@ mod fixtures {
         );
     }
 }
+
+#[cfg(test)]
+mod prop {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics(b in proptest::collection::vec(any::<u8>(), 0..512)) {
+            if let Ok(Some(n)) = super::reply_complete(&b) {
+                if let Ok(r) = super::parse_reply(&b[..n]) {
+                    let _ = super::feat_offers_auth_tls(&r);
+                    let _ = super::software_from_banner(&r.text());
+                }
+            }
+            let _ = super::parse_reply(&b);
+        }
+
+        #[test]
+        fn reply_shaped(s in "([0-9]{3}[- ][ -~]{0,20}\r?\n){1,6}") {
+            if let Ok(Some(n)) = super::reply_complete(s.as_bytes()) {
+                prop_assert!(super::parse_reply(&s.as_bytes()[..n]).is_ok());
+            }
+        }
+    }
+}

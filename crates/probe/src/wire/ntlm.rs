@@ -320,3 +320,19 @@ mod fixtures {
         assert_eq!(find_challenge(b), Err(Error::Truncated));
     }
 }
+
+#[cfg(test)]
+mod prop {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics(b in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = super::find_challenge(&b);
+            let mut m = super::SIGNATURE.to_vec();
+            m.extend_from_slice(&2u32.to_le_bytes());
+            m.extend_from_slice(&b);
+            let _ = super::parse_challenge(&m);
+        }
+    }
+}

@@ -341,3 +341,24 @@ mod fixtures {
         );
     }
 }
+
+#[cfg(test)]
+mod prop {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics(b in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = super::tpkt_complete(&b);
+            let _ = super::parse_connection_confirm(&b);
+            let _ = super::der_complete(&b);
+        }
+
+        #[test]
+        fn confirm_shaped(li in any::<u8>(), code in any::<u8>(), tail in proptest::collection::vec(any::<u8>(), 0..20)) {
+            let mut b = vec![3, 0, 0, (5 + tail.len()) as u8, li, code];
+            b.extend_from_slice(&tail);
+            let _ = super::parse_connection_confirm(&b);
+        }
+    }
+}

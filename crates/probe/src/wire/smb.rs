@@ -612,3 +612,38 @@ mod fixtures {
         );
     }
 }
+
+#[cfg(test)]
+mod prop {
+    use proptest::prelude::*;
+
+    fn check(b: &[u8]) {
+        let _ = super::message_complete(b);
+        let _ = super::parse_smb1_negotiate(b);
+        let _ = super::parse_smb1_session_setup(b);
+        let _ = super::parse_smb2_negotiate(b);
+        let _ = super::parse_smb2_session_setup(b);
+        let _ = super::smb1_uid(b);
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(b in proptest::collection::vec(any::<u8>(), 0..300)) {
+            check(&b);
+        }
+
+        #[test]
+        fn smb_headers(smb2 in any::<bool>(), cmd in 0u8..3, b in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut m = vec![0, 0, 1, 0];
+            m.extend_from_slice(if smb2 { &[0xfe, b'S', b'M', b'B'] } else { &[0xff, b'S', b'M', b'B'] });
+            m.extend_from_slice(&b);
+            if smb2 && m.len() > 17 {
+                m[16] = cmd;
+                m[17] = 0;
+            } else if !smb2 && m.len() > 8 {
+                m[8] = 0x72 + cmd % 2;
+            }
+            check(&m);
+        }
+    }
+}

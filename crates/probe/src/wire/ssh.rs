@@ -548,3 +548,32 @@ mod fixtures {
         );
     }
 }
+
+#[cfg(test)]
+mod prop {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics(b in proptest::collection::vec(any::<u8>(), 0..512)) {
+            if let Ok(Some(n)) = super::ident_complete(&b) {
+                let _ = super::parse_identification(&b[..n]);
+            }
+            let _ = super::parse_identification(&b);
+            let _ = super::packet_complete(&b);
+            if let Ok(k) = super::parse_kexinit(&b) {
+                let _ = super::weaknesses(&k);
+            }
+        }
+
+        #[test]
+        fn kexinit_shaped(b in proptest::collection::vec(any::<u8>(), 17..400)) {
+            let mut p = ((b.len() + 5) as u32).to_be_bytes().to_vec();
+            p.push(4);
+            p.push(20);
+            p.extend_from_slice(&b);
+            p.extend_from_slice(&[0; 4]);
+            let _ = super::parse_kexinit(&p);
+        }
+    }
+}

@@ -183,3 +183,17 @@ mod fixtures {
         assert!(scan(long).oversized_subnegotiation);
     }
 }
+
+#[cfg(test)]
+mod prop {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics(b in proptest::collection::vec(prop_oneof![Just(255u8), any::<u8>()], 0..512)) {
+            let s = super::scan(&b);
+            prop_assert!(s.consumed <= b.len());
+            let _ = super::banner_text(&s.text, 100);
+        }
+    }
+}

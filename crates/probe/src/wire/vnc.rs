@@ -243,3 +243,20 @@ mod fixtures {
         );
     }
 }
+
+#[cfg(test)]
+mod prop {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics(b in proptest::collection::vec(any::<u8>(), 0..128), list in any::<bool>()) {
+            if let Ok(v) = super::parse_version(&b) {
+                let _ = v.client_reply();
+            }
+            if let Ok(Some((_, n))) = super::parse_security(&b, list) {
+                prop_assert!(n <= b.len());
+            }
+        }
+    }
+}
