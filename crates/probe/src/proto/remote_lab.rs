@@ -601,3 +601,180 @@ async fn record() {
         save("vnc", &format!("{label}.bin"), &buf);
     }
 }
+
+/// Hostile and broken peers on the root namespace's loopback (no root needed): every probe
+/// ends by its deadline with an error fact, never a hang, a panic or a guess.
+mod hostile {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use clinicscan_model::{PortReason, PortState, ProbeErrorKind, Service, Transport};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::super::{ProbeContext, ProbeKind};
+
+    /// A one-connection-at-a-time server that sends `greeting`, then `repeat` forever (if
+    /// not empty), reading and discarding whatever the client sends.
+    async fn serve(greeting: &'static [u8], repeat: &'static [u8]) -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = l.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let _ = s.write_all(greeting).await;
+                    let mut sink = [0u8; 1024];
+                    if repeat.is_empty() {
+                        // hold the connection open, silent
+                        while let Ok(n) = s.read(&mut sink).await {
+                            if n == 0 {
+                                break;
+                            }
+                        }
+                    } else {
+                        while s.write_all(repeat).await.is_ok() {}
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    async fn run(kind: ProbeKind, addr: SocketAddr) -> (Service, Duration) {
+        let ctx = ProbeContext {
+            addr,
+            deadline: tokio::time::Instant::now() + Duration::from_secs(2),
+            io_timeout: Duration::from_millis(500),
+            max_bytes: 64 * 1024,
+            now: chrono::Utc::now(),
+            server_name: None,
+            snmp_communities: Vec::new(),
+            connection_gap: Duration::ZERO,
+        };
+        let mut s = Service::port_only(
+            addr.port(),
+            Transport::Tcp,
+            PortState::Open,
+            PortReason::SynAck,
+        );
+        let t = std::time::Instant::now();
+        super::super::run(kind, &ctx, &mut s).await;
+        (s, t.elapsed())
+    }
+
+    fn kinds(s: &Service) -> Vec<ProbeErrorKind> {
+        s.probe_errors.iter().map(|e| e.kind).collect()
+    }
+
+    #[tokio::test]
+    async fn ssh_endless_lines_and_silence() {
+        let (s, t) = run(ProbeKind::Ssh, serve(b"", b"not ssh\r\n").await).await;
+        assert_eq!(kinds(&s), [ProbeErrorKind::InvalidMessage]);
+        assert_eq!((s.facts.ssh.is_none(), s.protocol.is_none()), (true, true));
+        assert!(t < Duration::from_secs(2));
+        let (s, _) = run(ProbeKind::Ssh, serve(b"", b"").await).await;
+        assert_eq!(kinds(&s), [ProbeErrorKind::Timeout]);
+        // a valid identification, then a KEXINIT length of 2 GiB
+        let (s, _) = run(
+            ProbeKind::Ssh,
+            serve(b"SSH-2.0-Evil_1.0\r\n\x7f\xff\xff\xff\x04\x14", b"").await,
+        )
+        .await;
+        assert_eq!(kinds(&s), [ProbeErrorKind::InvalidMessage]);
+        assert_eq!(
+            s.facts.ssh.as_ref().map(|f| f.software.as_str()),
+            Some("Evil_1.0")
+        );
+    }
+
+    #[tokio::test]
+    async fn rdp_http_server_and_silence() {
+        let (s, _) = run(
+            ProbeKind::Rdp,
+            serve(b"HTTP/1.1 400 Bad Request\r\n\r\n", b"").await,
+        )
+        .await;
+        assert_eq!(kinds(&s), [ProbeErrorKind::InvalidMessage]);
+        assert_eq!(s.facts.rdp, None);
+        let (s, t) = run(ProbeKind::Rdp, serve(b"", b"").await).await;
+        assert_eq!(kinds(&s), [ProbeErrorKind::Timeout]);
+        assert!(t < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn smb_oversized_and_garbage() {
+        let (s, _) = run(ProbeKind::Smb, serve(b"\x00\x7f\xff\xff", b"A").await).await;
+        assert_eq!(s.facts.smb, None);
+        assert!(
+            kinds(&s)
+                .iter()
+                .all(|k| *k == ProbeErrorKind::InvalidMessage),
+            "{:?}",
+            s.probe_errors
+        );
+        let (s, _) = run(ProbeKind::Smb, serve(b"\x85\x00\x00\x00", b"").await).await;
+        assert_eq!(s.facts.smb, None);
+        assert!(!s.probe_errors.is_empty());
+    }
+
+    #[tokio::test]
+    async fn ftp_refusal_and_flood() {
+        let (s, _) = run(
+            ProbeKind::Ftp,
+            serve(b"421 Too many connections\r\n", b"").await,
+        )
+        .await;
+        assert_eq!(kinds(&s), [ProbeErrorKind::PeerIncompatible]);
+        let f = s.facts.ftp.expect("banner kept");
+        assert_eq!(
+            (f.banner.as_str(), f.anonymous),
+            ("Too many connections", None)
+        );
+        let (s, t) = run(ProbeKind::Ftp, serve(b"220-hello\r\n", b" more\r\n").await).await;
+        assert_eq!(kinds(&s), [ProbeErrorKind::InvalidMessage]);
+        assert!(t < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn telnet_flood_stops_at_the_byte_limit() {
+        let (s, t) = run(
+            ProbeKind::Telnet,
+            serve(b"\xff\xfd\x18", b"AAAAAAAAAAAAAAAA").await,
+        )
+        .await;
+        let f = s.facts.telnet.expect("telnet facts");
+        assert_eq!(f.options, ["do terminal-type"]);
+        assert_eq!(f.banner.map(|b| b.len()), Some(2048));
+        assert!(t < Duration::from_secs(2));
+        // a plain text service that never negotiates is not claimed as Telnet
+        let (s, _) = run(ProbeKind::Telnet, serve(b"hello\r\n", b"").await).await;
+        assert_eq!(s.protocol, None);
+        assert_eq!(
+            s.facts.telnet.and_then(|t| t.banner).as_deref(),
+            Some("hello")
+        );
+    }
+
+    #[tokio::test]
+    async fn vnc_not_rfb_and_refusal() {
+        let (s, _) = run(
+            ProbeKind::Vnc,
+            serve(b"SSH-2.0-OpenSSH_9.2p1\r\n", b"").await,
+        )
+        .await;
+        assert_eq!(kinds(&s), [ProbeErrorKind::InvalidMessage]);
+        assert_eq!(s.facts.vnc, None);
+        let (s, _) = run(
+            ProbeKind::Vnc,
+            serve(b"RFB 003.008\n\x00\x00\x00\x00\x04busy", b"").await,
+        )
+        .await;
+        let v = s.facts.vnc.expect("vnc facts");
+        assert_eq!(
+            (v.failure_reason.as_deref(), v.no_auth),
+            (Some("busy"), None)
+        );
+    }
+}
