@@ -133,7 +133,7 @@ async fn session(
 
 /// Prelude for the TLS audit: a fresh connection brought through the greeting and
 /// `AUTH TLS` (RFC 4217 §4) to the point where the ClientHello is due.
-fn auth_tls_prelude(
+pub(super) fn auth_tls_prelude(
     ctx: &ProbeContext,
 ) -> Pin<Box<dyn Future<Output = Result<TcpStream, IoError>> + Send + '_>> {
     Box::pin(async move {

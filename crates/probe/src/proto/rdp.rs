@@ -223,14 +223,14 @@ async fn prelude(ctx: &ProbeContext, requested: u32) -> Result<TcpStream, IoErro
 }
 
 /// TLS prelude: X.224 negotiation of PROTOCOL_SSL.
-fn ssl_prelude(
+pub(super) fn ssl_prelude(
     ctx: &ProbeContext,
 ) -> Pin<Box<dyn Future<Output = Result<TcpStream, IoError>> + Send + '_>> {
     Box::pin(prelude(ctx, wire::PROTOCOL_SSL))
 }
 
 /// TLS prelude for NLA-only servers: X.224 negotiation of PROTOCOL_HYBRID.
-fn hybrid_prelude(
+pub(super) fn hybrid_prelude(
     ctx: &ProbeContext,
 ) -> Pin<Box<dyn Future<Output = Result<TcpStream, IoError>> + Send + '_>> {
     Box::pin(prelude(ctx, wire::PROTOCOL_HYBRID))

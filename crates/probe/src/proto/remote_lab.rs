@@ -182,6 +182,16 @@ async fn inner() {
     assert_eq!(x.facts.tls.as_ref().map(|t| t.via.as_str()), Some("rdp"));
     assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
 
+    // --- the TLS layers the audit will be handed
+    prelude_handshakes(super::rdp::ssl_prelude, 3389).await;
+    prelude_handshakes(super::rdp::ssl_prelude, 3391).await;
+    prelude_handshakes(super::rdp::hybrid_prelude, 3392).await;
+    prelude_handshakes(super::ftp::auth_tls_prelude, 21).await;
+    assert!(
+        super::rdp::ssl_prelude(&ctx(3390)).await.is_err(),
+        "xrdp security_layer=rdp has no TLS"
+    );
+
     // --- SMB
     let x = run(ProbeKind::Smb, 445).await;
     assert_eq!(x.protocol.as_deref(), Some("smb"));
@@ -349,6 +359,44 @@ async fn inner() {
         })
     );
     assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
+}
+
+/// Each TLS prelude leaves a stream on which a real TLS handshake succeeds (the TLS audit
+/// itself is another engineer's; this proves what RDP and FTP hand it).
+async fn prelude_handshakes(prelude: super::tls::Prelude, port: u16) {
+    let c = ctx(port);
+    let stream = prelude(&c).await.expect("prelude");
+    let connector =
+        tokio_rustls::TlsConnector::from(std::sync::Arc::new(super::rdp::accept_any_config()));
+    let name = rustls::pki_types::ServerName::IpAddress(c.addr.ip().into());
+    let tls = tokio::time::timeout(Duration::from_secs(5), connector.connect(name, stream))
+        .await
+        .expect("handshake in time")
+        .expect("TLS handshake after the prelude");
+    let (_, conn) = tls.get_ref();
+    assert!(conn.peer_certificates().is_some_and(|c| !c.is_empty()));
+    println!("prelude on port {port}: TLS {:?}", conn.protocol_version());
+}
+
+/// Runs one probe, for side-by-side timing with nmap inside the lab namespace:
+/// `CLINICSCAN_LAB_PROBE=rdp:3389 ip netns exec NS <test binary> proto::remote_lab::probe_one --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "runs one probe by hand inside the lab namespace"]
+async fn probe_one() {
+    let Ok(spec) = std::env::var("CLINICSCAN_LAB_PROBE") else {
+        return;
+    };
+    let (kind, port) = spec.split_once(':').expect("kind:port");
+    let kind = match kind {
+        "rdp" => ProbeKind::Rdp,
+        "smb" => ProbeKind::Smb,
+        "ssh" => ProbeKind::Ssh,
+        "ftp" => ProbeKind::Ftp,
+        "telnet" => ProbeKind::Telnet,
+        "vnc" => ProbeKind::Vnc,
+        other => panic!("unknown probe {other}"),
+    };
+    run(kind, port.parse().expect("port")).await;
 }
 
 /// Records the real daemons' bytes into `fixtures/` (run by hand inside the lab namespace:

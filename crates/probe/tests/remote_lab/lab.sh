@@ -183,7 +183,8 @@ C
 
     # --- freerdp shadow server requiring NLA, under a private Xvfb
     bg xvfb Xvfb :73 -nolisten tcp -screen 0 640x480x24
-    sleep 0.5
+    i=0
+    while [ ! -S /tmp/.X11-unix/X73 ] && [ $i -lt 50 ]; do i=$((i+1)); sleep 0.1; done
     printf 'csr:::8846f7eaee8fb117ad06bdd830b7586c:::\n' >"$DIR/sam"
     bg shadow env DISPLAY=:73 HOME="$DIR" freerdp-shadow-cli /bind-address:127.0.0.1 /port:3392 /sec:nla /sam-file:"$DIR/sam"
 
