@@ -1,0 +1,364 @@
+//! RDP connection start (MS-RDPBCGR 2.2.1.1 / 2.2.1.2): the X.224 Connection Request with
+//! RDP_NEG_REQ inside a TPKT (RFC 1006), the Connection Confirm with RDP_NEG_RSP or
+//! RDP_NEG_FAILURE, and the CredSSP TSRequest (MS-CSSP 2.2.1) that carries the first NTLM
+//! leg. Hand-written: no maintained crate exposes just the negotiation PDUs.
+
+/// PROTOCOL_RDP: standard RDP security (no TLS, no NLA).
+pub const PROTOCOL_RDP: u32 = 0;
+/// PROTOCOL_SSL: TLS.
+pub const PROTOCOL_SSL: u32 = 0x1;
+/// PROTOCOL_HYBRID: CredSSP (NLA) over TLS.
+pub const PROTOCOL_HYBRID: u32 = 0x2;
+/// PROTOCOL_RDSTLS.
+pub const PROTOCOL_RDSTLS: u32 = 0x4;
+/// PROTOCOL_HYBRID_EX: CredSSP with Early User Authorization Result PDU.
+pub const PROTOCOL_HYBRID_EX: u32 = 0x8;
+/// PROTOCOL_RDSAAD.
+pub const PROTOCOL_RDSAAD: u32 = 0x10;
+
+/// Largest TPKT we accept for a Connection Confirm.
+pub const MAX_TPKT: usize = 4096;
+/// Largest TSRequest we accept.
+pub const MAX_TS_REQUEST: usize = 16_384;
+
+/// What a peer sent that is not an RDP Connection Confirm.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// Not a TPKT header (version 3).
+    #[error("not a TPKT (first byte {0:#04x})")]
+    NotTpkt(u8),
+    /// TPKT length out of bounds.
+    #[error("TPKT length {0} out of bounds")]
+    BadLength(usize),
+    /// Not an X.224 Connection Confirm.
+    #[error("not an X.224 Connection Confirm (code {0:#04x})")]
+    NotConnectionConfirm(u8),
+    /// The X.224 length indicator or negotiation structure is inconsistent.
+    #[error("malformed X.224 Connection Confirm")]
+    Malformed,
+    /// A TSRequest is not DER the way MS-CSSP defines it.
+    #[error("malformed TSRequest")]
+    BadTsRequest,
+}
+
+/// The X.224 Connection Request with an RDP_NEG_REQ asking for `requested` protocols.
+pub fn connection_request(requested: u32) -> Vec<u8> {
+    let mut p = Vec::with_capacity(19);
+    p.extend_from_slice(&[3, 0, 0, 19]); // TPKT
+    p.push(14); // length indicator: 6 + 8
+    p.push(0xe0); // CR CDT
+    p.extend_from_slice(&[0, 0, 0, 0, 0]); // DST-REF, SRC-REF, class 0
+    p.extend_from_slice(&[0x01, 0x00, 0x08, 0x00]); // TYPE_RDP_NEG_REQ, flags, length 8
+    p.extend_from_slice(&requested.to_le_bytes());
+    p
+}
+
+/// Framing: `Ok(Some(n))` when a whole TPKT of `n` bytes is in `buf`.
+pub fn tpkt_complete(buf: &[u8]) -> Result<Option<usize>, Error> {
+    let Some(h) = buf.get(..4) else {
+        if let Some(&b) = buf.first() {
+            if b != 3 {
+                return Err(Error::NotTpkt(b));
+            }
+        }
+        return Ok(None);
+    };
+    if h[0] != 3 {
+        return Err(Error::NotTpkt(h[0]));
+    }
+    let n = u16::from_be_bytes([h[2], h[3]]) as usize;
+    if !(7..=MAX_TPKT).contains(&n) {
+        return Err(Error::BadLength(n));
+    }
+    Ok((buf.len() >= n).then_some(n))
+}
+
+/// What the server answered to the negotiation request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Negotiation {
+    /// RDP_NEG_RSP: the server selected this protocol; `flags` are its negotiation flags.
+    Selected {
+        /// selectedProtocol.
+        protocol: u32,
+        /// RDP_NEG_RSP flags.
+        flags: u8,
+    },
+    /// RDP_NEG_FAILURE with this failureCode.
+    Failure(u32),
+    /// A Connection Confirm without negotiation data: a server that predates it
+    /// (RDP 5.0 and older) and only speaks standard RDP security.
+    Legacy,
+}
+
+/// Parses a Connection Confirm TPKT framed by [`tpkt_complete`].
+pub fn parse_connection_confirm(tpkt: &[u8]) -> Result<Negotiation, Error> {
+    let n = tpkt_complete(tpkt)?.ok_or(Error::Malformed)?;
+    let x224 = &tpkt[4..n];
+    let li = *x224.first().ok_or(Error::Malformed)? as usize;
+    let hdr = x224.get(1..1 + li).ok_or(Error::Malformed)?;
+    let code = *hdr.first().ok_or(Error::Malformed)?;
+    if code & 0xf0 != 0xd0 {
+        return Err(Error::NotConnectionConfirm(code));
+    }
+    if hdr.len() < 6 {
+        return Err(Error::Malformed);
+    }
+    let var = &hdr[6..];
+    if var.is_empty() {
+        return Ok(Negotiation::Legacy);
+    }
+    if var.len() < 8 || u16::from_le_bytes([var[2], var[3]]) != 8 {
+        return Err(Error::Malformed);
+    }
+    let value = u32::from_le_bytes([var[4], var[5], var[6], var[7]]);
+    match var[0] {
+        0x02 => Ok(Negotiation::Selected {
+            protocol: value,
+            flags: var[1],
+        }),
+        0x03 => Ok(Negotiation::Failure(value)),
+        _ => Err(Error::Malformed),
+    }
+}
+
+/// The name MS-RDPBCGR 2.2.1.2.2 gives a failureCode.
+pub fn failure_name(code: u32) -> String {
+    match code {
+        1 => "SSL_REQUIRED_BY_SERVER".into(),
+        2 => "SSL_NOT_ALLOWED_BY_SERVER".into(),
+        3 => "SSL_CERT_NOT_ON_SERVER".into(),
+        4 => "INCONSISTENT_FLAGS".into(),
+        5 => "HYBRID_REQUIRED_BY_SERVER".into(),
+        6 => "SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER".into(),
+        n => format!("UNKNOWN_FAILURE_{n:#x}"),
+    }
+}
+
+/// The name of a single selected protocol.
+pub fn protocol_name(p: u32) -> String {
+    match p {
+        PROTOCOL_RDP => "PROTOCOL_RDP".into(),
+        PROTOCOL_SSL => "PROTOCOL_SSL".into(),
+        PROTOCOL_HYBRID => "PROTOCOL_HYBRID".into(),
+        PROTOCOL_RDSTLS => "PROTOCOL_RDSTLS".into(),
+        PROTOCOL_HYBRID_EX => "PROTOCOL_HYBRID_EX".into(),
+        PROTOCOL_RDSAAD => "PROTOCOL_RDSAAD".into(),
+        n => format!("PROTOCOL_{n:#x}"),
+    }
+}
+
+// ------------------------------------------------------------------ CredSSP TSRequest
+
+use super::ntlm::der;
+
+/// A TSRequest (MS-CSSP 2.2.1) version 2 carrying one SPNEGO-less NTLM token in negoTokens,
+/// as a CredSSP client's first message.
+pub fn ts_request(nego_token: &[u8]) -> Vec<u8> {
+    let version = der(0xa0, &der(0x02, &[2]));
+    let token = der(0xa0, &der(0x04, nego_token));
+    let nego_data = der(0xa1, &der(0x30, &der(0x30, &token)));
+    der(0x30, &[version, nego_data].concat())
+}
+
+/// Framing for a DER SEQUENCE (a TSRequest): `Ok(Some(n))` once `n` bytes are in `buf`.
+pub fn der_complete(buf: &[u8]) -> Result<Option<usize>, Error> {
+    let Some(&tag) = buf.first() else {
+        return Ok(None);
+    };
+    if tag != 0x30 {
+        return Err(Error::BadTsRequest);
+    }
+    let Some(&l0) = buf.get(1) else {
+        return Ok(None);
+    };
+    let (hdr, len) = if l0 < 0x80 {
+        (2, l0 as usize)
+    } else {
+        let k = (l0 & 0x7f) as usize;
+        if !(1..=3).contains(&k) {
+            return Err(Error::BadTsRequest);
+        }
+        let Some(b) = buf.get(2..2 + k) else {
+            return Ok(None);
+        };
+        (2 + k, b.iter().fold(0usize, |a, &x| (a << 8) | x as usize))
+    };
+    let total = hdr + len;
+    if total > MAX_TS_REQUEST {
+        return Err(Error::BadTsRequest);
+    }
+    Ok((buf.len() >= total).then_some(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_bytes() {
+        assert_eq!(
+            connection_request(PROTOCOL_SSL | PROTOCOL_HYBRID),
+            [3, 0, 0, 19, 14, 0xe0, 0, 0, 0, 0, 0, 1, 0, 8, 0, 3, 0, 0, 0]
+        );
+    }
+
+    #[test]
+    fn confirm_variants() {
+        let rsp = [
+            3, 0, 0, 19, 14, 0xd0, 0, 0, 0x12, 0x34, 0, 2, 0x1f, 8, 0, 1, 0, 0, 0,
+        ];
+        assert_eq!(
+            parse_connection_confirm(&rsp),
+            Ok(Negotiation::Selected {
+                protocol: PROTOCOL_SSL,
+                flags: 0x1f
+            })
+        );
+        let fail = [3, 0, 0, 19, 14, 0xd0, 0, 0, 0, 0, 0, 3, 0, 8, 0, 5, 0, 0, 0];
+        assert_eq!(parse_connection_confirm(&fail), Ok(Negotiation::Failure(5)));
+        assert_eq!(failure_name(5), "HYBRID_REQUIRED_BY_SERVER");
+        let legacy = [3, 0, 0, 11, 6, 0xd0, 0, 0, 0, 0, 0];
+        assert_eq!(parse_connection_confirm(&legacy), Ok(Negotiation::Legacy));
+    }
+
+    #[test]
+    fn confirm_malformed() {
+        assert_eq!(tpkt_complete(b"H"), Err(Error::NotTpkt(b'H')));
+        assert_eq!(
+            tpkt_complete(&[3, 0, 0xff, 0xff]),
+            Err(Error::BadLength(65535))
+        );
+        assert_eq!(tpkt_complete(&[3, 0, 0, 19, 14]), Ok(None));
+        // CR instead of CC
+        assert_eq!(
+            parse_connection_confirm(&connection_request(0)),
+            Err(Error::NotConnectionConfirm(0xe0))
+        );
+        // length indicator past the end
+        assert_eq!(
+            parse_connection_confirm(&[3, 0, 0, 8, 40, 0xd0, 0, 0]),
+            Err(Error::Malformed)
+        );
+        // negotiation structure with a wrong length field
+        let bad = [3, 0, 0, 19, 14, 0xd0, 0, 0, 0, 0, 0, 2, 0, 9, 0, 1, 0, 0, 0];
+        assert_eq!(parse_connection_confirm(&bad), Err(Error::Malformed));
+    }
+
+    #[test]
+    fn ts_request_framing() {
+        let t = ts_request(b"NTLMSSP\0abc");
+        assert_eq!(der_complete(&t), Ok(Some(t.len())));
+        assert_eq!(der_complete(&t[..t.len() - 1]), Ok(None));
+        assert_eq!(
+            der_complete(&[0x30, 0x84, 1, 2, 3, 4]),
+            Err(Error::BadTsRequest)
+        );
+        assert_eq!(
+            der_complete(&[0x30, 0x82, 0xff, 0xff]),
+            Err(Error::BadTsRequest)
+        );
+        assert_eq!(der_complete(&[0x02]), Err(Error::BadTsRequest));
+        assert_eq!(&t[..7], &[0x30, 0x1a, 0xa0, 3, 2, 1, 2]);
+    }
+}
+
+/// Recorded Connection Confirms (fixtures/rdp/README.md).
+#[cfg(test)]
+mod fixtures {
+    use super::*;
+
+    macro_rules! fx {
+        ($name:literal) => {
+            include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../fixtures/rdp/",
+                $name
+            ))
+        };
+    }
+
+    fn cc(b: &[u8]) -> Result<Negotiation, Error> {
+        let n = tpkt_complete(b)?.ok_or(Error::Malformed)?;
+        assert_eq!(n, b.len());
+        parse_connection_confirm(b)
+    }
+
+    #[test]
+    fn xrdp_negotiate() {
+        // offered SSL|HYBRID|HYBRID_EX: xrdp has no CredSSP and picks TLS
+        let sel = |protocol| Ok(Negotiation::Selected { protocol, flags: 1 });
+        assert_eq!(
+            cc(fx!("xrdp-negotiate-cc-ssl-hybrid-ex.bin")),
+            sel(PROTOCOL_SSL)
+        );
+        assert_eq!(cc(fx!("xrdp-negotiate-cc-rdp.bin")), sel(PROTOCOL_RDP));
+        assert_eq!(cc(fx!("xrdp-negotiate-cc-ssl.bin")), sel(PROTOCOL_SSL));
+    }
+
+    #[test]
+    fn xrdp_rdp_only_and_tls_only() {
+        let sel = |protocol| Ok(Negotiation::Selected { protocol, flags: 1 });
+        // security_layer=rdp answers every request with standard RDP security
+        assert_eq!(cc(fx!("xrdp-rdp-cc-ssl-hybrid-ex.bin")), sel(PROTOCOL_RDP));
+        assert_eq!(cc(fx!("xrdp-rdp-cc-ssl.bin")), sel(PROTOCOL_RDP));
+        assert_eq!(cc(fx!("xrdp-tls-cc-ssl-hybrid-ex.bin")), sel(PROTOCOL_SSL));
+        assert_eq!(cc(fx!("xrdp-tls-cc-rdp.bin")), Ok(Negotiation::Failure(1)));
+    }
+
+    #[test]
+    fn freerdp_nla_only() {
+        assert_eq!(
+            cc(fx!("freerdp-nla-cc-ssl-hybrid-ex.bin")),
+            Ok(Negotiation::Selected {
+                protocol: PROTOCOL_HYBRID,
+                flags: 3
+            })
+        );
+        assert_eq!(
+            cc(fx!("freerdp-nla-cc-rdp.bin")),
+            Ok(Negotiation::Failure(5))
+        );
+        assert_eq!(
+            cc(fx!("freerdp-nla-cc-ssl.bin")),
+            Ok(Negotiation::Failure(5))
+        );
+    }
+
+    #[test]
+    fn malformed() {
+        assert_eq!(tpkt_complete(fx!("malformed-truncated-cc.bin")), Ok(None));
+        assert_eq!(
+            parse_connection_confirm(fx!("malformed-truncated-cc.bin")),
+            Err(Error::Malformed)
+        );
+        assert_eq!(
+            tpkt_complete(fx!("malformed-oversized-tpkt.bin")),
+            Err(Error::BadLength(65535))
+        );
+        assert_eq!(
+            tpkt_complete(fx!("malformed-http-reply.bin")),
+            Err(Error::NotTpkt(b'H'))
+        );
+    }
+}
+
+#[cfg(test)]
+mod prop {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics(b in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = super::tpkt_complete(&b);
+            let _ = super::parse_connection_confirm(&b);
+            let _ = super::der_complete(&b);
+        }
+
+        #[test]
+        fn confirm_shaped(li in any::<u8>(), code in any::<u8>(), tail in proptest::collection::vec(any::<u8>(), 0..20)) {
+            let mut b = vec![3, 0, 0, (5 + tail.len()) as u8, li, code];
+            b.extend_from_slice(&tail);
+            let _ = super::parse_connection_confirm(&b);
+        }
+    }
+}
