@@ -394,3 +394,15 @@ fn runtime_errors_become_rule_errors_not_crashes() {
     // Shipped rules are unaffected.
     assert!(a.findings.iter().any(|f| f.rule_id == "vnc-no-auth"));
 }
+
+#[test]
+fn documented_example_site_file_parses() {
+    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/site.toml");
+    let s = Site::from_file(&p).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.name.as_deref(), Some("さくら内科クリニック"));
+    assert!(s.do_not_touch("192.168.40.50".parse().expect("ip")));
+    assert!(!s.do_not_touch("192.168.40.51".parse().expect("ip")));
+    assert_eq!(s.rate_for("192.168.40.51".parse().expect("ip")).max_per_host, Some(1));
+    assert_eq!(s.rate_for("192.168.10.5".parse().expect("ip")).max_per_host, None);
+    assert_eq!(s.assets.len(), 2);
+}
