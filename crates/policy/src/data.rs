@@ -264,13 +264,22 @@ affected = [
         let m = t.lookup(Some("Fortinet"), "FortiGate SSL-VPN", "7.2.2");
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].fixed.as_deref(), Some("7.2.3"));
-        assert!(t.lookup(Some("Fortinet"), "FortiGate SSL-VPN", "7.2.3").is_empty());
-        assert!(t.lookup(Some("Fortinet"), "FortiGate SSL-VPN", "7.0.1").is_empty());
+        assert!(
+            t.lookup(Some("Fortinet"), "FortiGate SSL-VPN", "7.2.3")
+                .is_empty()
+        );
+        assert!(
+            t.lookup(Some("Fortinet"), "FortiGate SSL-VPN", "7.0.1")
+                .is_empty()
+        );
         assert_eq!(t.lookup(Some("Fortinet"), "FortiGate", "6.0.18").len(), 1);
         assert!(t.lookup(Some("Fortinet"), "FortiGate", "6.2.0").is_empty());
         assert_eq!(t.lookup(None, "Fortinet FortiOS", "5.6.3").len(), 1);
         assert!(t.lookup(Some("Cisco"), "FortiGate", "7.2.2").is_empty());
-        assert!(t.lookup(Some("Fortinet"), "FortiGate", "unknown").is_empty());
+        assert!(
+            t.lookup(Some("Fortinet"), "FortiGate", "unknown")
+                .is_empty()
+        );
     }
 
     #[test]

@@ -109,7 +109,9 @@ fn interpolate(text: &str, input: &Json) -> String {
         out.push_str(&rest[..start]);
         let after = &rest[start + 1..];
         match after.find('}') {
-            Some(end) if after[..end].starts_with(['h', 's', 'c']) && !after[..end].contains(' ') => {
+            Some(end)
+                if after[..end].starts_with(['h', 's', 'c']) && !after[..end].contains(' ') =>
+            {
                 out.push_str(&show(lookup(input, &after[..end])));
                 rest = &after[end + 1..];
             }
@@ -300,7 +302,9 @@ pub fn assess_with(
         let vz = vantage_zone(obs, site);
         let vkind = zone_kind(site, vz.as_deref());
         for host in obs.hosts.iter().filter(|h| h.status.state == HostState::Up) {
-            let hz = site.and_then(|s| s.zone_of(host.address)).map(|z| z.name.clone());
+            let hz = site
+                .and_then(|s| s.zone_of(host.address))
+                .map(|z| z.name.clone());
             let hc = HostCtx {
                 vantage_zone: vz.clone(),
                 vantage_kind: vkind,
@@ -322,7 +326,11 @@ pub fn assess_with(
             hctx.insert("same_cert_hosts".into(), json!(0));
             let host_input = json!({ "host": host_json, "ctx": Json::Object(hctx) });
 
-            for (ri, rule) in active.iter().enumerate().filter(|(_, r)| r.scope == Scope::Host) {
+            for (ri, rule) in active
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.scope == Scope::Host)
+            {
                 if !applies(rule, &host_input) {
                     continue;
                 }
@@ -351,7 +359,9 @@ pub fn assess_with(
                 let svc_json = serde_json::to_value(svc).unwrap_or(Json::Null);
                 let mut sctx = host_ctx_json(&hc);
                 let flow = match (site, hc.vantage_zone.as_deref(), hc.host_zone.as_deref()) {
-                    (Some(s), Some(v), Some(h)) => json!(s.flow_allowed(v, h, svc.transport, svc.port)),
+                    (Some(s), Some(v), Some(h)) => {
+                        json!(s.flow_allowed(v, h, svc.transport, svc.port))
+                    }
                     _ => Json::Null,
                 };
                 sctx.insert("flow_allowed".into(), flow);
@@ -719,7 +729,10 @@ mod tests {
     fn interpolation() {
         let input = json!({"service": {"port": 3389, "facts": {"x": "a"}}, "host": {"address": "10.0.0.1"}});
         assert_eq!(
-            interpolate("port {service.port} on {host.address} {not a path} {ctx.missing}", &input),
+            interpolate(
+                "port {service.port} on {host.address} {not a path} {ctx.missing}",
+                &input
+            ),
             "port 3389 on 10.0.0.1 {not a path} null"
         );
     }

@@ -87,7 +87,8 @@ pub fn import_nmap_xml(xml: &str) -> Result<Observation, ImportError> {
         allow_dtd: true,
         ..ParsingOptions::default()
     };
-    let doc = Document::parse_with_options(xml, opts).map_err(|e| ImportError::Xml(e.to_string()))?;
+    let doc =
+        Document::parse_with_options(xml, opts).map_err(|e| ImportError::Xml(e.to_string()))?;
     let run = doc.root_element();
     if !run.has_tag_name("nmaprun") {
         return Err(ImportError::NotNmap(format!(
@@ -96,9 +97,8 @@ pub fn import_nmap_xml(xml: &str) -> Result<Observation, ImportError> {
         )));
     }
     let args = run.attribute("args").unwrap_or("").to_string();
-    let started = unix_time(run.attribute("start")).unwrap_or_else(|| {
-        Utc.timestamp_opt(0, 0).single().unwrap_or_default()
-    });
+    let started = unix_time(run.attribute("start"))
+        .unwrap_or_else(|| Utc.timestamp_opt(0, 0).single().unwrap_or_default());
     let finished = el(run, "runstats")
         .and_then(|r| el(r, "finished"))
         .and_then(|f| unix_time(f.attribute("time")));
@@ -134,7 +134,9 @@ pub fn import_nmap_xml(xml: &str) -> Result<Observation, ImportError> {
                 .to_string(),
             scan_kind: ScanKind::Imported,
             discovery: !args.split_whitespace().any(|a| a == "-Pn"),
-            service_probes: args.contains("-sV") || args.contains("--script") || args.contains("-A"),
+            service_probes: args.contains("-sV")
+                || args.contains("--script")
+                || args.contains("-A"),
             allow_public: false,
             max_concurrency: 0,
             max_per_host: 0,
@@ -158,7 +160,11 @@ pub fn import_nmap_xml(xml: &str) -> Result<Observation, ImportError> {
     Ok(obs)
 }
 
-fn import_host(h: Node<'_, '_>, started: DateTime<Utc>, community: &str) -> Result<Host, ImportError> {
+fn import_host(
+    h: Node<'_, '_>,
+    started: DateTime<Utc>,
+    community: &str,
+) -> Result<Host, ImportError> {
     let bad = |p: String| ImportError::Element {
         element: "host".into(),
         problem: p,
@@ -169,7 +175,10 @@ fn import_host(h: Node<'_, '_>, started: DateTime<Utc>, community: &str) -> Resu
         let addr = a.attribute("addr").unwrap_or("");
         match a.attribute("addrtype") {
             Some("ipv4") | Some("ipv6") => {
-                address = Some(addr.parse().map_err(|_| bad(format!("bad address {addr:?}")))?);
+                address = Some(
+                    addr.parse()
+                        .map_err(|_| bad(format!("bad address {addr:?}")))?,
+                );
             }
             Some("mac") => {
                 mac = crate::site::normalise_mac(addr);
@@ -208,7 +217,10 @@ fn import_host(h: Node<'_, '_>, started: DateTime<Utc>, community: &str) -> Resu
     let mut services = Vec::new();
     if let Some(ports) = el(h, "ports") {
         for x in els(ports, "extraports") {
-            let count: u32 = x.attribute("count").and_then(|c| c.parse().ok()).unwrap_or(0);
+            let count: u32 = x
+                .attribute("count")
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
             summary.scanned += count;
             match x.attribute("state") {
                 Some("closed") => summary.closed += count,
@@ -300,7 +312,11 @@ fn protocol_name(name: &str, tunnel_ssl: bool) -> Option<&'static str> {
     })
 }
 
-fn import_port(p: Node<'_, '_>, started: DateTime<Utc>, community: &str) -> Result<Option<Service>, ImportError> {
+fn import_port(
+    p: Node<'_, '_>,
+    started: DateTime<Utc>,
+    community: &str,
+) -> Result<Option<Service>, ImportError> {
     let bad = |prob: String| ImportError::Element {
         element: "port".into(),
         problem: prob,
@@ -333,13 +349,19 @@ fn import_port(p: Node<'_, '_>, started: DateTime<Utc>, community: &str) -> Resu
         }
         if let Some(product) = svc.attribute("product") {
             let version = svc.attribute("version").map(str::to_string);
-            let extra = svc.attribute("extrainfo").map(|e| format!(" ({e})")).unwrap_or_default();
+            let extra = svc
+                .attribute("extrainfo")
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default();
             s.software = Some(Software {
                 vendor: None,
                 product: product.to_string(),
                 evidence: format!(
                     "nmap service detection: {product}{}{extra}",
-                    version.as_deref().map(|v| format!(" {v}")).unwrap_or_default()
+                    version
+                        .as_deref()
+                        .map(|v| format!(" {v}"))
+                        .unwrap_or_default()
                 ),
                 version,
             });
@@ -511,7 +533,13 @@ fn dn(n: Option<Node<'_, '_>>) -> String {
     };
     n.children()
         .filter(|c| c.has_tag_name("elem"))
-        .map(|c| format!("{}={}", short(c.attribute("key").unwrap_or("")), c.text().unwrap_or("")))
+        .map(|c| {
+            format!(
+                "{}={}",
+                short(c.attribute("key").unwrap_or("")),
+                c.text().unwrap_or("")
+            )
+        })
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -520,7 +548,11 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M:%S")
         .ok()
         .map(|t| t.and_utc())
-        .or_else(|| DateTime::parse_from_rfc3339(s.trim()).ok().map(|t| t.with_timezone(&Utc)))
+        .or_else(|| {
+            DateTime::parse_from_rfc3339(s.trim())
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
+        })
 }
 
 fn ssl_cert(script: Node<'_, '_>, started: DateTime<Utc>) -> Option<CertificateFacts> {
@@ -549,7 +581,11 @@ fn ssl_cert(script: Node<'_, '_>, started: DateTime<Utc>) -> Option<CertificateF
             els(ext, "table")
                 .filter(|t| elem(*t, "name") == Some("X509v3 Subject Alternative Name"))
                 .filter_map(|t| elem(t, "value"))
-                .flat_map(|v| v.split(',').map(|x| x.trim().to_string()).collect::<Vec<_>>())
+                .flat_map(|v| {
+                    v.split(',')
+                        .map(|x| x.trim().to_string())
+                        .collect::<Vec<_>>()
+                })
                 .map(|x| {
                     x.strip_prefix("DNS:")
                         .or_else(|| x.strip_prefix("IP Address:"))
@@ -683,9 +719,15 @@ fn smb_facts(hs: Node<'_, '_>) -> Option<SmbFacts> {
     } else if let Some(m) = script("smb-security-mode") {
         any = true;
         match elem(m, "message_signing").unwrap_or("") {
-            s if s.starts_with("required") => (f.signing_enabled, f.signing_required) = (Some(true), Some(true)),
-            s if s.starts_with("supported") => (f.signing_enabled, f.signing_required) = (Some(true), Some(false)),
-            s if s.starts_with("disabled") => (f.signing_enabled, f.signing_required) = (Some(false), Some(false)),
+            s if s.starts_with("required") => {
+                (f.signing_enabled, f.signing_required) = (Some(true), Some(true))
+            }
+            s if s.starts_with("supported") => {
+                (f.signing_enabled, f.signing_required) = (Some(true), Some(false))
+            }
+            s if s.starts_with("disabled") => {
+                (f.signing_enabled, f.signing_required) = (Some(false), Some(false))
+            }
             _ => {}
         }
     }
@@ -727,26 +769,50 @@ mod tests {
     #[test]
     fn weaknesses_from_suite_names() {
         use SuiteWeakness::*;
-        assert_eq!(suite_weaknesses("TLS_RSA_WITH_AES_128_CBC_SHA"), vec![CbcSha1, NoForwardSecrecy]);
-        assert_eq!(suite_weaknesses("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"), vec![]);
-        assert_eq!(suite_weaknesses("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"), vec![]);
-        assert_eq!(suite_weaknesses("TLS_RSA_WITH_RC4_128_MD5"), vec![Rc4, NoForwardSecrecy, Md5]);
+        assert_eq!(
+            suite_weaknesses("TLS_RSA_WITH_AES_128_CBC_SHA"),
+            vec![CbcSha1, NoForwardSecrecy]
+        );
+        assert_eq!(
+            suite_weaknesses("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+            vec![]
+        );
+        assert_eq!(
+            suite_weaknesses("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"),
+            vec![]
+        );
+        assert_eq!(
+            suite_weaknesses("TLS_RSA_WITH_RC4_128_MD5"),
+            vec![Rc4, NoForwardSecrecy, Md5]
+        );
         assert_eq!(
             suite_weaknesses("TLS_DH_anon_WITH_3DES_EDE_CBC_SHA"),
             vec![Anonymous, Des64BitBlock, CbcSha1]
         );
-        assert_eq!(suite_weaknesses("TLS_RSA_EXPORT_WITH_DES40_CBC_SHA"), vec![Export, Des64BitBlock, CbcSha1, NoForwardSecrecy]);
+        assert_eq!(
+            suite_weaknesses("TLS_RSA_EXPORT_WITH_DES40_CBC_SHA"),
+            vec![Export, Des64BitBlock, CbcSha1, NoForwardSecrecy]
+        );
     }
 
     #[test]
     fn rdp_mapping() {
         let xrdp = "\n  Security layer\n    CredSSP (NLA): SUCCESS\n    Native RDP: SUCCESS\n    SSL: SUCCESS\n";
         let f = rdp(xrdp);
-        assert_eq!((f.standard_rdp, f.nla_required, f.credssp, f.tls), (Some(true), Some(false), None, None));
+        assert_eq!(
+            (f.standard_rdp, f.nla_required, f.credssp, f.tls),
+            (Some(true), Some(false), None, None)
+        );
         let win = "\n  Security layer\n    CredSSP (NLA): SUCCESS\n    CredSSP with Early User Auth: SUCCESS\n    Native RDP: FAILED\n    RDSTLS: FAILED\n    SSL: FAILED\n";
         let f = rdp(win);
         assert_eq!(
-            (f.standard_rdp, f.nla_required, f.credssp, f.tls, f.credssp_early_auth),
+            (
+                f.standard_rdp,
+                f.nla_required,
+                f.credssp,
+                f.tls,
+                f.credssp_early_auth
+            ),
             (Some(false), Some(true), Some(true), Some(false), Some(true))
         );
     }

@@ -9,7 +9,9 @@ use clinicscan_model::{
 use clinicscan_policy::{ImportError, import_nmap_xml};
 
 fn nmap_fixture(name: &str) -> String {
-    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/nmap").join(name);
+    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/nmap")
+        .join(name);
     std::fs::read_to_string(p).expect("fixture")
 }
 
@@ -29,9 +31,17 @@ fn recorded_tcp_run_maps_ports_and_scripts() {
     assert_eq!(h.status.reason, HostReason::Imported);
     let ports: Vec<u16> = h.services.iter().map(|s| s.port).collect();
     assert_eq!(ports, vec![21, 139, 443, 445, 3389, 5900]);
-    assert!(h.services.iter().all(|s| s.state == PortState::Open && s.reason == PortReason::Imported));
+    assert!(
+        h.services
+            .iter()
+            .all(|s| s.state == PortState::Open && s.reason == PortReason::Imported)
+    );
     assert_eq!(h.port_summary.open, 6);
-    assert!(h.names.iter().any(|n| n.name == "CSPSAMBA" && n.source == NameSource::Netbios));
+    assert!(
+        h.names
+            .iter()
+            .any(|n| n.name == "CSPSAMBA" && n.source == NameSource::Netbios)
+    );
 
     let by = |p: u16| h.services.iter().find(|s| s.port == p).expect("port");
     // FTP
@@ -39,15 +49,34 @@ fn recorded_tcp_run_maps_ports_and_scripts() {
     assert_eq!(ftp.protocol.as_deref(), Some("ftp"));
     assert_eq!(ftp.facts.ftp.as_ref().and_then(|f| f.anonymous), Some(true));
     let sw = ftp.software.as_ref().expect("software");
-    assert_eq!((sw.product.as_str(), sw.version.as_deref()), ("vsftpd", Some("3.0.3")));
+    assert_eq!(
+        (sw.product.as_str(), sw.version.as_deref()),
+        ("vsftpd", Some("3.0.3"))
+    );
     // TLS
     let tls = by(443).facts.tls.as_ref().expect("tls");
     assert_eq!(by(443).protocol.as_deref(), Some("https"));
-    assert_eq!(tls.accepted_versions, vec![TlsVersion::Tls10, TlsVersion::Tls11, TlsVersion::Tls12]);
-    let v13 = tls.versions.iter().find(|v| v.version == TlsVersion::Tls13).expect("tried");
+    assert_eq!(
+        tls.accepted_versions,
+        vec![TlsVersion::Tls10, TlsVersion::Tls11, TlsVersion::Tls12]
+    );
+    let v13 = tls
+        .versions
+        .iter()
+        .find(|v| v.version == TlsVersion::Tls13)
+        .expect("tried");
     assert_eq!(v13.accepted, Some(false));
-    assert_eq!(tls.versions.iter().find(|v| v.version == TlsVersion::Tls12).map(|v| v.suites.len()), Some(13));
-    assert!(tls.weak_suites.contains(&"TLS_RSA_WITH_AES_128_CBC_SHA".to_string()));
+    assert_eq!(
+        tls.versions
+            .iter()
+            .find(|v| v.version == TlsVersion::Tls12)
+            .map(|v| v.suites.len()),
+        Some(13)
+    );
+    assert!(
+        tls.weak_suites
+            .contains(&"TLS_RSA_WITH_AES_128_CBC_SHA".to_string())
+    );
     let c = tls.certificate.as_ref().expect("cert");
     assert_eq!(c.subject, "CN=csp-tls10.test");
     assert!(c.self_signed);
@@ -59,12 +88,18 @@ fn recorded_tcp_run_maps_ports_and_scripts() {
     let smb = by(445).facts.smb.as_ref().expect("smb");
     assert_eq!(smb.smb1, Some(true));
     assert_eq!(smb.dialects, vec!["2.0.2", "2.1", "3.0", "3.0.2", "3.1.1"]);
-    assert_eq!((smb.signing_enabled, smb.signing_required), (Some(true), Some(false)));
+    assert_eq!(
+        (smb.signing_enabled, smb.signing_required),
+        (Some(true), Some(false))
+    );
     assert_eq!(smb.native_os.as_deref(), Some("Windows 6.1"));
     assert!(by(139).facts.smb.is_none());
     // RDP: nmap's CredSSP/SSL "SUCCESS" is not trusted (see fixtures/nmap/README.md).
     let rdp = by(3389).facts.rdp.as_ref().expect("rdp");
-    assert_eq!((rdp.standard_rdp, rdp.nla_required, rdp.credssp, rdp.tls), (Some(true), Some(false), None, None));
+    assert_eq!(
+        (rdp.standard_rdp, rdp.nla_required, rdp.credssp, rdp.tls),
+        (Some(true), Some(false), None, None)
+    );
     // VNC
     let vnc = by(5900).facts.vnc.as_ref().expect("vnc");
     assert_eq!(vnc.no_auth, Some(true));
@@ -113,15 +148,28 @@ fn recorded_tcp_run_assessed() {
 fn recorded_snmp_run() {
     let o = import_nmap_xml(&nmap_fixture("csp-lab-snmp-udp.xml")).expect("imports");
     let s = &o.hosts[0].services[0];
-    assert_eq!((s.port, s.transport, s.state), (161, Transport::Udp, PortState::Open));
+    assert_eq!(
+        (s.port, s.transport, s.state),
+        (161, Transport::Udp, PortState::Open)
+    );
     let snmp = s.facts.snmp.as_ref().expect("snmp");
     assert_eq!(snmp.communities_accepted, vec!["public"]);
     assert_eq!(snmp.versions, vec!["v1", "v3"]);
-    assert_eq!(snmp.sys_descr.as_deref(), Some("Linux vm 6.18.44-fc-v595 #1 SMP PREEMPT_DYNAMIC @0 x86_64"));
+    assert_eq!(
+        snmp.sys_descr.as_deref(),
+        Some("Linux vm 6.18.44-fc-v595 #1 SMP PREEMPT_DYNAMIC @0 x86_64")
+    );
     let e = snmp.engine.as_ref().expect("engine");
-    assert_eq!((e.engine_id.as_str(), e.boots, e.time), ("a02be4352209076b00000000", Some(1), Some(31)));
+    assert_eq!(
+        (e.engine_id.as_str(), e.boots, e.time),
+        ("a02be4352209076b00000000", Some(1), Some(31))
+    );
     let a = clinicscan_policy::assess_with(&[o], None, common::rules(), &common::opts());
-    assert!(a.findings.iter().any(|f| f.rule_id == "snmp-public-community"));
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.rule_id == "snmp-public-community")
+    );
 }
 
 #[test]
@@ -133,11 +181,26 @@ fn synthetic_ike_run_with_down_host_and_mac() {
     assert_eq!(up.vendor.as_deref(), Some("QEMU virtual NIC"));
     assert_eq!(up.names[0].source, NameSource::Ptr);
     assert_eq!(up.rtt_ms, Some(1.2));
-    assert_eq!((up.port_summary.scanned, up.port_summary.closed, up.port_summary.open, up.port_summary.filtered), (5, 3, 1, 1));
+    assert_eq!(
+        (
+            up.port_summary.scanned,
+            up.port_summary.closed,
+            up.port_summary.open,
+            up.port_summary.filtered
+        ),
+        (5, 3, 1, 1)
+    );
     let ike = up.services[0].facts.ike.as_ref().expect("ike");
     assert_eq!(ike.v1, Some(true));
-    let names: Vec<&str> = ike.vendor_ids.iter().filter_map(|v| v.name.as_deref()).collect();
-    assert_eq!(names, vec!["strongSwan", "XAUTH", "Dead Peer Detection v1.0"]);
+    let names: Vec<&str> = ike
+        .vendor_ids
+        .iter()
+        .filter_map(|v| v.name.as_deref())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["strongSwan", "XAUTH", "Dead Peer Detection v1.0"]
+    );
     assert_eq!(up.services[1].state, PortState::OpenFiltered);
     assert_eq!(o.hosts[1].status.state, HostState::Down);
     assert_eq!(o.scan.stats.hosts_up, 1);
@@ -145,7 +208,10 @@ fn synthetic_ike_run_with_down_host_and_mac() {
 
 #[test]
 fn malformed_and_foreign_input_are_errors() {
-    assert!(matches!(import_nmap_xml("<nmaprun"), Err(ImportError::Xml(_))));
+    assert!(matches!(
+        import_nmap_xml("<nmaprun"),
+        Err(ImportError::Xml(_))
+    ));
     assert!(matches!(import_nmap_xml(""), Err(ImportError::Xml(_))));
     assert_eq!(
         import_nmap_xml("<html/>").expect_err("foreign").to_string(),
