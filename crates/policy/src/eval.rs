@@ -76,9 +76,36 @@ pub(crate) fn lookup<'a>(input: &'a Json, path: &str) -> Option<&'a Json> {
     Some(cur)
 }
 
+/// One rule input: the `host`, `service` and `ctx` JSON, without copying them together.
+struct Input<'a> {
+    host: &'a Json,
+    service: Option<&'a Json>,
+    ctx: &'a Json,
+}
+
+impl Input<'_> {
+    /// Looks up a path whose first segment names the variable.
+    fn get(&self, path: &str) -> Option<&Json> {
+        let (root, rest) = match path.split_once('.') {
+            Some((r, rest)) => (r, Some(rest)),
+            None => (path, None),
+        };
+        let base = match root {
+            "host" => self.host,
+            "service" => self.service?,
+            "ctx" => self.ctx,
+            _ => return None,
+        };
+        match rest {
+            Some(rest) => lookup(base, rest),
+            None => Some(base),
+        }
+    }
+}
+
 /// Present: the path exists and is not null, an empty list or an empty string.
-fn present(input: &Json, path: &str) -> bool {
-    match lookup(input, path) {
+fn present(input: &Input<'_>, path: &str) -> bool {
+    match input.get(path) {
         None | Some(Json::Null) => false,
         Some(Json::Array(a)) => !a.is_empty(),
         Some(Json::String(s)) => !s.is_empty(),
@@ -88,7 +115,7 @@ fn present(input: &Json, path: &str) -> bool {
 
 /// Whether a rule applies to an input: every `requires` path present, and at least one
 /// `requires_any` path when that list is not empty.
-fn applies(rule: &Rule, input: &Json) -> bool {
+fn applies(rule: &Rule, input: &Input<'_>) -> bool {
     rule.requires.iter().all(|p| present(input, p))
         && (rule.requires_any.is_empty() || rule.requires_any.iter().any(|p| present(input, p)))
 }
@@ -102,7 +129,7 @@ fn show(v: Option<&Json>) -> String {
 }
 
 /// Fills `{path}` placeholders from the input.
-fn interpolate(text: &str, input: &Json) -> String {
+fn interpolate(text: &str, input: &Input<'_>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find('{') {
@@ -112,7 +139,7 @@ fn interpolate(text: &str, input: &Json) -> String {
             Some(end)
                 if after[..end].starts_with(['h', 's', 'c']) && !after[..end].contains(' ') =>
             {
-                out.push_str(&show(lookup(input, &after[..end])));
+                out.push_str(&show(input.get(&after[..end])));
                 rest = &after[end + 1..];
             }
             _ => {
@@ -324,8 +351,18 @@ pub fn assess_with(
             hctx.insert("kev".into(), json!([]));
             hctx.insert("port_classes".into(), json!([]));
             hctx.insert("same_cert_hosts".into(), json!(0));
-            let host_input = json!({ "host": host_json, "ctx": Json::Object(hctx) });
+            let hctx = Json::Object(hctx);
+            let hctx_cel = to_cel(&hctx);
+            let host_input = Input {
+                host: &host_json,
+                service: None,
+                ctx: &hctx,
+            };
 
+            // One scope per host: binding converts the values, so do it once.
+            let mut c = root.new_inner_scope();
+            c.add_variable_from_value("host", host_cel.clone());
+            c.add_variable_from_value("ctx", hctx_cel);
             for (ri, rule) in active
                 .iter()
                 .enumerate()
@@ -335,9 +372,6 @@ pub fn assess_with(
                     continue;
                 }
                 stats[ri].applied = true;
-                let mut c = root.new_inner_scope();
-                c.add_variable_from_value("host", host_cel.clone());
-                c.add_variable_from_value("ctx", to_cel(&host_input["ctx"]));
                 let subject = host.address.to_string();
                 match run(rule, &c) {
                     Ok(true) => emit(
@@ -378,12 +412,14 @@ pub fn assess_with(
                     .and_then(|c| cert_hosts.get(c.sha256.as_str()))
                     .map_or(0, |s| s.len());
                 sctx.insert("same_cert_hosts".into(), json!(same));
-                let input = json!({
-                    "host": host_input["host"],
-                    "service": svc_json,
-                    "ctx": Json::Object(sctx),
-                });
-                let mut svc_cel: Option<(Value, Value)> = None;
+                let sctx = Json::Object(sctx);
+                let input = Input {
+                    host: &host_json,
+                    service: Some(&svc_json),
+                    ctx: &sctx,
+                };
+                // One scope per service, bound lazily (most services match few rules).
+                let mut scope: Option<Context<'_, '_>> = None;
                 for (ri, rule) in active
                     .iter()
                     .enumerate()
@@ -393,20 +429,20 @@ pub fn assess_with(
                         continue;
                     }
                     stats[ri].applied = true;
-                    let (sv, cv) = svc_cel
-                        .get_or_insert_with(|| (to_cel(&input["service"]), to_cel(&input["ctx"])))
-                        .clone();
-                    let mut c = root.new_inner_scope();
-                    c.add_variable_from_value("host", host_cel.clone());
-                    c.add_variable_from_value("service", sv);
-                    c.add_variable_from_value("ctx", cv);
+                    let c = scope.get_or_insert_with(|| {
+                        let mut c = root.new_inner_scope();
+                        c.add_variable_from_value("host", host_cel.clone());
+                        c.add_variable_from_value("service", to_cel(&svc_json));
+                        c.add_variable_from_value("ctx", to_cel(&sctx));
+                        c
+                    });
                     let subject = format!(
                         "{} {}/{}",
                         host.address,
                         transport_name(svc.transport),
                         svc.port
                     );
-                    match run(rule, &c) {
+                    match run(rule, c) {
                         Ok(true) => emit(
                             &mut findings,
                             &mut index,
@@ -559,7 +595,7 @@ fn emit(
     host: &Host,
     svc: Option<&Service>,
     hc: &HostCtx,
-    input: &Json,
+    input: &Input<'_>,
 ) {
     let mut key = match svc {
         Some(s) => format!(
@@ -606,7 +642,7 @@ fn emit(
             .iter()
             .map(|p| Evidence {
                 key: p.clone(),
-                value: show(lookup(input, p)),
+                value: show(input.get(p)),
             })
             .collect(),
         controls: rule.controls.clone(),
@@ -727,7 +763,16 @@ mod tests {
 
     #[test]
     fn interpolation() {
-        let input = json!({"service": {"port": 3389, "facts": {"x": "a"}}, "host": {"address": "10.0.0.1"}});
+        let (svc, host, ctx) = (
+            json!({"port": 3389, "facts": {"x": "a"}}),
+            json!({"address": "10.0.0.1"}),
+            json!({}),
+        );
+        let input = Input {
+            host: &host,
+            service: Some(&svc),
+            ctx: &ctx,
+        };
         assert_eq!(
             interpolate(
                 "port {service.port} on {host.address} {not a path} {ctx.missing}",
@@ -742,9 +787,18 @@ mod tests {
         let input = json!({"a": {"b": [1, {"c": true}]}});
         assert_eq!(lookup(&input, "a.b.1.c"), Some(&json!(true)));
         assert_eq!(lookup(&input, "a.x"), None);
-        assert!(!present(&json!({"a": null}), "a"));
-        assert!(!present(&json!({"a": []}), "a"));
-        assert!(!present(&json!({"a": ""}), "a"));
-        assert!(present(&json!({"a": false}), "a"));
+        let ctx = json!({"null": null, "empty": [], "blank": "", "no": false});
+        let host = json!({});
+        let i = Input {
+            host: &host,
+            service: None,
+            ctx: &ctx,
+        };
+        assert!(!present(&i, "ctx.null"));
+        assert!(!present(&i, "ctx.empty"));
+        assert!(!present(&i, "ctx.blank"));
+        assert!(present(&i, "ctx.no"));
+        assert!(!present(&i, "service.port"));
+        assert!(!present(&i, "other.x"));
     }
 }
