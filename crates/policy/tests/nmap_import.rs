@@ -238,3 +238,33 @@ fn malformed_and_foreign_input_are_errors() {
     let o = import_nmap_xml("<nmaprun version='7.93'/>").expect("imports");
     assert!(o.hosts.is_empty());
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    fn recorded() -> String {
+        super::nmap_fixture("csp-lab-tcp.xml")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Arbitrary text never panics the importer.
+        #[test]
+        fn never_panics_on_arbitrary_text(s in ".{0,2000}") {
+            let _ = clinicscan_policy::import_nmap_xml(&s);
+        }
+
+        /// A recorded run with one byte range replaced never panics the importer.
+        #[test]
+        fn never_panics_on_mutated_recordings(at in 0usize..20_000, len in 0usize..64, junk in "[<>&\"'a-z0-9 =/:.-]{0,16}") {
+            let full = recorded();
+            let at = at.min(full.len());
+            let end = (at + len).min(full.len());
+            if full.is_char_boundary(at) && full.is_char_boundary(end) {
+                let mutated = format!("{}{}{}", &full[..at], junk, &full[end..]);
+                let _ = clinicscan_policy::import_nmap_xml(&mutated);
+            }
+        }
+    }
+}
