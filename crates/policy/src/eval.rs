@@ -802,3 +802,27 @@ mod tests {
         assert!(!present(&i, "other.x"));
     }
 }
+
+#[cfg(test)]
+mod cel_semantics {
+    use super::*;
+
+    fn eval(src: &str) -> Result<Value, String> {
+        let env = crate::rules::cel_env();
+        let p = env.compile(src).map_err(|e| e.to_string())?;
+        let mut ctx = Context::with_env(env);
+        ctx.add_variable_from_value("n", to_cel(&json!({"x": null, "port": 3389})));
+        p.execute(&ctx).map_err(|e| e.to_string())
+    }
+
+    /// The behaviours docs/rules.md relies on.
+    #[test]
+    fn documented_behaviour() {
+        assert_eq!(eval("n.x == false"), Ok(Value::Bool(false)));
+        assert_eq!(eval("n.port == 3389"), Ok(Value::Bool(true)));
+        assert!(eval("n.missing.y == 1").is_err());
+        assert_eq!(eval("has(n.missing)"), Ok(Value::Bool(false)));
+        assert_eq!(eval("'a,b'.split(',').size() == 2"), Ok(Value::Bool(true)));
+        assert_eq!(eval("1u == 1"), Ok(Value::Bool(true)));
+    }
+}
