@@ -319,7 +319,10 @@ impl Site {
                 .span()
                 .map(|s| {
                     let (l, c) = line_col(text, s.start);
-                    format!("line {l} column {c}")
+                    match key_at(text, s.start) {
+                        Some(k) => format!("{k} (line {l} column {c})"),
+                        None => format!("line {l} column {c}"),
+                    }
                 })
                 .unwrap_or_else(|| "(file)".into());
             err(at, e.message().to_string())
@@ -534,6 +537,36 @@ impl Site {
             a.address == Some(addr) || (a.mac.is_some() && a.mac.as_deref() == mac.as_deref())
         })
     }
+}
+
+/// The dotted key at a byte offset: the nearest table header above it plus the key
+/// written at that offset, e.g. `site.colour` or `zones.general.rate.burst`.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text.get(line_start..)?.lines().next()?.trim();
+    let header = before
+        .get(..line_start)?
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|h| h.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    if line.starts_with('[') {
+        return Some(
+            line.trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string(),
+        );
+    }
+    let key = line.split('=').next()?.trim();
+    if key.is_empty() {
+        return header;
+    }
+    Some(match header {
+        Some(h) => format!("{h}.{key}"),
+        None => key.to_string(),
+    })
 }
 
 /// Lower-case, colon-separated MAC, from `aa:bb:..`, `AA-BB-..` or `aabb.ccdd.eeff`.

@@ -348,6 +348,24 @@ fn site_file_errors_name_file_and_key() {
     );
     let unknown = site_err("[site]\nname='x'\ncolour='red'\n");
     assert!(
+        unknown.starts_with("site.toml: site.colour (line 3 column 1): unknown field `colour`"),
+        "{unknown}"
+    );
+    let unknown = site_err(
+        "[site]\n[zones.general]\ncidrs=['10.0.0.0/24']\n[zones.general.rate]\nburst = 3\n",
+    );
+    assert!(
+        unknown.starts_with(
+            "site.toml: zones.general.rate.burst (line 5 column 1): unknown field `burst`"
+        ),
+        "{unknown}"
+    );
+    let unknown = site_err("[site]\n[zone.general]\ncidrs=['10.0.0.0/24']\n");
+    assert!(
+        unknown.starts_with("site.toml: zone.general (line 2 column 2): unknown field `zone`"),
+        "{unknown}"
+    );
+    assert!(
         unknown.starts_with("site.toml: line 3 column 1: unknown field `colour`"),
         "{unknown}"
     );

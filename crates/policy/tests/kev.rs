@@ -17,16 +17,27 @@ fn cves(vendor: &str, product: &str, version: &str) -> Vec<String> {
 fn fortios_branches() {
     assert_eq!(
         cves("Fortinet", "FortiGate SSL-VPN", "6.0.4"),
-        vec!["CVE-2018-13379", "CVE-2022-42475", "CVE-2023-27997", "CVE-2024-21762"]
+        vec![
+            "CVE-2018-13379",
+            "CVE-2022-42475",
+            "CVE-2023-27997",
+            "CVE-2024-21762"
+        ]
     );
     assert_eq!(
         cves("Fortinet", "FortiGate SSL-VPN", "6.0.5"),
         vec!["CVE-2022-42475", "CVE-2023-27997", "CVE-2024-21762"]
     );
-    assert_eq!(cves("Fortinet", "FortiGate", "v7.2.6,build1575"), vec!["CVE-2024-21762"]);
+    assert_eq!(
+        cves("Fortinet", "FortiGate", "v7.2.6,build1575"),
+        vec!["CVE-2024-21762"]
+    );
     assert!(cves("Fortinet", "FortiGate", "7.2.7").is_empty());
     assert!(cves("Fortinet", "FortiGate", "7.4.3").is_empty());
-    assert_eq!(cves("Fortinet", "FortiOS", "5.6.7"), vec!["CVE-2018-13379", "CVE-2022-42475"]);
+    assert_eq!(
+        cves("Fortinet", "FortiOS", "5.6.7"),
+        vec!["CVE-2018-13379", "CVE-2022-42475"]
+    );
     assert_eq!(cves("Fortinet", "FortiOS", "5.6.8"), vec!["CVE-2022-42475"]);
 }
 
@@ -44,20 +55,38 @@ fn ivanti_pulse_fixed_builds() {
         cves("Pulse Secure", "Pulse Connect Secure", "9.0R3.3"),
         vec!["CVE-2019-11510", "CVE-2023-46805", "CVE-2024-21887"]
     );
-    assert_eq!(cves("Ivanti", "Pulse Connect Secure", "9.0R3.4"), vec!["CVE-2023-46805", "CVE-2024-21887"]);
+    assert_eq!(
+        cves("Ivanti", "Pulse Connect Secure", "9.0R3.4"),
+        vec!["CVE-2023-46805", "CVE-2024-21887"]
+    );
 }
 
 #[test]
 fn citrix_palo_alto_sonicwall_cisco() {
-    assert_eq!(cves("Citrix", "NetScaler Gateway", "13.1-49.13"), vec!["CVE-2023-4966"]);
+    assert_eq!(
+        cves("Citrix", "NetScaler Gateway", "13.1-49.13"),
+        vec!["CVE-2023-4966"]
+    );
     assert!(cves("Citrix", "NetScaler Gateway", "13.1-49.15").is_empty());
-    assert_eq!(cves("NetScaler", "NetScaler ADC", "13.0-47.22"), vec!["CVE-2019-19781", "CVE-2023-4966"]);
-    assert_eq!(cves("Palo Alto Networks", "PAN-OS", "10.2.9"), vec!["CVE-2024-3400"]);
+    assert_eq!(
+        cves("NetScaler", "NetScaler ADC", "13.0-47.22"),
+        vec!["CVE-2019-19781", "CVE-2023-4966"]
+    );
+    assert_eq!(
+        cves("Palo Alto Networks", "PAN-OS", "10.2.9"),
+        vec!["CVE-2024-3400"]
+    );
     assert!(cves("Palo Alto Networks", "PAN-OS", "10.2.9-h1").is_empty());
     assert!(cves("Palo Alto Networks", "PAN-OS", "11.2.0").is_empty());
-    assert_eq!(cves("SonicWall", "SonicOS SSLVPN", "7.0.1-5035"), vec!["CVE-2024-40766"]);
+    assert_eq!(
+        cves("SonicWall", "SonicOS SSLVPN", "7.0.1-5035"),
+        vec!["CVE-2024-40766"]
+    );
     assert!(cves("SonicWall", "SonicOS SSLVPN", "7.0.1-5050").is_empty());
-    assert_eq!(cves("SonicWall", "SonicOS", "6.5.4.14-109n"), vec!["CVE-2024-40766"]);
+    assert_eq!(
+        cves("SonicWall", "SonicOS", "6.5.4.14-109n"),
+        vec!["CVE-2024-40766"]
+    );
     assert!(cves("SonicWall", "SonicOS", "6.5.4.15-116n").is_empty());
     assert_eq!(cves("Cisco", "ASA", "9.8(4)15"), vec!["CVE-2020-3452"]);
     assert!(cves("Cisco", "ASA", "9.8(4)20").is_empty());
