@@ -365,10 +365,6 @@ fn site_file_errors_name_file_and_key() {
         unknown.starts_with("site.toml: zone.general (line 2 column 2): unknown field `zone`"),
         "{unknown}"
     );
-    assert!(
-        unknown.starts_with("site.toml: line 3 column 1: unknown field `colour`"),
-        "{unknown}"
-    );
     assert_eq!(
         site_err(
             "[site]\n[zones.general]\ncidrs=['10.0.0.0/24']\n[[flows]]\nfrom='general'\nto='nowhere'\n"
