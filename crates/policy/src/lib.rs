@@ -24,6 +24,19 @@
 //!   vantage zone, and [`reachability`] gives the zone-to-zone matrix.
 //! - [`import_nmap_xml`] turns an nmap XML run into an Observation.
 //! - [`precheck`] holds one host against a vendor profile ([`Profile`]).
+//!
+//! # Wiring (for the CLI)
+//!
+//! | command | calls |
+//! |---|---|
+//! | `clinicscan assess scan.json… [--site S] [--rules DIR]` | [`Site::from_file`], [`RuleSet::shipped`] then [`RuleSet::with_user_dir`], [`assess`] (or [`assess_with`] to choose editions / pin the time); [`reachability`] for the report's matrix |
+//! | `clinicscan assess scan.xml` (nmap) | [`import_nmap_xml`] then as above |
+//! | `clinicscan scan …` then assessment | the engine reads [`Site::rate_for`], [`Site::do_not_touch`], [`Site::egress_targets`] and the zone of its vantage; then [`assess`] |
+//! | `clinicscan precheck --profile NAME HOST` | [`Profile::shipped`] (or [`Profile::from_file`]), [`precheck`], [`PrecheckReport::render`] |
+//!
+//! Errors: [`LoadError`] (rules, catalogue, data, profiles: file, item, problem, CEL
+//! position), [`SiteError`] (file, key, problem), [`ImportError`]. Rule failures at run
+//! time never error: they are listed in `Assessment::rule_errors`.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
