@@ -1,7 +1,7 @@
 //! Policy for clinicscan: what the rules and the site file make of Observations.
 //!
 //! Pure evaluation, never a socket: `Observation`s (from a scan, a saved JSON file or an
-//! imported nmap XML) + a [`Site`] + a [`RuleSet`] → an [`Assessment`] with findings
+//! imported nmap XML) + a [`Site`] + a [`RuleSet`] → an [`clinicscan_model::Assessment`] with findings
 //! and a verdict for every control of the catalogue.
 //!
 //! ```no_run
