@@ -9,8 +9,8 @@ use cel::{Context, Value};
 use chrono::{DateTime, Utc};
 use clinicscan_model::{
     ASSESSMENT_SCHEMA, Assessment, ControlResult, ControlStatus, Evidence, Finding, Host,
-    HostState, Observation, ObservationRef, PortState, Service, Severity, SeverityCounts, Text,
-    Transport,
+    HostState, Lang, Observation, ObservationRef, PortState, Service, Severity, SeverityCounts,
+    Text, Transport,
 };
 use serde::Serialize;
 use serde_json::{Value as Json, json};
@@ -128,8 +128,13 @@ fn show(v: Option<&Json>) -> String {
     }
 }
 
-/// Fills `{path}` placeholders from the input.
-fn interpolate(text: &str, input: &Input<'_>) -> String {
+/// Fills `{path}` placeholders from the input; a missing or null value reads as
+/// "unknown" in the text's language (evidence keeps the literal `null`).
+fn interpolate(text: &str, input: &Input<'_>, lang: Lang) -> String {
+    let unknown = match lang {
+        Lang::Ja => "不明",
+        Lang::En => "unknown",
+    };
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find('{') {
@@ -139,7 +144,10 @@ fn interpolate(text: &str, input: &Input<'_>) -> String {
             Some(end)
                 if after[..end].starts_with(['h', 's', 'c']) && !after[..end].contains(' ') =>
             {
-                out.push_str(&show(input.get(&after[..end])));
+                match input.get(&after[..end]) {
+                    None | Some(Json::Null) => out.push_str(unknown),
+                    v => out.push_str(&show(v)),
+                }
                 rest = &after[end + 1..];
             }
             _ => {
@@ -262,6 +270,21 @@ fn kev_matches(rules: &RuleSet, svc: &Service) -> Vec<Json> {
     out
 }
 
+/// "CVE-2022-42475 (fixed in 7.2.3), CVE-… (no fix in branch)" for descriptions.
+fn kev_summary(matches: &[Json]) -> String {
+    matches
+        .iter()
+        .map(|m| {
+            let cve = m["cve"].as_str().unwrap_or("?");
+            match m["fixed"].as_str() {
+                Some(f) => format!("{cve} (fixed in {f})"),
+                None => format!("{cve} (no fix in branch)"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 struct RuleStats {
     applied: bool,
     errors: u32,
@@ -349,6 +372,7 @@ pub fn assess_with(
             let mut hctx = host_ctx_json(&hc);
             hctx.insert("flow_allowed".into(), Json::Null);
             hctx.insert("kev".into(), json!([]));
+            hctx.insert("kev_summary".into(), json!(""));
             hctx.insert("port_classes".into(), json!([]));
             hctx.insert("same_cert_hosts".into(), json!(0));
             let hctx = Json::Object(hctx);
@@ -399,7 +423,9 @@ pub fn assess_with(
                     _ => Json::Null,
                 };
                 sctx.insert("flow_allowed".into(), flow);
-                sctx.insert("kev".into(), Json::Array(kev_matches(rules, svc)));
+                let kev = kev_matches(rules, svc);
+                sctx.insert("kev_summary".into(), json!(kev_summary(&kev)));
+                sctx.insert("kev".into(), Json::Array(kev));
                 sctx.insert(
                     "port_classes".into(),
                     json!(rules.ports.classes_of(svc.transport, svc.port)),
@@ -633,8 +659,8 @@ fn emit(
         vantage_zone: hc.vantage_zone.clone(),
         title: rule.title.clone(),
         description: Text::new(
-            interpolate(&rule.description.ja, input),
-            interpolate(&rule.description.en, input),
+            interpolate(&rule.description.ja, input, Lang::Ja),
+            interpolate(&rule.description.en, input, Lang::En),
         ),
         remediation: rule.remediation.clone(),
         evidence: rule
@@ -776,9 +802,10 @@ mod tests {
         assert_eq!(
             interpolate(
                 "port {service.port} on {host.address} {not a path} {ctx.missing}",
-                &input
+                &input,
+                Lang::En
             ),
-            "port 3389 on 10.0.0.1 {not a path} null"
+            "port 3389 on 10.0.0.1 {not a path} unknown"
         );
     }
 

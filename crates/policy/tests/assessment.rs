@@ -589,3 +589,63 @@ fn documented_example_site_file_parses() {
     );
     assert_eq!(s.assets.len(), 2);
 }
+
+#[test]
+fn kev_finding_text_names_the_fixed_versions() {
+    let a = assessed("bad.json");
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.rule_id == "vpn-known-exploited-version")
+        .expect("fires");
+    assert!(
+        f.description.en.ends_with(
+            "actively exploited flaws: CVE-2022-42475 (fixed in 7.2.3), CVE-2023-27997 (fixed in 7.2.5), CVE-2024-21762 (fixed in 7.2.7)"
+        ),
+        "{}",
+        f.description.en
+    );
+    // Unknown values read as such, in each language.
+    let inv = a
+        .findings
+        .iter()
+        .find(|f| f.key == "host-inventory|10.77.10.22")
+        .expect("fires");
+    assert_eq!(
+        inv.description.en,
+        "10.77.10.22 is up (MAC unknown, vendor unknown)."
+    );
+    assert_eq!(
+        inv.description.ja,
+        "10.77.10.22(MAC: 不明、ベンダー: 不明)が稼働しています。"
+    );
+}
+
+#[test]
+fn catalogue_and_user_dir_errors() {
+    use clinicscan_policy::Catalogue;
+    let dup = "[edition]\nkey='e'\ntitle={ja='x',en='x'}\n[[control]]\nid='A'\ntitle={ja='x',en='x'}\nsource='s'\ntag='V'\nscan='none'\n[[control]]\nid='A'\ntitle={ja='x',en='x'}\nsource='s'\ntag='V'\nscan='none'\n";
+    assert_eq!(
+        Catalogue::from_files([("c.toml", dup)])
+            .expect_err("dup")
+            .to_string(),
+        "c.toml: control A: id defined twice"
+    );
+    let badtag = dup.replacen("tag='V'", "tag='X'", 1);
+    let e = Catalogue::from_files([("c.toml", badtag.as_str())])
+        .expect_err("tag")
+        .to_string();
+    assert!(
+        e.starts_with("c.toml: line 8 column 5: unknown variant `X`"),
+        "{e}"
+    );
+    let e = RuleSet::shipped()
+        .expect("shipped")
+        .with_user_dir("/nonexistent/csp-rules".as_ref())
+        .expect_err("missing dir");
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/csp-rules: cannot read: "),
+        "{e}"
+    );
+}
