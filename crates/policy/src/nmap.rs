@@ -369,6 +369,10 @@ fn import_port(
     }
     for script in els(p, "script") {
         let output = script.attribute("output").unwrap_or("");
+        if output.trim_start().starts_with("ERROR") {
+            // The script failed: it established nothing.
+            continue;
+        }
         match script.attribute("id").unwrap_or("") {
             "ssl-enum-ciphers" => {
                 let t = s.facts.tls.get_or_insert_with(|| tls_base(port));
@@ -400,7 +404,7 @@ fn import_port(
                     f.versions.push("v3".into());
                 }
             }
-            "snmp-sysdescr" if !output.starts_with("ERROR") && !output.is_empty() => {
+            "snmp-sysdescr" if !output.is_empty() => {
                 // The script queried sysDescr with the community (default "public").
                 let f = s.facts.snmp.get_or_insert_with(SnmpFacts::default);
                 f.sys_descr = output.lines().next().map(|l| l.trim().to_string());

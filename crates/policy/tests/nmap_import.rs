@@ -145,6 +145,46 @@ fn recorded_tcp_run_assessed() {
 }
 
 #[test]
+fn recorded_hardened_run_stays_quiet() {
+    let o = import_nmap_xml(&nmap_fixture("csp-lab-hardened-tcp.xml")).expect("imports");
+    let h = &o.hosts[0];
+    let by = |p: u16| h.services.iter().find(|s| s.port == p).expect("port");
+    let tls = by(443).facts.tls.as_ref().expect("tls");
+    assert_eq!(
+        tls.accepted_versions,
+        vec![TlsVersion::Tls12, TlsVersion::Tls13]
+    );
+    assert!(tls.weak_suites.is_empty(), "{:?}", tls.weak_suites);
+    let c = tls.certificate.as_ref().expect("cert");
+    assert_eq!(
+        (c.key_bits, c.weak_signature, c.expired),
+        (2048, false, false)
+    );
+    assert_eq!(c.sans, vec!["csp-hardened.test", "127.0.0.1"]);
+    let smb = by(445).facts.smb.as_ref().expect("smb");
+    assert_eq!(smb.smb1, Some(false));
+    assert_eq!(
+        (smb.signing_enabled, smb.signing_required),
+        (Some(true), Some(true))
+    );
+    assert_eq!(
+        by(5900).facts.vnc.as_ref().and_then(|v| v.no_auth),
+        Some(false)
+    );
+    // The failed rdp-enum-encryption run establishes nothing.
+    assert!(by(3389).facts.rdp.is_none());
+    let a = clinicscan_policy::assess_with(&[o], None, common::rules(), &common::opts());
+    let fired: Vec<&str> = a
+        .findings
+        .iter()
+        .filter(|f| f.severity > clinicscan_model::Severity::Info)
+        .map(|f| f.rule_id.as_str())
+        .collect();
+    // Only the self-signed certificate remains.
+    assert_eq!(fired, vec!["cert-self-signed"]);
+}
+
+#[test]
 fn recorded_snmp_run() {
     let o = import_nmap_xml(&nmap_fixture("csp-lab-snmp-udp.xml")).expect("imports");
     let s = &o.hosts[0].services[0];
