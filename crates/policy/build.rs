@@ -39,7 +39,10 @@ fn main() {
     text.push_str("pub(crate) static SHIPPED: &[(&str, &str)] = &[\n");
     for (rel, path) in files {
         let abs = path.canonicalize().unwrap_or(path);
-        text.push_str(&format!("    ({rel:?}, include_str!({:?})),\n", abs.display().to_string()));
+        text.push_str(&format!(
+            "    ({rel:?}, include_str!({:?})),\n",
+            abs.display().to_string()
+        ));
     }
     text.push_str("];\n");
     if let Err(e) = f.write_all(text.as_bytes()) {

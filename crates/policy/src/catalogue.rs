@@ -69,7 +69,7 @@ pub struct Control {
 }
 
 impl Control {
-    /// The source with its verification tag, as shown to users: "… [D]".
+    /// The source with its verification tag, as shown to users: `"… [D]"`.
     pub fn source_with_tag(&self) -> String {
         format!("{} [{}]", self.source, self.verification.as_str())
     }

@@ -49,6 +49,9 @@ pub struct KevEntry {
     pub cve: String,
     /// Vendor as products report it (matched case-insensitively as a substring).
     pub vendor: String,
+    /// Other names the vendor's products report (e.g. "Pulse Secure" for Ivanti).
+    #[serde(default)]
+    pub vendor_aliases: Vec<String>,
     /// Product name fragments (case-insensitive substrings of the reported product).
     pub products: Vec<String>,
     /// Short name of the flaw.
@@ -158,11 +161,13 @@ impl KevTable {
         self.entries
             .iter()
             .filter(|e| {
-                let ev = e.vendor.to_ascii_lowercase();
-                let vendor_ok = match &vendor_l {
-                    Some(v) => v.contains(&ev) || ev.contains(v.as_str()),
-                    None => product_l.contains(&ev),
-                };
+                let vendor_ok = std::iter::once(&e.vendor)
+                    .chain(e.vendor_aliases.iter())
+                    .map(|n| n.to_ascii_lowercase())
+                    .any(|ev| match &vendor_l {
+                        Some(v) => v.contains(&ev) || ev.contains(v.as_str()),
+                        None => product_l.contains(&ev),
+                    });
                 vendor_ok
                     && e.products
                         .iter()
@@ -264,13 +269,22 @@ affected = [
         let m = t.lookup(Some("Fortinet"), "FortiGate SSL-VPN", "7.2.2");
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].fixed.as_deref(), Some("7.2.3"));
-        assert!(t.lookup(Some("Fortinet"), "FortiGate SSL-VPN", "7.2.3").is_empty());
-        assert!(t.lookup(Some("Fortinet"), "FortiGate SSL-VPN", "7.0.1").is_empty());
+        assert!(
+            t.lookup(Some("Fortinet"), "FortiGate SSL-VPN", "7.2.3")
+                .is_empty()
+        );
+        assert!(
+            t.lookup(Some("Fortinet"), "FortiGate SSL-VPN", "7.0.1")
+                .is_empty()
+        );
         assert_eq!(t.lookup(Some("Fortinet"), "FortiGate", "6.0.18").len(), 1);
         assert!(t.lookup(Some("Fortinet"), "FortiGate", "6.2.0").is_empty());
         assert_eq!(t.lookup(None, "Fortinet FortiOS", "5.6.3").len(), 1);
         assert!(t.lookup(Some("Cisco"), "FortiGate", "7.2.2").is_empty());
-        assert!(t.lookup(Some("Fortinet"), "FortiGate", "unknown").is_empty());
+        assert!(
+            t.lookup(Some("Fortinet"), "FortiGate", "unknown")
+                .is_empty()
+        );
     }
 
     #[test]

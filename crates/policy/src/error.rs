@@ -50,7 +50,9 @@ pub enum LoadError {
         problem: String,
     },
     /// A CEL condition does not parse.
-    #[error("{file}: {kind} {id}: condition does not parse at {position} (of the condition): {message}")]
+    #[error(
+        "{file}: {kind} {id}: condition does not parse at {position} (of the condition): {message}"
+    )]
     Condition {
         /// The file.
         file: String,

@@ -9,8 +9,8 @@ use cel::{Context, Value};
 use chrono::{DateTime, Utc};
 use clinicscan_model::{
     ASSESSMENT_SCHEMA, Assessment, ControlResult, ControlStatus, Evidence, Finding, Host,
-    HostState, Observation, ObservationRef, PortState, Service, Severity, SeverityCounts, Text,
-    Transport,
+    HostState, Lang, Observation, ObservationRef, PortState, Service, Severity, SeverityCounts,
+    Text, Transport,
 };
 use serde::Serialize;
 use serde_json::{Value as Json, json};
@@ -76,9 +76,36 @@ pub(crate) fn lookup<'a>(input: &'a Json, path: &str) -> Option<&'a Json> {
     Some(cur)
 }
 
+/// One rule input: the `host`, `service` and `ctx` JSON, without copying them together.
+struct Input<'a> {
+    host: &'a Json,
+    service: Option<&'a Json>,
+    ctx: &'a Json,
+}
+
+impl Input<'_> {
+    /// Looks up a path whose first segment names the variable.
+    fn get(&self, path: &str) -> Option<&Json> {
+        let (root, rest) = match path.split_once('.') {
+            Some((r, rest)) => (r, Some(rest)),
+            None => (path, None),
+        };
+        let base = match root {
+            "host" => self.host,
+            "service" => self.service?,
+            "ctx" => self.ctx,
+            _ => return None,
+        };
+        match rest {
+            Some(rest) => lookup(base, rest),
+            None => Some(base),
+        }
+    }
+}
+
 /// Present: the path exists and is not null, an empty list or an empty string.
-fn present(input: &Json, path: &str) -> bool {
-    match lookup(input, path) {
+fn present(input: &Input<'_>, path: &str) -> bool {
+    match input.get(path) {
         None | Some(Json::Null) => false,
         Some(Json::Array(a)) => !a.is_empty(),
         Some(Json::String(s)) => !s.is_empty(),
@@ -88,7 +115,7 @@ fn present(input: &Json, path: &str) -> bool {
 
 /// Whether a rule applies to an input: every `requires` path present, and at least one
 /// `requires_any` path when that list is not empty.
-fn applies(rule: &Rule, input: &Json) -> bool {
+fn applies(rule: &Rule, input: &Input<'_>) -> bool {
     rule.requires.iter().all(|p| present(input, p))
         && (rule.requires_any.is_empty() || rule.requires_any.iter().any(|p| present(input, p)))
 }
@@ -101,16 +128,26 @@ fn show(v: Option<&Json>) -> String {
     }
 }
 
-/// Fills `{path}` placeholders from the input.
-fn interpolate(text: &str, input: &Json) -> String {
+/// Fills `{path}` placeholders from the input; a missing or null value reads as
+/// "unknown" in the text's language (evidence keeps the literal `null`).
+fn interpolate(text: &str, input: &Input<'_>, lang: Lang) -> String {
+    let unknown = match lang {
+        Lang::Ja => "不明",
+        Lang::En => "unknown",
+    };
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
         let after = &rest[start + 1..];
         match after.find('}') {
-            Some(end) if after[..end].starts_with(['h', 's', 'c']) && !after[..end].contains(' ') => {
-                out.push_str(&show(lookup(input, &after[..end])));
+            Some(end)
+                if after[..end].starts_with(['h', 's', 'c']) && !after[..end].contains(' ') =>
+            {
+                match input.get(&after[..end]) {
+                    None | Some(Json::Null) => out.push_str(unknown),
+                    v => out.push_str(&show(v)),
+                }
                 rest = &after[end + 1..];
             }
             _ => {
@@ -233,6 +270,21 @@ fn kev_matches(rules: &RuleSet, svc: &Service) -> Vec<Json> {
     out
 }
 
+/// "CVE-2022-42475 (fixed in 7.2.3), CVE-… (no fix in branch)" for descriptions.
+fn kev_summary(matches: &[Json]) -> String {
+    matches
+        .iter()
+        .map(|m| {
+            let cve = m["cve"].as_str().unwrap_or("?");
+            match m["fixed"].as_str() {
+                Some(f) => format!("{cve} (fixed in {f})"),
+                None => format!("{cve} (no fix in branch)"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 struct RuleStats {
     applied: bool,
     errors: u32,
@@ -300,7 +352,9 @@ pub fn assess_with(
         let vz = vantage_zone(obs, site);
         let vkind = zone_kind(site, vz.as_deref());
         for host in obs.hosts.iter().filter(|h| h.status.state == HostState::Up) {
-            let hz = site.and_then(|s| s.zone_of(host.address)).map(|z| z.name.clone());
+            let hz = site
+                .and_then(|s| s.zone_of(host.address))
+                .map(|z| z.name.clone());
             let hc = HostCtx {
                 vantage_zone: vz.clone(),
                 vantage_kind: vkind,
@@ -318,18 +372,30 @@ pub fn assess_with(
             let mut hctx = host_ctx_json(&hc);
             hctx.insert("flow_allowed".into(), Json::Null);
             hctx.insert("kev".into(), json!([]));
+            hctx.insert("kev_summary".into(), json!(""));
             hctx.insert("port_classes".into(), json!([]));
             hctx.insert("same_cert_hosts".into(), json!(0));
-            let host_input = json!({ "host": host_json, "ctx": Json::Object(hctx) });
+            let hctx = Json::Object(hctx);
+            let hctx_cel = to_cel(&hctx);
+            let host_input = Input {
+                host: &host_json,
+                service: None,
+                ctx: &hctx,
+            };
 
-            for (ri, rule) in active.iter().enumerate().filter(|(_, r)| r.scope == Scope::Host) {
+            // One scope per host: binding converts the values, so do it once.
+            let mut c = root.new_inner_scope();
+            c.add_variable_from_value("host", host_cel.clone());
+            c.add_variable_from_value("ctx", hctx_cel);
+            for (ri, rule) in active
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.scope == Scope::Host)
+            {
                 if !applies(rule, &host_input) {
                     continue;
                 }
                 stats[ri].applied = true;
-                let mut c = root.new_inner_scope();
-                c.add_variable_from_value("host", host_cel.clone());
-                c.add_variable_from_value("ctx", to_cel(&host_input["ctx"]));
                 let subject = host.address.to_string();
                 match run(rule, &c) {
                     Ok(true) => emit(
@@ -351,11 +417,15 @@ pub fn assess_with(
                 let svc_json = serde_json::to_value(svc).unwrap_or(Json::Null);
                 let mut sctx = host_ctx_json(&hc);
                 let flow = match (site, hc.vantage_zone.as_deref(), hc.host_zone.as_deref()) {
-                    (Some(s), Some(v), Some(h)) => json!(s.flow_allowed(v, h, svc.transport, svc.port)),
+                    (Some(s), Some(v), Some(h)) => {
+                        json!(s.flow_allowed(v, h, svc.transport, svc.port))
+                    }
                     _ => Json::Null,
                 };
                 sctx.insert("flow_allowed".into(), flow);
-                sctx.insert("kev".into(), Json::Array(kev_matches(rules, svc)));
+                let kev = kev_matches(rules, svc);
+                sctx.insert("kev_summary".into(), json!(kev_summary(&kev)));
+                sctx.insert("kev".into(), Json::Array(kev));
                 sctx.insert(
                     "port_classes".into(),
                     json!(rules.ports.classes_of(svc.transport, svc.port)),
@@ -368,12 +438,14 @@ pub fn assess_with(
                     .and_then(|c| cert_hosts.get(c.sha256.as_str()))
                     .map_or(0, |s| s.len());
                 sctx.insert("same_cert_hosts".into(), json!(same));
-                let input = json!({
-                    "host": host_input["host"],
-                    "service": svc_json,
-                    "ctx": Json::Object(sctx),
-                });
-                let mut svc_cel: Option<(Value, Value)> = None;
+                let sctx = Json::Object(sctx);
+                let input = Input {
+                    host: &host_json,
+                    service: Some(&svc_json),
+                    ctx: &sctx,
+                };
+                // One scope per service, bound lazily (most services match few rules).
+                let mut scope: Option<Context<'_, '_>> = None;
                 for (ri, rule) in active
                     .iter()
                     .enumerate()
@@ -383,20 +455,20 @@ pub fn assess_with(
                         continue;
                     }
                     stats[ri].applied = true;
-                    let (sv, cv) = svc_cel
-                        .get_or_insert_with(|| (to_cel(&input["service"]), to_cel(&input["ctx"])))
-                        .clone();
-                    let mut c = root.new_inner_scope();
-                    c.add_variable_from_value("host", host_cel.clone());
-                    c.add_variable_from_value("service", sv);
-                    c.add_variable_from_value("ctx", cv);
+                    let c = scope.get_or_insert_with(|| {
+                        let mut c = root.new_inner_scope();
+                        c.add_variable_from_value("host", host_cel.clone());
+                        c.add_variable_from_value("service", to_cel(&svc_json));
+                        c.add_variable_from_value("ctx", to_cel(&sctx));
+                        c
+                    });
                     let subject = format!(
                         "{} {}/{}",
                         host.address,
                         transport_name(svc.transport),
                         svc.port
                     );
-                    match run(rule, &c) {
+                    match run(rule, c) {
                         Ok(true) => emit(
                             &mut findings,
                             &mut index,
@@ -549,7 +621,7 @@ fn emit(
     host: &Host,
     svc: Option<&Service>,
     hc: &HostCtx,
-    input: &Json,
+    input: &Input<'_>,
 ) {
     let mut key = match svc {
         Some(s) => format!(
@@ -587,8 +659,8 @@ fn emit(
         vantage_zone: hc.vantage_zone.clone(),
         title: rule.title.clone(),
         description: Text::new(
-            interpolate(&rule.description.ja, input),
-            interpolate(&rule.description.en, input),
+            interpolate(&rule.description.ja, input, Lang::Ja),
+            interpolate(&rule.description.en, input, Lang::En),
         ),
         remediation: rule.remediation.clone(),
         evidence: rule
@@ -596,7 +668,7 @@ fn emit(
             .iter()
             .map(|p| Evidence {
                 key: p.clone(),
-                value: show(lookup(input, p)),
+                value: show(input.get(p)),
             })
             .collect(),
         controls: rule.controls.clone(),
@@ -717,10 +789,23 @@ mod tests {
 
     #[test]
     fn interpolation() {
-        let input = json!({"service": {"port": 3389, "facts": {"x": "a"}}, "host": {"address": "10.0.0.1"}});
+        let (svc, host, ctx) = (
+            json!({"port": 3389, "facts": {"x": "a"}}),
+            json!({"address": "10.0.0.1"}),
+            json!({}),
+        );
+        let input = Input {
+            host: &host,
+            service: Some(&svc),
+            ctx: &ctx,
+        };
         assert_eq!(
-            interpolate("port {service.port} on {host.address} {not a path} {ctx.missing}", &input),
-            "port 3389 on 10.0.0.1 {not a path} null"
+            interpolate(
+                "port {service.port} on {host.address} {not a path} {ctx.missing}",
+                &input,
+                Lang::En
+            ),
+            "port 3389 on 10.0.0.1 {not a path} unknown"
         );
     }
 
@@ -729,9 +814,42 @@ mod tests {
         let input = json!({"a": {"b": [1, {"c": true}]}});
         assert_eq!(lookup(&input, "a.b.1.c"), Some(&json!(true)));
         assert_eq!(lookup(&input, "a.x"), None);
-        assert!(!present(&json!({"a": null}), "a"));
-        assert!(!present(&json!({"a": []}), "a"));
-        assert!(!present(&json!({"a": ""}), "a"));
-        assert!(present(&json!({"a": false}), "a"));
+        let ctx = json!({"null": null, "empty": [], "blank": "", "no": false});
+        let host = json!({});
+        let i = Input {
+            host: &host,
+            service: None,
+            ctx: &ctx,
+        };
+        assert!(!present(&i, "ctx.null"));
+        assert!(!present(&i, "ctx.empty"));
+        assert!(!present(&i, "ctx.blank"));
+        assert!(present(&i, "ctx.no"));
+        assert!(!present(&i, "service.port"));
+        assert!(!present(&i, "other.x"));
+    }
+}
+
+#[cfg(test)]
+mod cel_semantics {
+    use super::*;
+
+    fn eval(src: &str) -> Result<Value, String> {
+        let env = crate::rules::cel_env();
+        let p = env.compile(src).map_err(|e| e.to_string())?;
+        let mut ctx = Context::with_env(env);
+        ctx.add_variable_from_value("n", to_cel(&json!({"x": null, "port": 3389})));
+        p.execute(&ctx).map_err(|e| e.to_string())
+    }
+
+    /// The behaviours docs/rules.md relies on.
+    #[test]
+    fn documented_behaviour() {
+        assert_eq!(eval("n.x == false"), Ok(Value::Bool(false)));
+        assert_eq!(eval("n.port == 3389"), Ok(Value::Bool(true)));
+        assert!(eval("n.missing.y == 1").is_err());
+        assert_eq!(eval("has(n.missing)"), Ok(Value::Bool(false)));
+        assert_eq!(eval("'a,b'.split(',').size() == 2"), Ok(Value::Bool(true)));
+        assert_eq!(eval("1u == 1"), Ok(Value::Bool(true)));
     }
 }

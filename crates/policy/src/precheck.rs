@@ -205,7 +205,12 @@ impl PrecheckReport {
                 "Result: expectations not met",
             ),
         };
-        let _ = writeln!(s, "{head}: {} ({})", self.profile_title.get(lang), self.profile);
+        let _ = writeln!(
+            s,
+            "{head}: {} ({})",
+            self.profile_title.get(lang),
+            self.profile
+        );
         let _ = writeln!(
             s,
             "host {}{}",
@@ -231,7 +236,15 @@ impl PrecheckReport {
                 let _ = writeln!(s, "    → {}", r.remediation.get(lang));
             }
         }
-        let _ = writeln!(s, "{}", if self.passed() { verdict_ok } else { verdict_ng });
+        let _ = writeln!(
+            s,
+            "{}",
+            if self.passed() {
+                verdict_ok
+            } else {
+                verdict_ng
+            }
+        );
         s
     }
 }
@@ -267,7 +280,10 @@ pub fn precheck(observation: &Observation, host: IpAddr, profile: &Profile) -> P
         let outcome = match e.program.execute(&c) {
             Ok(Value::Bool(true)) => Outcome::Pass,
             Ok(Value::Bool(false)) => Outcome::Fail,
-            Ok(v) => Outcome::Error(format!("condition returned {} instead of a bool", v.type_of())),
+            Ok(v) => Outcome::Error(format!(
+                "condition returned {} instead of a bool",
+                v.type_of()
+            )),
             Err(err) => Outcome::Error(err.to_string()),
         };
         report.results.push(ExpectationResult {

@@ -132,7 +132,9 @@ pub(crate) fn compile(
             kind,
             id: id.to_string(),
             position: Position { line, column },
-            message: first.map(|e| e.msg.clone()).unwrap_or_else(|| errs.to_string()),
+            message: first
+                .map(|e| e.msg.clone())
+                .unwrap_or_else(|| errs.to_string()),
         }
     })
 }
@@ -169,7 +171,9 @@ fn parse_rules(
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_')
         {
-            return Err(bad("id must be non-empty ASCII letters, digits, '-', '.', '_'".into()));
+            return Err(bad(
+                "id must be non-empty ASCII letters, digits, '-', '.', '_'".into(),
+            ));
         }
         let severity = Severity::parse(&r.severity).ok_or_else(|| {
             bad(format!(
@@ -194,11 +198,20 @@ fn parse_rules(
                 return Err(bad(format!("unknown control {c:?}")));
             }
         }
-        for p in r.evidence.iter().chain(r.requires.iter()).chain(r.requires_any.iter()) {
+        for p in r
+            .evidence
+            .iter()
+            .chain(r.requires.iter())
+            .chain(r.requires_any.iter())
+        {
             if !check_path(p, r.scope) {
                 return Err(bad(format!(
                     "path {p:?} must start with host., ctx.{}",
-                    if r.scope == Scope::Service { " or service." } else { "" }
+                    if r.scope == Scope::Service {
+                        " or service."
+                    } else {
+                        ""
+                    }
                 )));
             }
         }
@@ -265,7 +278,10 @@ impl RuleSet {
     pub fn shipped() -> Result<RuleSet, LoadError> {
         let catalogue = Catalogue::shipped()?;
         let kev_file = "rules/data/kev.toml";
-        let kev = KevTable::parse(crate::shipped::file("data/kev.toml").unwrap_or(""), kev_file)?;
+        let kev = KevTable::parse(
+            crate::shipped::file("data/kev.toml").unwrap_or(""),
+            kev_file,
+        )?;
         let ports = PortClasses::parse(
             crate::shipped::file("data/ports.toml").unwrap_or(""),
             "rules/data/ports.toml",

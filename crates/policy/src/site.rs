@@ -319,7 +319,10 @@ impl Site {
                 .span()
                 .map(|s| {
                     let (l, c) = line_col(text, s.start);
-                    format!("line {l} column {c}")
+                    match key_at(text, s.start) {
+                        Some(k) => format!("{k} (line {l} column {c})"),
+                        None => format!("line {l} column {c}"),
+                    }
                 })
                 .unwrap_or_else(|| "(file)".into());
             err(at, e.message().to_string())
@@ -333,7 +336,10 @@ impl Site {
         for (name, z) in raw.zones {
             let key = format!("zones.{name}");
             if z.cidrs.is_empty() {
-                return Err(err(format!("{key}.cidrs"), "a zone needs at least one CIDR".into()));
+                return Err(err(
+                    format!("{key}.cidrs"),
+                    "a zone needs at least one CIDR".into(),
+                ));
             }
             let mut cidrs = Vec::new();
             for (i, c) in z.cidrs.iter().enumerate() {
@@ -348,16 +354,23 @@ impl Site {
             }
             if let Some(r) = z.rate {
                 if r.max_per_host == Some(0) {
-                    return Err(err(format!("{key}.rate.max_per_host"), "must be at least 1".into()));
+                    return Err(err(
+                        format!("{key}.rate.max_per_host"),
+                        "must be at least 1".into(),
+                    ));
                 }
                 if r.new_per_second == Some(0) {
-                    return Err(err(format!("{key}.rate.new_per_second"), "must be at least 1".into()));
+                    return Err(err(
+                        format!("{key}.rate.new_per_second"),
+                        "must be at least 1".into(),
+                    ));
                 }
                 rate.max_per_host = r.max_per_host.or(rate.max_per_host);
                 rate.new_per_second = r.new_per_second.or(rate.new_per_second);
                 for (i, a) in r.do_not_touch.iter().enumerate() {
                     rate.do_not_touch.push(
-                        parse_net(a).map_err(|p| err(format!("{key}.rate.do_not_touch[{i}]"), p))?,
+                        parse_net(a)
+                            .map_err(|p| err(format!("{key}.rate.do_not_touch[{i}]"), p))?,
                     );
                 }
             }
@@ -387,7 +400,10 @@ impl Site {
         let known = |z: &str| site.zones.iter().any(|x| x.name == z);
         if let Some(v) = &site.vantage_zone {
             if !known(v) {
-                return Err(err("site.vantage_zone".into(), format!("unknown zone {v:?}")));
+                return Err(err(
+                    "site.vantage_zone".into(),
+                    format!("unknown zone {v:?}"),
+                ));
             }
         }
         for (i, f) in raw.flows.into_iter().enumerate() {
@@ -431,7 +447,11 @@ impl Site {
                 }
                 site.egress_targets.push(EgressTarget {
                     address,
-                    ports: if t.ports.is_empty() { vec![443] } else { t.ports },
+                    ports: if t.ports.is_empty() {
+                        vec![443]
+                    } else {
+                        t.ports
+                    },
                 });
             }
         }
@@ -479,7 +499,9 @@ impl Site {
 
     /// Scan pace for an address (its zone's profile, or the default).
     pub fn rate_for(&self, addr: IpAddr) -> RateProfile {
-        self.zone_of(addr).map(|z| z.rate.clone()).unwrap_or_default()
+        self.zone_of(addr)
+            .map(|z| z.rate.clone())
+            .unwrap_or_default()
     }
 
     /// Whether the site forbids touching this address.
@@ -517,10 +539,42 @@ impl Site {
     }
 }
 
+/// The dotted key at a byte offset: the nearest table header above it plus the key
+/// written at that offset, e.g. `site.colour` or `zones.general.rate.burst`.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text.get(line_start..)?.lines().next()?.trim();
+    let header = before
+        .get(..line_start)?
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|h| h.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    if line.starts_with('[') {
+        return Some(
+            line.trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string(),
+        );
+    }
+    let key = line.split('=').next()?.trim();
+    if key.is_empty() {
+        return header;
+    }
+    Some(match header {
+        Some(h) => format!("{h}.{key}"),
+        None => key.to_string(),
+    })
+}
+
 /// Lower-case, colon-separated MAC, from `aa:bb:..`, `AA-BB-..` or `aabb.ccdd.eeff`.
 pub(crate) fn normalise_mac(s: &str) -> Option<String> {
     let hex: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-    let seps_ok = s.chars().all(|c| c.is_ascii_hexdigit() || ":-.".contains(c));
+    let seps_ok = s
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() || ":-.".contains(c));
     if hex.len() != 12 || !seps_ok {
         return None;
     }

@@ -5,9 +5,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use clinicscan_model::{ControlStatus, Transport};
-use clinicscan_policy::{
-    LoadError, RuleSet, ScanEvidence, Site, assess_with, reachability,
-};
+use clinicscan_policy::{LoadError, RuleSet, ScanEvidence, Site, assess_with, reachability};
 use common::{assessed, observation, opts, rules, site};
 
 // ---- catalogue -----------------------------------------------------------------------
@@ -17,7 +15,11 @@ fn catalogue_every_referenced_control_exists() {
     let r = rules();
     for rule in r.rules() {
         for c in &rule.controls {
-            assert!(r.catalogue().get(c).is_some(), "{} references unknown {c}", rule.id);
+            assert!(
+                r.catalogue().get(c).is_some(),
+                "{} references unknown {c}",
+                rule.id
+            );
         }
     }
 }
@@ -37,13 +39,21 @@ fn catalogue_every_scan_evidencable_control_has_a_rule() {
         .filter(|c| c.scan != ScanEvidence::None && !referenced.contains(c.id.as_str()))
         .map(|c| c.id.as_str())
         .collect();
-    assert!(missing.is_empty(), "scan-evidencable controls without a rule: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "scan-evidencable controls without a rule: {missing:?}"
+    );
 }
 
 #[test]
 fn catalogue_organisational_controls_are_listed_as_not_assessable() {
     let r = rules();
-    let all: Vec<String> = r.catalogue().editions().iter().map(|e| e.key.clone()).collect();
+    let all: Vec<String> = r
+        .catalogue()
+        .editions()
+        .iter()
+        .map(|e| e.key.clone())
+        .collect();
     let mut o = opts();
     o.editions = Some(all);
     // Even with no host at all, every control is listed.
@@ -56,21 +66,43 @@ fn catalogue_organisational_controls_are_listed_as_not_assessable() {
         } else {
             assert_eq!(got.status, ControlStatus::NotObserved, "{}", c.id);
         }
-        assert!(got.source.ends_with(']'), "{}: source carries its tag", c.id);
+        assert!(
+            got.source.ends_with(']'),
+            "{}: source carries its tag",
+            c.id
+        );
     }
 }
 
 #[test]
 fn catalogue_editions_and_tags() {
     let r = rules();
-    let keys: Vec<&str> = r.catalogue().editions().iter().map(|e| e.key.as_str()).collect();
+    let keys: Vec<&str> = r
+        .catalogue()
+        .editions()
+        .iter()
+        .map(|e| e.key.as_str())
+        .collect();
     assert_eq!(
         keys,
-        vec!["checklist-R6", "checklist-R7", "guideline-6.0", "mhlw-20221110", "ons"]
+        vec![
+            "checklist-R6",
+            "checklist-R7",
+            "guideline-6.0",
+            "mhlw-20221110",
+            "ons"
+        ]
     );
     let a = assessed("bad.json");
-    assert_eq!(a.editions, vec!["checklist-R7", "guideline-6.0", "mhlw-20221110", "ons"]);
-    let c = a.controls.iter().find(|c| c.id == "CL-R7-2-13").expect("listed");
+    assert_eq!(
+        a.editions,
+        vec!["checklist-R7", "guideline-6.0", "mhlw-20221110", "ons"]
+    );
+    let c = a
+        .controls
+        .iter()
+        .find(|c| c.id == "CL-R7-2-13")
+        .expect("listed");
     assert_eq!(
         c.source,
         "R7 checklist 2-⑬ (draft manual p.13); ref システム運用編 13⑪ [D]"
@@ -88,7 +120,10 @@ fn verdicts_on_the_bad_and_good_fixtures() {
     };
     assert_eq!(status(&bad, "GL6-SO-13-TLS"), Some(ControlStatus::Fail));
     assert_eq!(status(&bad, "CL-R7-2-6"), Some(ControlStatus::Fail));
-    assert_eq!(status(&bad, "CL-R7-1-1"), Some(ControlStatus::NotAssessableByScan));
+    assert_eq!(
+        status(&bad, "CL-R7-1-1"),
+        Some(ControlStatus::NotAssessableByScan)
+    );
     let good = assessed("good.json");
     assert_eq!(status(&good, "GL6-SO-13-TLS"), Some(ControlStatus::Pass));
     assert_eq!(status(&good, "CL-R7-2-6"), Some(ControlStatus::Pass));
@@ -96,10 +131,18 @@ fn verdicts_on_the_bad_and_good_fixtures() {
     // Scan shows only part of the picture: never better than partial.
     assert_eq!(status(&good, "CL-R7-2-2"), Some(ControlStatus::Partial));
     // Counts add up and findings are sorted most severe first.
-    let total = bad.counts.critical + bad.counts.high + bad.counts.medium + bad.counts.low + bad.counts.info;
+    let total = bad.counts.critical
+        + bad.counts.high
+        + bad.counts.medium
+        + bad.counts.low
+        + bad.counts.info;
     assert_eq!(total as usize, bad.findings.len());
     assert_eq!(bad.counts.critical, 2);
-    assert!(bad.findings.windows(2).all(|w| w[0].severity >= w[1].severity));
+    assert!(
+        bad.findings
+            .windows(2)
+            .all(|w| w[0].severity >= w[1].severity)
+    );
 }
 
 #[test]
@@ -110,8 +153,16 @@ fn finding_text_is_bilingual_and_filled() {
         .iter()
         .find(|f| f.key == "rdp-nla-not-required|10.77.10.21|tcp/3389")
         .expect("fires");
-    assert!(f.description.en.starts_with("RDP on 10.77.10.21 port 3389 accepted"));
-    assert!(f.description.ja.starts_with("10.77.10.21 のRDP(ポート 3389)"));
+    assert!(
+        f.description
+            .en
+            .starts_with("RDP on 10.77.10.21 port 3389 accepted")
+    );
+    assert!(
+        f.description
+            .ja
+            .starts_with("10.77.10.21 のRDP(ポート 3389)")
+    );
     assert_eq!(f.zone.as_deref(), Some("general"));
     assert_eq!(f.vantage_zone.as_deref(), Some("general"));
     assert_eq!(f.observation_ids, vec!["fixture-bad".to_string()]);
@@ -143,8 +194,15 @@ fn finding_keys_are_stable_across_runs_and_merge_observations() {
     // The same Observation twice under two ids: one finding, two observation ids.
     let both = assess_with(&[observation("bad.json"), o1], Some(&s), r, &opts());
     assert_eq!(both.findings.len(), a1.findings.len());
-    let f = both.findings.iter().find(|f| f.rule_id == "vnc-no-auth").expect("fires");
-    assert_eq!(f.observation_ids, vec!["fixture-bad".to_string(), "second-run".to_string()]);
+    let f = both
+        .findings
+        .iter()
+        .find(|f| f.rule_id == "vnc-no-auth")
+        .expect("fires");
+    assert_eq!(
+        f.observation_ids,
+        vec!["fixture-bad".to_string(), "second-run".to_string()]
+    );
 }
 
 // ---- segmentation ----------------------------------------------------------------------
@@ -157,7 +215,10 @@ fn ons_violation_and_its_absence_in_the_isolated_variant() {
         .iter()
         .find(|f| f.rule_id == "oqv-remote-access-reachable")
         .expect("the オン資 violation");
-    assert_eq!(f.key, "oqv-remote-access-reachable|10.77.30.10|tcp/3389|from:general");
+    assert_eq!(
+        f.key,
+        "oqv-remote-access-reachable|10.77.30.10|tcp/3389|from:general"
+    );
     assert_eq!(f.zone.as_deref(), Some("oqv"));
     assert_eq!(f.vantage_zone.as_deref(), Some("general"));
     assert_eq!(f.severity, clinicscan_model::Severity::Critical);
@@ -166,7 +227,11 @@ fn ons_violation_and_its_absence_in_the_isolated_variant() {
 
     let iso = assessed("lab-general-isolated.json");
     assert!(iso.findings.iter().all(|f| !f.rule_id.starts_with("oqv-")));
-    let ons2 = iso.controls.iter().find(|c| c.id == "ONS-2").expect("listed");
+    let ons2 = iso
+        .controls
+        .iter()
+        .find(|c| c.id == "ONS-2")
+        .expect("listed");
     // The scan saw across zones and nothing reached the terminal: the rules ran, none fired.
     assert_eq!(ons2.status, ControlStatus::Pass);
     assert_eq!(ons2.finding_count, 0);
@@ -184,10 +249,17 @@ fn several_vantages_combine_into_one_matrix() {
     let g_oqv = m.cell("general", "oqv").expect("general reaches oqv");
     assert_eq!(g_oqv.violations, 2);
     assert_eq!(g_oqv.open.len(), 2);
-    let g_clin = m.cell("general", "clinical").expect("general reaches clinical");
+    let g_clin = m
+        .cell("general", "clinical")
+        .expect("general reaches clinical");
     assert_eq!(g_clin.open.len(), 3);
     assert_eq!(g_clin.violations, 2); // 22 and 8080; 443 is allowed
-    assert!(g_clin.open.iter().any(|s| s.port == 443 && s.transport == Transport::Tcp && s.allowed));
+    assert!(
+        g_clin
+            .open
+            .iter()
+            .any(|s| s.port == 443 && s.transport == Transport::Tcp && s.allowed)
+    );
     assert_eq!(m.cell("guest", "clinical").map(|c| c.violations), Some(1));
     assert_eq!(m.cell("oqv", "outside").map(|c| c.open.len()), Some(1));
     assert_eq!(m.cell("guest", "guest").map(|c| c.violations), Some(0));
@@ -211,7 +283,11 @@ fn vantage_zone_is_derived_from_the_address_when_not_declared() {
     o.scan.vantage.zone = None;
     let a = assess_with(&[o], Some(&site("lab-site.toml")), rules(), &opts());
     assert_eq!(a.observations[0].vantage_zone.as_deref(), Some("general"));
-    assert!(a.findings.iter().any(|f| f.rule_id == "oqv-remote-access-reachable"));
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.rule_id == "oqv-remote-access-reachable")
+    );
 }
 
 #[test]
@@ -224,7 +300,9 @@ fn without_a_site_segmentation_stays_quiet() {
 // ---- site file -----------------------------------------------------------------------
 
 fn site_err(text: &str) -> String {
-    Site::parse(text, "site.toml").expect_err("must fail").to_string()
+    Site::parse(text, "site.toml")
+        .expect_err("must fail")
+        .to_string()
 }
 
 #[test]
@@ -235,14 +313,21 @@ fn site_file_lab_parses() {
     assert_eq!(md.rate.max_per_host, Some(1));
     assert_eq!(md.rate.new_per_second, Some(5));
     assert_eq!(s.zone("scale").map(|z| z.rate.max_per_host), Some(Some(64)));
-    assert_eq!(s.zone_of("10.77.30.10".parse().expect("ip")).map(|z| z.name.as_str()), Some("oqv"));
+    assert_eq!(
+        s.zone_of("10.77.30.10".parse().expect("ip"))
+            .map(|z| z.name.as_str()),
+        Some("oqv")
+    );
     assert!(s.flow_allowed("general", "clinical", Transport::Tcp, 443));
     assert!(!s.flow_allowed("general", "clinical", Transport::Tcp, 22));
     assert!(!s.flow_allowed("general", "clinical", Transport::Udp, 443));
     assert!(s.is_egress_target("198.51.100.10".parse().expect("ip")));
     let t = site("test-site.toml");
     assert_eq!(
-        t.email.as_ref().and_then(|e| e.get("smtp")).and_then(|v| v.as_str()),
+        t.email
+            .as_ref()
+            .and_then(|e| e.get("smtp"))
+            .and_then(|v| v.as_str()),
         Some("localhost:25")
     );
 }
@@ -262,17 +347,40 @@ fn site_file_errors_name_file_and_key() {
         "site.toml: zones.b.cidrs: 10.0.5.0/24 overlaps 10.0.0.0/16 of zone \"a\""
     );
     let unknown = site_err("[site]\nname='x'\ncolour='red'\n");
-    assert!(unknown.starts_with("site.toml: line 3 column 1: unknown field `colour`"), "{unknown}");
+    assert!(
+        unknown.starts_with("site.toml: site.colour (line 3 column 1): unknown field `colour`"),
+        "{unknown}"
+    );
+    let unknown = site_err(
+        "[site]\n[zones.general]\ncidrs=['10.0.0.0/24']\n[zones.general.rate]\nburst = 3\n",
+    );
+    assert!(
+        unknown.starts_with(
+            "site.toml: zones.general.rate.burst (line 5 column 1): unknown field `burst`"
+        ),
+        "{unknown}"
+    );
+    let unknown = site_err("[site]\n[zone.general]\ncidrs=['10.0.0.0/24']\n");
+    assert!(
+        unknown.starts_with("site.toml: zone.general (line 2 column 2): unknown field `zone`"),
+        "{unknown}"
+    );
     assert_eq!(
-        site_err("[site]\n[zones.general]\ncidrs=['10.0.0.0/24']\n[[flows]]\nfrom='general'\nto='nowhere'\n"),
+        site_err(
+            "[site]\n[zones.general]\ncidrs=['10.0.0.0/24']\n[[flows]]\nfrom='general'\nto='nowhere'\n"
+        ),
         "site.toml: flows[0].to: unknown zone \"nowhere\""
     );
     assert_eq!(
-        site_err("[site]\n[zones.general]\ncidrs=['10.0.0.0/24']\n[zones.oqv]\ncidrs=['10.0.1.0/24']\n[[flows]]\nfrom='general'\nto='oqv'\n"),
+        site_err(
+            "[site]\n[zones.general]\ncidrs=['10.0.0.0/24']\n[zones.oqv]\ncidrs=['10.0.1.0/24']\n[[flows]]\nfrom='general'\nto='oqv'\n"
+        ),
         "site.toml: flows[0].ports: flows into the oqv zone \"oqv\" must list their ports explicitly"
     );
     assert_eq!(
-        site_err("[site]\n[zones.general]\ncidrs=['10.0.0.0/24']\n[[flows]]\nfrom='general'\nto='general'\nports=['icmp/1']\n"),
+        site_err(
+            "[site]\n[zones.general]\ncidrs=['10.0.0.0/24']\n[[flows]]\nfrom='general'\nto='general'\nports=['icmp/1']\n"
+        ),
         "site.toml: flows[0].ports[0]: unknown transport \"icmp\" (use tcp or udp)"
     );
     assert_eq!(
@@ -297,7 +405,10 @@ fn site_disables_rules_and_reports_unknown_ids() {
     s.disabled_rules = vec!["vnc-no-auth".into(), "no-such-rule".into()];
     let a = assess_with(&[observation("bad.json")], Some(&s), rules(), &opts());
     assert!(a.findings.iter().all(|f| f.rule_id != "vnc-no-auth"));
-    assert_eq!(a.rule_errors, vec!["site disables unknown rule \"no-such-rule\"".to_string()]);
+    assert_eq!(
+        a.rule_errors,
+        vec!["site disables unknown rule \"no-such-rule\"".to_string()]
+    );
 }
 
 // ---- rule loading and rule errors --------------------------------------------------------
@@ -334,12 +445,26 @@ fn load_err(text: &str) -> (String, LoadError) {
 
 #[test]
 fn user_rules_add_and_override_by_id() {
-    let over = RULE.replace("my-rule", "vnc-no-auth").replace("service.port == 5900", "false");
+    let over = RULE
+        .replace("my-rule", "vnc-no-auth")
+        .replace("service.port == 5900", "false");
     let d = user_dir(&[("a.toml", RULE), ("b.toml", &over)]);
-    let r = RuleSet::shipped().expect("shipped").with_user_dir(d.path()).expect("loads");
+    let r = RuleSet::shipped()
+        .expect("shipped")
+        .with_user_dir(d.path())
+        .expect("loads");
     assert_eq!(r.rules().len(), rules().rules().len() + 1);
-    let a = assess_with(&[observation("bad.json")], Some(&site("test-site.toml")), &r, &opts());
-    assert!(a.findings.iter().any(|f| f.key == "my-rule|10.77.10.22|tcp/5900"));
+    let a = assess_with(
+        &[observation("bad.json")],
+        Some(&site("test-site.toml")),
+        &r,
+        &opts(),
+    );
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.key == "my-rule|10.77.10.22|tcp/5900")
+    );
     assert!(a.findings.iter().all(|f| f.rule_id != "vnc-no-auth"));
 }
 
@@ -347,7 +472,12 @@ fn user_rules_add_and_override_by_id() {
 fn loading_errors_name_file_rule_and_position() {
     let (file, e) = load_err(&RULE.replace("service.port == 5900", "service.port == == 5900"));
     match &e {
-        LoadError::Condition { file: f, id, position, .. } => {
+        LoadError::Condition {
+            file: f,
+            id,
+            position,
+            ..
+        } => {
             assert_eq!(f, &file);
             assert_eq!(id, "my-rule");
             assert_eq!(position.line, 1);
@@ -360,18 +490,34 @@ fn loading_errors_name_file_rule_and_position() {
     )));
 
     let (file, e) = load_err(&RULE.replace("GL6-SO-8.1", "GL6-XX-1"));
-    assert_eq!(e.to_string(), format!("{file}: rule my-rule: unknown control \"GL6-XX-1\""));
+    assert_eq!(
+        e.to_string(),
+        format!("{file}: rule my-rule: unknown control \"GL6-XX-1\"")
+    );
     let (file, e) = load_err(&RULE.replace("\"high\"", "\"severe\""));
     assert_eq!(
         e.to_string(),
-        format!("{file}: rule my-rule: unknown severity \"severe\" (info, low, medium, high, critical)")
+        format!(
+            "{file}: rule my-rule: unknown severity \"severe\" (info, low, medium, high, critical)"
+        )
     );
-    let (file, e) = load_err(&RULE.replace("en = \"Test\" }\nremediation", "en = \"\" }\nremediation"));
-    assert_eq!(e.to_string(), format!("{file}: rule my-rule: description needs both ja and en"));
+    let (file, e) =
+        load_err(&RULE.replace("en = \"Test\" }\nremediation", "en = \"\" }\nremediation"));
+    assert_eq!(
+        e.to_string(),
+        format!("{file}: rule my-rule: description needs both ja and en")
+    );
     let (_, e) = load_err(&RULE.replace("scope = \"service\"", "scope = \"host\""));
-    assert!(e.to_string().ends_with("rule my-rule: a host rule cannot use `service`"), "{e}");
+    assert!(
+        e.to_string()
+            .ends_with("rule my-rule: a host rule cannot use `service`"),
+        "{e}"
+    );
     let (file, e) = load_err(&format!("{RULE}{RULE}"));
-    assert_eq!(e.to_string(), format!("{file}: rule my-rule: id defined twice in the user's rules"));
+    assert_eq!(
+        e.to_string(),
+        format!("{file}: rule my-rule: id defined twice in the user's rules")
+    );
     let (file, e) = load_err(&RULE.replace("severity", "sevrity"));
     assert!(e.to_string().starts_with(&format!("{file}: line ")), "{e}");
     assert!(e.to_string().contains("unknown field `sevrity`"), "{e}");
@@ -380,17 +526,126 @@ fn loading_errors_name_file_rule_and_position() {
 #[test]
 fn runtime_errors_become_rule_errors_not_crashes() {
     // No guard: services without RDP facts make this fail at run time.
-    let bad = RULE.replace("service.port == 5900", "service.facts.rdp.nla_required == false");
-    let not_bool = RULE.replace("my-rule", "my-int").replace("service.port == 5900", "service.port");
+    let bad = RULE.replace(
+        "service.port == 5900",
+        "service.facts.rdp.nla_required == false",
+    );
+    let not_bool = RULE
+        .replace("my-rule", "my-int")
+        .replace("service.port == 5900", "service.port");
     let d = user_dir(&[("a.toml", &bad), ("b.toml", &not_bool)]);
-    let r = RuleSet::shipped().expect("shipped").with_user_dir(d.path()).expect("loads");
-    let a = assess_with(&[observation("bad.json")], Some(&site("test-site.toml")), &r, &opts());
+    let r = RuleSet::shipped()
+        .expect("shipped")
+        .with_user_dir(d.path())
+        .expect("loads");
+    let a = assess_with(
+        &[observation("bad.json")],
+        Some(&site("test-site.toml")),
+        &r,
+        &opts(),
+    );
     // It still fires where it can.
-    assert!(a.findings.iter().any(|f| f.key == "my-rule|10.77.10.21|tcp/3389"));
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.key == "my-rule|10.77.10.21|tcp/3389")
+    );
     assert_eq!(a.rule_errors.len(), 2, "{:?}", a.rule_errors);
-    assert!(a.rule_errors[0].starts_with("rule my-rule ("), "{}", a.rule_errors[0]);
-    assert!(a.rule_errors[0].contains("failed on 2"), "{}", a.rule_errors[0]);
-    assert!(a.rule_errors[1].contains("instead of a bool"), "{}", a.rule_errors[1]);
+    assert!(
+        a.rule_errors[0].starts_with("rule my-rule ("),
+        "{}",
+        a.rule_errors[0]
+    );
+    assert!(
+        a.rule_errors[0].contains("failed on 2"),
+        "{}",
+        a.rule_errors[0]
+    );
+    assert!(
+        a.rule_errors[1].contains("instead of a bool"),
+        "{}",
+        a.rule_errors[1]
+    );
     // Shipped rules are unaffected.
     assert!(a.findings.iter().any(|f| f.rule_id == "vnc-no-auth"));
+}
+
+#[test]
+fn documented_example_site_file_parses() {
+    let p =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/site.toml");
+    let s = Site::from_file(&p).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.name.as_deref(), Some("さくら内科クリニック"));
+    assert!(s.do_not_touch("192.168.40.50".parse().expect("ip")));
+    assert!(!s.do_not_touch("192.168.40.51".parse().expect("ip")));
+    assert_eq!(
+        s.rate_for("192.168.40.51".parse().expect("ip"))
+            .max_per_host,
+        Some(1)
+    );
+    assert_eq!(
+        s.rate_for("192.168.10.5".parse().expect("ip")).max_per_host,
+        None
+    );
+    assert_eq!(s.assets.len(), 2);
+}
+
+#[test]
+fn kev_finding_text_names_the_fixed_versions() {
+    let a = assessed("bad.json");
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.rule_id == "vpn-known-exploited-version")
+        .expect("fires");
+    assert!(
+        f.description.en.ends_with(
+            "actively exploited flaws: CVE-2022-42475 (fixed in 7.2.3), CVE-2023-27997 (fixed in 7.2.5), CVE-2024-21762 (fixed in 7.2.7)"
+        ),
+        "{}",
+        f.description.en
+    );
+    // Unknown values read as such, in each language.
+    let inv = a
+        .findings
+        .iter()
+        .find(|f| f.key == "host-inventory|10.77.10.22")
+        .expect("fires");
+    assert_eq!(
+        inv.description.en,
+        "10.77.10.22 is up (MAC unknown, vendor unknown)."
+    );
+    assert_eq!(
+        inv.description.ja,
+        "10.77.10.22(MAC: 不明、ベンダー: 不明)が稼働しています。"
+    );
+}
+
+#[test]
+fn catalogue_and_user_dir_errors() {
+    use clinicscan_policy::Catalogue;
+    let dup = "[edition]\nkey='e'\ntitle={ja='x',en='x'}\n[[control]]\nid='A'\ntitle={ja='x',en='x'}\nsource='s'\ntag='V'\nscan='none'\n[[control]]\nid='A'\ntitle={ja='x',en='x'}\nsource='s'\ntag='V'\nscan='none'\n";
+    assert_eq!(
+        Catalogue::from_files([("c.toml", dup)])
+            .expect_err("dup")
+            .to_string(),
+        "c.toml: control A: id defined twice"
+    );
+    let badtag = dup.replacen("tag='V'", "tag='X'", 1);
+    let e = Catalogue::from_files([("c.toml", badtag.as_str())])
+        .expect_err("tag")
+        .to_string();
+    assert!(
+        e.starts_with("c.toml: line 8 column 5: unknown variant `X`"),
+        "{e}"
+    );
+    let e = RuleSet::shipped()
+        .expect("shipped")
+        .with_user_dir("/nonexistent/csp-rules".as_ref())
+        .expect_err("missing dir");
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/csp-rules: cannot read: "),
+        "{e}"
+    );
 }

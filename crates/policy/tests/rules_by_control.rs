@@ -24,14 +24,54 @@ fn check(cases: &[Case]) {
 // ---- GL6 システム運用編 §8: services, patches, passwords ----------------------------
 
 const GL6_SO_8_1: &[Case] = &[
-    ("telnet-service", "bad.json", "telnet-service|10.77.10.22|tcp/23", "good.json"),
-    ("telnet-port-open", "bad.json", "telnet-port-open|10.77.10.30|tcp/23", "good.json"),
-    ("ftp-plaintext", "bad.json", "ftp-plaintext|10.77.10.23|tcp/21", "good.json"),
-    ("smb-signing-not-required", "bad.json", "smb-signing-not-required|10.77.10.21|tcp/445", "good.json"),
-    ("snmp-community-accepted", "bad.json", "snmp-community-accepted|10.77.10.23|udp/161", "good.json"),
-    ("dicom-accepts-unknown-ae", "bad.json", "dicom-accepts-unknown-ae|10.77.40.5|tcp/104", "good.json"),
-    ("database-reachable-from-general", "bad.json", "database-reachable-from-general|10.77.20.5|tcp/1433", "good.json"),
-    ("database-port-reachable-from-general", "bad.json", "database-port-reachable-from-general|10.77.20.6|tcp/3306", "good.json"),
+    (
+        "telnet-service",
+        "bad.json",
+        "telnet-service|10.77.10.22|tcp/23",
+        "good.json",
+    ),
+    (
+        "telnet-port-open",
+        "bad.json",
+        "telnet-port-open|10.77.10.30|tcp/23",
+        "good.json",
+    ),
+    (
+        "ftp-plaintext",
+        "bad.json",
+        "ftp-plaintext|10.77.10.23|tcp/21",
+        "good.json",
+    ),
+    (
+        "smb-signing-not-required",
+        "bad.json",
+        "smb-signing-not-required|10.77.10.21|tcp/445",
+        "good.json",
+    ),
+    (
+        "snmp-community-accepted",
+        "bad.json",
+        "snmp-community-accepted|10.77.10.23|udp/161",
+        "good.json",
+    ),
+    (
+        "dicom-accepts-unknown-ae",
+        "bad.json",
+        "dicom-accepts-unknown-ae|10.77.40.5|tcp/104",
+        "good.json",
+    ),
+    (
+        "database-reachable-from-general",
+        "bad.json",
+        "database-reachable-from-general|10.77.20.5|tcp/1433",
+        "good.json",
+    ),
+    (
+        "database-port-reachable-from-general",
+        "bad.json",
+        "database-port-reachable-from-general|10.77.20.6|tcp/3306",
+        "good.json",
+    ),
 ];
 
 #[test]
@@ -40,12 +80,42 @@ fn gl6_so_8_1_unused_services_and_ports() {
 }
 
 const GL6_SO_8_3: &[Case] = &[
-    ("smb1-enabled", "bad.json", "smb1-enabled|10.77.10.21|tcp/445", "good.json"),
-    ("eol-windows", "bad.json", "eol-windows|10.77.10.21|tcp/445", "good.json"),
-    ("vpn-known-exploited-version", "bad.json", "vpn-known-exploited-version|10.77.60.5|tcp/443", "good.json"),
-    ("ssl-vpn-version-unknown", "bad.json", "ssl-vpn-version-unknown|10.77.60.6|tcp/10443", "good.json"),
-    ("ssh-weak-algorithms", "bad.json", "ssh-weak-algorithms|10.77.10.28|tcp/22", "good.json"),
-    ("ssh-protocol-1", "bad.json", "ssh-protocol-1|10.77.10.28|tcp/22", "good.json"),
+    (
+        "smb1-enabled",
+        "bad.json",
+        "smb1-enabled|10.77.10.21|tcp/445",
+        "good.json",
+    ),
+    (
+        "eol-windows",
+        "bad.json",
+        "eol-windows|10.77.10.21|tcp/445",
+        "good.json",
+    ),
+    (
+        "vpn-known-exploited-version",
+        "bad.json",
+        "vpn-known-exploited-version|10.77.60.5|tcp/443",
+        "good.json",
+    ),
+    (
+        "ssl-vpn-version-unknown",
+        "bad.json",
+        "ssl-vpn-version-unknown|10.77.60.6|tcp/10443",
+        "good.json",
+    ),
+    (
+        "ssh-weak-algorithms",
+        "bad.json",
+        "ssh-weak-algorithms|10.77.10.28|tcp/22",
+        "good.json",
+    ),
+    (
+        "ssh-protocol-1",
+        "bad.json",
+        "ssh-protocol-1|10.77.10.28|tcp/22",
+        "good.json",
+    ),
 ];
 
 #[test]
@@ -54,10 +124,30 @@ fn gl6_so_8_3_security_patches() {
 }
 
 const GL6_SO_8_5: &[Case] = &[
-    ("vnc-no-auth", "bad.json", "vnc-no-auth|10.77.10.22|tcp/5900", "good.json"),
-    ("ftp-anonymous", "bad.json", "ftp-anonymous|10.77.10.23|tcp/21", "good.json"),
-    ("snmp-public-community", "bad.json", "snmp-public-community|10.77.10.23|udp/161", "good.json"),
-    ("cert-shared-across-hosts", "bad.json", "cert-shared-across-hosts|10.77.10.26|tcp/443", "good.json"),
+    (
+        "vnc-no-auth",
+        "bad.json",
+        "vnc-no-auth|10.77.10.22|tcp/5900",
+        "good.json",
+    ),
+    (
+        "ftp-anonymous",
+        "bad.json",
+        "ftp-anonymous|10.77.10.23|tcp/21",
+        "good.json",
+    ),
+    (
+        "snmp-public-community",
+        "bad.json",
+        "snmp-public-community|10.77.10.23|udp/161",
+        "good.json",
+    ),
+    (
+        "cert-shared-across-hosts",
+        "bad.json",
+        "cert-shared-across-hosts|10.77.10.26|tcp/443",
+        "good.json",
+    ),
 ];
 
 #[test]
@@ -68,11 +158,36 @@ fn gl6_so_8_5_equipment_passwords() {
 // ---- GL6 システム運用編 §7.2 / §10.1: remote access and maintenance -------------------
 
 const GL6_SO_10_1: &[Case] = &[
-    ("rdp-nla-not-required", "bad.json", "rdp-nla-not-required|10.77.10.21|tcp/3389", "good.json"),
-    ("rdp-standard-security", "bad.json", "rdp-standard-security|10.77.10.21|tcp/3389", "good.json"),
-    ("remote-access-service", "bad.json", "remote-access-service|10.77.10.21|tcp/3389", "lab-guest.json"),
-    ("remote-support-tool", "bad.json", "remote-support-tool|10.77.10.29|tcp/7070", "good.json"),
-    ("pptp-vpn", "bad.json", "pptp-vpn|10.77.60.8|tcp/1723", "good.json"),
+    (
+        "rdp-nla-not-required",
+        "bad.json",
+        "rdp-nla-not-required|10.77.10.21|tcp/3389",
+        "good.json",
+    ),
+    (
+        "rdp-standard-security",
+        "bad.json",
+        "rdp-standard-security|10.77.10.21|tcp/3389",
+        "good.json",
+    ),
+    (
+        "remote-access-service",
+        "bad.json",
+        "remote-access-service|10.77.10.21|tcp/3389",
+        "lab-guest.json",
+    ),
+    (
+        "remote-support-tool",
+        "bad.json",
+        "remote-support-tool|10.77.10.29|tcp/7070",
+        "good.json",
+    ),
+    (
+        "pptp-vpn",
+        "bad.json",
+        "pptp-vpn|10.77.60.8|tcp/1723",
+        "good.json",
+    ),
 ];
 
 #[test]
@@ -81,9 +196,24 @@ fn gl6_so_10_1_remote_maintenance() {
 }
 
 const GL6_SO_7_2: &[Case] = &[
-    ("ssl-vpn-portal", "bad.json", "ssl-vpn-portal|10.77.60.5|tcp/443", "lab-general.json"),
-    ("ike-responder", "bad.json", "ike-responder|10.77.60.7|udp/500", "lab-general.json"),
-    ("openvpn-responder", "bad.json", "openvpn-responder|10.77.60.8|udp/1194", "good.json"),
+    (
+        "ssl-vpn-portal",
+        "bad.json",
+        "ssl-vpn-portal|10.77.60.5|tcp/443",
+        "lab-general.json",
+    ),
+    (
+        "ike-responder",
+        "bad.json",
+        "ike-responder|10.77.60.7|udp/500",
+        "lab-general.json",
+    ),
+    (
+        "openvpn-responder",
+        "bad.json",
+        "openvpn-responder|10.77.60.8|udp/1194",
+        "good.json",
+    ),
 ];
 
 #[test]
@@ -94,23 +224,108 @@ fn gl6_so_7_2_access_from_outside() {
 // ---- GL6 システム運用編 §13: networks --------------------------------------------------
 
 const GL6_SO_13_TLS: &[Case] = &[
-    ("tls-ssl2-ssl3", "bad.json", "tls-ssl2-ssl3|10.77.10.24|tcp/443", "good.json"),
-    ("tls-legacy-versions", "bad.json", "tls-legacy-versions|10.77.10.24|tcp/443", "good.json"),
-    ("tls-null-anon-export", "bad.json", "tls-null-anon-export|10.77.10.24|tcp/443", "good.json"),
-    ("tls-rc4", "bad.json", "tls-rc4|10.77.10.24|tcp/443", "good.json"),
-    ("tls-single-des", "bad.json", "tls-single-des|10.77.10.24|tcp/443", "good.json"),
-    ("tls-3des", "bad.json", "tls-3des|10.77.10.24|tcp/443", "good.json"),
-    ("tls-cbc-sha1", "bad.json", "tls-cbc-sha1|10.77.10.24|tcp/443", "good.json"),
-    ("tls-no-forward-secrecy", "bad.json", "tls-no-forward-secrecy|10.77.10.24|tcp/443", "good.json"),
-    ("tls-md5-mac", "bad.json", "tls-md5-mac|10.77.10.24|tcp/443", "good.json"),
-    ("cert-expired", "bad.json", "cert-expired|10.77.10.24|tcp/443", "good.json"),
-    ("cert-expiring-soon", "bad.json", "cert-expiring-soon|10.77.10.25|tcp/8443", "good.json"),
-    ("cert-self-signed", "bad.json", "cert-self-signed|10.77.10.24|tcp/443", "good.json"),
-    ("cert-weak-rsa-key", "bad.json", "cert-weak-rsa-key|10.77.10.24|tcp/443", "good.json"),
-    ("cert-weak-ec-key", "bad.json", "cert-weak-ec-key|10.77.10.25|tcp/8443", "good.json"),
-    ("cert-weak-signature", "bad.json", "cert-weak-signature|10.77.10.24|tcp/443", "good.json"),
-    ("http-login-plaintext", "bad.json", "http-login-plaintext|10.77.10.27|tcp/80", "good.json"),
-    ("mssql-encryption-not-forced", "bad.json", "mssql-encryption-not-forced|10.77.20.5|tcp/1433", "good.json"),
+    (
+        "tls-ssl2-ssl3",
+        "bad.json",
+        "tls-ssl2-ssl3|10.77.10.24|tcp/443",
+        "good.json",
+    ),
+    (
+        "tls-legacy-versions",
+        "bad.json",
+        "tls-legacy-versions|10.77.10.24|tcp/443",
+        "good.json",
+    ),
+    (
+        "tls-null-anon-export",
+        "bad.json",
+        "tls-null-anon-export|10.77.10.24|tcp/443",
+        "good.json",
+    ),
+    (
+        "tls-rc4",
+        "bad.json",
+        "tls-rc4|10.77.10.24|tcp/443",
+        "good.json",
+    ),
+    (
+        "tls-single-des",
+        "bad.json",
+        "tls-single-des|10.77.10.24|tcp/443",
+        "good.json",
+    ),
+    (
+        "tls-3des",
+        "bad.json",
+        "tls-3des|10.77.10.24|tcp/443",
+        "good.json",
+    ),
+    (
+        "tls-cbc-sha1",
+        "bad.json",
+        "tls-cbc-sha1|10.77.10.24|tcp/443",
+        "good.json",
+    ),
+    (
+        "tls-no-forward-secrecy",
+        "bad.json",
+        "tls-no-forward-secrecy|10.77.10.24|tcp/443",
+        "good.json",
+    ),
+    (
+        "tls-md5-mac",
+        "bad.json",
+        "tls-md5-mac|10.77.10.24|tcp/443",
+        "good.json",
+    ),
+    (
+        "cert-expired",
+        "bad.json",
+        "cert-expired|10.77.10.24|tcp/443",
+        "good.json",
+    ),
+    (
+        "cert-expiring-soon",
+        "bad.json",
+        "cert-expiring-soon|10.77.10.25|tcp/8443",
+        "good.json",
+    ),
+    (
+        "cert-self-signed",
+        "bad.json",
+        "cert-self-signed|10.77.10.24|tcp/443",
+        "good.json",
+    ),
+    (
+        "cert-weak-rsa-key",
+        "bad.json",
+        "cert-weak-rsa-key|10.77.10.24|tcp/443",
+        "good.json",
+    ),
+    (
+        "cert-weak-ec-key",
+        "bad.json",
+        "cert-weak-ec-key|10.77.10.25|tcp/8443",
+        "good.json",
+    ),
+    (
+        "cert-weak-signature",
+        "bad.json",
+        "cert-weak-signature|10.77.10.24|tcp/443",
+        "good.json",
+    ),
+    (
+        "http-login-plaintext",
+        "bad.json",
+        "http-login-plaintext|10.77.10.27|tcp/80",
+        "good.json",
+    ),
+    (
+        "mssql-encryption-not-forced",
+        "bad.json",
+        "mssql-encryption-not-forced|10.77.20.5|tcp/1433",
+        "good.json",
+    ),
 ];
 
 #[test]
@@ -119,9 +334,24 @@ fn gl6_so_13_tls_clause() {
 }
 
 const GL6_SO_13_4_AND_12: &[Case] = &[
-    ("ike-aggressive-mode-psk", "bad.json", "ike-aggressive-mode-psk|10.77.60.7|udp/500", "good.json"),
-    ("ike-weak-parameters", "bad.json", "ike-weak-parameters|10.77.60.7|udp/500", "good.json"),
-    ("remote-portal-no-client-cert", "bad.json", "remote-portal-no-client-cert|10.77.60.5|tcp/443", "good.json"),
+    (
+        "ike-aggressive-mode-psk",
+        "bad.json",
+        "ike-aggressive-mode-psk|10.77.60.7|udp/500",
+        "good.json",
+    ),
+    (
+        "ike-weak-parameters",
+        "bad.json",
+        "ike-weak-parameters|10.77.60.7|udp/500",
+        "good.json",
+    ),
+    (
+        "remote-portal-no-client-cert",
+        "bad.json",
+        "remote-portal-no-client-cert|10.77.60.5|tcp/443",
+        "good.json",
+    ),
 ];
 
 #[test]
@@ -130,10 +360,30 @@ fn gl6_so_13_4_and_13_12_communication_and_mutual_authentication() {
 }
 
 const GL6_SO_13_SEGMENTATION: &[Case] = &[
-    ("remote-access-cross-zone", "lab-general.json", "remote-access-cross-zone|10.77.20.10|tcp/22|from:general", "lab-general-isolated.json"),
-    ("segmentation-flow-not-allowed", "lab-general.json", "segmentation-flow-not-allowed|10.77.20.10|tcp/8080|from:general", "lab-general-isolated.json"),
-    ("guest-reaches-internal", "lab-guest.json", "guest-reaches-internal|10.77.20.10|tcp/443|from:guest", "lab-guest-isolated.json"),
-    ("admin-ui-reachable", "bad.json", "admin-ui-reachable|10.77.10.27|tcp/80", "good.json"),
+    (
+        "remote-access-cross-zone",
+        "lab-general.json",
+        "remote-access-cross-zone|10.77.20.10|tcp/22|from:general",
+        "lab-general-isolated.json",
+    ),
+    (
+        "segmentation-flow-not-allowed",
+        "lab-general.json",
+        "segmentation-flow-not-allowed|10.77.20.10|tcp/8080|from:general",
+        "lab-general-isolated.json",
+    ),
+    (
+        "guest-reaches-internal",
+        "lab-guest.json",
+        "guest-reaches-internal|10.77.20.10|tcp/443|from:guest",
+        "lab-guest-isolated.json",
+    ),
+    (
+        "admin-ui-reachable",
+        "bad.json",
+        "admin-ui-reachable|10.77.10.27|tcp/80",
+        "good.json",
+    ),
 ];
 
 #[test]
@@ -158,8 +408,18 @@ fn gl6_so_18_1_isolated_backups() {
 // ---- CL-R7-2-1 / GL6-PM-9: asset register -----------------------------------------------
 
 const CL_R7_2_1: &[Case] = &[
-    ("host-inventory", "bad.json", "host-inventory|10.77.10.21", "empty.json"),
-    ("unknown-device", "bad.json", "unknown-device|10.77.10.99", "good.json"),
+    (
+        "host-inventory",
+        "bad.json",
+        "host-inventory|10.77.10.21",
+        "empty.json",
+    ),
+    (
+        "unknown-device",
+        "bad.json",
+        "unknown-device|10.77.10.99",
+        "good.json",
+    ),
 ];
 
 #[test]
@@ -179,10 +439,30 @@ fn cl_r7_2_1_asset_register() {
 // ---- オン資 (ONS) ---------------------------------------------------------------------
 
 const ONS: &[Case] = &[
-    ("oqv-remote-access-reachable", "lab-general.json", "oqv-remote-access-reachable|10.77.30.10|tcp/3389|from:general", "lab-general-isolated.json"),
-    ("oqv-inbound-not-allowed", "lab-general.json", "oqv-inbound-not-allowed|10.77.30.10|tcp/8081|from:general", "lab-general-isolated.json"),
-    ("oqv-outbound-internal", "lab-oqv.json", "oqv-outbound-internal|10.77.20.10|tcp/443|from:oqv", "lab-oqv-closed.json"),
-    ("oqv-internet-egress", "lab-oqv.json", "oqv-internet-egress|198.51.100.10|tcp/443|from:oqv", "lab-oqv-closed.json"),
+    (
+        "oqv-remote-access-reachable",
+        "lab-general.json",
+        "oqv-remote-access-reachable|10.77.30.10|tcp/3389|from:general",
+        "lab-general-isolated.json",
+    ),
+    (
+        "oqv-inbound-not-allowed",
+        "lab-general.json",
+        "oqv-inbound-not-allowed|10.77.30.10|tcp/8081|from:general",
+        "lab-general-isolated.json",
+    ),
+    (
+        "oqv-outbound-internal",
+        "lab-oqv.json",
+        "oqv-outbound-internal|10.77.20.10|tcp/443|from:oqv",
+        "lab-oqv-closed.json",
+    ),
+    (
+        "oqv-internet-egress",
+        "lab-oqv.json",
+        "oqv-internet-egress|198.51.100.10|tcp/443|from:oqv",
+        "lab-oqv-closed.json",
+    ),
 ];
 
 #[test]
@@ -207,9 +487,16 @@ fn every_shipped_rule_has_a_fire_and_a_quiet_case() {
         ONS,
     ];
     let tested: BTreeSet<&str> = tables.iter().flat_map(|t| t.iter().map(|c| c.0)).collect();
-    let shipped: BTreeSet<&str> = common::rules().rules().iter().map(|r| r.id.as_str()).collect();
+    let shipped: BTreeSet<&str> = common::rules()
+        .rules()
+        .iter()
+        .map(|r| r.id.as_str())
+        .collect();
     let missing: Vec<_> = shipped.difference(&tested).collect();
     let unknown: Vec<_> = tested.difference(&shipped).collect();
-    assert!(missing.is_empty(), "rules without fixture tests: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "rules without fixture tests: {missing:?}"
+    );
     assert!(unknown.is_empty(), "tests name unknown rules: {unknown:?}");
 }

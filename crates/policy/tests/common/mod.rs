@@ -9,7 +9,9 @@ use clinicscan_model::{Assessment, Observation};
 use clinicscan_policy::{AssessOptions, RuleSet, Site, assess_with};
 
 pub fn fixture_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/policy").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/policy")
+        .join(name)
 }
 
 pub fn observation(name: &str) -> Observation {
@@ -50,9 +52,21 @@ pub fn assessed(fixture: &str) -> Assessment {
     if let Some(a) = cache.lock().expect("lock").get(fixture) {
         return a.clone();
     }
-    let a = assess_with(&[observation(fixture)], Some(&site_for(fixture)), rules(), &opts());
-    assert!(a.rule_errors.is_empty(), "{fixture}: rule errors {:?}", a.rule_errors);
-    cache.lock().expect("lock").insert(fixture.to_string(), a.clone());
+    let a = assess_with(
+        &[observation(fixture)],
+        Some(&site_for(fixture)),
+        rules(),
+        &opts(),
+    );
+    assert!(
+        a.rule_errors.is_empty(),
+        "{fixture}: rule errors {:?}",
+        a.rule_errors
+    );
+    cache
+        .lock()
+        .expect("lock")
+        .insert(fixture.to_string(), a.clone());
     a
 }
 
@@ -77,5 +91,8 @@ pub fn fires_and_quiet(rule: &str, fire_fixture: &str, key: &str, quiet_fixture:
         .filter(|f| f.rule_id == rule)
         .map(|f| f.key.as_str())
         .collect();
-    assert!(quiet.is_empty(), "{rule} should stay quiet on {quiet_fixture}; fired {quiet:?}");
+    assert!(
+        quiet.is_empty(),
+        "{rule} should stay quiet on {quiet_fixture}; fired {quiet:?}"
+    );
 }
