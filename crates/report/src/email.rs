@@ -29,7 +29,9 @@ use lettre::{Message, SmtpTransport, Transport};
 use serde::{Deserialize, Serialize};
 
 use crate::diff::ScanDiff;
-use crate::render::{Format, ReportInput, counts_line, fmt_time, ordered_findings, sev_label, target};
+use crate::render::{
+    Format, ReportInput, counts_line, fmt_time, ordered_findings, sev_label, target,
+};
 use crate::strings::S;
 
 /// A password. Its `Debug` never shows it.
@@ -135,9 +137,9 @@ impl EmailSettings {
             s.host = v;
         }
         if let Some(v) = var("PORT") {
-            s.port = Some(v.parse().map_err(|_| EmailError::Config(format!(
-                "CLINICSCAN_SMTP_PORT is not a port number: {v:?}"
-            )))?);
+            s.port = Some(v.parse().map_err(|_| {
+                EmailError::Config(format!("CLINICSCAN_SMTP_PORT is not a port number: {v:?}"))
+            })?);
         }
         if let Some(v) = var("SECURITY") {
             s.security = match v.to_ascii_lowercase().as_str() {
@@ -178,7 +180,10 @@ impl EmailSettings {
             s.password = Some(Secret(v));
         } else if let Some(file) = &s.password_file {
             let text = fs::read_to_string(file).map_err(|e| {
-                EmailError::Config(format!("cannot read the SMTP password file {}: {e}", file.display()))
+                EmailError::Config(format!(
+                    "cannot read the SMTP password file {}: {e}",
+                    file.display()
+                ))
             })?;
             let first = text.lines().next().unwrap_or("").to_string();
             s.password = Some(Secret(first));
@@ -241,7 +246,9 @@ pub enum EmailError {
     #[error("email settings: {0}")]
     Config(String),
     /// Plain SMTP to a host that is not loopback.
-    #[error("refusing plain (unencrypted) SMTP to {host}: plain is allowed only to a loopback relay; use security = \"starttls\" or \"tls\"")]
+    #[error(
+        "refusing plain (unencrypted) SMTP to {host}: plain is allowed only to a loopback relay; use security = \"starttls\" or \"tls\""
+    )]
     PlainNotLoopback {
         /// The host.
         host: String,
@@ -371,8 +378,8 @@ impl Outbox {
     /// Writes `q` to `path` atomically and durably.
     fn write(&self, path: &Path, q: &Queued) -> Result<(), EmailError> {
         fs::create_dir_all(&self.dir).map_err(self.err(&self.dir))?;
-        let json = serde_json::to_vec_pretty(q)
-            .map_err(|e| self.err(path)(std::io::Error::other(e)))?;
+        let json =
+            serde_json::to_vec_pretty(q).map_err(|e| self.err(path)(std::io::Error::other(e)))?;
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("msg");
         let tmp = self.dir.join(format!(".{name}.tmp"));
         let mut f = fs::File::create(&tmp).map_err(self.err(&tmp))?;
@@ -432,7 +439,9 @@ fn transport(settings: &EmailSettings) -> Result<SmtpTransport, EmailError> {
     };
     let mut b = SmtpTransport::builder_dangerous(settings.host.as_str())
         .port(settings.port())
-        .timeout(Some(Duration::from_secs(settings.timeout_secs.unwrap_or(30))));
+        .timeout(Some(Duration::from_secs(
+            settings.timeout_secs.unwrap_or(30),
+        )));
     b = match settings.security {
         Security::Plain => b.tls(Tls::None),
         Security::Starttls => b.tls(Tls::Required(tls_params()?)),
@@ -480,7 +489,10 @@ pub fn compose(input: &ReportInput<'_>) -> OutgoingEmail {
     if let Some(site) = &a.site {
         lines.push((format!("{}: {}", t(S::Site), one_line(site)), false));
     }
-    lines.push((format!("{}: {}", t(S::ScanStarted), fmt_time(started)), false));
+    lines.push((
+        format!("{}: {}", t(S::ScanStarted), fmt_time(started)),
+        false,
+    ));
     lines.push((
         format!("{}: {}", t(S::Findings), counts_line(a, lang)),
         false,
@@ -568,7 +580,9 @@ pub fn compose(input: &ReportInput<'_>) -> OutgoingEmail {
     lines.push((t(S::EmailAttachment).to_string(), false));
 
     let mut text = String::new();
-    let mut html = String::from("<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif\">");
+    let mut html = String::from(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif\">",
+    );
     for (line, heading) in &lines {
         if *heading {
             let _ = write!(text, "\n■ {line}\n");
@@ -688,11 +702,10 @@ pub fn deliver(
 
 fn envelope(q: &Queued) -> Result<Envelope, String> {
     let from = mailbox(&q.from).map_err(|e| e.to_string())?.email;
-    let to = q
-        .to
-        .iter()
-        .map(|t| mailbox(t).map(|m| m.email).map_err(|e| e.to_string()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let to =
+        q.to.iter()
+            .map(|t| mailbox(t).map(|m| m.email).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
     Envelope::new(Some(from), to).map_err(|e| e.to_string())
 }
 
@@ -714,7 +727,9 @@ mod tests {
         let mut s = base();
         s.security = Security::Plain;
         let e = s.check().unwrap_err();
-        assert!(matches!(e, EmailError::PlainNotLoopback { ref host } if host == "smtp.example.jp"));
+        assert!(
+            matches!(e, EmailError::PlainNotLoopback { ref host } if host == "smtp.example.jp")
+        );
         assert!(e.to_string().contains("loopback"), "{e}");
         for h in ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.53"] {
             s.host = h.into();
@@ -753,7 +768,9 @@ mod tests {
         let mut t = base();
         t.username = Some("u".into());
         t.password_file = Some(f);
-        let s = EmailSettings::resolve(Some(t.clone()), |_| None).unwrap().unwrap();
+        let s = EmailSettings::resolve(Some(t.clone()), |_| None)
+            .unwrap()
+            .unwrap();
         assert_eq!(s.password, Some(Secret::new("filepw")));
         t.password_file = None;
         let e = EmailSettings::resolve(Some(t), |_| None).unwrap_err();

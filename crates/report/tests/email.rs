@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use clinicscan_model::{Assessment, Lang, Observation};
 use clinicscan_report::{
-    EmailError, EmailSettings, Outbox, ReportInput, ScanDiff, ScanSide, Secret, Security,
-    compose, deliver,
+    EmailError, EmailSettings, Outbox, ReportInput, ScanDiff, ScanSide, Secret, Security, compose,
+    deliver,
 };
 
 const PYTHON: &str = "/usr/bin/python3";
@@ -33,7 +33,11 @@ struct Pki {
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn pki(dir: &Path) -> Pki {
@@ -44,13 +48,24 @@ fn pki(dir: &Path) -> Pki {
     )
     .unwrap();
     run(Command::new("openssl")
-        .args(["req", "-x509", "-new", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+        .args([
+            "req", "-x509", "-new", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
         .args(["-subj", "/CN=csm clinicscan test CA", "-keyout"])
         .arg(p("ca.key"))
         .arg("-out")
         .arg(p("ca.pem")));
     run(Command::new("openssl")
-        .args(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout"])
+        .args([
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+        ])
         .arg(p("key.pem"))
         .arg("-out")
         .arg(p("leaf.csr")));
@@ -100,7 +115,9 @@ impl Server {
         if let Some((u, pw)) = auth {
             cmd.args(["--user", u, "--password", pw]);
         }
-        let child = cmd.spawn().expect("python3-aiosmtpd (scripts/install-deps)");
+        let child = cmd
+            .spawn()
+            .expect("python3-aiosmtpd (scripts/install-deps)");
         let deadline = Instant::now() + Duration::from_secs(20);
         let port = loop {
             if let Some(port) = std::fs::read_to_string(&port_file)
@@ -196,7 +213,12 @@ fn plain_to_loopback_delivers_headers_bodies_and_attachment() {
     let s = scan();
     let mail = compose(&input(&s, Lang::Ja));
     let outbox = Outbox::new(dir.path().join("outbox"));
-    let report = deliver(&settings(server.port, Security::Plain), &outbox, Some(&mail)).unwrap();
+    let report = deliver(
+        &settings(server.port, Security::Plain),
+        &outbox,
+        Some(&mail),
+    )
+    .unwrap();
     assert!(report.new_sent, "{report:?}");
     assert_eq!((report.retried_sent, report.kept), (0, 0));
     assert!(outbox.is_empty().unwrap());
@@ -205,7 +227,10 @@ fn plain_to_loopback_delivers_headers_bodies_and_attachment() {
     assert_eq!(got.len(), 1);
     let m = &got[0];
     assert_eq!(m["mail_from"], "scan@clinic.test");
-    assert_eq!(m["rcpt_tos"], serde_json::json!(["it@clinic.test", "doctor@clinic.test"]));
+    assert_eq!(
+        m["rcpt_tos"],
+        serde_json::json!(["it@clinic.test", "doctor@clinic.test"])
+    );
     assert_eq!(
         m["subject"],
         "[clinicscan] さくら内科クリニック 検出 9 (重大 2 / 高 2 / 中 3 / 低 1 / 情報 1) — 新規 2 / 解消 1"
@@ -215,9 +240,20 @@ fn plain_to_loopback_delivers_headers_bodies_and_attachment() {
     assert_eq!(m["content_type"], "multipart/mixed");
     let text = m["text"].as_str().unwrap();
     assert!(text.contains("新規 2 / 解消 1 / 継続 7"), "{text}");
-    assert!(text.contains("+ [高] SNMP が既定のコミュニティ名 public で応答 (10.77.10.50:161/udp)"), "{text}");
-    assert!(text.contains("- 解消: Telnet が有効 (10.77.20.5:23/tcp)"), "{text}");
-    assert!(text.contains("[重大] オンライン資格確認端末に他のゾーンから RDP で到達できる (10.77.30.10:3389/tcp)"), "{text}");
+    assert!(
+        text.contains("+ [高] SNMP が既定のコミュニティ名 public で応答 (10.77.10.50:161/udp)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("- 解消: Telnet が有効 (10.77.20.5:23/tcp)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "[重大] オンライン資格確認端末に他のゾーンから RDP で到達できる (10.77.30.10:3389/tcp)"
+        ),
+        "{text}"
+    );
     let html = m["html"].as_str().unwrap();
     assert!(html.contains("<h3>前回スキャンからの変化</h3>"), "{html}");
     let att = &m["attachments"][0];
@@ -267,7 +303,10 @@ fn starttls_and_implicit_tls_with_auth_and_a_site_ca() {
         assert!(!report.new_sent, "{mode}");
         assert_eq!(report.kept, 1, "{mode}");
         let err = report.last_error.unwrap().to_lowercase();
-        assert!(err.contains("certificate") || err.contains("unknownissuer"), "{mode}: {err}");
+        assert!(
+            err.contains("certificate") || err.contains("unknownissuer"),
+            "{mode}: {err}"
+        );
         assert_eq!(server.received().len(), 1, "{mode}: nothing more delivered");
     }
 }
@@ -293,21 +332,41 @@ fn a_failed_send_is_kept_and_delivered_by_the_next_call() {
     // Still down on the next run: kept again, with a second message queued behind it.
     let mut second = mail.clone();
     second.subject = "second run".into();
-    let report = deliver(&settings(dead_port, Security::Plain), &outbox, Some(&second)).unwrap();
-    assert_eq!((report.new_sent, report.retried_sent, report.kept), (false, 0, 2));
+    let report = deliver(
+        &settings(dead_port, Security::Plain),
+        &outbox,
+        Some(&second),
+    )
+    .unwrap();
+    assert_eq!(
+        (report.new_sent, report.retried_sent, report.kept),
+        (false, 0, 2)
+    );
 
     // Server up: the next call (with nothing new) delivers both, oldest first.
     let server = Server::start(dir.path(), "plain", None, None);
     let report = deliver(&settings(server.port, Security::Plain), &outbox, None).unwrap();
-    assert_eq!((report.new_sent, report.retried_sent, report.kept), (false, 2, 0));
+    assert_eq!(
+        (report.new_sent, report.retried_sent, report.kept),
+        (false, 2, 0)
+    );
     assert_eq!(report.last_error, None);
     assert!(outbox.is_empty().unwrap());
     let got = server.received();
     assert_eq!(got.len(), 2);
-    assert!(got[0]["subject"].as_str().unwrap().starts_with("[clinicscan] さくら内科クリニック"));
+    assert!(
+        got[0]["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("[clinicscan] さくら内科クリニック")
+    );
     assert_eq!(got[1]["subject"], "second run");
     assert!(
-        got[0]["attachments"][0]["content"].as_str().unwrap().replace("\r\n", "\n") == mail.attachment,
+        got[0]["attachments"][0]["content"]
+            .as_str()
+            .unwrap()
+            .replace("\r\n", "\n")
+            == mail.attachment,
         "attachment differs"
     );
 }
@@ -317,7 +376,12 @@ fn the_password_never_leaks() {
     const SENTINEL: &str = "Sentinel-Pw-7f3a91-DO-NOT-LEAK";
     let dir = tempfile::tempdir().unwrap();
     let pki = pki(dir.path());
-    let server = Server::start(dir.path(), "starttls", Some(&pki), Some(("scanner", "right")));
+    let server = Server::start(
+        dir.path(),
+        "starttls",
+        Some(&pki),
+        Some(("scanner", "right")),
+    );
     let s = scan();
     let mail = compose(&input(&s, Lang::En));
     let mut cfg = settings(server.port, Security::Starttls);

@@ -54,7 +54,10 @@ fn record_list_show_previous_and_diff() {
     assert!(h.latest_before(999).is_err());
 
     let list = h.list().unwrap();
-    assert_eq!(list.iter().map(|s| s.id).collect::<Vec<_>>(), vec![prev, other, cur]);
+    assert_eq!(
+        list.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![prev, other, cur]
+    );
     let s = &list[2];
     assert_eq!(s.site.as_deref(), Some("さくら内科クリニック"));
     assert_eq!(s.vantage_zones, "general");
@@ -192,11 +195,19 @@ fn a_kill_at_any_moment_leaves_the_database_consistent() {
         }
         // Every scan the child managed to commit is whole.
         for s in &list {
-            if !known.contains_key(&s.id) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = known.entry(s.id) {
                 let whole = h.show(s.id).unwrap();
-                assert_eq!(whole.observations.len(), 1, "round {round}: scan {} partial", s.id);
-                assert_eq!(whole.summary.findings as usize, whole.assessment.findings.len());
-                known.insert(s.id, whole);
+                assert_eq!(
+                    whole.observations.len(),
+                    1,
+                    "round {round}: scan {} partial",
+                    s.id
+                );
+                assert_eq!(
+                    whole.summary.findings as usize,
+                    whole.assessment.findings.len()
+                );
+                slot.insert(whole);
             }
         }
     }

@@ -8,7 +8,7 @@
 
 use clinicscan_model::{Certainty, Lang};
 
-use super::{ReportInput, RenderError, is_new, ordered_findings, sev_label, transport_str};
+use super::{RenderError, ReportInput, is_new, ordered_findings, sev_label, transport_str};
 use crate::strings::S;
 
 /// Neutralises spreadsheet formulas.
@@ -74,7 +74,10 @@ pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, RenderError> {
             cell(f.title.get(lang)),
             f.host.to_string(),
             f.port.map(|p| p.to_string()).unwrap_or_default(),
-            f.transport.map(transport_str).unwrap_or_default().to_string(),
+            f.transport
+                .map(transport_str)
+                .unwrap_or_default()
+                .to_string(),
             cell(f.zone.as_deref().unwrap_or("")),
             cell(&f.controls.join("; ")),
             match f.certainty {

@@ -10,9 +10,8 @@ use std::fmt::Write as _;
 use clinicscan_model::{Certainty, ControlStatus, Finding, Lang, Severity};
 
 use super::{
-    HostView, ReportInput, control_counts, fmt_time, host_views, is_new, ordered_findings,
-    product, service_name, sev_label, status_label, status_rank, target, transport_str,
-    vantage_zones,
+    HostView, ReportInput, control_counts, fmt_time, host_views, is_new, ordered_findings, product,
+    service_name, sev_label, status_label, status_rank, target, transport_str, vantage_zones,
 };
 use crate::strings::S;
 
@@ -167,7 +166,11 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
     o.push_str("</dl></header>\n<main>\n");
 
     // ------------------------------------------------------------ summary
-    let _ = write!(o, "<section id=\"summary\">\n<h2>{}</h2>\n<div class=\"cards\">", t(S::Summary));
+    let _ = write!(
+        o,
+        "<section id=\"summary\">\n<h2>{}</h2>\n<div class=\"cards\">",
+        t(S::Summary)
+    );
     for sev in Severity::ALL {
         let _ = write!(
             o,
@@ -179,9 +182,9 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
     }
     o.push_str("</div>\n<div class=\"grid2\">\n");
     // Chart.
-    let _ = write!(
+    let _ = writeln!(
         o,
-        "<div class=\"panel\"><h3>{}</h3>{}</div>\n",
+        "<div class=\"panel\"><h3>{}</h3>{}</div>",
         t(S::FindingsBySeverity),
         chart(input)
     );
@@ -251,10 +254,20 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
             );
         }
         for h in &d.hosts_appeared {
-            let _ = write!(items, "<li>+ {} <span class=\"mono\">{}</span></li>", t(S::HostAppeared), h);
+            let _ = write!(
+                items,
+                "<li>+ {} <span class=\"mono\">{}</span></li>",
+                t(S::HostAppeared),
+                h
+            );
         }
         for h in &d.hosts_vanished {
-            let _ = write!(items, "<li>− {} <span class=\"mono\">{}</span></li>", t(S::HostVanished), h);
+            let _ = write!(
+                items,
+                "<li>− {} <span class=\"mono\">{}</span></li>",
+                t(S::HostVanished),
+                h
+            );
         }
         for s in &d.services_appeared {
             let _ = write!(
@@ -383,7 +396,11 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
         .flat_map(|ob| ob.scan.notices.iter())
         .collect();
     if !notices.is_empty() || !a.rule_errors.is_empty() {
-        let _ = write!(o, "<section id=\"notes\">\n<h2>{}</h2><ul>", t(S::ScanNotes));
+        let _ = write!(
+            o,
+            "<section id=\"notes\">\n<h2>{}</h2><ul>",
+            t(S::ScanNotes)
+        );
         for n in notices {
             let _ = write!(
                 o,
@@ -447,7 +464,11 @@ fn host_block(
         }
     };
     dd(S::Zone, h.zone.map(esc));
-    dd(S::Mac, h.mac.map(|m| format!("<span class=\"mono\">{}</span>", esc(m))));
+    dd(
+        S::Mac,
+        h.mac
+            .map(|m| format!("<span class=\"mono\">{}</span>", esc(m))),
+    );
     dd(S::Vendor, h.vendor.map(esc));
     if let Some(seen) = input.seen.and_then(|m| m.get(&h.address)) {
         dd(S::FirstSeen, Some(esc(&fmt_time(seen.first_seen))));

@@ -60,16 +60,16 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
     if let Some(z) = vantage_zones(input) {
         let _ = writeln!(o, "- **{}**: {}", t(S::VantageZone), md(&z));
     }
-    let _ = writeln!(o, "- **{}**: {}", t(S::Editions), md(&a.editions.join(", ")));
+    let _ = writeln!(
+        o,
+        "- **{}**: {}",
+        t(S::Editions),
+        md(&a.editions.join(", "))
+    );
     let _ = writeln!(o, "- **{}**: {}\n", t(S::Generated), fmt_time(a.generated));
 
     let _ = writeln!(o, "## {}\n", t(S::Summary));
-    let _ = writeln!(
-        o,
-        "| {} | {} |\n|---|---:|",
-        t(S::Severity),
-        t(S::Findings)
-    );
+    let _ = writeln!(o, "| {} | {} |\n|---|---:|", t(S::Severity), t(S::Findings));
     for sev in Severity::ALL {
         let _ = writeln!(o, "| {} | {} |", t(sev_label(sev)), a.counts.get(sev));
     }
@@ -127,7 +127,12 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
                 o,
                 "- {} {} {}",
                 t(S::ServiceAppeared),
-                code(&format!("{}:{}/{}", s.host, s.port, transport_str(s.transport))),
+                code(&format!(
+                    "{}:{}/{}",
+                    s.host,
+                    s.port,
+                    transport_str(s.transport)
+                )),
                 md(s.name.as_deref().unwrap_or(""))
             );
         }
@@ -136,7 +141,12 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
                 o,
                 "- {} {} {}",
                 t(S::ServiceVanished),
-                code(&format!("{}:{}/{}", s.host, s.port, transport_str(s.transport))),
+                code(&format!(
+                    "{}:{}/{}",
+                    s.host,
+                    s.port,
+                    transport_str(s.transport)
+                )),
                 md(s.name.as_deref().unwrap_or(""))
             );
         }
@@ -239,7 +249,12 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
             .services
             .iter()
             .map(|s| {
-                let mut x = format!("{}/{} {}", s.port, transport_str(s.transport), service_name(s));
+                let mut x = format!(
+                    "{}/{} {}",
+                    s.port,
+                    transport_str(s.transport),
+                    service_name(s)
+                );
                 if let Some(p) = product(s) {
                     x.push_str(&format!(" ({p})"));
                 }

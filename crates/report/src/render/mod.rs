@@ -101,7 +101,10 @@ pub fn render(format: Format, input: &ReportInput<'_>) -> Result<String, RenderE
 /// A time in JST, labelled.
 pub(crate) fn fmt_time(t: DateTime<Utc>) -> String {
     match FixedOffset::east_opt(9 * 3600) {
-        Some(jst) => t.with_timezone(&jst).format("%Y-%m-%d %H:%M JST").to_string(),
+        Some(jst) => t
+            .with_timezone(&jst)
+            .format("%Y-%m-%d %H:%M JST")
+            .to_string(),
         None => t.format("%Y-%m-%d %H:%M UTC").to_string(),
     }
 }

@@ -97,7 +97,12 @@ pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
     // Counts.
     let counts: Vec<String> = Severity::ALL
         .iter()
-        .map(|&s| p.sev(s, &format!("{} {}", sev_label(s).get(lang), a.counts.get(s))))
+        .map(|&s| {
+            p.sev(
+                s,
+                &format!("{} {}", sev_label(s).get(lang), a.counts.get(s)),
+            )
+        })
         .collect();
     let _ = writeln!(out, "{}: {}", t(S::Findings), counts.join("  "));
     let cc = control_counts(a);
