@@ -53,7 +53,8 @@ const CSS: &str = r#"
 --pass:#1f7a3a;--fail:#c62828;--partial:#c77700;--notobs:#6b7280;--na:#9aa1ad}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.6 "Noto Sans CJK JP","Noto Sans JP","Hiragino Kaku Gothic ProN","Yu Gothic",Meiryo,system-ui,sans-serif}
-header.top{background:#13294b;color:#fff;padding:20px 32px 18px}
+header.top{background:#13294b;color:#fff;padding:20px 0 18px}
+header.top .wrap{max-width:1120px;margin:0 auto;padding:0 24px}
 header.top .brand{font-size:12px;letter-spacing:.12em;text-transform:uppercase;opacity:.75}
 header.top h1{margin:4px 0 10px;font-size:22px;font-weight:700}
 dl.meta{display:grid;grid-template-columns:repeat(2,max-content minmax(12em,max-content));justify-content:start;gap:2px 16px;margin:0;font-size:13px}
@@ -73,6 +74,7 @@ table{border-collapse:collapse;width:100%;background:var(--card)}
 th,td{border-bottom:1px solid var(--line);padding:6px 8px;text-align:left;vertical-align:top}
 th{background:#eef1f6;font-weight:600;font-size:12px;color:var(--muted)}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td.mono{white-space:nowrap}
 .kv td:first-child{color:var(--muted);width:55%}
 .badge{display:inline-block;min-width:3.2em;text-align:center;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff;background:var(--c);white-space:nowrap}
 .critical{--c:var(--critical)}.high{--c:var(--high)}.medium{--c:var(--medium)}.low{--c:var(--low)}.info{--c:var(--info)}
@@ -98,9 +100,9 @@ code,.mono{font-family:"Noto Sans Mono CJK JP","DejaVu Sans Mono",Consolas,monos
 .refs{font-size:12px;color:var(--muted)}
 .muted{color:var(--muted)}
 footer{max-width:1120px;margin:0 auto;padding:12px 24px 40px;font-size:12px;color:var(--muted)}
-@media (max-width:800px){.cards{grid-template-columns:repeat(3,1fr)}.grid2{grid-template-columns:1fr}dl.meta{grid-template-columns:max-content 1fr}}
+@media screen and (max-width:800px){.cards{grid-template-columns:repeat(3,1fr)}.grid2{grid-template-columns:1fr}dl.meta{grid-template-columns:max-content 1fr}}
 @media print{body{background:#fff;font-size:11pt}header.top{background:#fff;color:var(--ink);border-bottom:3px solid #13294b;padding:0 0 8px}
-main,footer{max-width:none;padding:0}.card,.panel,.host{border-color:#bbb}
+main,footer,header.top .wrap{max-width:none;padding:0}.card,.panel,.host{border-color:#bbb}
 *{-webkit-print-color-adjust:exact;print-color-adjust:exact}a{color:var(--ink)}h2{break-after:avoid}
 @page{size:A4;margin:14mm 12mm}}
 "#;
@@ -143,7 +145,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
     let started = crate::diff::scan_started(a, input.observations);
     let _ = write!(
         o,
-        "<header class=\"top\"><div class=\"brand\">clinicscan</div><h1>{}</h1><dl class=\"meta\">",
+        "<header class=\"top\"><div class=\"wrap\"><div class=\"brand\">clinicscan</div><h1>{}</h1><dl class=\"meta\">",
         t(S::ReportTitle)
     );
     let mut meta = |k: S, v: String| {
@@ -163,7 +165,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
     meta(S::Editions, esc(&a.editions.join(", ")));
     meta(S::HostsUp, hosts.len().to_string());
     meta(S::Generated, esc(&fmt_time(a.generated)));
-    o.push_str("</dl></header>\n<main>\n");
+    o.push_str("</dl></div></header>\n<main>\n");
 
     // ------------------------------------------------------------ summary
     let _ = write!(
