@@ -74,7 +74,8 @@ table{border-collapse:collapse;width:100%;background:var(--card)}
 th,td{border-bottom:1px solid var(--line);padding:6px 8px;text-align:left;vertical-align:top}
 th{background:#eef1f6;font-weight:600;font-size:12px;color:var(--muted)}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-td.mono{white-space:nowrap}
+#controls td.mono{white-space:nowrap}
+.finding table.ev td{word-break:break-all}
 .kv td:first-child{color:var(--muted);width:55%}
 .badge{display:inline-block;min-width:3.2em;text-align:center;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff;background:var(--c);white-space:nowrap}
 .critical{--c:var(--critical)}.high{--c:var(--high)}.medium{--c:var(--medium)}.low{--c:var(--low)}.info{--c:var(--info)}
