@@ -8,7 +8,7 @@
 
 use clinicscan_model::{Certainty, Lang};
 
-use super::{RenderError, ReportInput, is_new, ordered_findings, sev_label, transport_str};
+use super::{NewKeys, RenderError, ReportInput, ordered_findings, sev_label, transport_str};
 use crate::strings::S;
 
 /// Neutralises spreadsheet formulas.
@@ -40,6 +40,7 @@ pub(crate) fn finish(w: csv::Writer<Vec<u8>>, bom: bool) -> Result<String, Rende
 }
 
 pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, RenderError> {
+    let new = NewKeys::of(input.diff);
     let lang = input.lang;
     let t = |s: S| s.get(lang);
     let mut w = writer();
@@ -92,7 +93,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, RenderError> {
         ];
         if input.diff.is_some() {
             row.push(
-                if is_new(input.diff, f) {
+                if new.is_new(f) {
                     t(S::NewMarkPlain)
                 } else {
                     t(S::UnchangedFindings)

@@ -10,8 +10,9 @@ use std::fmt::Write as _;
 use clinicscan_model::{Certainty, ControlStatus, Finding, Lang, Severity};
 
 use super::{
-    HostView, ReportInput, control_counts, fmt_time, host_views, is_new, ordered_findings, product,
-    service_name, sev_label, status_label, status_rank, target, transport_str, vantage_zones,
+    HostView, NewKeys, ReportInput, control_counts, fmt_time, host_views, ordered_findings,
+    product, service_name, sev_label, status_label, status_rank, target, transport_str,
+    vantage_zones,
 };
 use crate::strings::S;
 
@@ -109,16 +110,21 @@ main,footer,header.top .wrap{max-width:none;padding:0}.card,.panel,.host{border-
 "#;
 
 pub(crate) fn render(input: &ReportInput<'_>) -> String {
+    let new = NewKeys::of(input.diff);
     let lang = input.lang;
     let t = |s: S| esc(s.get(lang));
     let a = input.assessment;
     let findings = ordered_findings(a);
     // Element id of each finding: its index in display order.
+    let index: std::collections::HashMap<*const Finding, usize> = findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (std::ptr::from_ref(*f), i + 1))
+        .collect();
     let fid = |f: &Finding| {
-        findings
-            .iter()
-            .position(|g| std::ptr::eq(*g, f))
-            .map(|i| format!("f-{}", i + 1))
+        index
+            .get(&std::ptr::from_ref(f))
+            .map(|i| format!("f-{i}"))
             .unwrap_or_default()
     };
     let hosts = host_views(input);
@@ -319,7 +325,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
                 "<li><span class=\"badge {}\">{}</span> {}<a href=\"#{}\">{}</a> <span class=\"mono muted\">{}</span></li>",
                 sev_class(f.severity),
                 t(sev_label(f.severity)),
-                if is_new(input.diff, f) {
+                if new.is_new(f) {
                     format!("<span class=\"tag-new\">{}</span>", t(S::NewMarkPlain))
                 } else {
                     String::new()
@@ -388,7 +394,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
         let _ = write!(o, "<p class=\"muted\">{}</p>", t(S::NoHosts));
     }
     for (i, h) in hosts.iter().enumerate() {
-        host_block(&mut o, input, h, i, &fid);
+        host_block(&mut o, input, h, i, &fid, &new);
     }
     o.push_str("</section>\n");
 
@@ -439,6 +445,7 @@ fn host_block(
     h: &HostView<'_>,
     index: usize,
     fid: &dyn Fn(&Finding) -> String,
+    new: &NewKeys<'_>,
 ) {
     let lang = input.lang;
     let t = |s: S| esc(s.get(lang));
@@ -508,7 +515,7 @@ fn host_block(
             fid(f),
             sev_class(f.severity),
             t(sev_label(f.severity)),
-            if is_new(input.diff, f) {
+            if new.is_new(f) {
                 format!("<span class=\"tag-new\">{}</span>", t(S::NewMarkPlain))
             } else {
                 String::new()

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use clinicscan_model::{Certainty, Severity};
 
 use super::{
-    ReportInput, control_counts, fmt_time, host_views, is_new, ordered_findings, product,
+    NewKeys, ReportInput, control_counts, fmt_time, host_views, ordered_findings, product,
     service_name, sev_label, status_label, status_rank, target, transport_str, vantage_zones,
 };
 use crate::strings::S;
@@ -46,6 +46,7 @@ fn code(s: &str) -> String {
 }
 
 pub(crate) fn render(input: &ReportInput<'_>) -> String {
+    let new = NewKeys::of(input.diff);
     let lang = input.lang;
     let t = |s: S| s.get(lang);
     let a = input.assessment;
@@ -168,7 +169,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
             let _ = writeln!(
                 o,
                 "#### {}{} — {}{}\n",
-                if is_new(input.diff, f) {
+                if new.is_new(f) {
                     format!("[{}] ", t(S::NewMarkPlain))
                 } else {
                     String::new()

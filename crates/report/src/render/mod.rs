@@ -177,9 +177,21 @@ pub(crate) fn ordered_findings(a: &Assessment) -> Vec<&Finding> {
     v
 }
 
-/// Whether the finding is new since the previous scan (only meaningful with a diff).
-pub(crate) fn is_new(diff: Option<&ScanDiff>, f: &Finding) -> bool {
-    diff.is_some_and(|d| d.new_findings.iter().any(|n| n.key == f.key))
+/// The keys of the findings that are new since the previous scan (empty without a diff).
+pub(crate) struct NewKeys<'a>(std::collections::HashSet<&'a str>);
+
+impl<'a> NewKeys<'a> {
+    pub(crate) fn of(diff: Option<&'a ScanDiff>) -> NewKeys<'a> {
+        NewKeys(
+            diff.map(|d| d.new_findings.iter().map(|f| f.key.as_str()).collect())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Whether the finding is new since the previous scan.
+    pub(crate) fn is_new(&self, f: &Finding) -> bool {
+        self.0.contains(f.key.as_str())
+    }
 }
 
 /// One host merged over all Observations.
