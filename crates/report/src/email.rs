@@ -298,6 +298,9 @@ pub struct DeliveryReport {
     pub retried_sent: usize,
     /// Messages still in the outbox (this run's included when it failed).
     pub kept: usize,
+    /// Messages the server refused permanently several times (too large, bad recipient),
+    /// moved to `rejected/` in the outbox so they no longer block the others.
+    pub set_aside: usize,
     /// The last send error, scrubbed of the password.
     pub last_error: Option<String>,
 }
@@ -391,6 +394,40 @@ impl Outbox {
             let _ = d.sync_all();
         }
         Ok(())
+    }
+
+    /// Moves a refused message to `rejected/`, with its last error.
+    fn set_aside(&self, path: &Path, q: &Queued) -> Result<(), EmailError> {
+        let dir = self.dir.join("rejected");
+        fs::create_dir_all(&dir).map_err(self.err(&dir))?;
+        let name = path.file_name().unwrap_or_default();
+        let aside = Outbox { dir: dir.clone() };
+        aside.write(&dir.join(name), q)?;
+        fs::remove_file(path).map_err(self.err(path))
+    }
+
+    /// Removes temporary files left by a run that died while writing (older than an hour,
+    /// so a concurrent writer's file is never touched).
+    fn sweep_temp_files(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let is_temp = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp"));
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(3600));
+            if is_temp && old {
+                let _ = fs::remove_file(&p);
+            }
+        }
     }
 
     fn enqueue(&self, q: &Queued) -> Result<PathBuf, EmailError> {
@@ -665,7 +702,15 @@ pub fn deliver(
     }
 
     let mut report = DeliveryReport::default();
-    for path in outbox.queued()? {
+    outbox.sweep_temp_files();
+    let queued = outbox.queued()?;
+    let mut stop = false;
+    for path in queued {
+        if stop {
+            // The server is unreachable or refuses us: do not wait out a timeout per message.
+            report.kept += 1;
+            continue;
+        }
         let is_new = new_path.as_deref() == Some(path.as_path());
         let text = fs::read_to_string(&path).map_err(outbox.err(&path))?;
         let Ok(mut q) = serde_json::from_str::<Queued>(&text) else {
@@ -673,12 +718,13 @@ pub fn deliver(
             report.kept += 1;
             continue;
         };
-        let result = envelope(&q).and_then(|env| {
-            transport
+        let result = match envelope(&q) {
+            Ok(env) => transport
                 .send_raw(&env, q.message.as_bytes())
                 .map(|_| ())
-                .map_err(|e| settings.scrub(e.to_string()))
-        });
+                .map_err(|e| (message_refused(&e), settings.scrub(e.to_string()))),
+            Err(e) => Err((true, e)),
+        };
         match result {
             Ok(()) => {
                 fs::remove_file(&path).map_err(outbox.err(&path))?;
@@ -688,16 +734,36 @@ pub fn deliver(
                     report.retried_sent += 1;
                 }
             }
-            Err(e) => {
+            Err((refused, e)) => {
                 q.attempts += 1;
                 q.last_error = Some(e.clone());
-                outbox.write(&path, &q)?;
-                report.kept += 1;
                 report.last_error = Some(e);
+                if refused && q.attempts >= REFUSALS_BEFORE_SET_ASIDE {
+                    // Refused for what it is (too large, bad recipient): set it aside so
+                    // it does not block the messages behind it. Kept on disk, not lost.
+                    outbox.set_aside(&path, &q)?;
+                    report.set_aside += 1;
+                } else {
+                    outbox.write(&path, &q)?;
+                    report.kept += 1;
+                    stop = !refused;
+                }
             }
         }
     }
     Ok(report)
+}
+
+/// How often the server may refuse one message permanently before it is set aside.
+const REFUSALS_BEFORE_SET_ASIDE: u32 = 3;
+
+/// Whether the server refused this message permanently (5xx) for the message itself, as
+/// opposed to the connection, TLS or authentication failing (which concern every message).
+fn message_refused(e: &lettre::transport::smtp::Error) -> bool {
+    let auth = e
+        .status()
+        .is_some_and(|c| matches!(c.to_string().as_str(), "530" | "534" | "535" | "538"));
+    e.is_permanent() && !auth
 }
 
 fn envelope(q: &Queued) -> Result<Envelope, String> {

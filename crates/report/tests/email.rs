@@ -96,6 +96,16 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, mode: &str, pki: Option<&Pki>, auth: Option<(&str, &str)>) -> Server {
+        Server::start_limited(dir, mode, pki, auth, None)
+    }
+
+    fn start_limited(
+        dir: &Path,
+        mode: &str,
+        pki: Option<&Pki>,
+        auth: Option<(&str, &str)>,
+        max_size: Option<usize>,
+    ) -> Server {
         let out = dir.join(format!("received-{mode}"));
         std::fs::create_dir_all(&out).unwrap();
         let port_file = dir.join(format!("port-{mode}"));
@@ -114,6 +124,9 @@ impl Server {
         }
         if let Some((u, pw)) = auth {
             cmd.args(["--user", u, "--password", pw]);
+        }
+        if let Some(n) = max_size {
+            cmd.arg("--max-size").arg(n.to_string());
         }
         let child = cmd
             .spawn()
@@ -415,4 +428,84 @@ fn the_password_never_leaks() {
         Err(EmailError::PlainNotLoopback { host }) => assert_eq!(host, "mail.clinic.test"),
         other => panic!("expected PlainNotLoopback, got {other:?}"),
     }
+}
+
+#[test]
+fn when_to_email() {
+    use clinicscan_report::{EmailOn, should_email};
+    let s = scan();
+    let empty: Assessment = load("assessment-empty.json");
+    // Always: even a clean run.
+    assert!(should_email(EmailOn::Always, &empty, None));
+    // Findings: only findings above info count.
+    assert!(should_email(EmailOn::Findings, &s.assessment, None));
+    assert!(!should_email(EmailOn::Findings, &empty, None));
+    let mut only_info = s.assessment.clone();
+    only_info
+        .findings
+        .retain(|f| f.severity == clinicscan_model::Severity::Info);
+    assert_eq!(only_info.findings.len(), 1);
+    assert!(!should_email(EmailOn::Findings, &only_info, None));
+    // Changes: the first scan (no diff) always; then only when something changed.
+    assert!(should_email(EmailOn::Changes, &empty, None));
+    assert!(should_email(EmailOn::Changes, &s.assessment, Some(&s.diff)));
+    let same = ScanDiff::between(
+        ScanSide {
+            scan_id: Some(2),
+            assessment: &s.assessment,
+            observations: &s.observations,
+        },
+        ScanSide {
+            scan_id: Some(3),
+            assessment: &s.assessment,
+            observations: &s.observations,
+        },
+    );
+    assert!(!same.has_changes());
+    assert_eq!(same.unchanged_findings.len(), 9);
+    assert!(!should_email(EmailOn::Changes, &s.assessment, Some(&same)));
+}
+
+#[test]
+fn a_refused_message_is_set_aside_after_three_tries_and_blocks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_limited(dir.path(), "plain", None, None, Some(15_000));
+    let s = scan();
+    let big = compose(&input(&s, Lang::Ja)); // the report attachment is larger than 15 kB
+    assert!(big.attachment.len() > 15_000);
+    let mut small = big.clone();
+    small.subject = "small".into();
+    small.attachment = "<!DOCTYPE html><p>short</p>".into();
+    let cfg = settings(server.port, Security::Plain);
+    let outbox = Outbox::new(dir.path().join("outbox"));
+
+    let r = deliver(&cfg, &outbox, Some(&big)).unwrap();
+    assert_eq!((r.new_sent, r.kept, r.set_aside), (false, 1, 0));
+    assert!(
+        r.last_error.as_deref().unwrap_or("").contains("552"),
+        "{r:?}"
+    );
+
+    // The refused message does not block the next one.
+    let r = deliver(&cfg, &outbox, Some(&small)).unwrap();
+    assert_eq!((r.new_sent, r.kept, r.set_aside), (true, 1, 0));
+
+    // Third refusal: set aside in outbox/rejected, kept on disk, no longer retried.
+    let r = deliver(&cfg, &outbox, None).unwrap();
+    assert_eq!(
+        (r.new_sent, r.retried_sent, r.kept, r.set_aside),
+        (false, 0, 0, 1)
+    );
+    assert!(outbox.is_empty().unwrap());
+    let aside: Vec<_> = std::fs::read_dir(outbox.dir().join("rejected"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(aside.len(), 1);
+    let kept: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&aside[0]).unwrap()).unwrap();
+    assert_eq!(kept["attempts"], 3);
+    let got = server.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["subject"], "small");
 }

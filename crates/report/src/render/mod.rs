@@ -11,6 +11,9 @@ mod inventory;
 mod markdown;
 mod terminal;
 
+#[cfg(test)]
+mod props;
+
 pub(crate) use html::esc as esc_html;
 
 use std::collections::BTreeMap;
