@@ -29,7 +29,9 @@ use lettre::{Message, SmtpTransport, Transport};
 use serde::{Deserialize, Serialize};
 
 use crate::diff::ScanDiff;
-use crate::render::{Format, ReportInput, counts_line, fmt_time, ordered_findings, sev_label, target};
+use crate::render::{
+    Format, ReportInput, counts_line, fmt_time, ordered_findings, sev_label, target,
+};
 use crate::strings::S;
 
 /// A password. Its `Debug` never shows it.
@@ -135,9 +137,9 @@ impl EmailSettings {
             s.host = v;
         }
         if let Some(v) = var("PORT") {
-            s.port = Some(v.parse().map_err(|_| EmailError::Config(format!(
-                "CLINICSCAN_SMTP_PORT is not a port number: {v:?}"
-            )))?);
+            s.port = Some(v.parse().map_err(|_| {
+                EmailError::Config(format!("CLINICSCAN_SMTP_PORT is not a port number: {v:?}"))
+            })?);
         }
         if let Some(v) = var("SECURITY") {
             s.security = match v.to_ascii_lowercase().as_str() {
@@ -178,7 +180,10 @@ impl EmailSettings {
             s.password = Some(Secret(v));
         } else if let Some(file) = &s.password_file {
             let text = fs::read_to_string(file).map_err(|e| {
-                EmailError::Config(format!("cannot read the SMTP password file {}: {e}", file.display()))
+                EmailError::Config(format!(
+                    "cannot read the SMTP password file {}: {e}",
+                    file.display()
+                ))
             })?;
             let first = text.lines().next().unwrap_or("").to_string();
             s.password = Some(Secret(first));
@@ -241,7 +246,9 @@ pub enum EmailError {
     #[error("email settings: {0}")]
     Config(String),
     /// Plain SMTP to a host that is not loopback.
-    #[error("refusing plain (unencrypted) SMTP to {host}: plain is allowed only to a loopback relay; use security = \"starttls\" or \"tls\"")]
+    #[error(
+        "refusing plain (unencrypted) SMTP to {host}: plain is allowed only to a loopback relay; use security = \"starttls\" or \"tls\""
+    )]
     PlainNotLoopback {
         /// The host.
         host: String,
@@ -291,6 +298,9 @@ pub struct DeliveryReport {
     pub retried_sent: usize,
     /// Messages still in the outbox (this run's included when it failed).
     pub kept: usize,
+    /// Messages the server refused permanently several times (too large, bad recipient),
+    /// moved to `rejected/` in the outbox so they no longer block the others.
+    pub set_aside: usize,
     /// The last send error, scrubbed of the password.
     pub last_error: Option<String>,
 }
@@ -371,8 +381,8 @@ impl Outbox {
     /// Writes `q` to `path` atomically and durably.
     fn write(&self, path: &Path, q: &Queued) -> Result<(), EmailError> {
         fs::create_dir_all(&self.dir).map_err(self.err(&self.dir))?;
-        let json = serde_json::to_vec_pretty(q)
-            .map_err(|e| self.err(path)(std::io::Error::other(e)))?;
+        let json =
+            serde_json::to_vec_pretty(q).map_err(|e| self.err(path)(std::io::Error::other(e)))?;
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("msg");
         let tmp = self.dir.join(format!(".{name}.tmp"));
         let mut f = fs::File::create(&tmp).map_err(self.err(&tmp))?;
@@ -384,6 +394,40 @@ impl Outbox {
             let _ = d.sync_all();
         }
         Ok(())
+    }
+
+    /// Moves a refused message to `rejected/`, with its last error.
+    fn set_aside(&self, path: &Path, q: &Queued) -> Result<(), EmailError> {
+        let dir = self.dir.join("rejected");
+        fs::create_dir_all(&dir).map_err(self.err(&dir))?;
+        let name = path.file_name().unwrap_or_default();
+        let aside = Outbox { dir: dir.clone() };
+        aside.write(&dir.join(name), q)?;
+        fs::remove_file(path).map_err(self.err(path))
+    }
+
+    /// Removes temporary files left by a run that died while writing (older than an hour,
+    /// so a concurrent writer's file is never touched).
+    fn sweep_temp_files(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let is_temp = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp"));
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(3600));
+            if is_temp && old {
+                let _ = fs::remove_file(&p);
+            }
+        }
     }
 
     fn enqueue(&self, q: &Queued) -> Result<PathBuf, EmailError> {
@@ -432,7 +476,9 @@ fn transport(settings: &EmailSettings) -> Result<SmtpTransport, EmailError> {
     };
     let mut b = SmtpTransport::builder_dangerous(settings.host.as_str())
         .port(settings.port())
-        .timeout(Some(Duration::from_secs(settings.timeout_secs.unwrap_or(30))));
+        .timeout(Some(Duration::from_secs(
+            settings.timeout_secs.unwrap_or(30),
+        )));
     b = match settings.security {
         Security::Plain => b.tls(Tls::None),
         Security::Starttls => b.tls(Tls::Required(tls_params()?)),
@@ -480,7 +526,10 @@ pub fn compose(input: &ReportInput<'_>) -> OutgoingEmail {
     if let Some(site) = &a.site {
         lines.push((format!("{}: {}", t(S::Site), one_line(site)), false));
     }
-    lines.push((format!("{}: {}", t(S::ScanStarted), fmt_time(started)), false));
+    lines.push((
+        format!("{}: {}", t(S::ScanStarted), fmt_time(started)),
+        false,
+    ));
     lines.push((
         format!("{}: {}", t(S::Findings), counts_line(a, lang)),
         false,
@@ -568,7 +617,9 @@ pub fn compose(input: &ReportInput<'_>) -> OutgoingEmail {
     lines.push((t(S::EmailAttachment).to_string(), false));
 
     let mut text = String::new();
-    let mut html = String::from("<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif\">");
+    let mut html = String::from(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif\">",
+    );
     for (line, heading) in &lines {
         if *heading {
             let _ = write!(text, "\n■ {line}\n");
@@ -651,7 +702,15 @@ pub fn deliver(
     }
 
     let mut report = DeliveryReport::default();
-    for path in outbox.queued()? {
+    outbox.sweep_temp_files();
+    let queued = outbox.queued()?;
+    let mut stop = false;
+    for path in queued {
+        if stop {
+            // The server is unreachable or refuses us: do not wait out a timeout per message.
+            report.kept += 1;
+            continue;
+        }
         let is_new = new_path.as_deref() == Some(path.as_path());
         let text = fs::read_to_string(&path).map_err(outbox.err(&path))?;
         let Ok(mut q) = serde_json::from_str::<Queued>(&text) else {
@@ -659,12 +718,13 @@ pub fn deliver(
             report.kept += 1;
             continue;
         };
-        let result = envelope(&q).and_then(|env| {
-            transport
+        let result = match envelope(&q) {
+            Ok(env) => transport
                 .send_raw(&env, q.message.as_bytes())
                 .map(|_| ())
-                .map_err(|e| settings.scrub(e.to_string()))
-        });
+                .map_err(|e| (message_refused(&e), settings.scrub(e.to_string()))),
+            Err(e) => Err((true, e)),
+        };
         match result {
             Ok(()) => {
                 fs::remove_file(&path).map_err(outbox.err(&path))?;
@@ -674,25 +734,44 @@ pub fn deliver(
                     report.retried_sent += 1;
                 }
             }
-            Err(e) => {
+            Err((refused, e)) => {
                 q.attempts += 1;
                 q.last_error = Some(e.clone());
-                outbox.write(&path, &q)?;
-                report.kept += 1;
                 report.last_error = Some(e);
+                if refused && q.attempts >= REFUSALS_BEFORE_SET_ASIDE {
+                    // Refused for what it is (too large, bad recipient): set it aside so
+                    // it does not block the messages behind it. Kept on disk, not lost.
+                    outbox.set_aside(&path, &q)?;
+                    report.set_aside += 1;
+                } else {
+                    outbox.write(&path, &q)?;
+                    report.kept += 1;
+                    stop = !refused;
+                }
             }
         }
     }
     Ok(report)
 }
 
+/// How often the server may refuse one message permanently before it is set aside.
+const REFUSALS_BEFORE_SET_ASIDE: u32 = 3;
+
+/// Whether the server refused this message permanently (5xx) for the message itself, as
+/// opposed to the connection, TLS or authentication failing (which concern every message).
+fn message_refused(e: &lettre::transport::smtp::Error) -> bool {
+    let auth = e
+        .status()
+        .is_some_and(|c| matches!(c.to_string().as_str(), "530" | "534" | "535" | "538"));
+    e.is_permanent() && !auth
+}
+
 fn envelope(q: &Queued) -> Result<Envelope, String> {
     let from = mailbox(&q.from).map_err(|e| e.to_string())?.email;
-    let to = q
-        .to
-        .iter()
-        .map(|t| mailbox(t).map(|m| m.email).map_err(|e| e.to_string()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let to =
+        q.to.iter()
+            .map(|t| mailbox(t).map(|m| m.email).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
     Envelope::new(Some(from), to).map_err(|e| e.to_string())
 }
 
@@ -714,7 +793,9 @@ mod tests {
         let mut s = base();
         s.security = Security::Plain;
         let e = s.check().unwrap_err();
-        assert!(matches!(e, EmailError::PlainNotLoopback { ref host } if host == "smtp.example.jp"));
+        assert!(
+            matches!(e, EmailError::PlainNotLoopback { ref host } if host == "smtp.example.jp")
+        );
         assert!(e.to_string().contains("loopback"), "{e}");
         for h in ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.53"] {
             s.host = h.into();
@@ -753,7 +834,9 @@ mod tests {
         let mut t = base();
         t.username = Some("u".into());
         t.password_file = Some(f);
-        let s = EmailSettings::resolve(Some(t.clone()), |_| None).unwrap().unwrap();
+        let s = EmailSettings::resolve(Some(t.clone()), |_| None)
+            .unwrap()
+            .unwrap();
         assert_eq!(s.password, Some(Secret::new("filepw")));
         t.password_file = None;
         let e = EmailSettings::resolve(Some(t), |_| None).unwrap_err();

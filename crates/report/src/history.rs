@@ -84,7 +84,9 @@ pub enum HistoryError {
         source: std::io::Error,
     },
     /// The database was written by a newer clinicscan.
-    #[error("history database {path} has schema version {found}; this clinicscan knows up to {known}: upgrade clinicscan")]
+    #[error(
+        "history database {path} has schema version {found}; this clinicscan knows up to {known}: upgrade clinicscan"
+    )]
     TooNew {
         /// The database file.
         path: PathBuf,
@@ -228,9 +230,12 @@ impl History {
         };
         let mut conn = Connection::open(&path).map_err(sql)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(sql)?;
 
         let known = MIGRATIONS.len() as i64;
         let tx = conn
@@ -273,8 +278,7 @@ impl History {
         observations: &[Observation],
         assessment: &Assessment,
     ) -> Result<ScanId, HistoryError> {
-        let assessment_json =
-            serde_json::to_string(assessment).map_err(HistoryError::Serialise)?;
+        let assessment_json = serde_json::to_string(assessment).map_err(HistoryError::Serialise)?;
         let observation_json = observations
             .iter()
             .map(serde_json::to_string)
@@ -403,11 +407,9 @@ impl History {
     pub fn show(&self, id: ScanId) -> Result<StoredScan, HistoryError> {
         let row = self
             .conn
-            .query_row(
-                &format!("{SUMMARY_SELECT} WHERE id = ?1"),
-                [id],
-                |r| Ok((summary_row(r)?, r.get::<_, String>(15)?)),
-            )
+            .query_row(&format!("{SUMMARY_SELECT} WHERE id = ?1"), [id], |r| {
+                Ok((summary_row(r)?, r.get::<_, String>(15)?))
+            })
             .optional()
             .map_err(self.sql())?;
         let (summary, assessment_json) = row.ok_or(HistoryError::NoSuchScan(id))?;
@@ -520,7 +522,9 @@ fn time_col(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<DateTime<Utc>> 
     let s: String = r.get(i)?;
     DateTime::parse_from_rfc3339(&s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+        })
 }
 
 fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScanSummary> {
@@ -555,12 +559,22 @@ mod tests {
     fn db_path_follows_xdg_then_home_then_system() {
         let p = |system, root, vars: &[(&str, &str)]| resolve_db_path(system, root, env(vars));
         assert_eq!(
-            p(false, false, &[("XDG_DATA_HOME", "/x/data"), ("HOME", "/home/a")]),
+            p(
+                false,
+                false,
+                &[("XDG_DATA_HOME", "/x/data"), ("HOME", "/home/a")]
+            ),
             Some(PathBuf::from("/x/data/clinicscan/history.sqlite"))
         );
         assert_eq!(
-            p(false, false, &[("XDG_DATA_HOME", "relative"), ("HOME", "/home/a")]),
-            Some(PathBuf::from("/home/a/.local/share/clinicscan/history.sqlite"))
+            p(
+                false,
+                false,
+                &[("XDG_DATA_HOME", "relative"), ("HOME", "/home/a")]
+            ),
+            Some(PathBuf::from(
+                "/home/a/.local/share/clinicscan/history.sqlite"
+            ))
         );
         assert_eq!(
             p(false, true, &[]),
@@ -569,7 +583,9 @@ mod tests {
         );
         assert_eq!(
             p(false, true, &[("HOME", "/root")]),
-            Some(PathBuf::from("/root/.local/share/clinicscan/history.sqlite"))
+            Some(PathBuf::from(
+                "/root/.local/share/clinicscan/history.sqlite"
+            ))
         );
         assert_eq!(
             p(true, false, &[("HOME", "/home/a")]),

@@ -29,7 +29,7 @@ pub use email::{
     compose, deliver, should_email,
 };
 pub use history::{
-    History, HistoryError, ScanId, ScanSummary, StoredScan, SYSTEM_DB_PATH, default_db_path,
+    History, HistoryError, SYSTEM_DB_PATH, ScanId, ScanSummary, StoredScan, default_db_path,
 };
 pub use lock::{LockError, RunLock};
 pub use render::{Format, HostSeen, RenderError, ReportInput, render};

@@ -127,7 +127,11 @@ mod tests {
 
     #[test]
     fn every_key_has_both_languages() {
-        assert!(S::ALL.len() > 80, "table unexpectedly small: {}", S::ALL.len());
+        assert!(
+            S::ALL.len() > 80,
+            "table unexpectedly small: {}",
+            S::ALL.len()
+        );
         for &key in S::ALL {
             let ja = key.get(Lang::Ja);
             let en = key.get(Lang::En);

@@ -54,7 +54,10 @@ fn record_list_show_previous_and_diff() {
     assert!(h.latest_before(999).is_err());
 
     let list = h.list().unwrap();
-    assert_eq!(list.iter().map(|s| s.id).collect::<Vec<_>>(), vec![prev, other, cur]);
+    assert_eq!(
+        list.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![prev, other, cur]
+    );
     let s = &list[2];
     assert_eq!(s.site.as_deref(), Some("さくら内科クリニック"));
     assert_eq!(s.vantage_zones, "general");
@@ -163,6 +166,28 @@ fn a_kill_at_any_moment_leaves_the_database_consistent() {
     assert_eq!(known.len(), 3);
 
     let exe = std::env::current_exe().unwrap();
+
+    // Kills while a fresh database is being created and migrated: the next open must find
+    // either no schema or the whole schema, never half of it.
+    for round in 0..4 {
+        let fresh = dir.path().join(format!("fresh-{round}.sqlite"));
+        let mut child = Command::new(&exe)
+            .args(["--exact", "kill_child_writer", "--test-threads=1"])
+            .env(CHILD_ENV, &fresh)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(next(&mut seed) % 40));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let h = History::open(&fresh).unwrap();
+        assert_eq!(h.integrity_check().unwrap(), Ok(()), "fresh round {round}");
+        for s in h.list().unwrap() {
+            assert_eq!(h.show(s.id).unwrap().observations.len(), 1);
+        }
+    }
+
     let rounds = 12;
     for round in 0..rounds {
         let mut child = Command::new(&exe)
@@ -192,11 +217,19 @@ fn a_kill_at_any_moment_leaves_the_database_consistent() {
         }
         // Every scan the child managed to commit is whole.
         for s in &list {
-            if !known.contains_key(&s.id) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = known.entry(s.id) {
                 let whole = h.show(s.id).unwrap();
-                assert_eq!(whole.observations.len(), 1, "round {round}: scan {} partial", s.id);
-                assert_eq!(whole.summary.findings as usize, whole.assessment.findings.len());
-                known.insert(s.id, whole);
+                assert_eq!(
+                    whole.observations.len(),
+                    1,
+                    "round {round}: scan {} partial",
+                    s.id
+                );
+                assert_eq!(
+                    whole.summary.findings as usize,
+                    whole.assessment.findings.len()
+                );
+                slot.insert(whole);
             }
         }
     }

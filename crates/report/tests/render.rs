@@ -170,7 +170,10 @@ fn json_output_validates_against_the_checked_in_schema() {
     for case in [clinic(), hostile(), empty()] {
         let out = render(Format::Json, &input(&case, Lang::En)).unwrap();
         let value: serde_json::Value = serde_json::from_str(&out).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&value).map(|e| e.to_string()).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
         assert!(errors.is_empty(), "{}: {errors:?}", case.name);
         // And it round-trips to the same Assessment.
         let back: Assessment = serde_json::from_value(value).unwrap();
@@ -187,7 +190,8 @@ fn json_output_validates_against_the_checked_in_schema() {
 fn diff_of_the_clinic_fixtures() {
     let c = clinic();
     let d = c.diff.as_ref().unwrap();
-    let keys = |v: &[clinicscan_model::Finding]| v.iter().map(|f| f.key.clone()).collect::<Vec<_>>();
+    let keys =
+        |v: &[clinicscan_model::Finding]| v.iter().map(|f| f.key.clone()).collect::<Vec<_>>();
     assert_eq!(
         keys(&d.new_findings),
         vec![
@@ -195,9 +199,15 @@ fn diff_of_the_clinic_fixtures() {
             "http.admin-ui-plaintext|10.77.10.50|tcp|80"
         ]
     );
-    assert_eq!(keys(&d.resolved_findings), vec!["telnet.enabled|10.77.20.5|tcp|23"]);
+    assert_eq!(
+        keys(&d.resolved_findings),
+        vec!["telnet.enabled|10.77.20.5|tcp|23"]
+    );
     assert_eq!(d.unchanged_findings.len(), 7);
-    assert_eq!(d.hosts_appeared, vec!["10.77.10.50".parse::<IpAddr>().unwrap()]);
+    assert_eq!(
+        d.hosts_appeared,
+        vec!["10.77.10.50".parse::<IpAddr>().unwrap()]
+    );
     assert!(d.hosts_vanished.is_empty());
     let svc = |v: &[clinicscan_report::ServiceRef]| {
         v.iter()
@@ -219,7 +229,15 @@ fn hostile_strings_are_escaped_everywhere() {
     for lang in [Lang::Ja, Lang::En] {
         let i = input(&c, lang);
         let html = render(Format::Html, &i).unwrap();
-        for bad in ["<script", "<img", "<iframe", "<h1>pwned", "<b>bold", "<b>Welcome", "\u{1b}"] {
+        for bad in [
+            "<script",
+            "<img",
+            "<iframe",
+            "<h1>pwned",
+            "<b>bold",
+            "<b>Welcome",
+            "\u{1b}",
+        ] {
             assert!(!html.contains(bad), "HTML contains {bad:?}");
         }
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
@@ -236,7 +254,10 @@ fn hostile_strings_are_escaped_everywhere() {
 
         for color in [false, true] {
             let term = render(Format::Terminal { color }, &i).unwrap();
-            assert!(!term.contains("\u{1b}[31mRED"), "terminal passes ESC through");
+            assert!(
+                !term.contains("\u{1b}[31mRED"),
+                "terminal passes ESC through"
+            );
             assert!(!term.contains("\u{1b}[2J"), "terminal passes ESC through");
             assert!(!term.contains('\u{7}'));
             if !color {
@@ -273,7 +294,10 @@ fn csv_is_rfc4180_with_crlf_and_bom_where_promised() {
     assert!(ja.starts_with('\u{feff}'));
     assert!(!en.starts_with('\u{feff}'));
     assert!(en.starts_with("Severity,Rule,Title,Address,Port,"));
-    assert!(!en.replace("\r\n", "").contains('\n'), "bare LF outside quotes");
+    assert!(
+        !en.replace("\r\n", "").contains('\n'),
+        "bare LF outside quotes"
+    );
     let mut r = csv::Reader::from_reader(en.as_bytes());
     let headers = r.headers().unwrap().clone();
     let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
@@ -291,7 +315,10 @@ fn csv_is_rfc4180_with_crlf_and_bom_where_promised() {
     let printer = rows.iter().find(|r| &r[0] == "10.77.10.50").unwrap();
     assert_eq!(&printer[1], "64:eb:8c:01:02:03");
     assert_eq!(&printer[2], "Seiko Epson Corporation");
-    assert_eq!(&printer[5], "80/tcp http; 9100/tcp jetdirect?; 161/udp snmp");
+    assert_eq!(
+        &printer[5],
+        "80/tcp http; 9100/tcp jetdirect?; 161/udp snmp"
+    );
     assert_eq!(&printer[7], "2026-11-20 10:00 JST");
     let emr = rows.iter().find(|r| &r[0] == "10.77.20.5").unwrap();
     assert_eq!(&emr[6], "22/tcp OpenSSH 9.2p1; 443/tcp nginx 1.22.1");

@@ -8,7 +8,7 @@
 
 use clinicscan_model::{Certainty, Lang};
 
-use super::{ReportInput, RenderError, is_new, ordered_findings, sev_label, transport_str};
+use super::{NewKeys, RenderError, ReportInput, ordered_findings, sev_label, transport_str};
 use crate::strings::S;
 
 /// Neutralises spreadsheet formulas.
@@ -40,6 +40,7 @@ pub(crate) fn finish(w: csv::Writer<Vec<u8>>, bom: bool) -> Result<String, Rende
 }
 
 pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, RenderError> {
+    let new = NewKeys::of(input.diff);
     let lang = input.lang;
     let t = |s: S| s.get(lang);
     let mut w = writer();
@@ -74,7 +75,10 @@ pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, RenderError> {
             cell(f.title.get(lang)),
             f.host.to_string(),
             f.port.map(|p| p.to_string()).unwrap_or_default(),
-            f.transport.map(transport_str).unwrap_or_default().to_string(),
+            f.transport
+                .map(transport_str)
+                .unwrap_or_default()
+                .to_string(),
             cell(f.zone.as_deref().unwrap_or("")),
             cell(&f.controls.join("; ")),
             match f.certainty {
@@ -89,7 +93,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, RenderError> {
         ];
         if input.diff.is_some() {
             row.push(
-                if is_new(input.diff, f) {
+                if new.is_new(f) {
                     t(S::NewMarkPlain)
                 } else {
                     t(S::UnchangedFindings)

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use clinicscan_model::{Certainty, ControlStatus, Finding, Lang, Severity};
 
 use super::{
-    HostView, ReportInput, control_counts, fmt_time, host_views, is_new, ordered_findings,
+    HostView, NewKeys, ReportInput, control_counts, fmt_time, host_views, ordered_findings,
     product, service_name, sev_label, status_label, status_rank, target, transport_str,
     vantage_zones,
 };
@@ -54,7 +54,8 @@ const CSS: &str = r#"
 --pass:#1f7a3a;--fail:#c62828;--partial:#c77700;--notobs:#6b7280;--na:#9aa1ad}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.6 "Noto Sans CJK JP","Noto Sans JP","Hiragino Kaku Gothic ProN","Yu Gothic",Meiryo,system-ui,sans-serif}
-header.top{background:#13294b;color:#fff;padding:20px 32px 18px}
+header.top{background:#13294b;color:#fff;padding:20px 0 18px}
+header.top .wrap{max-width:1120px;margin:0 auto;padding:0 24px}
 header.top .brand{font-size:12px;letter-spacing:.12em;text-transform:uppercase;opacity:.75}
 header.top h1{margin:4px 0 10px;font-size:22px;font-weight:700}
 dl.meta{display:grid;grid-template-columns:repeat(2,max-content minmax(12em,max-content));justify-content:start;gap:2px 16px;margin:0;font-size:13px}
@@ -74,6 +75,8 @@ table{border-collapse:collapse;width:100%;background:var(--card)}
 th,td{border-bottom:1px solid var(--line);padding:6px 8px;text-align:left;vertical-align:top}
 th{background:#eef1f6;font-weight:600;font-size:12px;color:var(--muted)}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+#controls td.mono{white-space:nowrap}
+.finding table.ev td{word-break:break-all}
 .kv td:first-child{color:var(--muted);width:55%}
 .badge{display:inline-block;min-width:3.2em;text-align:center;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff;background:var(--c);white-space:nowrap}
 .critical{--c:var(--critical)}.high{--c:var(--high)}.medium{--c:var(--medium)}.low{--c:var(--low)}.info{--c:var(--info)}
@@ -99,24 +102,29 @@ code,.mono{font-family:"Noto Sans Mono CJK JP","DejaVu Sans Mono",Consolas,monos
 .refs{font-size:12px;color:var(--muted)}
 .muted{color:var(--muted)}
 footer{max-width:1120px;margin:0 auto;padding:12px 24px 40px;font-size:12px;color:var(--muted)}
-@media (max-width:800px){.cards{grid-template-columns:repeat(3,1fr)}.grid2{grid-template-columns:1fr}dl.meta{grid-template-columns:max-content 1fr}}
+@media screen and (max-width:800px){.cards{grid-template-columns:repeat(3,1fr)}.grid2{grid-template-columns:1fr}dl.meta{grid-template-columns:max-content 1fr}}
 @media print{body{background:#fff;font-size:11pt}header.top{background:#fff;color:var(--ink);border-bottom:3px solid #13294b;padding:0 0 8px}
-main,footer{max-width:none;padding:0}.card,.panel,.host{border-color:#bbb}
+main,footer,header.top .wrap{max-width:none;padding:0}.card,.panel,.host{border-color:#bbb}
 *{-webkit-print-color-adjust:exact;print-color-adjust:exact}a{color:var(--ink)}h2{break-after:avoid}
 @page{size:A4;margin:14mm 12mm}}
 "#;
 
 pub(crate) fn render(input: &ReportInput<'_>) -> String {
+    let new = NewKeys::of(input.diff);
     let lang = input.lang;
     let t = |s: S| esc(s.get(lang));
     let a = input.assessment;
     let findings = ordered_findings(a);
     // Element id of each finding: its index in display order.
+    let index: std::collections::HashMap<*const Finding, usize> = findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (std::ptr::from_ref(*f), i + 1))
+        .collect();
     let fid = |f: &Finding| {
-        findings
-            .iter()
-            .position(|g| std::ptr::eq(*g, f))
-            .map(|i| format!("f-{}", i + 1))
+        index
+            .get(&std::ptr::from_ref(f))
+            .map(|i| format!("f-{i}"))
             .unwrap_or_default()
     };
     let hosts = host_views(input);
@@ -144,7 +152,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
     let started = crate::diff::scan_started(a, input.observations);
     let _ = write!(
         o,
-        "<header class=\"top\"><div class=\"brand\">clinicscan</div><h1>{}</h1><dl class=\"meta\">",
+        "<header class=\"top\"><div class=\"wrap\"><div class=\"brand\">clinicscan</div><h1>{}</h1><dl class=\"meta\">",
         t(S::ReportTitle)
     );
     let mut meta = |k: S, v: String| {
@@ -164,10 +172,14 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
     meta(S::Editions, esc(&a.editions.join(", ")));
     meta(S::HostsUp, hosts.len().to_string());
     meta(S::Generated, esc(&fmt_time(a.generated)));
-    o.push_str("</dl></header>\n<main>\n");
+    o.push_str("</dl></div></header>\n<main>\n");
 
     // ------------------------------------------------------------ summary
-    let _ = write!(o, "<section id=\"summary\">\n<h2>{}</h2>\n<div class=\"cards\">", t(S::Summary));
+    let _ = write!(
+        o,
+        "<section id=\"summary\">\n<h2>{}</h2>\n<div class=\"cards\">",
+        t(S::Summary)
+    );
     for sev in Severity::ALL {
         let _ = write!(
             o,
@@ -179,9 +191,9 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
     }
     o.push_str("</div>\n<div class=\"grid2\">\n");
     // Chart.
-    let _ = write!(
+    let _ = writeln!(
         o,
-        "<div class=\"panel\"><h3>{}</h3>{}</div>\n",
+        "<div class=\"panel\"><h3>{}</h3>{}</div>",
         t(S::FindingsBySeverity),
         chart(input)
     );
@@ -251,10 +263,20 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
             );
         }
         for h in &d.hosts_appeared {
-            let _ = write!(items, "<li>+ {} <span class=\"mono\">{}</span></li>", t(S::HostAppeared), h);
+            let _ = write!(
+                items,
+                "<li>+ {} <span class=\"mono\">{}</span></li>",
+                t(S::HostAppeared),
+                h
+            );
         }
         for h in &d.hosts_vanished {
-            let _ = write!(items, "<li>− {} <span class=\"mono\">{}</span></li>", t(S::HostVanished), h);
+            let _ = write!(
+                items,
+                "<li>− {} <span class=\"mono\">{}</span></li>",
+                t(S::HostVanished),
+                h
+            );
         }
         for s in &d.services_appeared {
             let _ = write!(
@@ -303,7 +325,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
                 "<li><span class=\"badge {}\">{}</span> {}<a href=\"#{}\">{}</a> <span class=\"mono muted\">{}</span></li>",
                 sev_class(f.severity),
                 t(sev_label(f.severity)),
-                if is_new(input.diff, f) {
+                if new.is_new(f) {
                     format!("<span class=\"tag-new\">{}</span>", t(S::NewMarkPlain))
                 } else {
                     String::new()
@@ -372,7 +394,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
         let _ = write!(o, "<p class=\"muted\">{}</p>", t(S::NoHosts));
     }
     for (i, h) in hosts.iter().enumerate() {
-        host_block(&mut o, input, h, i, &fid);
+        host_block(&mut o, input, h, i, &fid, &new);
     }
     o.push_str("</section>\n");
 
@@ -383,7 +405,11 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
         .flat_map(|ob| ob.scan.notices.iter())
         .collect();
     if !notices.is_empty() || !a.rule_errors.is_empty() {
-        let _ = write!(o, "<section id=\"notes\">\n<h2>{}</h2><ul>", t(S::ScanNotes));
+        let _ = write!(
+            o,
+            "<section id=\"notes\">\n<h2>{}</h2><ul>",
+            t(S::ScanNotes)
+        );
         for n in notices {
             let _ = write!(
                 o,
@@ -419,6 +445,7 @@ fn host_block(
     h: &HostView<'_>,
     index: usize,
     fid: &dyn Fn(&Finding) -> String,
+    new: &NewKeys<'_>,
 ) {
     let lang = input.lang;
     let t = |s: S| esc(s.get(lang));
@@ -447,7 +474,11 @@ fn host_block(
         }
     };
     dd(S::Zone, h.zone.map(esc));
-    dd(S::Mac, h.mac.map(|m| format!("<span class=\"mono\">{}</span>", esc(m))));
+    dd(
+        S::Mac,
+        h.mac
+            .map(|m| format!("<span class=\"mono\">{}</span>", esc(m))),
+    );
     dd(S::Vendor, h.vendor.map(esc));
     if let Some(seen) = input.seen.and_then(|m| m.get(&h.address)) {
         dd(S::FirstSeen, Some(esc(&fmt_time(seen.first_seen))));
@@ -484,7 +515,7 @@ fn host_block(
             fid(f),
             sev_class(f.severity),
             t(sev_label(f.severity)),
-            if is_new(input.diff, f) {
+            if new.is_new(f) {
                 format!("<span class=\"tag-new\">{}</span>", t(S::NewMarkPlain))
             } else {
                 String::new()

@@ -6,7 +6,9 @@
 //! severity. Unknown values are empty cells, never guesses.
 
 use super::csv_out::{cell, finish, writer};
-use super::{ReportInput, RenderError, fmt_time, host_views, product, service_name, sev_label, transport_str};
+use super::{
+    RenderError, ReportInput, fmt_time, host_views, product, service_name, sev_label, transport_str,
+};
 use crate::strings::S;
 
 pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, RenderError> {
@@ -31,12 +33,21 @@ pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, RenderError> {
         let services: Vec<String> = h
             .services
             .iter()
-            .map(|s| format!("{}/{} {}", s.port, transport_str(s.transport), service_name(s)))
+            .map(|s| {
+                format!(
+                    "{}/{} {}",
+                    s.port,
+                    transport_str(s.transport),
+                    service_name(s)
+                )
+            })
             .collect();
         let products: Vec<String> = h
             .services
             .iter()
-            .filter_map(|s| product(s).map(|p| format!("{}/{} {}", s.port, transport_str(s.transport), p)))
+            .filter_map(|s| {
+                product(s).map(|p| format!("{}/{} {}", s.port, transport_str(s.transport), p))
+            })
             .collect();
         let (first, last) = match input.seen.and_then(|m| m.get(&h.address)) {
             Some(seen) => (seen.first_seen, seen.last_seen),
@@ -54,7 +65,10 @@ pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, RenderError> {
             fmt_time(first),
             fmt_time(last),
             h.findings.len().to_string(),
-            worst.map(|s| sev_label(s).get(lang)).unwrap_or("").to_string(),
+            worst
+                .map(|s| sev_label(s).get(lang))
+                .unwrap_or("")
+                .to_string(),
         ])?;
     }
     finish(w, true)

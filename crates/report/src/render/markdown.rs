@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use clinicscan_model::{Certainty, Severity};
 
 use super::{
-    ReportInput, control_counts, fmt_time, host_views, is_new, ordered_findings, product,
+    NewKeys, ReportInput, control_counts, fmt_time, host_views, ordered_findings, product,
     service_name, sev_label, status_label, status_rank, target, transport_str, vantage_zones,
 };
 use crate::strings::S;
@@ -46,6 +46,7 @@ fn code(s: &str) -> String {
 }
 
 pub(crate) fn render(input: &ReportInput<'_>) -> String {
+    let new = NewKeys::of(input.diff);
     let lang = input.lang;
     let t = |s: S| s.get(lang);
     let a = input.assessment;
@@ -60,16 +61,16 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
     if let Some(z) = vantage_zones(input) {
         let _ = writeln!(o, "- **{}**: {}", t(S::VantageZone), md(&z));
     }
-    let _ = writeln!(o, "- **{}**: {}", t(S::Editions), md(&a.editions.join(", ")));
+    let _ = writeln!(
+        o,
+        "- **{}**: {}",
+        t(S::Editions),
+        md(&a.editions.join(", "))
+    );
     let _ = writeln!(o, "- **{}**: {}\n", t(S::Generated), fmt_time(a.generated));
 
     let _ = writeln!(o, "## {}\n", t(S::Summary));
-    let _ = writeln!(
-        o,
-        "| {} | {} |\n|---|---:|",
-        t(S::Severity),
-        t(S::Findings)
-    );
+    let _ = writeln!(o, "| {} | {} |\n|---|---:|", t(S::Severity), t(S::Findings));
     for sev in Severity::ALL {
         let _ = writeln!(o, "| {} | {} |", t(sev_label(sev)), a.counts.get(sev));
     }
@@ -127,7 +128,12 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
                 o,
                 "- {} {} {}",
                 t(S::ServiceAppeared),
-                code(&format!("{}:{}/{}", s.host, s.port, transport_str(s.transport))),
+                code(&format!(
+                    "{}:{}/{}",
+                    s.host,
+                    s.port,
+                    transport_str(s.transport)
+                )),
                 md(s.name.as_deref().unwrap_or(""))
             );
         }
@@ -136,7 +142,12 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
                 o,
                 "- {} {} {}",
                 t(S::ServiceVanished),
-                code(&format!("{}:{}/{}", s.host, s.port, transport_str(s.transport))),
+                code(&format!(
+                    "{}:{}/{}",
+                    s.host,
+                    s.port,
+                    transport_str(s.transport)
+                )),
                 md(s.name.as_deref().unwrap_or(""))
             );
         }
@@ -158,7 +169,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
             let _ = writeln!(
                 o,
                 "#### {}{} — {}{}\n",
-                if is_new(input.diff, f) {
+                if new.is_new(f) {
                     format!("[{}] ", t(S::NewMarkPlain))
                 } else {
                     String::new()
@@ -239,7 +250,12 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
             .services
             .iter()
             .map(|s| {
-                let mut x = format!("{}/{} {}", s.port, transport_str(s.transport), service_name(s));
+                let mut x = format!(
+                    "{}/{} {}",
+                    s.port,
+                    transport_str(s.transport),
+                    service_name(s)
+                );
                 if let Some(p) = product(s) {
                     x.push_str(&format!(" ({p})"));
                 }

@@ -11,6 +11,9 @@ mod inventory;
 mod markdown;
 mod terminal;
 
+#[cfg(test)]
+mod props;
+
 pub(crate) use html::esc as esc_html;
 
 use std::collections::BTreeMap;
@@ -101,7 +104,10 @@ pub fn render(format: Format, input: &ReportInput<'_>) -> Result<String, RenderE
 /// A time in JST, labelled.
 pub(crate) fn fmt_time(t: DateTime<Utc>) -> String {
     match FixedOffset::east_opt(9 * 3600) {
-        Some(jst) => t.with_timezone(&jst).format("%Y-%m-%d %H:%M JST").to_string(),
+        Some(jst) => t
+            .with_timezone(&jst)
+            .format("%Y-%m-%d %H:%M JST")
+            .to_string(),
         None => t.format("%Y-%m-%d %H:%M UTC").to_string(),
     }
 }
@@ -174,9 +180,21 @@ pub(crate) fn ordered_findings(a: &Assessment) -> Vec<&Finding> {
     v
 }
 
-/// Whether the finding is new since the previous scan (only meaningful with a diff).
-pub(crate) fn is_new(diff: Option<&ScanDiff>, f: &Finding) -> bool {
-    diff.is_some_and(|d| d.new_findings.iter().any(|n| n.key == f.key))
+/// The keys of the findings that are new since the previous scan (empty without a diff).
+pub(crate) struct NewKeys<'a>(std::collections::HashSet<&'a str>);
+
+impl<'a> NewKeys<'a> {
+    pub(crate) fn of(diff: Option<&'a ScanDiff>) -> NewKeys<'a> {
+        NewKeys(
+            diff.map(|d| d.new_findings.iter().map(|f| f.key.as_str()).collect())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Whether the finding is new since the previous scan.
+    pub(crate) fn is_new(&self, f: &Finding) -> bool {
+        self.0.contains(f.key.as_str())
+    }
 }
 
 /// One host merged over all Observations.

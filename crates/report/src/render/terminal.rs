@@ -10,7 +10,7 @@ use clinicscan_model::{ControlStatus, Severity};
 use unicode_width::UnicodeWidthStr;
 
 use super::{
-    ReportInput, control_counts, fmt_time, is_new, ordered_findings, sev_label, status_label,
+    NewKeys, ReportInput, control_counts, fmt_time, ordered_findings, sev_label, status_label,
     status_rank, target, vantage_zones,
 };
 use crate::strings::S;
@@ -77,6 +77,7 @@ fn rule(title: &str) -> String {
 }
 
 pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
+    let new = NewKeys::of(input.diff);
     let p = Paint { on: color };
     let lang = input.lang;
     let a = input.assessment;
@@ -97,7 +98,12 @@ pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
     // Counts.
     let counts: Vec<String> = Severity::ALL
         .iter()
-        .map(|&s| p.sev(s, &format!("{} {}", sev_label(s).get(lang), a.counts.get(s))))
+        .map(|&s| {
+            p.sev(
+                s,
+                &format!("{} {}", sev_label(s).get(lang), a.counts.get(s)),
+            )
+        })
         .collect();
     let _ = writeln!(out, "{}: {}", t(S::Findings), counts.join("  "));
     let cc = control_counts(a);
@@ -173,11 +179,7 @@ pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
         let head = format!("{} ({})", sev_label(sev).get(lang), group.len());
         let _ = writeln!(out, "\n{}", p.sev(sev, &rule(&head)));
         for f in group {
-            let mark = if is_new(input.diff, f) {
-                t(S::NewMark)
-            } else {
-                ""
-            };
+            let mark = if new.is_new(f) { t(S::NewMark) } else { "" };
             let guess = if f.certainty == clinicscan_model::Certainty::Guess {
                 format!(" {}", p.dim(t(S::GuessMark)))
             } else {
