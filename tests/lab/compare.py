@@ -2,7 +2,7 @@
 """Hold a clinicscan Observation against the clinic lab's ground truth.
 
     tests/lab/compare.py OBSERVATION.json [--vantage general|guest] [--variant V]
-                         [--strict-facts] [--run-dir DIR] [-q]
+                         [--strict-facts] [--run-dir DIR] [--json FILE] [-q]
 
 Prints every mismatch and exits 1 if there is any. Checked, for the addresses the scan
 targeted (scan.options.targets; everything in the lab when they cannot be read):
@@ -249,6 +249,7 @@ def main():
     ap.add_argument("--run-dir", default=None, help="lab run dir (printer capture); '' to skip")
     ap.add_argument("--truth", default=L.TRUTH_FILE)
     ap.add_argument("-q", "--quiet", action="store_true", help="print mismatches only")
+    ap.add_argument("--json", metavar="FILE", help="also write the result as JSON (for test harnesses)")
     a = ap.parse_args()
     with open(a.observation, encoding="utf-8") as f:
         obs = json.load(f)
@@ -263,6 +264,11 @@ def main():
     compare(obs, truth, vantage, variant, a.strict_facts, run_dir, res)
     print(f"\ncompare: {res.oks} ok, {len(res.mismatches)} mismatch(es), "
           f"{len(res.unsupported)} not yet supported, {len(res.unknown)} unknown")
+    if a.json:
+        with open(a.json, "w", encoding="utf-8") as f:
+            json.dump({"vantage": vantage, "variant": variant, "ok": res.oks,
+                       "mismatches": res.mismatches, "not_yet_supported": res.unsupported,
+                       "unknown": res.unknown}, f, ensure_ascii=False, indent=1)
     sys.exit(1 if res.mismatches else 0)
 
 

@@ -57,12 +57,46 @@ class CompareTest(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("10.77.30.10: truth says nothing answers from general, Observation says up", p.stdout)
 
+    def test_guest_vantage_is_read_from_the_observation(self):
+        rc, mism, out = run("observation-guest-good.json")
+        self.assertEqual((rc, mism), (0, []), out)
+        self.assertIn("from guest", out)
+        # the same scan held against the general vantage is wrong in many places
+        rc, mism, out = run("observation-guest-good.json", "--vantage", "general")
+        self.assertEqual(rc, 1)
+        self.assertIn("10.77.10.20: truth says up from general, Observation says absent", mism)
+
+    def test_json_result(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "r.json")
+            rc, mism, out = run("observation-general-bad.json", "--json", path)
+            with open(path) as f:
+                r = json.load(f)
+        self.assertEqual(r["vantage"], "general")
+        self.assertEqual(sorted(r["mismatches"]), sorted(mism))
+        self.assertEqual(len(r["mismatches"]), 6)
+
     def test_not_an_observation_is_refused(self):
         p = subprocess.run([sys.executable, os.path.join(HERE, "compare.py"), os.path.join(HERE, "..", "..",
                             "crates", "model", "schemas", "observation.v1.json"), "--run-dir", ""],
                            capture_output=True, text=True)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("not a clinicscan/observation/v1", p.stderr)
+
+
+class FixtureSchemaTest(unittest.TestCase):
+    def test_fixtures_follow_the_observation_schema(self):
+        try:
+            import jsonschema
+        except ImportError:
+            self.skipTest("python jsonschema module not installed")
+        with open(os.path.join(ROOT, "crates", "model", "schemas", "observation.v1.json")) as f:
+            schema = json.load(f)
+        for name in sorted(os.listdir(FIX)):
+            if name.startswith("observation-") and name.endswith(".json"):
+                with open(os.path.join(FIX, name)) as f:
+                    jsonschema.validate(json.load(f), schema)
 
 
 class TruthTest(unittest.TestCase):
