@@ -107,15 +107,31 @@ def in_targets(addr, nets, excludes):
 
 
 def pick_vantage(obs, truth, wanted):
+    """--vantage, else the lab vantage whose address the scan used, else the zone it names."""
     if wanted:
         return wanted
     v = obs["scan"].get("vantage", {})
-    if v.get("zone") in truth.vantages:
-        return v["zone"]
     for name, tv in truth.vantages.items():
         if tv["address"] in (v.get("addresses") or []):
             return name
+    if v.get("zone") in truth.vantages:
+        return v["zone"]
     sys.exit("compare.py: cannot tell the vantage from the Observation; pass --vantage")
+
+
+def check_vantage(obs, truth, vantage, res):
+    """The zone an Observation claims to be scanned from must be the one it was scanned from
+    (segmentation findings depend on it)."""
+    v = obs["scan"].get("vantage", {})
+    zone = v.get("zone")
+    want_addr = truth.vantages[vantage]["address"]
+    addrs = v.get("addresses") or []
+    if addrs and want_addr not in addrs:
+        res.mismatch(f"scan.vantage.addresses = {addrs}, but the {vantage} vantage is {want_addr}")
+    if zone is not None and zone != vantage:
+        res.mismatch(f"scan.vantage.zone = {zone!r}, but the scan ran from {want_addr} ({vantage})")
+    elif zone == vantage:
+        res.ok(f"scan.vantage.zone = {zone!r}")
 
 
 def compare(obs, truth, vantage, variant, strict, run_dir, res):
@@ -261,6 +277,7 @@ def main():
     run_dir = L.LAB_RUN if a.run_dir is None else a.run_dir
     res = Result(a.quiet)
     print(f"compare: {a.observation} from {vantage}, variant {variant}")
+    check_vantage(obs, truth, vantage, res)
     compare(obs, truth, vantage, variant, a.strict_facts, run_dir, res)
     print(f"\ncompare: {res.oks} ok, {len(res.mismatches)} mismatch(es), "
           f"{len(res.unsupported)} not yet supported, {len(res.unknown)} unknown")

@@ -65,6 +65,23 @@ class CompareTest(unittest.TestCase):
         rc, mism, out = run("observation-guest-good.json", "--vantage", "general")
         self.assertEqual(rc, 1)
         self.assertIn("10.77.10.20: truth says up from general, Observation says absent", mism)
+        self.assertIn("scan.vantage.zone = 'guest', but the scan ran from 10.77.10.10 (general)", mism)
+
+    def test_a_wrong_vantage_zone_is_a_mismatch(self):
+        import tempfile
+        with open(os.path.join(FIX, "observation-guest-good.json")) as f:
+            obs = json.load(f)
+        obs["scan"]["vantage"]["zone"] = "general"  # a site file's fixed zone, scanned from guest
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "o.json")
+            with open(path, "w") as f:
+                json.dump(obs, f)
+            p = subprocess.run([sys.executable, os.path.join(HERE, "compare.py"), path, "--run-dir", "",
+                                "--variant", "default", "-q"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("from guest", p.stdout)  # the address decides the vantage
+        mism = [line.split("MISMATCH", 1)[1].strip() for line in p.stdout.splitlines() if "MISMATCH" in line]
+        self.assertEqual(mism, ["scan.vantage.zone = 'general', but the scan ran from 10.77.50.10 (guest)"])
 
     def test_json_result(self):
         import tempfile
