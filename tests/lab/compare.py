@@ -267,18 +267,28 @@ def main():
     ap.add_argument("-q", "--quiet", action="store_true", help="print mismatches only")
     ap.add_argument("--json", metavar="FILE", help="also write the result as JSON (for test harnesses)")
     a = ap.parse_args()
-    with open(a.observation, encoding="utf-8") as f:
-        obs = json.load(f)
-    if obs.get("schema") != SCHEMA:
-        sys.exit(f"compare.py: not a {SCHEMA} document (schema = {obs.get('schema')!r})")
+    try:
+        with open(a.observation, encoding="utf-8") as f:
+            obs = json.load(f)
+    except (OSError, ValueError) as e:
+        sys.exit(f"compare.py: cannot read {a.observation}: {e}")
+    if not isinstance(obs, dict) or obs.get("schema") != SCHEMA:
+        got = obs.get("schema") if isinstance(obs, dict) else type(obs).__name__
+        sys.exit(f"compare.py: not a {SCHEMA} document (schema = {got!r})")
     truth = L.Truth(a.truth)
+    if not isinstance(obs.get("scan"), dict) or not isinstance(obs.get("hosts"), list):
+        sys.exit("compare.py: malformed Observation (scan or hosts missing)")
     vantage = pick_vantage(obs, truth, a.vantage)
     variant = a.variant or L.current_variant()
     run_dir = L.LAB_RUN if a.run_dir is None else a.run_dir
     res = Result(a.quiet)
     print(f"compare: {a.observation} from {vantage}, variant {variant}")
-    check_vantage(obs, truth, vantage, res)
-    compare(obs, truth, vantage, variant, a.strict_facts, run_dir, res)
+    try:
+        check_vantage(obs, truth, vantage, res)
+        compare(obs, truth, vantage, variant, a.strict_facts, run_dir, res)
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        # a document that claims the schema but does not follow it
+        sys.exit(f"compare.py: malformed Observation ({type(e).__name__}: {e})")
     print(f"\ncompare: {res.oks} ok, {len(res.mismatches)} mismatch(es), "
           f"{len(res.unsupported)} not yet supported, {len(res.unknown)} unknown")
     if a.json:

@@ -94,6 +94,22 @@ class CompareTest(unittest.TestCase):
         self.assertEqual(sorted(r["mismatches"]), sorted(mism))
         self.assertEqual(len(r["mismatches"]), 6)
 
+    def test_malformed_observations_are_refused_cleanly(self):
+        import tempfile
+        cases = ["[]", "{", '{"schema": "clinicscan/observation/v1"}',
+                 '{"schema": "clinicscan/observation/v1", "scan": {"vantage": {"zone": "general"}}, '
+                 '"hosts": [{"address": "10.77.10.20", "status": {"state": "up"}, "services": [{"port": 1}]}]}']
+        with tempfile.TemporaryDirectory() as d:
+            for i, text in enumerate(cases):
+                path = os.path.join(d, f"{i}.json")
+                with open(path, "w") as f:
+                    f.write(text)
+                p = subprocess.run([sys.executable, os.path.join(HERE, "compare.py"), path, "--run-dir", "",
+                                    "--variant", "default"], capture_output=True, text=True)
+                self.assertNotEqual(p.returncode, 0, text)
+                self.assertNotIn("Traceback", p.stderr, text)
+                self.assertIn("compare.py:", p.stderr, text)
+
     def test_not_an_observation_is_refused(self):
         p = subprocess.run([sys.executable, os.path.join(HERE, "compare.py"), os.path.join(HERE, "..", "..",
                             "crates", "model", "schemas", "observation.v1.json"), "--run-dir", ""],
