@@ -2,7 +2,7 @@
 """Hold a clinicscan Observation against the clinic lab's ground truth.
 
     tests/lab/compare.py OBSERVATION.json [--vantage general|guest] [--variant V]
-                         [--strict-facts] [--run-dir DIR] [-q]
+                         [--strict-facts] [--run-dir DIR] [--json FILE] [-q]
 
 Prints every mismatch and exits 1 if there is any. Checked, for the addresses the scan
 targeted (scan.options.targets; everything in the lab when they cannot be read):
@@ -107,15 +107,31 @@ def in_targets(addr, nets, excludes):
 
 
 def pick_vantage(obs, truth, wanted):
+    """--vantage, else the lab vantage whose address the scan used, else the zone it names."""
     if wanted:
         return wanted
     v = obs["scan"].get("vantage", {})
-    if v.get("zone") in truth.vantages:
-        return v["zone"]
     for name, tv in truth.vantages.items():
         if tv["address"] in (v.get("addresses") or []):
             return name
+    if v.get("zone") in truth.vantages:
+        return v["zone"]
     sys.exit("compare.py: cannot tell the vantage from the Observation; pass --vantage")
+
+
+def check_vantage(obs, truth, vantage, res):
+    """The zone an Observation claims to be scanned from must be the one it was scanned from
+    (segmentation findings depend on it)."""
+    v = obs["scan"].get("vantage", {})
+    zone = v.get("zone")
+    want_addr = truth.vantages[vantage]["address"]
+    addrs = v.get("addresses") or []
+    if addrs and want_addr not in addrs:
+        res.mismatch(f"scan.vantage.addresses = {addrs}, but the {vantage} vantage is {want_addr}")
+    if zone is not None and zone != vantage:
+        res.mismatch(f"scan.vantage.zone = {zone!r}, but the scan ran from {want_addr} ({vantage})")
+    elif zone == vantage:
+        res.ok(f"scan.vantage.zone = {zone!r}")
 
 
 def compare(obs, truth, vantage, variant, strict, run_dir, res):
@@ -249,20 +265,37 @@ def main():
     ap.add_argument("--run-dir", default=None, help="lab run dir (printer capture); '' to skip")
     ap.add_argument("--truth", default=L.TRUTH_FILE)
     ap.add_argument("-q", "--quiet", action="store_true", help="print mismatches only")
+    ap.add_argument("--json", metavar="FILE", help="also write the result as JSON (for test harnesses)")
     a = ap.parse_args()
-    with open(a.observation, encoding="utf-8") as f:
-        obs = json.load(f)
-    if obs.get("schema") != SCHEMA:
-        sys.exit(f"compare.py: not a {SCHEMA} document (schema = {obs.get('schema')!r})")
+    try:
+        with open(a.observation, encoding="utf-8") as f:
+            obs = json.load(f)
+    except (OSError, ValueError) as e:
+        sys.exit(f"compare.py: cannot read {a.observation}: {e}")
+    if not isinstance(obs, dict) or obs.get("schema") != SCHEMA:
+        got = obs.get("schema") if isinstance(obs, dict) else type(obs).__name__
+        sys.exit(f"compare.py: not a {SCHEMA} document (schema = {got!r})")
     truth = L.Truth(a.truth)
+    if not isinstance(obs.get("scan"), dict) or not isinstance(obs.get("hosts"), list):
+        sys.exit("compare.py: malformed Observation (scan or hosts missing)")
     vantage = pick_vantage(obs, truth, a.vantage)
     variant = a.variant or L.current_variant()
     run_dir = L.LAB_RUN if a.run_dir is None else a.run_dir
     res = Result(a.quiet)
     print(f"compare: {a.observation} from {vantage}, variant {variant}")
-    compare(obs, truth, vantage, variant, a.strict_facts, run_dir, res)
+    try:
+        check_vantage(obs, truth, vantage, res)
+        compare(obs, truth, vantage, variant, a.strict_facts, run_dir, res)
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        # a document that claims the schema but does not follow it
+        sys.exit(f"compare.py: malformed Observation ({type(e).__name__}: {e})")
     print(f"\ncompare: {res.oks} ok, {len(res.mismatches)} mismatch(es), "
           f"{len(res.unsupported)} not yet supported, {len(res.unknown)} unknown")
+    if a.json:
+        with open(a.json, "w", encoding="utf-8") as f:
+            json.dump({"vantage": vantage, "variant": variant, "ok": res.oks,
+                       "mismatches": res.mismatches, "not_yet_supported": res.unsupported,
+                       "unknown": res.unknown}, f, ensure_ascii=False, indent=1)
     sys.exit(1 if res.mismatches else 0)
 
 

@@ -235,3 +235,48 @@ def match(expected, actual):
         return ok, "" if ok else f"expected {sorted(set(map(str, expected)))}, got {sorted(set(map(str, actual)))}"
     ok = expected == actual and type(expected) is type(actual)
     return ok, "" if ok else f"expected {expected!r}, got {actual!r}"
+
+
+# ------------------------------------------------------------------ command line
+
+def expectations(truth, vantage, variant, with_scale=False):
+    """What a scanner at `vantage` must see: per address, the host state and the ports that
+    are not closed (open / filtered / open-filtered), over the lab's checked ports."""
+    out = {}
+    addrs = truth.all_addresses(with_scale) + truth.no_host
+    for a in sorted(set(addrs), key=ipaddress.ip_address):
+        ports = {}
+        checked = truth.checked_ports()
+        if with_scale and a in truth.scale_hosts():
+            checked = [("tcp", p) for p in truth.scale["tcp_ports_pool"]]
+        for t, p in checked:
+            st = truth.expected_port(vantage, a, t, p, variant)
+            if st not in (None, CLOSED):
+                ports.setdefault(st, []).append(f"{p}/{t}")
+        out[a] = {"host": truth.expected_host(vantage, a, variant), **ports}
+    return out
+
+
+def main():
+    import argparse
+    ap = argparse.ArgumentParser(description="Print what a scanner must see from a vantage "
+                                 "(ports not listed are closed).")
+    ap.add_argument("--vantage", choices=["general", "guest"], default="general")
+    ap.add_argument("--variant", choices=["default", "isolated"], default="default")
+    ap.add_argument("--scale", action="store_true")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    t = Truth()
+    exp = expectations(t, a.vantage, a.variant, a.scale)
+    if a.json:
+        print(json.dumps(exp, indent=1))
+        return
+    for addr, e in exp.items():
+        h = t.by_addr.get(addr, {})
+        n = len(t.checked_ports())
+        rest = "  ".join(f"{k}: {'all' if len(v) == n else ','.join(v)}" for k, v in e.items() if k != "host")
+        print(f"{addr:15} {h.get('name', ''):9} {e['host']:5} {rest}")
+
+
+if __name__ == "__main__":
+    main()

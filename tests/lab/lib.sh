@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # Shared definitions of the clinicscan lab: namespaces, addresses, run dir, helpers.
 # Sourced by tests/lab/{up,down,exec}. Everything the lab creates is a namespace named
 # `cs-*` or a file under $LAB_RUN, so `down` can find and remove all of it.

@@ -57,12 +57,79 @@ class CompareTest(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("10.77.30.10: truth says nothing answers from general, Observation says up", p.stdout)
 
+    def test_guest_vantage_is_read_from_the_observation(self):
+        rc, mism, out = run("observation-guest-good.json")
+        self.assertEqual((rc, mism), (0, []), out)
+        self.assertIn("from guest", out)
+        # the same scan held against the general vantage is wrong in many places
+        rc, mism, out = run("observation-guest-good.json", "--vantage", "general")
+        self.assertEqual(rc, 1)
+        self.assertIn("10.77.10.20: truth says up from general, Observation says absent", mism)
+        self.assertIn("scan.vantage.zone = 'guest', but the scan ran from 10.77.10.10 (general)", mism)
+
+    def test_a_wrong_vantage_zone_is_a_mismatch(self):
+        import tempfile
+        with open(os.path.join(FIX, "observation-guest-good.json")) as f:
+            obs = json.load(f)
+        obs["scan"]["vantage"]["zone"] = "general"  # a site file's fixed zone, scanned from guest
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "o.json")
+            with open(path, "w") as f:
+                json.dump(obs, f)
+            p = subprocess.run([sys.executable, os.path.join(HERE, "compare.py"), path, "--run-dir", "",
+                                "--variant", "default", "-q"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("from guest", p.stdout)  # the address decides the vantage
+        mism = [line.split("MISMATCH", 1)[1].strip() for line in p.stdout.splitlines() if "MISMATCH" in line]
+        self.assertEqual(mism, ["scan.vantage.zone = 'general', but the scan ran from 10.77.50.10 (guest)"])
+
+    def test_json_result(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "r.json")
+            rc, mism, out = run("observation-general-bad.json", "--json", path)
+            with open(path) as f:
+                r = json.load(f)
+        self.assertEqual(r["vantage"], "general")
+        self.assertEqual(sorted(r["mismatches"]), sorted(mism))
+        self.assertEqual(len(r["mismatches"]), 6)
+
+    def test_malformed_observations_are_refused_cleanly(self):
+        import tempfile
+        cases = ["[]", "{", '{"schema": "clinicscan/observation/v1"}',
+                 '{"schema": "clinicscan/observation/v1", "scan": {"vantage": {"zone": "general"}}, '
+                 '"hosts": [{"address": "10.77.10.20", "status": {"state": "up"}, "services": [{"port": 1}]}]}']
+        with tempfile.TemporaryDirectory() as d:
+            for i, text in enumerate(cases):
+                path = os.path.join(d, f"{i}.json")
+                with open(path, "w") as f:
+                    f.write(text)
+                p = subprocess.run([sys.executable, os.path.join(HERE, "compare.py"), path, "--run-dir", "",
+                                    "--variant", "default"], capture_output=True, text=True)
+                self.assertNotEqual(p.returncode, 0, text)
+                self.assertNotIn("Traceback", p.stderr, text)
+                self.assertIn("compare.py:", p.stderr, text)
+
     def test_not_an_observation_is_refused(self):
         p = subprocess.run([sys.executable, os.path.join(HERE, "compare.py"), os.path.join(HERE, "..", "..",
                             "crates", "model", "schemas", "observation.v1.json"), "--run-dir", ""],
                            capture_output=True, text=True)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("not a clinicscan/observation/v1", p.stderr)
+
+
+class FixtureSchemaTest(unittest.TestCase):
+    def test_fixtures_follow_the_observation_schema(self):
+        try:
+            import jsonschema
+        except ImportError:
+            self.skipTest("python jsonschema module not installed")
+        with open(os.path.join(ROOT, "crates", "model", "schemas", "observation.v1.json")) as f:
+            schema = json.load(f)
+        for name in sorted(os.listdir(FIX)):
+            if name.startswith("observation-") and name.endswith(".json"):
+                with open(os.path.join(FIX, name)) as f:
+                    jsonschema.validate(json.load(f), schema)
 
 
 class TruthTest(unittest.TestCase):
