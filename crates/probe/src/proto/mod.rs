@@ -47,7 +47,9 @@ pub mod hooks {
 
     use chrono::{DateTime, Utc};
     use clinicscan_model::{PortReason, PortState, ProbeError, Service, TlsFacts, Transport};
+
     use super::ProbeContext;
+
     /// A probe context for `addr`: `budget` for the whole probe, 3 s per I/O step, 4 MiB.
     fn make(
         addr: SocketAddr,
@@ -66,15 +68,28 @@ pub mod hooks {
             connection_gap: Duration::ZERO,
         }
     }
+
     fn service(port: u16) -> Service {
         Service::port_only(port, Transport::Tcp, PortState::Open, PortReason::SynAck)
+    }
+
     /// The TLS audit directly on the port.
     pub async fn tls_audit(
+        addr: SocketAddr,
+        server_name: Option<&str>,
+        now: DateTime<Utc>,
+        budget: Duration,
     ) -> Result<TlsFacts, ProbeError> {
         super::tls::audit(&make(addr, server_name, now, budget), "direct", None).await
+    }
+
     /// One service probe (`kind`: "tls", "http", "https", "smtp") into a fresh `Service`.
     pub async fn probe(
         kind: &str,
+        addr: SocketAddr,
+        server_name: Option<&str>,
+        now: DateTime<Utc>,
+        budget: Duration,
     ) -> Service {
         let ctx = make(addr, server_name, now, budget);
         let mut svc = service(addr.port());
@@ -84,8 +99,11 @@ pub mod hooks {
             "https" => super::http::probe(&ctx, &mut svc, true).await,
             "smtp" => super::smtp::probe(&ctx, &mut svc).await,
             _ => {}
+        }
         svc
+    }
 }
+
 #[cfg(test)]
 mod remote_lab;
 
