@@ -56,7 +56,8 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
     if communities.is_empty() {
         communities.push("public".to_string());
     }
-    communities.dedup();
+    let mut seen = std::collections::HashSet::new();
+    communities.retain(|c| seen.insert(c.clone()));
     communities.truncate(MAX_COMMUNITIES);
 
     let seed = random_bytes::<4>();
