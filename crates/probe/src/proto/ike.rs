@@ -390,6 +390,10 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
     } else if refused {
         service.state = PortState::Closed;
         service.reason = PortReason::PortUnreachable;
+    } else if outcomes.iter().any(|o| matches!(o, Outcome::Invalid(_))) {
+        // Something answered, but not with IKE: the port is open, the protocol unproven.
+        service.state = PortState::Open;
+        service.reason = PortReason::UdpResponse;
     } else {
         // Silence: the port stays open|filtered and every IKE fact is unknown.
         service.facts.ike = Some(facts);
@@ -419,3 +423,7 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
 #[cfg(test)]
 #[path = "../../tests/vpn_lab/lab.rs"]
 mod vpn_lab;
+
+#[cfg(test)]
+#[path = "../../tests/vpn_lab/hostile.rs"]
+mod hostile;
