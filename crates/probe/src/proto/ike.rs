@@ -142,9 +142,12 @@ async fn exchange(
 }
 
 fn ke_value(group: u16) -> Vec<u8> {
+    if let Some(point) = wire::ecp_public_value(group) {
+        return point.to_vec();
+    }
     let mut ke = random_vec(wire::ke_len(group).unwrap_or(128));
     // Keep a MODP value below the prime (every MODP prime starts with 0xFFFF...).
-    if group != 31 {
+    if group != 31 && !ke.is_empty() {
         ke[0] = 0x40 | (ke[0] & 0x3f);
     }
     ke
@@ -306,7 +309,7 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
     // Round 2: aggressive mode with PSK, and weak-only main mode when round 1 chose strong.
     let am_group = chosen
         .map(|t| t.group)
-        .filter(|g| *g != 31 && wire::ke_len(*g).is_some())
+        .filter(|g| wire::ke_len(*g).is_some())
         .unwrap_or(2);
     let am_spi: [u8; 8] = random_bytes();
     let weak_spi: [u8; 8] = random_bytes();
@@ -387,6 +390,10 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
     } else if refused {
         service.state = PortState::Closed;
         service.reason = PortReason::PortUnreachable;
+    } else if outcomes.iter().any(|o| matches!(o, Outcome::Invalid(_))) {
+        // Something answered, but not with IKE: the port is open, the protocol unproven.
+        service.state = PortState::Open;
+        service.reason = PortReason::UdpResponse;
     } else {
         // Silence: the port stays open|filtered and every IKE fact is unknown.
         service.facts.ike = Some(facts);
@@ -416,3 +423,7 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
 #[cfg(test)]
 #[path = "../../tests/vpn_lab/lab.rs"]
 mod vpn_lab;
+
+#[cfg(test)]
+#[path = "../../tests/vpn_lab/hostile.rs"]
+mod hostile;

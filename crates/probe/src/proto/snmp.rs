@@ -56,7 +56,8 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
     if communities.is_empty() {
         communities.push("public".to_string());
     }
-    communities.dedup();
+    let mut seen = std::collections::HashSet::new();
+    communities.retain(|c| seen.insert(c.clone()));
     communities.truncate(MAX_COMMUNITIES);
 
     let seed = random_bytes::<4>();
@@ -97,6 +98,7 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
     let mut facts = SnmpFacts::default();
     let mut v3_answered = false;
     let mut replied = false;
+    let mut got_datagram = false;
     let mut budget = ctx.max_bytes;
     let deadline = io::step_deadline(ctx);
     let mut buf = vec![0u8; wire::MAX_MESSAGE];
@@ -115,6 +117,7 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
             Ok(Err(e)) => return local(service, e.to_string()),
             Ok(Ok(n)) => n,
         };
+        got_datagram = true;
         if n > budget {
             invalid = Some(format!(
                 "replies exceeded the {} byte budget",
@@ -205,6 +208,10 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
             });
         }
         service.facts.snmp = Some(facts);
+    } else if got_datagram {
+        // Something answered, but not with SNMP for our requests: open, protocol unproven.
+        service.state = PortState::Open;
+        service.reason = PortReason::UdpResponse;
     } else if refused {
         service.state = PortState::Closed;
         service.reason = PortReason::PortUnreachable;

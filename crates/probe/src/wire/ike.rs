@@ -154,7 +154,36 @@ pub fn group_name(g: u16) -> String {
     }
 }
 
-/// The key exchange value size of a MODP group, or of Curve25519.
+/// The base point G of NIST P-256 (x || y, SEC 2 section 2.4.2): a valid ECP256 public
+/// value (private key 1) for a key exchange that is never completed.
+const P256_G: [u8; 64] = [
+    0x6b, 0x17, 0xd1, 0xf2, 0xe1, 0x2c, 0x42, 0x47, 0xf8, 0xbc, 0xe6, 0xe5, 0x63, 0xa4, 0x40, 0xf2,
+    0x77, 0x03, 0x7d, 0x81, 0x2d, 0xeb, 0x33, 0xa0, 0xf4, 0xa1, 0x39, 0x45, 0xd8, 0x98, 0xc2, 0x96,
+    0x4f, 0xe3, 0x42, 0xe2, 0xfe, 0x1a, 0x7f, 0x9b, 0x8e, 0xe7, 0xeb, 0x4a, 0x7c, 0x0f, 0x9e, 0x16,
+    0x2b, 0xce, 0x33, 0x57, 0x6b, 0x31, 0x5e, 0xce, 0xcb, 0xb6, 0x40, 0x68, 0x37, 0xbf, 0x51, 0xf5,
+];
+
+/// The base point G of NIST P-384 (x || y, SEC 2 section 2.5.1).
+const P384_G: [u8; 96] = [
+    0xaa, 0x87, 0xca, 0x22, 0xbe, 0x8b, 0x05, 0x37, 0x8e, 0xb1, 0xc7, 0x1e, 0xf3, 0x20, 0xad, 0x74,
+    0x6e, 0x1d, 0x3b, 0x62, 0x8b, 0xa7, 0x9b, 0x98, 0x59, 0xf7, 0x41, 0xe0, 0x82, 0x54, 0x2a, 0x38,
+    0x55, 0x02, 0xf2, 0x5d, 0xbf, 0x55, 0x29, 0x6c, 0x3a, 0x54, 0x5e, 0x38, 0x72, 0x76, 0x0a, 0xb7,
+    0x36, 0x17, 0xde, 0x4a, 0x96, 0x26, 0x2c, 0x6f, 0x5d, 0x9e, 0x98, 0xbf, 0x92, 0x92, 0xdc, 0x29,
+    0xf8, 0xf4, 0x1d, 0xbd, 0x28, 0x9a, 0x14, 0x7c, 0xe9, 0xda, 0x31, 0x13, 0xb5, 0xf0, 0xb8, 0xc0,
+    0x0a, 0x60, 0xb1, 0xce, 0x1d, 0x7e, 0x81, 0x9d, 0x7a, 0x43, 0x1d, 0x7c, 0x90, 0xea, 0x0e, 0x5f,
+];
+
+/// A fixed, valid public value for an elliptic-curve group, where random bytes would not be
+/// a point on the curve.
+pub fn ecp_public_value(group: u16) -> Option<&'static [u8]> {
+    match group {
+        19 => Some(&P256_G),
+        20 => Some(&P384_G),
+        _ => None,
+    }
+}
+
+/// The key exchange value size of a MODP group, of ECP256/384, or of Curve25519.
 pub fn ke_len(group: u16) -> Option<usize> {
     Some(match group {
         1 => 96,
@@ -163,6 +192,8 @@ pub fn ke_len(group: u16) -> Option<usize> {
         14 => 256,
         15 => 384,
         16 => 512,
+        19 => 64,
+        20 => 96,
         31 => 32,
         _ => return None,
     })
@@ -364,6 +395,8 @@ fn v2_transforms() -> Vec<(u8, u16, Option<u16>)> {
         (3, 2, None),       // AUTH_HMAC_SHA1_96
         (3, 1, None),       // AUTH_HMAC_MD5_96
         (4, 14, None),      // MODP2048
+        (4, 19, None),      // ECP256
+        (4, 20, None),      // ECP384
         (4, 31, None),      // Curve25519
         (4, 15, None),      // MODP3072
         (4, 16, None),      // MODP4096
@@ -880,7 +913,7 @@ mod tests {
             panic!()
         };
         assert_eq!(t[0].text(), "AES-CBC-256");
-        assert_eq!(t.len(), 16);
+        assert_eq!(t.len(), 18);
         let c = v2_sa_init(COOKIE, 14, &[0x55; 256], &[2; 32], Some(b"abcd"));
         let p = parse_message(&c).unwrap();
         assert_eq!(p.payloads[0], Payload::Notify(16_390, b"abcd".to_vec()));
@@ -1000,6 +1033,14 @@ mod tests {
             // No NAT detection: the request carried none.
             vec!["CHILDLESS_IKEV2_SUPPORTED", "MULTIPLE_AUTH_SUPPORTED"]
         );
+    }
+
+    #[test]
+    fn ecp_values_have_the_group_size() {
+        for g in [19, 20] {
+            assert_eq!(ecp_public_value(g).map(<[u8]>::len), ke_len(g));
+        }
+        assert_eq!(ecp_public_value(14), None);
     }
 
     #[test]

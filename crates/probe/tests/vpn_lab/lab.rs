@@ -163,7 +163,12 @@ async fn ike() {
         );
         assert_eq!(
             f.v2_transform.as_deref(),
-            Some("AES-CBC-256/HMAC-SHA2-256-128/PRF-HMAC-SHA2-256/MODP2048")
+            Some("AES-CBC-256/HMAC-SHA2-256-128/PRF-HMAC-SHA2-256/ECP256")
+        );
+        // The first IKE_SA_INIT carries a MODP2048 KE; the responder asks for ECP256.
+        assert!(
+            f.notifications.contains(&"INVALID_KE_PAYLOAD".to_string()),
+            "{f:?}"
         );
         // The configured fallback 3des-sha1-modp1024 is found by the weak-only proposal.
         assert_eq!(f.weak_parameters, strs(&["3DES", "DH group 2 (MODP1024)"]));
@@ -258,6 +263,23 @@ async fn snmp() {
     assert!(e.time.is_some());
     // One shared wait for the communities that never answer.
     assert!(took < Duration::from_millis(2500), "{took:?}");
+
+    // With only communities that answer, the probe ends as soon as everything did.
+    let mut only_public = ctx(NS_IP, 161);
+    only_public.snmp_communities = strs(&["public"]);
+    let mut s = Service::port_only(
+        161,
+        Transport::Udp,
+        PortState::OpenFiltered,
+        PortReason::NoResponse,
+    );
+    let t = Instant::now();
+    run(ProbeKind::Snmp, &only_public, &mut s).await;
+    let took = t.elapsed();
+    eprintln!("vpn_lab: Snmp 161 (public only) in {took:?}");
+    let f = s.facts.snmp.expect("snmp facts");
+    assert_eq!(f.versions, strs(&["v1", "v2c", "v3"]));
+    assert!(took < Duration::from_millis(500), "{took:?}");
 }
 
 async fn dicom() {

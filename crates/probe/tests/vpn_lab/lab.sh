@@ -133,7 +133,7 @@ connections {
   }
   v2 {
     version = 2
-    proposals = aes256-sha256-modp2048
+    proposals = aes256-sha256-ecp256
     local { auth = psk
             id = vpn.csv.test }
     remote { auth = psk }
