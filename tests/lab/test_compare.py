@@ -173,6 +173,12 @@ class TruthTest(unittest.TestCase):
         self.assertFalse(L.match(True, 1)[0])   # a number is not a boolean
         self.assertFalse(L.match(False, None)[0])
         self.assertEqual(L.get_path({"a": [{"b": [1, 2]}, {"b": [3]}]}, "a[].b"), [1, 2, 3])
+        v = {"tls": {"versions": [{"version": "TLSv1.0", "suites": [{"name": "A"}]},
+                                  {"version": "TLSv1.2", "suites": [{"name": "A"}, {"name": "B"}]}]}}
+        self.assertEqual(L.get_path(v, "tls.versions[version=TLSv1.0].suites[].name"), ["A"])
+        self.assertEqual(L.get_path(v, "tls.versions[version=TLSv1.2].suites[].name"), ["A", "B"])
+        self.assertEqual(L.get_path(v, "tls.versions[version=TLSv1.3].suites[].name"), [])
+        self.assertIs(L.get_path(v, "tls.nothing[].x"), L.MISSING)
 
     def test_every_fact_key_names_a_model_field(self):
         with open(os.path.join(ROOT, "crates", "model", "schemas", "observation.v1.json")) as f:
@@ -181,7 +187,8 @@ class TruthTest(unittest.TestCase):
         for h, s in self.t.services():
             for key in s.get("facts", {}):
                 node = defs["ServiceFacts"]
-                for part in key.replace("[]", "").split("."):
+                for part in L.split_path(key):
+                    part = part.split("[", 1)[0]
                     props = node.get("properties", {})
                     self.assertIn(part, props, f"{h['name']}:{s['port']} {key}")
                     node = props[part]
