@@ -71,3 +71,12 @@ bridge_of() {
   done
   return 1
 }
+
+# One lab operation at a time (cargo may run tests in parallel): up and down hold an
+# exclusive lock on this file. A nested call (up running down) inherits the lock.
+lab_lock() {
+  [ "${CLINICSCAN_LAB_LOCKED:-}" = 1 ] && return 0
+  exec 9<"$LAB_DIR/lib.sh"
+  if ! flock -w 300 9; then die "another lab up/down has held the lock for 5 minutes"; fi
+  export CLINICSCAN_LAB_LOCKED=1
+}
