@@ -84,9 +84,15 @@ def parse_ports(spec):
     if not spec or not any(c.isdigit() for c in spec):
         return None
     ports = set()
-    for part in spec.replace("T:", "").split(","):
+    udp = False
+    for part in spec.split(","):
         part = part.strip()
-        if not part or part.startswith("U:"):
+        if part.startswith("U:"):
+            udp = True  # every item from here on is a UDP port
+            continue
+        if part.startswith("T:"):
+            udp, part = False, part[2:]
+        if not part or udp:
             continue
         try:
             if "-" in part:

@@ -30,6 +30,13 @@ class CompareTest(unittest.TestCase):
         self.assertEqual(rc, 0)
         self.assertIn("not yet supported", out)
 
+    def test_recorded_reference_observations_pass_strictly(self):
+        # recorded by `tests/lab/verify --reference-out` from the real lab (standard clients)
+        for v in ("general", "guest"):
+            rc, mism, out = run(f"observation-reference-{v}.json", "--strict-facts")
+            self.assertEqual((rc, mism), (0, []), out)
+            self.assertIn("0 not yet supported, 0 unknown", out)
+
     def test_strict_facts_counts_unsupported_facts(self):
         rc, mism, out = run("observation-general-good.json", "--strict-facts")
         self.assertEqual(rc, 1)
