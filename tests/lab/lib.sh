@@ -32,6 +32,7 @@ HOSTS=(
   "pacs     clinical        10.77.20.20 -"
   "drpc     clinical        10.77.20.30 -"
   "legacy   clinical        10.77.20.40 -"
+  "hostile  clinical        10.77.20.66 -"
   "oqv-bad  oqv             10.77.30.10 -"
   "oqv-ok   oqv             10.77.30.20 -"
   "modality medical-devices 10.77.40.10 88:b4:36:77:40:10"
