@@ -119,6 +119,40 @@ class CompareTest(unittest.TestCase):
                 self.assertNotIn("Traceback", p.stderr, text)
                 self.assertIn("compare.py:", p.stderr, text)
 
+    def test_scale_segment(self):
+        import tempfile
+        truth = L.Truth()
+        hosts = [{"address": h["address"], "status": {"state": "up", "reason": "echo-reply"},
+                  "services": [{"port": p, "transport": "tcp", "state": "open", "reason": "syn-ack"}
+                               for p in h["tcp_open"]]}
+                 for h in truth.scale["hosts"] if h["state"] == "up"]
+        with open(os.path.join(FIX, "observation-general-good.json")) as f:
+            obs = json.load(f)
+        obs["scan"]["options"]["targets"] = ["10.77.100.0/24"]
+        obs["scan"]["options"]["ports"] = "21-23,80,443,445,3389,5900,8080"
+        obs["hosts"] = hosts
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "scale.json")
+            with open(path, "w") as f:
+                json.dump(obs, f)
+            p = subprocess.run([sys.executable, os.path.join(HERE, "compare.py"), path, "--run-dir", "",
+                                "--variant", "default", "-q"], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stdout)
+            self.assertIn(" 0 mismatch", p.stdout)
+            # one open port missed, one filtered host reported up
+            obs["hosts"][0]["services"].pop()
+            obs["hosts"].append({"address": "10.77.100.55", "status": {"state": "up", "reason": "echo-reply"}})
+            with open(path, "w") as f:
+                json.dump(obs, f)
+            p = subprocess.run([sys.executable, os.path.join(HERE, "compare.py"), path, "--run-dir", "",
+                                "--variant", "default", "-q"], capture_output=True, text=True)
+        mism = sorted(line.split("MISMATCH", 1)[1].strip() for line in p.stdout.splitlines() if "MISMATCH" in line)
+        first = truth.scale["hosts"][0]
+        self.assertEqual(mism, sorted([
+            f"{first['address']}:{first['tcp_open'][-1]}/tcp: open, not reported",
+            "10.77.100.55: truth says nothing answers from general, Observation says up",
+        ]), p.stdout)
+
     def test_not_an_observation_is_refused(self):
         p = subprocess.run([sys.executable, os.path.join(HERE, "compare.py"), os.path.join(HERE, "..", "..",
                             "crates", "model", "schemas", "observation.v1.json"), "--run-dir", ""],
