@@ -84,9 +84,15 @@ def parse_ports(spec):
     if not spec or not any(c.isdigit() for c in spec):
         return None
     ports = set()
-    for part in spec.replace("T:", "").split(","):
+    udp = False
+    for part in spec.split(","):
         part = part.strip()
-        if not part or part.startswith("U:"):
+        if part.startswith("U:"):
+            udp = True  # every item from here on is a UDP port
+            continue
+        if part.startswith("T:"):
+            udp, part = False, part[2:]
+        if not part or udp:
             continue
         try:
             if "-" in part:
@@ -223,6 +229,9 @@ def compare(obs, truth, vantage, variant, strict, run_dir, res):
             s = services.get((t, p))
             if s is None or s.get("state") not in (L.OPEN, L.OPEN_FILTERED):
                 continue  # the port itself is already a mismatch (or silent): no facts to hold
+            if ts.get("behaviour"):
+                check_broken_peer(a, ts, s, strict, res)
+                continue
             facts = s.get("facts") or {}
             for key, want in ts.get("facts", {}).items():
                 proto = key.split(".")[0].split("[")[0]
@@ -253,6 +262,43 @@ def compare(obs, truth, vantage, variant, strict, run_dir, res):
                 res.mismatch(f"10.77.10.40:9100: the printer received {n} bytes")
             else:
                 res.ok("10.77.10.40:9100: the printer received nothing")
+
+
+def check_broken_peer(addr, ts, s, strict, res):
+    """A port of the hostile device: no fact may be guessed (only the optional `may_facts`,
+    and then right), and the probe must have ended with a probe error of an expected kind."""
+    where = f"{addr}:{ts['port']}/{ts['transport']} ({ts['behaviour']})"
+    may = ts.get("may_facts", {})
+    may_protos = {k.split(".")[0] for k in may}
+    for proto, block in (s.get("facts") or {}).items():
+        if block in (None, {}):
+            continue
+        if proto not in may_protos:
+            res.mismatch(f"{where}: {proto} facts from a broken peer are guesses: {json.dumps(block)[:200]}")
+            continue
+        for key, want in may.items():
+            if key.split(".")[0] != proto:
+                continue
+            actual = L.get_path(s["facts"], key)
+            if actual is L.MISSING:
+                continue
+            good, why = L.match(want, actual)
+            if good:
+                res.ok(f"{where} {key} = {actual!r}")
+            else:
+                res.mismatch(f"{where} {key}: {why}")
+    errors = s.get("probe_errors") or []
+    kinds = sorted({e.get("kind") for e in errors})
+    if not errors:
+        msg = f"{where}: no probe error recorded"
+        if strict:
+            res.mismatch(msg)
+        else:
+            res.not_supported(msg)
+    elif ts.get("probe_error") and not set(kinds) & set(ts["probe_error"]):
+        res.mismatch(f"{where}: probe errors {kinds}, expected one of {ts['probe_error']}")
+    else:
+        res.ok(f"{where}: probe error {kinds}")
 
 
 def main():

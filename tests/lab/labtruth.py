@@ -163,20 +163,43 @@ def current_variant():
 MISSING = object()
 
 
+FILTER = re.compile(r"^(\w+)\[(?:(\w+)=([^\]]*))?\]$")
+
+
+def split_path(path):
+    """Split a fact path at dots outside brackets: "tls.versions[version=TLSv1.0].x"."""
+    parts, cur, depth = [], "", 0
+    for ch in path:
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        if ch == "." and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    return parts
+
+
 def get_path(obj, path):
-    """Value at a dotted path; "a[].b" maps over list a. MISSING when absent."""
-    parts = path.split(".")
-    return _get(obj, parts)
+    """Value at a dotted path; "a[].b" maps over list a, "a[k=v].b" over the elements of a
+    whose field k is v. MISSING when absent."""
+    return _get(obj, split_path(path))
 
 
 def _get(obj, parts):
     if not parts:
         return obj
     head, rest = parts[0], parts[1:]
-    if head.endswith("[]"):
-        lst = obj.get(head[:-2], MISSING) if isinstance(obj, dict) else MISSING
+    m = FILTER.match(head)
+    if m:
+        lst = obj.get(m.group(1), MISSING) if isinstance(obj, dict) else MISSING
         if lst is MISSING or lst is None:
             return MISSING
+        if m.group(2):
+            lst = [el for el in lst if isinstance(el, dict) and str(el.get(m.group(2))) == m.group(3)]
         out = []
         for el in lst:
             v = _get(el, rest)

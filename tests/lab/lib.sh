@@ -32,6 +32,7 @@ HOSTS=(
   "pacs     clinical        10.77.20.20 -"
   "drpc     clinical        10.77.20.30 -"
   "legacy   clinical        10.77.20.40 -"
+  "hostile  clinical        10.77.20.66 -"
   "oqv-bad  oqv             10.77.30.10 -"
   "oqv-ok   oqv             10.77.30.20 -"
   "modality medical-devices 10.77.40.10 88:b4:36:77:40:10"
@@ -70,4 +71,13 @@ bridge_of() {
     if [ "$1" = "$ZONE_WANT" ]; then echo "$2"; return 0; fi
   done
   return 1
+}
+
+# One lab operation at a time (cargo may run tests in parallel): up and down hold an
+# exclusive lock on this file. A nested call (up running down) inherits the lock.
+lab_lock() {
+  [ "${CLINICSCAN_LAB_LOCKED:-}" = 1 ] && return 0
+  exec 9<"$LAB_DIR/lib.sh"
+  if ! flock -w 300 9; then die "another lab up/down has held the lock for 5 minutes"; fi
+  export CLINICSCAN_LAB_LOCKED=1
 }
