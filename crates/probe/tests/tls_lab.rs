@@ -60,7 +60,11 @@ impl Lab {
             .status()
             .ok()?;
         if !status.success() {
-            eprintln!("tls_lab: lab.sh up failed");
+            eprintln!("tls_lab: lab.sh up failed, skipping the namespace lab");
+            let _ = Command::new("bash")
+                .arg(repo().join("fixtures/tls/lab.sh"))
+                .args(["down", dir])
+                .status();
             return None;
         }
         Some(Lab {

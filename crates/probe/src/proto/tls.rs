@@ -735,6 +735,112 @@ mod tests {
         assert_eq!(facts.versions[1].suites[0].id, 0xC013);
     }
 
+    /// A scripted server: accepts `versions`, chooses the first of `suites` (its own
+    /// preference order) that the hello offers, answers ServerHello + ServerHelloDone, and
+    /// alerts handshake_failure otherwise.
+    async fn scripted(versions: &'static [u16], suites: &'static [u16]) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 8192];
+                    let mut n = 0;
+                    while n < 5 || n < 5 + usize::from(u16::from_be_bytes([buf[3], buf[4]])) {
+                        match s.read(&mut buf[n..]).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(k) => n += k,
+                        }
+                    }
+                    let version = u16::from_be_bytes([buf[9], buf[10]]);
+                    let sid = usize::from(buf[43]);
+                    let at = 44 + sid;
+                    let len = usize::from(u16::from_be_bytes([buf[at], buf[at + 1]]));
+                    let offered: Vec<u16> = buf[at + 2..at + 2 + len]
+                        .chunks(2)
+                        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                        .collect();
+                    let choice = suites.iter().find(|c| offered.contains(c));
+                    let reply = match choice {
+                        Some(suite) if versions.contains(&version) => {
+                            let mut body = version.to_be_bytes().to_vec();
+                            body.extend([0x42; 32]);
+                            body.push(0);
+                            body.extend(suite.to_be_bytes());
+                            body.push(0);
+                            let mut hs = vec![2, 0, 0, body.len() as u8];
+                            hs.extend(body);
+                            hs.extend([14, 0, 0, 0]);
+                            let mut rec = vec![22];
+                            rec.extend(version.to_be_bytes());
+                            rec.extend((hs.len() as u16).to_be_bytes());
+                            rec.extend(hs);
+                            rec
+                        }
+                        _ => vec![21, 3, 0, 0, 2, 2, 40],
+                    };
+                    let _ = s.write_all(&reply).await;
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn ssl3_server_enumerated_in_its_preference_order() {
+        let addr = scripted(
+            &[wire::SSL3, wire::TLS10],
+            &[0x0005, 0x000A, 0x0004, 0x0003],
+        )
+        .await;
+        let facts = audit(&ctx(addr, Duration::from_secs(3)), "direct", None)
+            .await
+            .unwrap();
+        assert_eq!(
+            facts.accepted_versions,
+            vec![TlsVersion::Ssl3, TlsVersion::Tls10]
+        );
+        let names: Vec<&str> = facts.versions[0]
+            .suites
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                "TLS_RSA_WITH_RC4_128_SHA",
+                "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+                "TLS_RSA_WITH_RC4_128_MD5",
+                "TLS_RSA_EXPORT_WITH_RC4_40_MD5"
+            ]
+        );
+        assert_eq!(facts.versions[1].suites, facts.versions[0].suites);
+        assert_eq!(
+            facts.weaknesses,
+            vec![
+                SuiteWeakness::Export,
+                SuiteWeakness::Rc4,
+                SuiteWeakness::Des64BitBlock,
+                SuiteWeakness::CbcSha1,
+                SuiteWeakness::NoForwardSecrecy,
+                SuiteWeakness::Md5
+            ]
+        );
+        // ServerHelloDone without a Certificate: anonymous flight, nothing requested.
+        assert_eq!(facts.client_cert_requested, Some(false));
+        assert_eq!(facts.certificate, None);
+    }
+
+    #[tokio::test]
+    async fn gentle_profile_uses_one_connection_at_a_time() {
+        let addr = scripted(&[wire::TLS12], &[0xC02F]).await;
+        let mut c = ctx(addr, Duration::from_secs(5));
+        c.connection_gap = Duration::from_millis(5);
+        let facts = audit(&c, "direct", None).await.unwrap();
+        assert_eq!(facts.accepted_versions, vec![TlsVersion::Tls12]);
+        assert!(facts.weak_suites.is_empty());
+    }
+
     #[tokio::test]
     async fn recorded_weak_flight_replayed() {
         // Replays nginx's TLS 1.0 answer to every hello: TLS 1.0 is accepted with the one
