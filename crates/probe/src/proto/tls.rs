@@ -832,6 +832,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn byte_limit_stops_the_audit_with_unknowns() {
+        let addr = scripted(
+            &[wire::SSL3, wire::TLS10, wire::TLS11, wire::TLS12],
+            &[0x0005, 0x000A, 0x002F, 0x0035],
+        )
+        .await;
+        let mut c = ctx(addr, Duration::from_secs(3));
+        c.max_bytes = 150; // about two ServerHello flights
+        let facts = audit(&c, "direct", None).await.unwrap();
+        let enumerated: usize = facts.versions.iter().map(|v| v.suites.len()).sum();
+        assert!(enumerated < 16, "{enumerated}");
+        assert!(facts.versions.iter().any(|v| v.accepted.is_none()));
+    }
+
+    #[tokio::test]
     async fn gentle_profile_uses_one_connection_at_a_time() {
         let addr = scripted(&[wire::TLS12], &[0xC02F]).await;
         let mut c = ctx(addr, Duration::from_secs(5));
