@@ -306,6 +306,15 @@ async fn lab_audit_matches_sslscan_and_openssl() {
     // Same versions and suites as sslscan on every endpoint it can handshake with, and the
     // same version verdicts as openssl s_client.
     for (port, facts) in [(4431, &weak), (4432, &good), (4433, &t13), (4435, &legacy)] {
+        let ssl2 = facts
+            .versions
+            .iter()
+            .find(|v| v.version == TlsVersion::Ssl2);
+        assert_eq!(
+            ssl2.and_then(|v| v.accepted),
+            Some(false),
+            "SSLv2 on :{port}"
+        );
         let (our_versions, our_suites) = ours(facts);
         let (their_versions, their_suites) = sslscan(port);
         assert_eq!(our_versions, their_versions, "versions on :{port}");

@@ -5,4 +5,5 @@
 pub mod cert;
 pub mod http;
 pub mod tls;
+pub mod tls_sslv2;
 pub mod tls_suites;
