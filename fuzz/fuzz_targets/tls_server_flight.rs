@@ -1,8 +1,9 @@
-//! Record framing, ServerHello, Alert, Certificate and the flight state machine over
+//! Record framing (TLS and SSLv2), ServerHello, Alert, Certificate and the flight state machine over
 //! arbitrary server bytes.
 #![no_main]
 
 use clinicscan_probe::wire::tls::{ServerFlight, parse_certificate_chain, parse_server_hello, read_flight};
+use clinicscan_probe::wire::tls_sslv2;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -11,4 +12,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = flight.finished();
     let _ = parse_server_hello(data);
     let _ = parse_certificate_chain(data);
+    let _ = tls_sslv2::record_complete(data);
+    let _ = tls_sslv2::parse_server_hello(data);
 });

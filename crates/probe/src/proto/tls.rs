@@ -1,8 +1,9 @@
-//! The TLS audit: which of SSL 3.0, TLS 1.0, 1.1, 1.2 and 1.3 a server accepts, the cipher
+//! The TLS audit: which of SSL 2.0, 3.0, TLS 1.0, 1.1, 1.2 and 1.3 a server accepts, the cipher
 //! suites it accepts with each (in its preference order), its certificate chain, and whether
 //! it asks for a client certificate.
 //!
 //! How (the testssl.sh / sslyze method, done with fewer connections):
+//! - SSL 2.0: one SSLv2 CLIENT-HELLO (`wire::tls_sslv2`); its answer lists all shared ciphers;
 //! - per version, offer every known suite in one raw ClientHello ([`wire::tls`]), note the
 //!   suite the server chose, remove it, and offer the rest again until the server refuses:
 //!   one connection per accepted suite plus one, and the server's preference order falls out;
@@ -41,6 +42,7 @@ use crate::wire::cert::certificate_facts;
 use crate::wire::tls::{
     self as wire, ClientHello, ServerFlight, TlsError, parse_record, record_complete,
 };
+use crate::wire::tls_sslv2 as sslv2;
 
 /// Opens a fresh connection ready for a TLS ClientHello.
 pub(crate) type Prelude =
@@ -58,7 +60,8 @@ const FALLBACK_CHUNK: usize = 120;
 const PER_HANDSHAKE_BYTES: usize = 96 * 1024;
 
 /// The versions audited, lowest first, with their wire codes.
-const VERSIONS: [(TlsVersion, u16); 5] = [
+const VERSIONS: [(TlsVersion, u16); 6] = [
+    (TlsVersion::Ssl2, 0x0002),
     (TlsVersion::Ssl3, wire::SSL3),
     (TlsVersion::Tls10, wire::TLS10),
     (TlsVersion::Tls11, wire::TLS11),
@@ -84,6 +87,8 @@ struct VersionOutcome {
     spoke_tls: bool,
     /// The first error that stopped this version, if any.
     error: Option<ProbeError>,
+    /// SSL 2.0 only: the certificate in the SERVER-HELLO.
+    sslv2_certificate: Option<Vec<u8>>,
 }
 
 /// State shared by the concurrent enumerations of one audit.
@@ -204,6 +209,80 @@ impl Shared<'_> {
             Err(HelloError::Io(_)) if flight.server_hello.is_some() => Ok(flight),
             Err(e) => Err(e),
         }
+    }
+
+    /// SSL 2.0: one CLIENT-HELLO. The SERVER-HELLO lists every shared cipher kind at once;
+    /// those are 3-byte SSLv2 codes outside the cipher-suite registry, so the version result
+    /// carries no suites (accepting SSL 2.0 at all is the finding).
+    async fn sslv2(&self) -> VersionOutcome {
+        let mut out = VersionOutcome::default();
+        let _slot = match self.slots.acquire().await {
+            Ok(s) => s,
+            Err(_) => return out,
+        };
+        if !self.ctx.connection_gap.is_zero() {
+            tokio::time::sleep(self.ctx.connection_gap).await;
+        }
+        let result = async {
+            let mut stream = self.open().await?;
+            let mut challenge = [0u8; 16];
+            challenge.copy_from_slice(&random32()[..16]);
+            io::write_all(
+                self.ctx,
+                &mut stream,
+                &sslv2::encode_client_hello(challenge),
+            )
+            .await?;
+            let mut budget = Budget::new(PER_HANDSHAKE_BYTES.min(self.ctx.max_bytes));
+            let mut buf = Vec::new();
+            let n = io::read_until(
+                self.ctx,
+                &mut stream,
+                &mut buf,
+                &mut budget,
+                sslv2::record_complete,
+            )
+            .await?;
+            buf.truncate(n.max(buf.len().min(7)));
+            Ok::<_, IoError>(buf)
+        }
+        .await;
+        match result {
+            Ok(bytes) => match sslv2::parse_server_hello(&bytes) {
+                Ok(sh) => {
+                    out.spoke_tls = true;
+                    let accepted = sh.version == 2 && !sh.cipher_kinds.is_empty();
+                    out.accepted = Some(accepted);
+                    if accepted {
+                        out.sslv2_certificate = sh.certificate;
+                    }
+                }
+                // A TLS alert: a TLS server refusing SSL 2.0.
+                Err(_) if bytes.first() == Some(&wire::CONTENT_ALERT) => {
+                    out.spoke_tls = true;
+                    out.accepted = Some(false);
+                }
+                // Another TLS record: not SSL 2.0 (the TLS hellos judge the rest).
+                Err(_) if wire::record_complete(&bytes).is_some() && bytes.get(1) == Some(&3) => {
+                    out.accepted = Some(false);
+                }
+                Err(e) => out.error = Some(tls_probe_error(&e)),
+            },
+            Err(e @ IoError::Closed(_)) => {
+                out.accepted = Some(false);
+                out.error = Some(e.to_probe_error("tls"));
+            }
+            Err(IoError::Io(e)) if is_reset(&e) => {
+                out.accepted = Some(false);
+                out.error = Some(ProbeError {
+                    probe: "tls".into(),
+                    kind: ProbeErrorKind::ConnectionClosed,
+                    detail: format!("connection reset: {e}"),
+                });
+            }
+            Err(e) => out.error = Some(e.to_probe_error("tls")),
+        }
+        out
     }
 
     /// Enumerates the suites of one version (see the module comment). Some TLS stacks
@@ -390,14 +469,15 @@ pub(crate) async fn audit(
         x25519_public: x25519_public_key(),
     };
     // TLS 1.2 and 1.3 first: they decide the common case and carry the certificate.
-    let (t12, t13, t11, t10, s3) = tokio::join!(
+    let (t12, t13, t11, t10, s3, s2) = tokio::join!(
         shared.enumerate(wire::TLS12),
         shared.enumerate(wire::TLS13),
         shared.enumerate(wire::TLS11),
         shared.enumerate(wire::TLS10),
         shared.enumerate(wire::SSL3),
+        shared.sslv2(),
     );
-    let outcomes = [s3, t10, t11, t12, t13];
+    let outcomes = [s2, s3, t10, t11, t12, t13];
 
     if !outcomes.iter().any(|o| o.spoke_tls) {
         // Prefer the error that says most about the peer.
@@ -408,10 +488,13 @@ pub(crate) async fn audit(
             ProbeErrorKind::ConnectFailed => 3,
             _ => 4,
         };
-        let best = outcomes
+        // SSL 2.0's error only if nothing else failed: its hello is the oddest, and its
+        // answer the least telling.
+        let best = outcomes[1..]
             .iter()
             .filter_map(|o| o.error.clone())
-            .min_by_key(rank);
+            .min_by_key(rank)
+            .or_else(|| outcomes[0].error.clone());
         return Err(best.unwrap_or_else(|| ProbeError {
             probe: "tls".into(),
             kind: ProbeErrorKind::ConnectionClosed,
@@ -448,7 +531,7 @@ pub(crate) async fn audit(
     facts.weaknesses = weaknesses;
 
     // The certificate: from the highest version below 1.3 that sent its flight in plaintext.
-    let flight = outcomes[..4]
+    let flight = outcomes[1..5]
         .iter()
         .rev()
         .filter_map(|o| o.first_flight.as_ref())
@@ -459,8 +542,10 @@ pub(crate) async fn audit(
             facts.client_cert_requested = Some(f.certificate_request);
         }
         chain_der = f.chain.clone().unwrap_or_default();
-    } else if outcomes[4].accepted == Some(true) {
+    } else if outcomes[5].accepted == Some(true) {
         chain_der = tls13_chain(&shared).await.unwrap_or_default();
+    } else if let Some(cert) = &outcomes[0].sslv2_certificate {
+        chain_der = vec![cert.clone()];
     }
     facts.chain = chain_der
         .iter()
@@ -731,8 +816,172 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(facts.accepted_versions, vec![TlsVersion::Tls10]);
-        assert_eq!(facts.versions[1].suites.len(), 1);
-        assert_eq!(facts.versions[1].suites[0].id, 0xC013);
+        assert_eq!(facts.versions[2].suites.len(), 1);
+        assert_eq!(facts.versions[2].suites[0].id, 0xC013);
+    }
+
+    /// A scripted server: accepts `versions`, chooses the first of `suites` (its own
+    /// preference order) that the hello offers, answers ServerHello + ServerHelloDone, and
+    /// alerts handshake_failure otherwise.
+    async fn scripted(versions: &'static [u16], suites: &'static [u16]) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 8192];
+                    let mut n = 0;
+                    while n < 5 || n < 5 + usize::from(u16::from_be_bytes([buf[3], buf[4]])) {
+                        match s.read(&mut buf[n..]).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(k) => n += k,
+                        }
+                    }
+                    let version = u16::from_be_bytes([buf[9], buf[10]]);
+                    let sid = usize::from(buf[43]);
+                    let at = 44 + sid;
+                    let len = usize::from(u16::from_be_bytes([buf[at], buf[at + 1]]));
+                    let offered: Vec<u16> = buf[at + 2..at + 2 + len]
+                        .chunks(2)
+                        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                        .collect();
+                    let choice = suites.iter().find(|c| offered.contains(c));
+                    let reply = match choice {
+                        Some(suite) if versions.contains(&version) => {
+                            let mut body = version.to_be_bytes().to_vec();
+                            body.extend([0x42; 32]);
+                            body.push(0);
+                            body.extend(suite.to_be_bytes());
+                            body.push(0);
+                            let mut hs = vec![2, 0, 0, body.len() as u8];
+                            hs.extend(body);
+                            hs.extend([14, 0, 0, 0]);
+                            let mut rec = vec![22];
+                            rec.extend(version.to_be_bytes());
+                            rec.extend((hs.len() as u16).to_be_bytes());
+                            rec.extend(hs);
+                            rec
+                        }
+                        _ => vec![21, 3, 0, 0, 2, 2, 40],
+                    };
+                    let _ = s.write_all(&reply).await;
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn ssl3_server_enumerated_in_its_preference_order() {
+        let addr = scripted(
+            &[wire::SSL3, wire::TLS10],
+            &[0x0005, 0x000A, 0x0004, 0x0003],
+        )
+        .await;
+        let facts = audit(&ctx(addr, Duration::from_secs(3)), "direct", None)
+            .await
+            .unwrap();
+        assert_eq!(
+            facts.accepted_versions,
+            vec![TlsVersion::Ssl3, TlsVersion::Tls10]
+        );
+        let names: Vec<&str> = facts.versions[1]
+            .suites
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                "TLS_RSA_WITH_RC4_128_SHA",
+                "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+                "TLS_RSA_WITH_RC4_128_MD5",
+                "TLS_RSA_EXPORT_WITH_RC4_40_MD5"
+            ]
+        );
+        assert_eq!(facts.versions[2].suites, facts.versions[1].suites);
+        assert_eq!(
+            facts.weaknesses,
+            vec![
+                SuiteWeakness::Export,
+                SuiteWeakness::Rc4,
+                SuiteWeakness::Des64BitBlock,
+                SuiteWeakness::CbcSha1,
+                SuiteWeakness::NoForwardSecrecy,
+                SuiteWeakness::Md5
+            ]
+        );
+        // ServerHelloDone without a Certificate: anonymous flight, nothing requested.
+        assert_eq!(facts.client_cert_requested, Some(false));
+        assert_eq!(facts.certificate, None);
+    }
+
+    #[tokio::test]
+    async fn byte_limit_stops_the_audit_with_unknowns() {
+        let addr = scripted(
+            &[wire::SSL3, wire::TLS10, wire::TLS11, wire::TLS12],
+            &[0x0005, 0x000A, 0x002F, 0x0035],
+        )
+        .await;
+        let mut c = ctx(addr, Duration::from_secs(3));
+        c.max_bytes = 150; // about two ServerHello flights
+        let facts = audit(&c, "direct", None).await.unwrap();
+        let enumerated: usize = facts.versions.iter().map(|v| v.suites.len()).sum();
+        assert!(enumerated < 16, "{enumerated}");
+        assert!(facts.versions.iter().any(|v| v.accepted.is_none()));
+    }
+
+    #[tokio::test]
+    async fn sslv2_only_server() {
+        // Answers an SSLv2 CLIENT-HELLO with a SERVER-HELLO (RC4-MD5, 3DES-MD5 and the weak
+        // lab certificate); alerts every TLS hello.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let n = s.read(&mut buf).await.unwrap_or(0);
+                    let reply = if n > 2 && buf[0] == 0x80 && buf[2] == 1 {
+                        let cert = include_bytes!(concat!(
+                            env!("CARGO_MANIFEST_DIR"),
+                            "/../../fixtures/tls/cert-weak.der"
+                        ));
+                        let mut msg = vec![4, 0, 1, 0, 2];
+                        msg.extend((cert.len() as u16).to_be_bytes());
+                        msg.extend(6u16.to_be_bytes());
+                        msg.extend(16u16.to_be_bytes());
+                        msg.extend(cert);
+                        msg.extend([0x01, 0x00, 0x80, 0x07, 0x00, 0xC0]);
+                        msg.extend([0x5A; 16]);
+                        let mut rec = vec![0x80 | (msg.len() >> 8) as u8, msg.len() as u8];
+                        rec.extend(msg);
+                        rec
+                    } else {
+                        vec![21, 3, 0, 0, 2, 2, 40]
+                    };
+                    let _ = s.write_all(&reply).await;
+                });
+            }
+        });
+        let facts = audit(&ctx(addr, Duration::from_secs(3)), "direct", None)
+            .await
+            .unwrap();
+        assert_eq!(facts.accepted_versions, vec![TlsVersion::Ssl2]);
+        assert_eq!(facts.versions[0].version, TlsVersion::Ssl2);
+        assert!(facts.versions[0].suites.is_empty());
+        let cert = facts.certificate.unwrap();
+        assert_eq!(cert.signature_algorithm, "sha1WithRSAEncryption");
+    }
+
+    #[tokio::test]
+    async fn gentle_profile_uses_one_connection_at_a_time() {
+        let addr = scripted(&[wire::TLS12], &[0xC02F]).await;
+        let mut c = ctx(addr, Duration::from_secs(5));
+        c.connection_gap = Duration::from_millis(5);
+        let facts = audit(&c, "direct", None).await.unwrap();
+        assert_eq!(facts.accepted_versions, vec![TlsVersion::Tls12]);
+        assert!(facts.weak_suites.is_empty());
     }
 
     #[tokio::test]
@@ -748,7 +997,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(facts.accepted_versions, vec![TlsVersion::Tls10]);
-        let t10 = &facts.versions[1];
+        let t10 = &facts.versions[2];
         assert_eq!(t10.suites.len(), 1);
         assert_eq!(t10.suites[0].name, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA");
         assert_eq!(facts.weaknesses, vec![SuiteWeakness::CbcSha1]);

@@ -5,6 +5,7 @@
 pub mod cert;
 pub mod http;
 pub mod tls;
+pub mod tls_sslv2;
 pub mod tls_suites;
 pub mod ber;
 pub mod dicom;

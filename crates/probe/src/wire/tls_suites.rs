@@ -13,9 +13,11 @@
 //! - `rc4`: RC4 (prohibited by RFC 7465); `md5`: an MD5 MAC (`_MD5` suffix);
 //! - `des64-bit-block`: DES, 3DES, IDEA, RC2 — 64-bit block ciphers (Sweet32, CVE-2016-2183);
 //! - `cbc-sha1`: a CBC-mode cipher with an HMAC-SHA-1 MAC (`_CBC_..._SHA` suffix). The
-//!   Japanese TLS configuration guideline (CRYPTREC GL-3001, TLS暗号設定ガイドライン) lists
-//!   only AEAD and SHA-2 suites in its recommended profile; CBC-SHA1 suites are kept only for
-//!   compatibility with old clients, so a clinic server accepting them is flagged;
+//!   Japanese TLS configuration guideline (CRYPTREC GL-3001-3.0.1, TLS暗号設定ガイドライン,
+//!   IPA/NICT 2020) admits only AEAD suites (GCM, CCM, ChaCha20-Poly1305) in its
+//!   高セキュリティ型 profile and keeps CBC suites with a SHA-1 MAC only for interoperability
+//!   with old clients. The probe records the fact; how severe it is for a clinic is for the
+//!   policy rules to decide (the model documents it as excluded by the CRYPTREC profile);
 //! - `no-forward-secrecy`: a key exchange without an ephemeral key — static RSA (`TLS_RSA_`),
 //!   static DH/ECDH (`TLS_DH_`, `TLS_ECDH_`), plain or RSA PSK, KRB5.
 //!   TLS 1.3 suites (`TLS_AES_*`, `TLS_CHACHA20_*`) always use (EC)DHE.
