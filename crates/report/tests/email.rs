@@ -254,11 +254,17 @@ fn plain_to_loopback_delivers_headers_bodies_and_attachment() {
     let text = m["text"].as_str().unwrap();
     assert!(text.contains("新規 2 / 解消 1 / 継続 7"), "{text}");
     assert!(
-        text.contains("+ [高] SNMP が既定のコミュニティ名 public で応答 (10.77.10.50:161/udp)"),
+        text.contains(
+            "・新規 [高] SNMP が既定のコミュニティ名 public で応答 (10.77.10.50:161/udp)"
+        ),
         "{text}"
     );
     assert!(
-        text.contains("- 解消: Telnet が有効 (10.77.20.5:23/tcp)"),
+        text.contains("・解消: Telnet が有効 (10.77.20.5:23/tcp)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("・新しいサービス 10.77.10.50:161/udp snmp"),
         "{text}"
     );
     assert!(
@@ -268,9 +274,16 @@ fn plain_to_loopback_delivers_headers_bodies_and_attachment() {
         "{text}"
     );
     let html = m["html"].as_str().unwrap();
-    assert!(html.contains("<h3>前回スキャンからの変化</h3>"), "{html}");
+    assert!(
+        html.contains(">前回スキャンからの変化 (新規 2 / 解消 1 / 継続 7)</h3>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<li>解消: Telnet が有効 (10.77.20.5:23/tcp)</li>"),
+        "{html}"
+    );
     let att = &m["attachments"][0];
-    assert_eq!(att["filename"], "clinicscan-report-20261120-0100.html");
+    assert_eq!(att["filename"], "clinicscan-report-20261120-1000.html");
     assert_eq!(att["content_type"], "text/html");
     // Text parts travel with CRLF line ends (RFC 5322); the content is otherwise the same.
     assert!(

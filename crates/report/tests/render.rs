@@ -154,6 +154,21 @@ fn snapshots_of_every_renderer_in_both_languages() {
                 snapshot(&format!("{}.{}.{}", case.name, lang_name(lang), ext), &out);
             }
         }
+        for lang in [Lang::Ja, Lang::En] {
+            let mail = clinicscan_report::compose(&input(&case, lang));
+            let text = format!(
+                "Subject: {}\nAttachment: {} ({} bytes)\n\n{}\n----- HTML -----\n{}\n",
+                mail.subject,
+                mail.attachment_name,
+                mail.attachment.len(),
+                mail.text,
+                mail.html
+            );
+            snapshot(
+                &format!("{}.{}.email.txt", case.name, lang_name(lang)),
+                &text,
+            );
+        }
         let json = render(Format::Json, &input(&case, Lang::Ja)).unwrap();
         snapshot(&format!("{}.json", case.name), &json);
     }

@@ -399,11 +399,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
     o.push_str("</section>\n");
 
     // ------------------------------------------------------------ notices, rule errors
-    let notices: Vec<_> = input
-        .observations
-        .iter()
-        .flat_map(|ob| ob.scan.notices.iter())
-        .collect();
+    let notices = super::notices(input);
     if !notices.is_empty() || !a.rule_errors.is_empty() {
         let _ = write!(
             o,
@@ -411,14 +407,17 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
             t(S::ScanNotes)
         );
         for n in notices {
+            let (text, detail) = super::notice_text(n, lang);
             let _ = write!(
                 o,
-                "<li><span class=\"mono\">{}</span> {}{}</li>",
-                esc(&n.kind),
-                esc(&n.message),
+                "<li>{}{}{}</li>",
+                esc(&text),
                 n.subject
                     .as_deref()
-                    .map(|s| format!(" <span class=\"mono muted\">({})</span>", esc(s)))
+                    .map(|s| format!(" <span class=\"mono\">({})</span>", esc(s)))
+                    .unwrap_or_default(),
+                detail
+                    .map(|d| format!("<div class=\"refs\">{}</div>", esc(&d)))
                     .unwrap_or_default()
             );
         }

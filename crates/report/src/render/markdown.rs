@@ -271,6 +271,20 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
             h.findings.len()
         );
     }
+    let notices = super::notices(input);
+    if !notices.is_empty() {
+        let _ = writeln!(o, "\n## {}\n", t(S::ScanNotes));
+        for n in notices {
+            let (text, detail) = super::notice_text(n, lang);
+            let subject = n
+                .subject
+                .as_deref()
+                .map(|s| format!(" ({})", code(s)))
+                .unwrap_or_default();
+            let detail = detail.map(|d| format!(" — {}", md(&d))).unwrap_or_default();
+            let _ = writeln!(o, "- {}{}{}", md(&text), subject, detail);
+        }
+    }
     if !a.rule_errors.is_empty() {
         let _ = writeln!(o, "\n## {}\n", t(S::RuleErrors));
         for e in &a.rule_errors {

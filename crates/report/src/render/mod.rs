@@ -281,6 +281,39 @@ pub(crate) fn service_name(s: &Service) -> String {
     }
 }
 
+/// A scan notice in the chosen language: the translation of a known kind, else the
+/// scanner's own (English) message. The second value is the scanner's detail, shown beside
+/// a translation (it names the error or the target).
+pub(crate) fn notice_text(n: &clinicscan_model::Notice, lang: Lang) -> (String, Option<String>) {
+    let known = match n.kind.as_str() {
+        "no-privilege" => Some(S::NoticeNoPrivilege),
+        "syn-fallback" => Some(S::NoticeSynFallback),
+        "arp-fallback" => Some(S::NoticeArpFallback),
+        "dns-unavailable" => Some(S::NoticeDnsUnavailable),
+        "unresolved-name" => Some(S::NoticeUnresolvedName),
+        "name-excluded" => Some(S::NoticeNameExcluded),
+        "do-not-touch" => Some(S::NoticeDoNotTouch),
+        "cancelled" => Some(S::NoticeCancelled),
+        "internal-error" => Some(S::NoticeInternalError),
+        "local-error" => Some(S::NoticeLocalError),
+        "oui-missing" => Some(S::NoticeOuiMissing),
+        _ => None,
+    };
+    match (known, lang) {
+        (Some(k), Lang::Ja) => (k.get(lang).to_string(), Some(n.message.clone())),
+        _ => (n.message.clone(), None),
+    }
+}
+
+/// Every notice of every Observation.
+pub(crate) fn notices<'a>(input: &ReportInput<'a>) -> Vec<&'a clinicscan_model::Notice> {
+    input
+        .observations
+        .iter()
+        .flat_map(|o| o.scan.notices.iter())
+        .collect()
+}
+
 /// Number of controls with each status.
 pub(crate) fn control_counts(a: &Assessment) -> [(ControlStatus, usize); 5] {
     let statuses = [

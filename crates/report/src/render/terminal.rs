@@ -247,6 +247,19 @@ pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
             }
         }
     }
+    let notices = super::notices(input);
+    if !notices.is_empty() {
+        let _ = writeln!(out, "\n{}", rule(t(S::ScanNotes)));
+        for n in notices {
+            let (text, _) = super::notice_text(n, lang);
+            let subject = n
+                .subject
+                .as_deref()
+                .map(|s| format!(" ({})", clean(s)))
+                .unwrap_or_default();
+            let _ = writeln!(out, "  * {}{}", clean(&text), subject);
+        }
+    }
     if !a.rule_errors.is_empty() {
         let _ = writeln!(out, "\n{}", rule(t(S::RuleErrors)));
         for e in &a.rule_errors {
