@@ -705,7 +705,10 @@ fn one_line(s: &str) -> String {
 fn build_message(settings: &EmailSettings, mail: &OutgoingEmail) -> Result<Message, EmailError> {
     let mut b = Message::builder()
         .from(mailbox(&settings.from)?)
-        .subject(mail.subject.clone());
+        .subject(mail.subject.clone())
+        .date_now()
+        .message_id(None)
+        .user_agent(format!("clinicscan {}", env!("CARGO_PKG_VERSION")));
     for to in &settings.to {
         b = b.to(mailbox(to)?);
     }

@@ -251,6 +251,20 @@ fn plain_to_loopback_delivers_headers_bodies_and_attachment() {
     assert_eq!(m["from"], "clinicscan <scan@clinic.test>");
     assert_eq!(m["to"], "it@clinic.test, doctor@clinic.test");
     assert_eq!(m["content_type"], "multipart/mixed");
+    let raw = std::fs::read_to_string(server.out.join("001.eml")).unwrap();
+    for header in [
+        "Date: ",
+        "Message-ID: <",
+        "MIME-Version: 1.0",
+        "Subject: [clinicscan] =?utf-8?b?",
+    ] {
+        assert!(
+            raw.contains(header),
+            "no {header:?} header in {}",
+            &raw[..raw.len().min(900)]
+        );
+    }
+    assert!(raw.is_ascii(), "the message is not 7-bit");
     let text = m["text"].as_str().unwrap();
     assert!(text.contains("新規 2 / 解消 1 / 継続 7"), "{text}");
     assert!(
