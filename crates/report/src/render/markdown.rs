@@ -222,7 +222,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
     controls.sort_by(|x, y| {
         status_rank(x.status)
             .cmp(&status_rank(y.status))
-            .then_with(|| x.id.cmp(&y.id))
+            .then_with(|| super::natural_cmp(&x.id, &y.id))
     });
     for c in controls {
         let _ = writeln!(

@@ -14,6 +14,39 @@ mod terminal;
 #[cfg(test)]
 mod props;
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_ids_sort_naturally() {
+        let mut ids = vec![
+            "GL6-SO-13-11",
+            "GL6-SO-8.1",
+            "CL-R7-2-13",
+            "GL6-SO-8-3",
+            "CL-R7-2-1",
+            "GL6-SO-13-2",
+            "GL6-SO-8-10",
+            "",
+            "GL6",
+        ];
+        ids.sort_by(|a, b| super::natural_cmp(a, b));
+        assert_eq!(
+            ids,
+            [
+                "",
+                "CL-R7-2-1",
+                "CL-R7-2-13",
+                "GL6",
+                "GL6-SO-8-3",
+                "GL6-SO-8-10",
+                "GL6-SO-8.1",
+                "GL6-SO-13-2",
+                "GL6-SO-13-11"
+            ]
+        );
+    }
+}
+
 pub(crate) use html::esc as esc_html;
 
 use std::collections::BTreeMap;
@@ -141,6 +174,36 @@ pub(crate) fn status_rank(status: ControlStatus) -> u8 {
         ControlStatus::Pass => 3,
         ControlStatus::NotAssessableByScan => 4,
     }
+}
+
+/// Compares ids with their numbers as numbers: "GL6-SO-8-3" < "GL6-SO-13-11".
+pub(crate) fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn chunks(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (ca, cb) = (chunks(a), chunks(b));
+    for (x, y) in ca.iter().zip(cb.iter()) {
+        let ord = match (x, y) {
+            ((true, nx), (true, ny)) => {
+                let (tx, ty) = (nx.trim_start_matches('0'), ny.trim_start_matches('0'));
+                tx.len().cmp(&ty.len()).then_with(|| tx.cmp(ty))
+            }
+            ((_, sx), (_, sy)) => sx.cmp(sy),
+        };
+        if ord != std::cmp::Ordering::Equal {
+            return ord;
+        }
+    }
+    ca.len().cmp(&cb.len()).then_with(|| a.cmp(b))
 }
 
 /// "10.0.0.1:3389/tcp", or the bare address for a host finding.

@@ -211,7 +211,7 @@ pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
     controls.sort_by(|x, y| {
         status_rank(x.status)
             .cmp(&status_rank(y.status))
-            .then_with(|| x.id.cmp(&y.id))
+            .then_with(|| super::natural_cmp(&x.id, &y.id))
     });
     if !controls.is_empty() {
         let _ = writeln!(out, "\n{}", p.bold(&rule(t(S::ControlsNeedingAction))));
