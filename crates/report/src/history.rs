@@ -495,6 +495,43 @@ impl History {
         Ok(out)
     }
 
+    /// Every host ever seen up, as it was when last seen: for each scan that was the last
+    /// to see some host, that scan's Observations reduced to those hosts (oldest scan
+    /// first). With [`History::host_seen`], this is the input of the asset inventory
+    /// (台帳) of every host the history knows, not only those of the latest scan.
+    pub fn last_seen_hosts(&self) -> Result<Vec<Observation>, HistoryError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT address, max(scan_id) FROM scan_hosts GROUP BY address")
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, ScanId>(1)?)))
+            .map_err(self.sql())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.sql())?;
+        let mut by_scan: BTreeMap<ScanId, std::collections::BTreeSet<IpAddr>> = BTreeMap::new();
+        for (addr, id) in rows {
+            if let Ok(addr) = addr.parse::<IpAddr>() {
+                by_scan.entry(id).or_default().insert(addr);
+            }
+        }
+        let mut out = Vec::new();
+        let mut taken = std::collections::BTreeSet::new();
+        for (id, addrs) in by_scan {
+            for mut o in self.show(id)?.observations {
+                o.hosts.retain(|h| {
+                    h.status.state == HostState::Up
+                        && addrs.contains(&h.address)
+                        && taken.insert(h.address)
+                });
+                if !o.hosts.is_empty() {
+                    out.push(o);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Runs `PRAGMA integrity_check`; `Ok(())` when SQLite answers "ok", else its messages.
     pub fn integrity_check(&self) -> Result<Result<(), String>, HistoryError> {
         let mut stmt = self

@@ -32,4 +32,7 @@ pub use history::{
     History, HistoryError, SYSTEM_DB_PATH, ScanId, ScanSummary, StoredScan, default_db_path,
 };
 pub use lock::{LockError, RunLock};
-pub use render::{Format, HostSeen, RenderError, ReportInput, render};
+pub use render::{
+    Format, HostSeen, RenderError, ReportInput, render, render_diff, render_history_list,
+    render_inventory,
+};

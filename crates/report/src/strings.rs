@@ -119,6 +119,8 @@ strings! {
     NoticeInternalError => "スキャン中に内部エラーが発生しました。結果の一部が欠けている可能性があります。", "An internal error occurred during the scan: some results may be missing.";
     NoticeLocalError => "このコンピュータ側のエラー（ソケットや資源の不足など）が発生しました。", "A local error (sockets, resources) occurred on the scanning machine.";
     NoticeOuiMissing => "MAC アドレスのベンダー一覧（IEEE OUI）が見つからないため、ベンダー名を表示していません。", "The IEEE OUI registry was not found: MAC vendors are not shown.";
+    ControlsFailed => "不適合の管理策", "Controls failed";
+    HistoryEmpty => "記録されたスキャンはありません。", "No scan recorded.";
     EmailSubjectPrefix => "[clinicscan]", "[clinicscan]";
     EmailFindingsWord => "検出", "findings";
     EmailIntro => "clinicscan によるネットワーク診断の結果をお知らせします。", "Here is the result of a clinicscan network assessment.";

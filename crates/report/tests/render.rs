@@ -340,3 +340,36 @@ fn csv_is_rfc4180_with_crlf_and_bom_where_promised() {
     assert_eq!(&emr[7], "2026-10-01 10:00 JST");
     assert_eq!(&emr[4], "clinical");
 }
+
+#[test]
+fn snapshots_of_the_history_views() {
+    let c = clinic();
+    let d = c.diff.as_ref().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = clinicscan_report::History::open(dir.path().join("h.sqlite")).unwrap();
+    for (o, a) in [
+        ("observation-prev.json", "assessment-prev.json"),
+        ("observation-hostile.json", "assessment-hostile.json"),
+        ("observation.json", "assessment.json"),
+        ("observation-empty.json", "assessment-empty.json"),
+    ] {
+        let obs: Vec<Observation> = vec![load(o)];
+        let a: Assessment = load(a);
+        h.record(&obs, &a).unwrap();
+    }
+    let mut list = h.list().unwrap();
+    list.reverse();
+    for lang in [Lang::Ja, Lang::En] {
+        let l = lang_name(lang);
+        snapshot(
+            &format!("clinic.{l}.diff.txt"),
+            &clinicscan_report::render_diff(d, lang),
+        );
+        snapshot(
+            &format!("history.{l}.list.txt"),
+            &clinicscan_report::render_history_list(&list, lang),
+        );
+    }
+    let empty = clinicscan_report::render_history_list(&[], Lang::En);
+    assert!(empty.ends_with("No scan recorded.\n"), "{empty}");
+}

@@ -6,6 +6,7 @@
 //! in Japan Standard Time, labelled, since the tool audits Japanese sites.
 
 mod csv_out;
+mod history_text;
 mod html;
 mod inventory;
 mod markdown;
@@ -47,6 +48,7 @@ mod tests {
     }
 }
 
+pub use history_text::{render_diff, render_history_list};
 pub(crate) use html::esc as esc_html;
 
 use std::collections::BTreeMap;
@@ -128,8 +130,17 @@ pub fn render(format: Format, input: &ReportInput<'_>) -> Result<String, RenderE
         Format::Html => Ok(html::render(input)),
         Format::Csv => csv_out::render(input),
         Format::Markdown => Ok(markdown::render(input)),
-        Format::Inventory => inventory::render(input),
+        Format::Inventory => inventory::render(input, None),
     }
+}
+
+/// The asset inventory (台帳) like [`Format::Inventory`], with each host's zone taken from
+/// `zones` (e.g. the site file's zone of each address) before the zone its findings name.
+pub fn render_inventory(
+    input: &ReportInput<'_>,
+    zones: &BTreeMap<IpAddr, String>,
+) -> Result<String, RenderError> {
+    inventory::render(input, Some(zones))
 }
 
 // ------------------------------------------------------------------ shared helpers
