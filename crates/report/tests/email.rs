@@ -536,3 +536,42 @@ fn a_refused_message_is_set_aside_after_three_tries_and_blocks_nothing() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["subject"], "small");
 }
+
+#[test]
+fn the_site_file_email_table_reads_from_toml() {
+    let site: toml::Table = toml::from_str(
+        r#"
+[email]
+host = "smtp.example.jp"
+port = 587
+security = "starttls"
+username = "clinicscan@example.jp"
+password_file = "/etc/clinicscan/smtp-password"
+from = "clinicscan <clinicscan@example.jp>"
+to = ["it@example.jp", "director@example.jp"]
+tls_ca_file = "/etc/clinicscan/site-ca.pem"
+timeout_secs = 20
+"#,
+    )
+    .unwrap();
+    let table = site["email"].as_table().unwrap().clone();
+    let s: EmailSettings = table.try_into().unwrap();
+    assert_eq!(s.host, "smtp.example.jp");
+    assert_eq!(s.port, Some(587));
+    assert_eq!(s.security, Security::Starttls);
+    assert_eq!(s.to.len(), 2);
+    assert_eq!(s.timeout_secs, Some(20));
+    assert_eq!(
+        s.password, None,
+        "the password is never read from the table"
+    );
+
+    for bad in [
+        "host = \"h\"\npassword = \"secret\"", // no password key
+        "host = \"h\"\nsecurity = \"none\"",   // unknown security
+        "host = \"h\"\nhots = \"typo\"",       // unknown key
+    ] {
+        let t: toml::Table = toml::from_str(bad).unwrap();
+        assert!(t.try_into::<EmailSettings>().is_err(), "{bad}");
+    }
+}
