@@ -245,8 +245,23 @@ fn a_kill_at_any_moment_leaves_the_database_consistent() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let delay = 30 + next(&mut seed) % 400;
-        std::thread::sleep(Duration::from_millis(delay));
+        if round == rounds - 1 {
+            // However slow the machine, the last round kills mid-stream: it waits until
+            // the child has committed a scan, then kills it a moment later.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let before = known.len();
+            loop {
+                let n = History::open(&db).unwrap().list().unwrap().len();
+                if n > before || Instant::now() > deadline {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            std::thread::sleep(Duration::from_millis(next(&mut seed) % 20));
+        } else {
+            let delay = 30 + next(&mut seed) % 400;
+            std::thread::sleep(Duration::from_millis(delay));
+        }
         child.kill().unwrap(); // SIGKILL: no destructor, no rollback, no flush
         child.wait().unwrap();
 
