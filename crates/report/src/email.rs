@@ -380,12 +380,12 @@ impl Outbox {
 
     /// Writes `q` to `path` atomically and durably.
     fn write(&self, path: &Path, q: &Queued) -> Result<(), EmailError> {
-        fs::create_dir_all(&self.dir).map_err(self.err(&self.dir))?;
+        crate::private::create_dir(&self.dir).map_err(self.err(&self.dir))?;
         let json =
             serde_json::to_vec_pretty(q).map_err(|e| self.err(path)(std::io::Error::other(e)))?;
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("msg");
         let tmp = self.dir.join(format!(".{name}.tmp"));
-        let mut f = fs::File::create(&tmp).map_err(self.err(&tmp))?;
+        let mut f = crate::private::create_file(&tmp).map_err(self.err(&tmp))?;
         f.write_all(&json).map_err(self.err(&tmp))?;
         f.sync_all().map_err(self.err(&tmp))?;
         drop(f);
@@ -399,7 +399,7 @@ impl Outbox {
     /// Moves a refused message to `rejected/`, with its last error.
     fn set_aside(&self, path: &Path, q: &Queued) -> Result<(), EmailError> {
         let dir = self.dir.join("rejected");
-        fs::create_dir_all(&dir).map_err(self.err(&dir))?;
+        crate::private::create_dir(&dir).map_err(self.err(&dir))?;
         let name = path.file_name().unwrap_or_default();
         let aside = Outbox { dir: dir.clone() };
         aside.write(&dir.join(name), q)?;

@@ -75,10 +75,10 @@ pub enum HistoryError {
         /// The cause.
         source: rusqlite::Error,
     },
-    /// The directory of the database could not be created.
+    /// The database file or its directory could not be created.
     #[error("cannot create {path}: {source}")]
     CreateDir {
-        /// The directory.
+        /// The file or directory.
         path: PathBuf,
         /// The cause.
         source: std::io::Error,
@@ -219,7 +219,7 @@ impl History {
     pub fn open(path: impl AsRef<Path>) -> Result<History, HistoryError> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| HistoryError::CreateDir {
+            crate::private::create_dir(dir).map_err(|source| HistoryError::CreateDir {
                 path: dir.to_path_buf(),
                 source,
             })?;
@@ -228,6 +228,12 @@ impl History {
             path: path.clone(),
             source,
         };
+        // A new database is created owner-only; SQLite gives its -wal and -shm files the
+        // same mode.
+        crate::private::touch(&path).map_err(|source| HistoryError::CreateDir {
+            path: path.clone(),
+            source,
+        })?;
         let mut conn = Connection::open(&path).map_err(sql)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL")

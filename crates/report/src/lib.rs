@@ -22,6 +22,7 @@ mod diff;
 mod email;
 mod history;
 mod lock;
+mod private;
 mod render;
 mod strings;
 

@@ -368,6 +368,18 @@ fn a_failed_send_is_kept_and_delivered_by_the_next_call() {
     assert_eq!((report.retried_sent, report.kept), (0, 1));
     assert!(report.last_error.is_some());
     assert_eq!(outbox.len().unwrap(), 1);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(outbox.dir()), 0o700);
+        for e in std::fs::read_dir(outbox.dir()).unwrap() {
+            assert_eq!(
+                mode(&e.unwrap().path()),
+                0o600,
+                "queued message readable by others"
+            );
+        }
+    }
 
     // Still down on the next run: kept again, with a second message queued behind it.
     let mut second = mail.clone();

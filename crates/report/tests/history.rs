@@ -36,6 +36,16 @@ fn record_list_show_previous_and_diff() {
     let path = dir.path().join("deep").join("history.sqlite");
     let mut h = History::open(&path).unwrap();
     assert_eq!(h.latest().unwrap(), None);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600, "database readable by others");
+        assert_eq!(
+            mode(path.parent().unwrap()),
+            0o700,
+            "directory open to others"
+        );
+    }
     assert!(h.list().unwrap().is_empty());
 
     let (po, pa) = scan("prev");
