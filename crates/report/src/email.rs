@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::diff::ScanDiff;
 use crate::render::{
-    Format, ReportInput, counts_line, fmt_time, ordered_findings, sev_label, target,
+    Format, ReportInput, counts_line, fmt_time, ordered_findings, sev_label, target, transport_str,
 };
 use crate::strings::S;
 
@@ -380,12 +380,12 @@ impl Outbox {
 
     /// Writes `q` to `path` atomically and durably.
     fn write(&self, path: &Path, q: &Queued) -> Result<(), EmailError> {
-        fs::create_dir_all(&self.dir).map_err(self.err(&self.dir))?;
+        crate::private::create_dir(&self.dir).map_err(self.err(&self.dir))?;
         let json =
             serde_json::to_vec_pretty(q).map_err(|e| self.err(path)(std::io::Error::other(e)))?;
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("msg");
         let tmp = self.dir.join(format!(".{name}.tmp"));
-        let mut f = fs::File::create(&tmp).map_err(self.err(&tmp))?;
+        let mut f = crate::private::create_file(&tmp).map_err(self.err(&tmp))?;
         f.write_all(&json).map_err(self.err(&tmp))?;
         f.sync_all().map_err(self.err(&tmp))?;
         drop(f);
@@ -399,7 +399,7 @@ impl Outbox {
     /// Moves a refused message to `rejected/`, with its last error.
     fn set_aside(&self, path: &Path, q: &Queued) -> Result<(), EmailError> {
         let dir = self.dir.join("rejected");
-        fs::create_dir_all(&dir).map_err(self.err(&dir))?;
+        crate::private::create_dir(&dir).map_err(self.err(&dir))?;
         let name = path.file_name().unwrap_or_default();
         let aside = Outbox { dir: dir.clone() };
         aside.write(&dir.join(name), q)?;
@@ -490,6 +490,13 @@ fn transport(settings: &EmailSettings) -> Result<SmtpTransport, EmailError> {
     Ok(b.build())
 }
 
+/// One line of the email body.
+enum Line {
+    Para(String),
+    Heading(String),
+    Item(String),
+}
+
 /// Composes the email for a scan: subject with counts, short text and HTML bodies (what
 /// changed, what is most urgent), and the HTML report as attachment.
 pub fn compose(input: &ReportInput<'_>) -> OutgoingEmail {
@@ -520,77 +527,87 @@ pub fn compose(input: &ReportInput<'_>) -> OutgoingEmail {
         );
     }
 
-    // Lines shared by both bodies: (text, is_heading).
-    let mut lines: Vec<(String, bool)> = Vec::new();
-    lines.push((t(S::EmailIntro).to_string(), false));
+    let service = |s: &crate::diff::ServiceRef| {
+        format!(
+            "{}:{}/{}{}",
+            s.host,
+            s.port,
+            transport_str(s.transport),
+            s.name
+                .as_deref()
+                .map(|n| format!(" {}", one_line(n)))
+                .unwrap_or_default()
+        )
+    };
+    let mut lines: Vec<Line> = Vec::new();
+    lines.push(Line::Para(t(S::EmailIntro).to_string()));
     if let Some(site) = &a.site {
-        lines.push((format!("{}: {}", t(S::Site), one_line(site)), false));
+        lines.push(Line::Item(format!("{}: {}", t(S::Site), one_line(site))));
     }
-    lines.push((
-        format!("{}: {}", t(S::ScanStarted), fmt_time(started)),
-        false,
-    ));
-    lines.push((
-        format!("{}: {}", t(S::Findings), counts_line(a, lang)),
-        false,
-    ));
+    lines.push(Line::Item(format!(
+        "{}: {}",
+        t(S::ScanStarted),
+        fmt_time(started)
+    )));
+    lines.push(Line::Item(format!(
+        "{}: {}",
+        t(S::Findings),
+        counts_line(a, lang)
+    )));
     match input.diff {
         Some(d) => {
-            lines.push((t(S::ChangesSinceLast).to_string(), true));
-            lines.push((
-                format!(
-                    "{} {} / {} {} / {} {}",
-                    t(S::NewFindings),
-                    d.new_findings.len(),
-                    t(S::ResolvedFindings),
-                    d.resolved_findings.len(),
-                    t(S::UnchangedFindings),
-                    d.unchanged_findings.len()
-                ),
-                false,
-            ));
+            lines.push(Line::Heading(format!(
+                "{} ({} {} / {} {} / {} {})",
+                t(S::ChangesSinceLast),
+                t(S::NewFindings),
+                d.new_findings.len(),
+                t(S::ResolvedFindings),
+                d.resolved_findings.len(),
+                t(S::UnchangedFindings),
+                d.unchanged_findings.len()
+            )));
+            if !d.has_changes() {
+                lines.push(Line::Para(t(S::NoChanges).to_string()));
+            }
             for f in d.new_findings.iter().take(10) {
-                lines.push((
-                    format!(
-                        "+ [{}] {} ({})",
-                        sev_label(f.severity).get(lang),
-                        one_line(f.title.get(lang)),
-                        target(f)
-                    ),
-                    false,
-                ));
+                lines.push(Line::Item(format!(
+                    "{} [{}] {} ({})",
+                    t(S::NewMarkPlain),
+                    sev_label(f.severity).get(lang),
+                    one_line(f.title.get(lang)),
+                    target(f)
+                )));
             }
             for f in d.resolved_findings.iter().take(10) {
-                lines.push((
-                    format!(
-                        "- {}: {} ({})",
-                        t(S::ResolvedFindings),
-                        one_line(f.title.get(lang)),
-                        target(f)
-                    ),
-                    false,
-                ));
+                lines.push(Line::Item(format!(
+                    "{}: {} ({})",
+                    t(S::ResolvedFindings),
+                    one_line(f.title.get(lang)),
+                    target(f)
+                )));
             }
             for h in &d.hosts_appeared {
-                lines.push((format!("+ {} {h}", t(S::HostAppeared)), false));
+                lines.push(Line::Item(format!("{} {h}", t(S::HostAppeared))));
             }
             for h in &d.hosts_vanished {
-                lines.push((format!("- {} {h}", t(S::HostVanished)), false));
+                lines.push(Line::Item(format!("{} {h}", t(S::HostVanished))));
             }
             for s in &d.services_appeared {
-                lines.push((
-                    format!("+ {} {}:{}", t(S::ServiceAppeared), s.host, s.port),
-                    false,
-                ));
+                lines.push(Line::Item(format!(
+                    "{} {}",
+                    t(S::ServiceAppeared),
+                    service(s)
+                )));
             }
             for s in &d.services_vanished {
-                lines.push((
-                    format!("- {} {}:{}", t(S::ServiceVanished), s.host, s.port),
-                    false,
-                ));
+                lines.push(Line::Item(format!(
+                    "{} {}",
+                    t(S::ServiceVanished),
+                    service(s)
+                )));
             }
         }
-        None => lines.push((t(S::EmailNoPrevious).to_string(), false)),
+        None => lines.push(Line::Para(t(S::EmailNoPrevious).to_string())),
     }
     let findings = ordered_findings(a);
     let urgent: Vec<_> = findings
@@ -598,42 +615,67 @@ pub fn compose(input: &ReportInput<'_>) -> OutgoingEmail {
         .filter(|f| f.severity > Severity::Info)
         .collect();
     if !urgent.is_empty() {
-        lines.push((t(S::EmailTopFindings).to_string(), true));
+        lines.push(Line::Heading(t(S::EmailTopFindings).to_string()));
         for f in urgent.iter().take(5) {
-            lines.push((
-                format!(
-                    "[{}] {} ({})",
-                    sev_label(f.severity).get(lang),
-                    one_line(f.title.get(lang)),
-                    target(f)
-                ),
-                false,
-            ));
+            lines.push(Line::Item(format!(
+                "[{}] {} ({})",
+                sev_label(f.severity).get(lang),
+                one_line(f.title.get(lang)),
+                target(f)
+            )));
         }
         if urgent.len() > 5 {
-            lines.push((format!("… {} {}", t(S::EmailMore), urgent.len() - 5), false));
+            lines.push(Line::Para(
+                t(S::EmailMore).replace("{n}", &(urgent.len() - 5).to_string()),
+            ));
         }
     }
-    lines.push((t(S::EmailAttachment).to_string(), false));
+    lines.push(Line::Para(t(S::EmailAttachment).to_string()));
 
+    let esc = crate::render::esc_html;
     let mut text = String::new();
     let mut html = String::from(
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif\">",
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head>\
+<body style=\"font-family:sans-serif;line-height:1.6;color:#1d2433\">",
     );
-    for (line, heading) in &lines {
-        if *heading {
-            let _ = write!(text, "\n■ {line}\n");
-            let _ = write!(html, "<h3>{}</h3>", crate::render::esc_html(line));
-        } else {
-            let _ = writeln!(text, "{line}");
-            let _ = write!(html, "<p>{}</p>", crate::render::esc_html(line));
+    let mut in_list = false;
+    for line in &lines {
+        let is_item = matches!(line, Line::Item(_));
+        if in_list && !is_item {
+            html.push_str("</ul>");
+        }
+        if !in_list && is_item {
+            html.push_str("<ul>");
+        }
+        in_list = is_item;
+        match line {
+            Line::Para(p) => {
+                let _ = writeln!(text, "\n{p}");
+                let _ = write!(html, "<p>{}</p>", esc(p));
+            }
+            Line::Heading(h) => {
+                let _ = writeln!(text, "\n■ {h}");
+                let _ = write!(
+                    html,
+                    "<h3 style=\"font-size:15px;margin:16px 0 4px\">{}</h3>",
+                    esc(h)
+                );
+            }
+            Line::Item(i) => {
+                let _ = writeln!(text, "・{i}");
+                let _ = write!(html, "<li>{}</li>", esc(i));
+            }
         }
     }
+    if in_list {
+        html.push_str("</ul>");
+    }
+    let mut text = text.trim_start().to_string();
     let _ = write!(text, "\n-- \n{}\n", t(S::EmailFooter));
     let _ = write!(
         html,
         "<hr><p style=\"color:#666;font-size:small\">{}</p></body></html>",
-        crate::render::esc_html(t(S::EmailFooter))
+        esc(t(S::EmailFooter))
     );
 
     let attachment = crate::render::render(Format::Html, input).unwrap_or_default();
@@ -641,8 +683,16 @@ pub fn compose(input: &ReportInput<'_>) -> OutgoingEmail {
         subject,
         text,
         html,
-        attachment_name: format!("clinicscan-report-{}.html", started.format("%Y%m%d-%H%M")),
+        attachment_name: format!("clinicscan-report-{}.html", file_stamp(started)),
         attachment,
+    }
+}
+
+/// "20261120-1000": the scan start in JST, for file names.
+fn file_stamp(t: DateTime<Utc>) -> String {
+    match chrono::FixedOffset::east_opt(9 * 3600) {
+        Some(jst) => t.with_timezone(&jst).format("%Y%m%d-%H%M").to_string(),
+        None => t.format("%Y%m%d-%H%M").to_string(),
     }
 }
 
@@ -655,7 +705,10 @@ fn one_line(s: &str) -> String {
 fn build_message(settings: &EmailSettings, mail: &OutgoingEmail) -> Result<Message, EmailError> {
     let mut b = Message::builder()
         .from(mailbox(&settings.from)?)
-        .subject(mail.subject.clone());
+        .subject(mail.subject.clone())
+        .date_now()
+        .message_id(None)
+        .user_agent(format!("clinicscan {}", env!("CARGO_PKG_VERSION")));
     for to in &settings.to {
         b = b.to(mailbox(to)?);
     }

@@ -75,10 +75,10 @@ pub enum HistoryError {
         /// The cause.
         source: rusqlite::Error,
     },
-    /// The directory of the database could not be created.
+    /// The database file or its directory could not be created.
     #[error("cannot create {path}: {source}")]
     CreateDir {
-        /// The directory.
+        /// The file or directory.
         path: PathBuf,
         /// The cause.
         source: std::io::Error,
@@ -219,7 +219,7 @@ impl History {
     pub fn open(path: impl AsRef<Path>) -> Result<History, HistoryError> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| HistoryError::CreateDir {
+            crate::private::create_dir(dir).map_err(|source| HistoryError::CreateDir {
                 path: dir.to_path_buf(),
                 source,
             })?;
@@ -228,6 +228,12 @@ impl History {
             path: path.clone(),
             source,
         };
+        // A new database is created owner-only; SQLite gives its -wal and -shm files the
+        // same mode.
+        crate::private::touch(&path).map_err(|source| HistoryError::CreateDir {
+            path: path.clone(),
+            source,
+        })?;
         let mut conn = Connection::open(&path).map_err(sql)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -491,6 +497,43 @@ impl History {
                     last_seen: last.with_timezone(&Utc),
                 },
             );
+        }
+        Ok(out)
+    }
+
+    /// Every host ever seen up, as it was when last seen: for each scan that was the last
+    /// to see some host, that scan's Observations reduced to those hosts (oldest scan
+    /// first). With [`History::host_seen`], this is the input of the asset inventory
+    /// (台帳) of every host the history knows, not only those of the latest scan.
+    pub fn last_seen_hosts(&self) -> Result<Vec<Observation>, HistoryError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT address, max(scan_id) FROM scan_hosts GROUP BY address")
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, ScanId>(1)?)))
+            .map_err(self.sql())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.sql())?;
+        let mut by_scan: BTreeMap<ScanId, std::collections::BTreeSet<IpAddr>> = BTreeMap::new();
+        for (addr, id) in rows {
+            if let Ok(addr) = addr.parse::<IpAddr>() {
+                by_scan.entry(id).or_default().insert(addr);
+            }
+        }
+        let mut out = Vec::new();
+        let mut taken = std::collections::BTreeSet::new();
+        for (id, addrs) in by_scan {
+            for mut o in self.show(id)?.observations {
+                o.hosts.retain(|h| {
+                    h.status.state == HostState::Up
+                        && addrs.contains(&h.address)
+                        && taken.insert(h.address)
+                });
+                if !o.hosts.is_empty() {
+                    out.push(o);
+                }
+            }
         }
         Ok(out)
     }

@@ -108,12 +108,25 @@ strings! {
     ScanNotes => "スキャンに関する注記", "Notes on the scan";
     RuleErrors => "評価できなかったルール", "Rules that could not be evaluated";
     Disclaimer => "このレポートは、スキャン時点でネットワークから観測できた事実に基づきます。組織的・人的な管理策（規程、教育、バックアップ運用など）はスキャンでは評価できないため「スキャン対象外」と表示しています。「推定」はポート番号やバージョン表記からの推定であり、確認された事実ではありません。", "This report states what the network showed at the time of the scan. Organisational controls (policies, training, backup operations, ...) cannot be assessed by a scan and are listed as \"not assessable by scan\". Items marked \"inferred\" are inferences from port numbers or version strings, not observed facts.";
+    NoticeNoPrivilege => "権限不足のため、ICMP と ARP による機器検出を行わず、TCP による検出のみで実行しました（root 権限または CAP_NET_RAW が必要です）。", "Without raw-socket privileges, discovery used TCP pings only (ICMP and ARP need root or CAP_NET_RAW).";
+    NoticeSynFallback => "SYN スキャンには root 権限または CAP_NET_RAW が必要なため、TCP 接続スキャンで実行しました。", "A SYN scan needs root or CAP_NET_RAW; the scan used TCP connect instead.";
+    NoticeArpFallback => "ARP による検出に失敗したため、ICMP と TCP で検出しました。", "ARP discovery failed; discovery used ICMP and TCP pings.";
+    NoticeDnsUnavailable => "DNS リゾルバを使えないため、ホスト名の逆引きを行っていません。", "No DNS resolver was available: host names were not looked up.";
+    NoticeUnresolvedName => "名前解決できなかった対象があります。この対象はスキャンしていません。", "A target name did not resolve and was not scanned.";
+    NoticeNameExcluded => "名前解決の結果が除外対象のアドレスだったため、この対象には何も送信していません。", "A target name resolves to an excluded address; nothing was sent to it.";
+    NoticeDoNotTouch => "対象の一部は「接触禁止」リストに含まれていたため、何も送信していません。", "Some targets are on the do-not-touch list; nothing was sent to them.";
+    NoticeCancelled => "スキャンが途中で停止されたため、結果は一部のみです。", "The scan was stopped before the end: results are partial.";
+    NoticeInternalError => "スキャン中に内部エラーが発生しました。結果の一部が欠けている可能性があります。", "An internal error occurred during the scan: some results may be missing.";
+    NoticeLocalError => "このコンピュータ側のエラー（ソケットや資源の不足など）が発生しました。", "A local error (sockets, resources) occurred on the scanning machine.";
+    NoticeOuiMissing => "MAC アドレスのベンダー一覧（IEEE OUI）が見つからないため、ベンダー名を表示していません。", "The IEEE OUI registry was not found: MAC vendors are not shown.";
+    ControlsFailed => "不適合の管理策", "Controls failed";
+    HistoryEmpty => "記録されたスキャンはありません。", "No scan recorded.";
     EmailSubjectPrefix => "[clinicscan]", "[clinicscan]";
     EmailFindingsWord => "検出", "findings";
-    EmailIntro => "clinicscan による定期スキャンの結果をお知らせします。", "Here is the result of the scheduled clinicscan scan.";
+    EmailIntro => "clinicscan によるネットワーク診断の結果をお知らせします。", "Here is the result of a clinicscan network assessment.";
     EmailNoPrevious => "前回のスキャン記録がないため、すべての検出事項を新規として扱います。", "There is no earlier scan to compare with: every finding counts as new.";
     EmailTopFindings => "優先度の高い検出事項", "Most urgent findings";
-    EmailMore => "ほか", "more:";
+    EmailMore => "ほか {n} 件の検出事項があります。", "{n} more findings.";
     EmailAttachment => "詳細は添付の HTML レポートをブラウザで開いてご確認ください。", "Open the attached HTML report in a browser for the details.";
     EmailFooter => "このメールは clinicscan が自動送信しました。", "This message was sent automatically by clinicscan.";
 }

@@ -251,14 +251,34 @@ fn plain_to_loopback_delivers_headers_bodies_and_attachment() {
     assert_eq!(m["from"], "clinicscan <scan@clinic.test>");
     assert_eq!(m["to"], "it@clinic.test, doctor@clinic.test");
     assert_eq!(m["content_type"], "multipart/mixed");
+    let raw = std::fs::read_to_string(server.out.join("001.eml")).unwrap();
+    for header in [
+        "Date: ",
+        "Message-ID: <",
+        "MIME-Version: 1.0",
+        "Subject: [clinicscan] =?utf-8?b?",
+    ] {
+        assert!(
+            raw.contains(header),
+            "no {header:?} header in {}",
+            &raw[..raw.len().min(900)]
+        );
+    }
+    assert!(raw.is_ascii(), "the message is not 7-bit");
     let text = m["text"].as_str().unwrap();
     assert!(text.contains("新規 2 / 解消 1 / 継続 7"), "{text}");
     assert!(
-        text.contains("+ [高] SNMP が既定のコミュニティ名 public で応答 (10.77.10.50:161/udp)"),
+        text.contains(
+            "・新規 [高] SNMP が既定のコミュニティ名 public で応答 (10.77.10.50:161/udp)"
+        ),
         "{text}"
     );
     assert!(
-        text.contains("- 解消: Telnet が有効 (10.77.20.5:23/tcp)"),
+        text.contains("・解消: Telnet が有効 (10.77.20.5:23/tcp)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("・新しいサービス 10.77.10.50:161/udp snmp"),
         "{text}"
     );
     assert!(
@@ -268,9 +288,16 @@ fn plain_to_loopback_delivers_headers_bodies_and_attachment() {
         "{text}"
     );
     let html = m["html"].as_str().unwrap();
-    assert!(html.contains("<h3>前回スキャンからの変化</h3>"), "{html}");
+    assert!(
+        html.contains(">前回スキャンからの変化 (新規 2 / 解消 1 / 継続 7)</h3>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<li>解消: Telnet が有効 (10.77.20.5:23/tcp)</li>"),
+        "{html}"
+    );
     let att = &m["attachments"][0];
-    assert_eq!(att["filename"], "clinicscan-report-20261120-0100.html");
+    assert_eq!(att["filename"], "clinicscan-report-20261120-1000.html");
     assert_eq!(att["content_type"], "text/html");
     // Text parts travel with CRLF line ends (RFC 5322); the content is otherwise the same.
     assert!(
@@ -341,6 +368,18 @@ fn a_failed_send_is_kept_and_delivered_by_the_next_call() {
     assert_eq!((report.retried_sent, report.kept), (0, 1));
     assert!(report.last_error.is_some());
     assert_eq!(outbox.len().unwrap(), 1);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(outbox.dir()), 0o700);
+        for e in std::fs::read_dir(outbox.dir()).unwrap() {
+            assert_eq!(
+                mode(&e.unwrap().path()),
+                0o600,
+                "queued message readable by others"
+            );
+        }
+    }
 
     // Still down on the next run: kept again, with a second message queued behind it.
     let mut second = mail.clone();
@@ -508,4 +547,43 @@ fn a_refused_message_is_set_aside_after_three_tries_and_blocks_nothing() {
     let got = server.received();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["subject"], "small");
+}
+
+#[test]
+fn the_site_file_email_table_reads_from_toml() {
+    let site: toml::Table = toml::from_str(
+        r#"
+[email]
+host = "smtp.example.jp"
+port = 587
+security = "starttls"
+username = "clinicscan@example.jp"
+password_file = "/etc/clinicscan/smtp-password"
+from = "clinicscan <clinicscan@example.jp>"
+to = ["it@example.jp", "director@example.jp"]
+tls_ca_file = "/etc/clinicscan/site-ca.pem"
+timeout_secs = 20
+"#,
+    )
+    .unwrap();
+    let table = site["email"].as_table().unwrap().clone();
+    let s: EmailSettings = table.try_into().unwrap();
+    assert_eq!(s.host, "smtp.example.jp");
+    assert_eq!(s.port, Some(587));
+    assert_eq!(s.security, Security::Starttls);
+    assert_eq!(s.to.len(), 2);
+    assert_eq!(s.timeout_secs, Some(20));
+    assert_eq!(
+        s.password, None,
+        "the password is never read from the table"
+    );
+
+    for bad in [
+        "host = \"h\"\npassword = \"secret\"", // no password key
+        "host = \"h\"\nsecurity = \"none\"",   // unknown security
+        "host = \"h\"\nhots = \"typo\"",       // unknown key
+    ] {
+        let t: toml::Table = toml::from_str(bad).unwrap();
+        assert!(t.try_into::<EmailSettings>().is_err(), "{bad}");
+    }
 }

@@ -36,6 +36,16 @@ fn record_list_show_previous_and_diff() {
     let path = dir.path().join("deep").join("history.sqlite");
     let mut h = History::open(&path).unwrap();
     assert_eq!(h.latest().unwrap(), None);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600, "database readable by others");
+        assert_eq!(
+            mode(path.parent().unwrap()),
+            0o700,
+            "directory open to others"
+        );
+    }
     assert!(h.list().unwrap().is_empty());
 
     let (po, pa) = scan("prev");
@@ -98,10 +108,58 @@ fn record_list_show_previous_and_diff() {
     assert_eq!(router.last_seen.to_rfc3339(), "2026-11-20T01:00:00+00:00");
     assert_eq!(seen.len(), 8, "7 clinic hosts and the hostile one");
 
+    // The inventory of every host ever seen: a later scan without the printer keeps the
+    // printer's record from the scan that last saw it.
+    let again = h.record(&po, &pa).unwrap();
+    let last = h.last_seen_hosts().unwrap();
+    let hosts: Vec<(String, String)> = last
+        .iter()
+        .flat_map(|o| {
+            o.hosts
+                .iter()
+                .map(move |h| (o.scan.id.clone(), h.address.to_string()))
+        })
+        .collect();
+    assert_eq!(hosts.len(), 8);
+    assert!(hosts.contains(&(ho[0].scan.id.clone(), "10.77.50.66".into())));
+    assert!(hosts.contains(&(co[0].scan.id.clone(), "10.77.10.50".into())));
+    assert!(hosts.contains(&(po[0].scan.id.clone(), "10.77.20.5".into())));
+    let seen = h.host_seen().unwrap();
+    let latest = h.show(again).unwrap();
+    let mut zones = std::collections::BTreeMap::new();
+    zones.insert(ip("10.77.10.50"), "general-printers".to_string());
+    let inv = clinicscan_report::render_inventory(
+        &clinicscan_report::ReportInput {
+            assessment: &latest.assessment,
+            observations: &last,
+            diff: None,
+            seen: Some(&seen),
+            lang: clinicscan_model::Lang::En,
+        },
+        &zones,
+    )
+    .unwrap();
+    let mut r = csv::Reader::from_reader(inv.trim_start_matches('\u{feff}').as_bytes());
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    assert_eq!(rows.len(), 8);
+    let printer = rows.iter().find(|r| &r[0] == "10.77.10.50").unwrap();
+    assert_eq!(&printer[4], "general-printers");
+    assert_eq!(&printer[7], "2026-11-20 10:00 JST");
+    assert_eq!(&printer[8], "2026-11-20 10:00 JST");
+    let emr = rows.iter().find(|r| &r[0] == "10.77.20.5").unwrap();
+    assert_eq!(
+        &emr[4], "clinical",
+        "zone from the findings when the map has none"
+    );
+    assert_eq!(
+        &emr[5],
+        "22/tcp ssh; 23/tcp telnet; 443/tcp tls; 5432/tcp postgres"
+    );
+
     // Reopening keeps everything and does not migrate twice.
     drop(h);
     let h = History::open(&path).unwrap();
-    assert_eq!(h.list().unwrap().len(), 3);
+    assert_eq!(h.list().unwrap().len(), 4);
     assert_eq!(h.integrity_check().unwrap(), Ok(()));
 }
 
@@ -197,8 +255,23 @@ fn a_kill_at_any_moment_leaves_the_database_consistent() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let delay = 30 + next(&mut seed) % 400;
-        std::thread::sleep(Duration::from_millis(delay));
+        if round == rounds - 1 {
+            // However slow the machine, the last round kills mid-stream: it waits until
+            // the child has committed a scan, then kills it a moment later.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let before = known.len();
+            loop {
+                let n = History::open(&db).unwrap().list().unwrap().len();
+                if n > before || Instant::now() > deadline {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            std::thread::sleep(Duration::from_millis(next(&mut seed) % 20));
+        } else {
+            let delay = 30 + next(&mut seed) % 400;
+            std::thread::sleep(Duration::from_millis(delay));
+        }
         child.kill().unwrap(); // SIGKILL: no destructor, no rollback, no flush
         child.wait().unwrap();
 

@@ -154,6 +154,21 @@ fn snapshots_of_every_renderer_in_both_languages() {
                 snapshot(&format!("{}.{}.{}", case.name, lang_name(lang), ext), &out);
             }
         }
+        for lang in [Lang::Ja, Lang::En] {
+            let mail = clinicscan_report::compose(&input(&case, lang));
+            let text = format!(
+                "Subject: {}\nAttachment: {} ({} bytes)\n\n{}\n----- HTML -----\n{}\n",
+                mail.subject,
+                mail.attachment_name,
+                mail.attachment.len(),
+                mail.text,
+                mail.html
+            );
+            snapshot(
+                &format!("{}.{}.email.txt", case.name, lang_name(lang)),
+                &text,
+            );
+        }
         let json = render(Format::Json, &input(&case, Lang::Ja)).unwrap();
         snapshot(&format!("{}.json", case.name), &json);
     }
@@ -247,7 +262,14 @@ fn hostile_strings_are_escaped_everywhere() {
         let md = render(Format::Markdown, &i).unwrap();
         // Code spans show their content literally; check only the text outside them.
         let outside: String = md.split('`').step_by(2).collect();
-        for bad in ["<script", "](javascript:", "![img](", "<iframe", "\u{1b}"] {
+        // No bracket outside code spans is unescaped, so no link or image can form.
+        let chars: Vec<char> = outside.chars().collect();
+        for (i, c) in chars.iter().enumerate() {
+            if *c == '[' || *c == ']' {
+                assert!(i > 0 && chars[i - 1] == '\\', "unescaped {c:?} in Markdown");
+            }
+        }
+        for bad in ["<script", "<iframe", "\u{1b}"] {
             assert!(!outside.contains(bad), "Markdown contains {bad:?}");
             assert!(!md.contains('\u{1b}'));
         }
@@ -324,4 +346,37 @@ fn csv_is_rfc4180_with_crlf_and_bom_where_promised() {
     assert_eq!(&emr[6], "22/tcp OpenSSH 9.2p1; 443/tcp nginx 1.22.1");
     assert_eq!(&emr[7], "2026-10-01 10:00 JST");
     assert_eq!(&emr[4], "clinical");
+}
+
+#[test]
+fn snapshots_of_the_history_views() {
+    let c = clinic();
+    let d = c.diff.as_ref().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = clinicscan_report::History::open(dir.path().join("h.sqlite")).unwrap();
+    for (o, a) in [
+        ("observation-prev.json", "assessment-prev.json"),
+        ("observation-hostile.json", "assessment-hostile.json"),
+        ("observation.json", "assessment.json"),
+        ("observation-empty.json", "assessment-empty.json"),
+    ] {
+        let obs: Vec<Observation> = vec![load(o)];
+        let a: Assessment = load(a);
+        h.record(&obs, &a).unwrap();
+    }
+    let mut list = h.list().unwrap();
+    list.reverse();
+    for lang in [Lang::Ja, Lang::En] {
+        let l = lang_name(lang);
+        snapshot(
+            &format!("clinic.{l}.diff.txt"),
+            &clinicscan_report::render_diff(d, lang),
+        );
+        snapshot(
+            &format!("history.{l}.list.txt"),
+            &clinicscan_report::render_history_list(&list, lang),
+        );
+    }
+    let empty = clinicscan_report::render_history_list(&[], Lang::En);
+    assert!(empty.ends_with("No scan recorded.\n"), "{empty}");
 }

@@ -61,9 +61,12 @@ header.top h1{margin:4px 0 10px;font-size:22px;font-weight:700}
 dl.meta{display:grid;grid-template-columns:repeat(2,max-content minmax(12em,max-content));justify-content:start;gap:2px 16px;margin:0;font-size:13px}
 dl.meta dt{opacity:.7}dl.meta dd{margin:0 32px 0 0}
 main{max-width:1120px;margin:0 auto;padding:8px 24px 32px}
+nav.toc{background:#fff;border-bottom:1px solid var(--line);padding:8px 0;font-size:13px;position:sticky;top:0;z-index:1}
+nav.toc a{margin-left:max(24px,calc((100% - 1120px)/2 + 24px))}nav.toc a+a{margin-left:20px}
 h2{font-size:18px;margin:28px 0 12px;padding-bottom:6px;border-bottom:2px solid var(--accent)}
 h3{font-size:15px;margin:18px 0 8px}
 section{break-inside:auto}
+section,.finding,.host{scroll-margin-top:48px}
 .cards{display:grid;grid-template-columns:repeat(5,1fr);gap:10px;margin:8px 0 16px}
 .card{background:var(--card);border:1px solid var(--line);border-top:5px solid var(--c);border-radius:6px;padding:10px 14px}
 .card .n{font-size:28px;font-weight:700;color:var(--c);line-height:1.2}
@@ -103,7 +106,7 @@ code,.mono{font-family:"Noto Sans Mono CJK JP","DejaVu Sans Mono",Consolas,monos
 .muted{color:var(--muted)}
 footer{max-width:1120px;margin:0 auto;padding:12px 24px 40px;font-size:12px;color:var(--muted)}
 @media screen and (max-width:800px){.cards{grid-template-columns:repeat(3,1fr)}.grid2{grid-template-columns:1fr}dl.meta{grid-template-columns:max-content 1fr}}
-@media print{body{background:#fff;font-size:11pt}header.top{background:#fff;color:var(--ink);border-bottom:3px solid #13294b;padding:0 0 8px}
+@media print{body{background:#fff;font-size:11pt}nav.toc{display:none}header.top{background:#fff;color:var(--ink);border-bottom:3px solid #13294b;padding:0 0 8px}
 main,footer,header.top .wrap{max-width:none;padding:0}.card,.panel,.host{border-color:#bbb}
 *{-webkit-print-color-adjust:exact;print-color-adjust:exact}a{color:var(--ink)}h2{break-after:avoid}
 @page{size:A4;margin:14mm 12mm}}
@@ -172,7 +175,20 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
     meta(S::Editions, esc(&a.editions.join(", ")));
     meta(S::HostsUp, hosts.len().to_string());
     meta(S::Generated, esc(&fmt_time(a.generated)));
-    o.push_str("</dl></div></header>\n<main>\n");
+    o.push_str("</dl></div></header>\n");
+    let has_notes = !super::notices(input).is_empty() || !a.rule_errors.is_empty();
+    let _ = write!(
+        o,
+        "<nav class=\"toc\"><a href=\"#summary\">{}</a><a href=\"#controls\">{}</a><a href=\"#hosts\">{}</a>{}</nav>\n<main>\n",
+        t(S::Summary),
+        t(S::ByControl),
+        t(S::ByHost),
+        if has_notes {
+            format!("<a href=\"#notes\">{}</a>", t(S::ScanNotes))
+        } else {
+            String::new()
+        }
+    );
 
     // ------------------------------------------------------------ summary
     let _ = write!(
@@ -353,7 +369,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
     controls.sort_by(|x, y| {
         status_rank(x.status)
             .cmp(&status_rank(y.status))
-            .then_with(|| x.id.cmp(&y.id))
+            .then_with(|| super::natural_cmp(&x.id, &y.id))
     });
     for c in controls {
         let _ = write!(
@@ -399,11 +415,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
     o.push_str("</section>\n");
 
     // ------------------------------------------------------------ notices, rule errors
-    let notices: Vec<_> = input
-        .observations
-        .iter()
-        .flat_map(|ob| ob.scan.notices.iter())
-        .collect();
+    let notices = super::notices(input);
     if !notices.is_empty() || !a.rule_errors.is_empty() {
         let _ = write!(
             o,
@@ -411,14 +423,17 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
             t(S::ScanNotes)
         );
         for n in notices {
+            let (text, detail) = super::notice_text(n, lang);
             let _ = write!(
                 o,
-                "<li><span class=\"mono\">{}</span> {}{}</li>",
-                esc(&n.kind),
-                esc(&n.message),
+                "<li>{}{}{}</li>",
+                esc(&text),
                 n.subject
                     .as_deref()
-                    .map(|s| format!(" <span class=\"mono muted\">({})</span>", esc(s)))
+                    .map(|s| format!(" <span class=\"mono\">({})</span>", esc(s)))
+                    .unwrap_or_default(),
+                detail
+                    .map(|d| format!("<div class=\"refs\">{}</div>", esc(&d)))
                     .unwrap_or_default()
             );
         }

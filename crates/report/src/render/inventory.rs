@@ -11,7 +11,10 @@ use super::{
 };
 use crate::strings::S;
 
-pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, RenderError> {
+pub(crate) fn render(
+    input: &ReportInput<'_>,
+    zones: Option<&std::collections::BTreeMap<std::net::IpAddr, String>>,
+) -> Result<String, RenderError> {
     let lang = input.lang;
     let t = |s: S| s.get(lang);
     let mut w = writer();
@@ -59,7 +62,13 @@ pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, RenderError> {
             cell(h.mac.unwrap_or("")),
             cell(h.vendor.unwrap_or("")),
             cell(&h.names.join("; ")),
-            cell(h.zone.unwrap_or("")),
+            cell(
+                zones
+                    .and_then(|z| z.get(&h.address))
+                    .map(String::as_str)
+                    .or(h.zone)
+                    .unwrap_or(""),
+            ),
             cell(&services.join("; ")),
             cell(&products.join("; ")),
             fmt_time(first),

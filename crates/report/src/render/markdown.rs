@@ -14,13 +14,14 @@ use super::{
 };
 use crate::strings::S;
 
-/// Escapes inline Markdown (also safe inside a table cell).
+/// Escapes inline Markdown (also safe inside a table cell): emphasis, code, link and
+/// table punctuation everywhere, raw HTML as entities, and what would start a heading, a
+/// list or a quote at the start of the text. Line breaks become spaces.
 pub(crate) fn md(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+    let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.'
-            | '!' | '|' | '~' => {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -31,6 +32,15 @@ pub(crate) fn md(s: &str) -> String {
             c if c.is_control() => out.push(' '),
             c => out.push(c),
         }
+    }
+    // Block syntax only counts at the start of a line, and the text may start one.
+    let lead = out.len() - out.trim_start().len();
+    let rest = &out[lead..];
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if rest.starts_with(['#', '-', '+', '=']) {
+        out.insert(lead, '\\');
+    } else if digits > 0 && rest[digits..].starts_with(['.', ')']) {
+        out.insert(lead + digits, '\\');
     }
     out
 }
@@ -170,7 +180,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
                 o,
                 "#### {}{} — {}{}\n",
                 if new.is_new(f) {
-                    format!("[{}] ", t(S::NewMarkPlain))
+                    format!("\\[{}\\] ", t(S::NewMarkPlain))
                 } else {
                     String::new()
                 },
@@ -222,7 +232,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
     controls.sort_by(|x, y| {
         status_rank(x.status)
             .cmp(&status_rank(y.status))
-            .then_with(|| x.id.cmp(&y.id))
+            .then_with(|| super::natural_cmp(&x.id, &y.id))
     });
     for c in controls {
         let _ = writeln!(
@@ -271,6 +281,20 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
             h.findings.len()
         );
     }
+    let notices = super::notices(input);
+    if !notices.is_empty() {
+        let _ = writeln!(o, "\n## {}\n", t(S::ScanNotes));
+        for n in notices {
+            let (text, detail) = super::notice_text(n, lang);
+            let subject = n
+                .subject
+                .as_deref()
+                .map(|s| format!(" ({})", code(s)))
+                .unwrap_or_default();
+            let detail = detail.map(|d| format!(" — {}", md(&d))).unwrap_or_default();
+            let _ = writeln!(o, "- {}{}{}", md(&text), subject, detail);
+        }
+    }
     if !a.rule_errors.is_empty() {
         let _ = writeln!(o, "\n## {}\n", t(S::RuleErrors));
         for e in &a.rule_errors {
@@ -285,4 +309,25 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
         fmt_time(a.generated)
     );
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::md;
+
+    #[test]
+    fn escapes_what_markdown_would_act_on() {
+        assert_eq!(md("1. item"), "1\\. item");
+        assert_eq!(md("  # heading"), "  \\# heading");
+        assert_eq!(md("- list"), "\\- list");
+        assert_eq!(md("[a](javascript:x)"), "\\[a\\](javascript:x)");
+        assert_eq!(md("![i](http://e/x.png)"), "!\\[i\\](http://e/x.png)");
+        assert_eq!(
+            md("a|b *c* _d_ `e` ~f~"),
+            "a\\|b \\*c\\* \\_d\\_ \\`e\\` \\~f\\~"
+        );
+        assert_eq!(md("<b>x</b> & y\nz"), "&lt;b&gt;x&lt;/b&gt; &amp; y z");
+        assert_eq!(md("TLS 1.0 / 1.1 (port 443)"), "TLS 1.0 / 1.1 (port 443)");
+        assert_eq!(md("2026"), "2026");
+    }
 }

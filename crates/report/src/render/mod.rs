@@ -6,6 +6,7 @@
 //! in Japan Standard Time, labelled, since the tool audits Japanese sites.
 
 mod csv_out;
+mod history_text;
 mod html;
 mod inventory;
 mod markdown;
@@ -14,6 +15,40 @@ mod terminal;
 #[cfg(test)]
 mod props;
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_ids_sort_naturally() {
+        let mut ids = vec![
+            "GL6-SO-13-11",
+            "GL6-SO-8.1",
+            "CL-R7-2-13",
+            "GL6-SO-8-3",
+            "CL-R7-2-1",
+            "GL6-SO-13-2",
+            "GL6-SO-8-10",
+            "",
+            "GL6",
+        ];
+        ids.sort_by(|a, b| super::natural_cmp(a, b));
+        assert_eq!(
+            ids,
+            [
+                "",
+                "CL-R7-2-1",
+                "CL-R7-2-13",
+                "GL6",
+                "GL6-SO-8-3",
+                "GL6-SO-8-10",
+                "GL6-SO-8.1",
+                "GL6-SO-13-2",
+                "GL6-SO-13-11"
+            ]
+        );
+    }
+}
+
+pub use history_text::{render_diff, render_history_list};
 pub(crate) use html::esc as esc_html;
 
 use std::collections::BTreeMap;
@@ -95,8 +130,17 @@ pub fn render(format: Format, input: &ReportInput<'_>) -> Result<String, RenderE
         Format::Html => Ok(html::render(input)),
         Format::Csv => csv_out::render(input),
         Format::Markdown => Ok(markdown::render(input)),
-        Format::Inventory => inventory::render(input),
+        Format::Inventory => inventory::render(input, None),
     }
+}
+
+/// The asset inventory (台帳) like [`Format::Inventory`], with each host's zone taken from
+/// `zones` (e.g. the site file's zone of each address) before the zone its findings name.
+pub fn render_inventory(
+    input: &ReportInput<'_>,
+    zones: &BTreeMap<IpAddr, String>,
+) -> Result<String, RenderError> {
+    inventory::render(input, Some(zones))
 }
 
 // ------------------------------------------------------------------ shared helpers
@@ -141,6 +185,36 @@ pub(crate) fn status_rank(status: ControlStatus) -> u8 {
         ControlStatus::Pass => 3,
         ControlStatus::NotAssessableByScan => 4,
     }
+}
+
+/// Compares ids with their numbers as numbers: "GL6-SO-8-3" < "GL6-SO-13-11".
+pub(crate) fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn chunks(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (ca, cb) = (chunks(a), chunks(b));
+    for (x, y) in ca.iter().zip(cb.iter()) {
+        let ord = match (x, y) {
+            ((true, nx), (true, ny)) => {
+                let (tx, ty) = (nx.trim_start_matches('0'), ny.trim_start_matches('0'));
+                tx.len().cmp(&ty.len()).then_with(|| tx.cmp(ty))
+            }
+            ((_, sx), (_, sy)) => sx.cmp(sy),
+        };
+        if ord != std::cmp::Ordering::Equal {
+            return ord;
+        }
+    }
+    ca.len().cmp(&cb.len()).then_with(|| a.cmp(b))
 }
 
 /// "10.0.0.1:3389/tcp", or the bare address for a host finding.
@@ -279,6 +353,39 @@ pub(crate) fn service_name(s: &Service) -> String {
         (None, Some(n)) => format!("{n}?"),
         (None, None) => "?".to_string(),
     }
+}
+
+/// A scan notice in the chosen language: the translation of a known kind, else the
+/// scanner's own (English) message. The second value is the scanner's detail, shown beside
+/// a translation (it names the error or the target).
+pub(crate) fn notice_text(n: &clinicscan_model::Notice, lang: Lang) -> (String, Option<String>) {
+    let known = match n.kind.as_str() {
+        "no-privilege" => Some(S::NoticeNoPrivilege),
+        "syn-fallback" => Some(S::NoticeSynFallback),
+        "arp-fallback" => Some(S::NoticeArpFallback),
+        "dns-unavailable" => Some(S::NoticeDnsUnavailable),
+        "unresolved-name" => Some(S::NoticeUnresolvedName),
+        "name-excluded" => Some(S::NoticeNameExcluded),
+        "do-not-touch" => Some(S::NoticeDoNotTouch),
+        "cancelled" => Some(S::NoticeCancelled),
+        "internal-error" => Some(S::NoticeInternalError),
+        "local-error" => Some(S::NoticeLocalError),
+        "oui-missing" => Some(S::NoticeOuiMissing),
+        _ => None,
+    };
+    match (known, lang) {
+        (Some(k), Lang::Ja) => (k.get(lang).to_string(), Some(n.message.clone())),
+        _ => (n.message.clone(), None),
+    }
+}
+
+/// Every notice of every Observation.
+pub(crate) fn notices<'a>(input: &ReportInput<'a>) -> Vec<&'a clinicscan_model::Notice> {
+    input
+        .observations
+        .iter()
+        .flat_map(|o| o.scan.notices.iter())
+        .collect()
 }
 
 /// Number of controls with each status.

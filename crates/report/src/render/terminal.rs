@@ -211,7 +211,7 @@ pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
     controls.sort_by(|x, y| {
         status_rank(x.status)
             .cmp(&status_rank(y.status))
-            .then_with(|| x.id.cmp(&y.id))
+            .then_with(|| super::natural_cmp(&x.id, &y.id))
     });
     if !controls.is_empty() {
         let _ = writeln!(out, "\n{}", p.bold(&rule(t(S::ControlsNeedingAction))));
@@ -245,6 +245,19 @@ pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
                     p.dim(&clean(f.title.get(lang)))
                 );
             }
+        }
+    }
+    let notices = super::notices(input);
+    if !notices.is_empty() {
+        let _ = writeln!(out, "\n{}", rule(t(S::ScanNotes)));
+        for n in notices {
+            let (text, _) = super::notice_text(n, lang);
+            let subject = n
+                .subject
+                .as_deref()
+                .map(|s| format!(" ({})", clean(s)))
+                .unwrap_or_default();
+            let _ = writeln!(out, "  * {}{}", clean(&text), subject);
         }
     }
     if !a.rule_errors.is_empty() {

@@ -1,0 +1,169 @@
+//! Plain-text views of the history for a terminal or a log: the list of scans and the diff
+//! between two scans. Text from the network is stripped of control characters.
+
+use std::fmt::Write as _;
+
+use clinicscan_model::{Finding, Lang, Severity};
+use unicode_width::UnicodeWidthStr;
+
+use super::terminal::clean;
+use super::{fmt_time, sev_label, target, transport_str};
+use crate::diff::ScanDiff;
+use crate::history::ScanSummary;
+use crate::strings::S;
+
+fn pad(s: &str, width: usize) -> String {
+    let mut out = s.to_string();
+    for _ in UnicodeWidthStr::width(s)..width {
+        out.push(' ');
+    }
+    out
+}
+
+fn pad_left(s: &str, width: usize) -> String {
+    let mut out = String::new();
+    for _ in UnicodeWidthStr::width(s)..width {
+        out.push(' ');
+    }
+    out.push_str(s);
+    out
+}
+
+/// The scans, one a line, in the order given (the CLI passes newest first).
+pub fn render_history_list(scans: &[ScanSummary], lang: Lang) -> String {
+    let t = |s: S| s.get(lang);
+    let sev_head = Severity::ALL
+        .iter()
+        .map(|&s| sev_label(s).get(lang))
+        .collect::<Vec<_>>()
+        .join("/");
+    let header = [
+        "ID".to_string(),
+        t(S::ScanStarted).to_string(),
+        t(S::Site).to_string(),
+        t(S::VantageZone).to_string(),
+        t(S::HostsUp).to_string(),
+        format!("{} ({sev_head})", t(S::Findings)),
+        t(S::ControlsFailed).to_string(),
+    ];
+    let rows: Vec<[String; 7]> = scans
+        .iter()
+        .map(|s| {
+            let b = s.by_severity;
+            [
+                s.id.to_string(),
+                fmt_time(s.started),
+                clean(s.site.as_deref().unwrap_or("-")),
+                if s.vantage_zones.is_empty() {
+                    "-".to_string()
+                } else {
+                    clean(&s.vantage_zones)
+                },
+                s.hosts_up.to_string(),
+                format!(
+                    "{} ({}/{}/{}/{}/{})",
+                    s.findings, b[0], b[1], b[2], b[3], b[4]
+                ),
+                s.controls_failed.to_string(),
+            ]
+        })
+        .collect();
+    let mut widths = header.clone().map(|h| UnicodeWidthStr::width(h.as_str()));
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r.iter()) {
+            *w = (*w).max(UnicodeWidthStr::width(c.as_str()));
+        }
+    }
+    let line = |cells: &[String; 7]| {
+        let mut l = String::new();
+        for (i, (c, w)) in cells.iter().zip(widths.iter()).enumerate() {
+            if i > 0 {
+                l.push_str("  ");
+            }
+            // Numbers right-aligned, text left-aligned; no trailing blanks.
+            let cell = match i {
+                0 | 4 | 6 => pad_left(c, *w),
+                _ if i == cells.len() - 1 => c.clone(),
+                _ => pad(c, *w),
+            };
+            l.push_str(&cell);
+        }
+        l.trim_end().to_string()
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", line(&header));
+    for r in &rows {
+        let _ = writeln!(out, "{}", line(r));
+    }
+    if rows.is_empty() {
+        let _ = writeln!(out, "{}", t(S::HistoryEmpty));
+    }
+    out
+}
+
+/// What changed between two scans, as text.
+pub fn render_diff(d: &ScanDiff, lang: Lang) -> String {
+    let t = |s: S| s.get(lang);
+    let mut out = String::new();
+    let id = |p: &crate::diff::ScanPoint| p.scan_id.map(|i| format!("#{i} ")).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{}: {}{} → {}{}",
+        t(S::ChangesSinceLast),
+        id(&d.from),
+        fmt_time(d.from.started),
+        id(&d.to),
+        fmt_time(d.to.started)
+    );
+    let finding = |f: &Finding| {
+        format!(
+            "  [{}] {}  {}  ({})",
+            sev_label(f.severity).get(lang),
+            target(f),
+            clean(f.title.get(lang)),
+            f.rule_id
+        )
+    };
+    let sections: [(S, &Vec<Finding>); 3] = [
+        (S::NewFindings, &d.new_findings),
+        (S::ResolvedFindings, &d.resolved_findings),
+        (S::UnchangedFindings, &d.unchanged_findings),
+    ];
+    for (head, list) in sections {
+        let _ = writeln!(out, "\n{} ({})", t(head), list.len());
+        for f in list {
+            let _ = writeln!(out, "{}", finding(f));
+        }
+    }
+    let hosts = [
+        (S::HostAppeared, &d.hosts_appeared),
+        (S::HostVanished, &d.hosts_vanished),
+    ];
+    for (head, list) in hosts {
+        let _ = writeln!(out, "\n{} ({})", t(head), list.len());
+        for h in list {
+            let _ = writeln!(out, "  {h}");
+        }
+    }
+    let services = [
+        (S::ServiceAppeared, &d.services_appeared),
+        (S::ServiceVanished, &d.services_vanished),
+    ];
+    for (head, list) in services {
+        let _ = writeln!(out, "\n{} ({})", t(head), list.len());
+        for s in list {
+            let _ = writeln!(
+                out,
+                "  {}:{}/{} {}",
+                s.host,
+                s.port,
+                transport_str(s.transport),
+                clean(s.name.as_deref().unwrap_or(""))
+            );
+        }
+    }
+    if !d.has_changes() {
+        let _ = writeln!(out, "\n{}", t(S::NoChanges));
+    }
+    out
+}
