@@ -143,6 +143,7 @@ fn rdp(standard: bool, tls: bool, credssp: bool, nla: bool, failures: &[&str]) -
         nla_required: Some(nla),
         negotiation_failures: failures.iter().map(|s| s.to_string()).collect(),
         encryption_methods: Vec::new(),
+        encryption_level: None,
         ntlm: None,
     }
 }
@@ -157,11 +158,18 @@ async fn inner() {
     // --- RDP
     let x = run(ProbeKind::Rdp, 3389).await;
     assert_eq!(x.protocol.as_deref(), Some("rdp"));
-    assert_eq!(x.facts.rdp, Some(rdp(true, true, false, false, &[])));
+    let mut negotiate = rdp(true, true, false, false, &[]);
+    negotiate.encryption_methods = vec!["128-bit RC4".into()];
+    negotiate.encryption_level = s("high");
+    assert_eq!(x.facts.rdp, Some(negotiate));
     assert_eq!(x.facts.tls.as_ref().map(|t| t.via.as_str()), Some("rdp"));
     assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
     let x = run(ProbeKind::Rdp, 3390).await;
-    assert_eq!(x.facts.rdp, Some(rdp(true, false, false, false, &[])));
+    // crypt_level=low: xrdp picks 40-bit RC4 even when offered 128-bit, and refuses 56-bit
+    let mut standard = rdp(true, false, false, false, &[]);
+    standard.encryption_methods = vec!["40-bit RC4".into()];
+    standard.encryption_level = s("low");
+    assert_eq!(x.facts.rdp, Some(standard));
     assert_eq!(x.facts.tls, None, "no TLS layer to audit");
     let x = run(ProbeKind::Rdp, 3391).await;
     assert_eq!(
@@ -437,6 +445,39 @@ async fn record() {
             buf.truncate(n);
         }
         buf
+    }
+
+    // RDP standard security: the MCS Connect Response to an offer of every method
+    for (port, label) in [(3389, "xrdp-negotiate-high"), (3390, "xrdp-rdp-low")] {
+        let c = ctx(port);
+        let mut s = io::connect(&c).await.expect("connect");
+        let mut budget = Budget::new(1 << 20);
+        let mut buf = Vec::new();
+        io::write_all(&c, &mut s, &rdp::connection_request(rdp::PROTOCOL_RDP))
+            .await
+            .expect("write");
+        let n = read_framed(&c, &mut s, &mut buf, &mut budget, rdp::tpkt_complete)
+            .await
+            .expect("cc");
+        buf.drain(..n);
+        io::write_all(
+            &c,
+            &mut s,
+            &rdp::mcs_connect_initial(rdp::ENCRYPTION_ALL, 0),
+        )
+        .await
+        .expect("write");
+        let n = read_framed(&c, &mut s, &mut buf, &mut budget, rdp::tpkt_complete)
+            .await
+            .expect("mcs");
+        save(
+            "rdp",
+            &format!("{label}-mcs-connect-response.bin"),
+            &buf[..n],
+        );
+    }
+    if std::env::var("CLINICSCAN_RECORD").as_deref() == Ok("mcs") {
+        return;
     }
 
     // RDP Connection Confirms

@@ -8,7 +8,8 @@
 #   22 OpenSSH defaults                 2222 OpenSSH with legacy algorithms enabled
 #   23 inetutils telnetd (via socat)
 #   445 samba, SMB1 (NT1) on, signing default   4445 samba SMB2+ only, signing mandatory
-#   3389 xrdp security_layer=negotiate  3390 xrdp security_layer=rdp   3391 xrdp tls
+#   3389 xrdp security_layer=negotiate  3390 xrdp security_layer=rdp, crypt_level=low
+#   3391 xrdp security_layer=tls
 #   3392 freerdp-shadow-cli, NLA only (under Xvfb)
 #   5901 Xvnc SecurityTypes=None        5902 Xvnc SecurityTypes=VncAuth
 set -eu
@@ -171,9 +172,11 @@ C
     # --- xrdp: one instance per security layer, each in its own mount namespace so its
     # compiled-in pid file (/run/xrdp) does not meet anyone else's
     if [ ! -f "$DIR/rsakeys.ini" ]; then xrdp-keygen xrdp "$DIR/rsakeys.ini" >/dev/null 2>&1 || true; fi
-    for v in negotiate:3389 rdp:3390 tls:3391; do
-        layer=${v%%:*} port=${v##*:}
-        sed -e "0,/^port=/s|^port=.*|port=tcp://127.0.0.1:$port|" \
+    # the standard-RDP-only instance also runs crypt_level=low (client may pick 40-bit)
+    for v in negotiate:3389:high rdp:3390:low tls:3391:high; do
+        layer=${v%%:*} rest=${v#*:} port=${rest%%:*} crypt=${v##*:}
+        sed -e "s|^crypt_level=.*|crypt_level=$crypt|" \
+            -e "0,/^port=/s|^port=.*|port=tcp://127.0.0.1:$port|" \
             -e "s|^security_layer=.*|security_layer=$layer|" \
             -e "s|^certificate=.*|certificate=$DIR/cert.pem|" \
             -e "s|^key_file=.*|key_file=$DIR/key.pem|" \
@@ -186,7 +189,15 @@ C
     i=0
     while [ ! -S /tmp/.X11-unix/X73 ] && [ $i -lt 50 ]; do i=$((i+1)); sleep 0.1; done
     printf 'csr:::8846f7eaee8fb117ad06bdd830b7586c:::\n' >"$DIR/sam"
-    bg shadow env DISPLAY=:73 HOME="$DIR" freerdp-shadow-cli /bind-address:127.0.0.1 /port:3392 /sec:nla /sam-file:"$DIR/sam"
+    # the X server may accept its socket before it serves clients: retry the shadow server
+    for attempt in 1 2 3 4 5; do
+        bg shadow env DISPLAY=:73 HOME="$DIR" freerdp-shadow-cli /bind-address:127.0.0.1 /port:3392 /sec:nla /sam-file:"$DIR/sam"
+        i=0
+        while [ $i -lt 20 ] && ! inns bash -c "exec 3<>/dev/tcp/127.0.0.1/3392" 2>/dev/null; do i=$((i+1)); sleep 0.1; done
+        [ $i -lt 20 ] && break
+        kill "$(cat "$DIR/shadow.pid")" 2>/dev/null || true
+        sleep 0.3
+    done
 
     # --- Xvnc
     # the VNC password file is the password DES-encrypted with RFB's fixed key (vncpasswd -f)
