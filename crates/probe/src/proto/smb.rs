@@ -160,7 +160,8 @@ async fn smb2_negotiate(
 
 /// Whether the server accepts `dialect` offered alone (None: could not be told).
 async fn accepts(ctx: &ProbeContext, dialect: u16, errors: &mut Vec<ProbeError>) -> Option<bool> {
-    let mut budget = Budget::new(ctx.max_bytes / 8);
+    // each concurrent connection gets a share of the probe's byte limit
+    let mut budget = Budget::new((ctx.max_bytes / 8).max(4096).min(ctx.max_bytes));
     match smb2_negotiate(ctx, &mut budget, &[dialect]).await {
         Ok((mut s, n)) => {
             let _ = s.shutdown().await;

@@ -16,6 +16,14 @@ set -eu
 cmd=$1 NS=$2 DIR=$3
 
 inns() { ip netns exec "$NS" "$@"; }
+free_display() { # the first X display number from 71 up that nobody holds; recorded for down
+    d=71
+    while [ -e "/tmp/.X$d-lock" ] || [ -e "/tmp/.X11-unix/X$d" ] || grep -qx "$d" "$DIR/displays" 2>/dev/null; do
+        d=$((d+1))
+    done
+    echo "$d" >>"$DIR/displays"
+    echo "$d"
+}
 bg() { # name, command...: start in the namespace in the background, record the pid
     name=$1; shift
     # a simple command run in the background: $! is setsid, which execs `ip netns exec`,
@@ -43,8 +51,8 @@ down() {
     # anything still running inside the namespace was started by this lab
     for pid in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
     ip netns del "$NS" 2>/dev/null || true
-    # X servers killed hard leave their display locks behind (displays 71-73 are this lab's)
-    for d in 71 72 73; do rm -f "/tmp/.X$d-lock" "/tmp/.X11-unix/X$d"; done
+    # X servers killed hard leave their display locks behind
+    for d in $(cat "$DIR/displays" 2>/dev/null); do rm -f "/tmp/.X$d-lock" "/tmp/.X11-unix/X$d"; done
     rm -rf "$DIR"
 }
 
@@ -185,13 +193,14 @@ C
     done
 
     # --- freerdp shadow server requiring NLA, under a private Xvfb
-    bg xvfb Xvfb :73 -nolisten tcp -screen 0 640x480x24
+    dfb=$(free_display)
+    bg xvfb Xvfb ":$dfb" -nolisten tcp -screen 0 640x480x24
     i=0
-    while [ ! -S /tmp/.X11-unix/X73 ] && [ $i -lt 50 ]; do i=$((i+1)); sleep 0.1; done
+    while [ ! -S "/tmp/.X11-unix/X$dfb" ] && [ $i -lt 50 ]; do i=$((i+1)); sleep 0.1; done
     printf 'csr:::8846f7eaee8fb117ad06bdd830b7586c:::\n' >"$DIR/sam"
     # the X server may accept its socket before it serves clients: retry the shadow server
     for attempt in 1 2 3 4 5; do
-        bg shadow env DISPLAY=:73 HOME="$DIR" freerdp-shadow-cli /bind-address:127.0.0.1 /port:3392 /sec:nla /sam-file:"$DIR/sam"
+        bg shadow env DISPLAY=":$dfb" HOME="$DIR" freerdp-shadow-cli /bind-address:127.0.0.1 /port:3392 /sec:nla /sam-file:"$DIR/sam"
         i=0
         while [ $i -lt 20 ] && ! inns bash -c "exec 3<>/dev/tcp/127.0.0.1/3392" 2>/dev/null; do i=$((i+1)); sleep 0.1; done
         [ $i -lt 20 ] && break
@@ -203,8 +212,8 @@ C
     # the VNC password file is the password DES-encrypted with RFB's fixed key (vncpasswd -f)
     printf 'csrlab12' | openssl enc -des-ecb -K e84ad660c4721ae0 -nopad -nosalt \
         -provider legacy -provider default >"$DIR/vncpasswd"
-    bg xvnc-none Xvnc :71 -rfbport 5901 -interface 127.0.0.1 -nolisten tcp -SecurityTypes None -geometry 320x200
-    bg xvnc-auth Xvnc :72 -rfbport 5902 -interface 127.0.0.1 -nolisten tcp -SecurityTypes VncAuth -PasswordFile "$DIR/vncpasswd" -geometry 320x200
+    bg xvnc-none Xvnc ":$(free_display)" -rfbport 5901 -interface 127.0.0.1 -nolisten tcp -SecurityTypes None -geometry 320x200
+    bg xvnc-auth Xvnc ":$(free_display)" -rfbport 5902 -interface 127.0.0.1 -nolisten tcp -SecurityTypes VncAuth -PasswordFile "$DIR/vncpasswd" -geometry 320x200
 
     # wait (bounded) for every port
     for port in 21 2121 22 2222 23 445 4445 3389 3390 3391 3392 5901 5902; do
