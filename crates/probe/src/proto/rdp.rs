@@ -163,15 +163,29 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
 
     // 1. the strongest the server will use
     let first = wire::PROTOCOL_SSL | wire::PROTOCOL_HYBRID | wire::PROTOCOL_HYBRID_EX;
-    match negotiate(
+    let mut answer = negotiate(
         ctx,
         &mut budget,
         first,
         &mut facts,
         &mut service.probe_errors,
     )
-    .await
-    {
+    .await;
+    if let Ok(Negotiation::Failure(4)) = answer {
+        // INCONSISTENT_FLAGS: a server that does not know HYBRID_EX; ask again without it
+        fail(&mut facts, 4);
+        facts.credssp_early_auth = Some(false);
+        let again = wire::PROTOCOL_SSL | wire::PROTOCOL_HYBRID;
+        answer = negotiate(
+            ctx,
+            &mut budget,
+            again,
+            &mut facts,
+            &mut service.probe_errors,
+        )
+        .await;
+    }
+    match answer {
         Ok(Negotiation::Selected { protocol, .. }) => match protocol {
             wire::PROTOCOL_HYBRID_EX => {
                 facts.credssp = Some(true);

@@ -847,6 +847,78 @@ mod hostile {
     }
 
     #[tokio::test]
+    async fn vnc_3_3_server_decides() {
+        // RFB 3.3: the server sends one u32 type; 2 is VNC Authentication, then a challenge
+        let (s, _) = run(
+            ProbeKind::Vnc,
+            serve(b"RFB 003.003\n\x00\x00\x00\x02", b"").await,
+        )
+        .await;
+        let v = s.facts.vnc.expect("vnc facts");
+        assert_eq!(
+            (v.protocol_version.as_str(), v.no_auth),
+            ("3.3", Some(false))
+        );
+        assert_eq!(
+            v.security_types.iter().map(|t| t.code).collect::<Vec<_>>(),
+            [2]
+        );
+        assert!(s.probe_errors.is_empty());
+    }
+
+    #[tokio::test]
+    async fn rdp_server_without_hybrid_ex() {
+        // answers INCONSISTENT_FLAGS to any request with HYBRID_EX, else selects TLS
+        let l = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = l.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut req = [0u8; 19];
+                    if s.read_exact(&mut req).await.is_err() {
+                        return;
+                    }
+                    let requested = u32::from_le_bytes([req[15], req[16], req[17], req[18]]);
+                    let (ty, value) = if requested & 8 != 0 {
+                        (3u8, 4u32)
+                    } else if requested & 1 != 0 {
+                        (2, 1)
+                    } else {
+                        (3, 1)
+                    };
+                    let mut cc = vec![3, 0, 0, 19, 14, 0xd0, 0, 0, 0x12, 0x34, 0, ty, 0, 8, 0];
+                    cc.extend_from_slice(&value.to_le_bytes());
+                    let _ = s.write_all(&cc).await;
+                });
+            }
+        });
+        let (s, _) = run(ProbeKind::Rdp, addr).await;
+        let r = s.facts.rdp.expect("rdp facts");
+        assert_eq!(
+            (
+                r.standard_rdp,
+                r.tls,
+                r.credssp,
+                r.credssp_early_auth,
+                r.nla_required
+            ),
+            (
+                Some(false),
+                Some(true),
+                Some(false),
+                Some(false),
+                Some(false)
+            )
+        );
+        assert_eq!(
+            r.negotiation_failures,
+            ["INCONSISTENT_FLAGS", "SSL_REQUIRED_BY_SERVER"]
+        );
+    }
+
+    #[tokio::test]
     async fn vnc_not_rfb_and_refusal() {
         let (s, _) = run(
             ProbeKind::Vnc,
