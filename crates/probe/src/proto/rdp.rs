@@ -259,7 +259,7 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
                 if code == 5 {
                     // HYBRID_REQUIRED_BY_SERVER: TLS without CredSSP is refused too
                     facts.tls.get_or_insert(false);
-                    facts.credssp = Some(true);
+                    facts.credssp.get_or_insert(true);
                 }
             }
             Err(e) => service.probe_errors.push(e),

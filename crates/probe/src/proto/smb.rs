@@ -145,6 +145,8 @@ async fn smb2_negotiate(
         .await
         .map_err(|e| e.to_probe_error(PROBE))?;
     match exchange(ctx, &mut stream, budget, &wire::smb2_negotiate(dialects)).await {
+        // an SMB1-only server may answer an SMB2 NEGOTIATE in SMB1: no SMB2 spoken
+        Ok(m) if m.get(4..8) == Some(&[0xff, b'S', b'M', b'B'][..]) => Ok((stream, None)),
         Ok(m) => {
             let n = wire::parse_smb2_negotiate(&m).map_err(|e| invalid(PROBE, e))?;
             Ok((stream, Some(n)))
