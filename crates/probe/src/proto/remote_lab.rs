@@ -230,6 +230,27 @@ async fn inner() {
         ("Samba", Some("4.17.12-Debian"))
     );
     assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
+    // SMB1 only (an old NAS): no SMB2 dialect, signing facts from the SMB1 SecurityMode
+    let x = run(ProbeKind::Smb, 1445).await;
+    assert_eq!(
+        x.facts.smb,
+        Some(SmbFacts {
+            smb1: Some(true),
+            dialects: Vec::new(),
+            max_dialect: None,
+            signing_enabled: Some(false),
+            signing_required: Some(false),
+            ntlm: Some(NtlmInfo {
+                netbios_computer: s("CSRNT1"),
+                netbios_domain: s("CSRNT1"),
+                dns_computer: Some(host.clone()),
+                dns_domain: None,
+                os_version: s("6.1.0"),
+            }),
+            native_os: s("Windows 6.1"),
+        })
+    );
+    assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
     let x = run(ProbeKind::Smb, 4445).await;
     assert_eq!(
         x.facts.smb,

@@ -8,6 +8,7 @@
 #   22 OpenSSH defaults                 2222 OpenSSH with legacy algorithms enabled
 #   23 inetutils telnetd (via socat)
 #   445 samba, SMB1 (NT1) on, signing default   4445 samba SMB2+ only, signing mandatory
+#   1445 samba SMB1 only (server max protocol = NT1)
 #   3389 xrdp security_layer=negotiate  3390 xrdp security_layer=rdp, crypt_level=low
 #   3391 xrdp security_layer=tls
 #   3392 freerdp-shadow-cli, NLA only (under Xvfb)
@@ -174,6 +175,12 @@ log file = $DIR/signed/log
 disable spoolss = yes
 load printers = no
 C
+    # an SMB1-only server (an old NAS or Windows XP): NT1 is both minimum and maximum
+    sed -e "s|^smb ports = 445|smb ports = 1445|" -e "s|^netbios name = CSRSMB1|netbios name = CSRNT1|" \
+        -e "s|^server min protocol = NT1|server min protocol = NT1\nserver max protocol = NT1|" \
+        -e "s|$DIR/smb1/|$DIR/nt1/|g" "$DIR/smb1.conf" >"$DIR/nt1.conf"
+    mkdir -p "$DIR/nt1/lock" "$DIR/nt1/state" "$DIR/nt1/cache" "$DIR/nt1/private" "$DIR/nt1/pid" "$DIR/nt1/share"
+    bg smbd-nt1 /usr/sbin/smbd -F --no-process-group --configfile="$DIR/nt1.conf"
     bg smbd-smb1 /usr/sbin/smbd -F --no-process-group --configfile="$DIR/smb1.conf"
     bg smbd-signed /usr/sbin/smbd -F --no-process-group --configfile="$DIR/signed.conf"
 
@@ -216,7 +223,7 @@ C
     bg xvnc-auth Xvnc ":$(free_display)" -rfbport 5902 -interface 127.0.0.1 -nolisten tcp -SecurityTypes VncAuth -PasswordFile "$DIR/vncpasswd" -geometry 320x200
 
     # wait (bounded) for every port
-    for port in 21 2121 22 2222 23 445 4445 3389 3390 3391 3392 5901 5902; do
+    for port in 21 2121 22 2222 23 445 1445 4445 3389 3390 3391 3392 5901 5902; do
         i=0
         while ! inns bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; do
             i=$((i+1)); [ $i -gt 50 ] && { echo "port $port did not open" >&2; break; }
