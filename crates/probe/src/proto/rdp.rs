@@ -402,7 +402,7 @@ async fn ntlm_info(
     let n = read_framed(ctx, &mut tls, &mut buf, budget, wire::der_complete)
         .await
         .map_err(|e| e.to_probe_error(PROBE))?;
-    let _ = tls.shutdown().await;
+    let _ = tokio::time::timeout_at(io::step_deadline(ctx), tls.shutdown()).await;
     let c = ntlm::find_challenge(&buf[..n]).map_err(|e| invalid(PROBE, e))?;
     Ok(NtlmInfo {
         netbios_computer: c.netbios_computer,
