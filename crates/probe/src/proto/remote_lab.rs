@@ -497,9 +497,6 @@ async fn record() {
             &buf[..n],
         );
     }
-    if std::env::var("CLINICSCAN_RECORD").as_deref() == Ok("mcs") {
-        return;
-    }
 
     // RDP Connection Confirms
     for (port, label) in [
@@ -515,10 +512,14 @@ async fn record() {
             ),
             (rdp::PROTOCOL_RDP, "rdp"),
             (rdp::PROTOCOL_SSL, "ssl"),
+            (rdp::PROTOCOL_HYBRID, "hybrid"),
         ] {
             let b = ask(port, &rdp::connection_request(req), rdp::tpkt_complete).await;
             save("rdp", &format!("{label}-cc-{rname}.bin"), &b);
         }
+    }
+    if std::env::var("CLINICSCAN_RECORD").as_deref() == Ok("rdp") {
+        return;
     }
     // CredSSP: the freerdp server's TSRequest carrying the NTLM CHALLENGE (after TLS)
     {

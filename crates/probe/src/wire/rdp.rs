@@ -296,6 +296,27 @@ mod fixtures {
         assert_eq!(cc(fx!("xrdp-negotiate-cc-ssl.bin")), sel(PROTOCOL_SSL));
     }
 
+    /// What misleads nmap's rdp-enum-encryption ("CredSSP (NLA): SUCCESS" on xrdp): xrdp
+    /// answers a CredSSP-only request with an RDP_NEG_RSP that selects standard RDP security
+    /// (negotiate and rdp layers) or refuses it (tls layer); only freerdp selects HYBRID.
+    #[test]
+    fn hybrid_only_requests() {
+        let sel = |protocol, flags| Ok(Negotiation::Selected { protocol, flags });
+        assert_eq!(
+            cc(fx!("xrdp-negotiate-cc-hybrid.bin")),
+            sel(PROTOCOL_RDP, 1)
+        );
+        assert_eq!(cc(fx!("xrdp-rdp-cc-hybrid.bin")), sel(PROTOCOL_RDP, 1));
+        assert_eq!(
+            cc(fx!("xrdp-tls-cc-hybrid.bin")),
+            Ok(Negotiation::Failure(1))
+        );
+        assert_eq!(
+            cc(fx!("freerdp-nla-cc-hybrid.bin")),
+            sel(PROTOCOL_HYBRID, 3)
+        );
+    }
+
     #[test]
     fn xrdp_rdp_only_and_tls_only() {
         let sel = |protocol| Ok(Negotiation::Selected { protocol, flags: 1 });
