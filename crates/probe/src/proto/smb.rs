@@ -12,12 +12,12 @@
 //! - one SMB2 connection offering 2.0.2–3.1.1 (with the 3.1.1 contexts): the maximum dialect
 //!   and SecurityMode, then on the same connection the SESSION_SETUP with NTLM NEGOTIATE;
 //! - one connection per dialect below that maximum, offering that dialect alone, run
-//!   concurrently (one round trip of wall time). Servers do not have to accept a contiguous
-//!   range, so the set is asked, not inferred.
+//!   concurrently with each other and with the SMB1 connection (one round of wall time).
+//!   Servers do not have to accept a contiguous range, so the set is asked, not inferred.
 //!
 //! nmap needs six connections for smb-protocols, one for smb2-security-mode and one or two
 //! for smb-os-discovery (nine against samba in the lab); clinicscan needs at most six for the
-//! same facts, and the answers arrive in three rounds of round trips.
+//! same facts, and the answers arrive in two rounds of round trips.
 
 use clinicscan_model::{NtlmInfo, ProbeError, Service, SmbFacts, Software};
 use tokio::io::AsyncWriteExt;
@@ -229,43 +229,48 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
         Err(e) => errors.push(e),
     }
 
-    // the lower dialects, each alone, concurrently
-    if let Some(max) = max {
-        let lower: Vec<u16> = wire::DIALECTS
+    // The lower dialects, each alone, and SMB1: concurrently (one round of round trips),
+    // or one after another with the gentle profile's pause between connections.
+    let lower: Vec<u16> = match max {
+        Some(max) => wire::DIALECTS
             .iter()
             .copied()
             .filter(|&d| d < max)
-            .collect();
-        let mut errs = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
-        let [e0, e1, e2, e3] = &mut errs;
-        let at = |i: usize| lower.get(i).copied();
-        let results = if ctx.connection_gap.is_zero() {
-            let (a, b, c, d) = tokio::join!(
-                maybe_accepts(ctx, at(0), e0),
-                maybe_accepts(ctx, at(1), e1),
-                maybe_accepts(ctx, at(2), e2),
-                maybe_accepts(ctx, at(3), e3)
-            );
-            [a, b, c, d]
-        } else {
-            let mut r = [None; 4];
-            for (i, e) in [e0, e1, e2, e3].into_iter().enumerate() {
+            .collect(),
+        None => Vec::new(),
+    };
+    let at = |i: usize| lower.get(i).copied();
+    let mut errs = [Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    let [e0, e1, e2, e3, e4] = &mut errs;
+    let (results, s1) = if ctx.connection_gap.is_zero() {
+        let (a, b, c, d, s1) = tokio::join!(
+            maybe_accepts(ctx, at(0), e0),
+            maybe_accepts(ctx, at(1), e1),
+            maybe_accepts(ctx, at(2), e2),
+            maybe_accepts(ctx, at(3), e3),
+            smb1(ctx, &mut budget, e4)
+        );
+        ([a, b, c, d], s1)
+    } else {
+        let mut r = [None; 4];
+        for (i, e) in [e0, e1, e2, e3].into_iter().enumerate() {
+            if at(i).is_some() {
                 r[i] = maybe_accepts(ctx, at(i), e).await;
                 tokio::time::sleep(ctx.connection_gap).await;
             }
-            r
-        };
-        for (d, ok) in lower.iter().zip(results) {
-            if ok == Some(true) {
-                facts.dialects.push(wire::dialect_name(*d));
-            }
         }
-        facts.dialects.push(wire::dialect_name(max));
-        errors.extend(errs.into_iter().flatten());
+        (r, smb1(ctx, &mut budget, e4).await)
+    };
+    for (d, ok) in lower.iter().zip(results) {
+        if ok == Some(true) {
+            facts.dialects.push(wire::dialect_name(*d));
+        }
     }
+    if let Some(max) = max {
+        facts.dialects.push(wire::dialect_name(max));
+    }
+    errors.extend(errs.into_iter().flatten());
 
-    // SMB1
-    let s1 = smb1(ctx, &mut budget, &mut errors).await;
     facts.smb1 = match s1.accepted {
         Some(a) => Some(a),
         // hanging up on an SMB1 negotiate is how Windows refuses it, but only an SMB2
