@@ -152,7 +152,15 @@ fn rdp(standard: bool, tls: bool, credssp: bool, nla: bool, failures: &[&str]) -
 #[ignore = "run inside the lab namespace by remote_lab"]
 async fn inner() {
     let host = hostname();
-    let upper = host.to_uppercase();
+    // NetBIOS names: the first label, upper case, at most 15 characters
+    let upper: String = host
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_uppercase()
+        .chars()
+        .take(15)
+        .collect();
     let s = |v: &str| Some(v.to_string());
 
     // --- RDP
