@@ -67,7 +67,7 @@ up() {
         -keyout "$DIR/key.pem" -out "$DIR/cert.pem" 2>/dev/null
 
     # --- OpenSSH
-    mkdir -p /run/sshd
+    mkdir -p /run/sshd /run/xrdp
     ssh-keygen -q -t ed25519 -N '' -f "$DIR/ssh_ed25519"
     ssh-keygen -q -t rsa -b 2048 -N '' -f "$DIR/ssh_rsa"
     cat >"$DIR/sshd.conf" <<C
