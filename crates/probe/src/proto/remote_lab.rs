@@ -948,6 +948,98 @@ mod hostile {
         );
     }
 
+    /// A line-based fake server: the greeting, then one scripted reply per command prefix.
+    async fn scripted(
+        greeting: &'static str,
+        replies: &'static [(&'static str, &'static str)],
+    ) -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = l.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let (r, mut w) = s.into_split();
+                    let mut lines = tokio::io::BufReader::new(r);
+                    let _ = w.write_all(greeting.as_bytes()).await;
+                    let mut line = String::new();
+                    while tokio::io::AsyncBufReadExt::read_line(&mut lines, &mut line)
+                        .await
+                        .is_ok_and(|n| n > 0)
+                    {
+                        let reply = replies
+                            .iter()
+                            .find(|(cmd, _)| line.starts_with(cmd))
+                            .map_or("500 unknown\r\n", |(_, r)| r);
+                        if w.write_all(reply.as_bytes()).await.is_err() {
+                            break;
+                        }
+                        line.clear();
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn ftp_without_feat_refusing_anonymous_at_user() {
+        let addr = scripted(
+            "220-Welcome\r\n220-to the clinic NAS\r\n220 ProFTPD 1.3.5 Server ready\r\n",
+            &[
+                ("FEAT", "502 not implemented\r\n"),
+                ("USER", "530 anonymous not allowed\r\n"),
+                ("QUIT", "221 bye\r\n"),
+            ],
+        )
+        .await;
+        let (s, _) = run(ProbeKind::Ftp, addr).await;
+        let f = s.facts.ftp.expect("ftp facts");
+        assert_eq!(
+            f.banner,
+            "Welcome\nto the clinic NAS\nProFTPD 1.3.5 Server ready"
+        );
+        assert_eq!((f.anonymous, f.auth_tls), (Some(false), None));
+        let sw = s.software.expect("software");
+        assert_eq!(
+            (sw.product.as_str(), sw.version.as_deref()),
+            ("ProFTPD", Some("1.3.5"))
+        );
+        assert!(s.probe_errors.is_empty(), "{:?}", s.probe_errors);
+        assert_eq!(s.facts.tls, None);
+    }
+
+    #[tokio::test]
+    async fn ftp_anonymous_logged_in_at_user() {
+        let addr = scripted(
+            "220 ready\r\n",
+            &[
+                ("FEAT", "211-Features:\r\n AUTH TLS;TLS-C\r\n211 End\r\n"),
+                ("USER", "230 welcome, guest\r\n"),
+                ("QUIT", "221 bye\r\n"),
+            ],
+        )
+        .await;
+        let (s, _) = run(ProbeKind::Ftp, addr).await;
+        let f = s.facts.ftp.expect("ftp facts");
+        assert_eq!((f.anonymous, f.auth_tls), (Some(true), Some(true)));
+    }
+
+    #[tokio::test]
+    async fn vnc_3_7_list_form() {
+        let (s, _) = run(
+            ProbeKind::Vnc,
+            serve(b"RFB 003.007\n\x03\x10\x12\x13", b"").await,
+        )
+        .await;
+        let v = s.facts.vnc.expect("vnc facts");
+        assert_eq!(v.protocol_version, "3.7");
+        let names: Vec<&str> = v.security_types.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["Tight", "TLS", "VeNCrypt"]);
+        assert_eq!(v.no_auth, Some(false));
+    }
+
     #[tokio::test]
     async fn vnc_not_rfb_and_refusal() {
         let (s, _) = run(
