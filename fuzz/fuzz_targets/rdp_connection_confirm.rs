@@ -7,4 +7,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = rdp::tpkt_complete(data);
     let _ = rdp::parse_connection_confirm(data);
     let _ = rdp::der_complete(data);
+    let _ = rdp::parse_mcs_connect_response(data);
 });

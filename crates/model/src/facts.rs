@@ -252,9 +252,14 @@ pub struct RdpFacts {
     /// "HYBRID_REQUIRED_BY_SERVER".
     #[serde(default)]
     pub negotiation_failures: Vec<String>,
-    /// For standard RDP security: the encryption levels/methods the server chose.
+    /// For standard RDP security: the encryption methods the server accepted, e.g.
+    /// "128-bit RC4", "40-bit RC4" (the one it chose when offered all comes first).
     #[serde(default)]
     pub encryption_methods: Vec<String>,
+    /// For standard RDP security: the server's encryption level, "none", "low",
+    /// "client-compatible", "high" or "fips".
+    #[serde(default)]
+    pub encryption_level: Option<String>,
     /// NTLM target information from the CredSSP challenge, when obtained.
     #[serde(default)]
     pub ntlm: Option<NtlmInfo>,

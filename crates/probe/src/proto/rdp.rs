@@ -18,10 +18,16 @@
 //! 3. offer only SSL, only when TLS-only is still unknown (a CredSSP server whose answer to
 //!    step 2 was not HYBRID_REQUIRED).
 //!
-//! So two connections for an NLA-only server or an xrdp, three for a Windows host that
-//! offers NLA without requiring it; nmap's rdp-enum-encryption makes one connection per
-//! protocol and per standard-RDP encryption level (nine). The TLS audit and the NTLM read
-//! are separate connections on top, as in nmap (ssl-enum-ciphers, rdp-ntlm-info).
+//! When standard RDP security is selected (step 1 or 2), the same connection goes on with an
+//! MCS Connect Initial offering every encryption method: the server's SC_SECURITY names the
+//! method it picks and its encryption level. Only at levels "low" and "client-compatible",
+//! which let a client choose, are 40-bit and 56-bit asked for alone (one connection each).
+//!
+//! So one connection for a standard-RDP-only server at level high, two for an NLA-only
+//! server or a negotiating xrdp, three for a Windows host that offers NLA without requiring
+//! it; nmap's rdp-enum-encryption makes one connection per protocol and per encryption
+//! method (nine to eleven in the lab). The TLS audit and the NTLM read are separate
+//! connections on top, as in nmap (ssl-enum-ciphers, rdp-ntlm-info).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -63,13 +69,85 @@ async fn negotiate(
     ctx: &ProbeContext,
     budget: &mut Budget,
     requested: u32,
+    facts: &mut RdpFacts,
+    errors: &mut Vec<ProbeError>,
 ) -> Result<Negotiation, ProbeError> {
     let (mut stream, neg) = negotiate_on(ctx, budget, requested).await?;
+    // Standard RDP security was selected: read the server's encryption method and level on
+    // this same connection (MCS Connect Initial offering every method).
+    let standard = matches!(
+        neg,
+        Negotiation::Legacy
+            | Negotiation::Selected {
+                protocol: wire::PROTOCOL_RDP,
+                ..
+            }
+    );
+    if standard && facts.encryption_level.is_none() {
+        match mcs(ctx, &mut stream, budget, wire::ENCRYPTION_ALL).await {
+            Ok(sec) => {
+                facts.encryption_level = Some(wire::encryption_level_name(sec.level));
+                facts
+                    .encryption_methods
+                    .push(wire::encryption_method_name(sec.method));
+            }
+            Err(e) => errors.push(e),
+        }
+    }
     let _ = stream.shutdown().await;
+    gap(ctx).await;
+    Ok(neg)
+}
+
+async fn gap(ctx: &ProbeContext) {
     if !ctx.connection_gap.is_zero() {
         tokio::time::sleep(ctx.connection_gap).await;
     }
-    Ok(neg)
+}
+
+/// MCS Connect Initial offering `methods`; the server's SC_SECURITY.
+async fn mcs(
+    ctx: &ProbeContext,
+    stream: &mut TcpStream,
+    budget: &mut Budget,
+    methods: u32,
+) -> Result<wire::ServerSecurity, ProbeError> {
+    io::write_all(
+        ctx,
+        stream,
+        &wire::mcs_connect_initial(methods, wire::PROTOCOL_RDP),
+    )
+    .await
+    .map_err(|e| e.to_probe_error(PROBE))?;
+    let mut buf = Vec::new();
+    let n = read_framed(ctx, stream, &mut buf, budget, wire::tpkt_complete)
+        .await
+        .map_err(|e| e.to_probe_error(PROBE))?;
+    wire::parse_mcs_connect_response(&buf[..n]).map_err(|e| invalid(PROBE, e))
+}
+
+/// Whether a server whose level allows weak methods accepts `method` offered alone.
+async fn accepts_method(ctx: &ProbeContext, budget: &mut Budget, method: u32) -> Option<bool> {
+    let (mut stream, neg) = negotiate_on(ctx, budget, wire::PROTOCOL_RDP).await.ok()?;
+    if !matches!(
+        neg,
+        Negotiation::Legacy
+            | Negotiation::Selected {
+                protocol: wire::PROTOCOL_RDP,
+                ..
+            }
+    ) {
+        return None;
+    }
+    let r = mcs(ctx, &mut stream, budget, method).await;
+    let _ = stream.shutdown().await;
+    gap(ctx).await;
+    match r {
+        Ok(sec) => Some(sec.method == method),
+        // refusing the connection is how a server says no to the method
+        Err(e) if e.kind == clinicscan_model::ProbeErrorKind::ConnectionClosed => Some(false),
+        Err(_) => None,
+    }
 }
 
 /// Fills `service.facts.rdp` (and `service.facts.tls`) from real handshakes.
@@ -85,7 +163,29 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
 
     // 1. the strongest the server will use
     let first = wire::PROTOCOL_SSL | wire::PROTOCOL_HYBRID | wire::PROTOCOL_HYBRID_EX;
-    match negotiate(ctx, &mut budget, first).await {
+    let mut answer = negotiate(
+        ctx,
+        &mut budget,
+        first,
+        &mut facts,
+        &mut service.probe_errors,
+    )
+    .await;
+    if let Ok(Negotiation::Failure(4)) = answer {
+        // INCONSISTENT_FLAGS: a server that does not know HYBRID_EX; ask again without it
+        fail(&mut facts, 4);
+        facts.credssp_early_auth = Some(false);
+        let again = wire::PROTOCOL_SSL | wire::PROTOCOL_HYBRID;
+        answer = negotiate(
+            ctx,
+            &mut budget,
+            again,
+            &mut facts,
+            &mut service.probe_errors,
+        )
+        .await;
+    }
+    match answer {
         Ok(Negotiation::Selected { protocol, .. }) => match protocol {
             wire::PROTOCOL_HYBRID_EX => {
                 facts.credssp = Some(true);
@@ -138,7 +238,15 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
 
     // 2. standard RDP security alone
     if facts.standard_rdp.is_none() {
-        match negotiate(ctx, &mut budget, wire::PROTOCOL_RDP).await {
+        match negotiate(
+            ctx,
+            &mut budget,
+            wire::PROTOCOL_RDP,
+            &mut facts,
+            &mut service.probe_errors,
+        )
+        .await
+        {
             Ok(Negotiation::Selected {
                 protocol: wire::PROTOCOL_RDP,
                 ..
@@ -151,7 +259,7 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
                 if code == 5 {
                     // HYBRID_REQUIRED_BY_SERVER: TLS without CredSSP is refused too
                     facts.tls.get_or_insert(false);
-                    facts.credssp = Some(true);
+                    facts.credssp.get_or_insert(true);
                 }
             }
             Err(e) => service.probe_errors.push(e),
@@ -160,7 +268,15 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
 
     // 3. TLS without CredSSP
     if facts.tls.is_none() {
-        match negotiate(ctx, &mut budget, wire::PROTOCOL_SSL).await {
+        match negotiate(
+            ctx,
+            &mut budget,
+            wire::PROTOCOL_SSL,
+            &mut facts,
+            &mut service.probe_errors,
+        )
+        .await
+        {
             Ok(Negotiation::Selected { protocol, .. }) => {
                 facts.tls = Some(protocol == wire::PROTOCOL_SSL)
             }
@@ -170,6 +286,22 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
             }
             Ok(Negotiation::Legacy) => facts.tls = Some(false),
             Err(e) => service.probe_errors.push(e),
+        }
+    }
+
+    // Levels low and client-compatible let the client pick weaker keys (MS-RDPBCGR
+    // 5.3.1): ask for 40-bit and 56-bit alone. High and FIPS forbid them; not asked.
+    if matches!(
+        facts.encryption_level.as_deref(),
+        Some("low" | "client-compatible")
+    ) {
+        for method in [wire::ENCRYPTION_40BIT, wire::ENCRYPTION_56BIT] {
+            let name = wire::encryption_method_name(method);
+            if !facts.encryption_methods.contains(&name)
+                && accepts_method(ctx, &mut budget, method).await == Some(true)
+            {
+                facts.encryption_methods.push(name);
+            }
         }
     }
 
@@ -270,7 +402,7 @@ async fn ntlm_info(
     let n = read_framed(ctx, &mut tls, &mut buf, budget, wire::der_complete)
         .await
         .map_err(|e| e.to_probe_error(PROBE))?;
-    let _ = tls.shutdown().await;
+    let _ = tokio::time::timeout_at(io::step_deadline(ctx), tls.shutdown()).await;
     let c = ntlm::find_challenge(&buf[..n]).map_err(|e| invalid(PROBE, e))?;
     Ok(NtlmInfo {
         netbios_computer: c.netbios_computer,

@@ -143,6 +143,7 @@ fn rdp(standard: bool, tls: bool, credssp: bool, nla: bool, failures: &[&str]) -
         nla_required: Some(nla),
         negotiation_failures: failures.iter().map(|s| s.to_string()).collect(),
         encryption_methods: Vec::new(),
+        encryption_level: None,
         ntlm: None,
     }
 }
@@ -151,17 +152,32 @@ fn rdp(standard: bool, tls: bool, credssp: bool, nla: bool, failures: &[&str]) -
 #[ignore = "run inside the lab namespace by remote_lab"]
 async fn inner() {
     let host = hostname();
-    let upper = host.to_uppercase();
+    // NetBIOS names: the first label, upper case, at most 15 characters
+    let upper: String = host
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_uppercase()
+        .chars()
+        .take(15)
+        .collect();
     let s = |v: &str| Some(v.to_string());
 
     // --- RDP
     let x = run(ProbeKind::Rdp, 3389).await;
     assert_eq!(x.protocol.as_deref(), Some("rdp"));
-    assert_eq!(x.facts.rdp, Some(rdp(true, true, false, false, &[])));
+    let mut negotiate = rdp(true, true, false, false, &[]);
+    negotiate.encryption_methods = vec!["128-bit RC4".into()];
+    negotiate.encryption_level = s("high");
+    assert_eq!(x.facts.rdp, Some(negotiate));
     assert_eq!(x.facts.tls.as_ref().map(|t| t.via.as_str()), Some("rdp"));
     assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
     let x = run(ProbeKind::Rdp, 3390).await;
-    assert_eq!(x.facts.rdp, Some(rdp(true, false, false, false, &[])));
+    // crypt_level=low: xrdp picks 40-bit RC4 even when offered 128-bit, and refuses 56-bit
+    let mut standard = rdp(true, false, false, false, &[]);
+    standard.encryption_methods = vec!["40-bit RC4".into()];
+    standard.encryption_level = s("low");
+    assert_eq!(x.facts.rdp, Some(standard));
     assert_eq!(x.facts.tls, None, "no TLS layer to audit");
     let x = run(ProbeKind::Rdp, 3391).await;
     assert_eq!(
@@ -220,6 +236,27 @@ async fn inner() {
     assert_eq!(
         (sw.product.as_str(), sw.version.as_deref()),
         ("Samba", Some("4.17.12-Debian"))
+    );
+    assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
+    // SMB1 only (an old NAS): no SMB2 dialect, signing facts from the SMB1 SecurityMode
+    let x = run(ProbeKind::Smb, 1445).await;
+    assert_eq!(
+        x.facts.smb,
+        Some(SmbFacts {
+            smb1: Some(true),
+            dialects: Vec::new(),
+            max_dialect: None,
+            signing_enabled: Some(false),
+            signing_required: Some(false),
+            ntlm: Some(NtlmInfo {
+                netbios_computer: s("CSRNT1"),
+                netbios_domain: s("CSRNT1"),
+                dns_computer: Some(host.clone()),
+                dns_domain: None,
+                os_version: s("6.1.0"),
+            }),
+            native_os: s("Windows 6.1"),
+        })
     );
     assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
     let x = run(ProbeKind::Smb, 4445).await;
@@ -439,6 +476,36 @@ async fn record() {
         buf
     }
 
+    // RDP standard security: the MCS Connect Response to an offer of every method
+    for (port, label) in [(3389, "xrdp-negotiate-high"), (3390, "xrdp-rdp-low")] {
+        let c = ctx(port);
+        let mut s = io::connect(&c).await.expect("connect");
+        let mut budget = Budget::new(1 << 20);
+        let mut buf = Vec::new();
+        io::write_all(&c, &mut s, &rdp::connection_request(rdp::PROTOCOL_RDP))
+            .await
+            .expect("write");
+        let n = read_framed(&c, &mut s, &mut buf, &mut budget, rdp::tpkt_complete)
+            .await
+            .expect("cc");
+        buf.drain(..n);
+        io::write_all(
+            &c,
+            &mut s,
+            &rdp::mcs_connect_initial(rdp::ENCRYPTION_ALL, 0),
+        )
+        .await
+        .expect("write");
+        let n = read_framed(&c, &mut s, &mut buf, &mut budget, rdp::tpkt_complete)
+            .await
+            .expect("mcs");
+        save(
+            "rdp",
+            &format!("{label}-mcs-connect-response.bin"),
+            &buf[..n],
+        );
+    }
+
     // RDP Connection Confirms
     for (port, label) in [
         (3389, "xrdp-negotiate"),
@@ -453,10 +520,14 @@ async fn record() {
             ),
             (rdp::PROTOCOL_RDP, "rdp"),
             (rdp::PROTOCOL_SSL, "ssl"),
+            (rdp::PROTOCOL_HYBRID, "hybrid"),
         ] {
             let b = ask(port, &rdp::connection_request(req), rdp::tpkt_complete).await;
             save("rdp", &format!("{label}-cc-{rname}.bin"), &b);
         }
+    }
+    if std::env::var("CLINICSCAN_RECORD").as_deref() == Ok("rdp") {
+        return;
     }
     // CredSSP: the freerdp server's TSRequest carrying the NTLM CHALLENGE (after TLS)
     {
@@ -803,6 +874,170 @@ mod hostile {
             s.facts.telnet.and_then(|t| t.banner).as_deref(),
             Some("hello")
         );
+    }
+
+    #[tokio::test]
+    async fn vnc_3_3_server_decides() {
+        // RFB 3.3: the server sends one u32 type; 2 is VNC Authentication, then a challenge
+        let (s, _) = run(
+            ProbeKind::Vnc,
+            serve(b"RFB 003.003\n\x00\x00\x00\x02", b"").await,
+        )
+        .await;
+        let v = s.facts.vnc.expect("vnc facts");
+        assert_eq!(
+            (v.protocol_version.as_str(), v.no_auth),
+            ("3.3", Some(false))
+        );
+        assert_eq!(
+            v.security_types.iter().map(|t| t.code).collect::<Vec<_>>(),
+            [2]
+        );
+        assert!(s.probe_errors.is_empty());
+    }
+
+    #[tokio::test]
+    async fn rdp_server_without_hybrid_ex() {
+        // answers INCONSISTENT_FLAGS to any request with HYBRID_EX, else selects TLS
+        let l = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = l.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut req = [0u8; 19];
+                    if s.read_exact(&mut req).await.is_err() {
+                        return;
+                    }
+                    let requested = u32::from_le_bytes([req[15], req[16], req[17], req[18]]);
+                    let (ty, value) = if requested & 8 != 0 {
+                        (3u8, 4u32)
+                    } else if requested & 1 != 0 {
+                        (2, 1)
+                    } else {
+                        (3, 1)
+                    };
+                    let mut cc = vec![3, 0, 0, 19, 14, 0xd0, 0, 0, 0x12, 0x34, 0, ty, 0, 8, 0];
+                    cc.extend_from_slice(&value.to_le_bytes());
+                    let _ = s.write_all(&cc).await;
+                });
+            }
+        });
+        let (s, _) = run(ProbeKind::Rdp, addr).await;
+        let r = s.facts.rdp.expect("rdp facts");
+        assert_eq!(
+            (
+                r.standard_rdp,
+                r.tls,
+                r.credssp,
+                r.credssp_early_auth,
+                r.nla_required
+            ),
+            (
+                Some(false),
+                Some(true),
+                Some(false),
+                Some(false),
+                Some(false)
+            )
+        );
+        assert_eq!(
+            r.negotiation_failures,
+            ["INCONSISTENT_FLAGS", "SSL_REQUIRED_BY_SERVER"]
+        );
+    }
+
+    /// A line-based fake server: the greeting, then one scripted reply per command prefix.
+    async fn scripted(
+        greeting: &'static str,
+        replies: &'static [(&'static str, &'static str)],
+    ) -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = l.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let (r, mut w) = s.into_split();
+                    let mut lines = tokio::io::BufReader::new(r);
+                    let _ = w.write_all(greeting.as_bytes()).await;
+                    let mut line = String::new();
+                    while tokio::io::AsyncBufReadExt::read_line(&mut lines, &mut line)
+                        .await
+                        .is_ok_and(|n| n > 0)
+                    {
+                        let reply = replies
+                            .iter()
+                            .find(|(cmd, _)| line.starts_with(cmd))
+                            .map_or("500 unknown\r\n", |(_, r)| r);
+                        if w.write_all(reply.as_bytes()).await.is_err() {
+                            break;
+                        }
+                        line.clear();
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn ftp_without_feat_refusing_anonymous_at_user() {
+        let addr = scripted(
+            "220-Welcome\r\n220-to the clinic NAS\r\n220 ProFTPD 1.3.5 Server ready\r\n",
+            &[
+                ("FEAT", "502 not implemented\r\n"),
+                ("USER", "530 anonymous not allowed\r\n"),
+                ("QUIT", "221 bye\r\n"),
+            ],
+        )
+        .await;
+        let (s, _) = run(ProbeKind::Ftp, addr).await;
+        let f = s.facts.ftp.expect("ftp facts");
+        assert_eq!(
+            f.banner,
+            "Welcome\nto the clinic NAS\nProFTPD 1.3.5 Server ready"
+        );
+        assert_eq!((f.anonymous, f.auth_tls), (Some(false), None));
+        let sw = s.software.expect("software");
+        assert_eq!(
+            (sw.product.as_str(), sw.version.as_deref()),
+            ("ProFTPD", Some("1.3.5"))
+        );
+        assert!(s.probe_errors.is_empty(), "{:?}", s.probe_errors);
+        assert_eq!(s.facts.tls, None);
+    }
+
+    #[tokio::test]
+    async fn ftp_anonymous_logged_in_at_user() {
+        let addr = scripted(
+            "220 ready\r\n",
+            &[
+                ("FEAT", "211-Features:\r\n AUTH TLS;TLS-C\r\n211 End\r\n"),
+                ("USER", "230 welcome, guest\r\n"),
+                ("QUIT", "221 bye\r\n"),
+            ],
+        )
+        .await;
+        let (s, _) = run(ProbeKind::Ftp, addr).await;
+        let f = s.facts.ftp.expect("ftp facts");
+        assert_eq!((f.anonymous, f.auth_tls), (Some(true), Some(true)));
+    }
+
+    #[tokio::test]
+    async fn vnc_3_7_list_form() {
+        let (s, _) = run(
+            ProbeKind::Vnc,
+            serve(b"RFB 003.007\n\x03\x10\x12\x13", b"").await,
+        )
+        .await;
+        let v = s.facts.vnc.expect("vnc facts");
+        assert_eq!(v.protocol_version, "3.7");
+        let names: Vec<&str> = v.security_types.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["Tight", "TLS", "VeNCrypt"]);
+        assert_eq!(v.no_auth, Some(false));
     }
 
     #[tokio::test]

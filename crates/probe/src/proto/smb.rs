@@ -12,12 +12,12 @@
 //! - one SMB2 connection offering 2.0.2–3.1.1 (with the 3.1.1 contexts): the maximum dialect
 //!   and SecurityMode, then on the same connection the SESSION_SETUP with NTLM NEGOTIATE;
 //! - one connection per dialect below that maximum, offering that dialect alone, run
-//!   concurrently (one round trip of wall time). Servers do not have to accept a contiguous
-//!   range, so the set is asked, not inferred.
+//!   concurrently with each other and with the SMB1 connection (one round of wall time).
+//!   Servers do not have to accept a contiguous range, so the set is asked, not inferred.
 //!
 //! nmap needs six connections for smb-protocols, one for smb2-security-mode and one or two
-//! for smb-os-discovery; clinicscan needs at most seven for the same facts and the answers
-//! arrive in three round trips.
+//! for smb-os-discovery (nine against samba in the lab); clinicscan needs at most six for the
+//! same facts, and the answers arrive in two rounds of round trips.
 
 use clinicscan_model::{NtlmInfo, ProbeError, Service, SmbFacts, Software};
 use tokio::io::AsyncWriteExt;
@@ -145,6 +145,8 @@ async fn smb2_negotiate(
         .await
         .map_err(|e| e.to_probe_error(PROBE))?;
     match exchange(ctx, &mut stream, budget, &wire::smb2_negotiate(dialects)).await {
+        // an SMB1-only server may answer an SMB2 NEGOTIATE in SMB1: no SMB2 spoken
+        Ok(m) if m.get(4..8) == Some(&[0xff, b'S', b'M', b'B'][..]) => Ok((stream, None)),
         Ok(m) => {
             let n = wire::parse_smb2_negotiate(&m).map_err(|e| invalid(PROBE, e))?;
             Ok((stream, Some(n)))
@@ -160,7 +162,8 @@ async fn smb2_negotiate(
 
 /// Whether the server accepts `dialect` offered alone (None: could not be told).
 async fn accepts(ctx: &ProbeContext, dialect: u16, errors: &mut Vec<ProbeError>) -> Option<bool> {
-    let mut budget = Budget::new(ctx.max_bytes / 8);
+    // each concurrent connection gets a share of the probe's byte limit
+    let mut budget = Budget::new((ctx.max_bytes / 8).max(4096).min(ctx.max_bytes));
     match smb2_negotiate(ctx, &mut budget, &[dialect]).await {
         Ok((mut s, n)) => {
             let _ = s.shutdown().await;
@@ -226,43 +229,48 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
         Err(e) => errors.push(e),
     }
 
-    // the lower dialects, each alone, concurrently
-    if let Some(max) = max {
-        let lower: Vec<u16> = wire::DIALECTS
+    // The lower dialects, each alone, and SMB1: concurrently (one round of round trips),
+    // or one after another with the gentle profile's pause between connections.
+    let lower: Vec<u16> = match max {
+        Some(max) => wire::DIALECTS
             .iter()
             .copied()
             .filter(|&d| d < max)
-            .collect();
-        let mut errs = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
-        let [e0, e1, e2, e3] = &mut errs;
-        let at = |i: usize| lower.get(i).copied();
-        let results = if ctx.connection_gap.is_zero() {
-            let (a, b, c, d) = tokio::join!(
-                maybe_accepts(ctx, at(0), e0),
-                maybe_accepts(ctx, at(1), e1),
-                maybe_accepts(ctx, at(2), e2),
-                maybe_accepts(ctx, at(3), e3)
-            );
-            [a, b, c, d]
-        } else {
-            let mut r = [None; 4];
-            for (i, e) in [e0, e1, e2, e3].into_iter().enumerate() {
+            .collect(),
+        None => Vec::new(),
+    };
+    let at = |i: usize| lower.get(i).copied();
+    let mut errs = [Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+    let [e0, e1, e2, e3, e4] = &mut errs;
+    let (results, s1) = if ctx.connection_gap.is_zero() {
+        let (a, b, c, d, s1) = tokio::join!(
+            maybe_accepts(ctx, at(0), e0),
+            maybe_accepts(ctx, at(1), e1),
+            maybe_accepts(ctx, at(2), e2),
+            maybe_accepts(ctx, at(3), e3),
+            smb1(ctx, &mut budget, e4)
+        );
+        ([a, b, c, d], s1)
+    } else {
+        let mut r = [None; 4];
+        for (i, e) in [e0, e1, e2, e3].into_iter().enumerate() {
+            if at(i).is_some() {
                 r[i] = maybe_accepts(ctx, at(i), e).await;
                 tokio::time::sleep(ctx.connection_gap).await;
             }
-            r
-        };
-        for (d, ok) in lower.iter().zip(results) {
-            if ok == Some(true) {
-                facts.dialects.push(wire::dialect_name(*d));
-            }
         }
-        facts.dialects.push(wire::dialect_name(max));
-        errors.extend(errs.into_iter().flatten());
+        (r, smb1(ctx, &mut budget, e4).await)
+    };
+    for (d, ok) in lower.iter().zip(results) {
+        if ok == Some(true) {
+            facts.dialects.push(wire::dialect_name(*d));
+        }
     }
+    if let Some(max) = max {
+        facts.dialects.push(wire::dialect_name(max));
+    }
+    errors.extend(errs.into_iter().flatten());
 
-    // SMB1
-    let s1 = smb1(ctx, &mut budget, &mut errors).await;
     facts.smb1 = match s1.accepted {
         Some(a) => Some(a),
         // hanging up on an SMB1 negotiate is how Windows refuses it, but only an SMB2

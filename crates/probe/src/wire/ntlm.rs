@@ -9,15 +9,19 @@
 /// NTLMSSP signature.
 pub const SIGNATURE: &[u8; 8] = b"NTLMSSP\0";
 
-/// Flags of our NEGOTIATE: UNICODE | REQUEST_TARGET | NTLM | ALWAYS_SIGN |
-/// EXTENDED_SESSIONSECURITY | VERSION | 128 | 56 (MS-NLMP 2.2.2.5).
+/// Flags of our NEGOTIATE (MS-NLMP 2.2.2.5), those a Windows client sends for CredSSP and
+/// SMB: UNICODE | REQUEST_TARGET | SIGN | SEAL | NTLM | ALWAYS_SIGN | EXTENDED_SESSIONSECURITY |
+/// VERSION | 128 | KEY_EXCH | 56. They only shape the CHALLENGE; no session is ever keyed.
 pub const NEGOTIATE_FLAGS: u32 = 0x0000_0001
     | 0x0000_0004
+    | 0x0000_0010
+    | 0x0000_0020
     | 0x0000_0200
     | 0x0000_8000
     | 0x0008_0000
     | 0x0200_0000
     | 0x2000_0000
+    | 0x4000_0000
     | 0x8000_0000;
 
 /// NTLMSSP_NEGOTIATE_VERSION.
@@ -279,7 +283,7 @@ mod tests {
         assert_eq!(&n[..8], SIGNATURE);
         assert_eq!(
             u32::from_le_bytes([n[12], n[13], n[14], n[15]]),
-            0xa208_8205
+            0xe208_8235
         );
         let s = spnego_init(&n);
         assert_eq!(s[0], 0x60);

@@ -16,8 +16,9 @@ pub const PROTOCOL_HYBRID_EX: u32 = 0x8;
 /// PROTOCOL_RDSAAD.
 pub const PROTOCOL_RDSAAD: u32 = 0x10;
 
-/// Largest TPKT we accept for a Connection Confirm.
-pub const MAX_TPKT: usize = 4096;
+/// Largest TPKT we accept (a Connection Confirm is 19 bytes; an MCS Connect Response
+/// carries the server certificate).
+pub const MAX_TPKT: usize = 32_768;
 /// Largest TSRequest we accept.
 pub const MAX_TS_REQUEST: usize = 16_384;
 
@@ -295,6 +296,27 @@ mod fixtures {
         assert_eq!(cc(fx!("xrdp-negotiate-cc-ssl.bin")), sel(PROTOCOL_SSL));
     }
 
+    /// What misleads nmap's rdp-enum-encryption ("CredSSP (NLA): SUCCESS" on xrdp): xrdp
+    /// answers a CredSSP-only request with an RDP_NEG_RSP that selects standard RDP security
+    /// (negotiate and rdp layers) or refuses it (tls layer); only freerdp selects HYBRID.
+    #[test]
+    fn hybrid_only_requests() {
+        let sel = |protocol, flags| Ok(Negotiation::Selected { protocol, flags });
+        assert_eq!(
+            cc(fx!("xrdp-negotiate-cc-hybrid.bin")),
+            sel(PROTOCOL_RDP, 1)
+        );
+        assert_eq!(cc(fx!("xrdp-rdp-cc-hybrid.bin")), sel(PROTOCOL_RDP, 1));
+        assert_eq!(
+            cc(fx!("xrdp-tls-cc-hybrid.bin")),
+            Ok(Negotiation::Failure(1))
+        );
+        assert_eq!(
+            cc(fx!("freerdp-nla-cc-hybrid.bin")),
+            sel(PROTOCOL_HYBRID, 3)
+        );
+    }
+
     #[test]
     fn xrdp_rdp_only_and_tls_only() {
         let sel = |protocol| Ok(Negotiation::Selected { protocol, flags: 1 });
@@ -321,6 +343,31 @@ mod fixtures {
         assert_eq!(
             cc(fx!("freerdp-nla-cc-ssl.bin")),
             Ok(Negotiation::Failure(5))
+        );
+    }
+
+    #[test]
+    fn xrdp_mcs_connect_response() {
+        let high = fx!("xrdp-negotiate-high-mcs-connect-response.bin");
+        assert_eq!(tpkt_complete(high), Ok(Some(high.len())));
+        assert_eq!(
+            parse_mcs_connect_response(high),
+            Ok(ServerSecurity {
+                method: ENCRYPTION_128BIT,
+                level: 3
+            })
+        );
+        // crypt_level=low: 40-bit chosen although 128-bit was offered
+        assert_eq!(
+            parse_mcs_connect_response(fx!("xrdp-rdp-low-mcs-connect-response.bin")),
+            Ok(ServerSecurity {
+                method: ENCRYPTION_40BIT,
+                level: 1
+            })
+        );
+        assert_eq!(
+            parse_mcs_connect_response(&high[..300]),
+            Err(Error::Malformed)
         );
     }
 
@@ -352,6 +399,7 @@ mod prop {
             let _ = super::tpkt_complete(&b);
             let _ = super::parse_connection_confirm(&b);
             let _ = super::der_complete(&b);
+            let _ = super::parse_mcs_connect_response(&b);
         }
 
         #[test]
@@ -360,5 +408,230 @@ mod prop {
             b.extend_from_slice(&tail);
             let _ = super::parse_connection_confirm(&b);
         }
+    }
+}
+
+// ------------------------------------------------------------------ MCS / GCC (standard RDP security)
+
+/// ENCRYPTION_METHOD_40BIT.
+pub const ENCRYPTION_40BIT: u32 = 0x01;
+/// ENCRYPTION_METHOD_128BIT.
+pub const ENCRYPTION_128BIT: u32 = 0x02;
+/// ENCRYPTION_METHOD_56BIT.
+pub const ENCRYPTION_56BIT: u32 = 0x08;
+/// ENCRYPTION_METHOD_FIPS.
+pub const ENCRYPTION_FIPS: u32 = 0x10;
+/// Every standard RDP security encryption method.
+pub const ENCRYPTION_ALL: u32 =
+    ENCRYPTION_40BIT | ENCRYPTION_128BIT | ENCRYPTION_56BIT | ENCRYPTION_FIPS;
+
+fn ber(tag: &[u8], content: &[u8]) -> Vec<u8> {
+    let mut v = tag.to_vec();
+    let n = content.len();
+    if n < 0x80 {
+        v.push(n as u8);
+    } else {
+        v.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]);
+    }
+    v.extend_from_slice(content);
+    v
+}
+
+/// The Client MCS Connect Initial PDU with GCC Conference Create Request
+/// (MS-RDPBCGR 2.2.1.3): client core data, security data offering `encryption_methods`,
+/// no virtual channels. `selected_protocol` echoes what the server chose (PROTOCOL_RDP).
+pub fn mcs_connect_initial(encryption_methods: u32, selected_protocol: u32) -> Vec<u8> {
+    let mut core = Vec::with_capacity(216);
+    core.extend_from_slice(&0xc001u16.to_le_bytes());
+    core.extend_from_slice(&216u16.to_le_bytes());
+    core.extend_from_slice(&0x0008_0004u32.to_le_bytes()); // RDP 5.0+
+    core.extend_from_slice(&1024u16.to_le_bytes());
+    core.extend_from_slice(&768u16.to_le_bytes());
+    core.extend_from_slice(&0xca01u16.to_le_bytes()); // RNS_UD_COLOR_8BPP
+    core.extend_from_slice(&0xaa03u16.to_le_bytes()); // RNS_UD_SAS_DEL
+    core.extend_from_slice(&0x409u32.to_le_bytes()); // en-US keyboard
+    core.extend_from_slice(&2600u32.to_le_bytes()); // client build
+    let mut name = [0u8; 32];
+    for (i, u) in "clinicscan".encode_utf16().enumerate() {
+        name[2 * i..2 * i + 2].copy_from_slice(&u.to_le_bytes());
+    }
+    core.extend_from_slice(&name);
+    core.extend_from_slice(&4u32.to_le_bytes()); // IBM enhanced keyboard
+    core.extend_from_slice(&0u32.to_le_bytes());
+    core.extend_from_slice(&12u32.to_le_bytes());
+    core.extend_from_slice(&[0; 64]); // IME file name
+    core.extend_from_slice(&0xca01u16.to_le_bytes());
+    core.extend_from_slice(&1u16.to_le_bytes());
+    core.extend_from_slice(&0u32.to_le_bytes());
+    core.extend_from_slice(&24u16.to_le_bytes());
+    core.extend_from_slice(&0x0007u16.to_le_bytes());
+    core.extend_from_slice(&0x0001u16.to_le_bytes()); // RNS_UD_CS_SUPPORT_ERRINFO_PDU
+    core.extend_from_slice(&[0; 64]); // dig product id
+    core.extend_from_slice(&[0, 0]); // connection type, pad
+    core.extend_from_slice(&selected_protocol.to_le_bytes());
+    let mut blocks = core;
+    blocks.extend_from_slice(&0xc002u16.to_le_bytes());
+    blocks.extend_from_slice(&12u16.to_le_bytes());
+    blocks.extend_from_slice(&encryption_methods.to_le_bytes());
+    blocks.extend_from_slice(&0u32.to_le_bytes());
+    blocks.extend_from_slice(&0xc003u16.to_le_bytes());
+    blocks.extend_from_slice(&8u16.to_le_bytes());
+    blocks.extend_from_slice(&0u32.to_le_bytes());
+
+    // GCC Conference Create Request (T.124, PER), as in MS-RDPBCGR 4.1.3
+    let per_len = |n: usize| [0x80 | (n >> 8) as u8, n as u8];
+    let mut gcc = vec![0x00, 0x05, 0x00, 0x14, 0x7c, 0x00, 0x01];
+    gcc.extend_from_slice(&per_len(14 + blocks.len()));
+    gcc.extend_from_slice(&[
+        0x00, 0x08, 0x00, 0x10, 0x00, 0x01, 0xc0, 0x00, b'D', b'u', b'c', b'a',
+    ]);
+    gcc.extend_from_slice(&per_len(blocks.len()));
+    gcc.extend_from_slice(&blocks);
+
+    let params = |v: [&[u8]; 8]| {
+        let ints: Vec<u8> = v.iter().flat_map(|i| ber(&[0x02], i)).collect();
+        ber(&[0x30], &ints)
+    };
+    let mut mcs = Vec::new();
+    mcs.extend_from_slice(&ber(&[0x04], &[1])); // calling domain selector
+    mcs.extend_from_slice(&ber(&[0x04], &[1])); // called domain selector
+    mcs.extend_from_slice(&ber(&[0x01], &[0xff])); // upward flag
+    mcs.extend_from_slice(&params([
+        &[34],
+        &[2],
+        &[0],
+        &[1],
+        &[0],
+        &[1],
+        &[0xff, 0xff],
+        &[2],
+    ]));
+    mcs.extend_from_slice(&params([
+        &[1],
+        &[1],
+        &[1],
+        &[1],
+        &[0],
+        &[1],
+        &[0x04, 0x20],
+        &[2],
+    ]));
+    mcs.extend_from_slice(&params([
+        &[0xff, 0xff],
+        &[0xfc, 0x17],
+        &[0xff, 0xff],
+        &[1],
+        &[0],
+        &[1],
+        &[0xff, 0xff],
+        &[2],
+    ]));
+    mcs.extend_from_slice(&ber(&[0x04], &gcc));
+    let mcs = ber(&[0x7f, 0x65], &mcs);
+
+    let total = 4 + 3 + mcs.len();
+    let mut p = vec![3, 0, (total >> 8) as u8, total as u8, 0x02, 0xf0, 0x80];
+    p.extend_from_slice(&mcs);
+    p
+}
+
+/// What the server's security data (SC_SECURITY, MS-RDPBCGR 2.2.1.4.3) says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerSecurity {
+    /// The encryption method the server chose (0: none).
+    pub method: u32,
+    /// The server's encryption level (0 none, 1 low, 2 client compatible, 3 high, 4 FIPS).
+    pub level: u32,
+}
+
+/// Finds the server data blocks in an MCS Connect Response TPKT and returns SC_SECURITY.
+///
+/// The BER/PER wrapping before the blocks varies in length, so the blocks are found by their
+/// first header (SC_CORE, 0x0C01, with a plausible length) and then walked one by one.
+pub fn parse_mcs_connect_response(tpkt: &[u8]) -> Result<ServerSecurity, Error> {
+    let n = tpkt_complete(tpkt)?.ok_or(Error::Malformed)?;
+    let body = tpkt.get(7..n).ok_or(Error::Malformed)?;
+    if body.get(..2) != Some(&[0x7f, 0x66][..]) {
+        return Err(Error::Malformed);
+    }
+    let start = body
+        .windows(4)
+        .position(|w| {
+            w[0] == 0x01 && w[1] == 0x0c && (8..=64).contains(&u16::from_le_bytes([w[2], w[3]]))
+        })
+        .ok_or(Error::Malformed)?;
+    let mut r = &body[start..];
+    while r.len() >= 4 {
+        let ty = u16::from_le_bytes([r[0], r[1]]);
+        let len = u16::from_le_bytes([r[2], r[3]]) as usize;
+        if len < 4 || len > r.len() {
+            return Err(Error::Malformed);
+        }
+        if ty == 0x0c02 && len >= 12 {
+            return Ok(ServerSecurity {
+                method: u32::from_le_bytes([r[4], r[5], r[6], r[7]]),
+                level: u32::from_le_bytes([r[8], r[9], r[10], r[11]]),
+            });
+        }
+        r = &r[len..];
+    }
+    Err(Error::Malformed)
+}
+
+/// Name of an encryption method.
+pub fn encryption_method_name(m: u32) -> String {
+    match m {
+        0 => "none".into(),
+        ENCRYPTION_40BIT => "40-bit RC4".into(),
+        ENCRYPTION_56BIT => "56-bit RC4".into(),
+        ENCRYPTION_128BIT => "128-bit RC4".into(),
+        ENCRYPTION_FIPS => "FIPS 140-1 3DES".into(),
+        n => format!("method {n:#x}"),
+    }
+}
+
+/// Name of an encryption level.
+pub fn encryption_level_name(l: u32) -> String {
+    match l {
+        0 => "none".into(),
+        1 => "low".into(),
+        2 => "client-compatible".into(),
+        3 => "high".into(),
+        4 => "fips".into(),
+        n => format!("level {n}"),
+    }
+}
+
+#[cfg(test)]
+mod mcs_tests {
+    use super::*;
+
+    #[test]
+    fn connect_initial_shape() {
+        let p = mcs_connect_initial(ENCRYPTION_ALL, PROTOCOL_RDP);
+        assert_eq!(tpkt_complete(&p), Ok(Some(p.len())));
+        assert_eq!(&p[4..9], &[0x02, 0xf0, 0x80, 0x7f, 0x65]);
+        // the security block carries the methods offered
+        let at = p.windows(4).position(|w| w == [0x02, 0xc0, 12, 0]).unwrap();
+        assert_eq!(&p[at + 4..at + 8], &ENCRYPTION_ALL.to_le_bytes());
+    }
+
+    #[test]
+    fn response_blocks() {
+        let mut body = vec![0x7f, 0x66, 0x82, 0, 0, 0x0a, 1, 0, 0, 0, 0];
+        body.extend_from_slice(&[0x01, 0x0c, 8, 0, 4, 0, 8, 0]); // SC_CORE
+        body.extend_from_slice(&[0x02, 0x0c, 12, 0, 2, 0, 0, 0, 3, 0, 0, 0]); // SC_SECURITY
+        let n = 7 + body.len();
+        let mut p = vec![3, 0, (n >> 8) as u8, n as u8, 2, 0xf0, 0x80];
+        p.extend_from_slice(&body);
+        assert_eq!(
+            parse_mcs_connect_response(&p),
+            Ok(ServerSecurity {
+                method: ENCRYPTION_128BIT,
+                level: 3
+            })
+        );
+        p[7] = 0x30;
+        assert_eq!(parse_mcs_connect_response(&p), Err(Error::Malformed));
     }
 }

@@ -338,6 +338,36 @@ pub fn weaknesses(k: &KexInit) -> Vec<Weakness> {
     push("cipher", &k.ciphers_s2c, cipher_weakness);
     push("mac", &k.macs_c2s, mac_weakness);
     push("mac", &k.macs_s2c, mac_weakness);
+    // Terrapin (CVE-2023-48795): without strict key exchange, ChaCha20-Poly1305 and
+    // CBC with encrypt-then-MAC let a man in the middle drop the first packets.
+    const TERRAPIN: &str = "Terrapin prefix truncation (CVE-2023-48795): no strict key exchange (kex-strict-s-v00@openssh.com) offered";
+    if !k.kex.iter().any(|n| n == "kex-strict-s-v00@openssh.com") {
+        let ciphers = k.ciphers_c2s.iter().chain(&k.ciphers_s2c);
+        if let Some(c) = ciphers
+            .clone()
+            .find(|c| c.as_str() == "chacha20-poly1305@openssh.com")
+        {
+            out.push(Weakness {
+                kind: "cipher",
+                name: c.clone(),
+                reason: TERRAPIN,
+            });
+        }
+        if ciphers.clone().any(|c| c.ends_with("-cbc")) {
+            let macs = k.macs_c2s.iter().chain(&k.macs_s2c);
+            let mut seen: Vec<&String> = Vec::new();
+            for m in macs.filter(|m| m.ends_with("-etm@openssh.com")) {
+                if !seen.contains(&m) {
+                    seen.push(m);
+                    out.push(Weakness {
+                        kind: "mac",
+                        name: m.clone(),
+                        reason: TERRAPIN,
+                    });
+                }
+            }
+        }
+    }
     out
 }
 
@@ -437,6 +467,46 @@ mod tests {
                 ("cipher", "3des-cbc".to_string()),
                 ("mac", "hmac-md5".to_string()),
             ]
+        );
+    }
+
+    #[test]
+    fn terrapin_without_strict_kex() {
+        let lists = |kex: &'static str| {
+            [
+                kex,
+                "ssh-ed25519",
+                "chacha20-poly1305@openssh.com,aes128-cbc",
+                "chacha20-poly1305@openssh.com,aes128-cbc",
+                "hmac-sha2-256-etm@openssh.com",
+                "hmac-sha2-256-etm@openssh.com",
+                "none",
+                "none",
+                "",
+                "",
+            ]
+        };
+        let k = parse_kexinit(&kexinit(lists("curve25519-sha256"))).unwrap();
+        let w: Vec<(&str, String)> = weaknesses(&k)
+            .into_iter()
+            .filter(|w| w.reason.starts_with("Terrapin"))
+            .map(|w| (w.kind, w.name))
+            .collect();
+        assert_eq!(
+            w,
+            vec![
+                ("cipher", "chacha20-poly1305@openssh.com".to_string()),
+                ("mac", "hmac-sha2-256-etm@openssh.com".to_string()),
+            ]
+        );
+        let strict = parse_kexinit(&kexinit(lists(
+            "curve25519-sha256,kex-strict-s-v00@openssh.com",
+        )))
+        .unwrap();
+        assert!(
+            weaknesses(&strict)
+                .iter()
+                .all(|w| !w.reason.starts_with("Terrapin"))
         );
     }
 

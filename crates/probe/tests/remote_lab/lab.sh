@@ -8,13 +8,23 @@
 #   22 OpenSSH defaults                 2222 OpenSSH with legacy algorithms enabled
 #   23 inetutils telnetd (via socat)
 #   445 samba, SMB1 (NT1) on, signing default   4445 samba SMB2+ only, signing mandatory
-#   3389 xrdp security_layer=negotiate  3390 xrdp security_layer=rdp   3391 xrdp tls
+#   1445 samba SMB1 only (server max protocol = NT1)
+#   3389 xrdp security_layer=negotiate  3390 xrdp security_layer=rdp, crypt_level=low
+#   3391 xrdp security_layer=tls
 #   3392 freerdp-shadow-cli, NLA only (under Xvfb)
 #   5901 Xvnc SecurityTypes=None        5902 Xvnc SecurityTypes=VncAuth
 set -eu
 cmd=$1 NS=$2 DIR=$3
 
 inns() { ip netns exec "$NS" "$@"; }
+free_display() { # the first X display number from 71 up that nobody holds; recorded for down
+    d=71
+    while [ -e "/tmp/.X$d-lock" ] || [ -e "/tmp/.X11-unix/X$d" ] || grep -qx "$d" "$DIR/displays" 2>/dev/null; do
+        d=$((d+1))
+    done
+    echo "$d" >>"$DIR/displays"
+    echo "$d"
+}
 bg() { # name, command...: start in the namespace in the background, record the pid
     name=$1; shift
     # a simple command run in the background: $! is setsid, which execs `ip netns exec`,
@@ -42,8 +52,8 @@ down() {
     # anything still running inside the namespace was started by this lab
     for pid in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
     ip netns del "$NS" 2>/dev/null || true
-    # X servers killed hard leave their display locks behind (displays 71-73 are this lab's)
-    for d in 71 72 73; do rm -f "/tmp/.X$d-lock" "/tmp/.X11-unix/X$d"; done
+    # X servers killed hard leave their display locks behind
+    for d in $(cat "$DIR/displays" 2>/dev/null); do rm -f "/tmp/.X$d-lock" "/tmp/.X11-unix/X$d"; done
     rm -rf "$DIR"
 }
 
@@ -57,7 +67,7 @@ up() {
         -keyout "$DIR/key.pem" -out "$DIR/cert.pem" 2>/dev/null
 
     # --- OpenSSH
-    mkdir -p /run/sshd
+    mkdir -p /run/sshd /run/xrdp
     ssh-keygen -q -t ed25519 -N '' -f "$DIR/ssh_ed25519"
     ssh-keygen -q -t rsa -b 2048 -N '' -f "$DIR/ssh_rsa"
     cat >"$DIR/sshd.conf" <<C
@@ -165,15 +175,23 @@ log file = $DIR/signed/log
 disable spoolss = yes
 load printers = no
 C
+    # an SMB1-only server (an old NAS or Windows XP): NT1 is both minimum and maximum
+    sed -e "s|^smb ports = 445|smb ports = 1445|" -e "s|^netbios name = CSRSMB1|netbios name = CSRNT1|" \
+        -e "s|^server min protocol = NT1|server min protocol = NT1\nserver max protocol = NT1|" \
+        -e "s|$DIR/smb1/|$DIR/nt1/|g" "$DIR/smb1.conf" >"$DIR/nt1.conf"
+    mkdir -p "$DIR/nt1/lock" "$DIR/nt1/state" "$DIR/nt1/cache" "$DIR/nt1/private" "$DIR/nt1/pid" "$DIR/nt1/share"
+    bg smbd-nt1 /usr/sbin/smbd -F --no-process-group --configfile="$DIR/nt1.conf"
     bg smbd-smb1 /usr/sbin/smbd -F --no-process-group --configfile="$DIR/smb1.conf"
     bg smbd-signed /usr/sbin/smbd -F --no-process-group --configfile="$DIR/signed.conf"
 
     # --- xrdp: one instance per security layer, each in its own mount namespace so its
     # compiled-in pid file (/run/xrdp) does not meet anyone else's
     if [ ! -f "$DIR/rsakeys.ini" ]; then xrdp-keygen xrdp "$DIR/rsakeys.ini" >/dev/null 2>&1 || true; fi
-    for v in negotiate:3389 rdp:3390 tls:3391; do
-        layer=${v%%:*} port=${v##*:}
-        sed -e "0,/^port=/s|^port=.*|port=tcp://127.0.0.1:$port|" \
+    # the standard-RDP-only instance also runs crypt_level=low (client may pick 40-bit)
+    for v in negotiate:3389:high rdp:3390:low tls:3391:high; do
+        layer=${v%%:*} rest=${v#*:} port=${rest%%:*} crypt=${v##*:}
+        sed -e "s|^crypt_level=.*|crypt_level=$crypt|" \
+            -e "0,/^port=/s|^port=.*|port=tcp://127.0.0.1:$port|" \
             -e "s|^security_layer=.*|security_layer=$layer|" \
             -e "s|^certificate=.*|certificate=$DIR/cert.pem|" \
             -e "s|^key_file=.*|key_file=$DIR/key.pem|" \
@@ -182,21 +200,30 @@ C
     done
 
     # --- freerdp shadow server requiring NLA, under a private Xvfb
-    bg xvfb Xvfb :73 -nolisten tcp -screen 0 640x480x24
+    dfb=$(free_display)
+    bg xvfb Xvfb ":$dfb" -nolisten tcp -screen 0 640x480x24
     i=0
-    while [ ! -S /tmp/.X11-unix/X73 ] && [ $i -lt 50 ]; do i=$((i+1)); sleep 0.1; done
+    while [ ! -S "/tmp/.X11-unix/X$dfb" ] && [ $i -lt 50 ]; do i=$((i+1)); sleep 0.1; done
     printf 'csr:::8846f7eaee8fb117ad06bdd830b7586c:::\n' >"$DIR/sam"
-    bg shadow env DISPLAY=:73 HOME="$DIR" freerdp-shadow-cli /bind-address:127.0.0.1 /port:3392 /sec:nla /sam-file:"$DIR/sam"
+    # the X server may accept its socket before it serves clients: retry the shadow server
+    for attempt in 1 2 3 4 5; do
+        bg shadow env DISPLAY=":$dfb" HOME="$DIR" freerdp-shadow-cli /bind-address:127.0.0.1 /port:3392 /sec:nla /sam-file:"$DIR/sam"
+        i=0
+        while [ $i -lt 20 ] && ! inns bash -c "exec 3<>/dev/tcp/127.0.0.1/3392" 2>/dev/null; do i=$((i+1)); sleep 0.1; done
+        [ $i -lt 20 ] && break
+        kill "$(cat "$DIR/shadow.pid")" 2>/dev/null || true
+        sleep 0.3
+    done
 
     # --- Xvnc
     # the VNC password file is the password DES-encrypted with RFB's fixed key (vncpasswd -f)
     printf 'csrlab12' | openssl enc -des-ecb -K e84ad660c4721ae0 -nopad -nosalt \
         -provider legacy -provider default >"$DIR/vncpasswd"
-    bg xvnc-none Xvnc :71 -rfbport 5901 -interface 127.0.0.1 -nolisten tcp -SecurityTypes None -geometry 320x200
-    bg xvnc-auth Xvnc :72 -rfbport 5902 -interface 127.0.0.1 -nolisten tcp -SecurityTypes VncAuth -PasswordFile "$DIR/vncpasswd" -geometry 320x200
+    bg xvnc-none Xvnc ":$(free_display)" -rfbport 5901 -interface 127.0.0.1 -nolisten tcp -SecurityTypes None -geometry 320x200
+    bg xvnc-auth Xvnc ":$(free_display)" -rfbport 5902 -interface 127.0.0.1 -nolisten tcp -SecurityTypes VncAuth -PasswordFile "$DIR/vncpasswd" -geometry 320x200
 
     # wait (bounded) for every port
-    for port in 21 2121 22 2222 23 445 4445 3389 3390 3391 3392 5901 5902; do
+    for port in 21 2121 22 2222 23 445 1445 4445 3389 3390 3391 3392 5901 5902; do
         i=0
         while ! inns bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; do
             i=$((i+1)); [ $i -gt 50 ] && { echo "port $port did not open" >&2; break; }
