@@ -649,3 +649,47 @@ fn catalogue_and_user_dir_errors() {
         "{e}"
     );
 }
+
+#[test]
+fn allowed_flows_silence_general_segmentation_but_not_the_strict_zones() {
+    use clinicscan_policy::{Flow, PortRange};
+    let mut s = site("lab-site.toml");
+    let tcp = |p: u16| PortRange {
+        transport: Transport::Tcp,
+        first: p,
+        last: p,
+    };
+    for (from, to, port) in [
+        ("general", "clinical", 22),
+        ("general", "clinical", 8080),
+        ("general", "oqv", 3389),
+        ("general", "oqv", 8081),
+        ("guest", "clinical", 443),
+    ] {
+        s.flows.push(Flow {
+            from: from.into(),
+            to: to.into(),
+            ports: vec![tcp(port)],
+            reason: None,
+        });
+    }
+    let obs = [
+        observation("lab-general.json"),
+        observation("lab-guest.json"),
+    ];
+    let a = assess_with(&obs, Some(&s), rules(), &opts());
+    let seg: Vec<&str> = a
+        .findings
+        .iter()
+        .filter(|f| f.key.contains("|from:"))
+        .map(|f| f.key.as_str())
+        .collect();
+    assert_eq!(
+        seg,
+        vec![
+            // Remote access to the オン資 terminal and anything from guest stay findings.
+            "oqv-remote-access-reachable|10.77.30.10|tcp/3389|from:general",
+            "guest-reaches-internal|10.77.20.10|tcp/443|from:guest",
+        ]
+    );
+}
