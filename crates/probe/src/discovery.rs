@@ -17,9 +17,13 @@ use tokio::task::JoinSet;
 use crate::portscan::{Attempt, HostCtx, Limits, PortResult, connect_once, state_of};
 use crate::raw::{ArpPinger, IcmpPinger, mac_string};
 
-/// Ports tried by TCP ping, most telling first: remote access, Windows, web, DICOM.
+/// Ports tried by TCP ping, most telling first: remote access, Windows, web, DICOM, then
+/// printers and databases — a device reachable only on its raw print port (guest Wi-Fi to a
+/// multifunction printer) must not be missed. A ping only connects and closes: no byte is
+/// ever written, so a raw printer port prints nothing.
 pub(crate) const PING_PORTS: &[u16] = &[
-    80, 443, 22, 445, 3389, 135, 139, 8080, 5900, 11112, 104, 631, 8443, 23,
+    80, 443, 22, 445, 3389, 135, 139, 8080, 5900, 11112, 104, 631, 8443, 23, 9100, 515, 21,
+    1433, 3306, 5432,
 ];
 
 /// What discovery found.

@@ -42,7 +42,10 @@ pub(crate) enum Attempt {
 pub(crate) fn classify(e: &io::Error) -> Attempt {
     use io::ErrorKind as K;
     match e.kind() {
-        K::ConnectionRefused | K::ConnectionReset => return Attempt::Closed,
+        K::ConnectionRefused => return Attempt::Closed,
+        // A reset *during* connect comes after the handshake completed (a refused SYN is
+        // ECONNREFUSED): the service accepted, then dropped us — the port is open.
+        K::ConnectionReset => return Attempt::Open,
         K::TimedOut => return Attempt::Timeout,
         K::HostUnreachable | K::NetworkUnreachable | K::PermissionDenied => {
             return Attempt::Unreachable;
@@ -54,7 +57,8 @@ pub(crate) fn classify(e: &io::Error) -> Attempt {
     match e.raw_os_error() {
         Some(1 | 13 | 101 | 113) => Attempt::Unreachable,
         Some(110) => Attempt::Timeout,
-        Some(111 | 104) => Attempt::Closed,
+        Some(111) => Attempt::Closed,
+        Some(104) => Attempt::Open,
         _ => Attempt::Local(io::Error::new(e.kind(), e.to_string())),
     }
 }
@@ -183,10 +187,21 @@ pub(crate) async fn connect_once(
     let outcome = match r {
         Err(_) => Attempt::Timeout,
         Ok(Ok(stream)) => {
+            // Trust "connected" only when the socket really has a peer and no pending error:
+            // under load some network stacks (seen with gVisor) report a failed non-blocking
+            // connect (host unreachable) as writable, which would invent an open port.
+            let outcome = match (stream.peer_addr(), stream.take_error()) {
+                (Ok(_), Ok(None)) => Attempt::Open,
+                (_, Ok(Some(e))) | (Err(e), _) => match classify(&e) {
+                    Attempt::Open => Attempt::Timeout,
+                    other => other,
+                },
+                (Ok(_), Err(e)) => Attempt::Local(e),
+            };
             // Close with RST: no TIME_WAIT pile-up on big scans, nothing sent to the service.
             let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
             drop(stream);
-            Attempt::Open
+            outcome
         }
         Ok(Err(e)) => classify(&e),
     };
@@ -304,7 +319,8 @@ mod tests {
     fn classification() {
         let cases = [
             (111, PortState::Closed, PortReason::Reset),
-            (104, PortState::Closed, PortReason::Reset),
+            // ECONNRESET during connect: the handshake completed, then the peer reset.
+            (104, PortState::Open, PortReason::SynAck),
             (113, PortState::Filtered, PortReason::IcmpUnreachable),
             (101, PortState::Filtered, PortReason::IcmpUnreachable),
             (13, PortState::Filtered, PortReason::IcmpUnreachable),
