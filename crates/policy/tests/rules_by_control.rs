@@ -123,6 +123,36 @@ fn gl6_so_8_3_security_patches() {
     check(GL6_SO_8_3);
 }
 
+/// Samba announces NTLM version 6.1 build 0; no Windows has build 0. Found in the clinic
+/// lab, where every Samba host was reported as an end-of-life Windows.
+#[test]
+fn eol_windows_is_quiet_on_samba_ntlm_build_0() {
+    let mut obs = common::observation("bad.json");
+    for host in &mut obs.hosts {
+        for svc in &mut host.services {
+            if let Some(ntlm) = svc.facts.smb.as_mut().and_then(|s| s.ntlm.as_mut()) {
+                ntlm.os_version = Some("6.1.0".into());
+            }
+            if let Some(smb) = svc.facts.smb.as_mut() {
+                smb.native_os = Some("Windows 6.1".into());
+            }
+        }
+    }
+    let a = clinicscan_policy::assess_with(
+        &[obs],
+        Some(&common::site_for("bad.json")),
+        common::rules(),
+        &common::opts(),
+    );
+    let eol: Vec<_> = a
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == "eol-windows" && f.port == Some(445))
+        .map(|f| f.key.clone())
+        .collect();
+    assert!(eol.is_empty(), "eol-windows fired on Samba's NTLM 6.1.0: {eol:?}");
+}
+
 const GL6_SO_8_5: &[Case] = &[
     (
         "vnc-no-auth",
