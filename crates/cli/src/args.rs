@@ -120,7 +120,7 @@ pub enum SeverityArg {
 pub enum EmailOnArg {
     /// After every run.
     Always,
-    /// When there is at least one finding at or above --fail-on (or any finding).
+    /// When there is at least one finding above info.
     Findings,
     /// When findings changed since the last scan.
     Changes,

@@ -1,5 +1,8 @@
 //! `clinicscan history` and `clinicscan inventory`: read the scan history.
 
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
 use anyhow::{Result, bail};
 use clinicscan_report::{History, ReportInput, ScanId};
 
@@ -18,47 +21,11 @@ pub fn run(g: &Globals, args: HistoryArgs) -> Result<u8> {
     let history = History::open(&path)?;
     match args.action {
         HistoryAction::List { limit } => {
-            let mut out = String::new();
-            let (id, when, zone, hosts, findings) = match g.lang {
-                clinicscan_model::Lang::Ja => (
-                    "ID",
-                    "開始",
-                    "ゾーン",
-                    "ホスト",
-                    "指摘 (重大/高/中/低/情報)",
-                ),
-                clinicscan_model::Lang::En => (
-                    "ID",
-                    "started",
-                    "zones",
-                    "hosts",
-                    "findings (crit/high/med/low/info)",
-                ),
-            };
-            out.push_str(&format!(
-                "{id:>5}  {when:<20}  {zone:<16}  {hosts:>6}  {findings}\n"
-            ));
-            for s in history.list()?.into_iter().take(limit as usize) {
-                let b = s.by_severity;
-                out.push_str(&format!(
-                    "{:>5}  {:<20}  {:<16}  {:>6}  {} ({}/{}/{}/{}/{})\n",
-                    s.id,
-                    s.started.format("%Y-%m-%d %H:%M:%S"),
-                    if s.vantage_zones.is_empty() {
-                        "-"
-                    } else {
-                        &s.vantage_zones
-                    },
-                    s.hosts_up,
-                    s.findings,
-                    b[0],
-                    b[1],
-                    b[2],
-                    b[3],
-                    b[4]
-                ));
-            }
-            common::write_output(None, &out)?;
+            let scans: Vec<_> = history.list()?.into_iter().take(limit as usize).collect();
+            common::write_output(
+                None,
+                &clinicscan_report::render_history_list(&scans, g.lang),
+            )?;
             Ok(exit::CLEAN)
         }
         HistoryAction::Show { id, output } => {
@@ -84,7 +51,7 @@ pub fn run(g: &Globals, args: HistoryArgs) -> Result<u8> {
             let diff = history.diff(a, b)?;
             let text = match format {
                 Some(Format::Json) => serde_json::to_string_pretty(&diff)? + "\n",
-                _ => render_diff(&diff, g.lang),
+                _ => clinicscan_report::render_diff(&diff, g.lang),
             };
             common::write_output(None, &text)?;
             Ok(if diff.has_changes() {
@@ -122,85 +89,30 @@ pub fn inventory(g: &Globals, args: InventoryArgs) -> Result<u8> {
         bail!("the history is empty");
     };
     let stored = history.show(latest)?;
+    // Every host ever seen (its last sighting), not only the latest scan's.
+    let observations = history.last_seen_hosts()?;
     let seen = history.host_seen()?;
+    let site = match &args.site {
+        Some(p) => Some(clinicscan_policy::Site::from_file(p)?),
+        None => None,
+    };
+    let zones: BTreeMap<IpAddr, String> = observations
+        .iter()
+        .flat_map(|o| o.hosts.iter().map(|h| h.address))
+        .filter_map(|a| {
+            site.as_ref()
+                .and_then(|s| s.zone_of(a))
+                .map(|z| (a, z.name.clone()))
+        })
+        .collect();
     let input = ReportInput {
         assessment: &stored.assessment,
-        observations: &stored.observations,
+        observations: &observations,
         diff: None,
         seen: Some(&seen),
         lang: g.lang,
     };
-    let text = clinicscan_report::render(clinicscan_report::Format::Inventory, &input)?;
+    let text = clinicscan_report::render_inventory(&input, &zones)?;
     common::write_output(args.output.as_deref(), &text)?;
     Ok(exit::CLEAN)
-}
-
-/// The diff as plain text for a terminal or a log.
-// TODO(report): move into clinicscan_report next to the other renderers.
-fn render_diff(d: &clinicscan_report::ScanDiff, lang: clinicscan_model::Lang) -> String {
-    use clinicscan_model::Lang;
-    use std::fmt::Write;
-    let ja = lang == Lang::Ja;
-    let mut out = String::new();
-    let title = |f: &clinicscan_model::Finding| {
-        format!(
-            "  [{}] {} {}{}  {}\n",
-            f.severity.as_str(),
-            f.rule_id,
-            f.host,
-            f.port.map(|p| format!(":{p}")).unwrap_or_default(),
-            f.title.get(lang)
-        )
-    };
-    let sections: [(&str, &str, &Vec<clinicscan_model::Finding>); 3] = [
-        ("新たな指摘", "New findings", &d.new_findings),
-        ("解消した指摘", "Resolved findings", &d.resolved_findings),
-        ("継続中の指摘", "Unchanged findings", &d.unchanged_findings),
-    ];
-    for (j, e, list) in sections {
-        let _ = writeln!(out, "{} ({})", if ja { j } else { e }, list.len());
-        for f in list {
-            out.push_str(&title(f));
-        }
-    }
-    let hosts: [(&str, &str, &Vec<std::net::IpAddr>); 2] = [
-        (
-            "新たに見つかったホスト",
-            "Hosts appeared",
-            &d.hosts_appeared,
-        ),
-        ("見えなくなったホスト", "Hosts vanished", &d.hosts_vanished),
-    ];
-    for (j, e, list) in hosts {
-        let _ = writeln!(out, "{} ({})", if ja { j } else { e }, list.len());
-        for h in list {
-            let _ = writeln!(out, "  {h}");
-        }
-    }
-    let services: [(&str, &str, &Vec<clinicscan_report::ServiceRef>); 2] = [
-        (
-            "新たに開いたサービス",
-            "Services appeared",
-            &d.services_appeared,
-        ),
-        ("閉じたサービス", "Services vanished", &d.services_vanished),
-    ];
-    for (j, e, list) in services {
-        let _ = writeln!(out, "{} ({})", if ja { j } else { e }, list.len());
-        for s in list {
-            let t = match s.transport {
-                clinicscan_model::Transport::Tcp => "tcp",
-                clinicscan_model::Transport::Udp => "udp",
-            };
-            let _ = writeln!(
-                out,
-                "  {}:{}/{} {}",
-                s.host,
-                s.port,
-                t,
-                s.name.as_deref().unwrap_or("")
-            );
-        }
-    }
-    out
 }

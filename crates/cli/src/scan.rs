@@ -137,17 +137,20 @@ pub fn scan_config(
     site: Option<&Site>,
     zone: Option<String>,
 ) -> Result<ScanConfig> {
-    // ScanConfig is non-exhaustive: start from the clinic defaults.
-    let mut config = ScanConfig::default();
-    config.targets = t.targets.clone();
-    config.target_files = t.target_file.clone();
-    config.exclude = t.exclude.clone();
-    config.exclude_files = t.exclude_file.clone();
-    config.syn = t.syn;
-    config.discovery = !t.no_discovery;
-    config.service_probes = !t.no_probes;
-    config.allow_public = t.allow_public;
-    config.zone = zone.or_else(|| site.and_then(|s| s.vantage_zone.clone()));
+    let mut config = ScanConfig {
+        targets: t.targets.clone(),
+        target_files: t.target_file.clone(),
+        exclude: t.exclude.clone(),
+        exclude_files: t.exclude_file.clone(),
+        syn: t.syn,
+        discovery: !t.no_discovery,
+        service_probes: !t.no_probes,
+        allow_public: t.allow_public,
+        // Only an explicit --vantage-zone goes in up front; otherwise the zone is derived
+        // from the scanner's own address after the scan (one site file, many vantages).
+        zone,
+        ..ScanConfig::default()
+    };
     if let Some(p) = &t.ports {
         config.ports = p.clone();
     } else if let Some(n) = t.top_ports {
@@ -253,19 +256,20 @@ pub fn scan_observation(g: &Globals, config: &ScanConfig) -> Result<Observation>
     Ok(result?)
 }
 
-/// Records the vantage zone: as configured, else the site zone of a scanner address.
+/// Records the vantage zone when `--vantage-zone` did not: the site zone that holds one of
+/// the scanner's addresses, else the site file's `vantage_zone`.
 fn set_vantage_zone(obs: &mut Observation, site: Option<&Site>) {
     if obs.scan.vantage.zone.is_some() {
         return;
     }
     let Some(site) = site else { return };
-    let zone = obs
+    let from_address = obs
         .scan
         .vantage
         .addresses
         .iter()
         .find_map(|a: &IpAddr| site.zone_of(*a).map(|z| z.name.clone()));
-    obs.scan.vantage.zone = zone;
+    obs.scan.vantage.zone = from_address.or_else(|| site.vantage_zone.clone());
 }
 
 /// The history database path: `--db`, else the default for this user.
