@@ -150,7 +150,10 @@ fn eol_windows_is_quiet_on_samba_ntlm_build_0() {
         .filter(|f| f.rule_id == "eol-windows" && f.port == Some(445))
         .map(|f| f.key.clone())
         .collect();
-    assert!(eol.is_empty(), "eol-windows fired on Samba's NTLM 6.1.0: {eol:?}");
+    assert!(
+        eol.is_empty(),
+        "eol-windows fired on Samba's NTLM 6.1.0: {eol:?}"
+    );
 }
 
 const GL6_SO_8_5: &[Case] = &[

@@ -22,8 +22,8 @@ use crate::raw::{ArpPinger, IcmpPinger, mac_string};
 /// multifunction printer) must not be missed. A ping only connects and closes: no byte is
 /// ever written, so a raw printer port prints nothing.
 pub(crate) const PING_PORTS: &[u16] = &[
-    80, 443, 22, 445, 3389, 135, 139, 8080, 5900, 11112, 104, 631, 8443, 23, 9100, 515, 21,
-    1433, 3306, 5432,
+    80, 443, 22, 445, 3389, 135, 139, 8080, 5900, 11112, 104, 631, 8443, 23, 9100, 515, 21, 1433,
+    3306, 5432,
 ];
 
 /// What discovery found.

@@ -2,25 +2,25 @@
 //! allocation sized by an unchecked length field. Each module has fixture tests over the
 //! recorded bytes in `fixtures/` and a fuzz target in `fuzz/`.
 
-pub mod cert;
-pub mod http;
-pub mod tls;
-pub mod tls_sslv2;
-pub mod tls_suites;
 pub mod ber;
+pub mod cert;
 pub mod dicom;
+pub mod ftp;
+pub mod http;
 pub mod ike;
 pub mod mssql;
 pub mod mysql;
+pub mod ntlm;
 pub mod openvpn;
 pub mod postgres;
 pub mod pptp;
-pub mod snmp;
-pub mod ssdp;
-pub mod ftp;
-pub mod ntlm;
 pub mod rdp;
 pub mod smb;
+pub mod snmp;
+pub mod ssdp;
 pub mod ssh;
 pub mod telnet;
+pub mod tls;
+pub mod tls_sslv2;
+pub mod tls_suites;
 pub mod vnc;
