@@ -108,6 +108,135 @@ fn scan_from(ns: &str, out: &Path, targets: &[&str]) {
     check(&format!("clinicscan scan from {ns}"), &o);
 }
 
+/// A real SMTP server (Debian's aiosmtpd) on the scanner namespace's loopback, delivering
+/// into a maildir; stopped when dropped.
+struct Smtp {
+    child: std::process::Child,
+    maildir: PathBuf,
+}
+
+const SMTP_PORT: &str = "2525";
+
+impl Smtp {
+    fn start(maildir: &Path) -> Smtp {
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                "cs-scanner",
+                "/usr/bin/python3",
+                "-m",
+                "aiosmtpd",
+                "-n",
+            ])
+            .args(["-l", &format!("127.0.0.1:{SMTP_PORT}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(maildir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3-aiosmtpd (scripts/install-deps)");
+        let smtp = Smtp {
+            child,
+            maildir: maildir.to_path_buf(),
+        };
+        // Ready once it created the maildir and listens (bounded wait).
+        for _ in 0..100 {
+            let listening = run(Command::new("ip").args([
+                "netns",
+                "exec",
+                "cs-scanner",
+                "ss",
+                "-Hltn",
+                &format!("sport = :{SMTP_PORT}"),
+            ]));
+            if maildir.join("new").is_dir() && !listening.stdout.is_empty() {
+                return smtp;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("aiosmtpd did not start");
+    }
+
+    /// The delivered messages, oldest first, as "Subject:" plus decoded text parts and
+    /// attachment types (parsed by Python's email package, a real MIME parser).
+    fn messages(&self, expect: usize) -> Vec<String> {
+        let script = r#"
+import email, email.policy, os, sys
+d = os.path.join(sys.argv[1], "new")
+for name in sorted(os.listdir(d), key=lambda n: os.stat(os.path.join(d, n)).st_mtime_ns):
+    m = email.message_from_binary_file(open(os.path.join(d, name), "rb"), policy=email.policy.default)
+    print("Subject:", m["subject"])
+    for part in m.walk():
+        if part.is_multipart():
+            continue
+        if part.get_content_disposition() == "attachment":
+            print("attachment:", part.get_content_type(), part.get_filename())
+        elif part.get_content_type() == "text/plain":
+            print(part.get_content())
+    print("\x1e")
+"#;
+        for _ in 0..50 {
+            let o = run(Command::new("/usr/bin/python3")
+                .args(["-c", script])
+                .arg(&self.maildir));
+            check("reading the maildir", &o);
+            let text = String::from_utf8_lossy(&o.stdout).to_string();
+            let msgs: Vec<String> = text
+                .split('\x1e')
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .map(String::from)
+                .collect();
+            if msgs.len() >= expect {
+                return msgs;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Vec::new()
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One run as a cron job would make it: history, email on changes, a JSON report file.
+fn scheduled_scan(db: &Path, report: &Path) {
+    let o = run(Command::new("ip")
+        .args(["netns", "exec", "cs-scanner", bin()])
+        .args([
+            "--lang", "en", "--quiet", "scan", "--site", LAB_SITE, "--db",
+        ])
+        .arg(db)
+        .args([
+            "--email",
+            "--email-on",
+            "changes",
+            "--fail-on",
+            "never",
+            "-o",
+        ])
+        .arg(report)
+        .arg("10.77.30.0/24")
+        .env("CLINICSCAN_SMTP_HOST", "127.0.0.1")
+        .env("CLINICSCAN_SMTP_PORT", SMTP_PORT)
+        .env("CLINICSCAN_SMTP_SECURITY", "plain")
+        .env("CLINICSCAN_SMTP_FROM", "clinicscan@lab.invalid")
+        .env("CLINICSCAN_SMTP_TO", "staff@lab.invalid")
+        .current_dir(repo()));
+    check("scheduled clinicscan scan", &o);
+    // Quiet means quiet: nothing on the terminal when all went well.
+    assert!(
+        o.stdout.is_empty(),
+        "quiet run printed: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
 fn compare(obs: &Path, vantage: &str) {
     let o = run(Command::new("python3")
         .arg(repo().join("tests/lab/compare.py"))
@@ -203,12 +332,22 @@ fn clinic_lab_end_to_end() {
         findings(&a)
     );
 
-    // 4. The fixed clinic: the same scan of the オン資 segment finds nothing to report.
+    // 4. A scheduled run across a change: scan the オン資 segment into a history database
+    //    with email to a real SMTP server, fix the clinic (isolated variant), scan again.
+    //    The diff resolves the violation, and both messages reach the server.
+    let db = tmp.path().join("history.sqlite");
+    let maildir = tmp.path().join("mail");
+    let smtp = Smtp::start(&maildir);
+    let first = tmp.path().join("run1.json");
+    scheduled_scan(&db, &first);
     let o = run(Command::new(repo().join("tests/lab/up")).args(["--variant", "isolated"]));
     check("tests/lab/up --variant isolated", &o);
-    let isolated = tmp.path().join("isolated.json");
-    scan_from("cs-scanner", &isolated, &["10.77.30.0/24"]);
-    let a = assess(&[&isolated]);
+    let second = tmp.path().join("run2.json");
+    scheduled_scan(&db, &second);
+
+    // The fixed clinic: the same scan of the オン資 segment finds nothing to report.
+    let a: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&second).expect("second report")).expect("JSON");
     assert!(
         !findings(&a)
             .iter()
@@ -216,6 +355,49 @@ fn clinic_lab_end_to_end() {
         "the isolated variant still shows reachable オン資 services: {:#?}",
         findings(&a)
     );
+    // The history says what changed.
+    let o = run(Command::new(bin())
+        .args(["history", "--db"])
+        .arg(&db)
+        .args(["diff", "1", "2", "-f", "json"]));
+    assert_eq!(o.status.code(), Some(1), "history diff exits 1 on changes");
+    let diff: serde_json::Value = serde_json::from_slice(&o.stdout).expect("diff JSON");
+    let resolved: Vec<(String, String)> = diff["resolved_findings"]
+        .as_array()
+        .expect("resolved_findings")
+        .iter()
+        .map(|f| {
+            (
+                f["rule_id"].as_str().unwrap_or_default().to_string(),
+                f["host"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        resolved.contains(&("oqv-remote-access-reachable".into(), "10.77.30.10".into())),
+        "the fix is not among the resolved findings: {resolved:?}"
+    );
+    assert!(
+        diff["new_findings"]
+            .as_array()
+            .is_some_and(|n| n.is_empty()),
+        "the fix added findings: {}",
+        diff["new_findings"]
+    );
+    // Two runs with changes (the first has no predecessor): two messages delivered, the
+    // second naming what was resolved, with the HTML report attached.
+    let mails = smtp.messages(2);
+    assert_eq!(mails.len(), 2, "messages delivered: {mails:#?}");
+    let last = &mails[1];
+    assert!(
+        last.contains("10.77.30.10"),
+        "second message does not name the host:\n{last}"
+    );
+    assert!(
+        last.contains("attachment: text/html"),
+        "no HTML report attached:\n{last}"
+    );
+    drop(smtp);
 
     // 5. Nothing was ever sent to the raw printer port.
     let received = Path::new("/run/clinicscan-lab/hosts/printer/printer/received.bin");

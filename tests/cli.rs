@@ -1,0 +1,200 @@
+//! The `clinicscan` binary as a user runs it, against listeners this test opens on
+//! loopback only. Bad input must fail with exit code 2 and a message naming the offending
+//! text, before any packet is sent.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn clinicscan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_clinicscan"))
+        .args(args)
+        .current_dir(repo())
+        .env_remove("CLINICSCAN_SITE")
+        .env_remove("CLINICSCAN_DB")
+        .output()
+        .expect("run clinicscan")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn validator(schema: &str) -> jsonschema::Validator {
+    let path = repo().join("crates/model/schemas").join(schema);
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("schema")).expect("JSON");
+    jsonschema::validator_for(&schema).expect("valid schema")
+}
+
+fn assert_valid(v: &jsonschema::Validator, doc: &serde_json::Value) {
+    let errors: Vec<String> = v.iter_errors(doc).map(|e| e.to_string()).collect();
+    assert!(
+        errors.is_empty(),
+        "output does not match its schema: {errors:#?}"
+    );
+}
+
+/// A port with nothing listening (bound, then released).
+fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+#[test]
+fn scan_of_loopback_gives_exact_states_and_a_valid_observation() {
+    let open = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let open_port = open.local_addr().expect("addr").port();
+    let closed = closed_port();
+    let ports = format!("{open_port},{closed}");
+    let o = clinicscan(&[
+        "scan",
+        "127.0.0.1",
+        "-p",
+        &ports,
+        "--no-history",
+        "--no-probes",
+        "-f",
+        "observation",
+    ]);
+    assert!(o.status.success(), "scan failed: {}", stderr(&o));
+    let obs: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    assert_valid(&validator("observation.v1.json"), &obs);
+    assert_eq!(obs["schema"], "clinicscan/observation/v1");
+    let hosts = obs["hosts"].as_array().expect("hosts");
+    assert_eq!(hosts.len(), 1);
+    let host = &hosts[0];
+    assert_eq!(host["address"], "127.0.0.1");
+    assert_eq!(host["status"]["state"], "up");
+    let services = host["services"].as_array().expect("services");
+    let open_svc = services
+        .iter()
+        .find(|s| s["port"] == open_port)
+        .expect("the open port is listed");
+    assert_eq!(open_svc["state"], "open");
+    assert_eq!(open_svc["reason"], "syn-ack");
+    assert_eq!(host["port_summary"]["scanned"], 2);
+    assert_eq!(host["port_summary"]["open"], 1);
+    assert_eq!(host["port_summary"]["closed"], 1);
+    drop(open);
+}
+
+#[test]
+fn scan_prints_a_table_and_an_assessment_that_validates() {
+    let open = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = open.local_addr().expect("addr").port().to_string();
+    let o = clinicscan(&[
+        "--lang",
+        "en",
+        "scan",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "--no-history",
+        "--no-probes",
+        "-f",
+        "table",
+    ]);
+    assert!(o.status.success(), "scan failed: {}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("127.0.0.1"),
+        "table without the host:\n{table}"
+    );
+    assert!(
+        !table.contains('\u{1b}'),
+        "colour escapes in a pipe:\n{table}"
+    );
+
+    let o = clinicscan(&[
+        "scan",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "--no-history",
+        "-f",
+        "json",
+    ]);
+    assert!(o.status.success(), "scan failed: {}", stderr(&o));
+    let a: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_valid(&validator("assessment.v1.json"), &a);
+    drop(open);
+}
+
+/// Each bad input: exit 2, one clear message naming the text, and no time spent scanning.
+#[test]
+fn bad_input_fails_before_any_packet() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["scan", "10.0.0.300"], "10.0.0.300"),
+        (&["scan", "192.168.1.0/33"], "192.168.1.0/33"),
+        (&["scan", "192.168.1.50-20"], "192.168.1.50-20"),
+        (&["scan", "127.0.0.1", "-p", "70000"], "70000"),
+        (&["scan", "127.0.0.1", "-p", "22,abc"], "abc"),
+        (
+            &["scan", "127.0.0.1", "--exclude", "nonsense/8"],
+            "nonsense/8",
+        ),
+        (
+            &["scan", "-i", "/nonexistent/targets.txt"],
+            "/nonexistent/targets.txt",
+        ),
+        // TEST-NET-1 (RFC 5737): public, so refused without --allow-public.
+        (&["scan", "192.0.2.1"], "--allow-public"),
+        (&["scan"], "no targets"),
+        (
+            &["scan", "127.0.0.1", "--site", "/nonexistent/site.toml"],
+            "site.toml",
+        ),
+        (&["assess", "Cargo.toml"], "Cargo.toml"),
+    ];
+    for (args, needle) in cases {
+        let start = Instant::now();
+        let o = clinicscan(args);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{args:?} exit code; stderr: {}",
+            stderr(&o)
+        );
+        let err = stderr(&o);
+        assert!(
+            err.contains(needle),
+            "{args:?}: message does not name {needle:?}: {err}"
+        );
+        assert!(o.stdout.is_empty(), "{args:?} printed a result");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{args:?} took {:?}",
+            start.elapsed()
+        );
+    }
+}
+
+#[test]
+fn assess_of_a_saved_observation_exits_1_on_findings() {
+    let fixture = repo().join("fixtures/policy/bad.json");
+    let fixture = fixture.to_str().expect("utf-8 path");
+    let o = clinicscan(&["assess", fixture, "-f", "json", "--fail-on", "high"]);
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    let a: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_valid(&validator("assessment.v1.json"), &a);
+    let o = clinicscan(&["assess", fixture, "-f", "json", "--fail-on", "never"]);
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn man_page_completions_and_rule_check() {
+    let o = clinicscan(&["generate", "man"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains(".TH clinicscan"));
+    let o = clinicscan(&["generate", "completions", "bash"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("clinicscan"));
+    let o = clinicscan(&["rules", "check"]);
+    assert!(o.status.success(), "rules check: {}", stderr(&o));
+}
