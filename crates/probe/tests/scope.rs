@@ -348,7 +348,7 @@ fn in_scope(addr: &str) -> bool {
         return false;
     };
     let [a, b, c, d] = ip.octets();
-    (a, b) == (10, 88) && ((c == 1 && d < 128) || (c == 2 && (d < 50 || d > 200)))
+    (a, b) == (10, 88) && ((c == 1 && d < 128) || (c == 2 && !(50..=200).contains(&d)))
 }
 
 #[test]
