@@ -69,6 +69,9 @@ enum Misbehaviour {
     Reset,
     /// A header whose length field claims megabytes, then filler forever.
     Oversized,
+    /// TLS only: a valid ServerHello, then a Certificate message claiming 16 MiB, then
+    /// filler forever.
+    HugeCertificate,
 }
 
 const ALL: [Misbehaviour; 7] = [
@@ -148,6 +151,22 @@ fn oversized_header(kind: &str) -> Vec<u8> {
     }
 }
 
+/// A TLS 1.2 ServerHello choosing ECDHE-RSA-AES128-GCM-SHA256 (offered by every client
+/// hello the probe sends), then a Certificate handshake message claiming 16 MiB.
+fn server_hello_then_huge_certificate() -> Vec<u8> {
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&[0x5a; 32]); // server random
+    body.push(0x00); // no session id
+    body.extend_from_slice(&[0xc0, 0x2f, 0x00]); // suite, null compression
+    body.extend_from_slice(&[0x00, 0x05, 0xff, 0x01, 0x00, 0x01, 0x00]); // renegotiation_info
+    let mut hs = vec![0x02, 0x00, 0x00, body.len() as u8];
+    hs.extend_from_slice(&body);
+    let mut v = vec![0x16, 0x03, 0x03, 0x00, hs.len() as u8];
+    v.extend_from_slice(&hs);
+    v.extend_from_slice(&[0x16, 0x03, 0x03, 0x40, 0x00, 0x0b, 0xff, 0xff, 0xff]);
+    v
+}
+
 /// Filler after the header: text protocols get endless continuation lines for the
 /// oversized case, everything else a long run of 'A'.
 fn filler(kind: &str, m: Misbehaviour) -> Vec<u8> {
@@ -211,11 +230,11 @@ async fn serve_one(stream: TcpStream, kind: &'static str, m: Misbehaviour, most:
         most.fetch_max(now, Ordering::Relaxed);
     };
     match m {
-        Misbehaviour::Endless | Misbehaviour::Oversized => {
-            let head = if m == Misbehaviour::Endless {
-                plausible_start(kind)
-            } else {
-                oversized_header(kind)
+        Misbehaviour::Endless | Misbehaviour::Oversized | Misbehaviour::HugeCertificate => {
+            let head = match m {
+                Misbehaviour::Endless => plausible_start(kind),
+                Misbehaviour::HugeCertificate => server_hello_then_huge_certificate(),
+                _ => oversized_header(kind),
             };
             if wr.write_all(&head).await.is_err() {
                 return;
@@ -331,6 +350,9 @@ async fn tcp_case(kind: &'static str, m: Misbehaviour) -> Result<(), String> {
     if json.len() > MAX_BYTES + 16 * 1024 {
         return Err(format!("{name}: service is {} bytes of JSON", json.len()));
     }
+    if std::env::var_os("HOSTILE_SHOW").is_some() {
+        println!("{name}: {}", json.chars().take(600).collect::<String>());
+    }
     if svc.probe_errors.is_empty() && !legitimately_clean(kind, m) {
         return Err(format!("{name}: no probe error: {json}"));
     }
@@ -359,6 +381,9 @@ async fn run_tcp(kinds: &[&'static str]) {
     for &k in kinds {
         for m in ALL {
             set.spawn(tcp_case(k, m));
+        }
+        if matches!(k, "tls" | "https") {
+            set.spawn(tcp_case(k, Misbehaviour::HugeCertificate));
         }
     }
     let mut failures = Vec::new();
