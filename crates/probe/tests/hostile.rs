@@ -553,3 +553,68 @@ async fn engine_two_thousand_open_ports() {
     );
     drop(listeners);
 }
+
+/// Many open ports that accept and never speak, with service probes on: every port gets
+/// its identification attempt (banner wait, TLS, HTTP: about 4.5 s of timeouts each) and
+/// the scan ends in `ceil(ports / max_per_host)` such rounds. Measured: 256 ports in 36 s,
+/// so 2,000 silent ports on one host would take about 4.7 minutes; there is no per-host
+/// cap on probe time (yet).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_silent_ports_with_probes() {
+    const HOST: &str = "127.77.13.2";
+    const FIRST: u16 = 44_000;
+    const COUNT: u16 = 64;
+    let mut listeners = Vec::new();
+    let mut mine = Vec::new();
+    for p in FIRST..FIRST + COUNT {
+        // listening but never accepting: the kernel completes the handshake, nobody speaks
+        if let Ok(l) = std::net::TcpListener::bind((HOST, p)) {
+            mine.push(p);
+            listeners.push(l);
+        }
+    }
+    let cfg = clinicscan_probe::ScanConfig {
+        targets: vec![HOST.into()],
+        ports: format!("{FIRST}-{}", FIRST + COUNT - 1),
+        reverse_dns: false,
+        service_probes: true,
+        ..clinicscan_probe::ScanConfig::default()
+    };
+    let start = Instant::now();
+    let obs = tokio::time::timeout(
+        Duration::from_secs(300),
+        clinicscan_probe::scan(&cfg, |_| {}),
+    )
+    .await
+    .expect("scan finished within 300 s")
+    .expect("scan ran");
+    let elapsed = start.elapsed();
+    let h = &obs.hosts[0];
+    let open: Vec<u16> = h.services.iter().map(|s| s.port).collect();
+    assert_eq!(open, mine);
+    let claimed = h.services.iter().filter(|s| !has_no_claims(s)).count();
+    let errored = h
+        .services
+        .iter()
+        .filter(|s| !s.probe_errors.is_empty())
+        .count();
+    println!(
+        "hostile: {} silent open ports with probes in {:.2} s ({} with errors, {} with claims)",
+        open.len(),
+        elapsed.as_secs_f64(),
+        errored,
+        claimed
+    );
+    assert_eq!(claimed, 0);
+    assert_eq!(
+        errored,
+        open.len(),
+        "every silent port says why it is unidentified"
+    );
+    let rounds = (open.len() as u32).div_ceil(cfg.max_per_host as u32);
+    assert!(
+        elapsed <= Duration::from_secs(6) * rounds + Duration::from_secs(3),
+        "{elapsed:?} for {rounds} rounds"
+    );
+    drop(listeners);
+}
