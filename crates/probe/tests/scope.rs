@@ -381,13 +381,15 @@ fn scope_at_the_router() {
     );
     assert!(c.seen.is_empty(), "{c:?}");
 
-    // 2. the scoped scan
-    let text = match lab.run_inner("inner_scoped_scan") {
-        Ok(t) => t,
-        Err(t) => panic!("inner_scoped_scan:\n{t}"),
-    };
-    for line in text.lines().filter_map(|l| l.split_once("csx:")) {
-        eprintln!("inner_scoped_scan:{}", line.1);
+    // 2. the scoped scans: connect scan with service probes, then raw SYN + UDP probes
+    for name in ["inner_scoped_scan", "inner_scoped_syn_udp_scan"] {
+        let text = match lab.run_inner(name) {
+            Ok(t) => t,
+            Err(t) => panic!("{name}:\n{t}"),
+        };
+        for line in text.lines().filter_map(|l| l.split_once("csx:")) {
+            eprintln!("{name}:{}", line.1);
+        }
     }
     let c = lab.counts().expect("counters");
     eprintln!(
@@ -444,12 +446,8 @@ async fn inner_public_refused() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn inner_scoped_scan() {
-    if !in_lab() {
-        return;
-    }
-    let cfg = ScanConfig {
+fn scoped_config() -> ScanConfig {
+    ScanConfig {
         targets: vec![
             "10.88.1.0/24".into(),
             "10.88.2.0/24".into(),
@@ -463,14 +461,46 @@ async fn inner_scoped_scan() {
         max_hosts: 256,
         timing: fast_timing(),
         ..ScanConfig::default()
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inner_scoped_scan() {
+    if !in_lab() {
+        return;
+    }
+    check_scoped(scoped_config()).await;
+}
+
+/// The raw-socket paths (ARP/ICMP discovery, SYN scan) and UDP probes honour the same scope.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inner_scoped_syn_udp_scan() {
+    if !in_lab() {
+        return;
+    }
+    let mut cfg = scoped_config();
+    cfg.syn = true;
+    cfg.ports = "T:80,443,U:161,500".into();
+    check_scoped(cfg).await;
+}
+
+async fn check_scoped(cfg: ScanConfig) {
     let obs = scan(&cfg, |_| {}).await.expect("scan");
+    assert_eq!(
+        obs.scan.options.scan_kind,
+        if cfg.syn {
+            clinicscan_model::ScanKind::Syn
+        } else {
+            clinicscan_model::ScanKind::Connect
+        }
+    );
     let up: Vec<String> = obs.hosts.iter().map(|h| h.address.to_string()).collect();
     assert_eq!(up, LIVE_IN_SCOPE, "{:?}", obs.scan.notices);
     for h in &obs.hosts {
         let open: Vec<u16> = h
             .services
             .iter()
+            .filter(|s| s.transport == clinicscan_model::Transport::Tcp)
             .filter(|s| s.state == clinicscan_model::PortState::Open)
             .map(|s| s.port)
             .collect();
