@@ -482,6 +482,19 @@ async fn hostile_udp() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The soft "Max open files" limit of this process.
+fn open_files_limit() -> u64 {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(1024)
+}
+
 fn rss_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -500,21 +513,32 @@ fn rss_kib(field: &str) -> u64 {
 async fn engine_two_thousand_open_ports() {
     const HOST: &str = "127.77.13.1";
     const FIRST: u16 = 41_000;
-    const COUNT: u16 = 2_000;
+    // 2,000 listeners plus the scanner's sockets need file descriptors: fit the soft limit
+    // (20,000 on the dev machine; CI runners often give 1,024)
+    let fds = open_files_limit();
+    let count = 2_000u16.min(u16::try_from(fds.saturating_sub(700)).unwrap_or(u16::MAX));
+    assert!(count >= 200, "open files limit {fds} too low for this test");
+    if count < 2_000 {
+        println!("hostile: open files limit {fds}: {count} listeners instead of 2,000");
+    }
     let mut listeners = Vec::new();
     let mut mine = Vec::new();
-    for p in FIRST..FIRST + COUNT {
+    for p in FIRST..FIRST + count {
         // a port taken by someone else on this address is simply skipped
         if let Ok(l) = std::net::TcpListener::bind((HOST, p)) {
             mine.push(p);
             listeners.push(l);
         }
     }
-    assert!(mine.len() > 1_900, "only {} listeners", mine.len());
+    assert!(
+        mine.len() >= usize::from(count) * 95 / 100,
+        "only {} listeners",
+        mine.len()
+    );
     let before = rss_kib("VmRSS:");
     let cfg = clinicscan_probe::ScanConfig {
         targets: vec![HOST.into()],
-        ports: format!("{FIRST}-{}", FIRST + COUNT - 1),
+        ports: format!("{FIRST}-{}", FIRST + count - 1),
         reverse_dns: false,
         service_probes: false,
         ..clinicscan_probe::ScanConfig::default()
