@@ -72,6 +72,10 @@ enum Misbehaviour {
     /// TLS only: a valid ServerHello, then a Certificate message claiming 16 MiB, then
     /// filler forever.
     HugeCertificate,
+    /// smtp, ftp, rdp, postgres: a correct dialogue up to the TLS upgrade (STARTTLS,
+    /// AUTH TLS, X.224 selecting TLS, SSLRequest 'S'), then a 16 MiB Certificate header and
+    /// filler forever where the ServerHello should be.
+    HostileUpgrade,
 }
 
 const ALL: [Misbehaviour; 7] = [
@@ -215,6 +219,10 @@ async fn serve_one(stream: TcpStream, kind: &'static str, m: Misbehaviour, most:
             drop(stream); // RST
             return;
         }
+        Misbehaviour::HostileUpgrade => {
+            upgrade_then_hostile_tls(stream, kind, most).await;
+            return;
+        }
         Misbehaviour::Silent => {
             let (rd, _wr) = stream.into_split();
             drain(rd);
@@ -274,7 +282,118 @@ async fn serve_one(stream: TcpStream, kind: &'static str, m: Misbehaviour, most:
             }
             let _ = wr.shutdown().await;
         }
-        Misbehaviour::Silent | Misbehaviour::Reset => {}
+        Misbehaviour::Silent | Misbehaviour::Reset | Misbehaviour::HostileUpgrade => {}
+    }
+}
+
+/// Reads until `buf` holds a CRLF-terminated line; returns it without the CRLF.
+async fn read_line(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<String> {
+    loop {
+        if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
+            let line = String::from_utf8_lossy(&buf[..i]).into_owned();
+            buf.drain(..i + 2);
+            return Some(line);
+        }
+        let mut chunk = [0u8; 1024];
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// Plays the protocol honestly up to its TLS upgrade, then answers the ClientHello with a
+/// Certificate header claiming 16 MiB and endless filler.
+async fn upgrade_then_hostile_tls(mut stream: TcpStream, kind: &str, most: Arc<AtomicU64>) {
+    let mut buf = Vec::new();
+    let upgraded = match kind {
+        "smtp" | "ftp" => {
+            let greeting: &[u8] = if kind == "smtp" {
+                b"220 hostile.test ESMTP\r\n"
+            } else {
+                b"220 hostile FTP\r\n"
+            };
+            if stream.write_all(greeting).await.is_err() {
+                return;
+            }
+            loop {
+                let Some(line) = read_line(&mut stream, &mut buf).await else {
+                    return;
+                };
+                let verb = line
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_uppercase();
+                let (reply, upgrade): (&[u8], bool) = match (kind, verb.as_str()) {
+                    ("smtp", "EHLO" | "HELO") => (b"250-hostile.test\r\n250 STARTTLS\r\n", false),
+                    ("smtp", "STARTTLS") => (b"220 go ahead\r\n", true),
+                    ("ftp", "FEAT") => (b"211-Features:\r\n AUTH TLS\r\n211 End\r\n", false),
+                    ("ftp", "AUTH") => (b"234 go ahead\r\n", true),
+                    ("ftp", "USER") => (b"331 password\r\n", false),
+                    ("ftp", "PASS") => (b"530 no\r\n", false),
+                    (_, "QUIT") => (b"221 bye\r\n", false),
+                    _ => (b"502 no\r\n", false),
+                };
+                if stream.write_all(reply).await.is_err() {
+                    return;
+                }
+                if upgrade {
+                    break true;
+                }
+                if verb == "QUIT" {
+                    break false;
+                }
+            }
+        }
+        "rdp" => {
+            // X.224 Connection Request (TPKT-framed), then a Connection Confirm with an
+            // RDP Negotiation Response selecting PROTOCOL_SSL
+            let mut head = [0u8; 4];
+            if stream.read_exact(&mut head).await.is_err() {
+                return;
+            }
+            let len = usize::from(u16::from_be_bytes([head[2], head[3]])).saturating_sub(4);
+            let mut rest = vec![0u8; len.min(1024)];
+            if stream.read_exact(&mut rest).await.is_err() {
+                return;
+            }
+            let cc = [
+                0x03, 0x00, 0x00, 0x13, 0x0e, 0xd0, 0x00, 0x00, 0x12, 0x34, 0x00, 0x02, 0x00, 0x08,
+                0x00, 0x01, 0x00, 0x00, 0x00,
+            ];
+            stream.write_all(&cc).await.is_ok()
+        }
+        "postgres" => {
+            let mut req = [0u8; 8];
+            stream.read_exact(&mut req).await.is_ok() && stream.write_all(b"S").await.is_ok()
+        }
+        _ => false,
+    };
+    if !upgraded {
+        return;
+    }
+    // the ClientHello
+    let mut chunk = [0u8; 4096];
+    if !matches!(stream.read(&mut chunk).await, Ok(n) if n > 0) {
+        return;
+    }
+    let (rd, mut wr) = stream.into_split();
+    drain(rd);
+    let mut written = 0u64;
+    let head = [0x16, 0x03, 0x03, 0x40, 0x00, 0x0b, 0xff, 0xff, 0xff];
+    if wr.write_all(&head).await.is_err() {
+        return;
+    }
+    let fill = vec![b'A'; 32 * 1024];
+    loop {
+        match wr.write(&fill).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                written += n as u64;
+                most.fetch_max(written, Ordering::Relaxed);
+            }
+        }
     }
 }
 
@@ -317,14 +436,18 @@ fn has_no_claims(s: &Service) -> bool {
 ///   banner is what arrived (bounded), and Telnet has no end-of-banner to miss;
 /// - telnet garbage: the probe keeps a port's text as a banner without claiming Telnet
 ///   (checked below);
-/// - http oversized: the status line and headers were complete; the body is not read.
+/// - http oversized: the status line and headers were complete; the body is not read;
+/// - postgres hostile upgrade: the 'S' answer is the whole fact (`ssl_supported`); the
+///   probe does not go on into the TLS handshake, so the hostile TLS is never read.
 fn legitimately_clean(kind: &str, m: Misbehaviour) -> bool {
     matches!(
         (kind, m),
-        (
-            "telnet",
-            Misbehaviour::Endless | Misbehaviour::Truncated | Misbehaviour::Garbage
-        ) | ("http", Misbehaviour::Oversized)
+        ("postgres", Misbehaviour::HostileUpgrade)
+            | (
+                "telnet",
+                Misbehaviour::Endless | Misbehaviour::Truncated | Misbehaviour::Garbage
+            )
+            | ("http", Misbehaviour::Oversized)
     )
 }
 
@@ -384,6 +507,9 @@ async fn run_tcp(kinds: &[&'static str]) {
         }
         if matches!(k, "tls" | "https") {
             set.spawn(tcp_case(k, Misbehaviour::HugeCertificate));
+        }
+        if matches!(k, "smtp" | "ftp" | "rdp" | "postgres") {
+            set.spawn(tcp_case(k, Misbehaviour::HostileUpgrade));
         }
     }
     let mut failures = Vec::new();
