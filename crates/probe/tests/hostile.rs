@@ -548,16 +548,31 @@ async fn hostile_postgres_mysql_pptp_openvpn() {
 
 const UDP_KINDS: [&str; 4] = ["snmp", "ike", "openvpn", "ssdp"];
 
-async fn udp_case(kind: &'static str, answer: bool) -> Result<(), String> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UdpPeer {
+    /// Never answers.
+    Silent,
+    /// One datagram of pseudo-random bytes per request.
+    Garbage,
+    /// 64 maximum-size datagrams of pseudo-random bytes per request.
+    Flood,
+}
+
+async fn udp_case(kind: &'static str, peer: UdpPeer) -> Result<(), String> {
     let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind udp");
     let addr = sock.local_addr().expect("local addr");
-    let name = format!("{kind}/{}", if answer { "garbage" } else { "silent" });
+    let name = format!("{kind}/{peer:?}");
     let server = tokio::spawn(async move {
         let mut buf = [0u8; 2048];
         let mut n = 0u64;
         while let Ok((_, from)) = sock.recv_from(&mut buf).await {
-            if answer {
-                let g = garbage(n + 17, 300);
+            let (count, len) = match peer {
+                UdpPeer::Silent => continue,
+                UdpPeer::Garbage => (1, 300),
+                UdpPeer::Flood => (64, 65_507),
+            };
+            for _ in 0..count {
+                let g = garbage(n + 17, len);
                 let _ = sock.send_to(&g, from).await;
                 n += 1;
             }
@@ -570,19 +585,25 @@ async fn udp_case(kind: &'static str, answer: bool) -> Result<(), String> {
     server.abort();
     let took = start.elapsed();
     let json = serde_json::to_string(&svc).map_err(|e| format!("{name}: {e}"))?;
+    if std::env::var_os("HOSTILE_SHOW").is_some() {
+        println!("{name}: {}", json.chars().take(600).collect::<String>());
+    }
     if took > BUDGET + SLACK {
         return Err(format!("{name}: took {took:?}"));
+    }
+    if json.len() > MAX_BYTES + 16 * 1024 {
+        return Err(format!("{name}: service is {} bytes of JSON", json.len()));
     }
     if !has_no_claims(&svc) {
         return Err(format!("{name}: claims made from nothing: {json}"));
     }
-    if answer {
-        // A reply proves a listener; it did not prove the protocol.
-        if svc.probe_errors.is_empty() {
-            return Err(format!("{name}: garbage reply but no probe error: {json}"));
+    if peer == UdpPeer::Silent {
+        if (svc.state, svc.reason) != (PortState::OpenFiltered, PortReason::NoResponse) {
+            return Err(format!("{name}: silence changed the state: {json}"));
         }
-    } else if (svc.state, svc.reason) != (PortState::OpenFiltered, PortReason::NoResponse) {
-        return Err(format!("{name}: silence changed the state: {json}"));
+    } else if svc.probe_errors.is_empty() {
+        // A reply proves a listener; it did not prove the protocol.
+        return Err(format!("{name}: garbage reply but no probe error: {json}"));
     }
     Ok(())
 }
@@ -591,8 +612,8 @@ async fn udp_case(kind: &'static str, answer: bool) -> Result<(), String> {
 async fn hostile_udp() {
     let mut set = tokio::task::JoinSet::new();
     for k in UDP_KINDS {
-        for answer in [false, true] {
-            set.spawn(udp_case(k, answer));
+        for peer in [UdpPeer::Silent, UdpPeer::Garbage, UdpPeer::Flood] {
+            set.spawn(udp_case(k, peer));
         }
     }
     let mut failures = Vec::new();

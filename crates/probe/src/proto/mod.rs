@@ -105,7 +105,8 @@ pub mod hooks {
 
     /// Any probe by name (the `ProbeKind` names, plus "openvpn-tcp" / "openvpn-udp" and
     /// "smtp" for STARTTLS), through the same [`super::run`] the engine uses, with `budget`
-    /// as the whole deadline and `max_bytes` as the byte limit. The `Service` is TCP/open or
+    /// as the whole deadline, a third of it (at most 3 s) per I/O step, and `max_bytes` as
+    /// the byte limit. The `Service` is TCP/open or
     /// UDP/open|filtered as the engine would hand it over. An unknown name returns the bare
     /// service with a `Local` probe error.
     pub async fn run_probe(
@@ -159,7 +160,9 @@ pub mod hooks {
         };
         let mut ctx = make(addr, None, Utc::now(), budget);
         ctx.max_bytes = max_bytes;
-        ctx.io_timeout = budget.min(Duration::from_secs(3));
+        // one I/O step is a fraction of the whole, as in the engine (RTT-derived steps,
+        // a probe timeout many times longer), so multi-step probes end on their own
+        ctx.io_timeout = (budget / 3).min(Duration::from_secs(3));
         ctx.snmp_communities = vec!["public".to_string()];
         super::run(probe_kind, &ctx, &mut svc).await;
         svc
