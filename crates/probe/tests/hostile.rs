@@ -9,10 +9,19 @@
 //! - record a `ProbeError` saying what went wrong, and claim nothing the peer did not show:
 //!   against silence, drips, garbage and resets no protocol, software or facts at all.
 //!
-//! UDP probes run against a silent socket (documented outcome: open|filtered, no facts) and
-//! one that answers garbage (open by udp-response, no facts, an error).
+//! Extra TCP cases: a valid TLS ServerHello followed by a 16 MiB Certificate (tls, https),
+//! and an honest dialogue up to the TLS upgrade followed by the same (smtp STARTTLS, ftp
+//! AUTH TLS, rdp PROTOCOL_SSL, postgres SSLRequest).
 //!
-//! One engine-level case scans 2,000 listeners on one loopback address.
+//! UDP probes run against a silent socket (documented outcome: open|filtered, no facts),
+//! one that answers garbage, and one that floods maximum-size datagrams (no facts, an
+//! error).
+//!
+//! Engine-level cases scan 2,000 listeners on one loopback address, and 64 silent open
+//! ports with service probes on.
+//!
+//! `HOSTILE_SHOW=1 cargo test -p clinicscan-probe --test hostile -- --nocapture` prints
+//! every case's resulting `Service`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
