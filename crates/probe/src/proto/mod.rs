@@ -102,6 +102,71 @@ pub mod hooks {
         }
         svc
     }
+
+    /// Any probe by name (the `ProbeKind` names, plus "openvpn-tcp" / "openvpn-udp" and
+    /// "smtp" for STARTTLS), through the same [`super::run`] the engine uses, with `budget`
+    /// as the whole deadline, a third of it (at most 3 s) per I/O step, and `max_bytes` as
+    /// the byte limit. The `Service` is TCP/open or
+    /// UDP/open|filtered as the engine would hand it over. An unknown name returns the bare
+    /// service with a `Local` probe error.
+    pub async fn run_probe(
+        kind: &str,
+        addr: SocketAddr,
+        budget: Duration,
+        max_bytes: usize,
+    ) -> Service {
+        use super::ProbeKind as K;
+        let probe_kind = match kind {
+            "tls" => K::Tls,
+            "http" => K::Http,
+            "https" => K::Https,
+            "smtp" => K::SmtpStartTls,
+            "rdp" => K::Rdp,
+            "smb" => K::Smb,
+            "ssh" => K::Ssh,
+            "ftp" => K::Ftp,
+            "telnet" => K::Telnet,
+            "vnc" => K::Vnc,
+            "snmp" => K::Snmp,
+            "dicom" => K::Dicom,
+            "mssql" => K::Mssql,
+            "postgres" => K::Postgres,
+            "mysql" => K::Mysql,
+            "ike" => K::Ike,
+            "openvpn" | "openvpn-udp" => K::OpenVpnUdp,
+            "openvpn-tcp" => K::OpenVpnTcp,
+            "pptp" => K::Pptp,
+            "ssdp" => K::Ssdp,
+            other => {
+                let mut svc = service(addr.port());
+                svc.probe_errors.push(ProbeError {
+                    probe: other.to_string(),
+                    kind: clinicscan_model::ProbeErrorKind::Local,
+                    detail: "unknown probe name".to_string(),
+                });
+                return svc;
+            }
+        };
+        let udp = matches!(probe_kind, K::Snmp | K::Ike | K::OpenVpnUdp | K::Ssdp);
+        let mut svc = if udp {
+            Service::port_only(
+                addr.port(),
+                Transport::Udp,
+                PortState::OpenFiltered,
+                PortReason::NoResponse,
+            )
+        } else {
+            service(addr.port())
+        };
+        let mut ctx = make(addr, None, Utc::now(), budget);
+        ctx.max_bytes = max_bytes;
+        // one I/O step is a fraction of the whole, as in the engine (RTT-derived steps,
+        // a probe timeout many times longer), so multi-step probes end on their own
+        ctx.io_timeout = (budget / 3).min(Duration::from_secs(3));
+        ctx.snmp_communities = vec!["public".to_string()];
+        super::run(probe_kind, &ctx, &mut svc).await;
+        svc
+    }
 }
 
 #[cfg(test)]

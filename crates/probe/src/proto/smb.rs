@@ -303,6 +303,13 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
     if max.is_some() || s1.accepted == Some(true) {
         service.protocol = Some("smb".to_string());
         service.facts.smb = Some(facts);
+    } else if errors.is_empty() {
+        // Hanging up is a refusal only from a proven SMB server; here nothing was proven.
+        errors.push(ProbeError {
+            probe: PROBE.to_string(),
+            kind: clinicscan_model::ProbeErrorKind::ConnectionClosed,
+            detail: "the peer hung up on both the SMB2 and the SMB1 negotiate".to_string(),
+        });
     }
     service.probe_errors.extend(errors);
 }
