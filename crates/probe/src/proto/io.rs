@@ -42,6 +42,11 @@ impl IoError {
             IoError::Timeout => ProbeErrorKind::Timeout,
             IoError::Closed(_) => ProbeErrorKind::ConnectionClosed,
             IoError::TooLarge(_) => ProbeErrorKind::TooLarge,
+            // A reset while connecting comes after the handshake completed: the peer
+            // accepted, then closed on us (a refused SYN is ECONNREFUSED).
+            IoError::Connect(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                ProbeErrorKind::ConnectionClosed
+            }
             IoError::Connect(_) | IoError::Refused => ProbeErrorKind::ConnectFailed,
             IoError::Io(e) if e.kind() == io::ErrorKind::ConnectionReset => {
                 ProbeErrorKind::ConnectionClosed
@@ -199,5 +204,24 @@ pub(crate) async fn udp_send_recv(
             buf.truncate(n);
             Ok(buf)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reset_while_connecting_is_a_closed_connection_not_a_failed_connect() {
+        let reset = IoError::Connect(io::Error::from(io::ErrorKind::ConnectionReset));
+        assert_eq!(
+            reset.to_probe_error("smb").kind,
+            ProbeErrorKind::ConnectionClosed
+        );
+        let refused = IoError::Connect(io::Error::from(io::ErrorKind::ConnectionRefused));
+        assert_eq!(
+            refused.to_probe_error("smb").kind,
+            ProbeErrorKind::ConnectFailed
+        );
     }
 }
