@@ -534,7 +534,8 @@ async fn loopback_listener_and_scope() {
     assert_eq!(uuid_version(&obs.scan.id), Some('4'));
 
     let cfg = ScanConfig {
-        targets: vec!["1.1.1.1".into()],
+        // TEST-NET-1 (RFC 5737): public to the scope check, never routed if it broke.
+        targets: vec!["192.0.2.1".into()],
         ..ScanConfig::default()
     };
     assert!(matches!(scan(&cfg, |_| {}).await, Err(ScanError::Scope(_))));
