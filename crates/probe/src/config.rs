@@ -86,7 +86,7 @@ impl Default for ScanConfig {
             report_closed: false,
             max_concurrency: 512,
             max_per_host: 32,
-            max_hosts: 64,
+            max_hosts: 256,
             rate: None,
             timing: Timing::default(),
             snmp_communities: vec!["public".into()],
@@ -112,8 +112,12 @@ pub struct Timing {
     pub banner_wait: Duration,
     /// Bound on one DNS lookup (forward or reverse).
     pub dns_timeout: Duration,
-    /// Discovery: how long to wait for ARP / ICMP answers.
+    /// Discovery: how long to wait for ARP / ICMP / TCP ping answers before any host of
+    /// the scan has answered.
     pub discovery_timeout: Duration,
+    /// Discovery: the shortest wait once hosts have answered (the wait then follows the
+    /// slowest answer seen, see `DiscoveryWait`).
+    pub discovery_min: Duration,
 }
 
 impl Default for Timing {
@@ -126,6 +130,7 @@ impl Default for Timing {
             banner_wait: Duration::from_millis(1500),
             dns_timeout: Duration::from_secs(2),
             discovery_timeout: Duration::from_millis(1000),
+            discovery_min: Duration::from_millis(300),
         }
     }
 }

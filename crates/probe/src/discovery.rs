@@ -2,14 +2,22 @@
 //!
 //! - On-link IPv4 with raw access: ARP alone decides (every host on the link must answer
 //!   ARP to talk IP at all), and gives the MAC.
-//! - Otherwise, in parallel: ICMP echo when privileged, and TCP-connect pings to the
-//!   clinic's key ports always (a firewalled PC or an オン資 terminal that drops ICMP still
-//!   answers, or refuses, one of them). SYN-ACK or RST: up. The first answer wins.
+//! - Otherwise, in parallel: ICMP echo when privileged, and TCP pings to the clinic's key
+//!   ports always (a firewalled PC or an オン資 terminal that drops ICMP still answers, or
+//!   refuses, one of them). SYN-ACK or RST: up. The first answer wins. Privileged, a TCP
+//!   ping is one raw SYN (the kernel resets the half-open connection: no socket, no file
+//!   descriptor, no connection the device must hold); otherwise a connect.
 //! - Nothing: down (no-response), or unreachable when only ICMP unreachable came back.
+//!
+//! Every wait is the scan-wide [`crate::rtt::DiscoveryWait`]: the configured timeout until some host
+//! has answered, then a multiple of the slowest answer, so that on a LAN an address with
+//! no host costs a few hundred milliseconds, not the full timeout.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use clinicscan_model::HostReason;
 use tokio::task::JoinSet;
@@ -63,43 +71,58 @@ pub(crate) async fn discover(
     limits: &Arc<Limits>,
     host: &Arc<HostCtx>,
     raw: RawTools<'_>,
-    timeout: Duration,
 ) -> Result<Discovery, std::io::Error> {
+    let wait = &limits.discovery;
     if let (Some((arp, iface, own)), IpAddr::V4(target)) = (raw.arp, host.addr) {
-        return Ok(match arp.ping(iface, own, target, timeout).await? {
-            Some((mac, rtt)) => Discovery::Up {
-                reason: HostReason::ArpResponse,
-                detail: None,
-                rtt: Some(rtt),
-                mac: Some(mac_string(mac)),
-                ports: Vec::new(),
-            },
+        return Ok(match arp.ping(iface, own, target, wait).await? {
+            Some((mac, rtt)) => {
+                wait.sample(rtt);
+                Discovery::Up {
+                    reason: HostReason::ArpResponse,
+                    detail: None,
+                    rtt: Some(rtt),
+                    mac: Some(mac_string(mac)),
+                    ports: Vec::new(),
+                }
+            }
             None => Discovery::Down(HostReason::NoResponse),
         });
     }
-    Ok(ping(limits, host, raw.icmp, timeout).await)
+    Ok(ping(limits, host, raw.icmp).await)
 }
 
-async fn ping(
-    limits: &Arc<Limits>,
-    host: &Arc<HostCtx>,
-    icmp: Option<&IcmpPinger>,
-    timeout: Duration,
-) -> Discovery {
+async fn ping(limits: &Arc<Limits>, host: &Arc<HostCtx>, icmp: Option<&IcmpPinger>) -> Discovery {
+    let wait = &limits.discovery;
     let mut set: JoinSet<Ping> = JoinSet::new();
     for &port in PING_PORTS {
         let (l, h) = (limits.clone(), host.clone());
         set.spawn(async move {
+            if let Some(syn) = &l.ping_syn {
+                // A raw SYN holds nothing open on the device, so the host's connection
+                // limit does not apply; its pace (gentle profiles) and the scan's do.
+                if let Some(p) = &h.gap {
+                    p.wait().await;
+                }
+                if let Some(p) = &l.rate {
+                    p.wait().await;
+                }
+                l.port_probes
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let start = Instant::now();
+                let a = syn.ping(h.addr, port, &l.discovery).await;
+                return Ping::Tcp(port, a, start.elapsed());
+            }
             let Ok(_permit) = h.sem.clone().acquire_owned().await else {
                 return Ping::Tcp(port, Attempt::Timeout, Duration::ZERO);
             };
+            let timeout = l.discovery.current();
             let (a, rtt) = connect_once(&l, &h, port, 0, timeout).await;
             Ping::Tcp(port, a, rtt)
         });
     }
     let icmp_fut = async {
         match icmp {
-            Some(p) if p.supports(host.addr) => Some(p.ping(host.addr, timeout).await),
+            Some(p) if p.supports(host.addr) => Some(p.ping(host.addr, wait).await),
             _ => None,
         }
     };
@@ -132,6 +155,7 @@ async fn ping(
         };
         match next {
             Ping::Icmp(Some(rtt)) => {
+                wait.sample(rtt);
                 set.abort_all();
                 return Discovery::Up {
                     reason: HostReason::EchoReply,
@@ -154,6 +178,7 @@ async fn ping(
                     Attempt::Timeout | Attempt::Local(_) => None,
                 };
                 if let Some(reason) = up {
+                    wait.sample(rtt);
                     ports.push((
                         port,
                         PortResult {

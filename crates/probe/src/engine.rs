@@ -27,8 +27,9 @@ use crate::discovery::{Discovery, RawTools, discover};
 use crate::dns::Dns;
 use crate::netinfo::{NetInfo, arp_cache, hostname, source_for};
 use crate::oui;
-use crate::portscan::{HostCtx, Limits, Pacer, PortResult, scan_tcp};
+use crate::portscan::{HostCtx, Limits, Pacer, scan_tcp};
 use crate::raw::{ArpPinger, IcmpPinger};
+use crate::rtt::DiscoveryWait;
 use crate::scope::check_address;
 use crate::services::{ProbeSettings, port_name, probe_tcp, probe_udp};
 use crate::syn::SynScanner;
@@ -161,12 +162,22 @@ where
         }
     }
 
+    // Discovery pings are raw SYNs whenever raw sockets are allowed, also in a connect
+    // scan (as nmap's are): a dead address then costs packets, not file descriptors.
+    let ping_syn = if !config.discovery || config.unprivileged {
+        None
+    } else {
+        syn.clone()
+            .or_else(|| SynScanner::open().ok().map(Arc::new))
+    };
     let limits = Arc::new(Limits {
         global: Arc::new(Semaphore::new(config.max_concurrency)),
         rate: config.rate.map(Pacer::per_second),
         port_probes: AtomicU64::new(0),
         retries: timing.retries,
         syn,
+        ping_syn,
+        discovery: DiscoveryWait::new(timing.discovery_timeout, timing.discovery_min),
     });
     let engine = Arc::new(Engine {
         plan,
@@ -509,8 +520,7 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
             icmp: e.icmp.as_ref(),
             arp,
         };
-        let timeout = config.timing.discovery_timeout;
-        match discover(&e.limits, &hc, raw, timeout).await {
+        match discover(&e.limits, &hc, raw).await {
             Ok(d) => d,
             Err(err) => {
                 e.arp_broken.store(true, Ordering::Relaxed);
@@ -523,7 +533,7 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
                     icmp: e.icmp.as_ref(),
                     arp: None,
                 };
-                discover(&e.limits, &hc, raw, timeout)
+                discover(&e.limits, &hc, raw)
                     .await
                     .unwrap_or(Discovery::Down(HostReason::NoResponse))
             }
@@ -561,9 +571,15 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
     }
 
     // TCP ports
-    let tcp: Vec<(u16, PortResult)> =
-        scan_tcp(e.limits.clone(), hc.clone(), &e.plan.ports.tcp, &known).await;
-    if let Some(kind) = tcp.iter().find_map(|(_, r)| r.local_error) {
+    let (tcp, tally) = scan_tcp(
+        e.limits.clone(),
+        hc.clone(),
+        &e.plan.ports.tcp,
+        &known,
+        config.report_closed,
+    )
+    .await;
+    if let Some(kind) = tally.local_error {
         e.notices.push(
             "local-error",
             format!(
@@ -582,6 +598,7 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
             s
         })
         .collect();
+    drop(tcp);
 
     let settings = Arc::new(ProbeSettings {
         probe_timeout: config.timing.probe_timeout,
@@ -628,11 +645,16 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
     let mut services = keep;
     services.sort_by_key(|s| (s.transport, s.port));
 
+    let udp_scanned = u32::try_from(e.plan.ports.udp.len()).unwrap_or(u32::MAX);
     let mut summary = PortSummary {
-        scanned: u32::try_from(services.len()).unwrap_or(u32::MAX),
-        ..PortSummary::default()
+        scanned: u32::try_from(e.plan.ports.tcp.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(udp_scanned),
+        open: tally.open,
+        closed: tally.closed,
+        filtered: tally.filtered,
     };
-    for s in &services {
+    for s in services.iter().filter(|s| s.transport == Transport::Udp) {
         match s.state {
             PortState::Open => summary.open += 1,
             PortState::Closed => summary.closed += 1,

@@ -117,6 +117,10 @@ pub(crate) struct Limits {
     pub retries: u32,
     /// Raw SYN probing instead of connect, when privileged and asked for.
     pub syn: Option<Arc<crate::syn::SynScanner>>,
+    /// Raw SYN discovery pings, whenever privileged (also in a connect scan).
+    pub ping_syn: Option<Arc<crate::syn::SynScanner>>,
+    /// How long discovery waits for an answer (adapts to the answers seen).
+    pub discovery: crate::rtt::DiscoveryWait,
 }
 
 /// Per-host state shared by the host's tasks.
@@ -261,26 +265,54 @@ pub(crate) async fn scan_port(limits: &Limits, host: &HostCtx, port: u16) -> Por
     }
 }
 
+/// A host's TCP port states, counted as they come in (closed ports are counted, not kept,
+/// unless asked for: a full-range scan of a subnet must not hold 65,535 records a host).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TcpTally {
+    pub open: u32,
+    pub closed: u32,
+    pub filtered: u32,
+    /// The first local error (EMFILE...), reported as a notice.
+    pub local_error: Option<io::ErrorKind>,
+}
+
+impl TcpTally {
+    fn add(&mut self, r: &PortResult) {
+        match r.state {
+            PortState::Open => self.open += 1,
+            PortState::Closed => self.closed += 1,
+            PortState::Filtered | PortState::OpenFiltered => self.filtered += 1,
+        }
+        if self.local_error.is_none() {
+            self.local_error = r.local_error;
+        }
+    }
+}
+
 /// Scans `ports` on one host, at most the host's limit at a time; `known` results (from
-/// discovery pings) are reused instead of connecting again. Results in port order given.
+/// discovery pings) are reused instead of connecting again. Returns the open ports (every
+/// port with `keep_all`) in the order given, and the count of every state.
 pub(crate) async fn scan_tcp(
     limits: Arc<Limits>,
     host: Arc<HostCtx>,
     ports: &[u16],
     known: &[(u16, PortResult)],
-) -> Vec<(u16, PortResult)> {
-    let mut out: Vec<(u16, Option<PortResult>)> = ports
-        .iter()
-        .map(|p| (*p, known.iter().find(|k| k.0 == *p).map(|k| k.1)))
-        .collect();
+    keep_all: bool,
+) -> (Vec<(u16, PortResult)>, TcpTally) {
+    let mut tally = TcpTally::default();
+    let mut kept: Vec<(usize, u16, PortResult)> = Vec::new();
+    let mut record = |i: usize, port: u16, r: PortResult| {
+        tally.add(&r);
+        if keep_all || r.state == PortState::Open {
+            kept.push((i, port, r));
+        }
+    };
     let mut set = JoinSet::new();
-    let todo: Vec<(usize, u16)> = out
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, k))| k.is_none())
-        .map(|(i, (p, _))| (i, *p))
-        .collect();
-    for (i, port) in todo {
+    for (i, &port) in ports.iter().enumerate() {
+        if let Some(k) = known.iter().find(|k| k.0 == port) {
+            record(i, port, k.1);
+            continue;
+        }
         // Bound the tasks in flight per host before spawning (never one task per port
         // of a 65,535-port scan at once).
         let Ok(permit) = host.sem.clone().acquire_owned().await else {
@@ -290,21 +322,20 @@ pub(crate) async fn scan_tcp(
         set.spawn(async move {
             let r = scan_port(&l, &h, port).await;
             drop(permit);
-            (i, r)
+            (i, port, r)
         });
         // Reap finished tasks as we go so the set stays small.
-        while let Some(Ok((i, r))) = set.try_join_next() {
-            out[i].1 = Some(r);
+        while let Some(Ok((i, port, r))) = set.try_join_next() {
+            record(i, port, r);
         }
     }
     while let Some(res) = set.join_next().await {
-        if let Ok((i, r)) = res {
-            out[i].1 = Some(r);
+        if let Ok((i, port, r)) = res {
+            record(i, port, r);
         }
     }
-    out.into_iter()
-        .filter_map(|(p, r)| r.map(|r| (p, r)))
-        .collect()
+    kept.sort_unstable_by_key(|k| k.0);
+    (kept.into_iter().map(|(_, p, r)| (p, r)).collect(), tally)
 }
 
 #[cfg(test)]
@@ -366,6 +397,11 @@ mod tests {
             port_probes: AtomicU64::new(0),
             retries: 1,
             syn: None,
+            ping_syn: None,
+            discovery: crate::rtt::DiscoveryWait::new(
+                Duration::from_millis(500),
+                Duration::from_millis(100),
+            ),
         });
         let host = Arc::new(HostCtx::new(
             "127.0.0.1".parse().unwrap(),
@@ -373,7 +409,11 @@ mod tests {
             Duration::ZERO,
             RttBounds::default(),
         ));
-        let r = scan_tcp(limits.clone(), host.clone(), &[open, closed], &[]).await;
+        let (r, tally) = scan_tcp(limits.clone(), host.clone(), &[open, closed], &[], true).await;
+        assert_eq!(
+            (tally.open, tally.closed, tally.filtered, tally.local_error),
+            (1, 1, 0, None)
+        );
         assert_eq!(r[0].0, open);
         assert_eq!(
             (r[0].1.state, r[0].1.reason),
@@ -385,5 +425,10 @@ mod tests {
         );
         assert_eq!(limits.port_probes.load(Ordering::Relaxed), 2);
         assert!(host.estimator().srtt().is_some());
+        // Without keep_all only the open port is kept; the closed one is only counted.
+        let (r, tally) = scan_tcp(limits.clone(), host.clone(), &[closed, open], &[], false).await;
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].0, open);
+        assert_eq!((tally.open, tally.closed), (1, 1));
     }
 }

@@ -24,6 +24,8 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use crate::rtt::DiscoveryWait;
+
 const MAGIC: &[u8; 10] = b"clinicscan";
 
 type Waiters<K, V> = Arc<Mutex<HashMap<K, Vec<oneshot::Sender<V>>>>>;
@@ -176,13 +178,14 @@ impl IcmpPinger {
         }
     }
 
-    /// Sends one echo request (plus one retry at half time) and waits for the reply.
-    pub async fn ping(&self, target: IpAddr, timeout: Duration) -> Option<Duration> {
+    /// Sends one echo request (plus one retry half-way through the wait) and waits for
+    /// the reply as long as the scan's discovery wait says.
+    pub async fn ping(&self, target: IpAddr, wait: &DiscoveryWait) -> Option<Duration> {
         let sock = match target {
             IpAddr::V4(_) => self.v4.as_ref()?,
             IpAddr::V6(_) => self.v6.as_ref()?,
         };
-        let (tx, mut rx) = oneshot::channel();
+        let (tx, rx) = oneshot::channel();
         self.waiters
             .lock()
             .ok()?
@@ -191,23 +194,18 @@ impl IcmpPinger {
             .push(tx);
         let start = Instant::now();
         let dst = SockAddr::from(SocketAddr::new(target, 0));
-        let mut answered = None;
-        for attempt in 0..2u32 {
+        let send = || {
             let seq = self.seq.fetch_add(1, Ordering::Relaxed);
             let pkt = echo_request(target.is_ipv6(), self.ident, seq, target);
-            if sock.send_to(&pkt, &dst).is_err() {
-                break;
-            }
-            let wait = if attempt == 0 {
-                timeout / 2
-            } else {
-                timeout - timeout / 2
-            };
-            if let Ok(r) = tokio::time::timeout(wait, &mut rx).await {
-                answered = r.ok().map(|()| start.elapsed());
-                break;
-            }
-        }
+            sock.send_to(&pkt, &dst).map(|_| ())
+        };
+        let answered = match send() {
+            Ok(()) => match wait.with_retransmit(start, rx, send).await {
+                Ok(Some(Ok(()))) => Some(start.elapsed()),
+                _ => None,
+            },
+            Err(_) => None,
+        };
         if answered.is_none()
             && let Ok(mut m) = self.waiters.lock()
         {
@@ -326,16 +324,17 @@ impl ArpPinger {
         Ok(c)
     }
 
-    /// ARP-pings `target` on `iface` (two requests); the MAC and the RTT when it answers.
+    /// ARP-pings `target` on `iface` (a request, and one more half-way through the wait);
+    /// the MAC and the RTT when it answers.
     pub async fn ping(
         &self,
         iface: &NetworkInterface,
         our_ip: Ipv4Addr,
         target: Ipv4Addr,
-        timeout: Duration,
+        wait: &DiscoveryWait,
     ) -> io::Result<Option<(MacAddr, Duration)>> {
         let ch = self.channel(iface, our_ip)?;
-        let (tx, mut rx) = oneshot::channel();
+        let (tx, rx) = oneshot::channel();
         ch.waiters
             .lock()
             .map_err(|_| io::Error::other("poisoned"))?
@@ -344,27 +343,33 @@ impl ArpPinger {
             .push(tx);
         let frame = arp_request(ch.our_mac, ch.our_ip, target);
         let start = Instant::now();
-        for attempt in 0..2u32 {
-            if let Ok(mut t) = ch.tx.lock() {
-                match t.send_to(&frame, None) {
-                    Some(Ok(())) => {}
-                    Some(Err(e)) => return Err(e),
-                    None => return Err(io::Error::other("ARP send failed")),
+        let send = || -> io::Result<()> {
+            let mut t = ch.tx.lock().map_err(|_| io::Error::other("poisoned"))?;
+            match t.send_to(&frame, None) {
+                Some(r) => r,
+                None => Err(io::Error::other("ARP send failed")),
+            }
+        };
+        let result = match send() {
+            Ok(()) => wait.with_retransmit(start, rx, send).await,
+            Err(e) => Err(e),
+        };
+        let answer = match result {
+            Ok(Some(Ok(mac))) => Some((mac, start.elapsed())),
+            Ok(_) => None,
+            Err(e) => {
+                if let Ok(mut m) = ch.waiters.lock() {
+                    m.remove(&target);
                 }
+                return Err(e);
             }
-            let wait = if attempt == 0 {
-                timeout / 2
-            } else {
-                timeout - timeout / 2
-            };
-            if let Ok(r) = tokio::time::timeout(wait, &mut rx).await {
-                return Ok(r.ok().map(|mac| (mac, start.elapsed())));
-            }
-        }
-        if let Ok(mut m) = ch.waiters.lock() {
+        };
+        if answer.is_none()
+            && let Ok(mut m) = ch.waiters.lock()
+        {
             m.remove(&target);
         }
-        Ok(None)
+        Ok(answer)
     }
 }
 

@@ -5,7 +5,12 @@
 //! while still shrinking to the floor on a fast LAN. Before any sample the initial timeout
 //! applies. A retry after no response waits twice as long (exponential backoff, capped).
 
+use std::future::Future;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 /// Multiplier of the smoothed RTT in the timeout.
 pub const K_SRTT: u32 = 2;
@@ -91,6 +96,101 @@ impl RttEstimator {
     }
 }
 
+/// How often a waiting discovery probe re-reads the scan-wide wait, which answers from
+/// other hosts may have shortened.
+const RECHECK: Duration = Duration::from_millis(20);
+
+/// How long discovery waits for a host to answer, shared by every host of a scan.
+///
+/// Until any host has answered: the configured discovery timeout. Then `8 x` the slowest
+/// answer seen so far, within `[floor, timeout]`: on a LAN where live hosts answer in a
+/// millisecond, an address with no host costs the floor, not the full timeout (nmap adapts
+/// its ping timeouts the same way, down to 100 ms at -T4; the floor here is higher, for old
+/// devices that answer late). A slow answer anywhere raises the wait for every later probe.
+#[derive(Debug)]
+pub struct DiscoveryWait {
+    cap: Duration,
+    floor: Duration,
+    /// Slowest answer seen, in microseconds; 0 = none yet.
+    slowest_us: AtomicU64,
+}
+
+impl DiscoveryWait {
+    /// Multiplier of the slowest answer.
+    pub const K: u32 = 8;
+
+    /// A wait of `cap` until the first answer, never shorter than `floor` after it.
+    pub fn new(cap: Duration, floor: Duration) -> Self {
+        DiscoveryWait {
+            cap,
+            floor: floor.min(cap),
+            slowest_us: AtomicU64::new(0),
+        }
+    }
+
+    /// Records the round trip of one answer (ARP, ICMP echo, SYN-ACK or RST).
+    pub fn sample(&self, rtt: Duration) {
+        let us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX).max(1);
+        self.slowest_us.fetch_max(us, Ordering::Relaxed);
+    }
+
+    /// The wait for a probe sent now.
+    pub fn current(&self) -> Duration {
+        match self.slowest_us.load(Ordering::Relaxed) {
+            0 => self.cap,
+            us => Duration::from_micros(us)
+                .saturating_mul(Self::K)
+                .clamp(self.floor, self.cap),
+        }
+    }
+
+    /// Waits for `answer` until `since + current()`; `None` when the wait ran out.
+    pub async fn until<F: Future>(&self, since: Instant, answer: F) -> Option<F::Output> {
+        self.with_retransmit(since, answer, || Ok(()))
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// As [`DiscoveryWait::until`], calling `resend` once half-way through the wait (one
+    /// retransmission of a lost request). A send error ends the wait with that error.
+    pub async fn with_retransmit<F, S>(
+        &self,
+        since: Instant,
+        answer: F,
+        mut resend: S,
+    ) -> io::Result<Option<F::Output>>
+    where
+        F: Future,
+        S: FnMut() -> io::Result<()>,
+    {
+        tokio::pin!(answer);
+        let mut resent = false;
+        loop {
+            let total = self.current();
+            let now = Instant::now();
+            if now >= since + total {
+                return Ok(None);
+            }
+            if !resent && now >= since + total / 2 {
+                resent = true;
+                resend()?;
+            }
+            let next = if resent {
+                since + total
+            } else {
+                since + total / 2
+            };
+            let nap = next.saturating_duration_since(now).min(RECHECK);
+            tokio::select! {
+                biased;
+                r = &mut answer => return Ok(Some(r)),
+                () = tokio::time::sleep(nap) => {}
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +230,58 @@ mod tests {
         assert_eq!(e.timeout_for_attempt(1), ms(400));
         assert_eq!(e.timeout_for_attempt(9), ms(3000));
         assert_eq!(e.io_timeout(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn discovery_wait_adapts_to_answers() {
+        let w = DiscoveryWait::new(ms(1000), ms(300));
+        assert_eq!(
+            w.current(),
+            ms(1000),
+            "no answer yet: the configured timeout"
+        );
+        w.sample(Duration::from_micros(400));
+        assert_eq!(w.current(), ms(300), "fast LAN: the floor");
+        w.sample(ms(60));
+        assert_eq!(w.current(), ms(480), "the slowest answer sets it");
+        w.sample(ms(20));
+        assert_eq!(w.current(), ms(480), "a faster answer never lowers it");
+        w.sample(ms(900));
+        assert_eq!(w.current(), ms(1000), "capped at the timeout");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn discovery_wait_shrinks_while_waiting() {
+        let w = DiscoveryWait::new(ms(1000), ms(300));
+        let start = Instant::now();
+        let never = std::future::pending::<()>();
+        let waiting = w.until(start, never);
+        // Another host answers quickly 50 ms in: this wait ends at the floor, not at 1 s.
+        let (r, ()) = tokio::join!(waiting, async {
+            tokio::time::sleep(ms(50)).await;
+            w.sample(ms(1));
+        });
+        assert_eq!(r, None);
+        let took = start.elapsed();
+        assert!(took >= ms(300) && took < ms(350), "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn discovery_wait_resends_once_half_way() {
+        let w = DiscoveryWait::new(ms(400), ms(100));
+        let start = Instant::now();
+        let mut sends = Vec::new();
+        let r = w
+            .with_retransmit(start, std::future::pending::<()>(), || {
+                sends.push(start.elapsed());
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(r, None);
+        assert_eq!(sends.len(), 1);
+        assert!(sends[0] >= ms(200) && sends[0] < ms(230), "{sends:?}");
+        let answered = w.until(Instant::now(), async { 7 }).await;
+        assert_eq!(answered, Some(7));
     }
 }

@@ -25,6 +25,7 @@ use tokio::sync::oneshot;
 
 use crate::netinfo::source_for;
 use crate::portscan::Attempt;
+use crate::rtt::DiscoveryWait;
 
 /// What came back for one SYN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,14 +273,22 @@ impl SynScanner {
         h.finish() as u32
     }
 
-    /// One SYN and the wait for its answer.
-    pub async fn probe(&self, dst: IpAddr, port: u16, attempt: u32, timeout: Duration) -> Attempt {
+    /// Sends one SYN; the receiver of its answer, or the attempt's outcome when it could
+    /// not be sent.
+    fn send(
+        &self,
+        dst: IpAddr,
+        port: u16,
+        attempt: u32,
+    ) -> Result<(Key, oneshot::Receiver<SynReply>), Attempt> {
         let sock = match dst {
             IpAddr::V4(_) => self.tcp4.as_ref(),
             IpAddr::V6(_) => self.tcp6.as_ref(),
         };
         let (Some(sock), Some(src)) = (sock, source_for(dst)) else {
-            return Attempt::Local(io::Error::other("no raw socket or route for this family"));
+            return Err(Attempt::Local(io::Error::other(
+                "no raw socket or route for this family",
+            )));
         };
         let seq = self.isn(dst, port, attempt);
         let Some(seg) = syn_segment(
@@ -287,31 +296,73 @@ impl SynScanner {
             SocketAddr::new(dst, port),
             seq,
         ) else {
-            return Attempt::Local(io::Error::other("cannot build SYN"));
+            return Err(Attempt::Local(io::Error::other("cannot build SYN")));
         };
         let (tx, rx) = oneshot::channel();
         match self.waiters.lock() {
             Ok(mut m) => {
                 m.insert((port, seq), tx);
             }
-            Err(_) => return Attempt::Local(io::Error::other("poisoned")),
+            Err(_) => return Err(Attempt::Local(io::Error::other("poisoned"))),
         }
         if let Err(e) = sock.send_to(&seg, &SockAddr::from(SocketAddr::new(dst, 0))) {
-            if let Ok(mut m) = self.waiters.lock() {
-                m.remove(&(port, seq));
-            }
-            return crate::portscan::classify(&e);
+            self.forget((port, seq));
+            return Err(crate::portscan::classify(&e));
         }
-        let r = tokio::time::timeout(timeout, rx).await;
+        Ok(((port, seq), rx))
+    }
+
+    fn forget(&self, key: Key) {
         if let Ok(mut m) = self.waiters.lock() {
-            m.remove(&(port, seq));
+            m.remove(&key);
         }
-        match r {
-            Ok(Ok(SynReply::SynAck)) => Attempt::Open,
-            Ok(Ok(SynReply::Rst)) => Attempt::Closed,
-            Ok(Ok(SynReply::Unreachable)) => Attempt::Unreachable,
-            _ => Attempt::Timeout,
-        }
+    }
+
+    /// One SYN and the wait for its answer.
+    pub async fn probe(&self, dst: IpAddr, port: u16, attempt: u32, timeout: Duration) -> Attempt {
+        let (key, rx) = match self.send(dst, port, attempt) {
+            Ok(sent) => sent,
+            Err(a) => return a,
+        };
+        let _pending = Pending { scanner: self, key };
+        outcome(tokio::time::timeout(timeout, rx).await.ok())
+    }
+
+    /// One SYN as a discovery ping: waits as long as the scan's discovery wait says.
+    pub async fn ping(&self, dst: IpAddr, port: u16, wait: &DiscoveryWait) -> Attempt {
+        let start = tokio::time::Instant::now();
+        let (key, rx) = match self.send(dst, port, PING_ATTEMPT) {
+            Ok(sent) => sent,
+            Err(a) => return a,
+        };
+        let _pending = Pending { scanner: self, key };
+        outcome(wait.until(start, rx).await)
+    }
+}
+
+/// The attempt number that keys discovery pings: their sequence numbers never collide
+/// with a port scan's attempts at the same port.
+const PING_ATTEMPT: u32 = u32::MAX;
+
+/// Removes a SYN's waiter however its wait ends (answer, timeout, or the task aborted
+/// because another ping of the host answered first).
+struct Pending<'a> {
+    scanner: &'a SynScanner,
+    key: Key,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.scanner.forget(self.key);
+    }
+}
+
+fn outcome(r: Option<Result<SynReply, oneshot::error::RecvError>>) -> Attempt {
+    match r {
+        Some(Ok(SynReply::SynAck)) => Attempt::Open,
+        Some(Ok(SynReply::Rst)) => Attempt::Closed,
+        Some(Ok(SynReply::Unreachable)) => Attempt::Unreachable,
+        _ => Attempt::Timeout,
     }
 }
 

@@ -259,6 +259,7 @@ fn lab_config(targets: &[&str]) -> ScanConfig {
         service_probes: false,
         timing: Timing {
             discovery_timeout: Duration::from_millis(600),
+            discovery_min: Duration::from_millis(300),
             ..Timing::default()
         },
         ..ScanConfig::default()

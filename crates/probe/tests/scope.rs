@@ -420,6 +420,7 @@ fn in_lab() -> bool {
 fn fast_timing() -> Timing {
     Timing {
         discovery_timeout: Duration::from_millis(500),
+        discovery_min: Duration::from_millis(300),
         dns_timeout: Duration::from_millis(500),
         probe_timeout: Duration::from_secs(2),
         ..Timing::default()
