@@ -193,6 +193,10 @@ pub struct TargetArgs {
     #[arg(long)]
     pub no_probes: bool,
 
+    /// No reverse-DNS lookups of live hosts (host names given as targets are still resolved).
+    #[arg(short = 'n', long)]
+    pub no_dns: bool,
+
     /// Allow targets outside private, loopback, link-local and ULA ranges.
     #[arg(long)]
     pub allow_public: bool,

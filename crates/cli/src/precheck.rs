@@ -37,6 +37,7 @@ pub fn run(g: &Globals, args: PrecheckArgs) -> Result<u8> {
                 // A hand-over check must not miss a host that drops pings.
                 no_discovery: true,
                 no_probes: false,
+                no_dns: false,
                 allow_public: args.allow_public,
                 max_concurrency: None,
                 max_per_host: None,

@@ -145,6 +145,7 @@ pub fn scan_config(
         syn: t.syn,
         discovery: !t.no_discovery,
         service_probes: !t.no_probes,
+        reverse_dns: !t.no_dns,
         allow_public: t.allow_public,
         // Only an explicit --vantage-zone goes in up front; otherwise the zone is derived
         // from the scanner's own address after the scan (one site file, many vantages).

@@ -131,13 +131,13 @@ impl KevTable {
                 if r.branch.is_none() && r.introduced.is_empty() {
                     return Err(bad("a range needs `introduced` or `branch`"));
                 }
-                if let Some(f) = &r.fixed {
-                    if compare_versions(f, &r.introduced) != std::cmp::Ordering::Greater {
-                        return Err(bad(&format!(
-                            "fixed {f} is not after introduced {}",
-                            r.introduced
-                        )));
-                    }
+                if let Some(f) = &r.fixed
+                    && compare_versions(f, &r.introduced) != std::cmp::Ordering::Greater
+                {
+                    return Err(bad(&format!(
+                        "fixed {f} is not after introduced {}",
+                        r.introduced
+                    )));
                 }
             }
         }

@@ -251,10 +251,10 @@ fn kev_matches(rules: &RuleSet, svc: &Service) -> Vec<Json> {
     let mut probe = |vendor: Option<&str>, product: &str, version: Option<&str>| {
         if let Some(v) = version {
             for m in rules.kev.lookup(vendor, product, v) {
-                if let Ok(j) = serde_json::to_value(&m) {
-                    if !out.contains(&j) {
-                        out.push(j);
-                    }
+                if let Ok(j) = serde_json::to_value(&m)
+                    && !out.contains(&j)
+                {
+                    out.push(j);
                 }
             }
         }
@@ -335,10 +335,10 @@ pub fn assess_with(
     for obs in observations {
         for h in &obs.hosts {
             for s in &h.services {
-                if let Some(c) = s.facts.tls.as_ref().and_then(|t| t.certificate.as_ref()) {
-                    if !c.sha256.is_empty() {
-                        cert_hosts.entry(&c.sha256).or_default().insert(h.address);
-                    }
+                if let Some(c) = s.facts.tls.as_ref().and_then(|t| t.certificate.as_ref())
+                    && !c.sha256.is_empty()
+                {
+                    cert_hosts.entry(&c.sha256).or_default().insert(h.address);
                 }
             }
         }
@@ -640,10 +640,10 @@ fn emit(
         ));
     }
     if let Some(&i) = index.get(&key) {
-        if let Some(f) = findings.get_mut(i) {
-            if !f.observation_ids.contains(&hc.observation_id) {
-                f.observation_ids.push(hc.observation_id.clone());
-            }
+        if let Some(f) = findings.get_mut(i)
+            && !f.observation_ids.contains(&hc.observation_id)
+        {
+            f.observation_ids.push(hc.observation_id.clone());
         }
         return;
     }

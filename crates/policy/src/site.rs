@@ -398,13 +398,13 @@ impl Site {
             }
         }
         let known = |z: &str| site.zones.iter().any(|x| x.name == z);
-        if let Some(v) = &site.vantage_zone {
-            if !known(v) {
-                return Err(err(
-                    "site.vantage_zone".into(),
-                    format!("unknown zone {v:?}"),
-                ));
-            }
+        if let Some(v) = &site.vantage_zone
+            && !known(v)
+        {
+            return Err(err(
+                "site.vantage_zone".into(),
+                format!("unknown zone {v:?}"),
+            ));
         }
         for (i, f) in raw.flows.into_iter().enumerate() {
             let key = format!("flows[{i}]");

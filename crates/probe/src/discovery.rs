@@ -10,7 +10,7 @@
 //! - Nothing: down (no-response), or unreachable when only ICMP unreachable came back.
 //!
 //! Every wait is the scan-wide [`crate::rtt::DiscoveryWait`]: the configured timeout until some host
-//! has answered, then a multiple of the slowest answer, so that on a LAN an address with
+//! has answered, then a smoothed estimate of the answers' round trips, so that on a LAN an address with
 //! no host costs a few hundred milliseconds, not the full timeout.
 
 use std::net::IpAddr;

@@ -7,9 +7,10 @@
 
 use std::future::Future;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// Multiplier of the smoothed RTT in the timeout.
@@ -96,51 +97,54 @@ impl RttEstimator {
     }
 }
 
-/// How often a waiting discovery probe re-reads the scan-wide wait, which answers from
-/// other hosts may have shortened.
-const RECHECK: Duration = Duration::from_millis(20);
-
 /// How long discovery waits for a host to answer, shared by every host of a scan.
 ///
-/// Until any host has answered: the configured discovery timeout. Then `8 x` the slowest
-/// answer seen so far, within `[floor, timeout]`: on a LAN where live hosts answer in a
-/// millisecond, an address with no host costs the floor, not the full timeout (nmap adapts
-/// its ping timeouts the same way, down to 100 ms at -T4; the floor here is higher, for old
-/// devices that answer late). A slow answer anywhere raises the wait for every later probe.
+/// Until any host has answered: the configured discovery timeout. Then the RFC 6298
+/// estimate over every answer of the scan (`2·srtt + 4·rttvar`, as [`RttEstimator`]),
+/// within `[floor, timeout]`: on a LAN where live hosts answer in a millisecond, an address
+/// with no host costs the floor, not the full timeout (nmap adapts its ping timeouts the
+/// same way, down to 100 ms at -T4; the floor here is higher, for old devices that answer
+/// late). A smoothed estimate, not the slowest answer: the first burst of a scan delays
+/// some answers by the scanner's own load, and one such outlier must not set the wait.
 #[derive(Debug)]
 pub struct DiscoveryWait {
-    cap: Duration,
-    floor: Duration,
-    /// Slowest answer seen, in microseconds; 0 = none yet.
-    slowest_us: AtomicU64,
+    estimate: std::sync::Mutex<RttEstimator>,
+    /// Whether any host has answered yet.
+    answered: AtomicBool,
+    /// Wakes every waiting probe when the first answer shortens the wait from the full
+    /// timeout; later changes are seen when a waiter's sleep ends: no polling.
+    first_answer: Notify,
 }
 
 impl DiscoveryWait {
-    /// Multiplier of the slowest answer.
-    pub const K: u32 = 8;
-
     /// A wait of `cap` until the first answer, never shorter than `floor` after it.
     pub fn new(cap: Duration, floor: Duration) -> Self {
         DiscoveryWait {
-            cap,
-            floor: floor.min(cap),
-            slowest_us: AtomicU64::new(0),
+            estimate: std::sync::Mutex::new(RttEstimator::new(RttBounds {
+                initial: cap,
+                min: floor.min(cap),
+                max: cap,
+            })),
+            answered: AtomicBool::new(false),
+            first_answer: Notify::new(),
         }
     }
 
     /// Records the round trip of one answer (ARP, ICMP echo, SYN-ACK or RST).
     pub fn sample(&self, rtt: Duration) {
-        let us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX).max(1);
-        self.slowest_us.fetch_max(us, Ordering::Relaxed);
+        if let Ok(mut e) = self.estimate.lock() {
+            e.sample(rtt);
+        }
+        if !self.answered.swap(true, Ordering::Relaxed) {
+            self.first_answer.notify_waiters();
+        }
     }
 
     /// The wait for a probe sent now.
     pub fn current(&self) -> Duration {
-        match self.slowest_us.load(Ordering::Relaxed) {
-            0 => self.cap,
-            us => Duration::from_micros(us)
-                .saturating_mul(Self::K)
-                .clamp(self.floor, self.cap),
+        match self.estimate.lock() {
+            Ok(e) => e.timeout(),
+            Err(p) => p.into_inner().timeout(),
         }
     }
 
@@ -167,6 +171,9 @@ impl DiscoveryWait {
         tokio::pin!(answer);
         let mut resent = false;
         loop {
+            // Registered before reading the wait, so a first answer in between is not missed.
+            let first = self.first_answer.notified();
+            let waiting_for_first = !self.answered.load(Ordering::Relaxed);
             let total = self.current();
             let now = Instant::now();
             if now >= since + total {
@@ -181,11 +188,11 @@ impl DiscoveryWait {
             } else {
                 since + total / 2
             };
-            let nap = next.saturating_duration_since(now).min(RECHECK);
             tokio::select! {
                 biased;
                 r = &mut answer => return Ok(Some(r)),
-                () = tokio::time::sleep(nap) => {}
+                () = tokio::time::sleep_until(next) => {}
+                () = first, if waiting_for_first => {}
             }
         }
     }
@@ -242,11 +249,24 @@ mod tests {
         );
         w.sample(Duration::from_micros(400));
         assert_eq!(w.current(), ms(300), "fast LAN: the floor");
-        w.sample(ms(60));
-        assert_eq!(w.current(), ms(480), "the slowest answer sets it");
-        w.sample(ms(20));
-        assert_eq!(w.current(), ms(480), "a faster answer never lowers it");
-        w.sample(ms(900));
+        w.sample(ms(200));
+        // srtt = (7*0.4 + 200)/8 = 25.35, rttvar = (3*0.2 + 199.6)/4 = 50.05: 250.9 ms
+        assert_eq!(
+            w.current(),
+            ms(300),
+            "one slow answer among fast ones: still the floor"
+        );
+        for _ in 0..20 {
+            w.sample(ms(150));
+        }
+        assert!(
+            w.current() > ms(300),
+            "a slow network raises it: {:?}",
+            w.current()
+        );
+        for _ in 0..20 {
+            w.sample(ms(900));
+        }
         assert_eq!(w.current(), ms(1000), "capped at the timeout");
     }
 

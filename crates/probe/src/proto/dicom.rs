@@ -93,15 +93,15 @@ async fn run(
     facts.max_pdu_length = ac.max_pdu;
     let context = ac.contexts.iter().find(|c| c.0 == 1);
     facts.verification_accepted = Some(context.is_some_and(|c| c.1 == 0));
-    if let Some(uid) = &ac.implementation_class_uid {
-        if uid.starts_with(DCMTK_ROOT) {
-            service.software = Some(Software {
-                vendor: Some("OFFIS".to_string()),
-                product: "DCMTK".to_string(),
-                version: ac.implementation_version.clone(),
-                evidence: format!("A-ASSOCIATE-AC implementation class UID {uid}"),
-            });
-        }
+    if let Some(uid) = &ac.implementation_class_uid
+        && uid.starts_with(DCMTK_ROOT)
+    {
+        service.software = Some(Software {
+            vendor: Some("OFFIS".to_string()),
+            product: "DCMTK".to_string(),
+            version: ac.implementation_version.clone(),
+            evidence: format!("A-ASSOCIATE-AC implementation class UID {uid}"),
+        });
     }
     if facts.verification_accepted == Some(true) {
         io::write_all(ctx, &mut stream, &wire::c_echo_rq(1, 1))

@@ -249,15 +249,15 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service, tls: bool) 
         }
     }
 
-    if let Some(server) = facts.server.as_deref() {
-        if let Some((product, version)) = wire::server_product(server) {
-            service.software = Some(Software {
-                vendor: None,
-                product,
-                version,
-                evidence: format!("Server: {server}"),
-            });
-        }
+    if let Some(server) = facts.server.as_deref()
+        && let Some((product, version)) = wire::server_product(server)
+    {
+        service.software = Some(Software {
+            vendor: None,
+            product,
+            version,
+            evidence: format!("Server: {server}"),
+        });
     }
     service.facts.http = Some(facts);
 }

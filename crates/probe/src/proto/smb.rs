@@ -278,11 +278,11 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
         None if s1.refused_by_close && max.is_some() => Some(false),
         None => None,
     };
-    if max.is_none() {
-        if let Some(mode) = s1.security_mode {
-            facts.signing_enabled = Some(mode & 0x04 != 0);
-            facts.signing_required = Some(mode & 0x08 != 0);
-        }
+    if max.is_none()
+        && let Some(mode) = s1.security_mode
+    {
+        facts.signing_enabled = Some(mode & 0x04 != 0);
+        facts.signing_required = Some(mode & 0x08 != 0);
     }
     if facts.ntlm.is_none() {
         facts.ntlm = s1.ntlm;

@@ -76,11 +76,11 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
             }
         }
         text.extend_from_slice(&s.text);
-        if !s.reply.is_empty() {
-            if let Err(e) = io::write_all(ctx, &mut stream, &s.reply).await {
-                error = Some(e.to_probe_error(PROBE));
-                break;
-            }
+        if !s.reply.is_empty()
+            && let Err(e) = io::write_all(ctx, &mut stream, &s.reply).await
+        {
+            error = Some(e.to_probe_error(PROBE));
+            break;
         }
         if text.len() >= MAX_BANNER_CHARS * 4 || (!text.is_empty() && ends_with_prompt(&text)) {
             break;

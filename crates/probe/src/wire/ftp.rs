@@ -261,12 +261,11 @@ mod prop {
     proptest! {
         #[test]
         fn never_panics(b in proptest::collection::vec(any::<u8>(), 0..512)) {
-            if let Ok(Some(n)) = super::reply_complete(&b) {
-                if let Ok(r) = super::parse_reply(&b[..n]) {
+            if let Ok(Some(n)) = super::reply_complete(&b)
+                && let Ok(r) = super::parse_reply(&b[..n]) {
                     let _ = super::feat_offers_auth_tls(&r);
                     let _ = super::software_from_banner(&r.text());
                 }
-            }
             let _ = super::parse_reply(&b);
         }
 

@@ -121,17 +121,17 @@ pub fn parse_challenge(m: &[u8]) -> Result<Challenge, Error> {
             }
         }
     }
-    if flags & FLAG_VERSION != 0 {
-        if let Some(v) = m.get(48..56) {
-            // An all-zero version means the server did not fill it in.
-            if v[..4] != [0, 0, 0, 0] {
-                c.os_version = Some(format!(
-                    "{}.{}.{}",
-                    v[0],
-                    v[1],
-                    u16::from_le_bytes([v[2], v[3]])
-                ));
-            }
+    if flags & FLAG_VERSION != 0
+        && let Some(v) = m.get(48..56)
+    {
+        // An all-zero version means the server did not fill it in.
+        if v[..4] != [0, 0, 0, 0] {
+            c.os_version = Some(format!(
+                "{}.{}.{}",
+                v[0],
+                v[1],
+                u16::from_le_bytes([v[2], v[3]])
+            ));
         }
     }
     Ok(c)

@@ -57,10 +57,10 @@ pub fn connection_request(requested: u32) -> Vec<u8> {
 /// Framing: `Ok(Some(n))` when a whole TPKT of `n` bytes is in `buf`.
 pub fn tpkt_complete(buf: &[u8]) -> Result<Option<usize>, Error> {
     let Some(h) = buf.get(..4) else {
-        if let Some(&b) = buf.first() {
-            if b != 3 {
-                return Err(Error::NotTpkt(b));
-            }
+        if let Some(&b) = buf.first()
+            && b != 3
+        {
+            return Err(Error::NotTpkt(b));
         }
         return Ok(None);
     };

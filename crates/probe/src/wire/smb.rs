@@ -303,7 +303,7 @@ fn smb2_header(command: u16, message_id: u64, session_id: u64) -> Vec<u8> {
 }
 
 fn pad8(m: &mut Vec<u8>) {
-    while m.len() % 8 != 0 {
+    while !m.len().is_multiple_of(8) {
         m.push(0);
     }
 }

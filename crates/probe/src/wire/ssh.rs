@@ -321,14 +321,14 @@ pub fn weaknesses(k: &KexInit) -> Vec<Weakness> {
     let mut out: Vec<Weakness> = Vec::new();
     let mut push = |kind: &'static str, list: &[String], f: fn(&str) -> Option<&'static str>| {
         for name in list {
-            if let Some(reason) = f(name) {
-                if !out.iter().any(|w| w.kind == kind && &w.name == name) {
-                    out.push(Weakness {
-                        kind,
-                        name: name.clone(),
-                        reason,
-                    });
-                }
+            if let Some(reason) = f(name)
+                && !out.iter().any(|w| w.kind == kind && &w.name == name)
+            {
+                out.push(Weakness {
+                    kind,
+                    name: name.clone(),
+                    reason,
+                });
             }
         }
     };
