@@ -108,6 +108,57 @@ fn scan_from(ns: &str, out: &Path, targets: &[&str]) {
     check(&format!("clinicscan scan from {ns}"), &o);
 }
 
+/// Every TCP SYN that reaches one lab host while it runs (tcpdump inside the host's own
+/// namespace): the device's view of how hard it was scanned. Stopped by pid.
+struct SynCapture {
+    child: std::process::Child,
+    out: PathBuf,
+}
+
+impl SynCapture {
+    fn start(ns: &str, addr: &str, out: &Path) -> SynCapture {
+        let file = std::fs::File::create(out).expect("capture file");
+        let child = Command::new("ip")
+            .args([
+                "netns", "exec", ns, "tcpdump", "-i", "eth0", "-n", "-tt", "-l", "-U",
+            ])
+            .arg(format!(
+                "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn and dst host {addr}"
+            ))
+            .stdout(file)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("tcpdump (scripts/install-deps)");
+        // tcpdump needs a moment to open the capture.
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        SynCapture {
+            child,
+            out: out.to_path_buf(),
+        }
+    }
+
+    /// Stops the capture; the arrival time of every SYN, in seconds.
+    fn stop(mut self) -> Vec<f64> {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        std::fs::read_to_string(&self.out)
+            .expect("capture")
+            .lines()
+            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+            .collect()
+    }
+}
+
+impl Drop for SynCapture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A real SMTP server (Debian's aiosmtpd) on the scanner namespace's loopback, delivering
 /// into a maildir; stopped when dropped.
 struct Smtp {
@@ -282,6 +333,51 @@ fn findings(a: &serde_json::Value) -> Vec<(String, String, Option<u64>)> {
         .collect()
 }
 
+/// The device saw SYNs no closer together than the pace allows (less a little timer
+/// jitter), no faster than `per_second` on average, and no burst in any second.
+fn check_gentle_pace(syns: &[f64], per_second: f64) {
+    assert!(
+        syns.len() >= 20,
+        "the modality saw only {} SYNs: was it scanned?",
+        syns.len()
+    );
+    let gap = 1.0 / per_second;
+    let min_gap = syns
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .fold(f64::INFINITY, f64::min);
+    let max_in_window = syns
+        .iter()
+        .enumerate()
+        .map(|(i, t)| syns[i..].iter().take_while(|u| **u < t + 1.0).count())
+        .max()
+        .unwrap_or(0);
+    let span = syns[syns.len() - 1] - syns[0];
+    eprintln!(
+        "modality: {} SYNs over {span:.1} s, {:.2}/s on average, at most {max_in_window} in \
+         any second, closest two {:.0} ms apart (limit {per_second}/s)",
+        syns.len(),
+        syns.len() as f64 / span.max(f64::EPSILON),
+        min_gap * 1000.0
+    );
+    assert!(
+        min_gap >= gap * 0.9,
+        "two SYNs {:.0} ms apart at the modality (pace {:.0} ms)",
+        min_gap * 1000.0,
+        gap * 1000.0
+    );
+    // A closed one-second window holds the pace's N SYNs plus the one on its far edge.
+    assert!(
+        max_in_window as f64 <= per_second.ceil() + 1.0,
+        "{max_in_window} SYNs in one second at the modality (limit {per_second})"
+    );
+    let average = (syns.len() - 1) as f64 / span.max(f64::EPSILON);
+    assert!(
+        average <= per_second * 1.05,
+        "{average:.2} SYNs a second at the modality on average (limit {per_second})"
+    );
+}
+
 fn has_finding_on(a: &serde_json::Value, host: &str, port: u64, rule: &str) -> bool {
     findings(a)
         .iter()
@@ -305,8 +401,12 @@ fn clinic_lab_end_to_end() {
     check("tests/lab/verify", &o);
 
     // 2. clinicscan from the general LAN and from guest Wi-Fi agrees with the ground truth.
+    //    Meanwhile the modality counts the SYNs it receives: the site file gives the
+    //    medical-device zone its gentle default (5 new connections a second, one at a time).
     let general = tmp.path().join("general.json");
+    let capture = SynCapture::start("cs-modality", "10.77.40.10", &tmp.path().join("syn.txt"));
     scan_from("cs-scanner", &general, LAB_ZONES);
+    check_gentle_pace(&capture.stop(), 5.0);
     compare(&general, "general");
     let guest = tmp.path().join("guest.json");
     scan_from("cs-guest", &guest, LAB_ZONES);

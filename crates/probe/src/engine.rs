@@ -621,7 +621,14 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
                 let mut s = s;
                 let _h = hc.sem.clone().acquire_owned().await;
                 let _g = limits.global.clone().acquire_owned().await;
+                // A probe's first connection keeps the host's pace too (gentle zones).
+                if let Some(p) = &hc.gap {
+                    p.wait().await;
+                }
                 probe_tcp(&settings, SocketAddr::new(hc.addr, s.port), &mut s).await;
+                if let Some(p) = &hc.gap {
+                    p.stamp();
+                }
                 s
             });
         } else {
@@ -633,6 +640,9 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
         set.spawn(async move {
             let _h = hc.sem.clone().acquire_owned().await;
             let _g = limits.global.clone().acquire_owned().await;
+            if let Some(p) = &hc.gap {
+                p.wait().await;
+            }
             limits.port_probes.fetch_add(1, Ordering::Relaxed);
             probe_udp(&settings, SocketAddr::new(hc.addr, port)).await
         });

@@ -106,6 +106,14 @@ impl Pacer {
         };
         tokio::time::sleep_until(slot).await;
     }
+
+    /// Records a connection made outside the pacer (a probe's second connection, paced by
+    /// the probe itself): the next slot is a gap after now at the earliest.
+    pub fn stamp(&self) {
+        if let Ok(mut n) = self.next.lock() {
+            *n = (*n).max(Instant::now() + self.gap);
+        }
+    }
 }
 
 /// Scan-wide limits and counters.
@@ -165,13 +173,15 @@ pub(crate) async fn connect_once(
     attempt: u32,
     timeout: Duration,
 ) -> (Attempt, Duration) {
+    // The permit first, then the pace: a connection delayed by a busy global limit after
+    // its slot would otherwise land right before the next one, closer than the pace.
+    let _permit = limits.global.acquire().await;
     if let Some(p) = &host.gap {
         p.wait().await;
     }
     if let Some(p) = &limits.rate {
         p.wait().await;
     }
-    let _permit = limits.global.acquire().await;
     limits.port_probes.fetch_add(1, Ordering::Relaxed);
     let start = Instant::now();
     if let Some(syn) = &limits.syn {

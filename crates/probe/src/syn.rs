@@ -48,6 +48,8 @@ pub(crate) struct SynScanner {
     key: std::collections::hash_map::RandomState,
     waiters: Waiters,
     stop: Arc<AtomicBool>,
+    /// Source address per destination (see `source`).
+    sources: Mutex<HashMap<IpAddr, IpAddr>>,
 }
 
 impl std::fmt::Debug for SynScanner {
@@ -259,6 +261,7 @@ impl SynScanner {
             key: std::collections::hash_map::RandomState::new(),
             waiters,
             stop,
+            sources: Mutex::new(HashMap::new()),
         })
     }
 
@@ -285,7 +288,7 @@ impl SynScanner {
             IpAddr::V4(_) => self.tcp4.as_ref(),
             IpAddr::V6(_) => self.tcp6.as_ref(),
         };
-        let (Some(sock), Some(src)) = (sock, source_for(dst)) else {
+        let (Some(sock), Some(src)) = (sock, self.source(dst)) else {
             return Err(Attempt::Local(io::Error::other(
                 "no raw socket or route for this family",
             )));
@@ -310,6 +313,25 @@ impl SynScanner {
             return Err(crate::portscan::classify(&e));
         }
         Ok(((port, seq), rx))
+    }
+
+    /// Our source address towards `dst`, looked up once per destination (the lookup is a
+    /// socket, a connect and a close: too dear for every SYN of a 1,000-port scan).
+    fn source(&self, dst: IpAddr) -> Option<IpAddr> {
+        if let Ok(m) = self.sources.lock()
+            && let Some(src) = m.get(&dst)
+        {
+            return Some(*src);
+        }
+        let src = source_for(dst)?;
+        if let Ok(mut m) = self.sources.lock() {
+            // Bounded: a /16 sweep must not grow it without end.
+            if m.len() >= 4096 {
+                m.clear();
+            }
+            m.insert(dst, src);
+        }
+        Some(src)
     }
 
     fn forget(&self, key: Key) {
