@@ -9,18 +9,17 @@
 //!   descriptor, no connection the device must hold); otherwise a connect.
 //! - Nothing: down (no-response), or unreachable when only ICMP unreachable came back.
 //!
-//! Every wait is the scan-wide [`crate::rtt::DiscoveryWait`]: the configured timeout until some host
-//! has answered, then a smoothed estimate of the answers' round trips, so that on a LAN an address with
-//! no host costs a few hundred milliseconds, not the full timeout.
+//! Every wait is the scan-wide [`crate::rtt::DiscoveryWait`]: the configured timeout until
+//! some host has answered, then a smoothed estimate of the answers' round trips, so that on
+//! a LAN an address with no host costs a few hundred milliseconds, not the full timeout.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use clinicscan_model::HostReason;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use crate::portscan::{Attempt, HostCtx, Limits, PortResult, connect_once, state_of};
 use crate::raw::{ArpPinger, IcmpPinger, mac_string};
