@@ -20,7 +20,7 @@ use std::time::Duration;
 use pnet::packet::ip::IpNextHeaderProtocols;
 use pnet::packet::ipv4::Ipv4Packet;
 use pnet::packet::tcp::{MutableTcpPacket, TcpFlags, TcpPacket, ipv4_checksum, ipv6_checksum};
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{Domain, Protocol, SockAddr, SockFilter, Socket, Type};
 use tokio::sync::oneshot;
 
 use crate::netinfo::source_for;
@@ -209,6 +209,16 @@ impl SynScanner {
                 reserve.push(r6);
             }
         }
+        // The raw TCP sockets get a copy of every TCP segment the host receives; a connect
+        // scan alongside would wake the readers 40,000 times for nothing. A filter in the
+        // kernel keeps only segments to our reserved port. Without it (never seen) the
+        // readers still match by port and sequence number, only slower.
+        if let Some(s) = &tcp4 {
+            let _ = s.attach_filter(&port_filter(src_port, true));
+        }
+        if let Some(s) = &tcp6 {
+            let _ = s.attach_filter(&port_filter(src_port, false));
+        }
         let waiters: Waiters = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         if let Some(s) = &tcp4 {
@@ -360,6 +370,29 @@ impl SynScanner {
         let _pending = Pending { scanner: self, key };
         outcome(wait.until(start, rx).await)
     }
+}
+
+/// A classic BPF program accepting only TCP segments to `port`. An IPv4 raw socket sees
+/// the IP header first (its length is in the low nibble of byte 0); an IPv6 one sees the
+/// TCP header only.
+fn port_filter(port: u16, ipv4: bool) -> Vec<SockFilter> {
+    // linux/filter.h: LD/LDX/JMP/RET classes, H/B sizes, ABS/IND/MSH modes, JEQ, K.
+    const LDX_B_MSH: u16 = 0x01 | 0x10 | 0xa0;
+    const LD_H_IND: u16 = 0x08 | 0x40;
+    const LD_H_ABS: u16 = 0x08 | 0x20;
+    const JEQ_K: u16 = 0x05 | 0x10;
+    const RET_K: u16 = 0x06;
+    let mut prog = Vec::with_capacity(5);
+    if ipv4 {
+        prog.push(SockFilter::new(LDX_B_MSH, 0, 0, 0)); // x = IP header length
+        prog.push(SockFilter::new(LD_H_IND, 0, 0, 2)); // a = TCP destination port
+    } else {
+        prog.push(SockFilter::new(LD_H_ABS, 0, 0, 2));
+    }
+    prog.push(SockFilter::new(JEQ_K, 0, 1, u32::from(port)));
+    prog.push(SockFilter::new(RET_K, 0, 0, 0x0004_0000)); // keep the segment
+    prog.push(SockFilter::new(RET_K, 0, 0, 0)); // drop it
+    prog
 }
 
 /// The attempt number that keys discovery pings: their sequence numbers never collide
