@@ -115,8 +115,8 @@ pub struct Timing {
     /// Discovery: how long to wait for ARP / ICMP / TCP ping answers before any host of
     /// the scan has answered.
     pub discovery_timeout: Duration,
-    /// Discovery: the shortest wait once hosts have answered (the wait then follows the
-    /// slowest answer seen, see `DiscoveryWait`).
+    /// Discovery: the shortest wait once hosts have answered (the wait then follows a
+    /// smoothed estimate of the answers' round trips, see `DiscoveryWait`).
     pub discovery_min: Duration,
 }
 

@@ -99,14 +99,7 @@ async fn ping(limits: &Arc<Limits>, host: &Arc<HostCtx>, icmp: Option<&IcmpPinge
             if let Some(syn) = &l.ping_syn {
                 // A raw SYN holds nothing open on the device, so the host's connection
                 // limit does not apply; its pace (gentle profiles) and the scan's do.
-                if let Some(p) = &h.gap {
-                    p.wait().await;
-                }
-                if let Some(p) = &l.rate {
-                    p.wait().await;
-                }
-                l.port_probes
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                l.pace(&h).await;
                 let start = Instant::now();
                 let a = syn.ping(h.addr, port, &l.discovery).await;
                 return Ping::Tcp(port, a, start.elapsed());

@@ -571,7 +571,7 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
     }
 
     // TCP ports
-    let (tcp, tally) = scan_tcp(
+    let (tcp, mut tally) = scan_tcp(
         e.limits.clone(),
         hc.clone(),
         &e.plan.ports.tcp,
@@ -590,15 +590,14 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
         );
     }
     let mut services: Vec<Service> = tcp
-        .iter()
+        .into_iter()
         .map(|(port, r)| {
-            let mut s = Service::port_only(*port, Transport::Tcp, r.state, r.reason);
+            let mut s = Service::port_only(port, Transport::Tcp, r.state, r.reason);
             s.latency_ms = r.latency.map(|d| d.as_secs_f64() * 1000.0);
-            s.port_name = port_name(*port, Transport::Tcp);
+            s.port_name = port_name(port, Transport::Tcp);
             s
         })
         .collect();
-    drop(tcp);
 
     let settings = Arc::new(ProbeSettings {
         probe_timeout: config.timing.probe_timeout,
@@ -622,9 +621,7 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
                 let _h = hc.sem.clone().acquire_owned().await;
                 let _g = limits.global.clone().acquire_owned().await;
                 // A probe's first connection keeps the host's pace too (gentle zones).
-                if let Some(p) = &hc.gap {
-                    p.wait().await;
-                }
+                hc.pace().await;
                 probe_tcp(&settings, SocketAddr::new(hc.addr, s.port), &mut s).await;
                 if let Some(p) = &hc.gap {
                     p.stamp();
@@ -640,9 +637,7 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
         set.spawn(async move {
             let _h = hc.sem.clone().acquire_owned().await;
             let _g = limits.global.clone().acquire_owned().await;
-            if let Some(p) = &hc.gap {
-                p.wait().await;
-            }
+            hc.pace().await;
             limits.port_probes.fetch_add(1, Ordering::Relaxed);
             probe_udp(&settings, SocketAddr::new(hc.addr, port)).await
         });
@@ -655,8 +650,11 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
     let mut services = keep;
     services.sort_by_key(|s| (s.transport, s.port));
 
+    for s in services.iter().filter(|s| s.transport == Transport::Udp) {
+        tally.count(s.state);
+    }
     let udp_scanned = u32::try_from(e.plan.ports.udp.len()).unwrap_or(u32::MAX);
-    let mut summary = PortSummary {
+    let summary = PortSummary {
         scanned: u32::try_from(e.plan.ports.tcp.len())
             .unwrap_or(u32::MAX)
             .saturating_add(udp_scanned),
@@ -664,13 +662,6 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
         closed: tally.closed,
         filtered: tally.filtered,
     };
-    for s in services.iter().filter(|s| s.transport == Transport::Udp) {
-        match s.state {
-            PortState::Open => summary.open += 1,
-            PortState::Closed => summary.closed += 1,
-            PortState::Filtered | PortState::OpenFiltered => summary.filtered += 1,
-        }
-    }
     if !config.report_closed {
         services.retain(|s| s.state == PortState::Open);
     }

@@ -131,6 +131,17 @@ pub(crate) struct Limits {
     pub discovery: crate::rtt::DiscoveryWait,
 }
 
+impl Limits {
+    /// Waits for the host's pace and the scan's rate, and counts the probe about to go.
+    pub async fn pace(&self, host: &HostCtx) {
+        host.pace().await;
+        if let Some(p) = &self.rate {
+            p.wait().await;
+        }
+        self.port_probes.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Per-host state shared by the host's tasks.
 #[derive(Debug)]
 pub(crate) struct HostCtx {
@@ -141,6 +152,13 @@ pub(crate) struct HostCtx {
 }
 
 impl HostCtx {
+    /// Waits for the host's next connection slot (gentle profiles); at once otherwise.
+    pub async fn pace(&self) {
+        if let Some(p) = &self.gap {
+            p.wait().await;
+        }
+    }
+
     pub fn new(addr: IpAddr, per_host: usize, gap: Duration, bounds: RttBounds) -> Self {
         HostCtx {
             addr,
@@ -176,13 +194,7 @@ pub(crate) async fn connect_once(
     // The permit first, then the pace: a connection delayed by a busy global limit after
     // its slot would otherwise land right before the next one, closer than the pace.
     let _permit = limits.global.acquire().await;
-    if let Some(p) = &host.gap {
-        p.wait().await;
-    }
-    if let Some(p) = &limits.rate {
-        p.wait().await;
-    }
-    limits.port_probes.fetch_add(1, Ordering::Relaxed);
+    limits.pace(host).await;
     let start = Instant::now();
     if let Some(syn) = &limits.syn {
         let a = syn.probe(host.addr, port, attempt, timeout).await;
@@ -275,10 +287,10 @@ pub(crate) async fn scan_port(limits: &Limits, host: &HostCtx, port: u16) -> Por
     }
 }
 
-/// A host's TCP port states, counted as they come in (closed ports are counted, not kept,
+/// A host's port states, counted as they come in (closed ports are counted, not kept,
 /// unless asked for: a full-range scan of a subnet must not hold 65,535 records a host).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TcpTally {
+pub(crate) struct PortTally {
     pub open: u32,
     pub closed: u32,
     pub filtered: u32,
@@ -286,13 +298,18 @@ pub(crate) struct TcpTally {
     pub local_error: Option<io::ErrorKind>,
 }
 
-impl TcpTally {
-    fn add(&mut self, r: &PortResult) {
-        match r.state {
+impl PortTally {
+    /// Counts one port in `state`.
+    pub fn count(&mut self, state: PortState) {
+        match state {
             PortState::Open => self.open += 1,
             PortState::Closed => self.closed += 1,
             PortState::Filtered | PortState::OpenFiltered => self.filtered += 1,
         }
+    }
+
+    fn add(&mut self, r: &PortResult) {
+        self.count(r.state);
         if self.local_error.is_none() {
             self.local_error = r.local_error;
         }
@@ -308,8 +325,8 @@ pub(crate) async fn scan_tcp(
     ports: &[u16],
     known: &[(u16, PortResult)],
     keep_all: bool,
-) -> (Vec<(u16, PortResult)>, TcpTally) {
-    let mut tally = TcpTally::default();
+) -> (Vec<(u16, PortResult)>, PortTally) {
+    let mut tally = PortTally::default();
     let mut kept: Vec<(usize, u16, PortResult)> = Vec::new();
     let mut record = |i: usize, port: u16, r: PortResult| {
         tally.add(&r);
