@@ -42,6 +42,9 @@ type Waiters = Arc<Mutex<HashMap<Key, oneshot::Sender<SynReply>>>>;
 pub(crate) struct SynScanner {
     tcp4: Option<Arc<Socket>>,
     tcp6: Option<Arc<Socket>>,
+    /// The sockets take whole IP packets (IP_HDRINCL / IPV6_HDRINCL): see `open`.
+    hdrincl4: bool,
+    hdrincl6: bool,
     /// Sockets bound (never listening) to reserve the source port from other programs.
     _reserve: Vec<Socket>,
     src_port: u16,
@@ -93,6 +96,37 @@ pub(crate) fn syn_segment(src: SocketAddr, dst: SocketAddr, seq: u32) -> Option<
     };
     tcp.set_checksum(sum);
     Some(buf)
+}
+
+/// A SYN segment behind its IP header (for a socket with the header included). Linux
+/// fills in the IPv4 identification, total length and header checksum; IPv6 has none but
+/// the payload length, which we set.
+pub(crate) fn syn_packet(src: SocketAddr, dst: SocketAddr, seq: u32) -> Option<Vec<u8>> {
+    let seg = syn_segment(src, dst, seq)?;
+    let mut pkt = match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let mut h = vec![0u8; 20];
+            h[0] = 0x45; // version 4, 5 words of header
+            h[8] = 64; // TTL
+            h[9] = 6; // TCP
+            h[12..16].copy_from_slice(&s.octets());
+            h[16..20].copy_from_slice(&d.octets());
+            h
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let mut h = vec![0u8; 40];
+            h[0] = 0x60; // version 6
+            h[4..6].copy_from_slice(&(seg.len() as u16).to_be_bytes());
+            h[6] = 6; // next header TCP
+            h[7] = 64; // hop limit
+            h[8..24].copy_from_slice(&s.octets());
+            h[24..40].copy_from_slice(&d.octets());
+            h
+        }
+        _ => return None,
+    };
+    pkt.extend_from_slice(&seg);
+    Some(pkt)
 }
 
 /// Classifies a TCP segment sent to `our_port` (pure): the key it answers and what it says.
@@ -209,6 +243,15 @@ impl SynScanner {
                 reserve.push(r6);
             }
         }
+        // Whole packets: without the header included the kernel builds it under the socket
+        // lock and keeps that lock while the packet travels the local stack, so the
+        // runtime's threads wait on each other's sends; with it they send side by side.
+        let hdrincl4 = tcp4
+            .as_ref()
+            .is_some_and(|s| s.set_header_included_v4(true).is_ok());
+        let hdrincl6 = tcp6
+            .as_ref()
+            .is_some_and(|s| s.set_header_included_v6(true).is_ok());
         // The raw TCP sockets get a copy of every TCP segment the host receives; a connect
         // scan alongside would wake the readers 40,000 times for nothing. A filter in the
         // kernel keeps only segments to our reserved port. Without it (never seen) the
@@ -266,6 +309,8 @@ impl SynScanner {
         Ok(SynScanner {
             tcp4,
             tcp6,
+            hdrincl4,
+            hdrincl6,
             _reserve: reserve,
             src_port,
             key: std::collections::hash_map::RandomState::new(),
@@ -294,9 +339,9 @@ impl SynScanner {
         port: u16,
         attempt: u32,
     ) -> Result<(Key, oneshot::Receiver<SynReply>), Attempt> {
-        let sock = match dst {
-            IpAddr::V4(_) => self.tcp4.as_ref(),
-            IpAddr::V6(_) => self.tcp6.as_ref(),
+        let (sock, hdrincl) = match dst {
+            IpAddr::V4(_) => (self.tcp4.as_ref(), self.hdrincl4),
+            IpAddr::V6(_) => (self.tcp6.as_ref(), self.hdrincl6),
         };
         let (Some(sock), Some(src)) = (sock, self.source(dst)) else {
             return Err(Attempt::Local(io::Error::other(
@@ -304,7 +349,8 @@ impl SynScanner {
             )));
         };
         let seq = self.isn(dst, port, attempt);
-        let Some(seg) = syn_segment(
+        let build = if hdrincl { syn_packet } else { syn_segment };
+        let Some(seg) = build(
             SocketAddr::new(src, self.src_port),
             SocketAddr::new(dst, port),
             seq,
@@ -467,6 +513,37 @@ mod tests {
             "bare RST acknowledges nothing"
         );
         assert_eq!(parse_tcp_reply(&reply[..10], 40000), None, "truncated");
+    }
+
+    #[test]
+    fn whole_packets_for_both_families() {
+        let src: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let dst: SocketAddr = "10.0.0.2:443".parse().unwrap();
+        let p = syn_packet(src, dst, 7).unwrap();
+        let ip = Ipv4Packet::new(&p).unwrap();
+        assert_eq!((ip.get_version(), ip.get_header_length()), (4, 5));
+        assert_eq!(ip.get_next_level_protocol(), IpNextHeaderProtocols::Tcp);
+        assert_eq!(ip.get_source().to_string(), "10.0.0.1");
+        assert_eq!(ip.get_destination().to_string(), "10.0.0.2");
+        assert_eq!(&p[20..], &syn_segment(src, dst, 7).unwrap()[..]);
+
+        let src: SocketAddr = "[fd00::1]:40000".parse().unwrap();
+        let dst: SocketAddr = "[fd00::2]:22".parse().unwrap();
+        let p = syn_packet(src, dst, 7).unwrap();
+        assert_eq!(p.len(), 40 + 24);
+        assert_eq!(p[0] >> 4, 6);
+        assert_eq!(u16::from_be_bytes([p[4], p[5]]), 24, "payload length");
+        assert_eq!((p[6], p[7]), (6, 64));
+        assert_eq!(
+            &p[8..24],
+            &"fd00::1".parse::<std::net::Ipv6Addr>().unwrap().octets()
+        );
+        assert_eq!(&p[40..], &syn_segment(src, dst, 7).unwrap()[..]);
+        assert_eq!(
+            syn_packet(src, "10.0.0.2:1".parse().unwrap(), 7),
+            None,
+            "mixed families"
+        );
     }
 
     #[test]
