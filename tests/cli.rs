@@ -85,6 +85,38 @@ fn scan_of_loopback_gives_exact_states_and_a_valid_observation() {
 }
 
 #[test]
+fn max_rate_spaces_the_connections() {
+    // 11 closed ports at 20 a second: the last connection starts 0.5 s after the first at
+    // the earliest. Without the limit the same scan of loopback takes milliseconds.
+    let ports: Vec<String> = (0..11).map(|_| closed_port().to_string()).collect();
+    let ports = ports.join(",");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "scan",
+            "127.0.0.1",
+            "-p",
+            &ports,
+            "--no-history",
+            "--no-probes",
+            "-f",
+            "observation",
+        ];
+        args.extend_from_slice(extra);
+        let start = Instant::now();
+        let o = clinicscan(&args);
+        assert!(o.status.success(), "scan failed: {}", stderr(&o));
+        let obs: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+        assert_eq!(obs["hosts"][0]["port_summary"]["closed"], 11);
+        (start.elapsed(), obs["scan"]["stats"]["port_probes"].clone())
+    };
+    let (limited, probes) = run(&["--max-rate", "20"]);
+    assert_eq!(probes, 11);
+    assert!(limited >= Duration::from_millis(500), "{limited:?}");
+    let (free, _) = run(&[]);
+    assert!(free < limited, "{free:?} vs {limited:?}");
+}
+
+#[test]
 fn scan_prints_a_table_and_an_assessment_that_validates() {
     let open = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = open.local_addr().expect("addr").port().to_string();
@@ -151,6 +183,7 @@ fn bad_input_fails_before_any_packet() {
             "site.toml",
         ),
         (&["assess", "Cargo.toml"], "Cargo.toml"),
+        (&["scan", "127.0.0.1", "--max-rate", "0"], "--max-rate"),
     ];
     for (args, needle) in cases {
         let start = Instant::now();

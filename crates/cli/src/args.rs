@@ -209,6 +209,11 @@ pub struct TargetArgs {
     #[arg(long, value_name = "N")]
     pub max_per_host: Option<u32>,
 
+    /// Global limit of new connections, SYNs and UDP probes per second, over all hosts (as
+    /// nmap's --max-rate). Zones' rate profiles in the site file still apply per host.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_rate: Option<u32>,
+
     /// SNMP community to try besides "public" (repeatable).
     #[arg(long = "snmp-community", value_name = "NAME")]
     pub snmp_communities: Vec<String>,

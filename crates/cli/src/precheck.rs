@@ -41,6 +41,7 @@ pub fn run(g: &Globals, args: PrecheckArgs) -> Result<u8> {
                 allow_public: args.allow_public,
                 max_concurrency: None,
                 max_per_host: None,
+                max_rate: None,
                 snmp_communities: Vec::new(),
             };
             let config = crate::scan::scan_config(&targets, site.as_ref(), None)?;

@@ -163,6 +163,7 @@ pub fn scan_config(
     if let Some(n) = t.max_per_host {
         config.max_per_host = n.max(1) as usize;
     }
+    config.rate = t.max_rate;
     for c in &t.snmp_communities {
         if !config.snmp_communities.contains(c) {
             config.snmp_communities.push(c.clone());

@@ -59,6 +59,11 @@ pub(crate) struct RawTools<'a> {
     )>,
 }
 
+/// One pace slot of `host` (an owned future, so the loop can keep it across iterations).
+async fn paced(limits: Arc<Limits>, host: Arc<HostCtx>) {
+    limits.pace(&host).await;
+}
+
 enum Ping {
     Icmp(Option<Duration>),
     Tcp(u16, Attempt, Duration),
@@ -93,25 +98,29 @@ pub(crate) async fn discover(
 async fn ping(limits: &Arc<Limits>, host: &Arc<HostCtx>, icmp: Option<&IcmpPinger>) -> Discovery {
     let wait = &limits.discovery;
     let mut set: JoinSet<Ping> = JoinSet::new();
-    for &port in PING_PORTS {
-        let (l, h) = (limits.clone(), host.clone());
-        set.spawn(async move {
-            if let Some(syn) = &l.ping_syn {
-                // A raw SYN holds nothing open on the device, so the host's connection
-                // limit does not apply; its pace (gentle profiles) and the scan's do.
-                l.pace(&h).await;
-                let start = Instant::now();
-                let a = syn.ping(h.addr, port, &l.discovery).await;
-                return Ping::Tcp(port, a, start.elapsed());
-            }
-            let Ok(_permit) = h.sem.clone().acquire_owned().await else {
-                return Ping::Tcp(port, Attempt::Timeout, Duration::ZERO);
-            };
-            let timeout = l.discovery.current();
-            let (a, rtt) = connect_once(&l, &h, port, 0, timeout).await;
-            Ping::Tcp(port, a, rtt)
-        });
-    }
+    // Raw SYN pings go out one pace slot at a time from the loop below, and stop once the
+    // host has answered: spawned all at once, each would reserve its slot up front and a
+    // gentle device that answered the first would wait out the other nineteen.
+    let mut syn_ports: &[u16] = if limits.ping_syn.is_some() {
+        PING_PORTS
+    } else {
+        for &port in PING_PORTS {
+            let (l, h) = (limits.clone(), host.clone());
+            set.spawn(async move {
+                let Ok(_permit) = h.sem.clone().acquire_owned().await else {
+                    return Ping::Tcp(port, Attempt::Timeout, Duration::ZERO);
+                };
+                let timeout = l.discovery.current();
+                let (a, rtt) = connect_once(&l, &h, port, 0, timeout).await;
+                Ping::Tcp(port, a, rtt)
+            });
+        }
+        &[]
+    };
+    // A raw SYN holds nothing open on the device, so the host's connection limit does not
+    // apply; its pace (gentle profiles) and the scan's do.
+    let slot = paced(limits.clone(), host.clone());
+    tokio::pin!(slot);
     let icmp_fut = async {
         match icmp {
             Some(p) if p.supports(host.addr) => Some(p.ping(host.addr, wait).await),
@@ -124,6 +133,26 @@ async fn ping(limits: &Arc<Limits>, host: &Arc<HostCtx>, icmp: Option<&IcmpPinge
     let mut ports = Vec::new();
     loop {
         let next = tokio::select! {
+            () = &mut slot, if !syn_ports.is_empty() => {
+                if let (Some((&port, rest)), Some(syn)) =
+                    (syn_ports.split_first(), limits.ping_syn.clone())
+                {
+                    syn_ports = rest;
+                    let l = limits.clone();
+                    let addr = host.addr;
+                    set.spawn(async move {
+                        let start = Instant::now();
+                        let a = syn.ping(addr, port, &l.discovery).await;
+                        Ping::Tcp(port, a, start.elapsed())
+                    });
+                } else {
+                    syn_ports = &[];
+                }
+                if !syn_ports.is_empty() {
+                    slot.set(paced(limits.clone(), host.clone()));
+                }
+                continue;
+            }
             r = &mut icmp_fut, if !icmp_done => {
                 icmp_done = true;
                 match r {
@@ -131,7 +160,8 @@ async fn ping(limits: &Arc<Limits>, host: &Arc<HostCtx>, icmp: Option<&IcmpPinge
                     None => continue,
                 }
             }
-            r = set.join_next() => match r {
+            // (an empty set with pings still to send is not the end)
+            r = set.join_next(), if !set.is_empty() || syn_ports.is_empty() => match r {
                 None if icmp_done => break,
                 None => {
                     // only ICMP left: wait for it

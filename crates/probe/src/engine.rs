@@ -27,7 +27,7 @@ use crate::discovery::{Discovery, RawTools, discover};
 use crate::dns::Dns;
 use crate::netinfo::{NetInfo, arp_cache, hostname, source_for};
 use crate::oui;
-use crate::portscan::{HostCtx, Limits, Pacer, scan_tcp};
+use crate::portscan::{HostCtx, Limits, Pace, Pacer, scan_tcp};
 use crate::raw::{ArpPinger, IcmpPinger};
 use crate::rtt::DiscoveryWait;
 use crate::scope::check_address;
@@ -172,7 +172,7 @@ where
     };
     let limits = Arc::new(Limits {
         global: Arc::new(Semaphore::new(config.max_concurrency)),
-        rate: config.rate.map(Pacer::per_second),
+        rate: config.rate.map(|r| Arc::new(Pacer::per_second(r))),
         port_probes: AtomicU64::new(0),
         retries: timing.retries,
         syn,
@@ -491,7 +491,12 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
     let service_probes = profile
         .and_then(|p| p.service_probes)
         .unwrap_or(config.service_probes);
-    let hc = Arc::new(HostCtx::new(addr, per_host, gap, config.timing.rtt));
+    let hc = Arc::new(HostCtx::new(
+        addr,
+        per_host,
+        Pace::new(gap, e.limits.rate.clone()),
+        config.timing.rtt,
+    ));
 
     let discovery = if !config.discovery {
         Discovery::Up {
@@ -607,7 +612,7 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
         now: e.now,
         server_name: e.names.get(&addr).and_then(|n| n.first().cloned()),
         snmp_communities: config.snmp_communities.clone(),
-        connection_gap: gap,
+        pace: hc.pace.clone(),
     });
 
     // Service probes on open TCP ports, and UDP ports (their probe is their scan).
@@ -620,12 +625,9 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
                 let mut s = s;
                 let _h = hc.sem.clone().acquire_owned().await;
                 let _g = limits.global.clone().acquire_owned().await;
-                // A probe's first connection keeps the host's pace too (gentle zones).
-                hc.pace().await;
+                // Every connection the probe opens keeps the host's pace (its context
+                // carries it; see `proto::io::connect_to`).
                 probe_tcp(&settings, SocketAddr::new(hc.addr, s.port), &mut s).await;
-                if let Some(p) = &hc.gap {
-                    p.stamp();
-                }
                 s
             });
         } else {
@@ -637,8 +639,7 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
         set.spawn(async move {
             let _h = hc.sem.clone().acquire_owned().await;
             let _g = limits.global.clone().acquire_owned().await;
-            hc.pace().await;
-            limits.port_probes.fetch_add(1, Ordering::Relaxed);
+            limits.pace(&hc).await;
             probe_udp(&settings, SocketAddr::new(hc.addr, port)).await
         });
     }

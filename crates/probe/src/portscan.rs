@@ -106,13 +106,44 @@ impl Pacer {
         };
         tokio::time::sleep_until(slot).await;
     }
+}
 
-    /// Records a connection made outside the pacer (a probe's second connection, paced by
-    /// the probe itself): the next slot is a gap after now at the earliest.
-    pub fn stamp(&self) {
-        if let Ok(mut n) = self.next.lock() {
-            *n = (*n).max(Instant::now() + self.gap);
+/// Every pace a new connection to one host keeps: the host's gap (gentle profiles) and the
+/// scan's rate. Port scan, discovery and service probes share one per host, and a probe's
+/// context carries it, so a probe's second and later connections keep the pace too.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Pace {
+    host: Option<Arc<Pacer>>,
+    scan: Option<Arc<Pacer>>,
+}
+
+impl Pace {
+    /// `host_gap` zero for no per-host pace.
+    pub fn new(host_gap: Duration, scan: Option<Arc<Pacer>>) -> Self {
+        Pace {
+            host: (!host_gap.is_zero()).then(|| Arc::new(Pacer::with_gap(host_gap))),
+            scan,
         }
+    }
+
+    /// Waits for the host's next slot, then the scan's; at once when neither paces.
+    pub async fn wait(&self) {
+        if let Some(p) = &self.host {
+            p.wait().await;
+        }
+        if let Some(p) = &self.scan {
+            p.wait().await;
+        }
+    }
+
+    /// The host is paced (a gentle profile): probes use one connection at a time.
+    pub fn is_gentle(&self) -> bool {
+        self.host.is_some()
+    }
+
+    /// Paced at all (gentle host or a scan rate): discovery sends its pings one by one.
+    pub fn is_paced(&self) -> bool {
+        self.host.is_some() || self.scan.is_some()
     }
 }
 
@@ -120,7 +151,8 @@ impl Pacer {
 #[derive(Debug)]
 pub(crate) struct Limits {
     pub global: Arc<Semaphore>,
-    pub rate: Option<Pacer>,
+    /// The scan-wide rate, also held by every host's [`Pace`].
+    pub rate: Option<Arc<Pacer>>,
     pub port_probes: AtomicU64,
     pub retries: u32,
     /// Raw SYN probing instead of connect, when privileged and asked for.
@@ -134,10 +166,7 @@ pub(crate) struct Limits {
 impl Limits {
     /// Waits for the host's pace and the scan's rate, and counts the probe about to go.
     pub async fn pace(&self, host: &HostCtx) {
-        host.pace().await;
-        if let Some(p) = &self.rate {
-            p.wait().await;
-        }
+        host.pace.wait().await;
         self.port_probes.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -148,23 +177,16 @@ pub(crate) struct HostCtx {
     pub addr: IpAddr,
     pub rtt: Mutex<RttEstimator>,
     pub sem: Arc<Semaphore>,
-    pub gap: Option<Pacer>,
+    pub pace: Pace,
 }
 
 impl HostCtx {
-    /// Waits for the host's next connection slot (gentle profiles); at once otherwise.
-    pub async fn pace(&self) {
-        if let Some(p) = &self.gap {
-            p.wait().await;
-        }
-    }
-
-    pub fn new(addr: IpAddr, per_host: usize, gap: Duration, bounds: RttBounds) -> Self {
+    pub fn new(addr: IpAddr, per_host: usize, pace: Pace, bounds: RttBounds) -> Self {
         HostCtx {
             addr,
             rtt: Mutex::new(RttEstimator::new(bounds)),
             sem: Arc::new(Semaphore::new(per_host.max(1))),
-            gap: (!gap.is_zero()).then(|| Pacer::with_gap(gap)),
+            pace,
         }
     }
 
@@ -433,7 +455,7 @@ mod tests {
         let host = Arc::new(HostCtx::new(
             "127.0.0.1".parse().unwrap(),
             4,
-            Duration::ZERO,
+            Pace::default(),
             RttBounds::default(),
         ));
         let (r, tally) = scan_tcp(limits.clone(), host.clone(), &[open, closed], &[], true).await;

@@ -16,6 +16,7 @@ use clinicscan_model::{PortReason, PortState, Service, Transport};
 use tokio::time::Instant;
 
 use crate::catalog::port_entry;
+use crate::portscan::Pace;
 use crate::proto::io::{Budget, connect, read_some};
 use crate::proto::{self, ProbeContext, ProbeKind};
 
@@ -29,7 +30,7 @@ pub(crate) struct ProbeSettings {
     pub now: DateTime<Utc>,
     pub server_name: Option<String>,
     pub snmp_communities: Vec<String>,
-    pub connection_gap: Duration,
+    pub pace: Pace,
 }
 
 impl ProbeSettings {
@@ -42,7 +43,7 @@ impl ProbeSettings {
             now: self.now,
             server_name: self.server_name.clone(),
             snmp_communities: self.snmp_communities.clone(),
-            connection_gap: self.connection_gap,
+            pace: self.pace.clone(),
         }
     }
 }

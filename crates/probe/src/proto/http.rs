@@ -297,7 +297,7 @@ mod tests {
             now: chrono::Utc::now(),
             server_name: None,
             snmp_communities: Vec::new(),
-            connection_gap: Duration::ZERO,
+            pace: crate::portscan::Pace::default(),
         }
     }
 

@@ -71,8 +71,12 @@ pub(crate) async fn connect(ctx: &ProbeContext) -> Result<TcpStream, IoError> {
     connect_to(ctx, ctx.addr).await
 }
 
-/// Opens a TCP connection to `addr`, bounded as [`connect`].
+/// Opens a TCP connection to `addr`, bounded as [`connect`], at the host's pace: every
+/// probe connects through here, so none of its connections comes closer than the pace.
 pub(crate) async fn connect_to(ctx: &ProbeContext, addr: SocketAddr) -> Result<TcpStream, IoError> {
+    if timeout_at(ctx.deadline, ctx.pace.wait()).await.is_err() {
+        return Err(IoError::Timeout);
+    }
     match timeout_at(step_deadline(ctx), TcpStream::connect(addr)).await {
         Err(_) => Err(IoError::Timeout),
         Ok(Err(e)) => Err(IoError::Connect(e)),
@@ -210,6 +214,34 @@ pub(crate) async fn udp_send_recv(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn every_connection_keeps_the_hosts_pace() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let mut ctx = ProbeContext {
+            addr,
+            deadline: Instant::now() + std::time::Duration::from_secs(5),
+            io_timeout: std::time::Duration::from_secs(1),
+            max_bytes: 1024,
+            now: chrono::Utc::now(),
+            server_name: None,
+            snmp_communities: Vec::new(),
+            pace: crate::portscan::Pace::new(std::time::Duration::from_millis(60), None),
+        };
+        let start = Instant::now();
+        for _ in 0..4 {
+            connect(&ctx).await.unwrap();
+        }
+        // three gaps between four connections
+        assert!(start.elapsed() >= std::time::Duration::from_millis(180));
+        // A pace slot beyond the deadline is a timeout, not a wait past it.
+        ctx.pace = crate::portscan::Pace::new(std::time::Duration::from_secs(30), None);
+        ctx.deadline = Instant::now() + std::time::Duration::from_millis(100);
+        connect(&ctx).await.unwrap();
+        assert!(matches!(connect(&ctx).await, Err(IoError::Timeout)));
+        assert!(Instant::now() < ctx.deadline + std::time::Duration::from_millis(50));
+    }
 
     #[test]
     fn a_reset_while_connecting_is_a_closed_connection_not_a_failed_connect() {

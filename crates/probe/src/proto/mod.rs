@@ -65,7 +65,7 @@ pub mod hooks {
             now,
             server_name: server_name.map(str::to_string),
             snmp_communities: Vec::new(),
-            connection_gap: Duration::ZERO,
+            pace: crate::portscan::Pace::default(),
         }
     }
 
@@ -235,8 +235,9 @@ pub(crate) struct ProbeContext {
     pub server_name: Option<String>,
     /// SNMP communities to try with v1/v2c (default: just "public").
     pub snmp_communities: Vec<String>,
-    /// Pause between connections to this host (gentle profile for medical devices).
-    pub connection_gap: Duration,
+    /// The pace every new connection to this host keeps (gentle profile for medical
+    /// devices, the scan's rate); `proto::io::connect_to` waits for it.
+    pub pace: crate::portscan::Pace,
 }
 
 /// Runs one probe against one service, filling its facts.

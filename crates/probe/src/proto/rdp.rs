@@ -95,14 +95,7 @@ async fn negotiate(
         }
     }
     let _ = stream.shutdown().await;
-    gap(ctx).await;
     Ok(neg)
-}
-
-async fn gap(ctx: &ProbeContext) {
-    if !ctx.connection_gap.is_zero() {
-        tokio::time::sleep(ctx.connection_gap).await;
-    }
 }
 
 /// MCS Connect Initial offering `methods`; the server's SC_SECURITY.
@@ -141,7 +134,6 @@ async fn accepts_method(ctx: &ProbeContext, budget: &mut Budget, method: u32) ->
     }
     let r = mcs(ctx, &mut stream, budget, method).await;
     let _ = stream.shutdown().await;
-    gap(ctx).await;
     match r {
         Ok(sec) => Some(sec.method == method),
         // refusing the connection is how a server says no to the method

@@ -115,7 +115,7 @@ fn ctx(port: u16) -> ProbeContext {
         now: chrono::Utc::now(),
         server_name: None,
         snmp_communities: Vec::new(),
-        connection_gap: Duration::ZERO,
+        pace: crate::portscan::Pace::default(),
     }
 }
 
@@ -770,7 +770,7 @@ mod hostile {
             now: chrono::Utc::now(),
             server_name: None,
             snmp_communities: Vec::new(),
-            connection_gap: Duration::ZERO,
+            pace: crate::portscan::Pace::default(),
         };
         let mut s = Service::port_only(
             addr.port(),

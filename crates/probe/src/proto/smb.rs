@@ -242,7 +242,8 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
     let at = |i: usize| lower.get(i).copied();
     let mut errs = [Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     let [e0, e1, e2, e3, e4] = &mut errs;
-    let (results, s1) = if ctx.connection_gap.is_zero() {
+    // Gentle hosts get the dialects one connection at a time (each paced by connect).
+    let (results, s1) = if !ctx.pace.is_gentle() {
         let (a, b, c, d, s1) = tokio::join!(
             maybe_accepts(ctx, at(0), e0),
             maybe_accepts(ctx, at(1), e1),
@@ -256,7 +257,6 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
         for (i, e) in [e0, e1, e2, e3].into_iter().enumerate() {
             if at(i).is_some() {
                 r[i] = maybe_accepts(ctx, at(i), e).await;
-                tokio::time::sleep(ctx.connection_gap).await;
             }
         }
         (r, smb1(ctx, &mut budget, e4).await)

@@ -151,9 +151,6 @@ impl Shared<'_> {
             .acquire()
             .await
             .map_err(|_| HelloError::Io(IoError::Timeout))?;
-        if !self.ctx.connection_gap.is_zero() {
-            tokio::time::sleep(self.ctx.connection_gap).await;
-        }
         let used = self.bytes.load(Ordering::Relaxed);
         if used >= self.ctx.max_bytes {
             return Err(HelloError::Io(IoError::TooLarge(self.ctx.max_bytes)));
@@ -220,9 +217,6 @@ impl Shared<'_> {
             Ok(s) => s,
             Err(_) => return out,
         };
-        if !self.ctx.connection_gap.is_zero() {
-            tokio::time::sleep(self.ctx.connection_gap).await;
-        }
         let result = async {
             let mut stream = self.open().await?;
             let mut challenge = [0u8; 16];
@@ -456,7 +450,7 @@ pub(crate) async fn audit(
     via: &'static str,
     prelude: Option<Prelude>,
 ) -> Result<TlsFacts, ProbeError> {
-    let connections = if ctx.connection_gap.is_zero() {
+    let connections = if !ctx.pace.is_gentle() {
         AUDIT_CONNECTIONS
     } else {
         1
@@ -682,7 +676,7 @@ mod tests {
             now: chrono::Utc::now(),
             server_name: None,
             snmp_communities: Vec::new(),
-            connection_gap: Duration::ZERO,
+            pace: crate::portscan::Pace::default(),
         }
     }
 
@@ -978,7 +972,7 @@ mod tests {
     async fn gentle_profile_uses_one_connection_at_a_time() {
         let addr = scripted(&[wire::TLS12], &[0xC02F]).await;
         let mut c = ctx(addr, Duration::from_secs(5));
-        c.connection_gap = Duration::from_millis(5);
+        c.pace = crate::portscan::Pace::new(Duration::from_millis(5), None);
         let facts = audit(&c, "direct", None).await.unwrap();
         assert_eq!(facts.accepted_versions, vec![TlsVersion::Tls12]);
         assert!(facts.weak_suites.is_empty());

@@ -35,7 +35,7 @@ fn ctx(addr: SocketAddr) -> ProbeContext {
         now: chrono::Utc::now(),
         server_name: None,
         snmp_communities: vec!["public".to_string()],
-        connection_gap: Duration::ZERO,
+        pace: crate::portscan::Pace::default(),
     }
 }
 
