@@ -140,11 +140,6 @@ impl Pace {
     pub fn is_gentle(&self) -> bool {
         self.host.is_some()
     }
-
-    /// Paced at all (gentle host or a scan rate): discovery sends its pings one by one.
-    pub fn is_paced(&self) -> bool {
-        self.host.is_some() || self.scan.is_some()
-    }
 }
 
 /// Scan-wide limits and counters.
