@@ -40,6 +40,23 @@ fn assert_valid(v: &jsonschema::Validator, doc: &serde_json::Value) {
     );
 }
 
+/// `clinicscan scan 127.0.0.1 -p PORTS` without history or service probes, the
+/// Observation on stdout; `extra` arguments appended.
+fn scan_loopback(ports: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "scan",
+        "127.0.0.1",
+        "-p",
+        ports,
+        "--no-history",
+        "--no-probes",
+        "-f",
+        "observation",
+    ];
+    args.extend_from_slice(extra);
+    clinicscan(&args)
+}
+
 /// A port with nothing listening (bound, then released).
 fn closed_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -51,17 +68,7 @@ fn scan_of_loopback_gives_exact_states_and_a_valid_observation() {
     let open = TcpListener::bind("127.0.0.1:0").expect("bind");
     let open_port = open.local_addr().expect("addr").port();
     let closed = closed_port();
-    let ports = format!("{open_port},{closed}");
-    let o = clinicscan(&[
-        "scan",
-        "127.0.0.1",
-        "-p",
-        &ports,
-        "--no-history",
-        "--no-probes",
-        "-f",
-        "observation",
-    ]);
+    let o = scan_loopback(&format!("{open_port},{closed}"), &[]);
     assert!(o.status.success(), "scan failed: {}", stderr(&o));
     let obs: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
     assert_valid(&validator("observation.v1.json"), &obs);
@@ -91,19 +98,8 @@ fn max_rate_spaces_the_connections() {
     let ports: Vec<String> = (0..11).map(|_| closed_port().to_string()).collect();
     let ports = ports.join(",");
     let run = |extra: &[&str]| {
-        let mut args = vec![
-            "scan",
-            "127.0.0.1",
-            "-p",
-            &ports,
-            "--no-history",
-            "--no-probes",
-            "-f",
-            "observation",
-        ];
-        args.extend_from_slice(extra);
         let start = Instant::now();
-        let o = clinicscan(&args);
+        let o = scan_loopback(&ports, extra);
         assert!(o.status.success(), "scan failed: {}", stderr(&o));
         let obs: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
         assert_eq!(obs["hosts"][0]["port_summary"]["closed"], 11);
