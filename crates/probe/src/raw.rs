@@ -354,22 +354,16 @@ impl ArpPinger {
             Ok(()) => wait.with_retransmit(start, rx, send).await,
             Err(e) => Err(e),
         };
-        let answer = match result {
-            Ok(Some(Ok(mac))) => Some((mac, start.elapsed())),
-            Ok(_) => None,
-            Err(e) => {
-                if let Ok(mut m) = ch.waiters.lock() {
-                    m.remove(&target);
-                }
-                return Err(e);
-            }
+        let unanswered = match result {
+            Ok(Some(Ok(mac))) => return Ok(Some((mac, start.elapsed()))),
+            Ok(_) => Ok(None),
+            Err(e) => Err(e),
         };
-        if answer.is_none()
-            && let Ok(mut m) = ch.waiters.lock()
-        {
+        // No answer (or a send error): our waiter is still registered.
+        if let Ok(mut m) = ch.waiters.lock() {
             m.remove(&target);
         }
-        Ok(answer)
+        unanswered
     }
 }
 
