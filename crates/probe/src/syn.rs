@@ -18,7 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pnet::packet::ip::IpNextHeaderProtocols;
-use pnet::packet::ipv4::Ipv4Packet;
+use pnet::packet::ipv4::{Ipv4Packet, MutableIpv4Packet};
+use pnet::packet::ipv6::MutableIpv6Packet;
 use pnet::packet::tcp::{MutableTcpPacket, TcpFlags, TcpPacket, ipv4_checksum, ipv6_checksum};
 use socket2::{Domain, Protocol, SockAddr, SockFilter, Socket, Type};
 use tokio::sync::oneshot;
@@ -105,27 +106,31 @@ pub(crate) fn syn_packet(src: SocketAddr, dst: SocketAddr, seq: u32) -> Option<V
     let seg = syn_segment(src, dst, seq)?;
     let mut pkt = match (src.ip(), dst.ip()) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let mut h = vec![0u8; 20];
-            h[0] = 0x45; // version 4, 5 words of header
-            h[8] = 64; // TTL
-            h[9] = 6; // TCP
-            h[12..16].copy_from_slice(&s.octets());
-            h[16..20].copy_from_slice(&d.octets());
-            h
+            let mut buf = vec![0u8; 20 + seg.len()];
+            let mut ip = MutableIpv4Packet::new(&mut buf)?;
+            ip.set_version(4);
+            ip.set_header_length(5);
+            ip.set_ttl(64);
+            ip.set_next_level_protocol(IpNextHeaderProtocols::Tcp);
+            ip.set_source(s);
+            ip.set_destination(d);
+            buf
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
-            let mut h = vec![0u8; 40];
-            h[0] = 0x60; // version 6
-            h[4..6].copy_from_slice(&(seg.len() as u16).to_be_bytes());
-            h[6] = 6; // next header TCP
-            h[7] = 64; // hop limit
-            h[8..24].copy_from_slice(&s.octets());
-            h[24..40].copy_from_slice(&d.octets());
-            h
+            let mut buf = vec![0u8; 40 + seg.len()];
+            let mut ip = MutableIpv6Packet::new(&mut buf)?;
+            ip.set_version(6);
+            ip.set_payload_length(u16::try_from(seg.len()).ok()?);
+            ip.set_next_header(IpNextHeaderProtocols::Tcp);
+            ip.set_hop_limit(64);
+            ip.set_source(s);
+            ip.set_destination(d);
+            buf
         }
         _ => return None,
     };
-    pkt.extend_from_slice(&seg);
+    let header = pkt.len() - seg.len();
+    pkt[header..].copy_from_slice(&seg);
     Some(pkt)
 }
 
