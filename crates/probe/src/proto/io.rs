@@ -48,7 +48,14 @@ impl IoError {
                 ProbeErrorKind::ConnectionClosed
             }
             IoError::Connect(_) | IoError::Refused => ProbeErrorKind::ConnectFailed,
-            IoError::Io(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+            // After the handshake, a reset or a write into a closed socket is the peer
+            // closing the connection, whichever of the two the race let us see.
+            IoError::Io(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+                ) =>
+            {
                 ProbeErrorKind::ConnectionClosed
             }
             IoError::Io(_) => ProbeErrorKind::Local,

@@ -31,9 +31,11 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service, tcp: bool) 
         Ok(p) => p,
         Err(e) => {
             if tcp {
-                match e {
-                    // Connected, then silence or a close: tls-auth/tls-crypt look like this.
-                    IoError::Timeout | IoError::Closed(_) => {
+                let error = e.to_probe_error(NAME);
+                match error.kind {
+                    // Connected, then silence, a close or a reset (which of the last two we
+                    // see is a race with our write): tls-auth/tls-crypt look like this.
+                    ProbeErrorKind::Timeout | ProbeErrorKind::ConnectionClosed => {
                         service.facts.openvpn = Some(OpenVpnFacts {
                             responded: None,
                             opcode: None,
@@ -46,7 +48,7 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service, tcp: bool) 
                             ),
                         });
                     }
-                    other => service.probe_errors.push(other.to_probe_error(NAME)),
+                    _ => service.probe_errors.push(error),
                 }
             } else {
                 if matches!(e, IoError::Timeout) {
