@@ -208,6 +208,7 @@ async fn ping(limits: &Arc<Limits>, host: &Arc<HostCtx>, icmp: Option<&IcmpPinge
                             reason: port_reason,
                             latency: Some(rtt),
                             local_error: None,
+                            replies_dropped: false,
                         },
                     ));
                     set.abort_all();

@@ -594,6 +594,18 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
             None,
         );
     }
+    if tally.replies_dropped > 0 {
+        e.notices.push(
+            "replies-dropped",
+            format!(
+                "{} port(s) got no answer while this machine dropped incoming replies \
+                 (receive buffer full); they are reported filtered but may be open or closed: \
+                 scan this host again with a lower --max-rate",
+                tally.replies_dropped
+            ),
+            Some(addr.to_string()),
+        );
+    }
     let mut services: Vec<Service> = tcp
         .into_iter()
         .map(|(port, r)| {

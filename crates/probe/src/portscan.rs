@@ -262,32 +262,42 @@ pub(crate) struct PortResult {
     pub latency: Option<Duration>,
     /// The last attempt failed for a local reason (reported as a notice).
     pub local_error: Option<io::ErrorKind>,
+    /// Filtered, but our receive buffer dropped packets while the last attempt waited:
+    /// the answer may have been one of them (reported as a notice).
+    pub replies_dropped: bool,
 }
+
+/// Extra attempts for a port whose answer may have been dropped by our own receive buffer
+/// (SYN scan only), each after a longer pause for the reader to catch up.
+const DROP_RETRIES: u32 = 4;
 
 /// Scans one port with retries on silence.
 pub(crate) async fn scan_port(limits: &Limits, host: &HostCtx, port: u16) -> PortResult {
-    let mut last = Attempt::Timeout;
-    let mut latency = None;
+    let drops = || limits.syn.as_ref().map_or(0, |s| s.drops());
     let mut local_tries = 0;
+    let mut drop_tries = 0;
     let mut attempt = 0;
-    while attempt <= limits.retries {
+    let (last, latency, replies_dropped) = loop {
         let timeout = host.estimator().timeout_for_attempt(attempt);
+        let drops_before = drops();
         let (a, elapsed) = connect_once(limits, host, port, attempt, timeout).await;
+        // Silence while the sockets dropped packets is not known to be silence.
+        let dropped = drops() != drops_before;
         match a {
-            Attempt::Timeout => attempt += 1,
+            Attempt::Timeout if attempt < limits.retries => attempt += 1,
+            Attempt::Timeout if dropped && drop_tries < DROP_RETRIES => {
+                drop_tries += 1;
+                tokio::time::sleep(Duration::from_millis(50 << drop_tries)).await;
+            }
+            Attempt::Timeout => break (a, None, dropped),
             Attempt::Local(_) if local_tries < 5 => {
                 // e.g. EMFILE under load: back off, not the port's fault
                 local_tries += 1;
                 tokio::time::sleep(Duration::from_millis(50 << local_tries)).await;
             }
-            _ => {
-                latency = Some(elapsed);
-                last = a;
-                break;
-            }
+            _ => break (a, Some(elapsed), false),
         }
-        last = a;
-    }
+    };
     let (state, reason) = state_of(&last);
     PortResult {
         state,
@@ -301,6 +311,7 @@ pub(crate) async fn scan_port(limits: &Limits, host: &HostCtx, port: u16) -> Por
             Attempt::Local(e) => Some(e.kind()),
             _ => None,
         },
+        replies_dropped,
     }
 }
 
@@ -313,6 +324,8 @@ pub(crate) struct PortTally {
     pub filtered: u32,
     /// The first local error (EMFILE...), reported as a notice.
     pub local_error: Option<io::ErrorKind>,
+    /// Ports reported filtered whose answer may have been dropped by our receive buffer.
+    pub replies_dropped: u32,
 }
 
 impl PortTally {
@@ -330,6 +343,7 @@ impl PortTally {
         if self.local_error.is_none() {
             self.local_error = r.local_error;
         }
+        self.replies_dropped += u32::from(r.replies_dropped);
     }
 }
 

@@ -118,6 +118,7 @@ strings! {
     NoticeCancelled => "スキャンが途中で停止されたため、結果は一部のみです。", "The scan was stopped before the end: results are partial.";
     NoticeInternalError => "スキャン中に内部エラーが発生しました。結果の一部が欠けている可能性があります。", "An internal error occurred during the scan: some results may be missing.";
     NoticeLocalError => "このコンピュータ側のエラー（ソケットや資源の不足など）が発生しました。", "A local error (sockets, resources) occurred on the scanning machine.";
+    NoticeRepliesDropped => "このコンピュータが受信した応答の一部を処理しきれず破棄したため、応答のなかったポートの一部は「フィルタ」と表示していますが、実際には開いている可能性があります。--max-rate を下げて再スキャンしてください。", "This machine dropped some incoming replies it could not process in time: some ports reported filtered may in fact be open. Scan again with a lower --max-rate.";
     NoticeOuiMissing => "MAC アドレスのベンダー一覧（IEEE OUI）が見つからないため、ベンダー名を表示していません。", "The IEEE OUI registry was not found: MAC vendors are not shown.";
     ControlsFailed => "不適合の管理策", "Controls failed";
     HistoryEmpty => "記録されたスキャンはありません。", "No scan recorded.";

@@ -370,6 +370,7 @@ pub(crate) fn notice_text(n: &clinicscan_model::Notice, lang: Lang) -> (String, 
         "cancelled" => Some(S::NoticeCancelled),
         "internal-error" => Some(S::NoticeInternalError),
         "local-error" => Some(S::NoticeLocalError),
+        "replies-dropped" => Some(S::NoticeRepliesDropped),
         "oui-missing" => Some(S::NoticeOuiMissing),
         _ => None,
     };
