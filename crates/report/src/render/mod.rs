@@ -17,6 +17,29 @@ mod props;
 
 #[cfg(test)]
 mod tests {
+    /// Every notice kind the scan engine emits reads in Japanese: the kinds are taken from
+    /// the engine's source, so a new kind without a translation fails here.
+    #[test]
+    fn every_engine_notice_kind_is_translated() {
+        let engine = include_str!("../../../probe/src/engine.rs");
+        let kinds: Vec<&str> = engine
+            .split("notices.push(")
+            .skip(1)
+            .filter_map(|rest| rest.trim_start().strip_prefix('"')?.split('"').next())
+            .collect();
+        assert!(kinds.len() >= 10, "{kinds:?}");
+        for kind in kinds {
+            let n = clinicscan_model::Notice {
+                kind: kind.to_string(),
+                message: "scanner message".to_string(),
+                subject: None,
+            };
+            let (text, detail) = super::notice_text(&n, clinicscan_model::Lang::Ja);
+            assert_ne!(text, n.message, "{kind} has no Japanese text");
+            assert_eq!(detail.as_deref(), Some("scanner message"));
+        }
+    }
+
     #[test]
     fn control_ids_sort_naturally() {
         let mut ids = vec![
@@ -371,6 +394,7 @@ pub(crate) fn notice_text(n: &clinicscan_model::Notice, lang: Lang) -> (String, 
         "internal-error" => Some(S::NoticeInternalError),
         "local-error" => Some(S::NoticeLocalError),
         "replies-dropped" => Some(S::NoticeRepliesDropped),
+
         "oui-missing" => Some(S::NoticeOuiMissing),
         _ => None,
     };
