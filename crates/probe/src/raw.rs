@@ -15,18 +15,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pnet::datalink::{self, Channel, DataLinkSender, NetworkInterface};
-use pnet::packet::arp::{ArpHardwareTypes, ArpOperations, ArpPacket, MutableArpPacket};
-use pnet::packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
-use pnet::packet::ipv4::Ipv4Packet;
-use pnet::packet::{MutablePacket, Packet};
 use pnet::util::MacAddr;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::rtt::DiscoveryWait;
-
-const MAGIC: &[u8; 10] = b"clinicscan";
+use crate::wire::packet::{arp_reply, arp_request, echo_reply, echo_reply_v4, echo_request};
 
 type Waiters<K, V> = Arc<Mutex<HashMap<K, Vec<oneshot::Sender<V>>>>>;
 
@@ -62,49 +57,6 @@ fn raw_socket(domain: Domain, proto: Protocol) -> io::Result<Socket> {
     s.set_read_timeout(Some(Duration::from_millis(100)))?;
     s.set_write_timeout(Some(Duration::from_millis(100)))?;
     Ok(s)
-}
-
-/// The echo payload: magic + the target's address (16 bytes, IPv4 mapped).
-fn echo_payload(target: IpAddr) -> Vec<u8> {
-    let mut p = MAGIC.to_vec();
-    let octets = match target {
-        IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
-        IpAddr::V6(a) => a.octets(),
-    };
-    p.extend_from_slice(&octets);
-    p
-}
-
-/// Builds an ICMP (type 8) or ICMPv6 (type 128) echo request. The ICMPv6 checksum is
-/// left to the kernel (it always computes it on raw ICMPv6 sockets).
-pub(crate) fn echo_request(v6: bool, ident: u16, seq: u16, target: IpAddr) -> Vec<u8> {
-    let mut pkt = vec![if v6 { 128 } else { 8 }, 0, 0, 0];
-    pkt.extend_from_slice(&ident.to_be_bytes());
-    pkt.extend_from_slice(&seq.to_be_bytes());
-    pkt.extend_from_slice(&echo_payload(target));
-    if !v6 {
-        let c = pnet::util::checksum(&pkt, 1);
-        pkt[2..4].copy_from_slice(&c.to_be_bytes());
-    }
-    pkt
-}
-
-/// Parses an echo reply (ICMP header onwards): the target it answers, if it is ours.
-pub(crate) fn parse_echo_reply(v6: bool, icmp: &[u8], ident: u16) -> Option<IpAddr> {
-    let want_type = if v6 { 129 } else { 0 };
-    if icmp.len() < 8 + MAGIC.len() + 16 || icmp[0] != want_type || icmp[1] != 0 {
-        return None;
-    }
-    if icmp[4..6] != ident.to_be_bytes() || &icmp[8..8 + MAGIC.len()] != MAGIC {
-        return None;
-    }
-    let mut o = [0u8; 16];
-    o.copy_from_slice(&icmp[8 + MAGIC.len()..8 + MAGIC.len() + 16]);
-    let a = std::net::Ipv6Addr::from(o);
-    Some(match a.to_ipv4_mapped() {
-        Some(v4) => IpAddr::V4(v4),
-        None => IpAddr::V6(a),
-    })
 }
 
 impl IcmpPinger {
@@ -144,15 +96,9 @@ impl IcmpPinger {
                         };
                         let data = &buf[..n];
                         let hit = if v6 {
-                            parse_echo_reply(true, data, ident)
+                            echo_reply(true, data, ident)
                         } else {
-                            Ipv4Packet::new(data).and_then(|ip| {
-                                let hl = usize::from(ip.get_header_length()) * 4;
-                                let icmp = data.get(hl..)?;
-                                let t = parse_echo_reply(false, icmp, ident)?;
-                                // the reply must come from the target itself
-                                (IpAddr::V4(ip.get_source()) == t).then_some(t)
-                            })
+                            echo_reply_v4(data, ident)
                         };
                         if let Some(t) = hit {
                             notify(&w, &t, ());
@@ -236,44 +182,6 @@ pub(crate) struct ArpPinger {
     channels: Mutex<HashMap<u32, Arc<ArpChannel>>>,
 }
 
-/// Builds a broadcast ARP request frame.
-pub(crate) fn arp_request(our_mac: MacAddr, our_ip: Ipv4Addr, target: Ipv4Addr) -> Vec<u8> {
-    let mut frame = vec![0u8; 42];
-    if let Some(mut eth) = MutableEthernetPacket::new(&mut frame) {
-        eth.set_destination(MacAddr::broadcast());
-        eth.set_source(our_mac);
-        eth.set_ethertype(EtherTypes::Arp);
-        if let Some(mut arp) = MutableArpPacket::new(eth.payload_mut()) {
-            arp.set_hardware_type(ArpHardwareTypes::Ethernet);
-            arp.set_protocol_type(EtherTypes::Ipv4);
-            arp.set_hw_addr_len(6);
-            arp.set_proto_addr_len(4);
-            arp.set_operation(ArpOperations::Request);
-            arp.set_sender_hw_addr(our_mac);
-            arp.set_sender_proto_addr(our_ip);
-            arp.set_target_hw_addr(MacAddr::zero());
-            arp.set_target_proto_addr(target);
-        }
-    }
-    frame
-}
-
-/// Parses a frame: `(sender address, sender MAC)` when it is an ARP reply.
-pub(crate) fn parse_arp_reply(frame: &[u8]) -> Option<(Ipv4Addr, MacAddr)> {
-    let eth = EthernetPacket::new(frame)?;
-    if eth.get_ethertype() != EtherTypes::Arp {
-        return None;
-    }
-    let arp = ArpPacket::new(eth.payload())?;
-    if arp.get_operation() != ArpOperations::Reply
-        || arp.get_hw_addr_len() != 6
-        || arp.get_proto_addr_len() != 4
-    {
-        return None;
-    }
-    Some((arp.get_sender_proto_addr(), arp.get_sender_hw_addr()))
-}
-
 impl ArpPinger {
     fn channel(&self, iface: &NetworkInterface, our_ip: Ipv4Addr) -> io::Result<Arc<ArpChannel>> {
         let mut map = self
@@ -303,7 +211,7 @@ impl ArpPinger {
                 while !s.load(Ordering::Relaxed) {
                     match rx.next() {
                         Ok(frame) => {
-                            if let Some((ip, mac)) = parse_arp_reply(frame) {
+                            if let Some((ip, mac)) = arp_reply(frame) {
                                 notify(&w, &ip, mac);
                             }
                         }
@@ -375,58 +283,12 @@ pub(crate) fn mac_string(mac: MacAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pnet::packet::icmp::{IcmpPacket, IcmpTypes};
 
     #[test]
-    fn echo_round_trip() {
-        let t: IpAddr = "10.1.2.3".parse().unwrap();
-        let mut req = echo_request(false, 0x1234, 7, t);
+    fn mac_addresses_print_as_usual() {
         assert_eq!(
-            pnet::util::checksum(&req, 1),
-            u16::from_be_bytes([req[2], req[3]]),
-            "checksum covers the packet"
+            mac_string(MacAddr::new(2, 0, 0, 0, 0xab, 1)),
+            "02:00:00:00:ab:01"
         );
-        assert_eq!(
-            IcmpPacket::new(&req).unwrap().get_icmp_type(),
-            IcmpTypes::EchoRequest
-        );
-        // the peer turns it into a reply
-        req[0] = 0;
-        assert_eq!(parse_echo_reply(false, &req, 0x1234), Some(t));
-        assert_eq!(
-            parse_echo_reply(false, &req, 0x1235),
-            None,
-            "other identifier"
-        );
-        assert_eq!(
-            parse_echo_reply(false, &req[..20], 0x1234),
-            None,
-            "truncated"
-        );
-        req[0] = 8;
-        assert_eq!(
-            parse_echo_reply(false, &req, 0x1234),
-            None,
-            "our own request"
-        );
-        let t6: IpAddr = "fd00::5".parse().unwrap();
-        let mut r6 = echo_request(true, 9, 1, t6);
-        r6[0] = 129;
-        assert_eq!(parse_echo_reply(true, &r6, 9), Some(t6));
-    }
-
-    #[test]
-    fn arp_round_trip() {
-        let me = MacAddr::new(2, 0, 0, 0, 0, 1);
-        let f = arp_request(me, "10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
-        assert_eq!(parse_arp_reply(&f), None, "a request is not a reply");
-        let mut reply = f.clone();
-        reply[20..22].copy_from_slice(&2u16.to_be_bytes());
-        assert_eq!(
-            parse_arp_reply(&reply),
-            Some(("10.0.0.1".parse().unwrap(), me))
-        );
-        assert_eq!(parse_arp_reply(&reply[..30]), None, "truncated");
-        assert_eq!(mac_string(me), "02:00:00:00:00:01");
     }
 }

@@ -25,26 +25,18 @@ use std::time::Duration;
 
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, setsockopt, sockopt};
 use pnet::packet::ip::IpNextHeaderProtocols;
-use pnet::packet::ipv4::{Ipv4Packet, MutableIpv4Packet};
+use pnet::packet::ipv4::MutableIpv4Packet;
 use pnet::packet::ipv6::MutableIpv6Packet;
-use pnet::packet::tcp::{MutableTcpPacket, TcpFlags, TcpPacket, ipv4_checksum, ipv6_checksum};
+use pnet::packet::tcp::{MutableTcpPacket, TcpFlags, ipv4_checksum, ipv6_checksum};
 use socket2::{Domain, Protocol, SockAddr, SockFilter, Socket, Type};
 use tokio::sync::oneshot;
 
 use crate::netinfo::source_for;
 use crate::portscan::Attempt;
 use crate::rtt::DiscoveryWait;
+use crate::wire::packet::{SynKey, SynReply, icmp_unreachable, ipv4_payload, tcp_reply};
 
-/// What came back for one SYN.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SynReply {
-    SynAck,
-    Rst,
-    Unreachable,
-}
-
-type Key = (u16, u32);
-type Waiters = Arc<Mutex<HashMap<Key, oneshot::Sender<SynReply>>>>;
+type Waiters = Arc<Mutex<HashMap<SynKey, oneshot::Sender<SynReply>>>>;
 
 /// Raw SYN scanner, shared by every host of a scan.
 pub(crate) struct SynScanner {
@@ -155,60 +147,6 @@ pub(crate) fn syn_packet(src: SocketAddr, dst: SocketAddr, seq: u32) -> Option<V
     Some(pkt)
 }
 
-/// Classifies a TCP segment sent to `our_port` (pure): the key it answers and what it says.
-pub(crate) fn parse_tcp_reply(tcp: &[u8], our_port: u16) -> Option<(Key, SynReply)> {
-    let t = TcpPacket::new(tcp)?;
-    if t.get_destination() != our_port {
-        return None;
-    }
-    let f = t.get_flags();
-    let isn = t.get_acknowledgement().wrapping_sub(1);
-    let reply = if f & TcpFlags::RST != 0 {
-        // An RST answering a SYN acknowledges it (RFC 9293 3.10.7.3).
-        if f & TcpFlags::ACK == 0 {
-            return None;
-        }
-        SynReply::Rst
-    } else if f & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN | TcpFlags::ACK {
-        SynReply::SynAck
-    } else {
-        return None;
-    };
-    Some(((t.get_source(), isn), reply))
-}
-
-/// Classifies an ICMP (v4: type 3) or ICMPv6 (type 1) destination unreachable quoting one
-/// of our SYNs (pure). `icmp` starts at the ICMP header.
-pub(crate) fn parse_icmp_unreachable(v6: bool, icmp: &[u8], our_port: u16) -> Option<Key> {
-    let quoted = if v6 {
-        if icmp.first() != Some(&1) {
-            return None;
-        }
-        let ip6 = icmp.get(8..)?;
-        // next header must be TCP directly (no extension headers on our own SYNs)
-        if ip6.len() < 40 || ip6[6] != 6 {
-            return None;
-        }
-        ip6.get(40..)?
-    } else {
-        if icmp.first() != Some(&3) {
-            return None;
-        }
-        let ip4 = Ipv4Packet::new(icmp.get(8..)?)?;
-        if ip4.get_next_level_protocol() != IpNextHeaderProtocols::Tcp {
-            return None;
-        }
-        let hl = usize::from(ip4.get_header_length()) * 4;
-        icmp.get(8 + hl..)?
-    };
-    // Only the first 8 bytes of the segment are guaranteed to be quoted.
-    let q = quoted.get(..8)?;
-    let src = u16::from_be_bytes([q[0], q[1]]);
-    let dst = u16::from_be_bytes([q[2], q[3]]);
-    let seq = u32::from_be_bytes([q[4], q[5], q[6], q[7]]);
-    (src == our_port).then_some((dst, seq))
-}
-
 /// One packet read from a raw socket: its length and the socket's drop count so far (when
 /// the kernel sent it).
 fn read_packet(
@@ -260,7 +198,7 @@ fn spawn_reader(
         .map(|_| ())
 }
 
-fn deliver(w: &Waiters, key: Key, reply: SynReply) {
+fn deliver(w: &Waiters, key: SynKey, reply: SynReply) {
     if let Ok(mut m) = w.lock()
         && let Some(tx) = m.remove(&key)
     {
@@ -325,11 +263,8 @@ impl SynScanner {
                 stop.clone(),
                 drops.clone(),
                 move |pkt| {
-                    let Some(ip) = Ipv4Packet::new(pkt) else {
-                        return;
-                    };
-                    let hl = usize::from(ip.get_header_length()) * 4;
-                    if let Some((key, r)) = pkt.get(hl..).and_then(|t| parse_tcp_reply(t, src_port))
+                    if let Some((key, r)) =
+                        ipv4_payload(pkt).and_then(|(_, t)| tcp_reply(t, src_port))
                     {
                         deliver(&w, key, r);
                     }
@@ -338,13 +273,8 @@ impl SynScanner {
             let icmp = raw(Domain::IPV4, Protocol::ICMPV4)?;
             let w = waiters.clone();
             spawn_reader("syn4-icmp", icmp, stop.clone(), drops.clone(), move |pkt| {
-                let Some(ip) = Ipv4Packet::new(pkt) else {
-                    return;
-                };
-                let hl = usize::from(ip.get_header_length()) * 4;
-                if let Some(key) = pkt
-                    .get(hl..)
-                    .and_then(|i| parse_icmp_unreachable(false, i, src_port))
+                if let Some(key) =
+                    ipv4_payload(pkt).and_then(|(_, i)| icmp_unreachable(false, i, src_port))
                 {
                     deliver(&w, key, SynReply::Unreachable);
                 }
@@ -358,7 +288,7 @@ impl SynScanner {
                 stop.clone(),
                 drops.clone(),
                 move |pkt| {
-                    if let Some((key, r)) = parse_tcp_reply(pkt, src_port) {
+                    if let Some((key, r)) = tcp_reply(pkt, src_port) {
                         deliver(&w, key, r);
                     }
                 },
@@ -371,7 +301,7 @@ impl SynScanner {
                     stop.clone(),
                     drops.clone(),
                     move |pkt| {
-                        if let Some(key) = parse_icmp_unreachable(true, pkt, src_port) {
+                        if let Some(key) = icmp_unreachable(true, pkt, src_port) {
                             deliver(&w, key, SynReply::Unreachable);
                         }
                     },
@@ -411,7 +341,7 @@ impl SynScanner {
         dst: IpAddr,
         port: u16,
         attempt: u32,
-    ) -> Result<(Key, oneshot::Receiver<SynReply>), Attempt> {
+    ) -> Result<(SynKey, oneshot::Receiver<SynReply>), Attempt> {
         let (sock, hdrincl) = match dst {
             IpAddr::V4(_) => (self.tcp4.as_ref(), self.hdrincl4),
             IpAddr::V6(_) => (self.tcp6.as_ref(), self.hdrincl6),
@@ -463,7 +393,7 @@ impl SynScanner {
         Some(src)
     }
 
-    fn forget(&self, key: Key) {
+    fn forget(&self, key: SynKey) {
         if let Ok(mut m) = self.waiters.lock() {
             m.remove(&key);
         }
@@ -528,7 +458,7 @@ const PING_ATTEMPT: u32 = u32::MAX;
 /// because another ping of the host answered first).
 struct Pending<'a> {
     scanner: &'a SynScanner,
-    key: Key,
+    key: SynKey,
 }
 
 impl Drop for Pending<'_> {
@@ -549,6 +479,8 @@ fn outcome(r: Option<Result<SynReply, oneshot::error::RecvError>>) -> Attempt {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pnet::packet::ipv4::Ipv4Packet;
+    use pnet::packet::tcp::TcpPacket;
 
     /// The reader counts what the kernel dropped for a full buffer. A UDP socket on
     /// loopback stands in for the raw socket (same option, same control message, no root).
@@ -636,22 +568,19 @@ mod tests {
             r.set_flags(TcpFlags::SYN | TcpFlags::ACK);
         }
         assert_eq!(
-            parse_tcp_reply(&reply, 40000),
+            tcp_reply(&reply, 40000),
             Some(((443, 1000), SynReply::SynAck))
         );
-        assert_eq!(parse_tcp_reply(&reply, 40001), None, "other port");
+        assert_eq!(tcp_reply(&reply, 40001), None, "other port");
         reply[13] = TcpFlags::RST | TcpFlags::ACK;
-        assert_eq!(
-            parse_tcp_reply(&reply, 40000),
-            Some(((443, 1000), SynReply::Rst))
-        );
+        assert_eq!(tcp_reply(&reply, 40000), Some(((443, 1000), SynReply::Rst)));
         reply[13] = TcpFlags::RST;
         assert_eq!(
-            parse_tcp_reply(&reply, 40000),
+            tcp_reply(&reply, 40000),
             None,
             "bare RST acknowledges nothing"
         );
-        assert_eq!(parse_tcp_reply(&reply[..10], 40000), None, "truncated");
+        assert_eq!(tcp_reply(&reply[..10], 40000), None, "truncated");
     }
 
     #[test]
@@ -683,44 +612,5 @@ mod tests {
             None,
             "mixed families"
         );
-    }
-
-    #[test]
-    fn icmp_unreachable_quotes_our_syn() {
-        // ICMP header (type 3 code 13) + IPv4 header (20) + first 8 bytes of our SYN
-        let mut icmp = vec![3, 13, 0, 0, 0, 0, 0, 0];
-        let mut ip = vec![
-            0x45, 0, 0, 44, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
-        ];
-        icmp.append(&mut ip);
-        icmp.extend_from_slice(&40000u16.to_be_bytes());
-        icmp.extend_from_slice(&82u16.to_be_bytes());
-        icmp.extend_from_slice(&777u32.to_be_bytes());
-        assert_eq!(parse_icmp_unreachable(false, &icmp, 40000), Some((82, 777)));
-        assert_eq!(parse_icmp_unreachable(false, &icmp, 40001), None);
-        assert_eq!(parse_icmp_unreachable(false, &icmp[..30], 40000), None);
-        let mut udp = icmp.clone();
-        udp[8 + 9] = 17;
-        assert_eq!(parse_icmp_unreachable(false, &udp, 40000), None, "not TCP");
-        // ICMPv6 type 1 + IPv6 header (40, next header 6) + 8 bytes
-        let mut v6 = vec![1, 1, 0, 0, 0, 0, 0, 0];
-        let mut h = vec![0u8; 40];
-        h[0] = 0x60;
-        h[6] = 6;
-        v6.append(&mut h);
-        v6.extend_from_slice(&40000u16.to_be_bytes());
-        v6.extend_from_slice(&22u16.to_be_bytes());
-        v6.extend_from_slice(&5u32.to_be_bytes());
-        assert_eq!(parse_icmp_unreachable(true, &v6, 40000), Some((22, 5)));
-    }
-
-    #[test]
-    fn garbage_never_panics() {
-        for len in 0..80 {
-            let b: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
-            let _ = parse_tcp_reply(&b, 1);
-            let _ = parse_icmp_unreachable(false, &b, 1);
-            let _ = parse_icmp_unreachable(true, &b, 1);
-        }
     }
 }

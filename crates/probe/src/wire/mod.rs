@@ -12,6 +12,7 @@ pub mod mssql;
 pub mod mysql;
 pub mod ntlm;
 pub mod openvpn;
+pub mod packet;
 pub mod postgres;
 pub mod pptp;
 pub mod rdp;
