@@ -101,13 +101,11 @@ pub fn write_output(path: Option<&Path>, text: &str) -> Result<()> {
 /// replace the device with a file. A symbolic link to a file is followed, so the link stays.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let path = match fs::metadata(path) {
-        Ok(m) if !m.is_file() && !m.is_dir() => {
+        Ok(m) if m.is_file() => fs::canonicalize(path)?,
+        Ok(m) if !m.is_dir() => {
             let mut f = fs::OpenOptions::new().write(true).open(path)?;
             f.write_all(bytes)?;
             return f.flush();
-        }
-        Ok(_) if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) => {
-            fs::canonicalize(path)?
         }
         _ => path.to_path_buf(),
     };
