@@ -23,7 +23,7 @@ pub fn run(g: &Globals, args: AssessArgs) -> Result<u8> {
     for path in &args.nmap_xml {
         let xml =
             fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let obs = clinicscan_policy::import_nmap_xml(&xml)
+        let obs = clinicscan_import::import_nmap_xml(&xml)
             .with_context(|| format!("{} is not a usable nmap XML result", path.display()))?;
         observations.push(obs);
     }

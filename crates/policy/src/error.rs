@@ -79,26 +79,6 @@ pub struct SiteError {
     pub problem: String,
 }
 
-/// A problem importing an nmap XML file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ImportError {
-    /// Not well-formed XML.
-    #[error("not well-formed XML: {0}")]
-    Xml(String),
-    /// Well-formed, but not an nmap run.
-    #[error("not an nmap XML run: {0}")]
-    NotNmap(String),
-    /// An element is missing a required attribute or has a bad value.
-    #[error("bad nmap element <{element}>: {problem}")]
-    Element {
-        /// The element name.
-        element: String,
-        /// What is wrong.
-        problem: String,
-    },
-}
-
 /// Renders a toml error with the file name, keeping its line information.
 pub(crate) fn toml_message(err: &toml::de::Error, text: &str) -> String {
     let msg = err.message().to_string();

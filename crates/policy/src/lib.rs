@@ -1,8 +1,8 @@
 //! Policy for clinicscan: what the rules and the site file make of Observations.
 //!
-//! Pure evaluation, never a socket: `Observation`s (from a scan, a saved JSON file or an
-//! imported nmap XML) + a [`Site`] + a [`RuleSet`] → an [`clinicscan_model::Assessment`] with findings
-//! and a verdict for every control of the catalogue.
+//! Pure evaluation, never a socket: `Observation`s (from a scan, a saved JSON file or
+//! `clinicscan-import`) + a [`Site`] + a [`RuleSet`] → an [`clinicscan_model::Assessment`]
+//! with findings and a verdict for every control of the catalogue.
 //!
 //! ```no_run
 //! use clinicscan_policy::{RuleSet, Site, assess};
@@ -22,7 +22,6 @@
 //!   reported as not assessable by scan, never dropped.
 //! - Several Observations from different vantage zones combine: findings carry the
 //!   vantage zone, and [`reachability`] gives the zone-to-zone matrix.
-//! - [`import_nmap_xml`] turns an nmap XML run into an Observation.
 //! - [`precheck`] holds one host against a vendor profile ([`Profile`]).
 //!
 //! # Wiring (for the CLI)
@@ -30,12 +29,12 @@
 //! | command | calls |
 //! |---|---|
 //! | `clinicscan assess scan.json… [--site S] [--rules DIR]` | [`Site::from_file`], [`RuleSet::shipped`] then [`RuleSet::with_user_dir`], [`assess`] (or [`assess_with`] to choose editions / pin the time); [`reachability`] for the report's matrix |
-//! | `clinicscan assess scan.xml` (nmap) | [`import_nmap_xml`] then as above |
+//! | `clinicscan assess --nmap-xml scan.xml` | `clinicscan_import::import_nmap_xml` then as above |
 //! | `clinicscan scan …` then assessment | the engine reads [`Site::rate_for`], [`Site::do_not_touch`], [`Site::egress_targets`] and the zone of its vantage; then [`assess`] |
 //! | `clinicscan precheck --profile NAME HOST` | [`Profile::shipped`] (or [`Profile::from_file`]), [`precheck`], [`PrecheckReport::render`] |
 //!
 //! Errors: [`LoadError`] (rules, catalogue, data, profiles: file, item, problem, CEL
-//! position), [`SiteError`] (file, key, problem), [`ImportError`]. Rule failures at run
+//! position), [`SiteError`] (file, key, problem). Rule failures at run
 //! time never error: they are listed in `Assessment::rule_errors`.
 
 #![forbid(unsafe_code)]
@@ -45,7 +44,6 @@ mod catalogue;
 mod data;
 mod error;
 mod eval;
-mod nmap;
 mod precheck;
 mod rules;
 mod shipped;
@@ -54,11 +52,10 @@ mod version;
 
 pub use catalogue::{Catalogue, Control, Edition, ScanEvidence, Verification};
 pub use data::{AffectedRange, KevEntry, KevMatch, KevTable, PortClasses};
-pub use error::{ImportError, LoadError, Position, SiteError};
+pub use error::{LoadError, Position, SiteError};
 pub use eval::{
     AssessOptions, ReachCell, ReachService, ReachabilityMatrix, assess, assess_with, reachability,
 };
-pub use nmap::import_nmap_xml;
 pub use precheck::{Expectation, ExpectationResult, Outcome, PrecheckReport, Profile, precheck};
 pub use rules::{Rule, RuleSet, Scope};
 pub use site::{Asset, EgressTarget, Flow, PortRange, RateProfile, Site, Zone, ZoneKind};

@@ -28,7 +28,25 @@ use clinicscan_model::{
 };
 use roxmltree::{Document, Node, ParsingOptions};
 
-use crate::error::ImportError;
+/// A problem importing an nmap XML file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// Not well-formed XML.
+    #[error("not well-formed XML: {0}")]
+    Xml(String),
+    /// Well-formed, but not an nmap run.
+    #[error("not an nmap XML run: {0}")]
+    NotNmap(String),
+    /// An element is missing a required attribute or has a bad value.
+    #[error("bad nmap element <{element}>: {problem}")]
+    Element {
+        /// The element name.
+        element: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
 
 /// Largest input accepted (nmap XML of a /16 with scripts stays well below this).
 const MAX_INPUT: usize = 256 * 1024 * 1024;
@@ -65,6 +83,29 @@ fn unix_time(s: Option<&str>) -> Option<DateTime<Utc>> {
     s?.parse::<i64>()
         .ok()
         .and_then(|t| Utc.timestamp_opt(t, 0).single())
+}
+
+/// A MAC in the form `Host::mac` holds (lower-case, colon-separated), from `AA:BB:..`,
+/// `aa-bb-..` or `aabb.ccdd.eeff`; `None` for anything else. The site file's asset list
+/// (policy) normalises the same way, so an imported host matches its asset entry.
+fn normalise_mac(s: &str) -> Option<String> {
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() || ":-.".contains(c))
+    {
+        return None;
+    }
+    let hex: Vec<char> = s
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    (hex.len() == 12).then(|| {
+        hex.chunks(2)
+            .map(|pair| pair.iter().collect::<String>())
+            .collect::<Vec<_>>()
+            .join(":")
+    })
 }
 
 /// A small stable hash for the Observation id (FNV-1a), so re-importing the same file
@@ -181,7 +222,7 @@ fn import_host(
                 );
             }
             Some("mac") => {
-                mac = crate::site::normalise_mac(addr);
+                mac = normalise_mac(addr);
                 vendor = a.attribute("vendor").map(str::to_string);
             }
             _ => {}
@@ -442,7 +483,7 @@ fn tls_version(key: &str) -> Option<TlsVersion> {
 }
 
 /// Weaknesses of a suite, from its IANA name.
-pub(crate) fn suite_weaknesses(name: &str) -> Vec<SuiteWeakness> {
+fn suite_weaknesses(name: &str) -> Vec<SuiteWeakness> {
     let n = name.to_ascii_uppercase();
     let mut w = Vec::new();
     if n.contains("_NULL_") || n.ends_with("_NULL") || n.contains("WITH_NULL") {
@@ -797,6 +838,26 @@ mod tests {
             suite_weaknesses("TLS_RSA_EXPORT_WITH_DES40_CBC_SHA"),
             vec![Export, Des64BitBlock, CbcSha1, NoForwardSecrecy]
         );
+    }
+
+    #[test]
+    fn macs_take_the_observation_form() {
+        assert_eq!(
+            normalise_mac("52:54:00:AB:CD:EF").as_deref(),
+            Some("52:54:00:ab:cd:ef")
+        );
+        assert_eq!(
+            normalise_mac("52-54-00-ab-cd-ef").as_deref(),
+            Some("52:54:00:ab:cd:ef")
+        );
+        assert_eq!(
+            normalise_mac("5254.00ab.cdef").as_deref(),
+            Some("52:54:00:ab:cd:ef")
+        );
+        assert_eq!(normalise_mac("52:54:00:ab:cd"), None);
+        assert_eq!(normalise_mac("52:54:00:ab:cd:ef:01"), None);
+        assert_eq!(normalise_mac("52 54 00 ab cd ef"), None);
+        assert_eq!(normalise_mac(""), None);
     }
 
     #[test]

@@ -1,18 +1,33 @@
-//! nmap XML import on recorded runs (fixtures/nmap), and on malformed input.
+//! nmap XML import on recorded runs (fixtures/nmap), and on malformed input. The imported
+//! Observations are also assessed: a mapping is only right if the shipped rules fire on it.
 
-mod common;
+use std::sync::OnceLock;
 
+use clinicscan_import::{ImportError, import_nmap_xml};
 use clinicscan_model::{
-    HostReason, HostState, KeyType, NameSource, PortReason, PortState, ScanKind, TlsVersion,
-    Transport,
+    Assessment, HostReason, HostState, KeyType, NameSource, Observation, PortReason, PortState,
+    ScanKind, TlsVersion, Transport,
 };
-use clinicscan_policy::{ImportError, import_nmap_xml};
+use clinicscan_policy::{AssessOptions, RuleSet, assess_with};
+use serde_json::Value;
 
 fn nmap_fixture(name: &str) -> String {
     let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../fixtures/nmap")
         .join(name);
     std::fs::read_to_string(p).expect("fixture")
+}
+
+/// The shipped rules, without a site, at a fixed time (certificate expiry is relative).
+fn assessed(o: Observation) -> Assessment {
+    static RULES: OnceLock<RuleSet> = OnceLock::new();
+    let rules = RULES.get_or_init(|| RuleSet::shipped().unwrap_or_else(|e| panic!("{e}")));
+    let opts = AssessOptions {
+        editions: None,
+        tool_version: "test".into(),
+        now: "2026-11-20T02:00:00Z".parse().expect("time"),
+    };
+    assess_with(&[o], None, rules, &opts)
 }
 
 #[test]
@@ -114,7 +129,7 @@ fn recorded_tcp_run_maps_ports_and_scripts() {
 #[test]
 fn recorded_tcp_run_assessed() {
     let o = import_nmap_xml(&nmap_fixture("csp-lab-tcp.xml")).expect("imports");
-    let a = clinicscan_policy::assess_with(&[o], None, common::rules(), &common::opts());
+    let a = assessed(o);
     assert!(a.rule_errors.is_empty(), "{:?}", a.rule_errors);
     let mut fired: Vec<String> = a
         .findings
@@ -173,7 +188,7 @@ fn recorded_hardened_run_stays_quiet() {
     );
     // The failed rdp-enum-encryption run establishes nothing.
     assert!(by(3389).facts.rdp.is_none());
-    let a = clinicscan_policy::assess_with(&[o], None, common::rules(), &common::opts());
+    let a = assessed(o);
     let fired: Vec<&str> = a
         .findings
         .iter()
@@ -204,7 +219,7 @@ fn recorded_snmp_run() {
         (e.engine_id.as_str(), e.boots, e.time),
         ("a02be4352209076b00000000", Some(1), Some(31))
     );
-    let a = clinicscan_policy::assess_with(&[o], None, common::rules(), &common::opts());
+    let a = assessed(o);
     assert!(
         a.findings
             .iter()
@@ -279,6 +294,30 @@ fn malformed_and_foreign_input_are_errors() {
     assert!(o.hosts.is_empty());
 }
 
+/// The Observation schema is the public contract: an import that breaks it is not one.
+#[test]
+fn imported_nmap_runs_follow_the_observation_schema() {
+    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../crates/model/schemas/observation.v1.json");
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(p).expect("schema")).expect("json");
+    let v = jsonschema::validator_for(&schema).expect("valid schema");
+    for f in [
+        "csp-lab-tcp.xml",
+        "csp-lab-hardened-tcp.xml",
+        "csp-lab-snmp-udp.xml",
+        "ike-version-synthetic.xml",
+    ] {
+        let o = import_nmap_xml(&nmap_fixture(f)).expect("imports");
+        let doc = serde_json::to_value(&o).expect("json");
+        let errors: Vec<String> = v
+            .iter_errors(&doc)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{f}: {errors:?}");
+    }
+}
+
 mod properties {
     use proptest::prelude::*;
 
@@ -292,7 +331,7 @@ mod properties {
         /// Arbitrary text never panics the importer.
         #[test]
         fn never_panics_on_arbitrary_text(s in ".{0,2000}") {
-            let _ = clinicscan_policy::import_nmap_xml(&s);
+            let _ = clinicscan_import::import_nmap_xml(&s);
         }
 
         /// A recorded run with one byte range replaced never panics the importer.
@@ -303,7 +342,7 @@ mod properties {
             let end = (at + len).min(full.len());
             if full.is_char_boundary(at) && full.is_char_boundary(end) {
                 let mutated = format!("{}{}{}", &full[..at], junk, &full[end..]);
-                let _ = clinicscan_policy::import_nmap_xml(&mutated);
+                let _ = clinicscan_import::import_nmap_xml(&mutated);
             }
         }
     }
