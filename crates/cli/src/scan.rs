@@ -1,9 +1,7 @@
 //! `clinicscan scan`: targets → Observation → Assessment → report, history, email.
 
 use std::io::IsTerminal;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clinicscan_model::{Assessment, Lang, Observation};
@@ -170,32 +168,23 @@ pub fn scan_config(
         }
     }
     if let Some(site) = site {
+        let plan = site.scan_plan();
+        let strings = |nets: &[_]| {
+            nets.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<String>>()
+        };
         // A site file without targets on the command line: scan every zone it names.
         if config.targets.is_empty() && config.target_files.is_empty() {
-            config.targets = site
-                .zones
-                .iter()
-                .flat_map(|z| z.cidrs.iter().map(|c| c.to_string()))
-                .collect();
+            config.targets = strings(&plan.targets);
         }
-        for zone in &site.zones {
-            let r = &zone.rate;
-            config
-                .do_not_touch
-                .extend(r.do_not_touch.iter().map(|n| n.to_string()));
-            if r.max_per_host.is_none() && r.new_per_second.is_none() {
-                continue;
-            }
-            let mut profile = HostProfile::new(
-                zone.name.clone(),
-                zone.cidrs.iter().map(|c| c.to_string()).collect(),
-            );
-            profile.max_per_host = r.max_per_host.map(|n| n.max(1) as usize);
-            if let Some(rate) = r.new_per_second.filter(|&n| n > 0) {
-                profile.connection_gap = Duration::from_secs(1) / rate;
-            }
-            config.profiles.push(profile);
-        }
+        config.do_not_touch.extend(strings(&plan.do_not_touch));
+        config.profiles.extend(plan.profiles.iter().map(|p| {
+            let mut profile = HostProfile::new(p.zone.clone(), strings(&p.cidrs));
+            profile.max_per_host = p.max_per_host.map(|n| n as usize);
+            profile.connection_gap = p.connection_gap;
+            profile
+        }));
     }
     if config.targets.is_empty() && config.target_files.is_empty() {
         bail!(
@@ -258,20 +247,14 @@ pub fn scan_observation(g: &Globals, config: &ScanConfig) -> Result<Observation>
     Ok(result?)
 }
 
-/// Records the vantage zone when `--vantage-zone` did not: the site zone that holds one of
-/// the scanner's addresses, else the site file's `vantage_zone`.
-fn set_vantage_zone(obs: &mut Observation, site: Option<&Site>) {
-    if obs.scan.vantage.zone.is_some() {
-        return;
+/// Records the vantage zone when `--vantage-zone` did not (an explicit zone is kept as
+/// typed: the Observation says what the user declared, the assessment resolves it).
+pub fn set_vantage_zone(obs: &mut Observation, site: Option<&Site>) {
+    if let Some(site) = site
+        && obs.scan.vantage.zone.is_none()
+    {
+        obs.scan.vantage.zone = site.vantage_zone_of(&obs.scan.vantage);
     }
-    let Some(site) = site else { return };
-    let from_address = obs
-        .scan
-        .vantage
-        .addresses
-        .iter()
-        .find_map(|a: &IpAddr| site.zone_of(*a).map(|z| z.name.clone()));
-    obs.scan.vantage.zone = from_address.or_else(|| site.vantage_zone.clone());
 }
 
 /// The history database path: `--db`, else the default for this user.
@@ -329,4 +312,78 @@ fn send_email(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        target: TargetArgs,
+    }
+
+    fn example_site() -> Site {
+        let text = include_str!("../../../docs/examples/site.toml");
+        Site::parse(text, "site.toml").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_site_plan_reaches_the_engine_config() {
+        let flags = Flags::try_parse_from(["clinicscan"]).expect("no flags needed");
+        let config = scan_config(&flags.target, Some(&example_site()), None).expect("config");
+        assert_eq!(
+            config.targets,
+            [
+                "192.168.20.0/24",
+                "192.168.10.0/24",
+                "192.168.50.0/24",
+                "192.168.40.0/24",
+                "192.168.30.0/28",
+            ]
+        );
+        assert_eq!(config.do_not_touch, ["192.168.40.50/32"]);
+        let mut gentle = HostProfile::new("medical-devices", vec!["192.168.40.0/24".into()]);
+        gentle.max_per_host = Some(1);
+        gentle.connection_gap = Duration::from_millis(500);
+        assert_eq!(config.profiles, [gentle]);
+        assert_eq!(config.zone, None);
+    }
+
+    #[test]
+    fn named_targets_replace_the_sites_zones_but_keep_its_limits() {
+        let flags = Flags::try_parse_from(["clinicscan", "192.168.10.5"]).expect("flags");
+        let config = scan_config(&flags.target, Some(&example_site()), Some("general".into()))
+            .expect("config");
+        assert_eq!(config.targets, ["192.168.10.5"]);
+        assert_eq!(config.do_not_touch, ["192.168.40.50/32"]);
+        assert_eq!(config.profiles.len(), 1);
+        assert_eq!(config.zone.as_deref(), Some("general"));
+    }
+
+    #[test]
+    fn an_explicit_vantage_zone_is_kept_and_a_missing_one_derived() {
+        let text = include_str!("../../../fixtures/policy/lab-general.json");
+        let mut obs: Observation = serde_json::from_str(text).expect("fixture");
+        let lab = include_str!("../../../fixtures/policy/lab-site.toml");
+        let site = Site::parse(lab, "lab-site.toml").expect("site");
+        // As typed, even a zone this site does not name (another site file may).
+        obs.scan.vantage.zone = Some("lobby".into());
+        set_vantage_zone(&mut obs, Some(&site));
+        assert_eq!(obs.scan.vantage.zone.as_deref(), Some("lobby"));
+        // Undeclared: the zone of the scanner's address.
+        obs.scan.vantage.zone = None;
+        obs.scan.vantage.addresses = vec!["10.77.50.10".parse().expect("ip")];
+        set_vantage_zone(&mut obs, Some(&site));
+        assert_eq!(obs.scan.vantage.zone.as_deref(), Some("guest"));
+        // Without a site there is nothing to derive it from.
+        obs.scan.vantage.zone = None;
+        set_vantage_zone(&mut obs, None);
+        assert_eq!(obs.scan.vantage.zone, None);
+    }
 }

@@ -173,21 +173,12 @@ pub(crate) fn root_context(rules: &RuleSet) -> Context<'static, 'static> {
     ctx
 }
 
-/// Where an Observation ran from, resolved against the site.
+/// Where an Observation ran from: resolved against the site, else as it declares.
 fn vantage_zone(obs: &Observation, site: Option<&Site>) -> Option<String> {
-    let declared = obs.scan.vantage.zone.clone();
-    let Some(site) = site else {
-        return declared;
-    };
-    if let Some(z) = declared.filter(|z| site.zone(z).is_some()) {
-        return Some(z);
+    match site {
+        Some(site) => site.vantage_zone_of(&obs.scan.vantage),
+        None => obs.scan.vantage.zone.clone(),
     }
-    obs.scan
-        .vantage
-        .addresses
-        .iter()
-        .find_map(|a| site.zone_of(*a).map(|z| z.name.clone()))
-        .or_else(|| site.vantage_zone.clone())
 }
 
 fn zone_kind(site: Option<&Site>, zone: Option<&str>) -> Option<&'static str> {

@@ -22,6 +22,9 @@
 //!   reported as not assessable by scan, never dropped.
 //! - Several Observations from different vantage zones combine: findings carry the
 //!   vantage zone, and [`reachability`] gives the zone-to-zone matrix.
+//! - The site says how it may be scanned ([`Site::scan_plan`]: default targets, addresses
+//!   never touched, each zone's pace) and where a scan ran from ([`Site::vantage_zone_of`]),
+//!   as plain data the CLI hands to the engine.
 //! - [`precheck`] holds one host against a vendor profile ([`Profile`]).
 //!
 //! # Wiring (for the CLI)
@@ -30,7 +33,7 @@
 //! |---|---|
 //! | `clinicscan assess scan.json… [--site S] [--rules DIR]` | [`Site::from_file`], [`RuleSet::shipped`] then [`RuleSet::with_user_dir`], [`assess`] (or [`assess_with`] to choose editions / pin the time); [`reachability`] for the report's matrix |
 //! | `clinicscan assess --nmap-xml scan.xml` | `clinicscan_import::import_nmap_xml` then as above |
-//! | `clinicscan scan …` then assessment | the engine reads [`Site::rate_for`], [`Site::do_not_touch`], [`Site::egress_targets`] and the zone of its vantage; then [`assess`] |
+//! | `clinicscan scan …` then assessment | the engine gets [`Site::scan_plan`]; the Observation records [`Site::vantage_zone_of`]; then [`assess`] |
 //! | `clinicscan precheck --profile NAME HOST` | [`Profile::shipped`] (or [`Profile::from_file`]), [`precheck`], [`PrecheckReport::render`] |
 //!
 //! Errors: [`LoadError`] (rules, catalogue, data, profiles: file, item, problem, CEL
@@ -58,5 +61,8 @@ pub use eval::{
 };
 pub use precheck::{Expectation, ExpectationResult, Outcome, PrecheckReport, Profile, precheck};
 pub use rules::{Rule, RuleSet, Scope};
-pub use site::{Asset, EgressTarget, Flow, PortRange, RateProfile, Site, Zone, ZoneKind};
+pub use site::{
+    Asset, EgressTarget, Flow, PortRange, RateProfile, ScanProfile, Site, SiteScanPlan, Zone,
+    ZoneKind,
+};
 pub use version::compare_versions;

@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
+use std::time::Duration;
 
-use clinicscan_model::Transport;
+use clinicscan_model::{Transport, Vantage};
 use ipnet::IpNet;
 use serde::Deserialize;
 
@@ -150,7 +151,7 @@ pub struct Site {
     pub name: Option<String>,
     /// The zone scans run from, when the Observation does not say.
     pub vantage_zone: Option<String>,
-    /// Zones, in file order.
+    /// Zones, ordered by name (the file's zone tables are read into a sorted map).
     pub zones: Vec<Zone>,
     /// Allowed flows.
     pub flows: Vec<Flow>,
@@ -162,6 +163,32 @@ pub struct Site {
     pub disabled_rules: Vec<String>,
     /// The `[email]` section as written, for the report crate.
     pub email: Option<toml::Table>,
+}
+
+/// What a scan of the site must respect, as plain data: the CLI hands it to the engine
+/// field by field, so policy needs no knowledge of the engine's types.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SiteScanPlan {
+    /// Every zone's CIDRs: what a scan covers when the user names no targets.
+    pub targets: Vec<IpNet>,
+    /// Addresses never to be touched: every zone's `rate.do_not_touch`.
+    pub do_not_touch: Vec<IpNet>,
+    /// The paced zones, one profile each; zones without a pace have none.
+    pub profiles: Vec<ScanProfile>,
+}
+
+/// How gently the engine treats each host of one zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanProfile {
+    /// The zone's name (the engine names it in notices).
+    pub zone: String,
+    /// The zone's address ranges.
+    pub cidrs: Vec<IpNet>,
+    /// Most connections in flight to one host (at least 1); `None`: the scan's limit.
+    pub max_per_host: Option<u32>,
+    /// Least time between two new connections to one host (one second over the zone's
+    /// `new_per_second`); zero when the zone sets no rate.
+    pub connection_gap: Duration,
 }
 
 #[derive(Deserialize)]
@@ -504,6 +531,45 @@ impl Site {
             .unwrap_or_default()
     }
 
+    /// The zone an Observation was made from: the zone it declares when the site has it,
+    /// else the zone holding one of the scanner's addresses, else `site.vantage_zone`.
+    /// The one derivation: the scan records it, the assessment resolves it.
+    pub fn vantage_zone_of(&self, vantage: &Vantage) -> Option<String> {
+        if let Some(z) = vantage.zone.as_deref().filter(|z| self.zone(z).is_some()) {
+            return Some(z.to_string());
+        }
+        vantage
+            .addresses
+            .iter()
+            .find_map(|a| self.zone_of(*a).map(|z| z.name.clone()))
+            .or_else(|| self.vantage_zone.clone())
+    }
+
+    /// What a scan of this site must respect: default targets, untouchable addresses and
+    /// the pace of each paced zone. Zones never overlap, so a host has at most one profile,
+    /// the one [`Site::rate_for`] names.
+    pub fn scan_plan(&self) -> SiteScanPlan {
+        let mut plan = SiteScanPlan::default();
+        for zone in &self.zones {
+            plan.targets.extend(zone.cidrs.iter().copied());
+            let rate = &zone.rate;
+            plan.do_not_touch.extend(rate.do_not_touch.iter().copied());
+            if rate.max_per_host.is_none() && rate.new_per_second.is_none() {
+                continue;
+            }
+            plan.profiles.push(ScanProfile {
+                zone: zone.name.clone(),
+                cidrs: zone.cidrs.clone(),
+                max_per_host: rate.max_per_host.map(|n| n.max(1)),
+                connection_gap: rate
+                    .new_per_second
+                    .filter(|&n| n > 0)
+                    .map_or(Duration::ZERO, |n| Duration::from_secs(1) / n),
+            });
+        }
+        plan
+    }
+
     /// Whether the site forbids touching this address.
     pub fn do_not_touch(&self, addr: IpAddr) -> bool {
         self.zones
@@ -581,4 +647,146 @@ pub(crate) fn normalise_mac(s: &str) -> Option<String> {
     let lower = hex.to_ascii_lowercase();
     let parts: Vec<&str> = (0..6).filter_map(|i| lower.get(i * 2..i * 2 + 2)).collect();
     Some(parts.join(":"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Site {
+        let text = match name {
+            "lab-site.toml" => include_str!("../../../fixtures/policy/lab-site.toml"),
+            "examples/site.toml" => include_str!("../../../docs/examples/site.toml"),
+            _ => unreachable!("no fixture {name}"),
+        };
+        Site::parse(text, name).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|n| n.parse().expect("cidr")).collect()
+    }
+
+    #[test]
+    fn scan_plan_covers_every_zone_and_paces_the_gentle_ones() {
+        let plan = fixture("lab-site.toml").scan_plan();
+        // Zone order (sorted by name), one CIDR each.
+        assert_eq!(
+            plan.targets,
+            nets(&[
+                "10.77.20.0/24",
+                "10.77.60.0/24",
+                "10.77.10.0/24",
+                "10.77.50.0/24",
+                "10.77.40.0/24",
+                "10.77.30.0/24",
+                "10.77.100.0/24",
+            ])
+        );
+        assert!(plan.do_not_touch.is_empty());
+        // The medical devices' built-in pace and the scale zone's own; no other zone.
+        assert_eq!(
+            plan.profiles,
+            vec![
+                ScanProfile {
+                    zone: "medical-devices".into(),
+                    cidrs: nets(&["10.77.40.0/24"]),
+                    max_per_host: Some(1),
+                    connection_gap: Duration::from_millis(200),
+                },
+                ScanProfile {
+                    zone: "scale".into(),
+                    cidrs: nets(&["10.77.100.0/24"]),
+                    max_per_host: Some(64),
+                    connection_gap: Duration::from_micros(500),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn scan_plan_keeps_do_not_touch_and_a_zones_own_pace() {
+        let plan = fixture("examples/site.toml").scan_plan();
+        assert_eq!(plan.do_not_touch, nets(&["192.168.40.50/32"]));
+        assert_eq!(plan.profiles.len(), 1);
+        let p = &plan.profiles[0];
+        assert_eq!(p.zone, "medical-devices");
+        assert_eq!(
+            (p.max_per_host, p.connection_gap),
+            (Some(1), Duration::from_millis(500))
+        );
+    }
+
+    #[test]
+    fn scan_plan_profiles_agree_with_rate_for() {
+        let site = fixture("lab-site.toml");
+        let plan = site.scan_plan();
+        for zone in &site.zones {
+            let addr = zone.cidrs[0].network();
+            let rate = site.rate_for(addr);
+            let profile = plan.profiles.iter().find(|p| p.zone == zone.name);
+            assert_eq!(
+                profile.and_then(|p| p.max_per_host),
+                rate.max_per_host,
+                "{}",
+                zone.name
+            );
+            assert_eq!(
+                profile.map(|p| p.connection_gap),
+                rate.new_per_second.map(|n| Duration::from_secs(1) / n),
+                "{}",
+                zone.name
+            );
+        }
+    }
+
+    #[test]
+    fn rate_limits_of_zero_never_reach_the_engine() {
+        // Parsing refuses 0; a Site built in code may still hold it.
+        let mut site = fixture("lab-site.toml");
+        let scale = site
+            .zones
+            .iter_mut()
+            .find(|z| z.name == "scale")
+            .expect("zone");
+        scale.rate.max_per_host = Some(0);
+        scale.rate.new_per_second = Some(0);
+        let plan = site.scan_plan();
+        let p = plan
+            .profiles
+            .iter()
+            .find(|p| p.zone == "scale")
+            .expect("paced");
+        assert_eq!(
+            (p.max_per_host, p.connection_gap),
+            (Some(1), Duration::ZERO)
+        );
+    }
+
+    fn vantage(zone: Option<&str>, addresses: &[&str]) -> Vantage {
+        Vantage {
+            addresses: addresses.iter().map(|a| a.parse().expect("ip")).collect(),
+            hostname: None,
+            zone: zone.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn vantage_zone_declared_then_by_address_then_the_sites_default() {
+        let site = fixture("lab-site.toml");
+        let of = |z, a: &[&str]| site.vantage_zone_of(&vantage(z, a));
+        // A zone the site names wins over the address.
+        assert_eq!(of(Some("guest"), &["10.77.30.5"]).as_deref(), Some("guest"));
+        // A zone the site does not name is resolved as if undeclared.
+        assert_eq!(of(Some("lobby"), &["10.77.30.5"]).as_deref(), Some("oqv"));
+        // The first address inside a zone.
+        assert_eq!(
+            of(None, &["192.0.2.1", "10.77.50.10"]).as_deref(),
+            Some("guest")
+        );
+        // No address inside a zone: the site's vantage_zone.
+        assert_eq!(of(None, &["192.0.2.1"]).as_deref(), Some("general"));
+        let mut no_default = site.clone();
+        no_default.vantage_zone = None;
+        assert_eq!(no_default.vantage_zone_of(&vantage(None, &[])), None);
+    }
 }
