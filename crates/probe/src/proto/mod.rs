@@ -264,9 +264,6 @@ pub mod hooks {
     }
 }
 
-#[cfg(test)]
-mod remote_lab;
-
 /// Which service probe to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
