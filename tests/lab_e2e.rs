@@ -3,30 +3,21 @@
 //! the Observations with the ground truth, check the assessment's segmentation verdicts in
 //! both lab variants, and take the lab down.
 //!
-//! Needs root (namespaces) and the lab's Debian packages (`scripts/install-deps`). Without
-//! root it is skipped with a message, except under CI (`CI` set), where that is a failure.
+//! Needs root (namespaces) and the lab's Debian packages (`scripts/install-deps`); see
+//! `clinicscan_testlab` for when it does not run (under CI that is a failure).
 //! Traffic stays inside namespaces the lab script creates; nothing leaves the machine.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use clinicscan_testlab::LabSpec;
+
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    clinicscan_testlab::workspace()
 }
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_clinicscan")
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(2) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -42,30 +33,6 @@ fn check(what: &str, out: &Output) {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-    }
-}
-
-/// Takes the lab down when the test ends, also on a panic.
-struct Lab;
-
-impl Lab {
-    fn up(args: &[&str]) -> Lab {
-        let out = run(Command::new(repo().join("tests/lab/up")).args(args));
-        let lab = Lab;
-        check("tests/lab/up", &out);
-        lab
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let out = run(&mut Command::new(repo().join("tests/lab/down")));
-        if !out.status.success() {
-            eprintln!(
-                "tests/lab/down failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
     }
 }
 
@@ -386,15 +353,16 @@ fn has_finding_on(a: &serde_json::Value, host: &str, port: u64, rule: &str) -> b
 
 #[test]
 fn clinic_lab_end_to_end() {
-    if !is_root() {
-        if std::env::var_os("CI").is_some() {
-            panic!("the clinic lab test needs root under CI");
-        }
-        eprintln!("skipping the clinic lab test: it needs root (network namespaces)");
+    // Taken down when the test ends, also on a panic.
+    let Some(lab) = LabSpec::commands(
+        "clinic",
+        [repo().join("tests/lab/up")],
+        [repo().join("tests/lab/down")],
+    )
+    .start() else {
         return;
-    }
+    };
     let tmp = tempfile::tempdir().expect("temp dir");
-    let lab = Lab::up(&[]);
 
     // 1. The ground truth is true: real clients (openssl, smbclient, snmpget, echoscu...).
     let o = run(Command::new(repo().join("tests/lab/verify")).arg("-q"));

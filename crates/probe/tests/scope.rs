@@ -1,26 +1,14 @@
 //! Scope enforcement, proven by packet counters at a router the scanner must go through.
 //!
-//! Root only (skipped with a printed reason otherwise). The test builds three network
-//! namespaces joined by veth pairs, with no route to any real network:
-//!
-//! ```text
-//!  csx-<id>-s (scanner)        csx-<id>-r (router)              csx-<id>-t (target)
-//!  10.88.0.1/30 <-- veth --> 10.88.0.2/30                      10.88.9.2/30
-//!  IPv6 off                   10.88.9.1/30   <-- veth -->      on lo: 10.88.1.10 .20 .130 .200
-//!  routes 10.88.0.0/16, 8.0.0.0/8                                     10.88.2.10 .60 .100 .220
-//!    via the router           nftables (prerouting, from the     tcp/80 listens (socat)
-//!                             scanner's veth): counter for
-//!                             daddr in scope, counter for daddr
-//!                             out of scope, set of every daddr
-//!                             seen (with per-address counters),
-//!                             counter for any IPv6
-//! ```
+//! `scope_at_the_router` (root; see `clinicscan_testlab` for when it does not run) starts
+//! `tests/labs/counting_router/lab.sh`: a scanner, a router counting every packet from the
+//! scanner by destination (nftables), and a target namespace with live hosts in and out of
+//! scope (the picture is in the script).
 //!
 //! Scan: targets `10.88.1.0/24`, `10.88.2.0/24`, `csx-ok.test` (→ 10.88.1.20) and
 //! `csx-excluded.test` (→ 10.88.2.100); exclusions `10.88.1.128/25` (CIDR) and
-//! `10.88.2.50-10.88.2.200` (range). Names come from `/etc/netns/<scanner>/hosts`
-//! (bind-mounted over /etc/hosts by `ip netns exec`); `resolv.conf` there names a server
-//! the scanner has no route to, so no lookup can leave the namespace.
+//! `10.88.2.50-10.88.2.200` (range). Names come from the lab's `/etc/netns/csx-scanner/hosts`;
+//! no lookup can leave the namespace.
 //!
 //! In scope: 10.88.1.0-127, 10.88.2.0-49, 10.88.2.201-255. The router must count zero
 //! packets to anything else, and packets to each live in-scope host. A public target
@@ -30,77 +18,19 @@
 //! The scans run inside the scanner namespace by re-executing this test binary there
 //! (`inner_*` tests, active only with `CSX_SCOPE` set), as `tests/engine.rs` does.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use clinicscan_probe::{ScanConfig, ScanError, Timing, scan};
+use clinicscan_testlab::{LabSpec, run_test_in_namespace};
 
-fn sh(args: &[&str]) -> Result<String, String> {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .map_err(|e| format!("{}: {e}", args[0]))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "{:?} failed: {}",
-            args,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
+/// The lab's namespaces (`tests/labs/counting_router/lab.sh`).
+const SCANNER_NS: &str = "csx-scanner";
+const ROUTER_NS: &str = "csx-router";
 
-/// Live hosts in scope, and live hosts that must never see a packet.
+/// The lab's live hosts in scope (those out of scope, which must never see a packet, are
+/// 10.88.1.130, 10.88.1.200, 10.88.2.60 and 10.88.2.100).
 const LIVE_IN_SCOPE: [&str; 4] = ["10.88.1.10", "10.88.1.20", "10.88.2.10", "10.88.2.220"];
-const LIVE_OUT_OF_SCOPE: [&str; 4] = ["10.88.1.130", "10.88.1.200", "10.88.2.60", "10.88.2.100"];
-
-struct Lab {
-    id: String,
-    scanner: String,
-    router: String,
-    target: String,
-    children: Vec<Child>,
-    netns_etc: PathBuf,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for ns in [&self.scanner, &self.router, &self.target] {
-            let _ = sh(&["ip", "netns", "del", ns]);
-        }
-        let _ = std::fs::remove_dir_all(&self.netns_etc);
-    }
-}
-
-fn nft(ns: &str, rules: &str) -> Result<(), String> {
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, "nft", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    if let Some(mut stdin) = child.stdin.take() {
-        use std::io::Write;
-        stdin
-            .write_all(rules.as_bytes())
-            .map_err(|e| e.to_string())?;
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "nft failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
 
 /// What the router saw from the scanner.
 #[derive(Debug, Default)]
@@ -112,201 +42,35 @@ struct Counts {
     seen: Vec<(String, u64)>,
 }
 
-impl Lab {
-    /// `Ok(Err(reason))`: namespaces are not available here (skip); `Err`: the lab broke.
-    fn up() -> Result<Result<Lab, String>, String> {
-        let id = format!("{}", std::process::id() % 100_000);
-        let mut lab = Lab {
-            scanner: format!("csx-{id}-s"),
-            router: format!("csx-{id}-r"),
-            target: format!("csx-{id}-t"),
-            netns_etc: PathBuf::from(format!("/etc/netns/csx-{id}-s")),
-            id,
-            children: Vec::new(),
-        };
-        let (s, r, t) = (lab.scanner.clone(), lab.router.clone(), lab.target.clone());
-        if let Err(e) = sh(&["ip", "netns", "add", &s]) {
-            return Ok(Err(e));
-        }
-        sh(&["ip", "netns", "add", &r])?;
-        sh(&["ip", "netns", "add", &t])?;
-        let (sa, sb) = (format!("csx{}sa", lab.id), format!("csx{}sb", lab.id));
-        let (ta, tb) = (format!("csx{}ta", lab.id), format!("csx{}tb", lab.id));
-        sh(&[
-            "ip", "-n", &s, "link", "add", &sa, "type", "veth", "peer", "name", &sb, "netns", &r,
-        ])?;
-        sh(&[
-            "ip", "-n", &r, "link", "add", &ta, "type", "veth", "peer", "name", &tb, "netns", &t,
-        ])?;
-        sh(&[
-            "ip",
-            "netns",
-            "exec",
-            &s,
-            "sysctl",
-            "-qw",
-            "net.ipv6.conf.all.disable_ipv6=1",
-        ])?;
-        sh(&[
-            "ip",
-            "netns",
-            "exec",
-            &s,
-            "sysctl",
-            "-qw",
-            "net.ipv6.conf.default.disable_ipv6=1",
-        ])?;
-        sh(&[
-            "ip",
-            "netns",
-            "exec",
-            &r,
-            "sysctl",
-            "-qw",
-            "net.ipv4.ip_forward=1",
-        ])?;
-        for (ns, dev, addr) in [
-            (&s, &sa, "10.88.0.1/30"),
-            (&r, &sb, "10.88.0.2/30"),
-            (&r, &ta, "10.88.9.1/30"),
-            (&t, &tb, "10.88.9.2/30"),
-        ] {
-            sh(&["ip", "-n", ns, "link", "set", "lo", "up"])?;
-            sh(&["ip", "-n", ns, "addr", "add", addr, "dev", dev])?;
-            sh(&["ip", "-n", ns, "link", "set", dev, "up"])?;
-        }
-        for net in ["10.88.0.0/16", "8.0.0.0/8"] {
-            sh(&["ip", "-n", &s, "route", "add", net, "via", "10.88.0.2"])?;
-        }
-        for net in ["10.88.1.0/24", "10.88.2.0/24"] {
-            sh(&["ip", "-n", &r, "route", "add", net, "via", "10.88.9.2"])?;
-        }
-        sh(&[
-            "ip",
-            "-n",
-            &t,
-            "route",
-            "add",
-            "10.88.0.0/16",
-            "via",
-            "10.88.9.1",
-        ])?;
-        for a in LIVE_IN_SCOPE.iter().chain(&LIVE_OUT_OF_SCOPE) {
-            sh(&[
-                "ip",
-                "-n",
-                &t,
-                "addr",
-                "add",
-                &format!("{a}/32"),
-                "dev",
-                "lo",
-            ])?;
-        }
-        nft(
-            &r,
-            &format!(
-                "table ip csx {{\n\
-                 counter inscope {{}}\n counter outscope {{}}\n\
-                 set allowed {{ type ipv4_addr; flags interval; elements = {{ 10.88.1.0/25, \
-                 10.88.2.0-10.88.2.49, 10.88.2.201-10.88.2.255 }} }}\n\
-                 set seen {{ type ipv4_addr; size 65535; flags dynamic; }}\n\
-                 chain pre {{ type filter hook prerouting priority -300; policy accept;\n\
-                 iifname \"{sb}\" ip daddr @allowed counter name \"inscope\"\n\
-                 iifname \"{sb}\" ip daddr != @allowed counter name \"outscope\"\n\
-                 iifname \"{sb}\" add @seen {{ ip daddr counter }}\n }}\n}}\n\
-                 table ip6 csx6 {{\n counter v6 {{}}\n\
-                 chain pre {{ type filter hook prerouting priority -300; policy accept;\n\
-                 iifname \"{sb}\" counter name \"v6\"\n }}\n}}\n"
-            ),
-        )?;
-        std::fs::create_dir_all(&lab.netns_etc).map_err(|e| e.to_string())?;
-        std::fs::write(
-            lab.netns_etc.join("hosts"),
-            "127.0.0.1 localhost\n10.88.1.20 csx-ok.test\n10.88.2.100 csx-excluded.test\n\
-             8.8.8.8 csx-public.test\n",
-        )
-        .map_err(|e| e.to_string())?;
-        // a name server the scanner has no route to: a query fails at once (ENETUNREACH)
-        // without a packet, and the names above come from the hosts file
-        std::fs::write(lab.netns_etc.join("resolv.conf"), "nameserver 192.0.2.53\n")
-            .map_err(|e| e.to_string())?;
-        let child = Command::new("ip")
-            .args(["netns", "exec", &t, "socat"])
-            .arg("TCP-LISTEN:80,fork,reuseaddr")
-            .arg("SYSTEM:printf 'HTTP/1.0 200 OK\\r\\n\\r\\n'")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        lab.children.push(child);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if sh(&["ip", "netns", "exec", &t, "ss", "-ltnH"])?.contains(":80 ") {
-                return Ok(Ok(lab));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Err("socat listener did not come up".into())
+/// `nft list ARGS...` in the router namespace.
+fn nft_list(args: &[&str]) -> Result<String, String> {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ROUTER_NS, "nft", "list"])
+        .args(args)
+        .output()
+        .map_err(|e| format!("nft: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "nft list {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     }
+}
 
-    fn counts(&self) -> Result<Counts, String> {
-        let get = |table: &str, name: &str, family: &str| -> Result<u64, String> {
-            let text = sh(&[
-                "ip",
-                "netns",
-                "exec",
-                &self.router,
-                "nft",
-                "list",
-                "counter",
-                family,
-                table,
-                name,
-            ])?;
-            packets(&text).ok_or_else(|| format!("no packets in {text}"))
-        };
-        let set = sh(&[
-            "ip",
-            "netns",
-            "exec",
-            &self.router,
-            "nft",
-            "list",
-            "set",
-            "ip",
-            "csx",
-            "seen",
-        ])?;
-        Ok(Counts {
-            in_scope: get("csx", "inscope", "ip")?,
-            out_of_scope: get("csx", "outscope", "ip")?,
-            ipv6: get("csx6", "v6", "ip6")?,
-            seen: seen_elements(&set),
-        })
-    }
-
-    /// Runs one `inner_*` test inside the scanner namespace.
-    fn run_inner(&self, name: &str) -> Result<String, String> {
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.scanner])
-            .arg(exe)
-            .args([name, "--exact", "--nocapture", "--test-threads=1"])
-            .env("CSX_SCOPE", &self.id)
-            .output()
-            .map_err(|e| e.to_string())?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        if out.status.success() && text.contains("1 passed") {
-            Ok(text)
-        } else {
-            Err(text)
-        }
-    }
+/// The router's counters now.
+fn counts() -> Result<Counts, String> {
+    let get = |family: &str, table: &str, name: &str| -> Result<u64, String> {
+        let text = nft_list(&["counter", family, table, name])?;
+        packets(&text).ok_or_else(|| format!("no packets in {text}"))
+    };
+    Ok(Counts {
+        in_scope: get("ip", "csx", "inscope")?,
+        out_of_scope: get("ip", "csx", "outscope")?,
+        ipv6: get("ip6", "csx6", "v6")?,
+        seen: seen_elements(&nft_list(&["set", "ip", "csx", "seen"])?),
+    })
 }
 
 /// `packets N` from `nft list counter` output.
@@ -335,14 +99,6 @@ fn seen_elements(text: &str) -> Vec<(String, u64)> {
         .collect()
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
 fn in_scope(addr: &str) -> bool {
     let Ok(ip) = addr.parse::<std::net::Ipv4Addr>() else {
         return false;
@@ -353,27 +109,22 @@ fn in_scope(addr: &str) -> bool {
 
 #[test]
 fn scope_at_the_router() {
-    if std::env::var_os("CSX_SCOPE").is_some() {
+    if in_lab() {
         return; // we are the inner process
     }
-    if !is_root() {
-        eprintln!("skipped scope_at_the_router: needs root to create network namespaces");
+    let Some(lab) = LabSpec::script("counting_router")
+        .needs(&["ip", "nft", "socat", "ss", "sysctl"])
+        .start()
+    else {
         return;
-    }
-    let lab = match Lab::up() {
-        Ok(Ok(l)) => l,
-        Ok(Err(e)) => {
-            eprintln!("skipped scope_at_the_router: cannot create network namespaces: {e}");
-            return;
-        }
-        Err(e) => panic!("cannot build the lab: {e}"),
     };
+    let run_inner = |name: &str| run_test_in_namespace(SCANNER_NS, name, &[("CSX_SCOPE", "1")]);
 
     // 1. public targets are refused before any packet
-    if let Err(text) = lab.run_inner("inner_public_refused") {
+    if let Err(text) = run_inner("inner_public_refused") {
         panic!("inner_public_refused:\n{text}");
     }
-    let c = lab.counts().expect("counters");
+    let c = counts().expect("counters");
     assert_eq!(
         (c.in_scope, c.out_of_scope, c.ipv6),
         (0, 0, 0),
@@ -383,7 +134,7 @@ fn scope_at_the_router() {
 
     // 2. the scoped scans: connect scan with service probes, then raw SYN + UDP probes
     for name in ["inner_scoped_scan", "inner_scoped_syn_udp_scan"] {
-        let text = match lab.run_inner(name) {
+        let text = match run_inner(name) {
             Ok(t) => t,
             Err(t) => panic!("{name}:\n{t}"),
         };
@@ -391,7 +142,7 @@ fn scope_at_the_router() {
             eprintln!("{name}:{}", line.1);
         }
     }
-    let c = lab.counts().expect("counters");
+    let c = counts().expect("counters");
     eprintln!(
         "router: {} packets in scope to {} addresses, {} out of scope, {} IPv6",
         c.in_scope,

@@ -1,10 +1,10 @@
 //! The TLS/HTTP/SMTP probes against real daemons (nginx, openssl s_server, gnutls-serv,
-//! aiosmtpd) in a network namespace this test creates (`fixtures/tls/lab.sh`), checked
+//! aiosmtpd) in the TLS lab (`tests/labs/tls/lab.sh`, endpoints in its header), checked
 //! against what `sslscan` and `openssl s_client` see on the same endpoints.
 //!
-//! Root-gated: without root (or without the daemons) the lab test prints why and passes
-//! without asserting. `record_fixtures` (ignored) re-records `fixtures/tls` and
-//! `fixtures/http` from the same lab.
+//! Root and the lab's packages needed: see `clinicscan_testlab` for when the lab test does
+//! not run. `record_fixtures` (ignored) re-records `fixtures/tls` and `fixtures/http` from
+//! the same lab.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -17,78 +17,24 @@ use chrono::{DateTime, Utc};
 use clinicscan_model::{ProbeErrorKind, SuiteWeakness, TlsFacts, TlsVersion};
 use clinicscan_probe::hooks;
 use clinicscan_probe::wire::tls::{self as wire, ClientHello};
+use clinicscan_testlab::{Lab, LabSpec};
 
 const LAB_IP: &str = "10.254.71.2";
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    clinicscan_testlab::workspace()
 }
 
-/// The lab, stopped (by its pid files) and removed on drop.
-struct Lab {
-    dir: PathBuf,
-    /// Started by someone else (`TLS_LAB_EXTERNAL=DIR`): leave it running.
-    external: bool,
+/// The TLS lab, stopped and removed when dropped (`TLS_LAB_DIR=DIR`: the one started by hand
+/// in DIR, left running).
+fn tls_lab() -> Option<Lab> {
+    LabSpec::script("tls")
+        .needs(&["nginx", "openssl", "gnutls-serv", "sslscan", "ip"])
+        .start()
 }
 
-impl Lab {
-    fn up(dir: &str) -> Option<Lab> {
-        if let Ok(dir) = std::env::var("TLS_LAB_EXTERNAL") {
-            return Some(Lab {
-                dir: dir.into(),
-                external: true,
-            });
-        }
-        let root = Command::new("id").arg("-u").output().ok()?;
-        if String::from_utf8_lossy(&root.stdout).trim() != "0" {
-            eprintln!("tls_lab: not root, skipping the namespace lab");
-            return None;
-        }
-        for tool in ["nginx", "openssl", "gnutls-serv", "sslscan", "ip"] {
-            let found = Command::new("sh")
-                .args(["-c", &format!("command -v {tool}")])
-                .output()
-                .is_ok_and(|o| o.status.success());
-            if !found {
-                eprintln!("tls_lab: {tool} missing, skipping the namespace lab");
-                return None;
-            }
-        }
-        let status = Command::new("bash")
-            .arg(repo().join("fixtures/tls/lab.sh"))
-            .args(["up", dir])
-            .status()
-            .ok()?;
-        if !status.success() {
-            eprintln!("tls_lab: lab.sh up failed, skipping the namespace lab");
-            let _ = Command::new("bash")
-                .arg(repo().join("fixtures/tls/lab.sh"))
-                .args(["down", dir])
-                .status();
-            return None;
-        }
-        Some(Lab {
-            dir: dir.into(),
-            external: false,
-        })
-    }
-
-    fn addr(&self, port: u16) -> SocketAddr {
-        format!("{LAB_IP}:{port}").parse().unwrap()
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        if self.external {
-            return;
-        }
-        let _ = Command::new("bash")
-            .arg(repo().join("fixtures/tls/lab.sh"))
-            .arg("down")
-            .arg(&self.dir)
-            .status();
-    }
+fn lab_addr(port: u16) -> SocketAddr {
+    format!("{LAB_IP}:{port}").parse().unwrap()
 }
 
 /// What sslscan saw: accepted versions and (version, suite id) pairs.
@@ -187,9 +133,9 @@ fn now() -> DateTime<Utc> {
     Utc::now()
 }
 
-async fn audit(lab: &Lab, port: u16) -> (TlsFacts, Duration) {
+async fn audit(port: u16) -> (TlsFacts, Duration) {
     let t = Instant::now();
-    let facts = hooks::tls_audit(lab.addr(port), None, now(), Duration::from_secs(30))
+    let facts = hooks::tls_audit(lab_addr(port), None, now(), Duration::from_secs(30))
         .await
         .unwrap_or_else(|e| panic!("audit of :{port} failed: {e:?}"));
     (facts, t.elapsed())
@@ -197,12 +143,12 @@ async fn audit(lab: &Lab, port: u16) -> (TlsFacts, Duration) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lab_audit_matches_sslscan_and_openssl() {
-    let Some(lab) = Lab::up("/tmp/cst-tls-lab-test") else {
+    let Some(_lab) = tls_lab() else {
         return;
     };
 
     // The weak nginx: exact versions, suites in server order, weaknesses, certificate.
-    let (weak, elapsed) = audit(&lab, 4431).await;
+    let (weak, elapsed) = audit(4431).await;
     eprintln!("weak nginx audited in {elapsed:?}");
     assert_eq!(
         weak.accepted_versions,
@@ -238,7 +184,7 @@ async fn lab_audit_matches_sslscan_and_openssl() {
     assert_eq!((cert.key_bits, cert.days_left < -1000), (2048, true));
 
     // The good nginx.
-    let (good, elapsed) = audit(&lab, 4432).await;
+    let (good, elapsed) = audit(4432).await;
     eprintln!("good nginx audited in {elapsed:?}");
     assert_eq!(
         good.accepted_versions,
@@ -267,7 +213,7 @@ async fn lab_audit_matches_sslscan_and_openssl() {
     assert!(good.chain[1].self_signed);
 
     // TLS 1.3 only: the certificate comes from the rustls handshake.
-    let (t13, _) = audit(&lab, 4433).await;
+    let (t13, _) = audit(4433).await;
     assert_eq!(t13.accepted_versions, vec![TlsVersion::Tls13]);
     assert_eq!(t13.client_cert_requested, None);
     let cert = t13
@@ -280,11 +226,11 @@ async fn lab_audit_matches_sslscan_and_openssl() {
     );
 
     // Client certificate requested.
-    let (cr, _) = audit(&lab, 4434).await;
+    let (cr, _) = audit(4434).await;
     assert_eq!(cr.client_cert_requested, Some(true));
 
     // 3DES and RC4 from GnuTLS.
-    let (legacy, _) = audit(&lab, 4435).await;
+    let (legacy, _) = audit(4435).await;
     for w in [SuiteWeakness::Rc4, SuiteWeakness::Des64BitBlock] {
         assert!(
             legacy.weaknesses.contains(&w),
@@ -299,7 +245,7 @@ async fn lab_audit_matches_sslscan_and_openssl() {
     );
 
     // HelloRetryRequest still tells the version and suite.
-    let (hrr, _) = audit(&lab, 4436).await;
+    let (hrr, _) = audit(4436).await;
     assert_eq!(hrr.accepted_versions, vec![TlsVersion::Tls13]);
     assert_eq!(suites_of(&hrr, TlsVersion::Tls13).len(), 3);
 
@@ -334,14 +280,14 @@ async fn lab_audit_matches_sslscan_and_openssl() {
     }
 
     // Not TLS: the plain HTTP port answers a ClientHello with an HTTP error.
-    let err = hooks::tls_audit(lab.addr(8081), None, now(), Duration::from_secs(10))
+    let err = hooks::tls_audit(lab_addr(8081), None, now(), Duration::from_secs(10))
         .await
         .expect_err("plain HTTP is not TLS");
     assert_eq!(err.kind, ProbeErrorKind::InvalidMessage);
     assert_eq!(err.detail, "invalid message: not TLS: record type 0x48");
 
     // HTTP: redirect to HTTPS on the same host; Shift_JIS title; login form; Basic auth.
-    let svc = hooks::probe("http", lab.addr(8080), None, now(), Duration::from_secs(10)).await;
+    let svc = hooks::probe("http", lab_addr(8080), None, now(), Duration::from_secs(10)).await;
     let http = svc.facts.http.expect("http facts");
     assert_eq!(http.status, 301);
     assert_eq!(http.redirects_to_https, Some(true));
@@ -358,7 +304,7 @@ async fn lab_audit_matches_sslscan_and_openssl() {
 
     let svc = hooks::probe(
         "https",
-        lab.addr(4432),
+        lab_addr(4432),
         None,
         now(),
         Duration::from_secs(10),
@@ -373,7 +319,7 @@ async fn lab_audit_matches_sslscan_and_openssl() {
     // HTTPS on a TLS 1.0/1.1-only server: rustls cannot, and says why.
     let svc = hooks::probe(
         "https",
-        lab.addr(4437),
+        lab_addr(4437),
         None,
         now(),
         Duration::from_secs(10),
@@ -387,14 +333,14 @@ async fn lab_audit_matches_sslscan_and_openssl() {
         "{:?}",
         svc.probe_errors
     );
-    let (old, _) = audit(&lab, 4437).await;
+    let (old, _) = audit(4437).await;
     assert_eq!(
         old.accepted_versions,
         vec![TlsVersion::Tls10, TlsVersion::Tls11]
     );
 
     // SMTP STARTTLS: the audit runs through the prelude.
-    let svc = hooks::probe("smtp", lab.addr(2525), None, now(), Duration::from_secs(20)).await;
+    let svc = hooks::probe("smtp", lab_addr(2525), None, now(), Duration::from_secs(20)).await;
     assert_eq!(svc.protocol.as_deref(), Some("smtp"));
     let tls = svc.facts.tls.expect("STARTTLS audit");
     assert_eq!(tls.via, "starttls-smtp");
@@ -408,16 +354,16 @@ async fn lab_audit_matches_sslscan_and_openssl() {
     );
 }
 
-/// Timing for `fixtures/tls/bench.sh`: the median of 5 audits per endpoint, and what was found.
+/// Timing for `tests/labs/tls/bench.sh`: the median of 5 audits per endpoint, and what was found.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark; run by fixtures/tls/bench.sh"]
+#[ignore = "benchmark; run by tests/labs/tls/bench.sh"]
 async fn bench_clinicscan() {
-    let lab = Lab::up("/tmp/cst-tls-lab-bench").expect("lab");
+    let _lab = tls_lab().expect("the TLS lab");
     for port in [4431u16, 4432, 4433, 4435] {
         let mut times = Vec::new();
         let mut last = None;
         for _ in 0..5 {
-            let (facts, t) = audit(&lab, port).await;
+            let (facts, t) = audit(port).await;
             times.push(t);
             last = Some(facts);
         }
@@ -478,7 +424,8 @@ fn hello(version: u16, suites: &[u16]) -> Vec<u8> {
 #[test]
 #[ignore = "re-records fixtures from the lab; run as root"]
 fn record_fixtures() {
-    let lab = Lab::up("/tmp/cst-tls-lab-record").expect("lab");
+    let lab = tls_lab().expect("the TLS lab");
+    let lab_dir = lab.dir().expect("the lab's run directory");
     let tls = repo().join("fixtures/tls");
     let http = repo().join("fixtures/http");
     let all12 = wire::suites_for(wire::TLS12);
@@ -487,60 +434,40 @@ fn record_fixtures() {
 
     put(&tls, "client-hello-tls12.bin", &hello(wire::TLS12, &all12));
     put(&tls, "client-hello-tls13.bin", &hello(wire::TLS13, &all13));
-    put(
-        &tls,
-        "nginx-weak-tls10-flight.bin",
-        &exchange(lab.addr(4431), &hello(wire::TLS10, &all12)),
-    );
-    put(
-        &tls,
-        "nginx-weak-tls12-flight.bin",
-        &exchange(lab.addr(4431), &hello(wire::TLS12, &all12)),
-    );
-    put(
-        &tls,
-        "nginx-weak-tls13-alert.bin",
-        &exchange(lab.addr(4431), &hello(wire::TLS13, &all13)),
-    );
-    put(
-        &tls,
-        "nginx-good-tls11-alert.bin",
-        &exchange(lab.addr(4432), &hello(wire::TLS11, &all12)),
-    );
-    put(
-        &tls,
-        "nginx-good-tls13-serverhello.bin",
-        &exchange(lab.addr(4432), &hello(wire::TLS13, &all13)),
-    );
-    put(
-        &tls,
-        "nginx-good-tls12-flight.bin",
-        &exchange(lab.addr(4432), &hello(wire::TLS12, &all12)),
-    );
-    put(
-        &tls,
-        "s_server-tls12-certreq-flight.bin",
-        &exchange(lab.addr(4434), &hello(wire::TLS12, &all12)),
-    );
-    put(
-        &tls,
-        "gnutls-tls10-3des-flight.bin",
-        &exchange(lab.addr(4435), &hello(wire::TLS10, &[0x000A])),
-    );
-    put(
-        &tls,
-        "s_server-tls13-hrr.bin",
-        &exchange(lab.addr(4436), &hello(wire::TLS13, &all13)),
-    );
-    put(
-        &tls,
-        "nginx-http-port-reply.bin",
-        &exchange(lab.addr(8081), &hello(wire::TLS12, &all12)),
-    );
+    // What each endpoint answers to one ClientHello.
+    let des3: &[u16] = &[0x000A];
+    for (name, port, version, suites) in [
+        ("nginx-weak-tls10-flight.bin", 4431, wire::TLS10, &all12[..]),
+        ("nginx-weak-tls12-flight.bin", 4431, wire::TLS12, &all12),
+        ("nginx-weak-tls13-alert.bin", 4431, wire::TLS13, &all13),
+        ("nginx-good-tls11-alert.bin", 4432, wire::TLS11, &all12),
+        (
+            "nginx-good-tls13-serverhello.bin",
+            4432,
+            wire::TLS13,
+            &all13,
+        ),
+        ("nginx-good-tls12-flight.bin", 4432, wire::TLS12, &all12),
+        (
+            "s_server-tls12-certreq-flight.bin",
+            4434,
+            wire::TLS12,
+            &all12,
+        ),
+        ("gnutls-tls10-3des-flight.bin", 4435, wire::TLS10, des3),
+        ("s_server-tls13-hrr.bin", 4436, wire::TLS13, &all13),
+        ("nginx-http-port-reply.bin", 8081, wire::TLS12, &all12),
+    ] {
+        put(
+            &tls,
+            name,
+            &exchange(lab_addr(port), &hello(version, suites)),
+        );
+    }
     for name in ["weak", "good", "ca", "t13"] {
         let out = Command::new("openssl")
             .args(["x509", "-outform", "DER", "-in"])
-            .arg(lab.dir.join(format!("{name}.crt")))
+            .arg(lab_dir.join(format!("{name}.crt")))
             .output()
             .unwrap();
         put(&tls, &format!("cert-{name}.der"), &out.stdout);
@@ -548,7 +475,7 @@ fn record_fixtures() {
 
     // SMTP: greeting, EHLO and STARTTLS replies of aiosmtpd on one connection.
     {
-        let mut s = TcpStream::connect_timeout(&lab.addr(2525), Duration::from_secs(3)).unwrap();
+        let mut s = TcpStream::connect_timeout(&lab_addr(2525), Duration::from_secs(3)).unwrap();
         s.set_read_timeout(Some(Duration::from_millis(500)))
             .unwrap();
         // One whole reply: until a line `ddd ` ends it (aiosmtpd writes line by line).
@@ -580,29 +507,13 @@ fn record_fixtures() {
         format!("GET {path} HTTP/1.1\r\nHost: {LAB_IP}\r\nUser-Agent: clinicscan/0.1.0\r\nConnection: close\r\n\r\n")
             .into_bytes()
     };
-    put(
-        &http,
-        "nginx-301-to-https.bin",
-        &exchange(lab.addr(8080), &get("/")),
-    );
-    put(
-        &http,
-        "nginx-200-sjis.bin",
-        &exchange(lab.addr(8081), &get("/")),
-    );
-    put(
-        &http,
-        "nginx-401-basic.bin",
-        &exchange(lab.addr(8081), &get("/admin/")),
-    );
-    put(
-        &http,
-        "nginx-404.bin",
-        &exchange(lab.addr(8081), &get("/nothing-here")),
-    );
-    put(
-        &http,
-        "nginx-fortigate-like.bin",
-        &exchange(lab.addr(8081), &get("/remote/login")),
-    );
+    for (name, port, path) in [
+        ("nginx-301-to-https.bin", 8080, "/"),
+        ("nginx-200-sjis.bin", 8081, "/"),
+        ("nginx-401-basic.bin", 8081, "/admin/"),
+        ("nginx-404.bin", 8081, "/nothing-here"),
+        ("nginx-fortigate-like.bin", 8081, "/remote/login"),
+    ] {
+        put(&http, name, &exchange(lab_addr(port), &get(path)));
+    }
 }

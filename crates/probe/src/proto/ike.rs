@@ -419,11 +419,3 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
         }
     }
 }
-
-#[cfg(test)]
-#[path = "../../tests/vpn_lab/lab.rs"]
-mod vpn_lab;
-
-#[cfg(test)]
-#[path = "../../tests/vpn_lab/hostile.rs"]
-mod hostile;

@@ -38,17 +38,65 @@ mod telnet;
 mod tls;
 mod vnc;
 
-/// Hooks for the integration tests and fuzz targets (feature `fuzzing`): run one probe
-/// against an address with a context built from plain arguments. Not part of the API.
-#[cfg(feature = "fuzzing")]
+/// Hooks for this crate's integration tests (feature `test-hooks`): run one probe against an
+/// address with a context built from plain arguments. Not part of the API.
+#[cfg(feature = "test-hooks")]
 pub mod hooks {
     use std::net::SocketAddr;
     use std::time::Duration;
 
     use chrono::{DateTime, Utc};
     use clinicscan_model::{PortReason, PortState, ProbeError, Service, TlsFacts, Transport};
+    use tokio::net::TcpStream;
 
-    use super::ProbeContext;
+    use super::{ProbeContext, ProbeKind};
+
+    /// What a test sets of a probe's context; the one way the hooks build a `ProbeContext`.
+    /// The deadline is `budget` from when the probe starts; the pace is unlimited.
+    #[derive(Debug, Clone)]
+    pub struct ProbeOptions {
+        /// The whole probe's time.
+        pub budget: Duration,
+        /// One connect or one read.
+        pub io_timeout: Duration,
+        /// Everything the probe may read from the peer.
+        pub max_bytes: usize,
+        /// The scan's clock, for certificate validity.
+        pub now: DateTime<Utc>,
+        /// SNI / Host header.
+        pub server_name: Option<String>,
+        /// SNMP v1/v2c communities to try.
+        pub snmp_communities: Vec<String>,
+    }
+
+    impl Default for ProbeOptions {
+        /// 15 s for the probe, 3 s per I/O step, 4 MiB, now, no name, no community.
+        fn default() -> Self {
+            ProbeOptions {
+                budget: Duration::from_secs(15),
+                io_timeout: Duration::from_secs(3),
+                max_bytes: 4 << 20,
+                now: Utc::now(),
+                server_name: None,
+                snmp_communities: Vec::new(),
+            }
+        }
+    }
+
+    impl ProbeOptions {
+        fn context(&self, addr: SocketAddr) -> ProbeContext {
+            ProbeContext {
+                addr,
+                deadline: tokio::time::Instant::now() + self.budget,
+                io_timeout: self.io_timeout,
+                max_bytes: self.max_bytes,
+                now: self.now,
+                server_name: self.server_name.clone(),
+                snmp_communities: self.snmp_communities.clone(),
+                pace: crate::portscan::Pace::default(),
+            }
+        }
+    }
 
     /// A probe context for `addr`: `budget` for the whole probe, 3 s per I/O step, 4 MiB.
     fn make(
@@ -57,16 +105,13 @@ pub mod hooks {
         now: DateTime<Utc>,
         budget: Duration,
     ) -> ProbeContext {
-        ProbeContext {
-            addr,
-            deadline: tokio::time::Instant::now() + budget,
-            io_timeout: Duration::from_secs(3),
-            max_bytes: 4 << 20,
+        ProbeOptions {
+            budget,
             now,
             server_name: server_name.map(str::to_string),
-            snmp_communities: Vec::new(),
-            pace: crate::portscan::Pace::default(),
+            ..ProbeOptions::default()
         }
+        .context(addr)
     }
 
     fn service(port: u16) -> Service {
@@ -103,20 +148,11 @@ pub mod hooks {
         svc
     }
 
-    /// Any probe by name (the `ProbeKind` names, plus "openvpn-tcp" / "openvpn-udp" and
-    /// "smtp" for STARTTLS), through the same [`super::run`] the engine uses, with `budget`
-    /// as the whole deadline, a third of it (at most 3 s) per I/O step, and `max_bytes` as
-    /// the byte limit. The `Service` is TCP/open or
-    /// UDP/open|filtered as the engine would hand it over. An unknown name returns the bare
-    /// service with a `Local` probe error.
-    pub async fn run_probe(
-        kind: &str,
-        addr: SocketAddr,
-        budget: Duration,
-        max_bytes: usize,
-    ) -> Service {
+    /// The probe of a name: the `ProbeKind` names, plus "openvpn-tcp" / "openvpn-udp" and
+    /// "smtp" for STARTTLS.
+    fn kind_named(kind: &str) -> Option<ProbeKind> {
         use super::ProbeKind as K;
-        let probe_kind = match kind {
+        Some(match kind {
             "tls" => K::Tls,
             "http" => K::Http,
             "https" => K::Https,
@@ -137,17 +173,49 @@ pub mod hooks {
             "openvpn-tcp" => K::OpenVpnTcp,
             "pptp" => K::Pptp,
             "ssdp" => K::Ssdp,
-            other => {
-                let mut svc = service(addr.port());
-                svc.probe_errors.push(ProbeError {
-                    probe: other.to_string(),
-                    kind: clinicscan_model::ProbeErrorKind::Local,
-                    detail: "unknown probe name".to_string(),
-                });
-                return svc;
-            }
+            _ => return None,
+        })
+    }
+
+    /// Any probe by name (the `ProbeKind` names, plus "openvpn-tcp" / "openvpn-udp" and
+    /// "smtp" for STARTTLS), through the same [`super::run`] the engine uses, with `budget`
+    /// as the whole deadline, a third of it (at most 3 s) per I/O step, and `max_bytes` as
+    /// the byte limit. The `Service` is TCP/open or
+    /// UDP/open|filtered as the engine would hand it over. An unknown name returns the bare
+    /// service with a `Local` probe error.
+    pub async fn run_probe(
+        kind: &str,
+        addr: SocketAddr,
+        budget: Duration,
+        max_bytes: usize,
+    ) -> Service {
+        let options = ProbeOptions {
+            budget,
+            max_bytes,
+            // one I/O step is a fraction of the whole, as in the engine (RTT-derived steps,
+            // a probe timeout many times longer), so multi-step probes end on their own
+            io_timeout: (budget / 3).min(Duration::from_secs(3)),
+            snmp_communities: vec!["public".to_string()],
+            ..ProbeOptions::default()
         };
-        let udp = matches!(probe_kind, K::Snmp | K::Ike | K::OpenVpnUdp | K::Ssdp);
+        run_probe_with(&options, kind, addr).await
+    }
+
+    /// [`run_probe`] with every part of the context chosen by the test.
+    pub async fn run_probe_with(options: &ProbeOptions, kind: &str, addr: SocketAddr) -> Service {
+        let Some(probe_kind) = kind_named(kind) else {
+            let mut svc = service(addr.port());
+            svc.probe_errors.push(ProbeError {
+                probe: kind.to_string(),
+                kind: clinicscan_model::ProbeErrorKind::Local,
+                detail: "unknown probe name".to_string(),
+            });
+            return svc;
+        };
+        let udp = matches!(
+            probe_kind,
+            ProbeKind::Snmp | ProbeKind::Ike | ProbeKind::OpenVpnUdp | ProbeKind::Ssdp
+        );
         let mut svc = if udp {
             Service::port_only(
                 addr.port(),
@@ -158,19 +226,43 @@ pub mod hooks {
         } else {
             service(addr.port())
         };
-        let mut ctx = make(addr, None, Utc::now(), budget);
-        ctx.max_bytes = max_bytes;
-        // one I/O step is a fraction of the whole, as in the engine (RTT-derived steps,
-        // a probe timeout many times longer), so multi-step probes end on their own
-        ctx.io_timeout = (budget / 3).min(Duration::from_secs(3));
-        ctx.snmp_communities = vec!["public".to_string()];
-        super::run(probe_kind, &ctx, &mut svc).await;
+        // on the heap: every probe's state is in this future, too large for a test
+        // thread's stack once a test's own futures wrap it (debug builds)
+        Box::pin(super::run(probe_kind, &options.context(addr), &mut svc)).await;
         svc
     }
-}
 
-#[cfg(test)]
-mod remote_lab;
+    /// What a probe does before it hands a stream to the TLS audit, on its own: "rdp-ssl"
+    /// (X.224 negotiating TLS), "rdp-hybrid" (negotiating CredSSP), "ftp-auth-tls" (AUTH
+    /// TLS). The stream is where the TLS handshake begins.
+    pub async fn tls_prelude(
+        options: &ProbeOptions,
+        name: &str,
+        addr: SocketAddr,
+    ) -> Result<TcpStream, ProbeError> {
+        let prelude: super::tls::Prelude = match name {
+            "rdp-ssl" => super::rdp::ssl_prelude,
+            "rdp-hybrid" => super::rdp::hybrid_prelude,
+            "ftp-auth-tls" => super::ftp::auth_tls_prelude,
+            other => {
+                return Err(ProbeError {
+                    probe: other.to_string(),
+                    kind: clinicscan_model::ProbeErrorKind::Local,
+                    detail: "unknown prelude name".to_string(),
+                });
+            }
+        };
+        prelude(&options.context(addr))
+            .await
+            .map_err(|e| e.to_probe_error(name))
+    }
+
+    /// The client configuration the probes complete TLS handshakes with: any certificate is
+    /// accepted, since a certificate is a fact to record here, not a trust decision.
+    pub fn accept_any_tls_config() -> rustls::ClientConfig {
+        super::rdp::accept_any_config()
+    }
+}
 
 /// Which service probe to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -3,16 +3,16 @@
 //! by its deadline with a `ProbeError` and no guessed facts. Also drives the MSSQL and SSDP
 //! probes end to end with the fixture replies, since no SQL Server can run here.
 //!
-//! Compiled into the crate's unit tests from `proto/ike.rs`, like `lab.rs`.
+//! The probes of the `vpn` set; the VPN lab (`crates/probe/tests/vpn_lab.rs`) has their real
+//! daemons.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use clinicscan_model::{PortReason, PortState, ProbeErrorKind, Service, Transport};
+use clinicscan_model::{PortReason, PortState, ProbeErrorKind, Service};
+use clinicscan_probe::hooks::{ProbeOptions, run_probe_with};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
-
-use crate::proto::{ProbeContext, ProbeKind, run};
 
 #[derive(Clone)]
 enum Peer {
@@ -26,16 +26,14 @@ enum Peer {
     SendThenFlood(Vec<u8>),
 }
 
-fn ctx(addr: SocketAddr) -> ProbeContext {
-    ProbeContext {
-        addr,
-        deadline: tokio::time::Instant::now() + Duration::from_secs(3),
+/// 3 s a probe, 300 ms an I/O step, 16 KiB.
+fn options() -> ProbeOptions {
+    ProbeOptions {
+        budget: Duration::from_secs(3),
         io_timeout: Duration::from_millis(300),
         max_bytes: 16 * 1024,
-        now: chrono::Utc::now(),
-        server_name: None,
         snmp_communities: vec!["public".to_string()],
-        pace: crate::portscan::Pace::default(),
+        ..ProbeOptions::default()
     }
 }
 
@@ -88,14 +86,10 @@ async fn udp_peer(reply: Option<Vec<u8>>) -> SocketAddr {
     addr
 }
 
-async fn probe(kind: ProbeKind, addr: SocketAddr, transport: Transport) -> Service {
-    let (state, reason) = match transport {
-        Transport::Tcp => (PortState::Open, PortReason::SynAck),
-        Transport::Udp => (PortState::OpenFiltered, PortReason::NoResponse),
-    };
-    let mut s = Service::port_only(addr.port(), transport, state, reason);
+/// `kind`: a probe name of `hooks::run_probe_with` (UDP ones start open|filtered).
+async fn probe(kind: &str, addr: SocketAddr) -> Service {
     let t = Instant::now();
-    run(kind, &ctx(addr), &mut s).await;
+    let s = run_probe_with(&options(), kind, addr).await;
     assert!(
         t.elapsed() < Duration::from_millis(2500),
         "{kind:?} took {:?}",
@@ -118,13 +112,7 @@ fn no_facts(s: &Service) -> bool {
         && s.software.is_none()
 }
 
-const TCP_KINDS: [ProbeKind; 5] = [
-    ProbeKind::Mysql,
-    ProbeKind::Postgres,
-    ProbeKind::Mssql,
-    ProbeKind::Pptp,
-    ProbeKind::Dicom,
-];
+const TCP_KINDS: [&str; 5] = ["mysql", "postgres", "mssql", "pptp", "dicom"];
 
 fn kinds(s: &Service) -> Vec<ProbeErrorKind> {
     s.probe_errors.iter().map(|e| e.kind).collect()
@@ -144,12 +132,12 @@ async fn tcp_probes_end_on_silence_close_and_garbage() {
     for (peer, expected) in cases {
         let addr = tcp_peer(peer).await;
         for kind in TCP_KINDS {
-            let s = probe(kind, addr, Transport::Tcp).await;
+            let s = probe(kind, addr).await;
             assert_eq!(kinds(&s), vec![expected], "{kind:?}: {:?}", s.probe_errors);
             assert!(no_facts(&s), "{kind:?}: {s:?}");
         }
         // OpenVPN over TCP: silence or a close is what tls-auth looks like: unknown.
-        let s = probe(ProbeKind::OpenVpnTcp, addr, Transport::Tcp).await;
+        let s = probe("openvpn-tcp", addr).await;
         if expected == ProbeErrorKind::InvalidMessage {
             assert_eq!(kinds(&s), vec![expected]);
             assert_eq!(s.facts.openvpn, None);
@@ -164,7 +152,7 @@ async fn tcp_probes_end_on_silence_close_and_garbage() {
 async fn a_length_just_inside_the_limits_cannot_exceed_the_byte_budget() {
     // A DICOM PDU header announcing 60000 bytes, then an endless stream.
     let addr = tcp_peer(Peer::SendThenFlood(vec![2, 0, 0, 0, 0xea, 0x60])).await;
-    let s = probe(ProbeKind::Dicom, addr, Transport::Tcp).await;
+    let s = probe("dicom", addr).await;
     assert_eq!(kinds(&s), vec![ProbeErrorKind::TooLarge]);
     assert!(no_facts(&s));
 }
@@ -198,7 +186,7 @@ async fn mssql_probe_reads_prelogin_responses() {
     for (file, version, encryption, forced, product) in cases {
         let bytes = std::fs::read(format!("{dir}/{file}")).unwrap();
         let addr = tcp_peer(Peer::Send(bytes)).await;
-        let s = probe(ProbeKind::Mssql, addr, Transport::Tcp).await;
+        let s = probe("mssql", addr).await;
         assert!(s.probe_errors.is_empty(), "{:?}", s.probe_errors);
         assert_eq!(s.protocol.as_deref(), Some("mssql"));
         assert_eq!(s.software.map(|x| x.product), Some(product.to_string()));
@@ -216,7 +204,7 @@ async fn ssdp_probe_reads_a_unicast_reply() {
         env!("CARGO_MANIFEST_DIR")
     );
     let addr = udp_peer(Some(std::fs::read(path).unwrap())).await;
-    let s = probe(ProbeKind::Ssdp, addr, Transport::Udp).await;
+    let s = probe("ssdp", addr).await;
     assert_eq!(
         (s.state, s.reason),
         (PortState::Open, PortReason::UdpResponse)
@@ -237,18 +225,13 @@ async fn ssdp_probe_reads_a_unicast_reply() {
     assert_eq!(f.st.as_deref(), Some("upnp:rootdevice"));
 }
 
-const UDP_KINDS: [ProbeKind; 4] = [
-    ProbeKind::Ike,
-    ProbeKind::Snmp,
-    ProbeKind::Ssdp,
-    ProbeKind::OpenVpnUdp,
-];
+const UDP_KINDS: [&str; 4] = ["ike", "snmp", "ssdp", "openvpn-udp"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn udp_probes_on_a_garbage_answering_peer_say_open_but_unproven() {
     let addr = udp_peer(Some(vec![0xff; 40])).await;
     for kind in UDP_KINDS {
-        let s = probe(kind, addr, Transport::Udp).await;
+        let s = probe(kind, addr).await;
         assert_eq!(
             (s.state, s.reason),
             (PortState::Open, PortReason::UdpResponse),
@@ -267,18 +250,18 @@ async fn udp_probes_on_a_garbage_answering_peer_say_open_but_unproven() {
 async fn udp_probes_on_a_silent_peer_stay_open_filtered_with_unknown_facts() {
     let addr = udp_peer(None).await;
     for kind in UDP_KINDS {
-        let s = probe(kind, addr, Transport::Udp).await;
+        let s = probe(kind, addr).await;
         assert_eq!(
             (s.state, s.reason),
             (PortState::OpenFiltered, PortReason::NoResponse)
         );
         assert_eq!(kinds(&s), vec![ProbeErrorKind::NoReply], "{kind:?}");
         match kind {
-            ProbeKind::Ike => {
+            "ike" => {
                 let f = s.facts.ike.unwrap();
                 assert_eq!((f.v1, f.v2, f.v1_aggressive_psk), (None, None, None));
             }
-            ProbeKind::OpenVpnUdp => assert_eq!(s.facts.openvpn.unwrap().responded, None),
+            "openvpn-udp" => assert_eq!(s.facts.openvpn.unwrap().responded, None),
             _ => assert!(no_facts(&s)),
         }
     }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The remote-access lab: real daemons in a private network namespace, on its own loopback.
-#   lab.sh up   NS DIR   start every daemon in namespace NS (created here), state in DIR
-#   lab.sh down NS DIR   stop them (by the pids recorded in DIR) and delete NS and DIR
+#   lab.sh up   DIR   start every daemon in namespace csr-lab (created here), state in DIR
+#   lab.sh down DIR   stop them (by the pids recorded in DIR) and delete csr-lab and DIR
 # Nothing here has a route to any real interface: the namespace has only `lo`.
 # Ports (all on 127.0.0.1 inside NS):
 #   21 vsftpd anonymous + AUTH TLS      2121 vsftpd no anonymous, no TLS
@@ -14,7 +14,8 @@
 #   3392 freerdp-shadow-cli, NLA only (under Xvfb)
 #   5901 Xvnc SecurityTypes=None        5902 Xvnc SecurityTypes=VncAuth
 set -eu
-cmd=$1 NS=$2 DIR=$3
+NS=csr-lab
+cmd=${1:-} DIR=${2:?usage: lab.sh up|down DIR}
 
 inns() { ip netns exec "$NS" "$@"; }
 free_display() { # the first X display number from 71 up that nobody holds; recorded for down
@@ -58,7 +59,9 @@ down() {
 }
 
 up() {
-    rm -rf "$DIR"; mkdir -p "$DIR"; chmod 755 "$DIR"
+    # whatever an interrupted run left behind (the namespace name is fixed)
+    down
+    mkdir -p "$DIR"; chmod 755 "$DIR"
     ip netns add "$NS"
     inns ip link set lo up
 
@@ -235,5 +238,5 @@ C
 case "$cmd" in
 up) up ;;
 down) down ;;
-*) echo "usage: $0 up|down NS DIR" >&2; exit 2 ;;
+*) echo "usage: $0 up|down DIR" >&2; exit 2 ;;
 esac

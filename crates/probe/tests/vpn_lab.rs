@@ -1,118 +1,70 @@
 //! The VPN / management / medical / database lab: every probe of the `vpn` set against
 //! real daemons (strongSwan charon, OpenVPN, pptpd, net-snmp, DCMTK storescp and dcmqrscp,
-//! PostgreSQL, MariaDB, MiniDLNA) in a network namespace that `lab.sh` creates and always
-//! deletes. Root only: without root the test says so and passes vacuously.
-//!
-//! Compiled into the crate's unit tests (from `proto/ike.rs`) because the probes and
-//! `ProbeContext` are crate-private. Run: `cargo test -p clinicscan-probe vpn_lab -- --nocapture`.
+//! PostgreSQL, MariaDB, MiniDLNA) in the namespaces `tests/labs/vpn/lab.sh` creates and
+//! always deletes. Root and the lab's packages needed: see `clinicscan_testlab` for when it
+//! does not run. Run: `cargo test -p clinicscan-probe --test vpn_lab -- --nocapture`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clinicscan_model::{IkeFacts, PortReason, PortState, ProbeErrorKind, Service, Transport};
-
-use crate::proto::{ProbeContext, ProbeKind, run};
+use clinicscan_probe::hooks::{ProbeOptions, run_probe_with};
+use clinicscan_testlab::LabSpec;
 
 const NS_IP: &str = "10.231.147.2";
 /// The second namespace: strongSwan with aggressive mode PSK allowed.
 const NS_IP2: &str = "10.231.147.10";
 
-struct Lab {
-    dir: PathBuf,
-    script: PathBuf,
-    owned: bool,
-}
-
-impl Lab {
-    fn up() -> Option<Lab> {
-        let uid = Command::new("id").arg("-u").output().ok()?;
-        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-            eprintln!("vpn_lab: not root, skipped");
-            return None;
-        }
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vpn_lab/lab.sh");
-        // A lab already started by hand (`lab.sh up DIR`) is reused and left running.
-        if let Some(dir) = std::env::var_os("CSV_LAB_DIR") {
-            return Some(Lab {
-                dir: PathBuf::from(dir),
-                script,
-                owned: false,
-            });
-        }
-        let dir = std::env::temp_dir().join(format!("csv-lab-{}", std::process::id()));
-        let lab = Lab {
-            dir,
-            script,
-            owned: true,
-        };
-        let status = Command::new("bash")
-            .arg(&lab.script)
-            .arg("up")
-            .arg(&lab.dir)
-            .status()
-            .expect("run lab.sh");
-        assert!(
-            status.success(),
-            "lab.sh up failed; see {}",
-            lab.dir.display()
-        );
-        Some(lab)
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        if !self.owned {
-            return;
-        }
-        let _ = Command::new("bash")
-            .arg(&self.script)
-            .arg("down")
-            .arg(&self.dir)
-            .status();
-    }
-}
-
-fn ctx(ip: &str, port: u16) -> ProbeContext {
-    ProbeContext {
-        addr: SocketAddr::new(ip.parse().unwrap(), port),
-        deadline: tokio::time::Instant::now() + Duration::from_secs(15),
+/// 15 s a probe, 2 s an I/O step, 256 KiB; "csv-wrong" is a community the agent ignores.
+fn options() -> ProbeOptions {
+    ProbeOptions {
+        budget: Duration::from_secs(15),
         io_timeout: Duration::from_secs(2),
         max_bytes: 256 * 1024,
-        now: chrono::Utc::now(),
-        server_name: None,
         snmp_communities: vec!["public".to_string(), "csv-wrong".to_string()],
-        pace: crate::portscan::Pace::default(),
+        ..ProbeOptions::default()
     }
 }
 
-async fn probe(kind: ProbeKind, port: u16, transport: Transport) -> (Service, Duration) {
-    probe_at(NS_IP, kind, port, transport).await
+fn addr(ip: &str, port: u16) -> SocketAddr {
+    SocketAddr::new(ip.parse().unwrap(), port)
 }
 
-async fn probe_at(
-    ip: &str,
-    kind: ProbeKind,
-    port: u16,
-    transport: Transport,
-) -> (Service, Duration) {
-    let (state, reason) = match transport {
-        Transport::Tcp => (PortState::Open, PortReason::SynAck),
-        Transport::Udp => (PortState::OpenFiltered, PortReason::NoResponse),
-    };
-    let mut s = Service::port_only(port, transport, state, reason);
+/// `kind`: a probe name of `hooks::run_probe_with`; UDP ones come as open|filtered, TCP ones
+/// as open, as the engine hands them over.
+async fn probe(kind: &str, port: u16) -> (Service, Duration) {
+    probe_at(NS_IP, kind, port).await
+}
+
+async fn probe_at(ip: &str, kind: &str, port: u16) -> (Service, Duration) {
     let t = Instant::now();
-    run(kind, &ctx(ip, port), &mut s).await;
+    let s = run_probe_with(&options(), kind, addr(ip, port)).await;
     let took = t.elapsed();
-    eprintln!("vpn_lab: {kind:?} {port}/{transport:?} in {took:?}: {s:#?}");
+    eprintln!(
+        "vpn_lab: {kind} {port}/{:?} in {took:?}: {s:#?}",
+        s.transport
+    );
     (s, took)
 }
 
 #[test]
 fn vpn_lab() {
-    let Some(_lab) = Lab::up() else { return };
+    let Some(_lab) = LabSpec::script("vpn")
+        .needs(&[
+            "/usr/lib/ipsec/charon",
+            "swanctl",
+            "openvpn",
+            "pptpd",
+            "snmpd",
+            "storescp",
+            "dcmqrscp",
+            "/usr/lib/postgresql/15/bin/postgres",
+            "mariadbd",
+        ])
+        .start()
+    else {
+        return;
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -144,7 +96,7 @@ async fn ike() {
         Some("Dead Peer Detection v1.0".to_string()),
     ];
     for port in [500, 4500] {
-        let (s, took) = probe(ProbeKind::Ike, port, Transport::Udp).await;
+        let (s, took) = probe("ike", port).await;
         assert_eq!(
             (s.state, s.reason),
             (PortState::Open, PortReason::UdpResponse)
@@ -189,7 +141,7 @@ async fn ike() {
         assert!(took < Duration::from_secs(1), "{took:?}");
     }
     // A responder that allows aggressive mode with PSK, IKEv1 only.
-    let (s, _) = probe_at(NS_IP2, ProbeKind::Ike, 500, Transport::Udp).await;
+    let (s, _) = probe_at(NS_IP2, "ike", 500).await;
     let f = s.facts.ike.expect("ike facts");
     assert_eq!(f.v1, Some(true));
     assert_eq!(f.v1_aggressive_psk, Some(true));
@@ -206,10 +158,11 @@ async fn ike() {
 
 async fn openvpn() {
     for (kind, transport) in [
-        (ProbeKind::OpenVpnUdp, Transport::Udp),
-        (ProbeKind::OpenVpnTcp, Transport::Tcp),
+        ("openvpn-udp", Transport::Udp),
+        ("openvpn-tcp", Transport::Tcp),
     ] {
-        let (s, _) = probe(kind, 1194, transport).await;
+        let (s, _) = probe(kind, 1194).await;
+        assert_eq!(s.transport, transport);
         assert_eq!(s.state, PortState::Open);
         assert_eq!(s.protocol.as_deref(), Some("openvpn"));
         let f = s.facts.openvpn.expect("openvpn facts");
@@ -218,7 +171,7 @@ async fn openvpn() {
         assert!(s.probe_errors.is_empty(), "{:?}", s.probe_errors);
     }
     // tls-auth: the server drops the unauthenticated reset. Unknown, not absent.
-    let (s, _) = probe(ProbeKind::OpenVpnUdp, 1195, Transport::Udp).await;
+    let (s, _) = probe("openvpn-udp", 1195).await;
     assert_eq!(
         (s.state, s.reason),
         (PortState::OpenFiltered, PortReason::NoResponse)
@@ -231,7 +184,7 @@ async fn openvpn() {
 }
 
 async fn pptp() {
-    let (s, _) = probe(ProbeKind::Pptp, 1723, Transport::Tcp).await;
+    let (s, _) = probe("pptp", 1723).await;
     assert_eq!(s.protocol.as_deref(), Some("pptp"));
     let f = s.facts.pptp.expect("pptp facts");
     assert_eq!(f.result_code, 1);
@@ -243,7 +196,7 @@ async fn pptp() {
 }
 
 async fn snmp() {
-    let (s, took) = probe(ProbeKind::Snmp, 161, Transport::Udp).await;
+    let (s, took) = probe("snmp", 161).await;
     assert_eq!(
         (s.state, s.reason),
         (PortState::Open, PortReason::UdpResponse)
@@ -265,16 +218,12 @@ async fn snmp() {
     assert!(took < Duration::from_millis(2500), "{took:?}");
 
     // With only communities that answer, the probe ends as soon as everything did.
-    let mut only_public = ctx(NS_IP, 161);
-    only_public.snmp_communities = strs(&["public"]);
-    let mut s = Service::port_only(
-        161,
-        Transport::Udp,
-        PortState::OpenFiltered,
-        PortReason::NoResponse,
-    );
+    let only_public = ProbeOptions {
+        snmp_communities: strs(&["public"]),
+        ..options()
+    };
     let t = Instant::now();
-    run(ProbeKind::Snmp, &only_public, &mut s).await;
+    let s = run_probe_with(&only_public, "snmp", addr(NS_IP, 161)).await;
     let took = t.elapsed();
     eprintln!("vpn_lab: Snmp 161 (public only) in {took:?}");
     let f = s.facts.snmp.expect("snmp facts");
@@ -283,7 +232,7 @@ async fn snmp() {
 }
 
 async fn dicom() {
-    let (s, _) = probe(ProbeKind::Dicom, 11112, Transport::Tcp).await;
+    let (s, _) = probe("dicom", 11112).await;
     assert_eq!(s.protocol.as_deref(), Some("dicom"));
     let f = s.facts.dicom.expect("dicom facts");
     assert_eq!(
@@ -305,7 +254,7 @@ async fn dicom() {
 
     // dcmqrscp with one configured peer: the made-up calling AE is rejected. DCMTK uses the
     // "called AE" reason for it, so whether unknown AEs are refused stays unknown.
-    let (s, _) = probe(ProbeKind::Dicom, 11113, Transport::Tcp).await;
+    let (s, _) = probe("dicom", 11113).await;
     let f = s.facts.dicom.expect("dicom facts");
     assert_eq!(f.association, "rejected");
     assert_eq!(
@@ -318,12 +267,12 @@ async fn dicom() {
 
 async fn databases() {
     for (port, ssl) in [(5432, false), (5433, true)] {
-        let (s, _) = probe(ProbeKind::Postgres, port, Transport::Tcp).await;
+        let (s, _) = probe("postgres", port).await;
         assert_eq!(s.protocol.as_deref(), Some("postgresql"));
         assert_eq!(s.facts.postgres.expect("pg").ssl_supported, Some(ssl));
     }
     for (port, tls) in [(3306, false), (3307, true)] {
-        let (s, _) = probe(ProbeKind::Mysql, port, Transport::Tcp).await;
+        let (s, _) = probe("mysql", port).await;
         let sw = s.software.expect("software");
         assert_eq!(
             (sw.product.as_str(), sw.version.as_deref()),
@@ -339,7 +288,7 @@ async fn databases() {
         assert_eq!(f.auth_plugin.as_deref(), Some("mysql_native_password"));
         assert_eq!(f.host_blocked, Some(false));
     }
-    let (s, _) = probe(ProbeKind::Mysql, 3308, Transport::Tcp).await;
+    let (s, _) = probe("mysql", 3308).await;
     let f = s.facts.mysql.expect("mysql");
     assert_eq!(f.host_blocked, Some(true));
     assert_eq!((f.version, f.tls_supported), (None, None));
@@ -349,7 +298,7 @@ async fn databases() {
 async fn ssdp() {
     // MiniDLNA binds its SSDP socket to the multicast group only: a unicast M-SEARCH gets
     // ICMP port unreachable, which is what the network shows.
-    let (s, _) = probe(ProbeKind::Ssdp, 1900, Transport::Udp).await;
+    let (s, _) = probe("ssdp", 1900).await;
     assert_eq!(
         (s.state, s.reason),
         (PortState::Closed, PortReason::PortUnreachable)
@@ -358,12 +307,9 @@ async fn ssdp() {
 }
 
 async fn udp_states() {
-    for (kind, port) in [
-        (ProbeKind::Snmp, 162),
-        (ProbeKind::Ike, 501),
-        (ProbeKind::OpenVpnUdp, 1196),
-    ] {
-        let (s, took) = probe(kind, port, Transport::Udp).await;
+    for (kind, port) in [("snmp", 162), ("ike", 501), ("openvpn-udp", 1196)] {
+        let (s, took) = probe(kind, port).await;
+        assert_eq!(s.transport, Transport::Udp);
         assert_eq!(
             (s.state, s.reason),
             (PortState::Closed, PortReason::PortUnreachable)

@@ -22,16 +22,23 @@
 //!
 //! `HOSTILE_SHOW=1 cargo test -p clinicscan-probe --test hostile -- --nocapture` prints
 //! every case's resulting `Service`.
+//!
+//! Per protocol family, `remote_access` and `vpn` hold the cases their probes need beyond
+//! these (a refusal that still tells a fact, a valid but unusual server, recorded replies).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use clinicscan_model::{PortReason, PortState, Service};
+use clinicscan_model::{Observation, PortReason, PortState, Service};
+use clinicscan_probe::ScanConfig;
 use clinicscan_probe::hooks::run_probe;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
+
+mod remote_access;
+mod vpn;
 
 /// Whole-probe budget for every case.
 const BUDGET: Duration = Duration::from_millis(1500);
@@ -663,6 +670,35 @@ fn rss_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// `count` listeners on `host` from port `first` (never accepting), and their ports; a port
+/// taken by someone else on this address is simply skipped.
+fn listen(host: &str, first: u16, count: u16) -> (Vec<std::net::TcpListener>, Vec<u16>) {
+    (first..first + count)
+        .filter_map(|p| Some((std::net::TcpListener::bind((host, p)).ok()?, p)))
+        .unzip()
+}
+
+/// A scan of `host`'s ports `first..first + count`.
+fn port_range_scan(host: &str, first: u16, count: u16, probes: bool) -> ScanConfig {
+    ScanConfig {
+        targets: vec![host.into()],
+        ports: format!("{first}-{}", first + count - 1),
+        reverse_dns: false,
+        service_probes: probes,
+        ..ScanConfig::default()
+    }
+}
+
+/// The scan's Observation and how long it took; fails after `limit`.
+async fn scan_within(cfg: &ScanConfig, limit: Duration) -> (Observation, Duration) {
+    let start = Instant::now();
+    let obs = tokio::time::timeout(limit, clinicscan_probe::scan(cfg, |_| {}))
+        .await
+        .unwrap_or_else(|_| panic!("scan not finished within {limit:?}"))
+        .expect("scan ran");
+    (obs, start.elapsed())
+}
+
 /// 2,000 open ports on one host: the engine finds every one, finishes in bounded time
 /// and memory. A private loopback address keeps other listeners on 127.0.0.1 out of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -677,37 +713,15 @@ async fn engine_two_thousand_open_ports() {
     if count < 2_000 {
         println!("hostile: open files limit {fds}: {count} listeners instead of 2,000");
     }
-    let mut listeners = Vec::new();
-    let mut mine = Vec::new();
-    for p in FIRST..FIRST + count {
-        // a port taken by someone else on this address is simply skipped
-        if let Ok(l) = std::net::TcpListener::bind((HOST, p)) {
-            mine.push(p);
-            listeners.push(l);
-        }
-    }
+    let (listeners, mine) = listen(HOST, FIRST, count);
     assert!(
         mine.len() >= usize::from(count) * 95 / 100,
         "only {} listeners",
         mine.len()
     );
     let before = rss_kib("VmRSS:");
-    let cfg = clinicscan_probe::ScanConfig {
-        targets: vec![HOST.into()],
-        ports: format!("{FIRST}-{}", FIRST + count - 1),
-        reverse_dns: false,
-        service_probes: false,
-        ..clinicscan_probe::ScanConfig::default()
-    };
-    let start = Instant::now();
-    let obs = tokio::time::timeout(
-        Duration::from_secs(60),
-        clinicscan_probe::scan(&cfg, |_| {}),
-    )
-    .await
-    .expect("scan finished within 60 s")
-    .expect("scan ran");
-    let elapsed = start.elapsed();
+    let cfg = port_range_scan(HOST, FIRST, count, false);
+    let (obs, elapsed) = scan_within(&cfg, Duration::from_secs(60)).await;
     let peak = rss_kib("VmHWM:");
     assert_eq!(obs.hosts.len(), 1);
     let open: Vec<u16> = obs.hosts[0]
@@ -738,37 +752,16 @@ async fn engine_two_thousand_open_ports() {
 /// its identification attempt (banner wait, TLS, HTTP: about 4.5 s of timeouts each) and
 /// the scan ends in `ceil(ports / max_per_host)` such rounds. Measured: 256 ports in 36 s,
 /// so 2,000 silent ports on one host would take about 4.7 minutes; there is no per-host
-/// cap on probe time (yet).
+/// cap on probe time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn engine_silent_ports_with_probes() {
     const HOST: &str = "127.77.13.2";
     const FIRST: u16 = 44_000;
     const COUNT: u16 = 64;
-    let mut listeners = Vec::new();
-    let mut mine = Vec::new();
-    for p in FIRST..FIRST + COUNT {
-        // listening but never accepting: the kernel completes the handshake, nobody speaks
-        if let Ok(l) = std::net::TcpListener::bind((HOST, p)) {
-            mine.push(p);
-            listeners.push(l);
-        }
-    }
-    let cfg = clinicscan_probe::ScanConfig {
-        targets: vec![HOST.into()],
-        ports: format!("{FIRST}-{}", FIRST + COUNT - 1),
-        reverse_dns: false,
-        service_probes: true,
-        ..clinicscan_probe::ScanConfig::default()
-    };
-    let start = Instant::now();
-    let obs = tokio::time::timeout(
-        Duration::from_secs(300),
-        clinicscan_probe::scan(&cfg, |_| {}),
-    )
-    .await
-    .expect("scan finished within 300 s")
-    .expect("scan ran");
-    let elapsed = start.elapsed();
+    // listening but never accepting: the kernel completes the handshake, nobody speaks
+    let (listeners, mine) = listen(HOST, FIRST, COUNT);
+    let cfg = port_range_scan(HOST, FIRST, COUNT, true);
+    let (obs, elapsed) = scan_within(&cfg, Duration::from_secs(300)).await;
     let h = &obs.hosts[0];
     let open: Vec<u16> = h.services.iter().map(|s| s.port).collect();
     assert_eq!(open, mine);

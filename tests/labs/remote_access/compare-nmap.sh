@@ -2,8 +2,9 @@
 # Side by side: one clinicscan probe vs nmap's scripts on the same lab daemon, counting the
 # TCP connections each makes (SYNs seen by tcpdump on the namespace's loopback) and the time.
 #   compare-nmap.sh NS TEST_BINARY
-# NS: a lab started with `lab.sh up NS DIR`; TEST_BINARY: the clinicscan-probe lib test
-# binary (`cargo test -p clinicscan-probe --lib --no-run` prints it). Root only.
+# NS: a lab started with `lab.sh up DIR` (csr-lab); TEST_BINARY: the remote_access_lab test
+# binary (`cargo test -p clinicscan-probe --test remote_access_lab --no-run` prints it).
+# Root only.
 set -u
 NS=$1 BIN=$2
 N="ip netns exec $NS"
@@ -20,7 +21,7 @@ syns() { # port, command...: prints "<connections> <seconds>"
 }
 
 row() { # label port clinicscan-kind nmap-scripts
-    c=$(syns "$2" $N env CLINICSCAN_LAB_PROBE="$3:$2" "$BIN" proto::remote_lab::probe_one --exact --ignored --nocapture)
+    c=$(syns "$2" $N env CLINICSCAN_LAB_PROBE="$3:$2" "$BIN" probe_one --exact --ignored --nocapture)
     m=$(syns "$2" $N nmap -Pn -n -sT -p "$2" --script "$4" 127.0.0.1)
     echo "$1 :$2 clinicscan(conns s)=$c nmap(conns s, incl. its port-scan connect)=$m"
 }
