@@ -49,7 +49,7 @@ pub mod wire;
 #[cfg(not(feature = "fuzzing"))]
 mod wire;
 
-#[cfg(feature = "fuzzing")]
+#[cfg(feature = "test-hooks")]
 #[doc(hidden)]
 pub use proto::hooks;
 

@@ -38,9 +38,9 @@ mod telnet;
 mod tls;
 mod vnc;
 
-/// Hooks for the integration tests and fuzz targets (feature `fuzzing`): run one probe
-/// against an address with a context built from plain arguments. Not part of the API.
-#[cfg(feature = "fuzzing")]
+/// Hooks for this crate's integration tests (feature `test-hooks`): run one probe against an
+/// address with a context built from plain arguments. Not part of the API.
+#[cfg(feature = "test-hooks")]
 pub mod hooks {
     use std::net::SocketAddr;
     use std::time::Duration;
