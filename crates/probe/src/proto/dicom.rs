@@ -3,11 +3,11 @@
 //! queried.
 
 use clinicscan_model::{DicomFacts, ProbeError, ProbeErrorKind, Service, Software};
+use clinicscan_wire::dicom::{self as wire, Pdu};
 use tokio::net::TcpStream;
 
 use super::ProbeContext;
 use super::io::{self, Budget};
-use crate::wire::dicom::{self as wire, Pdu};
 
 const NAME: &str = "dicom";
 /// The calling AE title: made up, so no node can have it configured.

@@ -8,13 +8,13 @@
 //! that speaks only TLS < 1.2, which rustls refuses, yields a `ProbeError` saying so.
 
 use clinicscan_model::{HttpFacts, ProbeError, ProbeErrorKind, Service, Software, WebProduct};
+use clinicscan_wire::http::{
+    self as wire, Response, SIGNATURES, Target, parse_response, resolve_location, response_complete,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::ProbeContext;
 use super::io::{self, Budget, IoError};
-use crate::wire::http::{
-    self as wire, Response, SIGNATURES, Target, parse_response, resolve_location, response_complete,
-};
 
 /// The most bytes read from one response.
 const MAX_RESPONSE: usize = 256 * 1024;

@@ -15,12 +15,12 @@ use std::hash::{BuildHasher, Hasher};
 use clinicscan_model::{
     IkeFacts, IkeVendorId, PortReason, PortState, ProbeError, ProbeErrorKind, Service, Software,
 };
+use clinicscan_wire::ike::{self as wire, Message, Payload};
 use tokio::net::UdpSocket;
 use tokio::time::timeout_at;
 
 use super::ProbeContext;
 use super::io::{self, IoError};
-use crate::wire::ike::{self as wire, Message, Payload};
 
 const NAME: &str = "ike";
 

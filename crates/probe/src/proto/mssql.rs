@@ -2,10 +2,10 @@
 //! close. No LOGIN7 is ever sent.
 
 use clinicscan_model::{MssqlFacts, ProbeError, ProbeErrorKind, Service, Software};
+use clinicscan_wire::mssql::{self as wire, Encryption};
 
 use super::ProbeContext;
 use super::io::{self, Budget};
-use crate::wire::mssql::{self as wire, Encryption};
 
 const NAME: &str = "mssql";
 

@@ -2,10 +2,10 @@
 //! anything.
 
 use clinicscan_model::{MysqlFacts, ProbeError, ProbeErrorKind, Service, Software};
+use clinicscan_wire::mysql::{self as wire, ServerHello};
 
 use super::ProbeContext;
 use super::io::{self, Budget};
-use crate::wire::mysql::{self as wire, ServerHello};
 
 const NAME: &str = "mysql";
 

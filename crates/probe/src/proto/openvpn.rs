@@ -3,11 +3,11 @@
 //! so silence is `responded: null` (cannot be told), never "not OpenVPN".
 
 use clinicscan_model::{OpenVpnFacts, PortReason, PortState, ProbeError, ProbeErrorKind, Service};
+use clinicscan_wire::openvpn as wire;
 
 use super::ProbeContext;
 use super::ike::{mark_udp, random_bytes};
 use super::io::{self, Budget, IoError};
-use crate::wire::openvpn as wire;
 
 const NAME: &str = "openvpn";
 

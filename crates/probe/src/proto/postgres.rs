@@ -2,10 +2,10 @@
 //! StartupMessage, so no login is attempted and nothing is logged as a failed login).
 
 use clinicscan_model::{PostgresFacts, ProbeError, ProbeErrorKind, Service};
+use clinicscan_wire::postgres::{self as wire, SslAnswer};
 
 use super::ProbeContext;
 use super::io::{self, Budget};
-use crate::wire::postgres::{self as wire, SslAnswer};
 
 const NAME: &str = "postgres";
 

@@ -2,11 +2,11 @@
 //! so the server frees the control connection at once.
 
 use clinicscan_model::{PptpFacts, ProbeError, ProbeErrorKind, Service};
+use clinicscan_wire::pptp as wire;
 use tokio::net::TcpStream;
 
 use super::ProbeContext;
 use super::io::{self, Budget};
-use crate::wire::pptp as wire;
 
 const NAME: &str = "pptp";
 

@@ -441,7 +441,7 @@ async fn probe_one() {
 #[tokio::test]
 #[ignore = "records fixtures by hand inside the lab namespace"]
 async fn record() {
-    use crate::wire::{ntlm, rdp, smb, ssh, telnet};
+    use clinicscan_wire::{ntlm, rdp, smb, ssh, telnet};
     use tokio::io::AsyncWriteExt;
 
     use super::io::{self, Budget};
@@ -664,7 +664,7 @@ async fn record() {
                 &mut s,
                 &mut buf,
                 &mut budget,
-                crate::wire::ftp::reply_complete,
+                clinicscan_wire::ftp::reply_complete,
             )
             .await
             {

@@ -20,14 +20,14 @@
 //! same facts, and the answers arrive in two rounds of round trips.
 
 use clinicscan_model::{NtlmInfo, ProbeError, Service, SmbFacts, Software};
+use clinicscan_wire::ntlm;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::ProbeContext;
 use super::io::{self, Budget, IoError};
 use super::ssh::{FrameError, invalid, read_framed};
-use crate::wire::ntlm;
-use crate::wire::smb as wire;
+use clinicscan_wire::smb as wire;
 
 const PROBE: &str = "smb";
 

@@ -2,11 +2,11 @@
 //! closes. It sends only its own identification line; no key exchange is started.
 
 use clinicscan_model::{ProbeError, ProbeErrorKind, Service, Software, SshFacts, WeakAlgorithm};
+use clinicscan_wire::ssh as wire;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 
 use super::ProbeContext;
 use super::io::{self, Budget, IoError};
-use crate::wire::ssh as wire;
 
 const PROBE: &str = "ssh";
 

@@ -6,11 +6,11 @@
 use std::time::Duration;
 
 use clinicscan_model::{Service, TelnetFacts};
+use clinicscan_wire::telnet as wire;
 use tokio::io::AsyncWriteExt;
 
 use super::ProbeContext;
 use super::io::{self, Budget, IoError};
-use crate::wire::telnet as wire;
 
 const PROBE: &str = "telnet";
 /// Characters of banner kept as a fact.

@@ -30,6 +30,7 @@ use clinicscan_model::{
     CipherSuite, ProbeError, ProbeErrorKind, Service, SuiteWeakness, TlsFacts, TlsVersion,
     TlsVersionResult,
 };
+use clinicscan_wire::cert::certificate_facts;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
@@ -38,11 +39,10 @@ use tokio::sync::Semaphore;
 
 use super::ProbeContext;
 use super::io::{self, Budget, IoError};
-use crate::wire::cert::certificate_facts;
-use crate::wire::tls::{
+use clinicscan_wire::tls::{
     self as wire, ClientHello, ServerFlight, TlsError, parse_record, record_complete,
 };
-use crate::wire::tls_sslv2 as sslv2;
+use clinicscan_wire::tls_sslv2 as sslv2;
 
 /// Opens a fresh connection ready for a TLS ClientHello.
 pub(crate) type Prelude =

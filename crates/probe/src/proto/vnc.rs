@@ -3,12 +3,12 @@
 //! choosing a type: clinicscan never authenticates.
 
 use clinicscan_model::{Service, VncFacts, VncSecurityType};
+use clinicscan_wire::vnc as wire;
 use tokio::io::AsyncWriteExt;
 
 use super::ProbeContext;
 use super::io::{self, Budget};
 use super::ssh::{invalid, read_framed};
-use crate::wire::vnc as wire;
 
 const PROBE: &str = "vnc";
 

@@ -305,7 +305,7 @@ mod fixtures {
             env!("CARGO_MANIFEST_DIR"),
             "/../../fixtures/ntlm/freerdp-credssp-tsrequest-challenge.bin"
         ));
-        assert_eq!(crate::wire::rdp::der_complete(b), Ok(Some(b.len())));
+        assert_eq!(crate::rdp::der_complete(b), Ok(Some(b.len())));
         let c = find_challenge(b).unwrap();
         assert_eq!(c.target_name.as_deref(), Some("VM"));
         assert_eq!(c.netbios_computer.as_deref(), Some("VM"));

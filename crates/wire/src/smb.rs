@@ -572,7 +572,7 @@ mod fixtures {
         assert_eq!(s.status, STATUS_MORE_PROCESSING_REQUIRED);
         assert_eq!(s.native_os.as_deref(), Some("Windows 6.1"));
         assert_eq!(s.native_lanman.as_deref(), Some("Samba 4.17.12-Debian"));
-        let c = crate::wire::ntlm::find_challenge(&s.blob).unwrap();
+        let c = crate::ntlm::find_challenge(&s.blob).unwrap();
         assert_eq!(c.netbios_computer.as_deref(), Some("CSRSMB1"));
         let n2 = parse_smb2_negotiate(framed(fx!("samba-smb1-smb2-negotiate-all.bin"))).unwrap();
         assert_eq!((n2.status, n2.dialect, n2.security_mode), (0, SMB3_11, 1));
@@ -581,7 +581,7 @@ mod fixtures {
         let ss =
             parse_smb2_session_setup(framed(fx!("samba-smb1-smb2-session-setup.bin"))).unwrap();
         assert_eq!(ss.status, STATUS_MORE_PROCESSING_REQUIRED);
-        let c = crate::wire::ntlm::find_challenge(&ss.blob).unwrap();
+        let c = crate::ntlm::find_challenge(&ss.blob).unwrap();
         assert_eq!(c.netbios_domain.as_deref(), Some("CSRSMB1"));
         assert_eq!(c.os_version.as_deref(), Some("6.1.0"));
     }
@@ -597,7 +597,7 @@ mod fixtures {
         assert_eq!((low.status, low.dialect), (0xC000_00BB, 0));
         let ss =
             parse_smb2_session_setup(framed(fx!("samba-signed-smb2-session-setup.bin"))).unwrap();
-        let c = crate::wire::ntlm::find_challenge(&ss.blob).unwrap();
+        let c = crate::ntlm::find_challenge(&ss.blob).unwrap();
         assert_eq!(c.netbios_computer.as_deref(), Some("CSRSIGNED"));
     }
 

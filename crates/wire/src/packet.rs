@@ -1,20 +1,24 @@
-//! The packets clinicscan's raw sockets read, and the few it builds for them: answers to a
-//! SYN (SYN-ACK, RST, ICMP destination unreachable quoting it), ICMP echo, ARP.
+//! The packets clinicscan's raw sockets send and read: the SYN (bare or behind its IP
+//! header) and its answers (SYN-ACK, RST, ICMP destination unreachable quoting it), ICMP
+//! echo, ARP.
 //!
 //! Replies are matched by content, never by guess: a TCP answer must acknowledge our
 //! sequence number, an ICMP error must quote our SYN, an echo reply must carry our
 //! identifier and the target's address, an ARP reply must be a reply.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use pnet::packet::MutablePacket;
-use pnet::packet::Packet;
-use pnet::packet::arp::{ArpHardwareTypes, ArpOperations, ArpPacket, MutableArpPacket};
-use pnet::packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
-use pnet::packet::ip::IpNextHeaderProtocols;
-use pnet::packet::ipv4::Ipv4Packet;
-use pnet::packet::tcp::{TcpFlags, TcpPacket};
-use pnet::util::MacAddr;
+use pnet_base::MacAddr;
+use pnet_packet::MutablePacket;
+use pnet_packet::Packet;
+use pnet_packet::arp::{ArpHardwareTypes, ArpOperations, ArpPacket, MutableArpPacket};
+use pnet_packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
+use pnet_packet::ip::IpNextHeaderProtocols;
+use pnet_packet::ipv4::{Ipv4Packet, MutableIpv4Packet};
+use pnet_packet::ipv6::MutableIpv6Packet;
+use pnet_packet::tcp::{
+    MutableTcpPacket, TcpFlags, TcpOption, TcpPacket, ipv4_checksum, ipv6_checksum,
+};
 
 /// What came back for one SYN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +119,7 @@ pub fn echo_request(v6: bool, ident: u16, seq: u16, target: IpAddr) -> Vec<u8> {
     pkt.extend_from_slice(&seq.to_be_bytes());
     pkt.extend_from_slice(&echo_payload(target));
     if !v6 {
-        let c = pnet::util::checksum(&pkt, 1);
+        let c = pnet_packet::util::checksum(&pkt, 1);
         pkt[2..4].copy_from_slice(&c.to_be_bytes());
     }
     pkt
@@ -182,10 +186,67 @@ pub fn arp_reply(frame: &[u8]) -> Option<(Ipv4Addr, MacAddr)> {
     Some((arp.get_sender_proto_addr(), arp.get_sender_hw_addr()))
 }
 
+/// Builds a SYN segment (with checksum) from `src` to `dst`.
+pub fn syn_segment(src: SocketAddr, dst: SocketAddr, seq: u32) -> Option<Vec<u8>> {
+    // 20 bytes header + MSS option (4) = 24, data offset 6
+    let mut buf = vec![0u8; 24];
+    let mut tcp = MutableTcpPacket::new(&mut buf)?;
+    tcp.set_source(src.port());
+    tcp.set_destination(dst.port());
+    tcp.set_sequence(seq);
+    tcp.set_acknowledgement(0);
+    tcp.set_data_offset(6);
+    tcp.set_flags(TcpFlags::SYN);
+    tcp.set_window(64_240);
+    tcp.set_options(&[TcpOption::mss(1460)]);
+    let sum = match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => ipv4_checksum(&tcp.to_immutable(), &s, &d),
+        (IpAddr::V6(s), IpAddr::V6(d)) => ipv6_checksum(&tcp.to_immutable(), &s, &d),
+        _ => return None,
+    };
+    tcp.set_checksum(sum);
+    Some(buf)
+}
+
+/// A SYN segment behind its IP header (for a socket with the header included). Linux
+/// fills in the IPv4 identification, total length and header checksum; IPv6 has none but
+/// the payload length, which we set.
+pub fn syn_packet(src: SocketAddr, dst: SocketAddr, seq: u32) -> Option<Vec<u8>> {
+    let seg = syn_segment(src, dst, seq)?;
+    let mut pkt = match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let mut buf = vec![0u8; 20 + seg.len()];
+            let mut ip = MutableIpv4Packet::new(&mut buf)?;
+            ip.set_version(4);
+            ip.set_header_length(5);
+            ip.set_ttl(64);
+            ip.set_next_level_protocol(IpNextHeaderProtocols::Tcp);
+            ip.set_source(s);
+            ip.set_destination(d);
+            buf
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let mut buf = vec![0u8; 40 + seg.len()];
+            let mut ip = MutableIpv6Packet::new(&mut buf)?;
+            ip.set_version(6);
+            ip.set_payload_length(u16::try_from(seg.len()).ok()?);
+            ip.set_next_header(IpNextHeaderProtocols::Tcp);
+            ip.set_hop_limit(64);
+            ip.set_source(s);
+            ip.set_destination(d);
+            buf
+        }
+        _ => return None,
+    };
+    let header = pkt.len() - seg.len();
+    pkt[header..].copy_from_slice(&seg);
+    Some(pkt)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pnet::packet::icmp::{IcmpPacket, IcmpTypes};
+    use pnet_packet::icmp::{IcmpPacket, IcmpTypes};
 
     fn fixture(name: &str) -> Vec<u8> {
         let path = format!(
@@ -274,7 +335,7 @@ mod tests {
         let t: IpAddr = "10.1.2.3".parse().unwrap();
         let mut req = echo_request(false, 0x1234, 7, t);
         assert_eq!(
-            pnet::util::checksum(&req, 1),
+            pnet_packet::util::checksum(&req, 1),
             u16::from_be_bytes([req[2], req[3]]),
             "checksum covers the packet"
         );
@@ -367,5 +428,77 @@ mod tests {
             let _ = arp_reply(&b);
             let _ = ipv4_payload(&b);
         }
+    }
+
+    #[test]
+    fn syn_and_replies() {
+        let src: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let dst: SocketAddr = "10.0.0.2:443".parse().unwrap();
+        let seg = syn_segment(src, dst, 1000).unwrap();
+        let t = TcpPacket::new(&seg).unwrap();
+        assert_eq!(t.get_flags(), TcpFlags::SYN);
+        assert_eq!(
+            t.get_checksum(),
+            ipv4_checksum(
+                &t,
+                &"10.0.0.1".parse().unwrap(),
+                &"10.0.0.2".parse().unwrap()
+            )
+        );
+        // the peer's SYN-ACK
+        let mut reply = vec![0u8; 20];
+        {
+            let mut r = MutableTcpPacket::new(&mut reply).unwrap();
+            r.set_source(443);
+            r.set_destination(40000);
+            r.set_acknowledgement(1001);
+            r.set_data_offset(5);
+            r.set_flags(TcpFlags::SYN | TcpFlags::ACK);
+        }
+        assert_eq!(
+            tcp_reply(&reply, 40000),
+            Some(((443, 1000), SynReply::SynAck))
+        );
+        assert_eq!(tcp_reply(&reply, 40001), None, "other port");
+        reply[13] = TcpFlags::RST | TcpFlags::ACK;
+        assert_eq!(tcp_reply(&reply, 40000), Some(((443, 1000), SynReply::Rst)));
+        reply[13] = TcpFlags::RST;
+        assert_eq!(
+            tcp_reply(&reply, 40000),
+            None,
+            "bare RST acknowledges nothing"
+        );
+        assert_eq!(tcp_reply(&reply[..10], 40000), None, "truncated");
+    }
+
+    #[test]
+    fn whole_packets_for_both_families() {
+        let src: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let dst: SocketAddr = "10.0.0.2:443".parse().unwrap();
+        let p = syn_packet(src, dst, 7).unwrap();
+        let ip = Ipv4Packet::new(&p).unwrap();
+        assert_eq!((ip.get_version(), ip.get_header_length()), (4, 5));
+        assert_eq!(ip.get_next_level_protocol(), IpNextHeaderProtocols::Tcp);
+        assert_eq!(ip.get_source().to_string(), "10.0.0.1");
+        assert_eq!(ip.get_destination().to_string(), "10.0.0.2");
+        assert_eq!(&p[20..], &syn_segment(src, dst, 7).unwrap()[..]);
+
+        let src: SocketAddr = "[fd00::1]:40000".parse().unwrap();
+        let dst: SocketAddr = "[fd00::2]:22".parse().unwrap();
+        let p = syn_packet(src, dst, 7).unwrap();
+        assert_eq!(p.len(), 40 + 24);
+        assert_eq!(p[0] >> 4, 6);
+        assert_eq!(u16::from_be_bytes([p[4], p[5]]), 24, "payload length");
+        assert_eq!((p[6], p[7]), (6, 64));
+        assert_eq!(
+            &p[8..24],
+            &"fd00::1".parse::<std::net::Ipv6Addr>().unwrap().octets()
+        );
+        assert_eq!(&p[40..], &syn_segment(src, dst, 7).unwrap()[..]);
+        assert_eq!(
+            syn_packet(src, "10.0.0.2:1".parse().unwrap(), 7),
+            None,
+            "mixed families"
+        );
     }
 }

@@ -1,0 +1,34 @@
+//! clinicscan's pure parsers and encoders of protocol bytes: what a normal client sends in a
+//! handshake, and what a server answers, for every protocol clinicscan speaks.
+//!
+//! No I/O, no clock, no allocation sized by an unchecked length field: the network side
+//! (`clinicscan-probe`) owns the sockets, deadlines and byte limits and hands bytes in.
+//! Each module is tested on recorded bytes in `fixtures/<protocol>/` and fuzzed (`fuzz/`).
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod ber;
+pub mod cert;
+pub mod dicom;
+pub mod ftp;
+pub mod http;
+pub mod ike;
+pub mod mssql;
+pub mod mysql;
+pub mod ntlm;
+pub mod openvpn;
+pub mod packet;
+pub mod postgres;
+pub mod pptp;
+pub mod rdp;
+pub mod smb;
+pub mod smtp;
+pub mod snmp;
+pub mod ssdp;
+pub mod ssh;
+pub mod telnet;
+pub mod tls;
+pub mod tls_sslv2;
+pub mod tls_suites;
+pub mod vnc;
