@@ -8,6 +8,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod error;
+mod reader;
+
+pub use error::Error;
+pub use reader::{Frame, Reader, frame};
+
 pub mod ber;
 pub mod cert;
 pub mod dicom;

@@ -2,22 +2,34 @@
 //! multi-line ("250-first", ..., "250 last"). Only what a STARTTLS probe reads: the
 //! greeting, the EHLO keywords and the answer to STARTTLS.
 
+use crate::{Error, Frame};
+
 /// The longest reply read (all lines of one multi-line reply).
 pub const MAX_REPLY: usize = 8 * 1024;
 
-/// Framing: `Some(len)` once `buf` holds a whole reply (its last line is `ddd ` or `ddd`
-/// then CR LF). A reply longer than [`MAX_REPLY`] is "complete" so the parser reports it.
-pub fn reply_complete(buf: &[u8]) -> Option<usize> {
+fn too_long(len: usize) -> Error {
+    Error::TooLarge {
+        what: "SMTP reply",
+        len,
+    }
+}
+
+/// Framing: a whole reply (its last line is `ddd ` or `ddd` then CR LF) at the start of
+/// `buf`; an error past [`MAX_REPLY`] bytes.
+pub fn reply_complete(buf: &[u8]) -> Frame {
     let mut start = 0;
     while let Some(nl) = buf[start..].iter().position(|b| *b == b'\n') {
         let line = &buf[start..start + nl];
         let end = start + nl + 1;
         if line.len() < 4 || line[3] != b'-' {
-            return Some(end);
+            return Ok(Some(end));
         }
         start = end;
     }
-    (buf.len() > MAX_REPLY).then_some(buf.len())
+    if buf.len() > MAX_REPLY {
+        return Err(too_long(buf.len()));
+    }
+    Ok(None)
 }
 
 /// A reply: its code and its lines' text.
@@ -30,9 +42,9 @@ pub struct Reply {
 }
 
 /// Parses one whole reply.
-pub fn parse_reply(buf: &[u8]) -> Result<Reply, String> {
+pub fn parse_reply(buf: &[u8]) -> Result<Reply, Error> {
     if buf.len() > MAX_REPLY {
-        return Err("reply longer than 8 KiB".into());
+        return Err(too_long(buf.len()));
     }
     let text = String::from_utf8_lossy(buf);
     let mut code = None;
@@ -44,18 +56,18 @@ pub fn parse_reply(buf: &[u8]) -> Result<Reply, String> {
             .and_then(|c| c.parse().ok())
             .filter(|c| (200..600).contains(c))
             .ok_or_else(|| {
-                format!(
+                Error::invalid(format_args!(
                     "not an SMTP reply: {:?}",
                     line.chars().take(20).collect::<String>()
-                )
+                ))
             })?;
         if *code.get_or_insert(c) != c {
-            return Err("reply lines with different codes".into());
+            return Err(Error::invalid("SMTP reply lines with different codes"));
         }
         lines.push(line.get(4..).unwrap_or("").to_string());
     }
     Ok(Reply {
-        code: code.ok_or("empty reply")?,
+        code: code.ok_or_else(|| Error::invalid("empty SMTP reply"))?,
         lines,
     })
 }
@@ -66,10 +78,10 @@ mod tests {
 
     #[test]
     fn reply_framing_waits_for_the_last_line() {
-        assert_eq!(reply_complete(b"250-a\r\n250-STARTTLS\r\n"), None);
-        assert_eq!(reply_complete(b"250-a\r\n250 OK\r\nX"), Some(15));
-        assert_eq!(reply_complete(b"220 hi\r\n"), Some(8));
-        assert_eq!(reply_complete(&[b'x'; 9000]), Some(9000));
+        assert_eq!(reply_complete(b"250-a\r\n250-STARTTLS\r\n"), Ok(None));
+        assert_eq!(reply_complete(b"250-a\r\n250 OK\r\nX"), Ok(Some(15)));
+        assert_eq!(reply_complete(b"220 hi\r\n"), Ok(Some(8)));
+        assert_eq!(reply_complete(&[b'x'; 9000]), Err(too_long(9000)));
     }
 
     macro_rules! fixture {
@@ -85,7 +97,7 @@ mod tests {
     #[test]
     fn recorded_aiosmtpd_replies() {
         let g = fixture!("smtp-aiosmtpd-greeting.txt");
-        assert_eq!(reply_complete(g), Some(g.len()));
+        assert_eq!(reply_complete(g), Ok(Some(g.len())));
         let r = parse_reply(g).unwrap();
         assert_eq!(
             (r.code, r.lines[0].as_str()),
@@ -93,7 +105,7 @@ mod tests {
         );
         let e = fixture!("smtp-aiosmtpd-ehlo.txt");
         for cut in 0..e.len() {
-            assert_eq!(reply_complete(&e[..cut]), None);
+            assert_eq!(reply_complete(&e[..cut]), Ok(None));
         }
         let r = parse_reply(e).unwrap();
         assert_eq!(r.code, 250);

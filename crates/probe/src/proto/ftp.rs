@@ -15,8 +15,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::ProbeContext;
-use super::io::{self, Budget, IoError};
-use super::ssh::{invalid, read_framed};
+use super::io::{self, Budget, IoError, invalid, read_framed};
 
 const PROBE: &str = "ftp";
 /// The anonymous password: an address that names the scanner and reaches nobody.

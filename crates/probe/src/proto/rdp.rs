@@ -39,8 +39,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::ProbeContext;
-use super::io::{self, Budget, IoError};
-use super::ssh::{invalid, read_framed};
+use super::io::{self, Budget, IoError, invalid, read_framed};
 use clinicscan_wire::rdp::{self as wire, Negotiation};
 
 const PROBE: &str = "rdp";

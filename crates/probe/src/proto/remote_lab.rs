@@ -444,8 +444,8 @@ async fn record() {
     use clinicscan_wire::{ntlm, rdp, smb, ssh, telnet};
     use tokio::io::AsyncWriteExt;
 
+    use super::io::read_framed;
     use super::io::{self, Budget};
-    use super::ssh::read_framed;
 
     if std::env::var_os("CLINICSCAN_RECORD").is_none() {
         return;
@@ -459,11 +459,7 @@ async fn record() {
     };
 
     // One request, the framed answer.
-    async fn ask<E>(
-        port: u16,
-        request: &[u8],
-        f: fn(&[u8]) -> Result<Option<usize>, E>,
-    ) -> Vec<u8> {
+    async fn ask(port: u16, request: &[u8], f: fn(&[u8]) -> clinicscan_wire::Frame) -> Vec<u8> {
         let c = ctx(port);
         let mut s = io::connect(&c).await.expect("connect");
         io::write_all(&c, &mut s, request).await.expect("write");

@@ -8,7 +8,7 @@ use clinicscan_wire::smtp::{MAX_REPLY, Reply, parse_reply, reply_complete};
 use tokio::net::TcpStream;
 
 use super::ProbeContext;
-use super::io::{self, Budget, IoError};
+use super::io::{self, Budget, FrameError, IoError};
 
 fn smtp_error(kind: ProbeErrorKind, detail: impl Into<String>) -> ProbeError {
     ProbeError {
@@ -43,10 +43,13 @@ async fn reply(
     buf: &mut Vec<u8>,
     budget: &mut Budget,
 ) -> Result<Reply, StartTlsError> {
-    let n = io::read_until(ctx, s, buf, budget, reply_complete)
+    let n = io::read_framed(ctx, s, buf, budget, reply_complete)
         .await
-        .map_err(StartTlsError::Io)?;
-    let r = parse_reply(&buf[..n]).map_err(StartTlsError::Protocol);
+        .map_err(|e| match e {
+            FrameError::Io(e) => StartTlsError::Io(e),
+            FrameError::Wire(e) => StartTlsError::Protocol(e.to_string()),
+        })?;
+    let r = parse_reply(&buf[..n]).map_err(|e| StartTlsError::Protocol(e.to_string()));
     buf.drain(..n);
     r
 }

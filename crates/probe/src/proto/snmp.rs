@@ -11,9 +11,8 @@ use clinicscan_wire::snmp::{self as wire, Value, Version};
 use tokio::net::UdpSocket;
 use tokio::time::timeout_at;
 
-use super::ProbeContext;
-use super::ike::random_bytes;
 use super::io;
+use super::{ProbeContext, random_bytes};
 
 const NAME: &str = "snmp";
 /// Most communities tried.

@@ -4,8 +4,7 @@ use clinicscan_model::{PortReason, PortState, ProbeError, ProbeErrorKind, Servic
 use clinicscan_wire::ssdp as wire;
 
 use super::ProbeContext;
-use super::ike::mark_udp;
-use super::io;
+use super::io::{self, mark_udp};
 
 const NAME: &str = "ssdp";
 

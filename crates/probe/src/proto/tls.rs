@@ -38,9 +38,9 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 use super::ProbeContext;
-use super::io::{self, Budget, IoError};
+use super::io::{self, Budget, FrameError, IoError};
 use clinicscan_wire::tls::{
-    self as wire, ClientHello, ServerFlight, TlsError, parse_record, record_complete,
+    self as wire, ClientHello, ServerFlight, parse_record, record_complete,
 };
 use clinicscan_wire::tls_sslv2 as sslv2;
 
@@ -73,7 +73,7 @@ const VERSIONS: [(TlsVersion, u16); 6] = [
 #[derive(Debug)]
 enum HelloError {
     Io(IoError),
-    Tls(TlsError),
+    Tls(clinicscan_wire::Error),
 }
 
 /// What one version's enumeration found.
@@ -175,7 +175,7 @@ impl Shared<'_> {
         let mut buf = Vec::new();
         let mut flight = ServerFlight::new();
         let result = loop {
-            if let Err(e) = io::read_until(
+            match io::read_framed(
                 self.ctx,
                 &mut stream,
                 &mut buf,
@@ -184,7 +184,9 @@ impl Shared<'_> {
             )
             .await
             {
-                break Err(HelloError::Io(e));
+                Ok(_) => {}
+                Err(FrameError::Io(e)) => break Err(HelloError::Io(e)),
+                Err(FrameError::Wire(e)) => break Err(HelloError::Tls(e)),
             }
             let (rec, n) = match parse_record(&buf) {
                 Ok(r) => r,
@@ -229,14 +231,20 @@ impl Shared<'_> {
             .await?;
             let mut budget = Budget::new(PER_HANDSHAKE_BYTES.min(self.ctx.max_bytes));
             let mut buf = Vec::new();
-            let n = io::read_until(
+            let n = match io::read_framed(
                 self.ctx,
                 &mut stream,
                 &mut buf,
                 &mut budget,
                 sslv2::record_complete,
             )
-            .await?;
+            .await
+            {
+                Ok(n) => n,
+                // Not an SSLv2 record: the checks below tell what came instead.
+                Err(FrameError::Wire(_)) => 0,
+                Err(FrameError::Io(e)) => return Err(e),
+            };
             buf.truncate(n.max(buf.len().min(7)));
             Ok::<_, IoError>(buf)
         }
@@ -257,7 +265,10 @@ impl Shared<'_> {
                     out.accepted = Some(false);
                 }
                 // Another TLS record: not SSL 2.0 (the TLS hellos judge the rest).
-                Err(_) if wire::record_complete(&bytes).is_some() && bytes.get(1) == Some(&3) => {
+                Err(_)
+                    if !matches!(wire::record_complete(&bytes), Ok(None))
+                        && bytes.get(1) == Some(&3) =>
+                {
                     out.accepted = Some(false);
                 }
                 Err(e) => out.error = Some(tls_probe_error(&e)),
@@ -406,11 +417,11 @@ fn version_name(v: u16) -> &'static str {
 }
 
 /// The error fact for a TLS parse failure.
-pub(crate) fn tls_probe_error(e: &TlsError) -> ProbeError {
+pub(crate) fn tls_probe_error(e: &clinicscan_wire::Error) -> ProbeError {
     ProbeError {
         probe: "tls".into(),
         kind: match e {
-            TlsError::TooLarge { .. } => ProbeErrorKind::TooLarge,
+            clinicscan_wire::Error::TooLarge { .. } => ProbeErrorKind::TooLarge,
             _ => ProbeErrorKind::InvalidMessage,
         },
         detail: e.to_string(),
