@@ -26,6 +26,7 @@
 // Skeleton: the engine wires every probe in; remove once nothing is dead.
 #![allow(dead_code)]
 
+mod attempt;
 mod catalog;
 mod config;
 mod discovery;
@@ -33,6 +34,7 @@ mod dns;
 mod engine;
 mod netinfo;
 mod oui;
+mod pace;
 mod ports;
 mod portscan;
 mod proto;

@@ -30,8 +30,8 @@ use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, setsockopt, socko
 use socket2::{Domain, Protocol, SockAddr, SockFilter, Socket, Type};
 use tokio::sync::oneshot;
 
+use crate::attempt::{Attempt, classify};
 use crate::netinfo::source_for;
-use crate::portscan::Attempt;
 use crate::rtt::DiscoveryWait;
 
 type Waiters = Arc<Mutex<HashMap<SynKey, oneshot::Sender<SynReply>>>>;
@@ -310,7 +310,7 @@ impl SynScanner {
         }
         if let Err(e) = sock.send_to(&seg, &SockAddr::from(SocketAddr::new(dst, 0))) {
             self.forget((port, seq));
-            return Err(crate::portscan::classify(&e));
+            return Err(classify(&e));
         }
         Ok(((port, seq), rx))
     }

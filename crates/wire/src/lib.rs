@@ -36,5 +36,4 @@ pub mod ssh;
 pub mod telnet;
 pub mod tls;
 pub mod tls_sslv2;
-pub mod tls_suites;
 pub mod vnc;

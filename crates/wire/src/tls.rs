@@ -16,7 +16,9 @@ use std::fmt;
 
 use crate::{Error, Frame, Reader, frame};
 
-pub use super::tls_suites::{suite_name, suite_weaknesses, suites_for};
+mod suites;
+
+pub use suites::{suite_name, suite_weaknesses, suites_for};
 
 /// Record content type: change_cipher_spec.
 pub const CONTENT_CHANGE_CIPHER_SPEC: u8 = 20;
@@ -813,7 +815,7 @@ mod tests {
 
     #[test]
     fn suite_table_is_sorted_unique_and_classified() {
-        use super::super::tls_suites::SUITES;
+        use super::suites::SUITES;
         use clinicscan_model::SuiteWeakness::*;
         assert!(SUITES.windows(2).all(|w| w[0].0 < w[1].0));
         assert!(SUITES.len() >= 340, "{}", SUITES.len());

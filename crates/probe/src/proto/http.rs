@@ -301,7 +301,7 @@ mod tests {
             now: chrono::Utc::now(),
             server_name: None,
             snmp_communities: Vec::new(),
-            pace: crate::portscan::Pace::default(),
+            pace: crate::pace::Pace::default(),
         }
     }
 

@@ -281,7 +281,7 @@ mod tests {
             now: chrono::Utc::now(),
             server_name: None,
             snmp_communities: Vec::new(),
-            pace: crate::portscan::Pace::new(std::time::Duration::from_millis(60), None),
+            pace: crate::pace::Pace::new(std::time::Duration::from_millis(60), None),
         };
         let start = Instant::now();
         for _ in 0..4 {
@@ -290,7 +290,7 @@ mod tests {
         // three gaps between four connections
         assert!(start.elapsed() >= std::time::Duration::from_millis(180));
         // A pace slot beyond the deadline is a timeout, not a wait past it.
-        ctx.pace = crate::portscan::Pace::new(std::time::Duration::from_secs(30), None);
+        ctx.pace = crate::pace::Pace::new(std::time::Duration::from_secs(30), None);
         ctx.deadline = Instant::now() + std::time::Duration::from_millis(100);
         connect(&ctx).await.unwrap();
         assert!(matches!(connect(&ctx).await, Err(IoError::Timeout)));

@@ -65,7 +65,7 @@ pub mod hooks {
             now,
             server_name: server_name.map(str::to_string),
             snmp_communities: Vec::new(),
-            pace: crate::portscan::Pace::default(),
+            pace: crate::pace::Pace::default(),
         }
     }
 
@@ -237,7 +237,7 @@ pub(crate) struct ProbeContext {
     pub snmp_communities: Vec<String>,
     /// The pace every new connection to this host keeps (gentle profile for medical
     /// devices, the scan's rate); `proto::io::connect_to` waits for it.
-    pub pace: crate::portscan::Pace,
+    pub pace: crate::pace::Pace,
 }
 
 /// Random bytes for cookies, nonces, session ids and throw-away key exchange values (not

@@ -115,7 +115,7 @@ fn ctx(port: u16) -> ProbeContext {
         now: chrono::Utc::now(),
         server_name: None,
         snmp_communities: Vec::new(),
-        pace: crate::portscan::Pace::default(),
+        pace: crate::pace::Pace::default(),
     }
 }
 
@@ -766,7 +766,7 @@ mod hostile {
             now: chrono::Utc::now(),
             server_name: None,
             snmp_communities: Vec::new(),
-            pace: crate::portscan::Pace::default(),
+            pace: crate::pace::Pace::default(),
         };
         let mut s = Service::port_only(
             addr.port(),

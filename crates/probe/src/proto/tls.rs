@@ -687,7 +687,7 @@ mod tests {
             now: chrono::Utc::now(),
             server_name: None,
             snmp_communities: Vec::new(),
-            pace: crate::portscan::Pace::default(),
+            pace: crate::pace::Pace::default(),
         }
     }
 
@@ -983,7 +983,7 @@ mod tests {
     async fn gentle_profile_uses_one_connection_at_a_time() {
         let addr = scripted(&[wire::TLS12], &[0xC02F]).await;
         let mut c = ctx(addr, Duration::from_secs(5));
-        c.pace = crate::portscan::Pace::new(Duration::from_millis(5), None);
+        c.pace = crate::pace::Pace::new(Duration::from_millis(5), None);
         let facts = audit(&c, "direct", None).await.unwrap();
         assert_eq!(facts.accepted_versions, vec![TlsVersion::Tls12]);
         assert!(facts.weak_suites.is_empty());

@@ -35,7 +35,7 @@ fn ctx(addr: SocketAddr) -> ProbeContext {
         now: chrono::Utc::now(),
         server_name: None,
         snmp_communities: vec!["public".to_string()],
-        pace: crate::portscan::Pace::default(),
+        pace: crate::pace::Pace::default(),
     }
 }
 

@@ -84,7 +84,7 @@ fn ctx(ip: &str, port: u16) -> ProbeContext {
         now: chrono::Utc::now(),
         server_name: None,
         snmp_communities: vec!["public".to_string(), "csv-wrong".to_string()],
-        pace: crate::portscan::Pace::default(),
+        pace: crate::pace::Pace::default(),
     }
 }
 
