@@ -23,8 +23,6 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-// Skeleton: the engine wires every probe in; remove once nothing is dead.
-#![allow(dead_code)]
 
 mod attempt;
 mod catalog;

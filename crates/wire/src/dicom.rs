@@ -214,11 +214,6 @@ pub fn release_rq() -> Vec<u8> {
     pdu_bytes(pdu::RELEASE_RQ, &[0; 4])
 }
 
-/// A-ABORT from the service user.
-pub fn abort() -> Vec<u8> {
-    pdu_bytes(pdu::ABORT, &[0; 4])
-}
-
 fn element(out: &mut Vec<u8>, elem: u16, value: &[u8]) {
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&elem.to_le_bytes());
@@ -392,18 +387,6 @@ pub fn parse_command(b: &[u8]) -> Result<Command, Error> {
         }
     }
     Ok(cmd)
-}
-
-/// The text of a presentation context result.
-pub fn context_result_text(r: u8) -> &'static str {
-    match r {
-        0 => "acceptance",
-        1 => "user-rejection",
-        2 => "no-reason (provider rejection)",
-        3 => "abstract-syntax-not-supported (provider rejection)",
-        4 => "transfer-syntaxes-not-supported (provider rejection)",
-        _ => "reserved",
-    }
 }
 
 #[cfg(test)]

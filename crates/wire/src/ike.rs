@@ -32,8 +32,6 @@ pub mod exchange {
     pub const INFORMATIONAL_V1: u8 = 5;
     /// IKE_SA_INIT (v2).
     pub const IKE_SA_INIT: u8 = 34;
-    /// INFORMATIONAL (v2).
-    pub const INFORMATIONAL_V2: u8 = 37;
 }
 
 /// IKEv1 payload types.

@@ -48,18 +48,6 @@ pub struct StartReply {
     pub vendor: String,
 }
 
-/// The text of a Start-Control-Connection-Reply result code.
-pub fn result_text(code: u8) -> &'static str {
-    match code {
-        1 => "success",
-        2 => "general error",
-        3 => "command channel already exists",
-        4 => "not authorized",
-        5 => "unsupported protocol version",
-        _ => "unknown",
-    }
-}
-
 fn header(len: usize, ctrl_type: u16) -> Vec<u8> {
     let mut m = Vec::with_capacity(len);
     m.extend_from_slice(&(len as u16).to_be_bytes());
@@ -189,7 +177,6 @@ mod tests {
         let r = parse_start_reply(&b).unwrap();
         assert_eq!(r.version, (1, 0));
         assert_eq!(r.result_code, 1);
-        assert_eq!(result_text(r.result_code), "success");
         assert_eq!(r.firmware, 1);
         assert_eq!(r.hostname, "local");
         assert_eq!(r.vendor, "linux");

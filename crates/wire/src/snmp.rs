@@ -25,14 +25,10 @@ const MAX_ENGINE_ID: usize = 32;
 pub mod pdu {
     /// GetRequest-PDU.
     pub const GET_REQUEST: u8 = 0xa0;
-    /// GetNextRequest-PDU.
-    pub const GET_NEXT_REQUEST: u8 = 0xa1;
     /// Response-PDU (GetResponse in v1).
     pub const RESPONSE: u8 = 0xa2;
     /// SetRequest-PDU (never sent).
     pub const SET_REQUEST: u8 = 0xa3;
-    /// Trap (v1).
-    pub const TRAP_V1: u8 = 0xa4;
     /// Report-PDU.
     pub const REPORT: u8 = 0xa8;
 }

@@ -2,8 +2,8 @@
 //! seven SSLv2 cipher kinds, and the SERVER-HELLO that answers it (which lists every cipher
 //! kind the server shares with the client and carries its certificate).
 //!
-//! SSLv2 cipher kinds are 3-byte codes outside the TLS cipher-suite registry, so they are
-//! reported by name ([`cipher_kind_name`]), not as `CipherSuite`s.
+//! SSLv2 cipher kinds are 3-byte codes outside the TLS cipher-suite registry: the audit
+//! reports that SSL 2.0 is accepted, not which kinds.
 
 use crate::{Error, Frame, Reader, frame};
 
@@ -11,20 +11,6 @@ use crate::{Error, Frame, Reader, frame};
 pub const CIPHER_KINDS: [u32; 7] = [
     0x01_00_80, 0x02_00_80, 0x03_00_80, 0x04_00_80, 0x05_00_80, 0x06_00_40, 0x07_00_C0,
 ];
-
-/// The name of an SSLv2 cipher kind.
-pub fn cipher_kind_name(kind: u32) -> Option<&'static str> {
-    Some(match kind {
-        0x01_00_80 => "SSL_CK_RC4_128_WITH_MD5",
-        0x02_00_80 => "SSL_CK_RC4_128_EXPORT40_WITH_MD5",
-        0x03_00_80 => "SSL_CK_RC2_128_CBC_WITH_MD5",
-        0x04_00_80 => "SSL_CK_RC2_128_CBC_EXPORT40_WITH_MD5",
-        0x05_00_80 => "SSL_CK_IDEA_128_CBC_WITH_MD5",
-        0x06_00_40 => "SSL_CK_DES_64_CBC_WITH_MD5",
-        0x07_00_C0 => "SSL_CK_DES_192_EDE3_CBC_WITH_MD5",
-        _ => return None,
-    })
-}
 
 /// The CLIENT-HELLO record (2-byte header) with a 16-byte challenge.
 pub fn encode_client_hello(challenge: [u8; 16]) -> Vec<u8> {
@@ -149,10 +135,6 @@ mod tests {
         assert_eq!(sh.version, 2);
         assert_eq!(sh.cipher_kinds, vec![0x01_00_80, 0x07_00_C0]);
         assert_eq!(sh.certificate.as_deref(), Some(&cert[..]));
-        assert_eq!(
-            cipher_kind_name(0x07_00_C0),
-            Some("SSL_CK_DES_192_EDE3_CBC_WITH_MD5")
-        );
     }
 
     #[test]
