@@ -712,6 +712,20 @@ mod tests {
         addr
     }
 
+    /// Reads one whole TLS record (the client's hello) from `s`.
+    async fn read_record(s: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+        let mut buf = vec![0u8; 8192];
+        let mut n = 0;
+        while n < 5 || n < 5 + usize::from(u16::from_be_bytes([buf[3], buf[4]])) {
+            match s.read(&mut buf[n..]).await {
+                Ok(0) | Err(_) => return None,
+                Ok(k) => n += k,
+            }
+        }
+        buf.truncate(n);
+        Some(buf)
+    }
+
     async fn audit_err(reply: &[u8], hold: bool) -> ProbeError {
         let addr = hostile(reply.to_vec(), hold).await;
         let started = std::time::Instant::now();
@@ -798,18 +812,11 @@ mod tests {
         tokio::spawn(async move {
             while let Ok((mut s, _)) = listener.accept().await {
                 tokio::spawn(async move {
-                    let mut buf = vec![0u8; 4096];
-                    let mut n = 0;
-                    // Read the whole hello record.
-                    while n < 5 || n < 5 + usize::from(u16::from_be_bytes([buf[3], buf[4]])) {
-                        match s.read(&mut buf[n..]).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(k) => n += k,
-                        }
-                    }
-                    let hello = &buf[..n];
+                    let Some(hello) = read_record(&mut s).await else {
+                        return;
+                    };
                     let offers = hello.windows(2).any(|w| w == [0xC0, 0x13]);
-                    if n < 600 && offers && hello[9..11] == [3, 1] {
+                    if hello.len() < 600 && offers && hello[9..11] == [3, 1] {
                         let _ = s.write_all(flight).await;
                     } else {
                         let _ = s.write_all(&[21, 3, 1, 0, 2, 2, 40]).await;
@@ -834,14 +841,9 @@ mod tests {
         tokio::spawn(async move {
             while let Ok((mut s, _)) = listener.accept().await {
                 tokio::spawn(async move {
-                    let mut buf = vec![0u8; 8192];
-                    let mut n = 0;
-                    while n < 5 || n < 5 + usize::from(u16::from_be_bytes([buf[3], buf[4]])) {
-                        match s.read(&mut buf[n..]).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(k) => n += k,
-                        }
-                    }
+                    let Some(buf) = read_record(&mut s).await else {
+                        return;
+                    };
                     let version = u16::from_be_bytes([buf[9], buf[10]]);
                     let sid = usize::from(buf[43]);
                     let at = 44 + sid;
