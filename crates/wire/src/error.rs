@@ -59,7 +59,7 @@ pub enum Error {
 
 impl Error {
     /// [`Error::Unexpected`]: the peer sent `value` in `what`.
-    pub fn unexpected(what: &'static str, value: impl fmt::Display) -> Self {
+    pub(crate) fn unexpected(what: &'static str, value: impl fmt::Display) -> Self {
         Error::Unexpected {
             what,
             value: value.to_string(),
@@ -67,12 +67,12 @@ impl Error {
     }
 
     /// [`Error::Invalid`] with a description of what the peer sent.
-    pub fn invalid(msg: impl fmt::Display) -> Self {
+    pub(crate) fn invalid(msg: impl fmt::Display) -> Self {
         Error::Invalid(msg.to_string())
     }
 
     /// [`Error::BadLength`] of `len` in `what`.
-    pub fn bad_length(what: &'static str, len: impl Into<u64>) -> Self {
+    pub(crate) fn bad_length(what: &'static str, len: impl Into<u64>) -> Self {
         Error::BadLength {
             what,
             len: len.into(),

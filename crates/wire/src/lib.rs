@@ -12,7 +12,8 @@ mod error;
 mod reader;
 
 pub use error::Error;
-pub use reader::{Frame, Reader, frame};
+pub(crate) use reader::frame;
+pub use reader::{Frame, Reader};
 
 pub mod ber;
 pub mod cert;

@@ -20,6 +20,8 @@ use pnet_packet::tcp::{
     MutableTcpPacket, TcpFlags, TcpOption, TcpPacket, ipv4_checksum, ipv6_checksum,
 };
 
+use crate::Reader;
+
 /// What came back for one SYN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SynReply {
@@ -70,31 +72,31 @@ pub fn tcp_reply(tcp: &[u8], our_port: u16) -> Option<(SynKey, SynReply)> {
 /// Classifies an ICMP (v4: type 3) or ICMPv6 (type 1) destination unreachable quoting one
 /// of our SYNs. `icmp` starts at the ICMP header.
 pub fn icmp_unreachable(v6: bool, icmp: &[u8], our_port: u16) -> Option<SynKey> {
+    let mut r = Reader::new(icmp, "ICMP destination unreachable");
+    let unreachable = if v6 { 1 } else { 3 };
+    if r.u8().ok()? != unreachable {
+        return None;
+    }
+    r.skip(7).ok()?;
+    let quoted_ip = r.rest();
     let quoted = if v6 {
-        if icmp.first() != Some(&1) {
-            return None;
-        }
-        let ip6 = icmp.get(8..)?;
+        let mut ip6 = Reader::new(quoted_ip, "quoted IPv6 header");
+        ip6.skip(6).ok()?;
         // next header must be TCP directly (no extension headers on our own SYNs)
-        if ip6.len() < 40 || ip6[6] != 6 {
+        if ip6.u8().ok()? != 6 {
             return None;
         }
-        ip6.get(40..)?
+        ip6.seek(40).ok()?;
+        ip6.rest()
     } else {
-        if icmp.first() != Some(&3) {
-            return None;
-        }
-        let quoted_ip = icmp.get(8..)?;
         if Ipv4Packet::new(quoted_ip)?.get_next_level_protocol() != IpNextHeaderProtocols::Tcp {
             return None;
         }
         ipv4_payload(quoted_ip)?.1
     };
     // Only the first 8 bytes of the segment are guaranteed to be quoted.
-    let q = quoted.get(..8)?;
-    let src = u16::from_be_bytes([q[0], q[1]]);
-    let dst = u16::from_be_bytes([q[2], q[3]]);
-    let seq = u32::from_be_bytes([q[4], q[5], q[6], q[7]]);
+    let mut q = Reader::new(quoted, "quoted TCP header");
+    let (src, dst, seq) = (q.u16().ok()?, q.u16().ok()?, q.u32().ok()?);
     (src == our_port).then_some((dst, seq))
 }
 
@@ -128,10 +130,11 @@ pub fn echo_request(v6: bool, ident: u16, seq: u16, target: IpAddr) -> Vec<u8> {
 /// Parses an echo reply (ICMP header onwards): the target it answers, if it is ours.
 pub fn echo_reply(v6: bool, icmp: &[u8], ident: u16) -> Option<IpAddr> {
     let want_type = if v6 { 129 } else { 0 };
-    let (head, rest) = icmp.split_at_checked(8)?;
-    let (magic, rest) = rest.split_at_checked(MAGIC.len())?;
-    let target: [u8; 16] = rest.get(..16)?.try_into().ok()?;
-    if head[0] != want_type || head[1] != 0 || head[4..6] != ident.to_be_bytes() || magic != MAGIC {
+    let mut r = Reader::new(icmp, "ICMP echo reply");
+    let [ty, code, _, _, id0, id1, _, _] = r.array().ok()?;
+    let magic = r.take(MAGIC.len()).ok()?;
+    let target: [u8; 16] = r.array().ok()?;
+    if ty != want_type || code != 0 || [id0, id1] != ident.to_be_bytes() || magic != MAGIC {
         return None;
     }
     let a = Ipv6Addr::from(target);

@@ -177,7 +177,7 @@ pub type Frame = Result<Option<usize>, Error>;
 /// Framing for a message whose header tells its total length: `header` reads the start of
 /// `buf` (named `what`) and returns that length, or an error for a header that can never
 /// start a message. Running out of bytes inside the header means more are needed.
-pub fn frame(
+pub(crate) fn frame(
     buf: &[u8],
     what: &'static str,
     header: impl FnOnce(&mut Reader<'_>) -> Result<usize, Error>,
