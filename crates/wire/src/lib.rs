@@ -4,6 +4,12 @@
 //! No I/O, no clock, no allocation sized by an unchecked length field: the network side
 //! (`clinicscan-probe`) owns the sockets, deadlines and byte limits and hands bytes in.
 //! Each module is tested on recorded bytes in `fixtures/<protocol>/` and fuzzed (`fuzz/`).
+//!
+//! One way of reading, one way of failing, one way of framing:
+//! - every parser reads through a [`Reader`], which checks each length before it slices;
+//! - every failure is an [`Error`] that says what the peer sent;
+//! - every protocol's framing function is a `fn(&[u8]) -> Frame`: `Ok(Some(n))` a whole
+//!   message of `n` bytes, `Ok(None)` more bytes needed, `Err` not this protocol.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
