@@ -8,6 +8,8 @@
 //! apart ([MS-TDS] 2.2.6.5, encryption table): OFF (TLS for the login only, offered),
 //! NOT_SUP (no certificate: no TLS at all) and REQ (the server forces encryption).
 
+use crate::{Error, Frame, Reader, frame};
+
 /// TDS packet type PRELOGIN.
 pub const TYPE_PRELOGIN: u8 = 0x12;
 /// TDS packet type Tabular Result (the server's PRELOGIN response).
@@ -76,26 +78,6 @@ impl Prelogin {
     }
 }
 
-/// Why a response does not parse.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum MssqlError {
-    /// Not enough bytes.
-    #[error("truncated packet")]
-    Truncated,
-    /// Not a TDS response packet.
-    #[error("unexpected TDS packet type 0x{0:02x}")]
-    UnexpectedType(u8),
-    /// Packet length out of bounds.
-    #[error("packet length {0} out of bounds")]
-    BadLength(usize),
-    /// An option points outside the payload.
-    #[error("option 0x{0:02x} points outside the payload")]
-    BadOption(u8),
-    /// No terminator within the payload.
-    #[error("option list not terminated")]
-    Unterminated,
-}
-
 /// The PRELOGIN request: client version 0.0.0.0, encryption off, no instance, MARS off.
 pub fn prelogin_request() -> Vec<u8> {
     // Five option tokens (5 bytes each) and the terminator.
@@ -125,57 +107,62 @@ pub fn prelogin_request() -> Vec<u8> {
     pkt
 }
 
-/// Length of the TDS packet at the start of `buf`, once all of it is there.
-pub fn packet_len(buf: &[u8]) -> Option<usize> {
-    let len = usize::from(u16::from_be_bytes(buf.get(2..4)?.try_into().ok()?));
+/// Reads a TDS packet header: the type and the packet's total length, within
+/// 8..=[`MAX_PACKET`].
+fn header(r: &mut Reader<'_>) -> Result<(u8, usize), Error> {
+    let ty = r.u8()?;
+    r.skip(1)?;
+    let len = usize::from(r.u16()?);
     if !(8..=MAX_PACKET).contains(&len) {
-        return Some(buf.len());
+        return Err(Error::bad_length("TDS packet", len as u64));
     }
-    (buf.len() >= len).then_some(len)
+    r.skip(4)?;
+    Ok((ty, len))
+}
+
+/// Framing: a whole TDS packet at the start of `buf`.
+pub fn packet_len(buf: &[u8]) -> Frame {
+    frame(buf, "TDS packet", |r| Ok(header(r)?.1))
 }
 
 /// Parses the server's PRELOGIN response packet.
-pub fn parse_prelogin_response(buf: &[u8]) -> Result<Prelogin, MssqlError> {
-    let header = buf.get(..8).ok_or(MssqlError::Truncated)?;
-    if header[0] != TYPE_RESPONSE {
-        return Err(MssqlError::UnexpectedType(header[0]));
+pub fn parse_prelogin_response(buf: &[u8]) -> Result<Prelogin, Error> {
+    let mut r = Reader::new(buf, "TDS packet");
+    let (ty, len) = header(&mut r)?;
+    if ty != TYPE_RESPONSE {
+        return Err(Error::unexpected(
+            "TDS packet type",
+            format_args!("0x{ty:02x}"),
+        ));
     }
-    let len = usize::from(u16::from_be_bytes([header[2], header[3]]));
-    if !(8..=MAX_PACKET).contains(&len) {
-        return Err(MssqlError::BadLength(len));
-    }
-    let payload = buf.get(8..len).ok_or(MssqlError::Truncated)?;
+    let payload = r.take(len - 8)?;
     let mut out = Prelogin {
         version: None,
         encryption: None,
     };
-    let mut pos = 0;
+    let mut tokens = Reader::new(payload, "PRELOGIN option list");
     loop {
-        let token = *payload.get(pos).ok_or(MssqlError::Unterminated)?;
+        let token = tokens
+            .u8()
+            .map_err(|_| Error::invalid("PRELOGIN option list not terminated"))?;
         if token == TOKEN_TERMINATOR {
             break;
         }
-        let t = payload.get(pos + 1..pos + 5).ok_or(MssqlError::Truncated)?;
-        let off = usize::from(u16::from_be_bytes([t[0], t[1]]));
-        let olen = usize::from(u16::from_be_bytes([t[2], t[3]]));
-        let value = payload
-            .get(off..off + olen)
-            .ok_or(MssqlError::BadOption(token))?;
+        let off = usize::from(tokens.u16()?);
+        let olen = usize::from(tokens.u16()?);
+        let mut data = Reader::new(payload, "PRELOGIN option data");
+        data.seek(off)?;
+        let mut value = data.sub(olen, "PRELOGIN option data")?;
         match token {
             TOKEN_VERSION if olen >= 6 => {
-                out.version = Some((
-                    value[0],
-                    value[1],
-                    u16::from_be_bytes([value[2], value[3]]),
-                    u16::from_be_bytes([value[4], value[5]]),
-                ));
+                let [major, minor] = value.array()?;
+                out.version = Some((major, minor, value.u16()?, value.u16()?));
             }
             TOKEN_ENCRYPTION if olen >= 1 => {
-                out.encryption = Some(Encryption::from_byte(value[0]));
+                out.encryption = Some(Encryption::from_byte(value.u8()?));
             }
             _ => {}
         }
-        pos += 5;
     }
     Ok(out)
 }
@@ -210,7 +197,7 @@ mod tests {
     fn request_layout() {
         let r = prelogin_request();
         assert_eq!(r.len(), 8 + 26 + 13);
-        assert_eq!(packet_len(&r), Some(r.len()));
+        assert_eq!(packet_len(&r), Ok(Some(r.len())));
         // The ENCRYPTION option value is ENCRYPT_OFF.
         assert_eq!(&r[8 + 5..8 + 10], &[1, 0, 32, 0, 1]);
         assert_eq!(r[8 + 32], 0);
@@ -219,7 +206,7 @@ mod tests {
     #[test]
     fn hand_built_2019_encryption_off() {
         let b = fixture("csv-2019-encrypt-off.bin");
-        assert_eq!(packet_len(&b), Some(b.len()));
+        assert_eq!(packet_len(&b), Ok(Some(b.len())));
         let p = parse_prelogin_response(&b).unwrap();
         assert_eq!(p.version_text().as_deref(), Some("15.0.2000"));
         assert_eq!(p.encryption, Some(Encryption::Off));
@@ -245,29 +232,25 @@ mod tests {
 
     #[test]
     fn malformed_responses_are_errors() {
+        let err = |b: &[u8]| parse_prelogin_response(b).unwrap_err().to_string();
+        assert_eq!(err(&[4, 1, 0]), "TDS packet: length 3 bytes, need 4");
+        assert_eq!(err(&prelogin_request()), "unexpected TDS packet type 0x12");
         assert_eq!(
-            parse_prelogin_response(&[4, 1, 0]),
-            Err(MssqlError::Truncated)
+            err(&[4, 1, 0, 2, 0, 0, 1, 0]),
+            "TDS packet length 2 out of bounds"
+        );
+        assert!(packet_len(&[4, 1, 0, 2]).is_err());
+        assert_eq!(
+            err(&[4, 1, 0, 9, 0, 0, 1, 0, 0]),
+            "PRELOGIN option list: length 1 bytes, need 3"
         );
         assert_eq!(
-            parse_prelogin_response(&prelogin_request()),
-            Err(MssqlError::UnexpectedType(0x12))
+            err(&[4, 1, 0, 14, 0, 0, 1, 0, 1, 0xff, 0xff, 0, 1, 0xff]),
+            "PRELOGIN option data: length 6 bytes, need 65535"
         );
         assert_eq!(
-            parse_prelogin_response(&[4, 1, 0, 2, 0, 0, 1, 0]),
-            Err(MssqlError::BadLength(2))
-        );
-        assert_eq!(
-            parse_prelogin_response(&[4, 1, 0, 9, 0, 0, 1, 0, 0]),
-            Err(MssqlError::Truncated)
-        );
-        assert_eq!(
-            parse_prelogin_response(&[4, 1, 0, 14, 0, 0, 1, 0, 1, 0xff, 0xff, 0, 1, 0xff]),
-            Err(MssqlError::BadOption(1))
-        );
-        assert_eq!(
-            parse_prelogin_response(&[4, 1, 0, 8, 0, 0, 1, 0]),
-            Err(MssqlError::Unterminated)
+            err(&[4, 1, 0, 8, 0, 0, 1, 0]),
+            "invalid message: PRELOGIN option list not terminated"
         );
         let b = fixture("csv-2019-encrypt-off.bin");
         for cut in 0..b.len() {

@@ -2,29 +2,15 @@
 //! seven SSLv2 cipher kinds, and the SERVER-HELLO that answers it (which lists every cipher
 //! kind the server shares with the client and carries its certificate).
 //!
-//! SSLv2 cipher kinds are 3-byte codes outside the TLS cipher-suite registry, so they are
-//! reported by name ([`cipher_kind_name`]), not as `CipherSuite`s.
+//! SSLv2 cipher kinds are 3-byte codes outside the TLS cipher-suite registry: the audit
+//! reports that SSL 2.0 is accepted, not which kinds.
 
-use super::tls::TlsError;
+use crate::{Error, Frame, Reader, frame};
 
 /// The SSLv2 cipher kinds offered (draft-hickman-netscape-ssl-00, appendix C).
 pub const CIPHER_KINDS: [u32; 7] = [
     0x01_00_80, 0x02_00_80, 0x03_00_80, 0x04_00_80, 0x05_00_80, 0x06_00_40, 0x07_00_C0,
 ];
-
-/// The name of an SSLv2 cipher kind.
-pub fn cipher_kind_name(kind: u32) -> Option<&'static str> {
-    Some(match kind {
-        0x01_00_80 => "SSL_CK_RC4_128_WITH_MD5",
-        0x02_00_80 => "SSL_CK_RC4_128_EXPORT40_WITH_MD5",
-        0x03_00_80 => "SSL_CK_RC2_128_CBC_WITH_MD5",
-        0x04_00_80 => "SSL_CK_RC2_128_CBC_EXPORT40_WITH_MD5",
-        0x05_00_80 => "SSL_CK_IDEA_128_CBC_WITH_MD5",
-        0x06_00_40 => "SSL_CK_DES_64_CBC_WITH_MD5",
-        0x07_00_C0 => "SSL_CK_DES_192_EDE3_CBC_WITH_MD5",
-        _ => return None,
-    })
-}
 
 /// The CLIENT-HELLO record (2-byte header) with a 16-byte challenge.
 pub fn encode_client_hello(challenge: [u8; 16]) -> Vec<u8> {
@@ -42,18 +28,23 @@ pub fn encode_client_hello(challenge: [u8; 16]) -> Vec<u8> {
     rec
 }
 
-/// Framing: `Some(len)` once `buf` starts with a whole SSLv2 record with a 2-byte header
-/// (servers never pad a SERVER-HELLO, so the 3-byte form is not expected). Anything else
-/// (a TLS alert, garbage) is "complete" at two bytes so that the parser reports it.
-pub fn record_complete(buf: &[u8]) -> Option<usize> {
-    if buf.len() < 2 {
-        return None;
+/// Reads the 2-byte record header: the record's total length. Servers never pad a
+/// SERVER-HELLO, so the 3-byte header form is not SSLv2 here; nor is anything else (a TLS
+/// alert, garbage) without the high bit set.
+fn record_len(buf: &[u8], r: &mut Reader<'_>) -> Result<usize, Error> {
+    let h = r.u16()?;
+    if h & 0x8000 == 0 {
+        return Err(Error::invalid(format_args!(
+            "not SSLv2: first byte 0x{:02x}",
+            buf[0]
+        )));
     }
-    if buf[0] & 0x80 == 0 {
-        return Some(2);
-    }
-    let len = 2 + (usize::from(buf[0] & 0x7F) << 8 | usize::from(buf[1]));
-    (buf.len() >= len).then_some(len)
+    Ok(2 + usize::from(h & 0x7fff))
+}
+
+/// Framing: a whole SSLv2 record at the start of `buf`.
+pub fn record_complete(buf: &[u8]) -> Frame {
+    frame(buf, "SSLv2 record", |r| record_len(buf, r))
 }
 
 /// What an SSLv2 SERVER-HELLO said.
@@ -68,41 +59,29 @@ pub struct ServerHello {
 }
 
 /// Parses the SSLv2 record at the start of `buf` as a SERVER-HELLO.
-pub fn parse_server_hello(buf: &[u8]) -> Result<ServerHello, TlsError> {
-    let Some(total) = record_complete(buf) else {
-        return Err(TlsError::Truncated("SSLv2 record"));
-    };
-    if buf[0] & 0x80 == 0 {
-        return Err(TlsError::Invalid(format!(
-            "not SSLv2: first byte 0x{:02x}",
-            buf[0]
-        )));
+pub fn parse_server_hello(buf: &[u8]) -> Result<ServerHello, Error> {
+    let mut r = Reader::new(buf, "SSLv2 record");
+    let len = record_len(buf, &mut r)?;
+    let mut m = r.sub(len - 2, "SSLv2 SERVER-HELLO")?;
+    match m.u8()? {
+        4 => {}
+        0 => return Err(Error::invalid("SSLv2 ERROR message")),
+        t => return Err(Error::unexpected("SSLv2 message type", t)),
     }
-    let msg = &buf[2..total];
-    let field = |at: usize| -> Result<usize, TlsError> {
-        msg.get(at..at + 2)
-            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
-            .ok_or(TlsError::Truncated("SSLv2 SERVER-HELLO"))
-    };
-    match msg.first() {
-        Some(4) => {}
-        Some(0) => return Err(TlsError::Invalid("SSLv2 ERROR message".into())),
-        Some(t) => return Err(TlsError::Invalid(format!("SSLv2 message type {t}"))),
-        None => return Err(TlsError::Truncated("SSLv2 SERVER-HELLO")),
+    let _session_id_hit = m.u8()?;
+    let cert_type = m.u8()?;
+    let version = m.u16()?;
+    let cert_len = usize::from(m.u16()?);
+    let specs_len = usize::from(m.u16()?);
+    let conn_id_len = usize::from(m.u16()?);
+    if specs_len % 3 != 0 {
+        return Err(Error::bad_length("SSLv2 cipher specs", specs_len as u64));
     }
-    let cert_type = *msg
-        .get(2)
-        .ok_or(TlsError::Truncated("SSLv2 SERVER-HELLO"))?;
-    let version = field(3)? as u16;
-    let cert_len = field(5)?;
-    let specs_len = field(7)?;
-    let conn_id_len = field(9)?;
-    let body = &msg[11..];
-    if body.len() < cert_len + specs_len + conn_id_len || specs_len % 3 != 0 {
-        return Err(TlsError::Truncated("SSLv2 SERVER-HELLO"));
-    }
-    let certificate = (cert_type == 1 && cert_len > 0).then(|| body[..cert_len].to_vec());
-    let cipher_kinds = body[cert_len..cert_len + specs_len]
+    let cert = m.take(cert_len)?;
+    let specs = m.take(specs_len)?;
+    m.skip(conn_id_len)?;
+    let certificate = (cert_type == 1 && cert_len > 0).then(|| cert.to_vec());
+    let cipher_kinds = specs
         .chunks(3)
         .map(|c| u32::from(c[0]) << 16 | u32::from(c[1]) << 8 | u32::from(c[2]))
         .collect();
@@ -148,28 +127,21 @@ mod tests {
             "/../../fixtures/tls/cert-weak.der"
         ));
         let rec = server_hello(&[0x01_00_80, 0x07_00_C0], cert);
-        assert_eq!(record_complete(&rec), Some(rec.len()));
+        assert_eq!(record_complete(&rec), Ok(Some(rec.len())));
         for cut in 0..rec.len() {
-            assert_eq!(record_complete(&rec[..cut]), None);
+            assert_eq!(record_complete(&rec[..cut]), Ok(None));
         }
         let sh = parse_server_hello(&rec).unwrap();
         assert_eq!(sh.version, 2);
         assert_eq!(sh.cipher_kinds, vec![0x01_00_80, 0x07_00_C0]);
         assert_eq!(sh.certificate.as_deref(), Some(&cert[..]));
-        assert_eq!(
-            cipher_kind_name(0x07_00_C0),
-            Some("SSL_CK_DES_192_EDE3_CBC_WITH_MD5")
-        );
     }
 
     #[test]
     fn tls_alert_and_garbage_are_not_sslv2() {
         let alert = [21, 3, 3, 0, 2, 2, 40];
-        assert_eq!(record_complete(&alert), Some(2));
-        assert!(matches!(
-            parse_server_hello(&alert),
-            Err(TlsError::Invalid(_))
-        ));
+        assert!(record_complete(&alert).is_err());
+        assert!(matches!(parse_server_hello(&alert), Err(Error::Invalid(_))));
         assert!(parse_server_hello(b"HTTP/1.1 400").is_err());
         assert!(parse_server_hello(&[0x80, 1, 0]).is_err());
         // Lengths that overrun the record.

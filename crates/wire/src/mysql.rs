@@ -4,6 +4,8 @@
 //! Framing: 3-byte little-endian payload length, 1-byte sequence id, payload. The greeting
 //! is server-first: clinicscan reads it and closes, sending nothing.
 
+use crate::{Error, Frame, Reader, frame};
+
 /// CLIENT_SSL capability bit.
 pub const CLIENT_SSL: u32 = 0x0000_0800;
 /// CLIENT_SECURE_CONNECTION capability bit.
@@ -48,50 +50,31 @@ pub enum ServerHello {
     },
 }
 
-/// Why a first packet does not parse.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum MysqlError {
-    /// Not enough bytes.
-    #[error("truncated packet")]
-    Truncated,
-    /// Payload length out of bounds.
-    #[error("payload length {0} out of bounds")]
-    BadLength(usize),
-    /// Neither protocol 10 (or 9) nor an ERR packet.
-    #[error("unexpected first byte 0x{0:02x}")]
-    UnexpectedByte(u8),
-    /// The version string has no terminating NUL.
-    #[error("unterminated version string")]
-    Unterminated,
+/// Reads a packet header: the payload length, within 1..=[`MAX_PAYLOAD`], and the
+/// sequence id.
+fn header(r: &mut Reader<'_>) -> Result<usize, Error> {
+    let len = r.u24_le()?;
+    if len == 0 || len > MAX_PAYLOAD {
+        return Err(Error::bad_length("MySQL packet payload", len as u64));
+    }
+    r.skip(1)?;
+    Ok(len)
 }
 
-/// Total length of the first packet in `buf` (header + payload), once it is all there.
-/// A length out of bounds is reported as complete so the parser can reject it.
-pub fn packet_len(buf: &[u8]) -> Option<usize> {
-    let h = buf.get(..4)?;
-    let len = usize::from(h[0]) | usize::from(h[1]) << 8 | usize::from(h[2]) << 16;
-    if len == 0 || len > MAX_PAYLOAD {
-        return Some(buf.len());
-    }
-    (buf.len() >= 4 + len).then_some(4 + len)
+/// Framing: the whole first packet (header and payload) at the start of `buf`.
+pub fn packet_len(buf: &[u8]) -> Frame {
+    frame(buf, "MySQL packet", |r| Ok(4 + header(r)?))
 }
 
 /// Parses the first packet a server sends.
-pub fn parse_first_packet(buf: &[u8]) -> Result<ServerHello, MysqlError> {
-    let h = buf.get(..4).ok_or(MysqlError::Truncated)?;
-    let len = usize::from(h[0]) | usize::from(h[1]) << 8 | usize::from(h[2]) << 16;
-    if len == 0 || len > MAX_PAYLOAD {
-        return Err(MysqlError::BadLength(len));
-    }
-    let p = buf.get(4..4 + len).ok_or(MysqlError::Truncated)?;
-    match p[0] {
+pub fn parse_first_packet(buf: &[u8]) -> Result<ServerHello, Error> {
+    let mut r = Reader::new(buf, "MySQL packet");
+    let len = header(&mut r)?;
+    let mut p = r.sub(len, "MySQL packet")?;
+    match p.u8()? {
         0xff => {
-            let code = u16::from_le_bytes(
-                p.get(1..3)
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or(MysqlError::Truncated)?,
-            );
-            let mut msg = &p[3..];
+            let code = p.u16_le()?;
+            let mut msg = p.rest();
             // With CLIENT_PROTOCOL_41 an ERR carries '#' and a 5-byte SQL state.
             if msg.first() == Some(&b'#') && msg.len() >= 6 {
                 msg = &msg[6..];
@@ -101,22 +84,20 @@ pub fn parse_first_packet(buf: &[u8]) -> Result<ServerHello, MysqlError> {
                 message: String::from_utf8_lossy(msg).into_owned(),
             })
         }
-        v @ (9 | 10) => parse_greeting(v, &p[1..]).map(ServerHello::Greeting),
-        other => Err(MysqlError::UnexpectedByte(other)),
+        v @ (9 | 10) => parse_greeting(v, p).map(ServerHello::Greeting),
+        other => Err(Error::unexpected(
+            "MySQL first byte",
+            format_args!("0x{other:02x}"),
+        )),
     }
 }
 
-fn parse_greeting(protocol: u8, p: &[u8]) -> Result<Greeting, MysqlError> {
-    let nul = p
-        .iter()
-        .position(|&b| b == 0)
-        .ok_or(MysqlError::Unterminated)?;
-    let version = String::from_utf8_lossy(&p[..nul]).into_owned();
-    let rest = &p[nul + 1..];
-    let connection_id = rest
-        .get(..4)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .ok_or(MysqlError::Truncated)?;
+fn parse_greeting(protocol: u8, mut r: Reader<'_>) -> Result<Greeting, Error> {
+    let version = r
+        .until(0)
+        .ok_or_else(|| Error::invalid("unterminated MySQL version string"))?;
+    let version = String::from_utf8_lossy(version).into_owned();
+    let connection_id = r.u32_le()?;
     if protocol == 9 {
         return Ok(Greeting {
             protocol,
@@ -127,17 +108,14 @@ fn parse_greeting(protocol: u8, p: &[u8]) -> Result<Greeting, MysqlError> {
         });
     }
     // auth-plugin-data-part-1 (8), filler (1), capability flags lower (2)
-    let lower = rest
-        .get(13..15)
-        .map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])))
-        .ok_or(MysqlError::Truncated)?;
-    let mut capabilities = lower;
+    r.skip(9)?;
+    let mut capabilities = u32::from(r.u16_le()?);
     let mut auth_plugin = None;
     // charset (1), status (2), capability flags upper (2), auth data length (1), reserved (10)
-    if let Some(ext) = rest.get(15..31) {
+    if let Ok(ext) = r.take(16) {
         capabilities |= u32::from(u16::from_le_bytes([ext[3], ext[4]])) << 16;
         let auth_len = usize::from(ext[5]);
-        let mut tail = &rest[31..];
+        let mut tail = r.rest();
         if capabilities & CLIENT_SECURE_CONNECTION != 0 {
             let part2 = auth_len.saturating_sub(8).max(13);
             tail = tail.get(part2..).unwrap_or(&[]);
@@ -181,7 +159,7 @@ mod tests {
     #[test]
     fn recorded_mariadb_greeting() {
         let b = fixture("csv-mariadb-greeting.bin");
-        assert_eq!(packet_len(&b), Some(b.len()));
+        assert_eq!(packet_len(&b), Ok(Some(b.len())));
         let ServerHello::Greeting(g) = parse_first_packet(&b).unwrap() else {
             panic!("not a greeting")
         };
@@ -216,28 +194,26 @@ mod tests {
 
     #[test]
     fn malformed_packets_are_errors() {
-        assert_eq!(parse_first_packet(b"\x01\0"), Err(MysqlError::Truncated));
+        let err = |b: &[u8]| parse_first_packet(b).unwrap_err().to_string();
+        assert_eq!(err(b"\x01\0"), "MySQL packet: length 2 bytes, need 3");
         assert_eq!(
-            parse_first_packet(b"\xff\xff\xff\0\x0a"),
-            Err(MysqlError::BadLength(0xff_ffff))
+            err(b"\xff\xff\xff\0\x0a"),
+            "MySQL packet payload length 16777215 out of bounds"
         );
-        assert_eq!(packet_len(b"\xff\xff\xff\0"), Some(4));
+        assert!(packet_len(b"\xff\xff\xff\0").is_err());
+        assert_eq!(err(b"\x01\0\0\0\x0b"), "unexpected MySQL first byte 0x0b");
         assert_eq!(
-            parse_first_packet(b"\x01\0\0\0\x0b"),
-            Err(MysqlError::UnexpectedByte(11))
-        );
-        assert_eq!(
-            parse_first_packet(b"\x03\0\0\0\x0a5.5"),
-            Err(MysqlError::Unterminated)
+            err(b"\x03\0\0\0\x0a5.5"),
+            "invalid message: unterminated MySQL version string"
         );
         assert_eq!(
-            parse_first_packet(b"\x04\0\0\0\x0a5.\0"),
-            Err(MysqlError::Truncated)
+            err(b"\x04\0\0\0\x0a5.\0"),
+            "MySQL packet: length 4 bytes, need 8"
         );
         let b = fixture("csv-mariadb-greeting.bin");
         for cut in 0..b.len() {
             let _ = parse_first_packet(&b[..cut]);
-            assert_eq!(packet_len(&b[..cut]), None, "cut {cut}");
+            assert_eq!(packet_len(&b[..cut]), Ok(None), "cut {cut}");
         }
     }
 

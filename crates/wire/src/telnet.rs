@@ -118,6 +118,12 @@ pub fn banner_text(text: &[u8], max_chars: usize) -> String {
     s.trim().to_string()
 }
 
+/// Whether the text so far ends in something a person would type after.
+pub fn ends_with_prompt(text: &[u8]) -> bool {
+    let t = banner_text(text, usize::MAX);
+    t.ends_with(':') || t.ends_with('>') || t.ends_with('#') || t.ends_with('$')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

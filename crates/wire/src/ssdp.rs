@@ -6,6 +6,8 @@
 
 use std::net::SocketAddr;
 
+use crate::Error;
+
 /// Largest response clinicscan reads (one datagram).
 pub const MAX_RESPONSE: usize = 4096;
 /// Longest header value kept.
@@ -32,21 +34,17 @@ pub struct SearchResponse {
     pub st: Option<String>,
 }
 
-/// Why a response does not parse.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SsdpError {
-    /// Not an `HTTP/1.x 200` status line.
-    #[error("not an SSDP search response")]
-    NotResponse,
-    /// Larger than a datagram clinicscan accepts.
-    #[error("response of {0} bytes is too large")]
-    TooLarge(usize),
+fn not_response() -> Error {
+    Error::invalid("not an SSDP search response")
 }
 
 /// Parses an M-SEARCH response.
-pub fn parse_response(buf: &[u8]) -> Result<SearchResponse, SsdpError> {
+pub fn parse_response(buf: &[u8]) -> Result<SearchResponse, Error> {
     if buf.len() > MAX_RESPONSE {
-        return Err(SsdpError::TooLarge(buf.len()));
+        return Err(Error::TooLarge {
+            what: "SSDP response",
+            len: buf.len(),
+        });
     }
     let text = String::from_utf8_lossy(buf);
     let mut lines = text.split('\n').map(|l| l.trim_end_matches('\r'));
@@ -54,7 +52,7 @@ pub fn parse_response(buf: &[u8]) -> Result<SearchResponse, SsdpError> {
     let mut parts = status.split_whitespace();
     let proto_ok = parts.next().is_some_and(|p| p.starts_with("HTTP/1."));
     if !proto_ok || parts.next() != Some("200") {
-        return Err(SsdpError::NotResponse);
+        return Err(not_response());
     }
     let mut out = SearchResponse::default();
     for line in lines {
@@ -127,18 +125,21 @@ mod tests {
 
     #[test]
     fn malformed_responses_are_errors() {
-        assert_eq!(parse_response(b""), Err(SsdpError::NotResponse));
+        assert_eq!(parse_response(b""), Err(not_response()));
         assert_eq!(
             parse_response(b"NOTIFY * HTTP/1.1\r\n"),
-            Err(SsdpError::NotResponse)
+            Err(not_response())
         );
         assert_eq!(
             parse_response(b"HTTP/1.1 404 Not Found\r\n"),
-            Err(SsdpError::NotResponse)
+            Err(not_response())
         );
         assert_eq!(
             parse_response(&vec![b'a'; MAX_RESPONSE + 1]),
-            Err(SsdpError::TooLarge(MAX_RESPONSE + 1))
+            Err(Error::TooLarge {
+                what: "SSDP response",
+                len: MAX_RESPONSE + 1
+            })
         );
     }
 

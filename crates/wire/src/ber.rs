@@ -8,6 +8,8 @@
 //! nesting is bounded by the code, and every length is checked against the bytes that
 //! are actually there before anything is sliced or allocated.
 
+use crate::{Error, Frame, Reader, frame};
+
 /// INTEGER.
 pub const INTEGER: u8 = 0x02;
 /// OCTET STRING.
@@ -22,37 +24,6 @@ pub const SEQUENCE: u8 = 0x30;
 /// Longest OID accepted, in arcs.
 pub const MAX_OID_ARCS: usize = 128;
 
-/// Why a BER element does not decode.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BerError {
-    /// Not enough bytes.
-    #[error("truncated element")]
-    Truncated,
-    /// A multi-byte (high-number) tag, which SNMP never uses.
-    #[error("high tag number form")]
-    HighTag,
-    /// The indefinite length form, which SNMP forbids.
-    #[error("indefinite length")]
-    IndefiniteLength,
-    /// A length of more than four bytes, or larger than the data.
-    #[error("length out of bounds")]
-    BadLength,
-    /// A different tag than the one expected.
-    #[error("expected tag 0x{expected:02x}, found 0x{found:02x}")]
-    UnexpectedTag {
-        /// The tag the structure requires.
-        expected: u8,
-        /// The tag found.
-        found: u8,
-    },
-    /// An INTEGER that does not fit 64 bits or is empty.
-    #[error("integer out of range")]
-    BadInteger,
-    /// An OBJECT IDENTIFIER that is empty, too long, or has an unterminated arc.
-    #[error("malformed object identifier")]
-    BadOid,
-}
-
 /// One decoded element: its tag and content bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tlv<'a> {
@@ -62,71 +33,73 @@ pub struct Tlv<'a> {
     pub content: &'a [u8],
 }
 
-/// Total length (header + content) of the element at the start of `buf`, once all of it is
-/// there; `None` while incomplete. Errors on an element that can never be valid.
-pub fn element_len(buf: &[u8]) -> Result<Option<usize>, BerError> {
-    match header(buf) {
-        Ok((hlen, clen)) => Ok((buf.len() >= hlen + clen).then_some(hlen + clen)),
-        Err(BerError::Truncated) => Ok(None),
-        Err(e) => Err(e),
-    }
+/// Framing: a whole element (header and content) at the start of `buf`; an error for a
+/// header that can never be valid (high tag number, indefinite length).
+pub fn element_len(buf: &[u8]) -> Frame {
+    frame(buf, "BER element", |r| {
+        let (_, len) = header(r)?;
+        Ok(r.position().saturating_add(len))
+    })
 }
 
-/// Header length and content length.
-fn header(buf: &[u8]) -> Result<(usize, usize), BerError> {
-    let tag = *buf.first().ok_or(BerError::Truncated)?;
+/// The tag and the content length of the element `r` is at.
+fn header(r: &mut Reader<'_>) -> Result<(u8, usize), Error> {
+    let tag = r.u8()?;
     if tag & 0x1f == 0x1f {
-        return Err(BerError::HighTag);
+        return Err(Error::unexpected(
+            "BER tag",
+            format_args!("0x{tag:02x} (high tag number form)"),
+        ));
     }
-    let first = *buf.get(1).ok_or(BerError::Truncated)?;
+    let first = r.u8()?;
     if first < 0x80 {
-        return Ok((2, usize::from(first)));
+        return Ok((tag, usize::from(first)));
     }
     let n = usize::from(first & 0x7f);
     if n == 0 {
-        return Err(BerError::IndefiniteLength);
+        return Err(Error::invalid("BER indefinite length"));
     }
     if n > 4 {
-        return Err(BerError::BadLength);
+        return Err(Error::bad_length("BER length field", n as u64));
     }
-    let bytes = buf.get(2..2 + n).ok_or(BerError::Truncated)?;
-    let len = bytes
+    let len = r
+        .take(n)?
         .iter()
         .fold(0usize, |acc, &b| acc << 8 | usize::from(b));
-    Ok((2 + n, len))
+    Ok((tag, len))
 }
 
-/// Reads one element from the front of `buf`, advancing it.
-pub fn read<'a>(buf: &mut &'a [u8]) -> Result<Tlv<'a>, BerError> {
-    let (hlen, clen) = header(buf)?;
-    let end = hlen.checked_add(clen).ok_or(BerError::BadLength)?;
-    if end > buf.len() {
-        return Err(BerError::BadLength);
-    }
-    let tlv = Tlv {
-        tag: buf[0],
-        content: &buf[hlen..end],
-    };
-    *buf = &buf[end..];
-    Ok(tlv)
+/// Reads one element.
+pub fn read<'a>(r: &mut Reader<'a>) -> Result<Tlv<'a>, Error> {
+    let (tag, len) = header(r)?;
+    Ok(Tlv {
+        tag,
+        content: r.take(len)?,
+    })
 }
 
-/// Reads one element that must carry `tag`.
-pub fn expect<'a>(buf: &mut &'a [u8], tag: u8) -> Result<&'a [u8], BerError> {
-    let t = read(buf)?;
+/// Reads one element that must carry `tag`; returns its content.
+pub fn expect<'a>(r: &mut Reader<'a>, tag: u8) -> Result<&'a [u8], Error> {
+    let t = read(r)?;
     if t.tag != tag {
-        return Err(BerError::UnexpectedTag {
-            expected: tag,
-            found: t.tag,
-        });
+        return Err(Error::unexpected(
+            "BER tag",
+            format_args!("0x{:02x} where 0x{tag:02x} belongs", t.tag),
+        ));
     }
     Ok(t.content)
 }
 
+/// Reads one constructed element that must carry `tag`; a reader over its content, which
+/// holds `what`.
+pub fn nested<'a>(r: &mut Reader<'a>, tag: u8, what: &'static str) -> Result<Reader<'a>, Error> {
+    Ok(Reader::new(expect(r, tag)?, what))
+}
+
 /// Decodes INTEGER content (two's complement, at most 8 bytes after sign padding).
-pub fn integer(content: &[u8]) -> Result<i64, BerError> {
+pub fn integer(content: &[u8]) -> Result<i64, Error> {
     if content.is_empty() {
-        return Err(BerError::BadInteger);
+        return Err(bad_integer(content));
     }
     // Drop redundant sign bytes of a non-minimal encoding.
     let mut trimmed = content;
@@ -137,7 +110,7 @@ pub fn integer(content: &[u8]) -> Result<i64, BerError> {
         trimmed = &trimmed[1..];
     }
     if trimmed.len() > 8 {
-        return Err(BerError::BadInteger);
+        return Err(bad_integer(content));
     }
     let negative = content[0] & 0x80 != 0;
     let mut v: i64 = if negative { -1 } else { 0 };
@@ -147,26 +120,30 @@ pub fn integer(content: &[u8]) -> Result<i64, BerError> {
     Ok(v)
 }
 
+fn bad_integer(content: &[u8]) -> Error {
+    Error::bad_length("BER integer", content.len() as u64)
+}
+
 /// Reads an INTEGER element.
-pub fn read_integer(buf: &mut &[u8]) -> Result<i64, BerError> {
-    integer(expect(buf, INTEGER)?)
+pub fn read_integer(r: &mut Reader<'_>) -> Result<i64, Error> {
+    integer(expect(r, INTEGER)?)
 }
 
 /// Decodes an unsigned 32-bit value from INTEGER-like content (Counter32, Gauge32,
 /// TimeTicks, or a non-negative INTEGER).
-pub fn unsigned32(content: &[u8]) -> Result<u32, BerError> {
+pub fn unsigned32(content: &[u8]) -> Result<u32, Error> {
     let trimmed = match content {
         [0, rest @ ..] if !rest.is_empty() => rest,
         c => c,
     };
     if trimmed.is_empty() || trimmed.len() > 4 {
-        return Err(BerError::BadInteger);
+        return Err(bad_integer(content));
     }
     Ok(trimmed.iter().fold(0u32, |acc, &b| acc << 8 | u32::from(b)))
 }
 
 /// Decodes OBJECT IDENTIFIER content into dotted text ("1.3.6.1.2.1.1.1.0").
-pub fn oid_text(content: &[u8]) -> Result<String, BerError> {
+pub fn oid_text(content: &[u8]) -> Result<String, Error> {
     let arcs = oid_arcs(content)?;
     Ok(arcs
         .iter()
@@ -175,17 +152,21 @@ pub fn oid_text(content: &[u8]) -> Result<String, BerError> {
         .join("."))
 }
 
+fn bad_oid() -> Error {
+    Error::invalid("malformed object identifier")
+}
+
 /// Decodes OBJECT IDENTIFIER content into arcs.
-pub fn oid_arcs(content: &[u8]) -> Result<Vec<u64>, BerError> {
+pub fn oid_arcs(content: &[u8]) -> Result<Vec<u64>, Error> {
     if content.is_empty() {
-        return Err(BerError::BadOid);
+        return Err(bad_oid());
     }
     let mut arcs = Vec::new();
     let mut v: u64 = 0;
     let mut in_arc = false;
     for &b in content {
         if v > (u64::MAX >> 7) {
-            return Err(BerError::BadOid);
+            return Err(bad_oid());
         }
         v = (v << 7) | u64::from(b & 0x7f);
         in_arc = b & 0x80 != 0;
@@ -198,13 +179,13 @@ pub fn oid_arcs(content: &[u8]) -> Result<Vec<u64>, BerError> {
                 arcs.push(v);
             }
             if arcs.len() > MAX_OID_ARCS {
-                return Err(BerError::BadOid);
+                return Err(bad_oid());
             }
             v = 0;
         }
     }
     if in_arc {
-        return Err(BerError::BadOid);
+        return Err(bad_oid());
     }
     Ok(arcs)
 }
@@ -297,9 +278,9 @@ mod tests {
             0x7fff_ffff,
         ] {
             let e = encode_integer(v);
-            let mut s = &e[..];
-            assert_eq!(read_integer(&mut s), Ok(v), "{v}");
-            assert!(s.is_empty());
+            let mut r = Reader::new(&e, "t");
+            assert_eq!(read_integer(&mut r), Ok(v), "{v}");
+            assert!(r.is_empty());
         }
         assert_eq!(encode_integer(128), vec![2, 2, 0, 128]);
         assert_eq!(encode_integer(-1), vec![2, 1, 0xff]);
@@ -323,48 +304,53 @@ mod tests {
         assert_eq!(&e[..4], &[4, 0x82, 1, 44]);
         assert_eq!(element_len(&e), Ok(Some(304)));
         assert_eq!(element_len(&e[..100]), Ok(None));
-        let mut s = &e[..];
-        assert_eq!(expect(&mut s, OCTET_STRING), Ok(&content[..]));
+        let mut r = Reader::new(&e, "t");
+        assert_eq!(expect(&mut r, OCTET_STRING), Ok(&content[..]));
     }
 
     #[test]
     fn malformed_elements_are_errors() {
-        let mut s: &[u8] = &[0x04, 0x80, 0, 0];
-        assert_eq!(read(&mut s), Err(BerError::IndefiniteLength));
-        let mut s: &[u8] = &[0x04, 0x85, 1, 1, 1, 1, 1];
-        assert_eq!(read(&mut s), Err(BerError::BadLength));
-        let mut s: &[u8] = &[0x04, 0x84, 0xff, 0xff, 0xff, 0xff, 1];
-        assert_eq!(read(&mut s), Err(BerError::BadLength));
-        let mut s: &[u8] = &[0x1f, 0x01, 0];
-        assert_eq!(read(&mut s), Err(BerError::HighTag));
-        let mut s: &[u8] = &[0x04, 0x05, 1];
-        assert_eq!(read(&mut s), Err(BerError::BadLength));
-        let mut s: &[u8] = &[0x04];
-        assert_eq!(read(&mut s), Err(BerError::Truncated));
-        let mut s: &[u8] = &[0x05, 0x00];
+        let err = |b: &[u8]| read(&mut Reader::new(b, "BER element")).unwrap_err();
         assert_eq!(
-            expect(&mut s, INTEGER),
-            Err(BerError::UnexpectedTag {
-                expected: 2,
-                found: 5
-            })
+            err(&[0x04, 0x80, 0, 0]).to_string(),
+            "invalid message: BER indefinite length"
         );
-        assert_eq!(integer(&[]), Err(BerError::BadInteger));
-        assert_eq!(integer(&[1; 9]), Err(BerError::BadInteger));
-        assert_eq!(unsigned32(&[1; 5]), Err(BerError::BadInteger));
+        assert_eq!(
+            err(&[0x04, 0x85, 1, 1, 1, 1, 1]).to_string(),
+            "BER length field length 5 out of bounds"
+        );
+        assert!(matches!(
+            err(&[0x04, 0x84, 0xff, 0xff, 0xff, 0xff, 1]),
+            Error::Truncated { .. }
+        ));
+        assert!(matches!(err(&[0x1f, 0x01, 0]), Error::Unexpected { .. }));
+        assert_eq!(
+            err(&[0x04, 0x05, 1]).to_string(),
+            "BER element: length 3 bytes, need 7"
+        );
+        assert!(matches!(err(&[0x04]), Error::Truncated { .. }));
+        assert_eq!(
+            expect(&mut Reader::new(&[0x05, 0x00], "t"), INTEGER)
+                .unwrap_err()
+                .to_string(),
+            "unexpected BER tag 0x05 where 0x02 belongs"
+        );
+        assert!(integer(&[]).is_err());
+        assert!(integer(&[1; 9]).is_err());
+        assert!(unsigned32(&[1; 5]).is_err());
         assert_eq!(unsigned32(&[0, 0xff, 0xff, 0xff, 0xff]), Ok(u32::MAX));
-        assert_eq!(oid_arcs(&[]), Err(BerError::BadOid));
-        assert_eq!(oid_arcs(&[0x2b, 0x86]), Err(BerError::BadOid));
-        assert_eq!(oid_arcs(&[0xff; 12]), Err(BerError::BadOid));
-        assert_eq!(oid_arcs(&[1; 200]), Err(BerError::BadOid));
+        assert!(oid_arcs(&[]).is_err());
+        assert!(oid_arcs(&[0x2b, 0x86]).is_err());
+        assert!(oid_arcs(&[0xff; 12]).is_err());
+        assert!(oid_arcs(&[1; 200]).is_err());
     }
 
     proptest! {
         #[test]
         fn never_panics(b in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = element_len(&b);
-            let mut s = &b[..];
-            while let Ok(t) = read(&mut s) {
+            let mut r = Reader::new(&b, "t");
+            while let Ok(t) = read(&mut r) {
                 let _ = integer(t.content);
                 let _ = unsigned32(t.content);
                 let _ = oid_text(t.content);
@@ -374,8 +360,7 @@ mod tests {
         #[test]
         fn integer_round_trip(v in any::<i64>()) {
             let e = encode_integer(v);
-            let mut s = &e[..];
-            prop_assert_eq!(read_integer(&mut s), Ok(v));
+            prop_assert_eq!(read_integer(&mut Reader::new(&e, "t")), Ok(v));
         }
     }
 }

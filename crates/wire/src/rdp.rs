@@ -3,6 +3,8 @@
 //! RDP_NEG_FAILURE, and the CredSSP TSRequest (MS-CSSP 2.2.1) that carries the first NTLM
 //! leg. Hand-written: no maintained crate exposes just the negotiation PDUs.
 
+use crate::{Error, Frame, Reader, frame};
+
 /// PROTOCOL_RDP: standard RDP security (no TLS, no NLA).
 pub const PROTOCOL_RDP: u32 = 0;
 /// PROTOCOL_SSL: TLS.
@@ -22,26 +24,6 @@ pub const MAX_TPKT: usize = 32_768;
 /// Largest TSRequest we accept.
 pub const MAX_TS_REQUEST: usize = 16_384;
 
-/// What a peer sent that is not an RDP Connection Confirm.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
-    /// Not a TPKT header (version 3).
-    #[error("not a TPKT (first byte {0:#04x})")]
-    NotTpkt(u8),
-    /// TPKT length out of bounds.
-    #[error("TPKT length {0} out of bounds")]
-    BadLength(usize),
-    /// Not an X.224 Connection Confirm.
-    #[error("not an X.224 Connection Confirm (code {0:#04x})")]
-    NotConnectionConfirm(u8),
-    /// The X.224 length indicator or negotiation structure is inconsistent.
-    #[error("malformed X.224 Connection Confirm")]
-    Malformed,
-    /// A TSRequest is not DER the way MS-CSSP defines it.
-    #[error("malformed TSRequest")]
-    BadTsRequest,
-}
-
 /// The X.224 Connection Request with an RDP_NEG_REQ asking for `requested` protocols.
 pub fn connection_request(requested: u32) -> Vec<u8> {
     let mut p = Vec::with_capacity(19);
@@ -54,24 +36,26 @@ pub fn connection_request(requested: u32) -> Vec<u8> {
     p
 }
 
-/// Framing: `Ok(Some(n))` when a whole TPKT of `n` bytes is in `buf`.
-pub fn tpkt_complete(buf: &[u8]) -> Result<Option<usize>, Error> {
-    let Some(h) = buf.get(..4) else {
-        if let Some(&b) = buf.first()
-            && b != 3
-        {
-            return Err(Error::NotTpkt(b));
-        }
-        return Ok(None);
-    };
-    if h[0] != 3 {
-        return Err(Error::NotTpkt(h[0]));
+/// Reads a TPKT header (RFC 1006): version 3 and the packet's total length.
+fn tpkt_len(r: &mut Reader<'_>) -> Result<usize, Error> {
+    let version = r.u8()?;
+    if version != 3 {
+        return Err(Error::unexpected(
+            "TPKT version",
+            format_args!("{version:#04x}"),
+        ));
     }
-    let n = u16::from_be_bytes([h[2], h[3]]) as usize;
+    r.skip(1)?;
+    let n = usize::from(r.u16()?);
     if !(7..=MAX_TPKT).contains(&n) {
-        return Err(Error::BadLength(n));
+        return Err(Error::bad_length("TPKT", n as u64));
     }
-    Ok((buf.len() >= n).then_some(n))
+    Ok(n)
+}
+
+/// Framing: a whole TPKT at the start of `buf`.
+pub fn tpkt_complete(buf: &[u8]) -> Frame {
+    frame(buf, "TPKT", tpkt_len)
 }
 
 /// What the server answered to the negotiation request.
@@ -93,32 +77,35 @@ pub enum Negotiation {
 
 /// Parses a Connection Confirm TPKT framed by [`tpkt_complete`].
 pub fn parse_connection_confirm(tpkt: &[u8]) -> Result<Negotiation, Error> {
-    let n = tpkt_complete(tpkt)?.ok_or(Error::Malformed)?;
-    let x224 = &tpkt[4..n];
-    let li = *x224.first().ok_or(Error::Malformed)? as usize;
-    let hdr = x224.get(1..1 + li).ok_or(Error::Malformed)?;
-    let code = *hdr.first().ok_or(Error::Malformed)?;
+    let mut r = Reader::new(tpkt, "TPKT");
+    let n = tpkt_len(&mut r)?;
+    let mut x224 = r.sub(n - 4, "X.224 Connection Confirm")?;
+    let li = usize::from(x224.u8()?);
+    let mut hdr = x224.sub(li, "X.224 Connection Confirm")?;
+    let code = hdr.u8()?;
     if code & 0xf0 != 0xd0 {
-        return Err(Error::NotConnectionConfirm(code));
+        return Err(Error::unexpected(
+            "X.224 TPDU code",
+            format_args!("{code:#04x}"),
+        ));
     }
-    if hdr.len() < 6 {
-        return Err(Error::Malformed);
-    }
-    let var = &hdr[6..];
-    if var.is_empty() {
+    hdr.skip(5)?; // DST-REF, SRC-REF, class
+    if hdr.is_empty() {
         return Ok(Negotiation::Legacy);
     }
-    if var.len() < 8 || u16::from_le_bytes([var[2], var[3]]) != 8 {
-        return Err(Error::Malformed);
+    let [ty, flags] = hdr.array()?;
+    let len = hdr.u16_le()?;
+    if len != 8 {
+        return Err(Error::bad_length("RDP negotiation structure", len));
     }
-    let value = u32::from_le_bytes([var[4], var[5], var[6], var[7]]);
-    match var[0] {
+    let value = hdr.u32_le()?;
+    match ty {
         0x02 => Ok(Negotiation::Selected {
             protocol: value,
-            flags: var[1],
+            flags,
         }),
         0x03 => Ok(Negotiation::Failure(value)),
-        _ => Err(Error::Malformed),
+        other => Err(Error::unexpected("RDP negotiation type", other)),
     }
 }
 
@@ -161,34 +148,34 @@ pub fn ts_request(nego_token: &[u8]) -> Vec<u8> {
     der(0x30, &[version, nego_data].concat())
 }
 
-/// Framing for a DER SEQUENCE (a TSRequest): `Ok(Some(n))` once `n` bytes are in `buf`.
-pub fn der_complete(buf: &[u8]) -> Result<Option<usize>, Error> {
-    let Some(&tag) = buf.first() else {
-        return Ok(None);
-    };
-    if tag != 0x30 {
-        return Err(Error::BadTsRequest);
-    }
-    let Some(&l0) = buf.get(1) else {
-        return Ok(None);
-    };
-    let (hdr, len) = if l0 < 0x80 {
-        (2, l0 as usize)
-    } else {
-        let k = (l0 & 0x7f) as usize;
-        if !(1..=3).contains(&k) {
-            return Err(Error::BadTsRequest);
+/// Framing for a DER SEQUENCE (a TSRequest) of at most [`MAX_TS_REQUEST`] bytes.
+pub fn der_complete(buf: &[u8]) -> Frame {
+    frame(buf, "TSRequest", |r| {
+        let tag = r.u8()?;
+        if tag != 0x30 {
+            return Err(Error::unexpected(
+                "TSRequest tag",
+                format_args!("{tag:#04x}"),
+            ));
         }
-        let Some(b) = buf.get(2..2 + k) else {
-            return Ok(None);
+        let l0 = r.u8()?;
+        let len = if l0 < 0x80 {
+            usize::from(l0)
+        } else {
+            let k = usize::from(l0 & 0x7f);
+            if !(1..=3).contains(&k) {
+                return Err(Error::bad_length("TSRequest length field", k as u64));
+            }
+            r.take(k)?
+                .iter()
+                .fold(0usize, |a, &x| (a << 8) | usize::from(x))
         };
-        (2 + k, b.iter().fold(0usize, |a, &x| (a << 8) | x as usize))
-    };
-    let total = hdr + len;
-    if total > MAX_TS_REQUEST {
-        return Err(Error::BadTsRequest);
-    }
-    Ok((buf.len() >= total).then_some(total))
+        let total = r.position() + len;
+        if total > MAX_TS_REQUEST {
+            return Err(Error::bad_length("TSRequest", total as u64));
+        }
+        Ok(total)
+    })
 }
 
 #[cfg(test)]
@@ -224,25 +211,25 @@ mod tests {
 
     #[test]
     fn confirm_malformed() {
-        assert_eq!(tpkt_complete(b"H"), Err(Error::NotTpkt(b'H')));
+        assert_eq!(
+            tpkt_complete(b"H"),
+            Err(Error::unexpected("TPKT version", "0x48"))
+        );
         assert_eq!(
             tpkt_complete(&[3, 0, 0xff, 0xff]),
-            Err(Error::BadLength(65535))
+            Err(Error::bad_length("TPKT", 65535u64))
         );
         assert_eq!(tpkt_complete(&[3, 0, 0, 19, 14]), Ok(None));
         // CR instead of CC
         assert_eq!(
             parse_connection_confirm(&connection_request(0)),
-            Err(Error::NotConnectionConfirm(0xe0))
+            Err(Error::unexpected("X.224 TPDU code", "0xe0"))
         );
         // length indicator past the end
-        assert_eq!(
-            parse_connection_confirm(&[3, 0, 0, 8, 40, 0xd0, 0, 0]),
-            Err(Error::Malformed)
-        );
+        assert!(parse_connection_confirm(&[3, 0, 0, 8, 40, 0xd0, 0, 0]).is_err());
         // negotiation structure with a wrong length field
         let bad = [3, 0, 0, 19, 14, 0xd0, 0, 0, 0, 0, 0, 2, 0, 9, 0, 1, 0, 0, 0];
-        assert_eq!(parse_connection_confirm(&bad), Err(Error::Malformed));
+        assert!(parse_connection_confirm(&bad).is_err());
     }
 
     #[test]
@@ -250,15 +237,9 @@ mod tests {
         let t = ts_request(b"NTLMSSP\0abc");
         assert_eq!(der_complete(&t), Ok(Some(t.len())));
         assert_eq!(der_complete(&t[..t.len() - 1]), Ok(None));
-        assert_eq!(
-            der_complete(&[0x30, 0x84, 1, 2, 3, 4]),
-            Err(Error::BadTsRequest)
-        );
-        assert_eq!(
-            der_complete(&[0x30, 0x82, 0xff, 0xff]),
-            Err(Error::BadTsRequest)
-        );
-        assert_eq!(der_complete(&[0x02]), Err(Error::BadTsRequest));
+        assert!(der_complete(&[0x30, 0x84, 1, 2, 3, 4]).is_err());
+        assert!(der_complete(&[0x30, 0x82, 0xff, 0xff]).is_err());
+        assert!(der_complete(&[0x02]).is_err());
         assert_eq!(&t[..7], &[0x30, 0x1a, 0xa0, 3, 2, 1, 2]);
     }
 }
@@ -279,7 +260,7 @@ mod fixtures {
     }
 
     fn cc(b: &[u8]) -> Result<Negotiation, Error> {
-        let n = tpkt_complete(b)?.ok_or(Error::Malformed)?;
+        let n = tpkt_complete(b)?.unwrap_or(0);
         assert_eq!(n, b.len());
         parse_connection_confirm(b)
     }
@@ -365,26 +346,20 @@ mod fixtures {
                 level: 1
             })
         );
-        assert_eq!(
-            parse_mcs_connect_response(&high[..300]),
-            Err(Error::Malformed)
-        );
+        assert!(parse_mcs_connect_response(&high[..300]).is_err());
     }
 
     #[test]
     fn malformed() {
         assert_eq!(tpkt_complete(fx!("malformed-truncated-cc.bin")), Ok(None));
-        assert_eq!(
-            parse_connection_confirm(fx!("malformed-truncated-cc.bin")),
-            Err(Error::Malformed)
-        );
+        assert!(parse_connection_confirm(fx!("malformed-truncated-cc.bin")).is_err());
         assert_eq!(
             tpkt_complete(fx!("malformed-oversized-tpkt.bin")),
-            Err(Error::BadLength(65535))
+            Err(Error::bad_length("TPKT", 65535u64))
         );
         assert_eq!(
             tpkt_complete(fx!("malformed-http-reply.bin")),
-            Err(Error::NotTpkt(b'H'))
+            Err(Error::unexpected("TPKT version", "0x48"))
         );
     }
 }
@@ -549,33 +524,36 @@ pub struct ServerSecurity {
 /// The BER/PER wrapping before the blocks varies in length, so the blocks are found by their
 /// first header (SC_CORE, 0x0C01, with a plausible length) and then walked one by one.
 pub fn parse_mcs_connect_response(tpkt: &[u8]) -> Result<ServerSecurity, Error> {
-    let n = tpkt_complete(tpkt)?.ok_or(Error::Malformed)?;
-    let body = tpkt.get(7..n).ok_or(Error::Malformed)?;
-    if body.get(..2) != Some(&[0x7f, 0x66][..]) {
-        return Err(Error::Malformed);
+    let mut r = Reader::new(tpkt, "TPKT");
+    let n = tpkt_len(&mut r)?;
+    let mut pdu = r.sub(n - 4, "MCS Connect Response")?;
+    pdu.skip(3)?; // X.224 data TPDU
+    let body = pdu.rest();
+    if !body.starts_with(&[0x7f, 0x66]) {
+        return Err(Error::invalid("not an MCS Connect Response"));
     }
     let start = body
         .windows(4)
         .position(|w| {
             w[0] == 0x01 && w[1] == 0x0c && (8..=64).contains(&u16::from_le_bytes([w[2], w[3]]))
         })
-        .ok_or(Error::Malformed)?;
-    let mut r = &body[start..];
-    while r.len() >= 4 {
-        let ty = u16::from_le_bytes([r[0], r[1]]);
-        let len = u16::from_le_bytes([r[2], r[3]]) as usize;
-        if len < 4 || len > r.len() {
-            return Err(Error::Malformed);
+        .ok_or_else(|| Error::invalid("MCS Connect Response without server data blocks"))?;
+    let mut blocks = Reader::new(&body[start..], "server data block");
+    while blocks.remaining() >= 4 {
+        let ty = blocks.u16_le()?;
+        let len = usize::from(blocks.u16_le()?);
+        if len < 4 {
+            return Err(Error::bad_length("server data block", len as u64));
         }
+        let mut block = blocks.sub(len - 4, "server data block")?;
         if ty == 0x0c02 && len >= 12 {
             return Ok(ServerSecurity {
-                method: u32::from_le_bytes([r[4], r[5], r[6], r[7]]),
-                level: u32::from_le_bytes([r[8], r[9], r[10], r[11]]),
+                method: block.u32_le()?,
+                level: block.u32_le()?,
             });
         }
-        r = &r[len..];
     }
-    Err(Error::Malformed)
+    Err(Error::invalid("MCS Connect Response without SC_SECURITY"))
 }
 
 /// Name of an encryption method.
@@ -632,6 +610,6 @@ mod mcs_tests {
             })
         );
         p[7] = 0x30;
-        assert_eq!(parse_mcs_connect_response(&p), Err(Error::Malformed));
+        assert!(parse_mcs_connect_response(&p).is_err());
     }
 }

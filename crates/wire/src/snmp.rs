@@ -2,7 +2,8 @@
 //! SNMPv3 discovery exchange (RFC 3412 message, RFC 3414 USM security parameters, RFC 3411
 //! engine ID). Only reads: clinicscan never builds a SetRequest.
 
-use super::ber::{self, BerError};
+use crate::ber;
+use crate::{Error, Reader};
 
 /// sysDescr.0.
 pub const SYS_DESCR: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 1, 0];
@@ -24,14 +25,10 @@ const MAX_ENGINE_ID: usize = 32;
 pub mod pdu {
     /// GetRequest-PDU.
     pub const GET_REQUEST: u8 = 0xa0;
-    /// GetNextRequest-PDU.
-    pub const GET_NEXT_REQUEST: u8 = 0xa1;
     /// Response-PDU (GetResponse in v1).
     pub const RESPONSE: u8 = 0xa2;
     /// SetRequest-PDU (never sent).
     pub const SET_REQUEST: u8 = 0xa3;
-    /// Trap (v1).
-    pub const TRAP_V1: u8 = 0xa4;
     /// Report-PDU.
     pub const REPORT: u8 = 0xa8;
 }
@@ -128,26 +125,6 @@ pub struct V3Response {
     pub varbinds: Vec<VarBind>,
 }
 
-/// Why a message does not parse.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SnmpError {
-    /// BER level error.
-    #[error("BER: {0}")]
-    Ber(#[from] BerError),
-    /// A version clinicscan does not expect.
-    #[error("unexpected SNMP version {0}")]
-    BadVersion(i64),
-    /// A PDU of an unexpected type.
-    #[error("unexpected PDU tag 0x{0:02x}")]
-    UnexpectedPdu(u8),
-    /// Larger than allowed.
-    #[error("message of {0} bytes is too large")]
-    TooLarge(usize),
-    /// Engine ID longer than RFC 3411 allows.
-    #[error("engine id of {0} bytes")]
-    BadEngineId(usize),
-}
-
 fn varbind_list(oids: &[&[u32]]) -> Vec<u8> {
     let mut list = Vec::new();
     for oid in oids {
@@ -206,10 +183,28 @@ pub fn v3_discovery(msg_id: i32, request_id: i32) -> Vec<u8> {
 }
 
 /// The version field of a message, to dispatch to the right parser.
-pub fn message_version(buf: &[u8]) -> Result<i64, SnmpError> {
-    let mut s = buf;
-    let mut msg = ber::expect(&mut s, ber::SEQUENCE)?;
-    Ok(ber::read_integer(&mut msg)?)
+pub fn message_version(buf: &[u8]) -> Result<i64, Error> {
+    let mut msg = ber::nested(
+        &mut Reader::new(buf, "SNMP message"),
+        ber::SEQUENCE,
+        "SNMP message",
+    )?;
+    ber::read_integer(&mut msg)
+}
+
+/// The outer SEQUENCE of a message no larger than [`MAX_MESSAGE`].
+fn message(buf: &[u8]) -> Result<Reader<'_>, Error> {
+    if buf.len() > MAX_MESSAGE {
+        return Err(Error::TooLarge {
+            what: "SNMP message",
+            len: buf.len(),
+        });
+    }
+    ber::nested(
+        &mut Reader::new(buf, "SNMP message"),
+        ber::SEQUENCE,
+        "SNMP message",
+    )
 }
 
 fn parse_value(t: ber::Tlv<'_>) -> Value {
@@ -226,20 +221,22 @@ fn parse_value(t: ber::Tlv<'_>) -> Value {
 
 /// Parses a PDU element (any of the response-like tags); returns tag, request-id,
 /// error-status and the varbinds.
-fn parse_pdu(buf: &[u8]) -> Result<(u8, i64, i64, Vec<VarBind>), SnmpError> {
-    let mut s = buf;
-    let t = ber::read(&mut s)?;
+fn parse_pdu(r: &mut Reader<'_>) -> Result<(u8, i64, i64, Vec<VarBind>), Error> {
+    let t = ber::read(r)?;
     if !matches!(t.tag, pdu::RESPONSE | pdu::REPORT | pdu::GET_REQUEST) {
-        return Err(SnmpError::UnexpectedPdu(t.tag));
+        return Err(Error::unexpected(
+            "SNMP PDU tag",
+            format_args!("0x{:02x}", t.tag),
+        ));
     }
-    let mut p = t.content;
+    let mut p = Reader::new(t.content, "SNMP PDU");
     let request_id = ber::read_integer(&mut p)?;
     let error_status = ber::read_integer(&mut p)?;
     let _error_index = ber::read_integer(&mut p)?;
-    let mut list = ber::expect(&mut p, ber::SEQUENCE)?;
+    let mut list = ber::nested(&mut p, ber::SEQUENCE, "SNMP varbind list")?;
     let mut varbinds = Vec::new();
     while !list.is_empty() && varbinds.len() < MAX_VARBINDS {
-        let mut vb = ber::expect(&mut list, ber::SEQUENCE)?;
+        let mut vb = ber::nested(&mut list, ber::SEQUENCE, "SNMP varbind")?;
         let oid = ber::oid_text(ber::expect(&mut vb, ber::OID)?)?;
         let value = parse_value(ber::read(&mut vb)?);
         varbinds.push(VarBind { oid, value });
@@ -248,19 +245,15 @@ fn parse_pdu(buf: &[u8]) -> Result<(u8, i64, i64, Vec<VarBind>), SnmpError> {
 }
 
 /// Parses a v1/v2c message.
-pub fn parse_community_message(buf: &[u8]) -> Result<CommunityResponse, SnmpError> {
-    if buf.len() > MAX_MESSAGE {
-        return Err(SnmpError::TooLarge(buf.len()));
-    }
-    let mut s = buf;
-    let mut msg = ber::expect(&mut s, ber::SEQUENCE)?;
+pub fn parse_community_message(buf: &[u8]) -> Result<CommunityResponse, Error> {
+    let mut msg = message(buf)?;
     let version = match ber::read_integer(&mut msg)? {
         0 => Version::V1,
         1 => Version::V2c,
-        v => return Err(SnmpError::BadVersion(v)),
+        v => return Err(Error::unexpected("SNMP version", v)),
     };
     let community = ber::expect(&mut msg, ber::OCTET_STRING)?.to_vec();
-    let (pdu_type, request_id, error_status, varbinds) = parse_pdu(msg)?;
+    let (pdu_type, request_id, error_status, varbinds) = parse_pdu(&mut msg)?;
     Ok(CommunityResponse {
         version,
         community,
@@ -273,33 +266,28 @@ pub fn parse_community_message(buf: &[u8]) -> Result<CommunityResponse, SnmpErro
 
 /// Parses an SNMPv3 message far enough to read the engine parameters and, when in
 /// plaintext (noAuthNoPriv or a REPORT), the PDU.
-pub fn parse_v3_message(buf: &[u8]) -> Result<V3Response, SnmpError> {
-    if buf.len() > MAX_MESSAGE {
-        return Err(SnmpError::TooLarge(buf.len()));
-    }
-    let mut s = buf;
-    let mut msg = ber::expect(&mut s, ber::SEQUENCE)?;
+pub fn parse_v3_message(buf: &[u8]) -> Result<V3Response, Error> {
+    let mut msg = message(buf)?;
     let v = ber::read_integer(&mut msg)?;
     if v != 3 {
-        return Err(SnmpError::BadVersion(v));
+        return Err(Error::unexpected("SNMP version", v));
     }
-    let mut global = ber::expect(&mut msg, ber::SEQUENCE)?;
+    let mut global = ber::nested(&mut msg, ber::SEQUENCE, "SNMPv3 global data")?;
     let msg_id = ber::read_integer(&mut global)?;
-    let sec = ber::expect(&mut msg, ber::OCTET_STRING)?;
-    let mut sec_s = sec;
-    let mut usm = ber::expect(&mut sec_s, ber::SEQUENCE)?;
+    let mut sec = ber::nested(&mut msg, ber::OCTET_STRING, "SNMPv3 security parameters")?;
+    let mut usm = ber::nested(&mut sec, ber::SEQUENCE, "SNMPv3 USM parameters")?;
     let engine_id = ber::expect(&mut usm, ber::OCTET_STRING)?;
     if engine_id.len() > MAX_ENGINE_ID {
-        return Err(SnmpError::BadEngineId(engine_id.len()));
+        return Err(Error::bad_length("SNMP engine id", engine_id.len() as u64));
     }
     let boots = ber::read_integer(&mut usm)?;
     let time = ber::read_integer(&mut usm)?;
     let (pdu_type, varbinds) = match ber::read(&mut msg) {
         Ok(t) if t.tag == ber::SEQUENCE => {
-            let mut scoped = t.content;
+            let mut scoped = Reader::new(t.content, "SNMPv3 scoped PDU");
             let _context_engine = ber::expect(&mut scoped, ber::OCTET_STRING)?;
             let _context_name = ber::expect(&mut scoped, ber::OCTET_STRING)?;
-            let (tag, _, _, vbs) = parse_pdu(scoped)?;
+            let (tag, _, _, vbs) = parse_pdu(&mut scoped)?;
             (Some(tag), vbs)
         }
         // An encrypted scoped PDU (OCTET STRING): nothing more to read.
@@ -416,16 +404,22 @@ mod tests {
         for cut in 0..v3.len() {
             assert!(parse_v3_message(&v3[..cut]).is_err(), "cut {cut}");
         }
-        assert_eq!(parse_community_message(&v3), Err(SnmpError::BadVersion(3)));
+        assert_eq!(
+            parse_community_message(&v3),
+            Err(Error::unexpected("SNMP version", 3))
+        );
         let mut set = get_request(Version::V2c, b"public", 1, &[&SYS_NAME]);
         set[13] = pdu::SET_REQUEST;
         assert_eq!(
             parse_community_message(&set),
-            Err(SnmpError::UnexpectedPdu(pdu::SET_REQUEST))
+            Err(Error::unexpected("SNMP PDU tag", "0xa3"))
         );
         assert_eq!(
             parse_community_message(&vec![0x30; MAX_MESSAGE + 1]),
-            Err(SnmpError::TooLarge(MAX_MESSAGE + 1))
+            Err(Error::TooLarge {
+                what: "SNMP message",
+                len: MAX_MESSAGE + 1
+            })
         );
         assert_eq!(engine_enterprise(&[0x80, 0, 0x1f, 0x88]), None);
         assert_eq!(engine_enterprise(&[0x80, 0, 0x1f, 0x88, 0x80]), Some(8072));

@@ -1,20 +1,26 @@
-//! The packets clinicscan's raw sockets read, and the few it builds for them: answers to a
-//! SYN (SYN-ACK, RST, ICMP destination unreachable quoting it), ICMP echo, ARP.
+//! The packets clinicscan's raw sockets send and read: the SYN (bare or behind its IP
+//! header) and its answers (SYN-ACK, RST, ICMP destination unreachable quoting it), ICMP
+//! echo, ARP.
 //!
 //! Replies are matched by content, never by guess: a TCP answer must acknowledge our
 //! sequence number, an ICMP error must quote our SYN, an echo reply must carry our
 //! identifier and the target's address, an ARP reply must be a reply.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use pnet::packet::MutablePacket;
-use pnet::packet::Packet;
-use pnet::packet::arp::{ArpHardwareTypes, ArpOperations, ArpPacket, MutableArpPacket};
-use pnet::packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
-use pnet::packet::ip::IpNextHeaderProtocols;
-use pnet::packet::ipv4::Ipv4Packet;
-use pnet::packet::tcp::{TcpFlags, TcpPacket};
-use pnet::util::MacAddr;
+use pnet_base::MacAddr;
+use pnet_packet::MutablePacket;
+use pnet_packet::Packet;
+use pnet_packet::arp::{ArpHardwareTypes, ArpOperations, ArpPacket, MutableArpPacket};
+use pnet_packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
+use pnet_packet::ip::IpNextHeaderProtocols;
+use pnet_packet::ipv4::{Ipv4Packet, MutableIpv4Packet};
+use pnet_packet::ipv6::MutableIpv6Packet;
+use pnet_packet::tcp::{
+    MutableTcpPacket, TcpFlags, TcpOption, TcpPacket, ipv4_checksum, ipv6_checksum,
+};
+
+use crate::Reader;
 
 /// What came back for one SYN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,31 +72,31 @@ pub fn tcp_reply(tcp: &[u8], our_port: u16) -> Option<(SynKey, SynReply)> {
 /// Classifies an ICMP (v4: type 3) or ICMPv6 (type 1) destination unreachable quoting one
 /// of our SYNs. `icmp` starts at the ICMP header.
 pub fn icmp_unreachable(v6: bool, icmp: &[u8], our_port: u16) -> Option<SynKey> {
+    let mut r = Reader::new(icmp, "ICMP destination unreachable");
+    let unreachable = if v6 { 1 } else { 3 };
+    if r.u8().ok()? != unreachable {
+        return None;
+    }
+    r.skip(7).ok()?;
+    let quoted_ip = r.rest();
     let quoted = if v6 {
-        if icmp.first() != Some(&1) {
-            return None;
-        }
-        let ip6 = icmp.get(8..)?;
+        let mut ip6 = Reader::new(quoted_ip, "quoted IPv6 header");
+        ip6.skip(6).ok()?;
         // next header must be TCP directly (no extension headers on our own SYNs)
-        if ip6.len() < 40 || ip6[6] != 6 {
+        if ip6.u8().ok()? != 6 {
             return None;
         }
-        ip6.get(40..)?
+        ip6.seek(40).ok()?;
+        ip6.rest()
     } else {
-        if icmp.first() != Some(&3) {
-            return None;
-        }
-        let quoted_ip = icmp.get(8..)?;
         if Ipv4Packet::new(quoted_ip)?.get_next_level_protocol() != IpNextHeaderProtocols::Tcp {
             return None;
         }
         ipv4_payload(quoted_ip)?.1
     };
     // Only the first 8 bytes of the segment are guaranteed to be quoted.
-    let q = quoted.get(..8)?;
-    let src = u16::from_be_bytes([q[0], q[1]]);
-    let dst = u16::from_be_bytes([q[2], q[3]]);
-    let seq = u32::from_be_bytes([q[4], q[5], q[6], q[7]]);
+    let mut q = Reader::new(quoted, "quoted TCP header");
+    let (src, dst, seq) = (q.u16().ok()?, q.u16().ok()?, q.u32().ok()?);
     (src == our_port).then_some((dst, seq))
 }
 
@@ -115,7 +121,7 @@ pub fn echo_request(v6: bool, ident: u16, seq: u16, target: IpAddr) -> Vec<u8> {
     pkt.extend_from_slice(&seq.to_be_bytes());
     pkt.extend_from_slice(&echo_payload(target));
     if !v6 {
-        let c = pnet::util::checksum(&pkt, 1);
+        let c = pnet_packet::util::checksum(&pkt, 1);
         pkt[2..4].copy_from_slice(&c.to_be_bytes());
     }
     pkt
@@ -124,10 +130,11 @@ pub fn echo_request(v6: bool, ident: u16, seq: u16, target: IpAddr) -> Vec<u8> {
 /// Parses an echo reply (ICMP header onwards): the target it answers, if it is ours.
 pub fn echo_reply(v6: bool, icmp: &[u8], ident: u16) -> Option<IpAddr> {
     let want_type = if v6 { 129 } else { 0 };
-    let (head, rest) = icmp.split_at_checked(8)?;
-    let (magic, rest) = rest.split_at_checked(MAGIC.len())?;
-    let target: [u8; 16] = rest.get(..16)?.try_into().ok()?;
-    if head[0] != want_type || head[1] != 0 || head[4..6] != ident.to_be_bytes() || magic != MAGIC {
+    let mut r = Reader::new(icmp, "ICMP echo reply");
+    let [ty, code, _, _, id0, id1, _, _] = r.array().ok()?;
+    let magic = r.take(MAGIC.len()).ok()?;
+    let target: [u8; 16] = r.array().ok()?;
+    if ty != want_type || code != 0 || [id0, id1] != ident.to_be_bytes() || magic != MAGIC {
         return None;
     }
     let a = Ipv6Addr::from(target);
@@ -182,10 +189,67 @@ pub fn arp_reply(frame: &[u8]) -> Option<(Ipv4Addr, MacAddr)> {
     Some((arp.get_sender_proto_addr(), arp.get_sender_hw_addr()))
 }
 
+/// Builds a SYN segment (with checksum) from `src` to `dst`.
+pub fn syn_segment(src: SocketAddr, dst: SocketAddr, seq: u32) -> Option<Vec<u8>> {
+    // 20 bytes header + MSS option (4) = 24, data offset 6
+    let mut buf = vec![0u8; 24];
+    let mut tcp = MutableTcpPacket::new(&mut buf)?;
+    tcp.set_source(src.port());
+    tcp.set_destination(dst.port());
+    tcp.set_sequence(seq);
+    tcp.set_acknowledgement(0);
+    tcp.set_data_offset(6);
+    tcp.set_flags(TcpFlags::SYN);
+    tcp.set_window(64_240);
+    tcp.set_options(&[TcpOption::mss(1460)]);
+    let sum = match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => ipv4_checksum(&tcp.to_immutable(), &s, &d),
+        (IpAddr::V6(s), IpAddr::V6(d)) => ipv6_checksum(&tcp.to_immutable(), &s, &d),
+        _ => return None,
+    };
+    tcp.set_checksum(sum);
+    Some(buf)
+}
+
+/// A SYN segment behind its IP header (for a socket with the header included). Linux
+/// fills in the IPv4 identification, total length and header checksum; IPv6 has none but
+/// the payload length, which we set.
+pub fn syn_packet(src: SocketAddr, dst: SocketAddr, seq: u32) -> Option<Vec<u8>> {
+    let seg = syn_segment(src, dst, seq)?;
+    let mut pkt = match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let mut buf = vec![0u8; 20 + seg.len()];
+            let mut ip = MutableIpv4Packet::new(&mut buf)?;
+            ip.set_version(4);
+            ip.set_header_length(5);
+            ip.set_ttl(64);
+            ip.set_next_level_protocol(IpNextHeaderProtocols::Tcp);
+            ip.set_source(s);
+            ip.set_destination(d);
+            buf
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let mut buf = vec![0u8; 40 + seg.len()];
+            let mut ip = MutableIpv6Packet::new(&mut buf)?;
+            ip.set_version(6);
+            ip.set_payload_length(u16::try_from(seg.len()).ok()?);
+            ip.set_next_header(IpNextHeaderProtocols::Tcp);
+            ip.set_hop_limit(64);
+            ip.set_source(s);
+            ip.set_destination(d);
+            buf
+        }
+        _ => return None,
+    };
+    let header = pkt.len() - seg.len();
+    pkt[header..].copy_from_slice(&seg);
+    Some(pkt)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pnet::packet::icmp::{IcmpPacket, IcmpTypes};
+    use pnet_packet::icmp::{IcmpPacket, IcmpTypes};
 
     fn fixture(name: &str) -> Vec<u8> {
         let path = format!(
@@ -274,7 +338,7 @@ mod tests {
         let t: IpAddr = "10.1.2.3".parse().unwrap();
         let mut req = echo_request(false, 0x1234, 7, t);
         assert_eq!(
-            pnet::util::checksum(&req, 1),
+            pnet_packet::util::checksum(&req, 1),
             u16::from_be_bytes([req[2], req[3]]),
             "checksum covers the packet"
         );
@@ -367,5 +431,77 @@ mod tests {
             let _ = arp_reply(&b);
             let _ = ipv4_payload(&b);
         }
+    }
+
+    #[test]
+    fn syn_and_replies() {
+        let src: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let dst: SocketAddr = "10.0.0.2:443".parse().unwrap();
+        let seg = syn_segment(src, dst, 1000).unwrap();
+        let t = TcpPacket::new(&seg).unwrap();
+        assert_eq!(t.get_flags(), TcpFlags::SYN);
+        assert_eq!(
+            t.get_checksum(),
+            ipv4_checksum(
+                &t,
+                &"10.0.0.1".parse().unwrap(),
+                &"10.0.0.2".parse().unwrap()
+            )
+        );
+        // the peer's SYN-ACK
+        let mut reply = vec![0u8; 20];
+        {
+            let mut r = MutableTcpPacket::new(&mut reply).unwrap();
+            r.set_source(443);
+            r.set_destination(40000);
+            r.set_acknowledgement(1001);
+            r.set_data_offset(5);
+            r.set_flags(TcpFlags::SYN | TcpFlags::ACK);
+        }
+        assert_eq!(
+            tcp_reply(&reply, 40000),
+            Some(((443, 1000), SynReply::SynAck))
+        );
+        assert_eq!(tcp_reply(&reply, 40001), None, "other port");
+        reply[13] = TcpFlags::RST | TcpFlags::ACK;
+        assert_eq!(tcp_reply(&reply, 40000), Some(((443, 1000), SynReply::Rst)));
+        reply[13] = TcpFlags::RST;
+        assert_eq!(
+            tcp_reply(&reply, 40000),
+            None,
+            "bare RST acknowledges nothing"
+        );
+        assert_eq!(tcp_reply(&reply[..10], 40000), None, "truncated");
+    }
+
+    #[test]
+    fn whole_packets_for_both_families() {
+        let src: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let dst: SocketAddr = "10.0.0.2:443".parse().unwrap();
+        let p = syn_packet(src, dst, 7).unwrap();
+        let ip = Ipv4Packet::new(&p).unwrap();
+        assert_eq!((ip.get_version(), ip.get_header_length()), (4, 5));
+        assert_eq!(ip.get_next_level_protocol(), IpNextHeaderProtocols::Tcp);
+        assert_eq!(ip.get_source().to_string(), "10.0.0.1");
+        assert_eq!(ip.get_destination().to_string(), "10.0.0.2");
+        assert_eq!(&p[20..], &syn_segment(src, dst, 7).unwrap()[..]);
+
+        let src: SocketAddr = "[fd00::1]:40000".parse().unwrap();
+        let dst: SocketAddr = "[fd00::2]:22".parse().unwrap();
+        let p = syn_packet(src, dst, 7).unwrap();
+        assert_eq!(p.len(), 40 + 24);
+        assert_eq!(p[0] >> 4, 6);
+        assert_eq!(u16::from_be_bytes([p[4], p[5]]), 24, "payload length");
+        assert_eq!((p[6], p[7]), (6, 64));
+        assert_eq!(
+            &p[8..24],
+            &"fd00::1".parse::<std::net::Ipv6Addr>().unwrap().octets()
+        );
+        assert_eq!(&p[40..], &syn_segment(src, dst, 7).unwrap()[..]);
+        assert_eq!(
+            syn_packet(src, "10.0.0.2:1".parse().unwrap(), 7),
+            None,
+            "mixed families"
+        );
     }
 }

@@ -8,6 +8,8 @@
 //! and from the public fingerprint lists of ike-scan (`ike-vendor-ids`, Roy Hills) and
 //! nmap (`nselib/data/ike-fingerprints.lua`).
 
+use crate::{Error, Reader};
+
 /// The 4-byte non-ESP marker that precedes IKE on UDP 4500 (RFC 3948 section 2.2).
 pub const NON_ESP_MARKER: [u8; 4] = [0; 4];
 /// Largest IKE message clinicscan reads.
@@ -30,14 +32,11 @@ pub mod exchange {
     pub const INFORMATIONAL_V1: u8 = 5;
     /// IKE_SA_INIT (v2).
     pub const IKE_SA_INIT: u8 = 34;
-    /// INFORMATIONAL (v2).
-    pub const INFORMATIONAL_V2: u8 = 37;
 }
 
 /// IKEv1 payload types.
 mod p1 {
     pub const SA: u8 = 1;
-    pub const PROPOSAL: u8 = 2;
     pub const TRANSFORM: u8 = 3;
     pub const KE: u8 = 4;
     pub const ID: u8 = 5;
@@ -533,90 +532,71 @@ impl Message {
     }
 }
 
-/// Why a message does not parse.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum IkeError {
-    /// Not enough bytes.
-    #[error("truncated message")]
-    Truncated,
-    /// Length field out of bounds or disagreeing with the datagram.
-    #[error("message length {0} out of bounds")]
-    BadLength(u32),
-    /// Major version neither 1 nor 2.
-    #[error("unexpected IKE version 0x{0:02x}")]
-    BadVersion(u8),
-    /// A payload runs past the message.
-    #[error("payload {0} runs past the message")]
-    BadPayload(u8),
-    /// Too many payloads or transforms.
-    #[error("too many payloads")]
-    TooMany,
-}
-
-fn be16(b: &[u8], i: usize) -> Result<u16, IkeError> {
-    b.get(i..i + 2)
-        .map(|s| u16::from_be_bytes([s[0], s[1]]))
-        .ok_or(IkeError::Truncated)
-}
-
 /// Strips the non-ESP marker of a UDP 4500 datagram, if present.
 pub fn strip_non_esp_marker(buf: &[u8]) -> &[u8] {
     buf.strip_prefix(&NON_ESP_MARKER[..]).unwrap_or(buf)
 }
 
 /// Parses a responder's message (without the non-ESP marker).
-pub fn parse_message(buf: &[u8]) -> Result<Message, IkeError> {
-    let h = buf.get(..HEADER_LEN).ok_or(IkeError::Truncated)?;
-    let len = u32::from_be_bytes([h[24], h[25], h[26], h[27]]);
+pub fn parse_message(buf: &[u8]) -> Result<Message, Error> {
+    let mut r = Reader::new(buf, "IKE message");
+    let mut h = r.sub(HEADER_LEN, "IKE header")?;
+    let initiator_spi = h.array()?;
+    let responder_spi = h.array()?;
+    let [mut next, version, exchange, flags] = h.array()?;
+    h.skip(4)?; // message id
+    let len = h.u32()?;
     if (len as usize) < HEADER_LEN || len as usize > MAX_MESSAGE {
-        return Err(IkeError::BadLength(len));
+        return Err(Error::bad_length("IKE message", len));
     }
-    let msg = buf.get(..len as usize).ok_or(IkeError::BadLength(len))?;
-    let major = h[17] >> 4;
+    let mut rest = r
+        .sub(len as usize - HEADER_LEN, "IKE payload")
+        .map_err(|_| Error::bad_length("IKE message", len))?;
+    let major = version >> 4;
     if major != 1 && major != 2 {
-        return Err(IkeError::BadVersion(h[17]));
+        return Err(Error::unexpected(
+            "IKE version",
+            format_args!("0x{version:02x}"),
+        ));
     }
-    let mut initiator_spi = [0u8; 8];
-    initiator_spi.copy_from_slice(&h[..8]);
-    let mut responder_spi = [0u8; 8];
-    responder_spi.copy_from_slice(&h[8..16]);
     let mut payloads = Vec::new();
-    let mut next = h[16];
-    let mut rest = &msg[HEADER_LEN..];
     // IKEv1 with the encryption flag: payloads are ciphertext.
-    let encrypted_v1 = major == 1 && h[19] & 0x01 != 0;
+    let encrypted_v1 = major == 1 && flags & 0x01 != 0;
     while next != 0 && !encrypted_v1 {
         if payloads.len() >= MAX_PAYLOADS {
-            return Err(IkeError::TooMany);
+            return Err(Error::TooMany {
+                what: "IKE payloads",
+                max: MAX_PAYLOADS,
+            });
         }
-        let ph = rest.get(..4).ok_or(IkeError::BadPayload(next))?;
-        let plen = usize::from(u16::from_be_bytes([ph[2], ph[3]]));
+        let following = rest.u8()?;
+        rest.skip(1)?;
+        let plen = usize::from(rest.u16()?);
         if plen < 4 {
-            return Err(IkeError::BadPayload(next));
+            return Err(Error::bad_length("IKE payload", plen as u64));
         }
-        let body = rest.get(4..plen).ok_or(IkeError::BadPayload(next))?;
+        let mut body = rest.sub(plen - 4, "IKE payload")?;
         let kind = next;
-        next = ph[0];
-        rest = &rest[plen..];
+        next = following;
         let p = match (major, kind) {
             (1, p1::SA) => Payload::SaV1(parse_v1_sa(body)?),
-            (2, p2::SA) => Payload::SaV2(parse_v2_sa(body)?),
+            (2, p2::SA) => Payload::SaV2(parse_v2_sa(body.rest())?),
             (1, p1::NOTIFY) => {
                 // DOI (4), protocol (1), SPI size (1), type (2), SPI, data
-                let spi = usize::from(*body.get(5).ok_or(IkeError::BadPayload(kind))?);
-                let t = be16(body, 6)?;
-                Payload::Notify(t, body.get(8 + spi..).unwrap_or(&[]).to_vec())
+                body.skip(5)?;
+                let spi = usize::from(body.u8()?);
+                notify(body, spi)?
             }
             (2, p2::NOTIFY) => {
                 // protocol (1), SPI size (1), type (2), SPI, data
-                let spi = usize::from(*body.get(1).ok_or(IkeError::BadPayload(kind))?);
-                let t = be16(body, 2)?;
-                Payload::Notify(t, body.get(4 + spi..).unwrap_or(&[]).to_vec())
+                body.skip(1)?;
+                let spi = usize::from(body.u8()?);
+                notify(body, spi)?
             }
-            (1, p1::VENDOR_ID) | (2, p2::VENDOR_ID) => Payload::VendorId(body.to_vec()),
+            (1, p1::VENDOR_ID) | (2, p2::VENDOR_ID) => Payload::VendorId(body.rest().to_vec()),
             (1, p1::HASH) => Payload::Hash,
             (1, p1::KE) => Payload::Ke(None),
-            (2, p2::KE) => Payload::Ke(Some(be16(body, 0)?)),
+            (2, p2::KE) => Payload::Ke(Some(body.u16()?)),
             (2, p2::SK) => {
                 payloads.push(Payload::Other(kind));
                 break;
@@ -629,33 +609,46 @@ pub fn parse_message(buf: &[u8]) -> Result<Message, IkeError> {
         initiator_spi,
         responder_spi,
         major_version: major,
-        exchange: h[18],
-        flags: h[19],
+        exchange,
+        flags,
         payloads,
     })
 }
 
-fn parse_v1_sa(body: &[u8]) -> Result<Vec<V1Transform>, IkeError> {
+/// The notify type and data after the SPI size; data is empty when the SPI runs past the
+/// payload.
+fn notify(mut body: Reader<'_>, spi: usize) -> Result<Payload, Error> {
+    let t = body.u16()?;
+    let data = if body.skip(spi).is_ok() {
+        body.rest()
+    } else {
+        &[]
+    };
+    Ok(Payload::Notify(t, data.to_vec()))
+}
+
+fn parse_v1_sa(mut sa: Reader<'_>) -> Result<Vec<V1Transform>, Error> {
     // DOI (4), situation (4), then the proposal payload.
-    let prop = body.get(8..).ok_or(IkeError::BadPayload(p1::SA))?;
-    let ph = prop.get(..4).ok_or(IkeError::BadPayload(p1::PROPOSAL))?;
-    let plen = usize::from(u16::from_be_bytes([ph[2], ph[3]]));
-    let p = prop
-        .get(4..plen)
-        .ok_or(IkeError::BadPayload(p1::PROPOSAL))?;
-    let spi = usize::from(*p.get(2).ok_or(IkeError::BadPayload(p1::PROPOSAL))?);
-    let count = usize::from(*p.get(3).ok_or(IkeError::BadPayload(p1::PROPOSAL))?);
-    let mut rest = p.get(4 + spi..).ok_or(IkeError::BadPayload(p1::PROPOSAL))?;
+    sa.skip(8)?;
+    sa.skip(2)?;
+    let plen = usize::from(sa.u16()?);
+    let plen = plen
+        .checked_sub(4)
+        .ok_or_else(|| Error::bad_length("IKE proposal", plen as u64))?;
+    let mut p = sa.sub(plen, "IKE proposal")?;
+    p.skip(2)?; // proposal number, protocol
+    let spi = usize::from(p.u8()?);
+    let count = usize::from(p.u8()?);
+    p.skip(spi)?;
     let mut out = Vec::new();
     for _ in 0..count.min(MAX_TRANSFORMS) {
-        let th = rest.get(..4).ok_or(IkeError::BadPayload(p1::TRANSFORM))?;
-        let tlen = usize::from(u16::from_be_bytes([th[2], th[3]]));
+        p.skip(2)?;
+        let tlen = usize::from(p.u16()?);
         if tlen < 8 {
-            return Err(IkeError::BadPayload(p1::TRANSFORM));
+            return Err(Error::bad_length("IKE transform", tlen as u64));
         }
-        let t = rest
-            .get(4..tlen)
-            .ok_or(IkeError::BadPayload(p1::TRANSFORM))?;
+        let mut t = p.sub(tlen - 4, "IKE transform")?;
+        t.skip(4)?; // transform number, id, reserved
         let mut tr = V1Transform {
             enc: 0,
             key_len: None,
@@ -663,16 +656,12 @@ fn parse_v1_sa(body: &[u8]) -> Result<Vec<V1Transform>, IkeError> {
             auth: 0,
             group: 0,
         };
-        let mut attrs = &t[4..];
-        while attrs.len() >= 4 {
-            let ty = u16::from_be_bytes([attrs[0], attrs[1]]);
-            let v = u16::from_be_bytes([attrs[2], attrs[3]]);
+        while t.remaining() >= 4 {
+            let ty = t.u16()?;
+            let v = t.u16()?;
             if ty & 0x8000 == 0 {
                 // TLV: skip the variable value.
-                let l = usize::from(v);
-                attrs = attrs
-                    .get(4 + l..)
-                    .ok_or(IkeError::BadPayload(p1::TRANSFORM))?;
+                t.skip(usize::from(v))?;
                 continue;
             }
             match ty & 0x7fff {
@@ -683,37 +672,32 @@ fn parse_v1_sa(body: &[u8]) -> Result<Vec<V1Transform>, IkeError> {
                 14 => tr.key_len = Some(v),
                 _ => {}
             }
-            attrs = &attrs[4..];
         }
         out.push(tr);
-        rest = &rest[tlen..];
     }
     Ok(out)
 }
 
-fn parse_v2_sa(body: &[u8]) -> Result<Vec<V2Transform>, IkeError> {
-    let ph = body.get(..8).ok_or(IkeError::BadPayload(p2::SA))?;
-    let plen = usize::from(u16::from_be_bytes([ph[2], ph[3]]));
-    let p = body.get(..plen).ok_or(IkeError::BadPayload(p2::SA))?;
-    let spi = usize::from(ph[6]);
-    let count = usize::from(ph[7]);
-    let mut rest = p.get(8 + spi..).ok_or(IkeError::BadPayload(p2::SA))?;
+fn parse_v2_sa(body: &[u8]) -> Result<Vec<V2Transform>, Error> {
+    let [_, _, l0, l1, _, _, spi, count] = Reader::new(body, "IKE proposal").array()?;
+    let plen = usize::from(u16::from_be_bytes([l0, l1]));
+    let mut p = Reader::new(body, "IKE proposal").sub(plen, "IKE proposal")?;
+    p.skip(8 + usize::from(spi))?;
     let mut out = Vec::new();
-    for _ in 0..count.min(MAX_TRANSFORMS) {
-        let th = rest.get(..8).ok_or(IkeError::BadPayload(p2::SA))?;
-        let tlen = usize::from(u16::from_be_bytes([th[2], th[3]]));
+    for _ in 0..usize::from(count).min(MAX_TRANSFORMS) {
+        let [_, _, t0, t1, kind, _, i0, i1] = p.array()?;
+        let tlen = usize::from(u16::from_be_bytes([t0, t1]));
         if tlen < 8 {
-            return Err(IkeError::BadPayload(p2::SA));
+            return Err(Error::bad_length("IKE transform", tlen as u64));
         }
-        let attrs = rest.get(8..tlen).ok_or(IkeError::BadPayload(p2::SA))?;
+        let attrs = p.take(tlen - 8)?;
         let key_len = (attrs.len() >= 4 && attrs[..2] == [0x80, 0x0e])
             .then(|| u16::from_be_bytes([attrs[2], attrs[3]]));
         out.push(V2Transform {
-            kind: th[4],
-            id: u16::from_be_bytes([th[6], th[7]]),
+            kind,
+            id: u16::from_be_bytes([i0, i1]),
             key_len,
         });
-        rest = &rest[tlen..];
     }
     Ok(out)
 }
@@ -1063,17 +1047,18 @@ mod tests {
 
     #[test]
     fn malformed_messages_are_errors() {
-        assert_eq!(parse_message(&[0; 27]), Err(IkeError::Truncated));
+        let err = |b: &[u8]| parse_message(b).unwrap_err().to_string();
+        assert_eq!(err(&[0; 27]), "IKE message: length 27 bytes, need 28");
         let mut m = v1_main_mode(COOKIE, &broad_transforms()[..2]);
         let good = m.clone();
         m[24..28].copy_from_slice(&u32::MAX.to_be_bytes());
-        assert_eq!(parse_message(&m), Err(IkeError::BadLength(u32::MAX)));
+        assert_eq!(err(&m), "IKE message length 4294967295 out of bounds");
         let mut v = good.clone();
         v[17] = 0x30;
-        assert_eq!(parse_message(&v), Err(IkeError::BadVersion(0x30)));
+        assert_eq!(err(&v), "unexpected IKE version 0x30");
         let mut p = good.clone();
         p[HEADER_LEN + 2..HEADER_LEN + 4].copy_from_slice(&2u16.to_be_bytes());
-        assert_eq!(parse_message(&p), Err(IkeError::BadPayload(1)));
+        assert_eq!(err(&p), "IKE payload length 2 out of bounds");
         for cut in 0..good.len() {
             assert!(parse_message(&good[..cut]).is_err(), "cut {cut}");
         }

@@ -43,7 +43,7 @@ pub fn suites_for(version: u16) -> Vec<u16> {
     SUITES
         .iter()
         .map(|(c, _)| *c)
-        .filter(|c| (version >= super::tls::TLS13) == is_tls13_suite(*c))
+        .filter(|c| (version >= super::TLS13) == is_tls13_suite(*c))
         .filter(|c| *c != 0x0000)
         .collect()
 }

@@ -7,24 +7,18 @@
 //! of what it sends (one plain GET), a hard byte limit on what it reads, and tolerance of the
 //! malformed responses embedded web servers send; the parsing is a few dozen lines.
 
+use crate::{Error, Frame};
+
 /// The most header lines read.
 pub const MAX_HEADERS: usize = 100;
 /// The longest header block read.
 pub const MAX_HEAD: usize = 32 * 1024;
 
-/// What was wrong with a response.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum HttpError {
-    /// Not an HTTP response.
-    #[error("not an HTTP response: {0}")]
-    Invalid(String),
-    /// The header block never ended.
-    #[error("truncated response headers")]
-    Truncated,
-    /// The header block was larger than [`MAX_HEAD`] or had too many lines.
-    #[error("response headers too large")]
-    TooLarge,
+fn head_too_large(len: usize) -> Error {
+    Error::TooLarge {
+        what: "HTTP response headers",
+        len,
+    }
 }
 
 /// A parsed response.
@@ -97,13 +91,16 @@ pub fn response_head_complete(buf: &[u8]) -> bool {
     head_end(buf).is_some()
 }
 
-/// Framing: `Some(len)` once a whole response is in `buf` (headers, then a Content-Length
-/// body, a chunked body up to its last chunk, or no body for 1xx/204/304/HEAD). A response
-/// delimited by the connection closing is never "complete": read it to EOF or the limit.
-/// A header block past [`MAX_HEAD`] is "complete" so that the parser reports it.
-pub fn response_complete(buf: &[u8]) -> Option<usize> {
+/// Framing: `Ok(Some(len))` once a whole response is in `buf` (headers, then a
+/// Content-Length body, a chunked body up to its last chunk, or no body for 1xx/204/304).
+/// A response delimited by the connection closing is never complete: read it to EOF or the
+/// limit. A header block past [`MAX_HEAD`] is an error.
+pub fn response_complete(buf: &[u8]) -> Frame {
     let Some(end) = head_end(buf) else {
-        return (buf.len() > MAX_HEAD).then_some(buf.len());
+        if buf.len() > MAX_HEAD {
+            return Err(head_too_large(buf.len()));
+        }
+        return Ok(None);
     };
     let head = String::from_utf8_lossy(&buf[..end]);
     let status: u16 = head
@@ -112,7 +109,7 @@ pub fn response_complete(buf: &[u8]) -> Option<usize> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     if (100..200).contains(&status) || status == 204 || status == 304 {
-        return Some(end);
+        return Ok(Some(end));
     }
     let mut content_length = None;
     let mut chunked = false;
@@ -129,11 +126,11 @@ pub fn response_complete(buf: &[u8]) -> Option<usize> {
         }
     }
     if chunked {
-        return dechunk(&buf[end..]).1.map(|n| end + n);
+        return Ok(dechunk(&buf[end..]).1.map(|n| end + n));
     }
-    let len = content_length?;
-    let total = end.checked_add(len)?;
-    (buf.len() >= total).then_some(total)
+    Ok(content_length
+        .and_then(|len| end.checked_add(len))
+        .filter(|&total| buf.len() >= total))
 }
 
 /// De-chunks a chunked body: the data so far, and the bytes used once the last chunk is seen.
@@ -173,23 +170,25 @@ fn dechunk(mut body: &[u8]) -> (Vec<u8>, Option<usize>) {
 }
 
 /// Parses a response (possibly cut short by the byte limit or the connection closing).
-pub fn parse_response(buf: &[u8]) -> Result<Response, HttpError> {
+pub fn parse_response(buf: &[u8]) -> Result<Response, Error> {
     if !buf.starts_with(b"HTTP/") {
         let shown: String = String::from_utf8_lossy(&buf[..buf.len().min(16)])
             .chars()
             .map(|c| if c.is_control() { '.' } else { c })
             .collect();
-        return Err(HttpError::Invalid(format!("starts with {shown:?}")));
+        return Err(Error::invalid(format_args!(
+            "not an HTTP response: starts with {shown:?}"
+        )));
     }
     let Some(end) = head_end(buf) else {
         return Err(if buf.len() > MAX_HEAD {
-            HttpError::TooLarge
+            head_too_large(buf.len())
         } else {
-            HttpError::Truncated
+            Error::invalid("HTTP response headers end before their blank line")
         });
     };
     if end > MAX_HEAD {
-        return Err(HttpError::TooLarge);
+        return Err(head_too_large(end));
     }
     let head = String::from_utf8_lossy(&buf[..end]);
     let mut lines = head.lines();
@@ -200,14 +199,21 @@ pub fn parse_response(buf: &[u8]) -> Result<Response, HttpError> {
         .next()
         .and_then(|s| s.trim().parse().ok())
         .filter(|s| (100..1000).contains(s))
-        .ok_or_else(|| HttpError::Invalid(format!("status line {status_line:?}")))?;
+        .ok_or_else(|| {
+            Error::invalid(format_args!(
+                "not an HTTP response: status line {status_line:?}"
+            ))
+        })?;
     let mut headers = Vec::new();
     for line in lines {
         if line.trim().is_empty() {
             break;
         }
         if headers.len() >= MAX_HEADERS {
-            return Err(HttpError::TooLarge);
+            return Err(Error::TooMany {
+                what: "HTTP header lines",
+                max: MAX_HEADERS,
+            });
         }
         if let Some((n, v)) = line.split_once(':') {
             headers.push((n.trim().to_string(), v.trim().to_string()));
@@ -722,7 +728,7 @@ mod tests {
     }
 
     fn whole(bytes: &[u8]) -> Response {
-        assert_eq!(response_complete(bytes), Some(bytes.len()));
+        assert_eq!(response_complete(bytes), Ok(Some(bytes.len())));
         parse_response(bytes).unwrap()
     }
 
@@ -836,11 +842,11 @@ mod tests {
     fn framing_waits_for_the_body() {
         let bytes = fixture!("nginx-200-sjis.bin");
         for cut in 0..bytes.len() {
-            assert_eq!(response_complete(&bytes[..cut]), None, "cut at {cut}");
+            assert_eq!(response_complete(&bytes[..cut]), Ok(None), "cut at {cut}");
         }
         let bytes = fixture!("handmade-chunked-eucjp.bin");
         for cut in 0..bytes.len() {
-            assert_eq!(response_complete(&bytes[..cut]), None, "cut at {cut}");
+            assert_eq!(response_complete(&bytes[..cut]), Ok(None), "cut at {cut}");
             // A cut response still parses (what arrived before the limit).
             let _ = parse_response(&bytes[..cut]);
         }
@@ -850,26 +856,26 @@ mod tests {
     fn malformed_responses() {
         assert!(matches!(
             parse_response(b"SSH-2.0-OpenSSH_9.2\r\n"),
-            Err(HttpError::Invalid(_))
+            Err(Error::Invalid(_))
         ));
-        assert_eq!(
+        assert!(matches!(
             parse_response(b"HTTP/1.1 200 OK\r\nServer: x\r\n"),
-            Err(HttpError::Truncated)
-        );
+            Err(Error::Invalid(_))
+        ));
         assert!(matches!(
             parse_response(b"HTTP/1.1 abc\r\n\r\n"),
-            Err(HttpError::Invalid(_))
+            Err(Error::Invalid(_))
         ));
         let mut huge = b"HTTP/1.1 200 OK\r\n".to_vec();
         huge.extend(std::iter::repeat_n(b'a', MAX_HEAD + 10));
-        assert_eq!(response_complete(&huge), Some(huge.len()));
-        assert_eq!(parse_response(&huge), Err(HttpError::TooLarge));
+        assert_eq!(response_complete(&huge), Err(head_too_large(huge.len())));
+        assert_eq!(parse_response(&huge), Err(head_too_large(huge.len())));
         let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
         for i in 0..(MAX_HEADERS + 1) {
             many.extend(format!("X-{i}: y\r\n").as_bytes());
         }
         many.extend(b"\r\n");
-        assert_eq!(parse_response(&many), Err(HttpError::TooLarge));
+        assert!(matches!(parse_response(&many), Err(Error::TooMany { .. })));
         // Content-Length larger than what arrived: body is what arrived.
         let r = parse_response(b"HTTP/1.0 200 OK\r\nContent-Length: 999999\r\n\r\nabc").unwrap();
         assert_eq!(r.body, b"abc");

@@ -4,6 +4,8 @@
 //! Hand-written: the SSH crates (russh, ssh2) want to run a whole session; a scanner only
 //! needs to read two plaintext messages and must not commit to a key exchange.
 
+use crate::{Error, Frame, Reader, frame};
+
 /// Longest identification line we accept (RFC 4253 §4.2: 255 bytes including CR LF).
 pub const MAX_LINE: usize = 255;
 /// Most lines a server may send before its identification line before we give up.
@@ -17,27 +19,22 @@ pub const CLIENT_IDENT: &[u8] = b"SSH-2.0-clinicscan\r\n";
 /// SSH_MSG_KEXINIT.
 const MSG_KEXINIT: u8 = 20;
 
-/// What a peer did that is not SSH.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
-    /// An identification or pre-identification line is longer than [`MAX_LINE`].
-    #[error("line longer than {MAX_LINE} bytes")]
-    LineTooLong,
-    /// More than [`MAX_PRE_LINES`] lines arrived before an `SSH-` line.
-    #[error("no SSH identification line within {MAX_PRE_LINES} lines")]
-    NoIdentification,
-    /// The identification line does not have the `SSH-proto-software` form.
-    #[error("malformed identification line")]
-    BadIdentification,
-    /// A packet length is out of bounds.
-    #[error("packet length {0} out of bounds")]
-    BadPacketLength(u32),
-    /// The first packet is not KEXINIT.
-    #[error("expected KEXINIT, got message {0}")]
-    NotKexinit(u8),
-    /// A KEXINIT field runs past the end of the packet.
-    #[error("truncated KEXINIT")]
-    Truncated,
+fn line_too_long(len: usize) -> Error {
+    Error::TooLarge {
+        what: "SSH identification line",
+        len,
+    }
+}
+
+fn no_identification() -> Error {
+    Error::TooMany {
+        what: "lines before the SSH identification line",
+        max: MAX_PRE_LINES,
+    }
+}
+
+fn bad_identification() -> Error {
+    Error::invalid("malformed SSH identification line")
 }
 
 /// The server's identification line, split per RFC 4253 §4.2.
@@ -57,14 +54,14 @@ pub struct Identification {
 
 /// Framing for the identification: `Ok(Some(n))` once the `SSH-` line is complete in `buf`
 /// (`n` bytes consumed, including any earlier lines), `Ok(None)` if more bytes are needed.
-pub fn ident_complete(buf: &[u8]) -> Result<Option<usize>, Error> {
+pub fn ident_complete(buf: &[u8]) -> Frame {
     let mut start = 0;
     for _ in 0..=MAX_PRE_LINES {
         let rest = &buf[start..];
         match rest.iter().position(|&b| b == b'\n') {
             Some(i) => {
                 if i + 1 > MAX_LINE {
-                    return Err(Error::LineTooLong);
+                    return Err(line_too_long(i + 1));
                 }
                 if rest.starts_with(b"SSH-") {
                     return Ok(Some(start + i + 1));
@@ -73,13 +70,13 @@ pub fn ident_complete(buf: &[u8]) -> Result<Option<usize>, Error> {
             }
             None => {
                 if rest.len() >= MAX_LINE {
-                    return Err(Error::LineTooLong);
+                    return Err(line_too_long(rest.len()));
                 }
                 return Ok(None);
             }
         }
     }
-    Err(Error::NoIdentification)
+    Err(no_identification())
 }
 
 /// Parses the bytes framed by [`ident_complete`].
@@ -89,7 +86,7 @@ pub fn parse_identification(bytes: &[u8]) -> Result<Identification, Error> {
         let line = trim_eol(raw);
         if !line.starts_with(b"SSH-") {
             if pre_lines.len() >= MAX_PRE_LINES {
-                return Err(Error::NoIdentification);
+                return Err(no_identification());
             }
             pre_lines.push(printable(line));
             continue;
@@ -101,9 +98,9 @@ pub fn parse_identification(bytes: &[u8]) -> Result<Identification, Error> {
             None => (text.clone(), None),
         };
         let rest = &main[4..];
-        let (proto, software) = rest.split_once('-').ok_or(Error::BadIdentification)?;
+        let (proto, software) = rest.split_once('-').ok_or_else(bad_identification)?;
         if proto.is_empty() || software.is_empty() {
-            return Err(Error::BadIdentification);
+            return Err(bad_identification());
         }
         return Ok(Identification {
             line: text,
@@ -113,7 +110,7 @@ pub fn parse_identification(bytes: &[u8]) -> Result<Identification, Error> {
             pre_lines,
         });
     }
-    Err(Error::NoIdentification)
+    Err(no_identification())
 }
 
 /// Product and version from a software field: "OpenSSH_9.2p1" → ("OpenSSH", Some("9.2p1")).
@@ -137,19 +134,16 @@ fn printable(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Framing for one unencrypted binary packet: `Ok(Some(n))` when a whole packet of `n`
-/// bytes is in `buf`.
-pub fn packet_complete(buf: &[u8]) -> Result<Option<usize>, Error> {
-    let Some(len) = buf.get(..4) else {
-        return Ok(None);
-    };
-    let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]);
-    let n = len as usize;
-    // packet_length covers padding_length, payload and padding (at least 4 bytes of it).
-    if !(5..=MAX_PACKET).contains(&n) {
-        return Err(Error::BadPacketLength(len));
-    }
-    Ok((buf.len() >= n + 4).then_some(n + 4))
+/// Framing for one unencrypted binary packet: a whole packet at the start of `buf`.
+pub fn packet_complete(buf: &[u8]) -> Frame {
+    frame(buf, "SSH packet", |r| {
+        let len = r.u32()?;
+        // packet_length covers padding_length, payload and padding (at least 4 bytes of it).
+        if !(5..=MAX_PACKET as u32).contains(&len) {
+            return Err(Error::bad_length("SSH packet", len));
+        }
+        Ok(len as usize + 4)
+    })
 }
 
 /// The algorithm lists of a KEXINIT.
@@ -175,20 +169,21 @@ pub struct KexInit {
 
 /// Parses one framed packet (as returned by [`packet_complete`]) as KEXINIT.
 pub fn parse_kexinit(packet: &[u8]) -> Result<KexInit, Error> {
-    let len = packet.get(..4).ok_or(Error::Truncated)?;
-    let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
-    let body = packet.get(4..4 + len).ok_or(Error::Truncated)?;
-    let (&pad, rest) = body.split_first().ok_or(Error::Truncated)?;
-    let payload_len = rest
-        .len()
-        .checked_sub(pad as usize)
-        .ok_or(Error::Truncated)?;
-    let payload = &rest[..payload_len];
-    let (&msg, payload) = payload.split_first().ok_or(Error::Truncated)?;
+    let mut body = Reader::new(Reader::new(packet, "SSH packet").vec_u32()?, "SSH packet");
+    let pad = usize::from(body.u8()?);
+    let payload_len = body
+        .remaining()
+        .checked_sub(pad)
+        .ok_or_else(|| Error::bad_length("SSH padding", pad as u64))?;
+    let mut r = body.sub(payload_len, "KEXINIT")?;
+    let msg = r.u8()?;
     if msg != MSG_KEXINIT {
-        return Err(Error::NotKexinit(msg));
+        return Err(Error::unexpected(
+            "SSH message",
+            format_args!("{msg} where KEXINIT ({MSG_KEXINIT}) belongs"),
+        ));
     }
-    let mut r = payload.get(16..).ok_or(Error::Truncated)?; // cookie
+    r.skip(16)?; // cookie
     let mut lists: [Vec<String>; 8] = Default::default();
     for list in lists.iter_mut() {
         *list = name_list(&mut r)?;
@@ -215,13 +210,8 @@ pub fn parse_kexinit(packet: &[u8]) -> Result<KexInit, Error> {
     })
 }
 
-fn name_list(r: &mut &[u8]) -> Result<Vec<String>, Error> {
-    let len = r.get(..4).ok_or(Error::Truncated)?;
-    let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
-    let bytes = r
-        .get(4..4usize.saturating_add(len))
-        .ok_or(Error::Truncated)?;
-    *r = &r[4 + len..];
+fn name_list(r: &mut Reader<'_>) -> Result<Vec<String>, Error> {
+    let bytes = r.vec_u32()?;
     if bytes.is_empty() {
         return Ok(Vec::new());
     }
@@ -417,12 +407,12 @@ mod tests {
     #[test]
     fn identification_needs_more_and_bounds() {
         assert_eq!(ident_complete(b"SSH-2.0-x"), Ok(None));
-        assert_eq!(ident_complete(&[b'a'; 300]), Err(Error::LineTooLong));
+        assert_eq!(ident_complete(&[b'a'; 300]), Err(line_too_long(300)));
         let many = b"x\n".repeat(MAX_PRE_LINES + 1);
-        assert_eq!(ident_complete(&many), Err(Error::NoIdentification));
+        assert_eq!(ident_complete(&many), Err(no_identification()));
         assert_eq!(
             parse_identification(b"SSH-2.0\r\n"),
-            Err(Error::BadIdentification)
+            Err(bad_identification())
         );
         assert_eq!(
             parse_identification(b"SSH-1.99-Cisco-1.25\n")
@@ -514,23 +504,26 @@ mod tests {
     fn kexinit_malformed() {
         assert_eq!(
             packet_complete(&[0, 0, 0, 1]),
-            Err(Error::BadPacketLength(1))
+            Err(Error::bad_length("SSH packet", 1u32))
         );
         assert_eq!(
             packet_complete(&[0xff, 0xff, 0xff, 0xff]),
-            Err(Error::BadPacketLength(u32::MAX))
+            Err(Error::bad_length("SSH packet", u32::MAX))
         );
-        assert_eq!(parse_kexinit(&packet(&[21, 0])), Err(Error::NotKexinit(21)));
+        assert_eq!(
+            parse_kexinit(&packet(&[21, 0])).unwrap_err().to_string(),
+            "unexpected SSH message 21 where KEXINIT (20) belongs"
+        );
         // a name-list length pointing past the end
         let mut p = vec![MSG_KEXINIT];
         p.extend_from_slice(&[0; 16]);
         p.extend_from_slice(&1000u32.to_be_bytes());
-        assert_eq!(parse_kexinit(&packet(&p)), Err(Error::Truncated));
+        assert!(matches!(
+            parse_kexinit(&packet(&p)),
+            Err(Error::Truncated { .. })
+        ));
         // padding longer than the packet
-        assert_eq!(
-            parse_kexinit(&[0, 0, 0, 5, 200, 20, 0, 0, 0]),
-            Err(Error::Truncated)
-        );
+        assert!(parse_kexinit(&[0, 0, 0, 5, 200, 20, 0, 0, 0]).is_err());
     }
 }
 
@@ -550,9 +543,9 @@ mod fixtures {
     }
 
     fn parse(b: &[u8]) -> Result<(Identification, KexInit), Error> {
-        let n = ident_complete(b)?.ok_or(Error::NoIdentification)?;
+        let n = ident_complete(b)?.ok_or_else(no_identification)?;
         let id = parse_identification(&b[..n])?;
-        let k = packet_complete(&b[n..])?.ok_or(Error::Truncated)?;
+        let k = packet_complete(&b[n..])?.unwrap_or(b.len() - n);
         Ok((id, parse_kexinit(&b[n..n + k])?))
     }
 
@@ -604,17 +597,17 @@ mod fixtures {
             id.pre_lines,
             vec!["Welcome to the clinic", "authorised use only"]
         );
-        assert_eq!(
+        assert!(matches!(
             parse(fx!("malformed-truncated-kexinit.bin")).unwrap_err(),
-            Error::Truncated
-        );
+            Error::Truncated { .. }
+        ));
         assert_eq!(
             parse(fx!("malformed-oversized-packet.bin")).unwrap_err(),
-            Error::BadPacketLength(0x7fff_ffff)
+            Error::bad_length("SSH packet", 0x7fff_ffffu32)
         );
         assert_eq!(
             ident_complete(fx!("malformed-endless-banner.bin")),
-            Err(Error::LineTooLong)
+            Err(line_too_long(600))
         );
     }
 }

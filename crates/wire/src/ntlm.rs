@@ -6,6 +6,8 @@
 //! Also the minimal SPNEGO (RFC 4178) wrapping SMB's SESSION_SETUP carries. Hand-written:
 //! no maintained crate parses only the CHALLENGE without pulling in a whole auth stack.
 
+use crate::{Error, Reader};
+
 /// NTLMSSP signature.
 pub const SIGNATURE: &[u8; 8] = b"NTLMSSP\0";
 
@@ -26,20 +28,6 @@ pub const NEGOTIATE_FLAGS: u32 = 0x0000_0001
 
 /// NTLMSSP_NEGOTIATE_VERSION.
 const FLAG_VERSION: u32 = 0x0200_0000;
-
-/// What a peer sent that is not an NTLM CHALLENGE.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
-    /// No `NTLMSSP\0` signature in the bytes.
-    #[error("no NTLMSSP signature")]
-    NoSignature,
-    /// The message type is not CHALLENGE (2).
-    #[error("NTLM message type {0}, expected CHALLENGE (2)")]
-    NotChallenge(u32),
-    /// A field points outside the message.
-    #[error("truncated NTLM CHALLENGE")]
-    Truncated,
-}
 
 /// The NTLM NEGOTIATE message (MS-NLMP 2.2.1.1) clinicscan sends: no domain, no workstation.
 pub fn negotiate() -> Vec<u8> {
@@ -73,39 +61,44 @@ pub struct Challenge {
     pub os_version: Option<String>,
 }
 
+fn no_signature() -> Error {
+    Error::invalid("no NTLMSSP signature")
+}
+
 /// Finds an NTLMSSP message inside `bytes` (a raw message, or one wrapped in SPNEGO or a
 /// CredSSP TSRequest) and parses it as CHALLENGE.
 pub fn find_challenge(bytes: &[u8]) -> Result<Challenge, Error> {
     let at = bytes
         .windows(SIGNATURE.len())
         .position(|w| w == SIGNATURE)
-        .ok_or(Error::NoSignature)?;
+        .ok_or_else(no_signature)?;
     parse_challenge(&bytes[at..])
 }
 
 /// Parses a CHALLENGE message (MS-NLMP 2.2.1.2) starting at its signature. Trailing bytes
 /// (outer DER) are ignored; offsets are relative to the signature.
 pub fn parse_challenge(m: &[u8]) -> Result<Challenge, Error> {
-    if m.get(..8) != Some(&SIGNATURE[..]) {
-        return Err(Error::NoSignature);
+    let mut r = Reader::new(m, "NTLM CHALLENGE");
+    if r.take(8).ok() != Some(&SIGNATURE[..]) {
+        return Err(no_signature());
     }
-    let ty = le32(m, 8).ok_or(Error::Truncated)?;
+    let ty = r.u32_le()?;
     if ty != 2 {
-        return Err(Error::NotChallenge(ty));
+        return Err(Error::unexpected("NTLM message type", ty));
     }
-    let flags = le32(m, 20).ok_or(Error::Truncated)?;
+    r.skip(8)?; // TargetNameFields, read by `field`
+    let flags = r.u32_le()?;
     let target_name = field(m, 12)?.map(utf16).filter(|s| !s.is_empty());
     let mut c = Challenge {
         target_name,
         ..Challenge::default()
     };
     if let Some(info) = field(m, 40)? {
-        let mut r = info;
-        while r.len() >= 4 {
-            let id = u16::from_le_bytes([r[0], r[1]]);
-            let len = u16::from_le_bytes([r[2], r[3]]) as usize;
-            let value = r.get(4..4 + len).ok_or(Error::Truncated)?;
-            r = &r[4 + len..];
+        let mut pairs = Reader::new(info, "NTLM target information");
+        while pairs.remaining() >= 4 {
+            let id = pairs.u16_le()?;
+            let len = usize::from(pairs.u16_le()?);
+            let value = pairs.take(len)?;
             let slot = match id {
                 0 => break, // MsvAvEOL
                 1 => &mut c.netbios_computer,
@@ -121,17 +114,14 @@ pub fn parse_challenge(m: &[u8]) -> Result<Challenge, Error> {
             }
         }
     }
+    let mut version = Reader::new(m, "NTLM version");
     if flags & FLAG_VERSION != 0
-        && let Some(v) = m.get(48..56)
+        && version.seek(48).is_ok()
+        && let Ok([major, minor, b0, b1, ..]) = version.array::<8>()
     {
         // An all-zero version means the server did not fill it in.
-        if v[..4] != [0, 0, 0, 0] {
-            c.os_version = Some(format!(
-                "{}.{}.{}",
-                v[0],
-                v[1],
-                u16::from_le_bytes([v[2], v[3]])
-            ));
+        if [major, minor, b0, b1] != [0, 0, 0, 0] {
+            c.os_version = Some(format!("{major}.{minor}.{}", u16::from_le_bytes([b0, b1])));
         }
     }
     Ok(c)
@@ -139,22 +129,16 @@ pub fn parse_challenge(m: &[u8]) -> Result<Challenge, Error> {
 
 /// The bytes of a (len u16, maxlen u16, offset u32) field at `at`; `None` when empty.
 fn field(m: &[u8], at: usize) -> Result<Option<&[u8]>, Error> {
-    let len = m
-        .get(at..at + 2)
-        .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
-        .ok_or(Error::Truncated)?;
-    let off = le32(m, at + 4).ok_or(Error::Truncated)? as usize;
+    let mut r = Reader::new(m, "NTLM CHALLENGE");
+    r.seek(at)?;
+    let len = usize::from(r.u16_le()?);
+    r.skip(2)?;
+    let off = usize::try_from(r.u32_le()?).unwrap_or(usize::MAX);
     if len == 0 {
         return Ok(None);
     }
-    m.get(off..off.saturating_add(len))
-        .map(Some)
-        .ok_or(Error::Truncated)
-}
-
-fn le32(m: &[u8], at: usize) -> Option<u32> {
-    let b = m.get(at..at + 4)?;
-    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    r.seek(off)?;
+    r.take(len).map(Some)
 }
 
 /// UTF-16LE to a String, lossy, control characters dropped.
@@ -259,13 +243,15 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        assert_eq!(find_challenge(b"nothing here"), Err(Error::NoSignature));
-        assert_eq!(parse_challenge(&negotiate()), Err(Error::NotChallenge(1)));
+        assert_eq!(find_challenge(b"nothing here"), Err(no_signature()));
+        assert_eq!(
+            parse_challenge(&negotiate()),
+            Err(Error::unexpected("NTLM message type", 1))
+        );
         let c = challenge();
         for cut in [10, 30, 45, 60, c.len() - 3] {
-            assert_eq!(
-                parse_challenge(&c[..cut]),
-                Err(Error::Truncated),
+            assert!(
+                matches!(parse_challenge(&c[..cut]), Err(Error::Truncated { .. })),
                 "cut at {cut}"
             );
         }
@@ -273,7 +259,10 @@ mod tests {
         let mut bad = c.clone();
         let n = bad.len();
         bad[n - 4..].copy_from_slice(&[1, 0, 0xff, 0x7f]);
-        assert_eq!(parse_challenge(&bad), Err(Error::Truncated));
+        assert!(matches!(
+            parse_challenge(&bad),
+            Err(Error::Truncated { .. })
+        ));
     }
 
     #[test]
@@ -305,7 +294,7 @@ mod fixtures {
             env!("CARGO_MANIFEST_DIR"),
             "/../../fixtures/ntlm/freerdp-credssp-tsrequest-challenge.bin"
         ));
-        assert_eq!(crate::wire::rdp::der_complete(b), Ok(Some(b.len())));
+        assert_eq!(crate::rdp::der_complete(b), Ok(Some(b.len())));
         let c = find_challenge(b).unwrap();
         assert_eq!(c.target_name.as_deref(), Some("VM"));
         assert_eq!(c.netbios_computer.as_deref(), Some("VM"));
@@ -321,7 +310,7 @@ mod fixtures {
             env!("CARGO_MANIFEST_DIR"),
             "/../../fixtures/ntlm/malformed-truncated-challenge.bin"
         ));
-        assert_eq!(find_challenge(b), Err(Error::Truncated));
+        assert!(matches!(find_challenge(b), Err(Error::Truncated { .. })));
     }
 }
 

@@ -4,6 +4,8 @@
 //! Every control message starts with Length (u16), PPTP Message Type (1 = control), the
 //! Magic Cookie 0x1A2B3C4D and the Control Message Type, all big-endian.
 
+use crate::{Error, Frame, Reader, frame};
+
 /// The magic cookie.
 pub const MAGIC: u32 = 0x1a2b_3c4d;
 /// Start-Control-Connection-Request / -Reply length.
@@ -46,35 +48,6 @@ pub struct StartReply {
     pub vendor: String,
 }
 
-/// Why a message does not parse.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PptpError {
-    /// Not enough bytes.
-    #[error("truncated message")]
-    Truncated,
-    /// Length field out of bounds.
-    #[error("message length {0} out of bounds")]
-    BadLength(usize),
-    /// Wrong magic cookie.
-    #[error("bad magic cookie 0x{0:08x}")]
-    BadMagic(u32),
-    /// Another message than the one expected.
-    #[error("unexpected control message type {0}")]
-    UnexpectedType(u16),
-}
-
-/// The text of a Start-Control-Connection-Reply result code.
-pub fn result_text(code: u8) -> &'static str {
-    match code {
-        1 => "success",
-        2 => "general error",
-        3 => "command channel already exists",
-        4 => "not authorized",
-        5 => "unsupported protocol version",
-        _ => "unknown",
-    }
-}
-
 fn header(len: usize, ctrl_type: u16) -> Vec<u8> {
     let mut m = Vec::with_capacity(len);
     m.extend_from_slice(&(len as u16).to_be_bytes());
@@ -112,27 +85,33 @@ pub fn stop_request() -> Vec<u8> {
     m
 }
 
-/// Length of the control message at the start of `buf`, once all of it is there.
-pub fn message_len(buf: &[u8]) -> Option<usize> {
-    let len = usize::from(u16::from_be_bytes(buf.get(..2)?.try_into().ok()?));
+/// The message length, within 12..=[`MAX_MESSAGE`].
+fn message_length(r: &mut Reader<'_>) -> Result<usize, Error> {
+    let len = usize::from(r.u16()?);
     if !(12..=MAX_MESSAGE).contains(&len) {
-        return Some(buf.len());
+        return Err(Error::bad_length("PPTP control message", len as u64));
     }
-    (buf.len() >= len).then_some(len)
+    Ok(len)
+}
+
+/// Framing: a whole control message at the start of `buf`.
+pub fn message_len(buf: &[u8]) -> Frame {
+    frame(buf, "PPTP control message", message_length)
 }
 
 /// The control message type of the message in `buf`, checking length and magic.
-pub fn control_type(buf: &[u8]) -> Result<u16, PptpError> {
-    let h = buf.get(..12).ok_or(PptpError::Truncated)?;
-    let len = usize::from(u16::from_be_bytes([h[0], h[1]]));
-    if !(12..=MAX_MESSAGE).contains(&len) {
-        return Err(PptpError::BadLength(len));
-    }
-    let magic = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+pub fn control_type(buf: &[u8]) -> Result<u16, Error> {
+    let mut h = Reader::new(buf, "PPTP control message").sub(12, "PPTP control message")?;
+    message_length(&mut h)?;
+    h.skip(2)?; // PPTP message type
+    let magic = h.u32()?;
     if magic != MAGIC {
-        return Err(PptpError::BadMagic(magic));
+        return Err(Error::unexpected(
+            "PPTP magic cookie",
+            format_args!("0x{magic:08x}"),
+        ));
     }
-    Ok(u16::from_be_bytes([h[8], h[9]]))
+    h.u16()
 }
 
 fn text_field(b: &[u8]) -> String {
@@ -141,27 +120,32 @@ fn text_field(b: &[u8]) -> String {
 }
 
 /// Parses a Start-Control-Connection-Reply.
-pub fn parse_start_reply(buf: &[u8]) -> Result<StartReply, PptpError> {
+pub fn parse_start_reply(buf: &[u8]) -> Result<StartReply, Error> {
     let t = control_type(buf)?;
     if t != ctrl::START_REPLY {
-        return Err(PptpError::UnexpectedType(t));
+        return Err(Error::unexpected("PPTP control message type", t));
     }
     let len = usize::from(u16::from_be_bytes([buf[0], buf[1]]));
     if len < SCCR_LEN {
-        return Err(PptpError::BadLength(len));
+        return Err(Error::bad_length(
+            "Start-Control-Connection-Reply",
+            len as u64,
+        ));
     }
-    let m = buf.get(..SCCR_LEN).ok_or(PptpError::Truncated)?;
-    let u32_at = |i: usize| u32::from_be_bytes([m[i], m[i + 1], m[i + 2], m[i + 3]]);
+    let mut m = Reader::new(buf, "Start-Control-Connection-Reply")
+        .sub(SCCR_LEN, "Start-Control-Connection-Reply")?;
+    m.skip(12)?;
+    let [major, minor, result_code, error_code] = m.array()?;
     Ok(StartReply {
-        version: (m[12], m[13]),
-        result_code: m[14],
-        error_code: m[15],
-        framing: u32_at(16),
-        bearer: u32_at(20),
-        max_channels: u16::from_be_bytes([m[24], m[25]]),
-        firmware: u16::from_be_bytes([m[26], m[27]]),
-        hostname: text_field(&m[28..92]),
-        vendor: text_field(&m[92..156]),
+        version: (major, minor),
+        result_code,
+        error_code,
+        framing: m.u32()?,
+        bearer: m.u32()?,
+        max_channels: m.u16()?,
+        firmware: m.u16()?,
+        hostname: text_field(m.take(64)?),
+        vendor: text_field(m.take(64)?),
     })
 }
 
@@ -179,7 +163,7 @@ mod tests {
     fn request_layout() {
         let r = start_request("clinicscan", "clinicscan");
         assert_eq!(r.len(), SCCR_LEN);
-        assert_eq!(message_len(&r), Some(SCCR_LEN));
+        assert_eq!(message_len(&r), Ok(Some(SCCR_LEN)));
         assert_eq!(control_type(&r), Ok(ctrl::START_REQUEST));
         let s = stop_request();
         assert_eq!(s.len(), 16);
@@ -189,11 +173,10 @@ mod tests {
     #[test]
     fn recorded_pptpd_reply() {
         let b = fixture("csv-pptpd-start-reply.bin");
-        assert_eq!(message_len(&b), Some(SCCR_LEN));
+        assert_eq!(message_len(&b), Ok(Some(SCCR_LEN)));
         let r = parse_start_reply(&b).unwrap();
         assert_eq!(r.version, (1, 0));
         assert_eq!(r.result_code, 1);
-        assert_eq!(result_text(r.result_code), "success");
         assert_eq!(r.firmware, 1);
         assert_eq!(r.hostname, "local");
         assert_eq!(r.vendor, "linux");
@@ -203,7 +186,10 @@ mod tests {
     fn recorded_stop_reply_is_recognised() {
         let b = fixture("csv-pptpd-stop-reply.bin");
         assert_eq!(control_type(&b), Ok(ctrl::STOP_REPLY));
-        assert_eq!(parse_start_reply(&b), Err(PptpError::UnexpectedType(4)));
+        assert_eq!(
+            parse_start_reply(&b),
+            Err(Error::unexpected("PPTP control message type", 4))
+        );
     }
 
     #[test]
@@ -213,15 +199,21 @@ mod tests {
         bad[4] = 0;
         assert_eq!(
             parse_start_reply(&bad),
-            Err(PptpError::BadMagic(0x002b_3c4d))
+            Err(Error::unexpected("PPTP magic cookie", "0x002b3c4d"))
         );
         let mut short = good.clone();
         short[0..2].copy_from_slice(&100u16.to_be_bytes());
-        assert_eq!(parse_start_reply(&short), Err(PptpError::BadLength(100)));
+        assert_eq!(
+            parse_start_reply(&short).unwrap_err().to_string(),
+            "Start-Control-Connection-Reply length 100 out of bounds"
+        );
         let mut huge = good.clone();
         huge[0..2].copy_from_slice(&60000u16.to_be_bytes());
-        assert_eq!(parse_start_reply(&huge), Err(PptpError::BadLength(60000)));
-        assert_eq!(message_len(&huge), Some(huge.len()));
+        assert_eq!(
+            parse_start_reply(&huge).unwrap_err().to_string(),
+            "PPTP control message length 60000 out of bounds"
+        );
+        assert!(message_len(&huge).is_err());
         for cut in 0..good.len() {
             assert!(parse_start_reply(&good[..cut]).is_err(), "cut {cut}");
         }

@@ -9,13 +9,7 @@ use clinicscan_model::{CertificateFacts, KeyType};
 use x509_parser::prelude::*;
 use x509_parser::public_key::PublicKey;
 
-/// Why a certificate could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CertError {
-    /// Not a DER X.509 certificate.
-    #[error("invalid certificate: {0}")]
-    Invalid(String),
-}
+use crate::Error;
 
 /// Signature algorithm OIDs that use SHA-1 or MD5 (or worse).
 const WEAK_SIGNATURES: &[&str] = &[
@@ -201,9 +195,9 @@ fn key_facts(spki: &SubjectPublicKeyInfo<'_>) -> (KeyType, u32) {
 }
 
 /// Reads the facts of one DER certificate at scan time `now`.
-pub fn certificate_facts(der: &[u8], now: DateTime<Utc>) -> Result<CertificateFacts, CertError> {
-    let (_, cert) =
-        X509Certificate::from_der(der).map_err(|e| CertError::Invalid(e.to_string()))?;
+pub fn certificate_facts(der: &[u8], now: DateTime<Utc>) -> Result<CertificateFacts, Error> {
+    let (_, cert) = X509Certificate::from_der(der)
+        .map_err(|e| Error::invalid(format_args!("certificate: {e}")))?;
     let subject = rfc4514(cert.subject());
     let issuer = rfc4514(cert.issuer());
 

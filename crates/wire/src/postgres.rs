@@ -4,6 +4,8 @@
 //! The server answers `S` (willing to do TLS), `N` (no TLS), or — a server too old to know
 //! the request, or one that refuses the connection outright — an `ErrorResponse` (`E`).
 
+use crate::{Error, Frame, Reader, frame};
+
 /// The SSLRequest message: length 8, code 80877103.
 pub const SSL_REQUEST: [u8; 8] = [0x00, 0x00, 0x00, 0x08, 0x04, 0xd2, 0x16, 0x2f];
 
@@ -21,55 +23,37 @@ pub enum SslAnswer {
     Error(Option<String>),
 }
 
-/// Why an answer does not parse.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PostgresError {
-    /// Not enough bytes yet.
-    #[error("truncated answer")]
-    Truncated,
-    /// The first byte is none of `S`, `N`, `E`.
-    #[error("unexpected answer byte 0x{0:02x}")]
-    UnexpectedByte(u8),
-    /// An ErrorResponse length outside 4..=MAX_ERROR_LEN.
-    #[error("error response length {0} out of bounds")]
-    BadLength(u32),
-}
-
-/// How many bytes the answer at the start of `buf` takes, once all of it is there.
-pub fn answer_len(buf: &[u8]) -> Option<usize> {
-    match buf.first()? {
+/// Reads the answer's first byte and, for an ErrorResponse, its length (within
+/// 4..=[`MAX_ERROR_LEN`]): the answer and its total length.
+fn header(r: &mut Reader<'_>) -> Result<(u8, usize), Error> {
+    match r.u8()? {
+        b @ (b'S' | b'N') => Ok((b, 1)),
         b'E' => {
-            let len = u32::from_be_bytes(buf.get(1..5)?.try_into().ok()?) as usize;
-            if !(4..=MAX_ERROR_LEN).contains(&len) {
-                // Let the parser report the bad length.
-                return Some(buf.len());
+            let len = r.u32()?;
+            if !(4..=MAX_ERROR_LEN as u32).contains(&len) {
+                return Err(Error::bad_length("ErrorResponse", len));
             }
-            (buf.len() > len).then_some(len + 1)
+            Ok((b'E', 1 + len as usize))
         }
-        _ => Some(1),
+        other => Err(Error::unexpected(
+            "SSLRequest answer",
+            format_args!("0x{other:02x}"),
+        )),
     }
 }
 
+/// Framing: the whole answer at the start of `buf`.
+pub fn answer_len(buf: &[u8]) -> Frame {
+    frame(buf, "SSLRequest answer", |r| Ok(header(r)?.1))
+}
+
 /// Parses the server's answer to SSLRequest.
-pub fn parse_ssl_answer(buf: &[u8]) -> Result<SslAnswer, PostgresError> {
-    match *buf.first().ok_or(PostgresError::Truncated)? {
-        b'S' => Ok(SslAnswer::Supported),
-        b'N' => Ok(SslAnswer::NotSupported),
-        b'E' => {
-            let len_bytes: [u8; 4] = buf
-                .get(1..5)
-                .and_then(|b| b.try_into().ok())
-                .ok_or(PostgresError::Truncated)?;
-            let len = u32::from_be_bytes(len_bytes);
-            if !(4..=MAX_ERROR_LEN as u32).contains(&len) {
-                return Err(PostgresError::BadLength(len));
-            }
-            let body = buf
-                .get(5..1 + len as usize)
-                .ok_or(PostgresError::Truncated)?;
-            Ok(SslAnswer::Error(error_message(body)))
-        }
-        other => Err(PostgresError::UnexpectedByte(other)),
+pub fn parse_ssl_answer(buf: &[u8]) -> Result<SslAnswer, Error> {
+    let mut r = Reader::new(buf, "SSLRequest answer");
+    match header(&mut r)? {
+        (b'S', _) => Ok(SslAnswer::Supported),
+        (b'N', _) => Ok(SslAnswer::NotSupported),
+        (_, total) => Ok(SslAnswer::Error(error_message(r.take(total - 5)?))),
     }
 }
 
@@ -112,7 +96,7 @@ mod tests {
     #[test]
     fn recorded_ssl_off_answers_n() {
         let b = fixture("csv-ssl-off.bin");
-        assert_eq!(answer_len(&b), Some(1));
+        assert_eq!(answer_len(&b), Ok(Some(1)));
         assert_eq!(parse_ssl_answer(&b), Ok(SslAnswer::NotSupported));
     }
 
@@ -128,32 +112,31 @@ mod tests {
         let body = b"SFATAL\0C0A000\0Munsupported frontend protocol\0\0";
         b.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
         b.extend_from_slice(body);
-        assert_eq!(answer_len(&b), Some(b.len()));
+        assert_eq!(answer_len(&b), Ok(Some(b.len())));
         assert_eq!(
             parse_ssl_answer(&b),
             Ok(SslAnswer::Error(Some(
                 "unsupported frontend protocol".into()
             )))
         );
-        assert_eq!(answer_len(&b[..b.len() - 1]), None);
-        assert_eq!(parse_ssl_answer(&b[..8]), Err(PostgresError::Truncated));
+        assert_eq!(answer_len(&b[..b.len() - 1]), Ok(None));
+        assert!(matches!(
+            parse_ssl_answer(&b[..8]),
+            Err(Error::Truncated { .. })
+        ));
     }
 
     #[test]
     fn malformed_answers_are_errors() {
-        assert_eq!(parse_ssl_answer(b""), Err(PostgresError::Truncated));
+        let err = |b: &[u8]| parse_ssl_answer(b).unwrap_err().to_string();
+        assert_eq!(err(b""), "SSLRequest answer: length 0 bytes, need 1");
+        assert_eq!(err(b"H"), "unexpected SSLRequest answer 0x48");
+        assert!(answer_len(b"H").is_err());
         assert_eq!(
-            parse_ssl_answer(b"H"),
-            Err(PostgresError::UnexpectedByte(b'H'))
+            err(b"E\xff\xff\xff\xff"),
+            "ErrorResponse length 4294967295 out of bounds"
         );
-        assert_eq!(
-            parse_ssl_answer(b"E\xff\xff\xff\xff"),
-            Err(PostgresError::BadLength(u32::MAX))
-        );
-        assert_eq!(
-            parse_ssl_answer(b"E\0\0\0\x02"),
-            Err(PostgresError::BadLength(2))
-        );
+        assert_eq!(err(b"E\0\0\0\x02"), "ErrorResponse length 2 out of bounds");
     }
 
     proptest! {

@@ -7,6 +7,8 @@
 //! Hand-written: the SMB crates (smb, pavao) implement whole clients and do not expose a
 //! parser for one server response.
 
+use crate::{Error, Frame, Reader, frame};
+
 /// Largest NetBIOS session message we accept (SMB negotiate/session-setup replies are small).
 pub const MAX_MESSAGE: usize = 65_536;
 
@@ -31,43 +33,26 @@ pub const STATUS_MORE_PROCESSING_REQUIRED: u32 = 0xC000_0016;
 /// The client GUID clinicscan sends (any fixed value works).
 const CLIENT_GUID: &[u8; 16] = b"clinicscan-probe";
 
-/// What a peer sent that is not SMB.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
-    /// Not a NetBIOS session message (type 0).
-    #[error("not a NetBIOS session message (type {0:#04x})")]
-    NotSessionMessage(u8),
-    /// Message length above [`MAX_MESSAGE`].
-    #[error("message length {0} too large")]
-    TooLarge(usize),
-    /// Neither an SMB1 nor an SMB2 header.
-    #[error("not an SMB header")]
-    NotSmb,
-    /// The response is for another command than the one sent.
-    #[error("unexpected SMB command {0:#x}")]
-    UnexpectedCommand(u16),
-    /// A field points outside the message.
-    #[error("truncated SMB message")]
-    Truncated,
+/// Framing: a whole NetBIOS session message (with its 4-byte header) at the start of `buf`.
+pub fn message_complete(buf: &[u8]) -> Frame {
+    frame(buf, "NetBIOS session message", |r| {
+        let ty = r.u8()?;
+        if ty != 0 {
+            return Err(Error::unexpected(
+                "NetBIOS session message type",
+                format_args!("{ty:#04x}"),
+            ));
+        }
+        let n = r.u24()?;
+        if n > MAX_MESSAGE {
+            return Err(Error::bad_length("NetBIOS session message", n as u64));
+        }
+        Ok(n + 4)
+    })
 }
 
-/// Framing: `Ok(Some(n))` once a whole session message of `n` bytes (with its 4-byte
-/// header) is in `buf`.
-pub fn message_complete(buf: &[u8]) -> Result<Option<usize>, Error> {
-    let Some(h) = buf.get(..4) else {
-        return match buf.first() {
-            Some(&t) if t != 0 => Err(Error::NotSessionMessage(t)),
-            _ => Ok(None),
-        };
-    };
-    if h[0] != 0 {
-        return Err(Error::NotSessionMessage(h[0]));
-    }
-    let n = ((h[1] as usize) << 16) | ((h[2] as usize) << 8) | h[3] as usize;
-    if n > MAX_MESSAGE {
-        return Err(Error::TooLarge(n));
-    }
-    Ok((buf.len() >= n + 4).then_some(n + 4))
+fn not_smb() -> Error {
+    Error::invalid("not an SMB header")
 }
 
 fn session_message(body: &[u8]) -> Vec<u8> {
@@ -75,16 +60,6 @@ fn session_message(body: &[u8]) -> Vec<u8> {
     let mut m = vec![0, (n >> 16) as u8, (n >> 8) as u8, n as u8];
     m.extend_from_slice(body);
     m
-}
-
-fn le16(b: &[u8], at: usize) -> Option<u16> {
-    let s = b.get(at..at + 2)?;
-    Some(u16::from_le_bytes([s[0], s[1]]))
-}
-
-fn le32(b: &[u8], at: usize) -> Option<u32> {
-    let s = b.get(at..at + 4)?;
-    Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
 }
 
 /// The name of a dialect revision, "3.1.1" style.
@@ -168,18 +143,22 @@ pub struct Smb1Negotiate {
     pub extended_security: bool,
 }
 
+/// The SMB1 message in a framed session message, checked to be a response to `command`
+/// with the whole 33-byte header up to WordCount.
 fn smb1_message(msg: &[u8], command: u8) -> Result<&[u8], Error> {
-    let smb = msg.get(4..).ok_or(Error::Truncated)?;
-    if smb.get(..4) != Some(&[0xff, b'S', b'M', b'B'][..]) {
-        return Err(Error::NotSmb);
+    let mut r = Reader::new(msg, "NetBIOS session message");
+    r.skip(4)?;
+    let smb = r.rest();
+    let mut h = Reader::new(smb, "SMB1 header");
+    if h.take(4).ok() != Some(&[0xff, b'S', b'M', b'B'][..]) {
+        return Err(not_smb());
     }
-    let c = *smb.get(4).ok_or(Error::Truncated)?;
+    let c = h.u8()?;
     if c != command {
-        return Err(Error::UnexpectedCommand(c as u16));
+        return Err(Error::unexpected("SMB1 command", format_args!("{c:#x}")));
     }
-    if smb.len() < 33 {
-        return Err(Error::Truncated);
-    }
+    h.seek(0)?;
+    h.skip(33)?;
     Ok(smb)
 }
 
@@ -190,15 +169,22 @@ pub fn is_smb2(msg: &[u8]) -> bool {
 
 /// Parses an SMB1 NEGOTIATE response framed by [`message_complete`].
 pub fn parse_smb1_negotiate(msg: &[u8]) -> Result<Smb1Negotiate, Error> {
-    let smb = smb1_message(msg, SMB1_NEGOTIATE)?;
-    let status = le32(smb, 5).ok_or(Error::Truncated)?;
-    let wc = smb[32] as usize;
-    let words = smb.get(33..33 + wc * 2).ok_or(Error::Truncated)?;
-    let index = le16(words, 0);
+    let mut h = Reader::new(
+        smb1_message(msg, SMB1_NEGOTIATE)?,
+        "SMB1 NEGOTIATE response",
+    );
+    h.skip(5)?;
+    let status = h.u32_le()?;
+    h.seek(32)?;
+    let wc = usize::from(h.u8()?);
+    let mut words = h.sub(wc * 2, "SMB1 NEGOTIATE parameters")?;
+    let index = words.u16_le().ok();
     let accepted = status == STATUS_SUCCESS && index == Some(0) && wc >= 17;
     let (security_mode, extended_security) = if accepted {
-        let caps = le32(words, 19).ok_or(Error::Truncated)?;
-        (words[2], caps & 0x8000_0000 != 0)
+        let mode = words.u8()?;
+        words.seek(19)?;
+        let caps = words.u32_le()?;
+        (mode, caps & 0x8000_0000 != 0)
     } else {
         (0, false)
     };
@@ -227,10 +213,16 @@ pub struct Smb1SessionSetup {
 
 /// Parses an SMB1 SESSION_SETUP_ANDX response (extended security form, WordCount 4).
 pub fn parse_smb1_session_setup(msg: &[u8]) -> Result<Smb1SessionSetup, Error> {
-    let smb = smb1_message(msg, SMB1_SESSION_SETUP_ANDX)?;
-    let status = le32(smb, 5).ok_or(Error::Truncated)?;
-    let flags2 = le16(smb, 10).ok_or(Error::Truncated)?;
-    let wc = smb[32] as usize;
+    let mut h = Reader::new(
+        smb1_message(msg, SMB1_SESSION_SETUP_ANDX)?,
+        "SMB1 SESSION_SETUP_ANDX response",
+    );
+    h.skip(5)?;
+    let status = h.u32_le()?;
+    h.skip(1)?; // flags
+    let flags2 = h.u16_le()?;
+    h.seek(32)?;
+    let wc = h.u8()?;
     let mut out = Smb1SessionSetup {
         status,
         ..Default::default()
@@ -238,14 +230,15 @@ pub fn parse_smb1_session_setup(msg: &[u8]) -> Result<Smb1SessionSetup, Error> {
     if wc != 4 {
         return Ok(out); // an error response carries no words
     }
-    let words = smb.get(33..41).ok_or(Error::Truncated)?;
-    let blob_len = le16(words, 6).ok_or(Error::Truncated)? as usize;
-    let byte_count = le16(smb, 41).ok_or(Error::Truncated)? as usize;
-    let bytes_at = 43;
-    let bytes = smb
-        .get(bytes_at..bytes_at + byte_count)
-        .ok_or(Error::Truncated)?;
-    out.blob = bytes.get(..blob_len).ok_or(Error::Truncated)?.to_vec();
+    let mut words = h.sub(8, "SMB1 SESSION_SETUP_ANDX parameters")?;
+    words.skip(6)?;
+    let blob_len = usize::from(words.u16_le()?);
+    let byte_count = usize::from(h.u16_le()?);
+    let bytes_at = h.position();
+    let bytes = h.take(byte_count)?;
+    out.blob = Reader::new(bytes, "SMB1 SESSION_SETUP_ANDX data")
+        .take(blob_len)?
+        .to_vec();
     let mut at = blob_len;
     let unicode = flags2 & 0x8000 != 0;
     if unicode && (bytes_at + at) % 2 == 1 {
@@ -277,7 +270,9 @@ pub fn parse_smb1_session_setup(msg: &[u8]) -> Result<Smb1SessionSetup, Error> {
 
 /// The UID an SMB1 response assigned.
 pub fn smb1_uid(msg: &[u8]) -> Option<u16> {
-    le16(msg.get(4..)?, 28)
+    let mut r = Reader::new(msg, "SMB1 message");
+    r.seek(4 + 28).ok()?;
+    r.u16_le().ok()
 }
 
 // ------------------------------------------------------------------ SMB2
@@ -372,19 +367,23 @@ pub fn smb2_session_setup(blob: &[u8], message_id: u64) -> Vec<u8> {
     session_message(&m)
 }
 
+/// The SMB2 message in a framed session message, checked to be a response to `command`
+/// with the whole 64-byte header; and its status.
 fn smb2_message(msg: &[u8], command: u16) -> Result<(&[u8], u32), Error> {
-    let smb = msg.get(4..).ok_or(Error::Truncated)?;
-    if smb.get(..4) != Some(&[0xfe, b'S', b'M', b'B'][..]) {
-        return Err(Error::NotSmb);
+    let mut r = Reader::new(msg, "NetBIOS session message");
+    r.skip(4)?;
+    let smb = r.rest();
+    if Reader::new(smb, "SMB2 header").take(4).ok() != Some(&[0xfe, b'S', b'M', b'B'][..]) {
+        return Err(not_smb());
     }
-    if smb.len() < 64 {
-        return Err(Error::Truncated);
-    }
-    let c = le16(smb, 12).ok_or(Error::Truncated)?;
+    let mut h = Reader::new(smb, "SMB2 header").sub(64, "SMB2 header")?;
+    h.seek(8)?;
+    let status = h.u32_le()?;
+    let c = h.u16_le()?;
     if c != command {
-        return Err(Error::UnexpectedCommand(c));
+        return Err(Error::unexpected("SMB2 command", format_args!("{c:#x}")));
     }
-    Ok((smb, le32(smb, 8).ok_or(Error::Truncated)?))
+    Ok((smb, status))
 }
 
 /// An SMB2 NEGOTIATE response.
@@ -411,15 +410,21 @@ pub fn parse_smb2_negotiate(msg: &[u8]) -> Result<Smb2Negotiate, Error> {
             capabilities: 0,
         });
     }
-    let body = &smb[64..];
-    if le16(body, 0) != Some(65) || body.len() < 64 {
-        return Err(Error::Truncated);
+    let mut r = Reader::new(smb, "SMB2 NEGOTIATE response");
+    r.seek(64)?;
+    let mut body = r.sub(64, "SMB2 NEGOTIATE response")?;
+    let size = body.u16_le()?;
+    if size != 65 {
+        return Err(Error::unexpected("SMB2 NEGOTIATE structure size", size));
     }
+    let security_mode = body.u16_le()?;
+    let dialect = body.u16_le()?;
+    body.seek(24)?;
     Ok(Smb2Negotiate {
         status,
-        security_mode: le16(body, 2).ok_or(Error::Truncated)?,
-        dialect: le16(body, 4).ok_or(Error::Truncated)?,
-        capabilities: le32(body, 24).ok_or(Error::Truncated)?,
+        security_mode,
+        dialect,
+        capabilities: body.u32_le()?,
     })
 }
 
@@ -435,19 +440,23 @@ pub struct Smb2SessionSetup {
 /// Parses an SMB2 SESSION_SETUP response.
 pub fn parse_smb2_session_setup(msg: &[u8]) -> Result<Smb2SessionSetup, Error> {
     let (smb, status) = smb2_message(msg, SMB2_SESSION_SETUP)?;
-    let body = &smb[64..];
-    if le16(body, 0) != Some(9) {
+    let mut body = Reader::new(smb, "SMB2 SESSION_SETUP response");
+    body.seek(64)?;
+    if body.u16_le().ok() != Some(9) {
         return Ok(Smb2SessionSetup {
             status,
             blob: Vec::new(),
         });
     }
-    let off = le16(body, 4).ok_or(Error::Truncated)? as usize;
-    let len = le16(body, 6).ok_or(Error::Truncated)? as usize;
+    body.skip(2)?; // flags
+    let off = usize::from(body.u16_le()?);
+    let len = usize::from(body.u16_le()?);
     let blob = if len == 0 {
         Vec::new()
     } else {
-        smb.get(off..off + len).ok_or(Error::Truncated)?.to_vec()
+        let mut buffer = Reader::new(smb, "SMB2 security buffer");
+        buffer.seek(off)?;
+        buffer.take(len)?.to_vec()
     };
     Ok(Smb2SessionSetup { status, blob })
 }
@@ -455,6 +464,18 @@ pub fn parse_smb2_session_setup(msg: &[u8]) -> Result<Smb2SessionSetup, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn le16(b: &[u8], at: usize) -> Option<u16> {
+        let mut r = Reader::new(b, "t");
+        r.seek(at).ok()?;
+        r.u16_le().ok()
+    }
+
+    fn le32(b: &[u8], at: usize) -> Option<u32> {
+        let mut r = Reader::new(b, "t");
+        r.seek(at).ok()?;
+        r.u32_le().ok()
+    }
 
     fn smb2_negotiate_response(dialect: u16, security_mode: u16) -> Vec<u8> {
         let mut m = smb2_header(SMB2_NEGOTIATE, 0, 0);
@@ -473,11 +494,11 @@ mod tests {
         assert_eq!(message_complete(&[0, 0]), Ok(None));
         assert_eq!(
             message_complete(&[0x85, 0, 0, 0]),
-            Err(Error::NotSessionMessage(0x85))
+            Err(Error::unexpected("NetBIOS session message type", "0x85"))
         );
         assert_eq!(
             message_complete(&[0, 0xff, 0, 0]),
-            Err(Error::TooLarge(0xff0000))
+            Err(Error::bad_length("NetBIOS session message", 0xff0000u64))
         );
         assert_eq!(message_complete(&[0, 0, 0, 2, 1, 2, 3]), Ok(Some(6)));
     }
@@ -507,12 +528,15 @@ mod tests {
         assert_eq!(dialect_name(r.dialect), "3.1.1");
         let mut short = smb2_negotiate_response(SMB3_11, 3);
         short.truncate(4 + 64 + 10);
-        assert_eq!(parse_smb2_negotiate(&short), Err(Error::Truncated));
+        assert_eq!(
+            parse_smb2_negotiate(&short).unwrap_err().to_string(),
+            "SMB2 NEGOTIATE response: length 74 bytes, need 128"
+        );
         assert_eq!(
             parse_smb2_negotiate(&smb2_session_setup(b"x", 1)),
-            Err(Error::UnexpectedCommand(1))
+            Err(Error::unexpected("SMB2 command", "0x1"))
         );
-        assert_eq!(parse_smb2_negotiate(&smb1_negotiate()), Err(Error::NotSmb));
+        assert_eq!(parse_smb2_negotiate(&smb1_negotiate()), Err(not_smb()));
     }
 
     #[test]
@@ -572,7 +596,7 @@ mod fixtures {
         assert_eq!(s.status, STATUS_MORE_PROCESSING_REQUIRED);
         assert_eq!(s.native_os.as_deref(), Some("Windows 6.1"));
         assert_eq!(s.native_lanman.as_deref(), Some("Samba 4.17.12-Debian"));
-        let c = crate::wire::ntlm::find_challenge(&s.blob).unwrap();
+        let c = crate::ntlm::find_challenge(&s.blob).unwrap();
         assert_eq!(c.netbios_computer.as_deref(), Some("CSRSMB1"));
         let n2 = parse_smb2_negotiate(framed(fx!("samba-smb1-smb2-negotiate-all.bin"))).unwrap();
         assert_eq!((n2.status, n2.dialect, n2.security_mode), (0, SMB3_11, 1));
@@ -581,7 +605,7 @@ mod fixtures {
         let ss =
             parse_smb2_session_setup(framed(fx!("samba-smb1-smb2-session-setup.bin"))).unwrap();
         assert_eq!(ss.status, STATUS_MORE_PROCESSING_REQUIRED);
-        let c = crate::wire::ntlm::find_challenge(&ss.blob).unwrap();
+        let c = crate::ntlm::find_challenge(&ss.blob).unwrap();
         assert_eq!(c.netbios_domain.as_deref(), Some("CSRSMB1"));
         assert_eq!(c.os_version.as_deref(), Some("6.1.0"));
     }
@@ -597,7 +621,7 @@ mod fixtures {
         assert_eq!((low.status, low.dialect), (0xC000_00BB, 0));
         let ss =
             parse_smb2_session_setup(framed(fx!("samba-signed-smb2-session-setup.bin"))).unwrap();
-        let c = crate::wire::ntlm::find_challenge(&ss.blob).unwrap();
+        let c = crate::ntlm::find_challenge(&ss.blob).unwrap();
         assert_eq!(c.netbios_computer.as_deref(), Some("CSRSIGNED"));
     }
 
@@ -605,10 +629,13 @@ mod fixtures {
     fn malformed() {
         let t = fx!("malformed-truncated-negotiate.bin");
         assert_eq!(message_complete(t), Ok(None));
-        assert_eq!(parse_smb2_negotiate(t), Err(Error::Truncated));
+        assert!(matches!(
+            parse_smb2_negotiate(t),
+            Err(Error::Truncated { .. })
+        ));
         assert_eq!(
             message_complete(fx!("malformed-oversized-length.bin")),
-            Err(Error::TooLarge(0x7fffff))
+            Err(Error::bad_length("NetBIOS session message", 0x7fffffu64))
         );
     }
 }

@@ -10,6 +10,8 @@
 //! P_CONTROL_HARD_RESET_CLIENT_V3 (opcode 10) is the tls-crypt-v2 variant; it needs a
 //! client key the scanner cannot have, so it is never sent.
 
+use crate::{Error, Frame, Reader, frame};
+
 /// P_CONTROL_HARD_RESET_CLIENT_V1.
 pub const P_CONTROL_HARD_RESET_CLIENT_V1: u8 = 1;
 /// P_CONTROL_HARD_RESET_SERVER_V1.
@@ -73,26 +75,6 @@ pub struct ControlPacket {
     pub packet_id: Option<u32>,
 }
 
-/// Why a packet does not parse.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum OpenVpnError {
-    /// Not enough bytes.
-    #[error("truncated packet")]
-    Truncated,
-    /// Unknown opcode.
-    #[error("unknown opcode {0}")]
-    UnknownOpcode(u8),
-    /// A data-channel opcode where a control packet was expected.
-    #[error("not a control packet: {0}")]
-    NotControl(&'static str),
-    /// ACK count above OpenVPN's limit.
-    #[error("ack count {0} out of bounds")]
-    BadAckCount(usize),
-    /// TCP length prefix out of bounds.
-    #[error("packet length {0} out of bounds")]
-    BadLength(usize),
-}
-
 /// P_CONTROL_HARD_RESET_CLIENT_V2 with `session_id`, no ACKs, packet id 0, no payload.
 /// `tcp` adds the 2-byte length prefix.
 pub fn client_reset_v2(session_id: [u8; 8], tcp: bool) -> Vec<u8> {
@@ -109,77 +91,52 @@ pub fn client_reset_v2(session_id: [u8; 8], tcp: bool) -> Vec<u8> {
     }
 }
 
-/// TCP framing: total length (prefix + packet) of the first packet in `buf`.
-pub fn tcp_frame_len(buf: &[u8]) -> Option<usize> {
-    let len = usize::from(u16::from_be_bytes(buf.get(..2)?.try_into().ok()?));
+/// The TCP length prefix: the packet's length, within 1..=[`MAX_PACKET`].
+fn tcp_len(r: &mut Reader<'_>) -> Result<usize, Error> {
+    let len = usize::from(r.u16()?);
     if len == 0 || len > MAX_PACKET {
-        return Some(buf.len());
+        return Err(Error::bad_length("OpenVPN packet", len as u64));
     }
-    (buf.len() >= 2 + len).then_some(2 + len)
+    Ok(len)
+}
+
+/// TCP framing: a whole packet (length prefix and packet) at the start of `buf`.
+pub fn tcp_frame_len(buf: &[u8]) -> Frame {
+    frame(buf, "OpenVPN TCP packet", |r| Ok(2 + tcp_len(r)?))
 }
 
 /// Strips the TCP length prefix from a whole frame.
-pub fn tcp_unframe(buf: &[u8]) -> Result<&[u8], OpenVpnError> {
-    let len = usize::from(u16::from_be_bytes(
-        buf.get(..2)
-            .and_then(|b| b.try_into().ok())
-            .ok_or(OpenVpnError::Truncated)?,
-    ));
-    if len == 0 || len > MAX_PACKET {
-        return Err(OpenVpnError::BadLength(len));
-    }
-    buf.get(2..2 + len).ok_or(OpenVpnError::Truncated)
-}
-
-fn take<'a>(buf: &mut &'a [u8], n: usize) -> Result<&'a [u8], OpenVpnError> {
-    if buf.len() < n {
-        return Err(OpenVpnError::Truncated);
-    }
-    let (head, tail) = buf.split_at(n);
-    *buf = tail;
-    Ok(head)
-}
-
-fn take8(buf: &mut &[u8]) -> Result<[u8; 8], OpenVpnError> {
-    let b = take(buf, 8)?;
-    let mut a = [0u8; 8];
-    a.copy_from_slice(b);
-    Ok(a)
-}
-
-fn take_u32(buf: &mut &[u8]) -> Result<u32, OpenVpnError> {
-    let b = take(buf, 4)?;
-    Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+pub fn tcp_unframe(buf: &[u8]) -> Result<&[u8], Error> {
+    let mut r = Reader::new(buf, "OpenVPN TCP packet");
+    let len = tcp_len(&mut r)?;
+    r.take(len)
 }
 
 /// Parses a control packet sent without tls-auth (the only kind a server answers to a
 /// client without the key).
-pub fn parse_control(mut buf: &[u8]) -> Result<ControlPacket, OpenVpnError> {
-    let first = take(&mut buf, 1)?[0];
+pub fn parse_control(buf: &[u8]) -> Result<ControlPacket, Error> {
+    let mut r = Reader::new(buf, "OpenVPN control packet");
+    let first = r.u8()?;
     let opcode = first >> 3;
     let key_id = first & 0x07;
-    let name = opcode_name(opcode).ok_or(OpenVpnError::UnknownOpcode(opcode))?;
+    let name = opcode_name(opcode).ok_or_else(|| Error::unexpected("OpenVPN opcode", opcode))?;
     if matches!(opcode, P_DATA_V1 | P_DATA_V2) {
-        return Err(OpenVpnError::NotControl(name));
+        return Err(Error::unexpected("data-channel packet", name));
     }
-    let session_id = take8(&mut buf)?;
-    let count = usize::from(take(&mut buf, 1)?[0]);
+    let session_id = r.array()?;
+    let count = usize::from(r.u8()?);
     if count > MAX_ACKS {
-        return Err(OpenVpnError::BadAckCount(count));
+        return Err(Error::bad_length("ACK array", count as u64));
     }
     let mut acks = Vec::with_capacity(count);
     for _ in 0..count {
-        acks.push(take_u32(&mut buf)?);
+        acks.push(r.u32()?);
     }
-    let remote_session_id = if count > 0 {
-        Some(take8(&mut buf)?)
-    } else {
-        None
-    };
+    let remote_session_id = if count > 0 { Some(r.array()?) } else { None };
     let packet_id = if opcode == P_ACK_V1 {
         None
     } else {
-        Some(take_u32(&mut buf)?)
+        Some(r.u32()?)
     };
     Ok(ControlPacket {
         opcode,
@@ -223,7 +180,7 @@ mod tests {
         assert_eq!(parsed.packet_id, Some(0));
         let t = client_reset_v2(OURS, true);
         assert_eq!(&t[..2], &[0, 14]);
-        assert_eq!(tcp_frame_len(&t), Some(16));
+        assert_eq!(tcp_frame_len(&t), Ok(Some(16)));
         assert_eq!(tcp_unframe(&t).unwrap(), &p[..]);
     }
 
@@ -247,7 +204,7 @@ mod tests {
         let req = fixture("csv-tcp-client-reset.bin");
         let ours = parse_control(tcp_unframe(&req).unwrap()).unwrap();
         let b = fixture("csv-tcp-server-reset.bin");
-        let n = tcp_frame_len(&b).unwrap();
+        let n = tcp_frame_len(&b).unwrap().unwrap();
         assert_eq!(n, b.len());
         let p = parse_control(tcp_unframe(&b[..n]).unwrap()).unwrap();
         assert_eq!(p.opcode, P_CONTROL_HARD_RESET_SERVER_V2);
@@ -256,26 +213,28 @@ mod tests {
 
     #[test]
     fn malformed_packets_are_errors() {
-        assert_eq!(parse_control(b""), Err(OpenVpnError::Truncated));
-        assert_eq!(parse_control(&[0xf8]), Err(OpenVpnError::UnknownOpcode(31)));
-        assert_eq!(
-            parse_control(&[0x48, 0]),
-            Err(OpenVpnError::NotControl("P_DATA_V2"))
-        );
+        let err = |b: &[u8]| parse_control(b).unwrap_err().to_string();
+        assert_eq!(err(b""), "OpenVPN control packet: length 0 bytes, need 1");
+        assert_eq!(err(&[0xf8]), "unexpected OpenVPN opcode 31");
+        assert_eq!(err(&[0x48, 0]), "unexpected data-channel packet P_DATA_V2");
         let mut many = vec![0x40];
         many.extend_from_slice(&OURS);
         many.push(200);
-        assert_eq!(parse_control(&many), Err(OpenVpnError::BadAckCount(200)));
+        assert_eq!(err(&many), "ACK array length 200 out of bounds");
         assert_eq!(
             tcp_unframe(&[0xff, 0xff]),
-            Err(OpenVpnError::BadLength(65535))
+            Err(Error::bad_length("OpenVPN packet", 65535u64))
         );
-        assert_eq!(tcp_frame_len(&[0xff, 0xff, 1]), Some(3));
+        assert!(tcp_frame_len(&[0xff, 0xff, 1]).is_err());
+        assert_eq!(tcp_frame_len(&[0x00]), Ok(None));
         let good = fixture("csv-udp-server-reset.bin");
         for cut in 0..good.len() {
             let _ = parse_control(&good[..cut]);
         }
-        assert_eq!(parse_control(&good[..20]), Err(OpenVpnError::Truncated));
+        assert!(matches!(
+            parse_control(&good[..20]),
+            Err(Error::Truncated { len: 20, .. })
+        ));
     }
 
     proptest! {

@@ -14,7 +14,11 @@
 
 use std::fmt;
 
-pub use super::tls_suites::{suite_name, suite_weaknesses, suites_for};
+use crate::{Error, Frame, Reader, frame};
+
+mod suites;
+
+pub use suites::{suite_name, suite_weaknesses, suites_for};
 
 /// Record content type: change_cipher_spec.
 pub const CONTENT_CHANGE_CIPHER_SPEC: u8 = 20;
@@ -77,74 +81,8 @@ const SIGNATURE_SCHEMES: &[u16] = &[
     0x0501, 0x0601, 0x0303, 0x0203, 0x0201, 0x0402, 0x0502, 0x0602, 0x0302, 0x0202, 0x0301,
 ];
 
-/// What was wrong with what the server sent.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum TlsError {
-    /// Bytes that do not parse as TLS.
-    #[error("invalid message: {0}")]
-    Invalid(String),
-    /// A message ended before its length said.
-    #[error("truncated {0}")]
-    Truncated(&'static str),
-    /// A record or handshake message larger than any real server sends.
-    #[error("{what} of {len} bytes exceeds the limit")]
-    TooLarge {
-        /// Which length.
-        what: &'static str,
-        /// The length the peer announced.
-        len: usize,
-    },
-}
-
-fn invalid(msg: impl fmt::Display) -> TlsError {
-    TlsError::Invalid(msg.to_string())
-}
-
-/// A checked reader over borrowed bytes.
-struct Reader<'a> {
-    buf: &'a [u8],
-    what: &'static str,
-}
-
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8], what: &'static str) -> Self {
-        Reader { buf, what }
-    }
-    fn take(&mut self, n: usize) -> Result<&'a [u8], TlsError> {
-        if self.buf.len() < n {
-            return Err(TlsError::Truncated(self.what));
-        }
-        let (head, tail) = self.buf.split_at(n);
-        self.buf = tail;
-        Ok(head)
-    }
-    fn u8(&mut self) -> Result<u8, TlsError> {
-        Ok(self.take(1)?[0])
-    }
-    fn u16(&mut self) -> Result<u16, TlsError> {
-        let b = self.take(2)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
-    }
-    fn u24(&mut self) -> Result<usize, TlsError> {
-        let b = self.take(3)?;
-        Ok(usize::from(b[0]) << 16 | usize::from(b[1]) << 8 | usize::from(b[2]))
-    }
-    fn vec_u8(&mut self) -> Result<&'a [u8], TlsError> {
-        let n = usize::from(self.u8()?);
-        self.take(n)
-    }
-    fn vec_u16(&mut self) -> Result<&'a [u8], TlsError> {
-        let n = usize::from(self.u16()?);
-        self.take(n)
-    }
-    fn vec_u24(&mut self) -> Result<&'a [u8], TlsError> {
-        let n = self.u24()?;
-        self.take(n)
-    }
-    fn is_empty(&self) -> bool {
-        self.buf.is_empty()
-    }
+fn invalid(msg: impl fmt::Display) -> Error {
+    Error::invalid(msg)
 }
 
 // ---------------------------------------------------------------- ClientHello
@@ -276,51 +214,49 @@ fn valid_content_type(t: u8) -> bool {
     (CONTENT_CHANGE_CIPHER_SPEC..=CONTENT_APPLICATION_DATA).contains(&t)
 }
 
-/// Framing: `Some(len)` once `buf` starts with a whole record of `len` bytes. A header that
-/// cannot start a record (unknown content type, wrong major version, oversized length) is
-/// "complete" as soon as it is seen, so that [`parse_record`] reports it without waiting.
-pub fn record_complete(buf: &[u8]) -> Option<usize> {
-    let first = *buf.first()?;
-    if !valid_content_type(first) {
-        return Some(buf.len().min(5));
-    }
-    if buf.len() >= 2 && buf[1] != 3 {
-        return Some(buf.len().min(5));
-    }
-    if buf.len() < 5 {
-        return None;
-    }
-    let len = usize::from(u16::from_be_bytes([buf[3], buf[4]]));
-    if len > MAX_RECORD_PAYLOAD {
-        return Some(5);
-    }
-    (buf.len() >= 5 + len).then_some(5 + len)
-}
-
-/// Parses the record at the start of `buf`, returning it and the bytes it used.
-pub fn parse_record(buf: &[u8]) -> Result<(Record<'_>, usize), TlsError> {
-    let mut r = Reader::new(buf, "record header");
+/// Reads a record header (content type, version, payload length), refusing at the first
+/// byte that cannot start a record: an unknown content type, a major version other than 3,
+/// a length beyond [`MAX_RECORD_PAYLOAD`].
+fn record_header(buf: &[u8], r: &mut Reader<'_>) -> Result<(u8, u16, usize), Error> {
     let content_type = r.u8()?;
     if !valid_content_type(content_type) {
-        if content_type & 0x80 != 0 && buf.len() >= 3 && buf[2] == 4 {
+        if content_type & 0x80 != 0 && buf.get(2) == Some(&4) {
             return Err(invalid("SSLv2 server hello"));
         }
         return Err(invalid(format_args!(
             "not TLS: record type 0x{content_type:02x}"
         )));
     }
-    let version = r.u16()?;
-    if version >> 8 != 3 {
-        return Err(invalid(format_args!("record version 0x{version:04x}")));
+    let major = r.u8()?;
+    if major != 3 {
+        return Err(Error::unexpected(
+            "TLS record major version",
+            format_args!("0x{major:02x}"),
+        ));
     }
+    let version = u16::from_be_bytes([major, r.u8()?]);
     let len = usize::from(r.u16()?);
     if len > MAX_RECORD_PAYLOAD {
-        return Err(TlsError::TooLarge {
+        return Err(Error::TooLarge {
             what: "record",
             len,
         });
     }
-    r.what = "record";
+    Ok((content_type, version, len))
+}
+
+/// Framing: a whole record (header and payload) at the start of `buf`.
+pub fn record_complete(buf: &[u8]) -> Frame {
+    frame(buf, "TLS record", |r| {
+        let (_, _, len) = record_header(buf, r)?;
+        Ok(5 + len)
+    })
+}
+
+/// Parses the record at the start of `buf`, returning it and the bytes it used.
+pub fn parse_record(buf: &[u8]) -> Result<(Record<'_>, usize), Error> {
+    let mut r = Reader::new(buf, "TLS record");
+    let (content_type, version, len) = record_header(buf, &mut r)?;
     let payload = r.take(len)?;
     Ok((
         Record {
@@ -371,7 +307,7 @@ impl Alert {
 }
 
 /// Parses an alert record's payload.
-pub fn parse_alert(payload: &[u8]) -> Result<Alert, TlsError> {
+pub fn parse_alert(payload: &[u8]) -> Result<Alert, Error> {
     let mut r = Reader::new(payload, "alert");
     Ok(Alert {
         level: r.u8()?,
@@ -404,7 +340,7 @@ impl ServerHello {
 }
 
 /// Parses a ServerHello handshake body (without the 4-byte handshake header).
-pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, TlsError> {
+pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, Error> {
     let mut r = Reader::new(body, "ServerHello");
     let legacy_version = r.u16()?;
     if legacy_version >> 8 != 3 {
@@ -446,7 +382,7 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, TlsError> {
 }
 
 /// Parses a TLS ≤ 1.2 Certificate body: the chain as sent, leaf first (DER, not parsed).
-pub fn parse_certificate_chain(body: &[u8]) -> Result<Vec<Vec<u8>>, TlsError> {
+pub fn parse_certificate_chain(body: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
     let mut r = Reader::new(body, "Certificate");
     let mut list = Reader::new(r.vec_u24()?, "certificate list");
     let mut chain = Vec::new();
@@ -497,7 +433,7 @@ impl ServerFlight {
     }
 
     /// Feeds one record from the server.
-    pub fn push_record(&mut self, rec: &Record<'_>) -> Result<(), TlsError> {
+    pub fn push_record(&mut self, rec: &Record<'_>) -> Result<(), Error> {
         match rec.content_type {
             CONTENT_ALERT => {
                 // An alert may be encrypted after a TLS 1.3 ServerHello; only the first counts.
@@ -511,7 +447,7 @@ impl ServerFlight {
                     return Ok(());
                 }
                 if self.pending.len() + rec.payload.len() > MAX_HANDSHAKE_MESSAGE + 4 {
-                    return Err(TlsError::TooLarge {
+                    return Err(Error::TooLarge {
                         what: "handshake message",
                         len: self.pending.len() + rec.payload.len(),
                     });
@@ -527,29 +463,27 @@ impl ServerFlight {
         }
     }
 
-    fn drain_messages(&mut self) -> Result<(), TlsError> {
+    fn drain_messages(&mut self) -> Result<(), Error> {
         let mut used = 0;
         loop {
             if self.finished() {
                 self.pending.clear();
                 return Ok(());
             }
-            let rest = &self.pending[used..];
-            if rest.len() < 4 {
+            let mut r = Reader::new(&self.pending[used..], "TLS handshake message");
+            let (Ok(ty), Ok(len)) = (r.u8(), r.u24()) else {
                 break;
-            }
-            let ty = rest[0];
-            let len = usize::from(rest[1]) << 16 | usize::from(rest[2]) << 8 | usize::from(rest[3]);
+            };
             if len > MAX_HANDSHAKE_MESSAGE {
-                return Err(TlsError::TooLarge {
+                return Err(Error::TooLarge {
                     what: "handshake message",
                     len,
                 });
             }
-            if rest.len() < 4 + len {
+            let Ok(body) = r.take(len) else {
                 break;
-            }
-            let body = rest[4..4 + len].to_vec();
+            };
+            let body = body.to_vec();
             self.handle_message(ty, &body)?;
             used += 4 + len;
         }
@@ -557,7 +491,7 @@ impl ServerFlight {
         Ok(())
     }
 
-    fn handle_message(&mut self, ty: u8, body: &[u8]) -> Result<(), TlsError> {
+    fn handle_message(&mut self, ty: u8, body: &[u8]) -> Result<(), Error> {
         if self.server_hello.is_none() && ty != HS_SERVER_HELLO {
             return Err(invalid(format_args!(
                 "handshake message {ty} before ServerHello"
@@ -574,7 +508,11 @@ impl ServerFlight {
             HS_SERVER_KEY_EXCHANGE => self.server_key_exchange = true,
             HS_CERTIFICATE_REQUEST => {
                 if body.is_empty() {
-                    return Err(TlsError::Truncated("CertificateRequest"));
+                    return Err(Error::Truncated {
+                        what: "CertificateRequest",
+                        len: 0,
+                        need: 1,
+                    });
                 }
                 self.certificate_request = true;
             }
@@ -588,18 +526,16 @@ impl ServerFlight {
 
 /// Feeds every whole record in `buf` to `flight`; returns the bytes used. Stops early once
 /// the flight is finished. For tests and fuzzing over recorded server bytes.
-pub fn read_flight(buf: &[u8], flight: &mut ServerFlight) -> Result<usize, TlsError> {
+pub fn read_flight(buf: &[u8], flight: &mut ServerFlight) -> Result<usize, Error> {
     let mut used = 0;
     while !flight.finished() {
         let rest = &buf[used..];
-        match record_complete(rest) {
-            None => break,
-            Some(_) => {
-                let (rec, n) = parse_record(rest)?;
-                flight.push_record(&rec)?;
-                used += n;
-            }
+        if record_complete(rest)?.is_none() {
+            break;
         }
+        let (rec, n) = parse_record(rest)?;
+        flight.push_record(&rec)?;
+        used += n;
     }
     Ok(used)
 }
@@ -618,7 +554,7 @@ mod tests {
         };
     }
 
-    fn flight(bytes: &[u8]) -> Result<ServerFlight, TlsError> {
+    fn flight(bytes: &[u8]) -> Result<ServerFlight, Error> {
         let mut f = ServerFlight::new();
         read_flight(bytes, &mut f)?;
         Ok(f)
@@ -792,10 +728,13 @@ mod tests {
     fn http_reply_is_not_tls() {
         let bytes = fixture!("nginx-http-port-reply.bin");
         assert!(bytes.starts_with(b"HTTP/1.1 400"));
-        assert_eq!(record_complete(bytes), Some(5));
         assert_eq!(
-            flight(bytes).unwrap_err(),
-            TlsError::Invalid("not TLS: record type 0x48".into())
+            record_complete(bytes),
+            Err(Error::Invalid("not TLS: record type 0x48".into()))
+        );
+        assert_eq!(
+            flight(bytes).unwrap_err().to_string(),
+            "invalid message: not TLS: record type 0x48"
         );
     }
 
@@ -813,18 +752,24 @@ mod tests {
         assert_eq!(flight(&rec).unwrap().server_hello, None); // waits for the rest
         rec[8] = 2; // body length 2: version only
         assert_eq!(
-            flight(&rec).unwrap_err(),
-            TlsError::Truncated("ServerHello")
+            flight(&rec).unwrap_err().to_string(),
+            "ServerHello: length 2 bytes, need 34"
         );
     }
 
     #[test]
     fn oversized_records_and_messages_are_refused() {
         let rec = [22, 3, 3, 0xFF, 0xFF];
-        assert_eq!(record_complete(&rec), Some(5));
+        assert_eq!(
+            record_complete(&rec),
+            Err(Error::TooLarge {
+                what: "record",
+                len: 0xFFFF
+            })
+        );
         assert_eq!(
             parse_record(&rec).unwrap_err(),
-            TlsError::TooLarge {
+            Error::TooLarge {
                 what: "record",
                 len: 0xFFFF
             }
@@ -834,7 +779,7 @@ mod tests {
         let err = flight(&rec).unwrap_err();
         assert!(matches!(
             err,
-            TlsError::TooLarge {
+            Error::TooLarge {
                 what: "handshake message",
                 ..
             }
@@ -844,15 +789,15 @@ mod tests {
     #[test]
     fn messages_before_server_hello_are_invalid() {
         let rec = [22, 3, 3, 0, 4, HS_SERVER_HELLO_DONE, 0, 0, 0];
-        assert!(matches!(flight(&rec).unwrap_err(), TlsError::Invalid(_)));
+        assert!(matches!(flight(&rec).unwrap_err(), Error::Invalid(_)));
         let rec = [23, 3, 3, 0, 1, 0];
-        assert!(matches!(flight(&rec).unwrap_err(), TlsError::Invalid(_)));
+        assert!(matches!(flight(&rec).unwrap_err(), Error::Invalid(_)));
     }
 
     #[test]
     fn ssh_banner_is_not_tls() {
         let err = flight(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n").unwrap_err();
-        assert_eq!(err, TlsError::Invalid("not TLS: record type 0x53".into()));
+        assert_eq!(err, Error::Invalid("not TLS: record type 0x53".into()));
     }
 
     #[test]
@@ -870,7 +815,7 @@ mod tests {
 
     #[test]
     fn suite_table_is_sorted_unique_and_classified() {
-        use super::super::tls_suites::SUITES;
+        use super::suites::SUITES;
         use clinicscan_model::SuiteWeakness::*;
         assert!(SUITES.windows(2).all(|w| w[0].0 < w[1].0));
         assert!(SUITES.len() >= 340, "{}", SUITES.len());

@@ -2,23 +2,29 @@
 //! ("220 text") or multi-line ("220-first", ..., "220 last"), and the FEAT list (RFC 2389).
 //! Hand-written: a reply parser is a few lines; FTP client crates log in and transfer files.
 
+use crate::{Error, Frame};
+
 /// Longest reply line we accept.
 pub const MAX_LINE: usize = 1024;
 /// Most lines in one reply (a FEAT list or a long banner).
 pub const MAX_LINES: usize = 200;
 
-/// What a peer sent that is not an FTP reply.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
-    /// A line does not start with a three-digit code where one is required.
-    #[error("not an FTP reply line")]
-    NotReply,
-    /// A line is longer than [`MAX_LINE`].
-    #[error("reply line longer than {MAX_LINE} bytes")]
-    LineTooLong,
-    /// More than [`MAX_LINES`] lines in one reply.
-    #[error("reply longer than {MAX_LINES} lines")]
-    TooManyLines,
+fn not_reply() -> Error {
+    Error::invalid("not an FTP reply line")
+}
+
+fn line_too_long(len: usize) -> Error {
+    Error::TooLarge {
+        what: "FTP reply line",
+        len,
+    }
+}
+
+fn too_many_lines() -> Error {
+    Error::TooMany {
+        what: "lines in one FTP reply",
+        max: MAX_LINES,
+    }
 }
 
 /// One reply.
@@ -47,29 +53,29 @@ fn code_of(line: &[u8]) -> Option<(u16, u8)> {
 }
 
 /// Framing: `Ok(Some(n))` once a whole reply of `n` bytes is in `buf`.
-pub fn reply_complete(buf: &[u8]) -> Result<Option<usize>, Error> {
+pub fn reply_complete(buf: &[u8]) -> Frame {
     let mut start = 0;
     let mut first: Option<u16> = None;
     for count in 0.. {
         if count > MAX_LINES {
-            return Err(Error::TooManyLines);
+            return Err(too_many_lines());
         }
         let rest = &buf[start..];
         let Some(i) = rest.iter().position(|&b| b == b'\n') else {
             if rest.len() > MAX_LINE {
-                return Err(Error::LineTooLong);
+                return Err(line_too_long(rest.len()));
             }
             return Ok(None);
         };
         if i > MAX_LINE {
-            return Err(Error::LineTooLong);
+            return Err(line_too_long(i));
         }
         let line = &rest[..i];
         start += i + 1;
         match (first, code_of(line)) {
             (None, Some((code, b'-'))) => first = Some(code),
             (None, Some(_)) => return Ok(Some(start)),
-            (None, None) => return Err(Error::NotReply),
+            (None, None) => return Err(not_reply()),
             // RFC 959: the last line starts with the same code followed by a space
             (Some(c), Some((code, sep))) if code == c && sep != b'-' => return Ok(Some(start)),
             (Some(_), _) => {}
@@ -92,7 +98,7 @@ pub fn parse_reply(bytes: &[u8]) -> Result<Reply, Error> {
                 code = Some(c);
                 &raw[3..]
             }
-            (None, None) => return Err(Error::NotReply),
+            (None, None) => return Err(not_reply()),
             (Some(c), Some((c2, _))) if c == c2 => &raw[3..],
             (Some(_), _) => raw,
         };
@@ -102,11 +108,11 @@ pub fn parse_reply(bytes: &[u8]) -> Result<Reply, Error> {
             .unwrap_or(text);
         lines.push(printable(text).trim().to_string());
         if lines.len() > MAX_LINES {
-            return Err(Error::TooManyLines);
+            return Err(too_many_lines());
         }
     }
     Ok(Reply {
-        code: code.ok_or(Error::NotReply)?,
+        code: code.ok_or_else(not_reply)?,
         lines,
     })
 }
@@ -186,12 +192,12 @@ mod tests {
 
     #[test]
     fn malformed() {
-        assert_eq!(reply_complete(b"SSH-2.0-x\r\n"), Err(Error::NotReply));
-        assert_eq!(reply_complete(&[b'2'; 2000]), Err(Error::LineTooLong));
+        assert_eq!(reply_complete(b"SSH-2.0-x\r\n"), Err(not_reply()));
+        assert_eq!(reply_complete(&[b'2'; 2000]), Err(line_too_long(2000)));
         let mut many = b"220-x\r\n".to_vec();
         many.extend(b" y\r\n".repeat(MAX_LINES + 2));
-        assert_eq!(reply_complete(&many), Err(Error::TooManyLines));
-        assert_eq!(parse_reply(b"hello\r\n"), Err(Error::NotReply));
+        assert_eq!(reply_complete(&many), Err(too_many_lines()));
+        assert_eq!(parse_reply(b"hello\r\n"), Err(not_reply()));
     }
 }
 
@@ -245,11 +251,11 @@ mod fixtures {
     fn malformed() {
         assert_eq!(
             reply_complete(fx!("malformed-no-code.bin")),
-            Err(Error::NotReply)
+            Err(not_reply())
         );
         assert_eq!(
             reply_complete(fx!("malformed-endless-multiline.bin")),
-            Err(Error::TooManyLines)
+            Err(too_many_lines())
         );
     }
 }

@@ -4,6 +4,8 @@
 //! The C-ECHO command set is encoded in Implicit VR Little Endian (PS3.5 section A.1), as
 //! PS3.7 requires for every command set.
 
+use crate::{Error, Frame, Reader, frame};
+
 /// Verification SOP Class.
 pub const VERIFICATION_SOP_CLASS: &str = "1.2.840.10008.1.1";
 /// DICOM Application Context Name.
@@ -38,26 +40,6 @@ pub mod pdu {
     pub const RELEASE_RP: u8 = 0x06;
     /// A-ABORT.
     pub const ABORT: u8 = 0x07;
-}
-
-/// Why a PDU does not parse.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DicomError {
-    /// Not enough bytes.
-    #[error("truncated PDU")]
-    Truncated,
-    /// PDU length larger than clinicscan accepts.
-    #[error("PDU length {0} out of bounds")]
-    BadLength(u64),
-    /// Unknown PDU type.
-    #[error("unknown PDU type 0x{0:02x}")]
-    UnknownType(u8),
-    /// An item's length runs past its PDU.
-    #[error("item 0x{0:02x} runs past its PDU")]
-    BadItem(u8),
-    /// A command element's length runs past the command set.
-    #[error("command element ({0:04x},{1:04x}) runs past the command set")]
-    BadElement(u16, u16),
 }
 
 /// A-ASSOCIATE-AC, the parts clinicscan reports.
@@ -232,11 +214,6 @@ pub fn release_rq() -> Vec<u8> {
     pdu_bytes(pdu::RELEASE_RQ, &[0; 4])
 }
 
-/// A-ABORT from the service user.
-pub fn abort() -> Vec<u8> {
-    pdu_bytes(pdu::ABORT, &[0; 4])
-}
-
 fn element(out: &mut Vec<u8>, elem: u16, value: &[u8]) {
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&elem.to_le_bytes());
@@ -266,27 +243,31 @@ pub fn c_echo_rq(pc_id: u8, message_id: u16) -> Vec<u8> {
     pdu_bytes(pdu::P_DATA_TF, &pdv)
 }
 
-/// Length of the PDU at the start of `buf`, once all of it is there (a length beyond
-/// [`MAX_PDU`] is reported complete so the parser can reject it).
-pub fn pdu_len(buf: &[u8]) -> Option<usize> {
-    let h = buf.get(..6)?;
-    let len = u32::from_be_bytes([h[2], h[3], h[4], h[5]]) as usize;
-    if len > MAX_PDU {
-        return Some(buf.len());
+/// Reads a PDU header: the type and the body length, within [`MAX_PDU`].
+fn pdu_header(r: &mut Reader<'_>) -> Result<(u8, usize), Error> {
+    let ty = r.u8()?;
+    r.skip(1)?;
+    let len = r.u32()?;
+    if len as usize > MAX_PDU {
+        return Err(Error::bad_length("DICOM PDU", len));
     }
-    (buf.len() >= 6 + len).then_some(6 + len)
+    Ok((ty, len as usize))
+}
+
+/// Framing: a whole PDU at the start of `buf`.
+pub fn pdu_len(buf: &[u8]) -> Frame {
+    frame(buf, "DICOM PDU", |r| Ok(6 + pdu_header(r)?.1))
 }
 
 /// Splits `body` into items (type, content).
-fn items(mut body: &[u8]) -> Result<Vec<(u8, &[u8])>, DicomError> {
+fn items(body: &[u8]) -> Result<Vec<(u8, &[u8])>, Error> {
+    let mut r = Reader::new(body, "DICOM item");
     let mut out = Vec::new();
-    while !body.is_empty() {
-        let h = body.get(..4).ok_or(DicomError::Truncated)?;
-        let kind = h[0];
-        let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
-        let content = body.get(4..4 + len).ok_or(DicomError::BadItem(kind))?;
-        out.push((kind, content));
-        body = &body[4 + len..];
+    while !r.is_empty() {
+        let kind = r.u8()?;
+        r.skip(1)?;
+        let len = usize::from(r.u16()?);
+        out.push((kind, r.take(len)?));
     }
     Ok(out)
 }
@@ -298,26 +279,24 @@ fn uid_text(b: &[u8]) -> String {
 }
 
 /// Parses one PDU.
-pub fn parse_pdu(buf: &[u8]) -> Result<Pdu, DicomError> {
-    let h = buf.get(..6).ok_or(DicomError::Truncated)?;
-    let len = u32::from_be_bytes([h[2], h[3], h[4], h[5]]);
-    if len as usize > MAX_PDU {
-        return Err(DicomError::BadLength(u64::from(len)));
-    }
-    let body = buf.get(6..6 + len as usize).ok_or(DicomError::Truncated)?;
-    match h[0] {
+pub fn parse_pdu(buf: &[u8]) -> Result<Pdu, Error> {
+    let mut r = Reader::new(buf, "DICOM PDU");
+    let (ty, len) = pdu_header(&mut r)?;
+    let mut body = r.sub(len, "DICOM PDU")?;
+    match ty {
         pdu::ASSOCIATE_AC => {
-            let vars = body.get(68..).ok_or(DicomError::Truncated)?;
+            body.skip(68)?;
             let mut ac = AssociateAc::default();
-            for (kind, content) in items(vars)? {
+            for (kind, content) in items(body.rest())? {
                 match kind {
                     0x21 => {
-                        let hdr = content.get(..4).ok_or(DicomError::BadItem(kind))?;
-                        let ts = items(&content[4..])?
+                        let mut c = Reader::new(content, "DICOM presentation context");
+                        let [id, _, result, _] = c.array()?;
+                        let ts = items(c.rest())?
                             .into_iter()
                             .find(|(k, _)| *k == 0x40)
                             .map(|(_, c)| uid_text(c));
-                        ac.contexts.push((hdr[0], hdr[2], ts));
+                        ac.contexts.push((id, result, ts));
                     }
                     0x50 => {
                         for (sub, c) in items(content)? {
@@ -340,41 +319,37 @@ pub fn parse_pdu(buf: &[u8]) -> Result<Pdu, DicomError> {
             Ok(Pdu::AssociateAc(ac))
         }
         pdu::ASSOCIATE_RJ => {
-            let b = body.get(..4).ok_or(DicomError::Truncated)?;
+            let [_, result, source, reason] = body.array()?;
             Ok(Pdu::AssociateRj(AssociateRj {
-                result: b[1],
-                source: b[2],
-                reason: b[3],
+                result,
+                source,
+                reason,
             }))
         }
         pdu::ABORT => {
-            let b = body.get(..4).ok_or(DicomError::Truncated)?;
-            Ok(Pdu::Abort(Abort {
-                source: b[2],
-                reason: b[3],
-            }))
+            let [_, _, source, reason] = body.array()?;
+            Ok(Pdu::Abort(Abort { source, reason }))
         }
         pdu::P_DATA_TF => {
             let mut pdvs = Vec::new();
-            let mut rest = body;
-            while !rest.is_empty() {
-                let l = rest.get(..4).ok_or(DicomError::Truncated)?;
-                let ilen = u32::from_be_bytes([l[0], l[1], l[2], l[3]]) as usize;
+            while !body.is_empty() {
+                let ilen = body.u32()?;
                 if ilen < 2 {
-                    return Err(DicomError::BadItem(pdu::P_DATA_TF));
+                    return Err(Error::bad_length("DICOM PDV item", ilen));
                 }
-                let pdv = rest
-                    .get(4..4 + ilen)
-                    .ok_or(DicomError::BadItem(pdu::P_DATA_TF))?;
-                pdvs.push((pdv[0], pdv[1], pdv[2..].to_vec()));
-                rest = &rest[4 + ilen..];
+                let mut pdv = body.sub(ilen as usize, "DICOM PDV item")?;
+                let [context, header] = pdv.array()?;
+                pdvs.push((context, header, pdv.rest().to_vec()));
             }
             Ok(Pdu::PData(pdvs))
         }
         pdu::RELEASE_RQ => Ok(Pdu::ReleaseRq),
         pdu::RELEASE_RP => Ok(Pdu::ReleaseRp),
         pdu::ASSOCIATE_RQ => Ok(Pdu::AssociateRq),
-        other => Err(DicomError::UnknownType(other)),
+        other => Err(Error::unexpected(
+            "DICOM PDU type",
+            format_args!("0x{other:02x}"),
+        )),
     }
 }
 
@@ -393,16 +368,14 @@ pub struct Command {
 pub const C_ECHO_RSP: u16 = 0x8030;
 
 /// Parses an Implicit VR Little Endian command set.
-pub fn parse_command(mut b: &[u8]) -> Result<Command, DicomError> {
+pub fn parse_command(b: &[u8]) -> Result<Command, Error> {
+    let mut r = Reader::new(b, "DICOM command set");
     let mut cmd = Command::default();
-    while !b.is_empty() {
-        let h = b.get(..8).ok_or(DicomError::Truncated)?;
-        let group = u16::from_le_bytes([h[0], h[1]]);
-        let elem = u16::from_le_bytes([h[2], h[3]]);
-        let len = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
-        let value = b
-            .get(8..8usize.saturating_add(len))
-            .ok_or(DicomError::BadElement(group, elem))?;
+    while !r.is_empty() {
+        let group = r.u16_le()?;
+        let elem = r.u16_le()?;
+        let len = usize::try_from(r.u32_le()?).unwrap_or(usize::MAX);
+        let value = r.take(len)?;
         let us = (value.len() == 2).then(|| u16::from_le_bytes([value[0], value[1]]));
         if group == 0 {
             match elem {
@@ -412,21 +385,8 @@ pub fn parse_command(mut b: &[u8]) -> Result<Command, DicomError> {
                 _ => {}
             }
         }
-        b = &b[8 + len..];
     }
     Ok(cmd)
-}
-
-/// The text of a presentation context result.
-pub fn context_result_text(r: u8) -> &'static str {
-    match r {
-        0 => "acceptance",
-        1 => "user-rejection",
-        2 => "no-reason (provider rejection)",
-        3 => "abstract-syntax-not-supported (provider rejection)",
-        4 => "transfer-syntaxes-not-supported (provider rejection)",
-        _ => "reserved",
-    }
 }
 
 #[cfg(test)]
@@ -443,7 +403,7 @@ mod tests {
     fn associate_rq_layout() {
         let rq = associate_rq("CLINICSCAN", "ANY-SCP");
         assert_eq!(rq[0], pdu::ASSOCIATE_RQ);
-        assert_eq!(pdu_len(&rq), Some(rq.len()));
+        assert_eq!(pdu_len(&rq), Ok(Some(rq.len())));
         assert_eq!(&rq[10..26], b"ANY-SCP         ");
         assert_eq!(&rq[26..42], b"CLINICSCAN      ");
         let it = items(&rq[74..]).unwrap();
@@ -474,7 +434,7 @@ mod tests {
     #[test]
     fn recorded_storescp_accept() {
         let b = fixture("csv-storescp-associate-ac.bin");
-        assert_eq!(pdu_len(&b), Some(b.len()));
+        assert_eq!(pdu_len(&b), Ok(Some(b.len())));
         let Pdu::AssociateAc(ac) = parse_pdu(&b).unwrap() else {
             panic!("not an AC")
         };
@@ -533,27 +493,31 @@ mod tests {
 
     #[test]
     fn malformed_pdus_are_errors() {
-        assert_eq!(parse_pdu(&[2, 0, 0, 0]), Err(DicomError::Truncated));
+        let err = |b: &[u8]| parse_pdu(b).unwrap_err().to_string();
+        assert_eq!(err(&[2, 0, 0, 0]), "DICOM PDU: length 4 bytes, need 6");
         assert_eq!(
-            parse_pdu(&[2, 0, 0xff, 0xff, 0xff, 0xff]),
-            Err(DicomError::BadLength(0xffff_ffff))
+            err(&[2, 0, 0xff, 0xff, 0xff, 0xff]),
+            "DICOM PDU length 4294967295 out of bounds"
         );
-        assert_eq!(pdu_len(&[2, 0, 0xff, 0xff, 0xff, 0xff]), Some(6));
-        assert_eq!(
-            parse_pdu(&[9, 0, 0, 0, 0, 0]),
-            Err(DicomError::UnknownType(9))
-        );
+        assert!(pdu_len(&[2, 0, 0xff, 0xff, 0xff, 0xff]).is_err());
+        assert_eq!(pdu_len(&[2, 0, 0, 0, 0]), Ok(None));
+        assert_eq!(err(&[9, 0, 0, 0, 0, 0]), "unexpected DICOM PDU type 0x09");
         let mut bad_item = vec![2, 0, 0, 0, 0, 72];
         bad_item.extend_from_slice(&[0; 68]);
         bad_item.extend_from_slice(&[0x21, 0, 0xff, 0xff]);
-        assert_eq!(parse_pdu(&bad_item), Err(DicomError::BadItem(0x21)));
+        assert_eq!(err(&bad_item), "DICOM item: length 4 bytes, need 65539");
         assert_eq!(
-            parse_pdu(&[4, 0, 0, 0, 0, 5, 0, 0, 0, 1, 1]),
-            Err(DicomError::BadItem(4))
+            err(&[4, 0, 0, 0, 0, 5, 0, 0, 0, 1, 1]),
+            "DICOM PDV item length 1 out of bounds"
         );
         assert_eq!(
-            parse_command(&[0, 0, 0, 9, 0xff, 0xff, 0xff, 0xff]),
-            Err(DicomError::BadElement(0, 0x0900))
+            parse_command(&[0, 0, 0, 9, 0xff, 0xff, 0xff, 0xff])
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "DICOM command set: length 8 bytes, need {}",
+                8 + 0xffff_ffffusize
+            )
         );
         let ac = fixture("csv-storescp-associate-ac.bin");
         for cut in 0..ac.len() {

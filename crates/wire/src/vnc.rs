@@ -2,18 +2,13 @@
 //! message, then the security type list (3.7+) or the single security type (3.3), or the
 //! server's failure reason. clinicscan never picks a security type: it reads and closes.
 
+use crate::{Error, Frame, Reader};
+
 /// Longest failure reason we read.
 pub const MAX_REASON: usize = 1024;
 
-/// What a peer sent that is not RFB.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
-    /// The first 12 bytes are not "RFB xxx.yyy\n".
-    #[error("not an RFB ProtocolVersion message")]
-    NotRfb,
-    /// A failure reason longer than [`MAX_REASON`].
-    #[error("failure reason length {0} too large")]
-    ReasonTooLong(u32),
+fn not_rfb() -> Error {
+    Error::invalid("not an RFB ProtocolVersion message")
 }
 
 /// Parsed ProtocolVersion.
@@ -50,15 +45,22 @@ impl Version {
     }
 }
 
+/// Framing: the 12-byte ProtocolVersion at the start of `buf`.
+pub fn version_complete(buf: &[u8]) -> Frame {
+    Ok((buf.len() >= 12).then_some(12))
+}
+
 /// Parses the 12-byte ProtocolVersion.
 pub fn parse_version(b: &[u8]) -> Result<Version, Error> {
-    let b = b.get(..12).ok_or(Error::NotRfb)?;
+    let b: [u8; 12] = Reader::new(b, "RFB ProtocolVersion")
+        .array()
+        .map_err(|_| not_rfb())?;
     if &b[..4] != b"RFB " || b[7] != b'.' || b[11] != b'\n' {
-        return Err(Error::NotRfb);
+        return Err(not_rfb());
     }
     let num = |s: &[u8]| -> Result<u16, Error> {
         if !s.iter().all(u8::is_ascii_digit) {
-            return Err(Error::NotRfb);
+            return Err(not_rfb());
         }
         Ok(s.iter().fold(0u16, |a, &d| a * 10 + (d - b'0') as u16))
     };
@@ -80,42 +82,44 @@ pub enum Security {
 /// Framing and parsing of the security message after the version exchange:
 /// `Ok(Some((security, n)))` once it is complete in `buf`.
 pub fn parse_security(buf: &[u8], list_form: bool) -> Result<Option<(Security, usize)>, Error> {
-    let (zero, head) = if list_form {
-        let Some(&count) = buf.first() else {
+    let mut r = Reader::new(buf, "RFB security message");
+    if list_form {
+        let Ok(count) = r.u8() else {
             return Ok(None);
         };
         if count > 0 {
-            let n = 1 + count as usize;
-            return Ok(buf.get(1..n).map(|t| (Security::Types(t.to_vec()), n)));
+            let types = r.take(usize::from(count)).ok();
+            return Ok(types.map(|t| (Security::Types(t.to_vec()), r.position())));
         }
-        (true, 1)
     } else {
-        let Some(t) = buf.get(..4) else {
+        let Ok(t) = r.u32() else {
             return Ok(None);
         };
-        let t = u32::from_be_bytes([t[0], t[1], t[2], t[3]]);
         if t != 0 {
             // 3.3: the server decides; types are small numbers
             return Ok(Some((Security::Types(vec![t.min(255) as u8]), 4)));
         }
-        (true, 4)
-    };
-    debug_assert!(zero);
-    let Some(l) = buf.get(head..head + 4) else {
+    }
+    // No type: the failure reason follows.
+    let Ok(len) = r.u32() else {
         return Ok(None);
     };
-    let len = u32::from_be_bytes([l[0], l[1], l[2], l[3]]);
     if len as usize > MAX_REASON {
-        return Err(Error::ReasonTooLong(len));
+        return Err(Error::bad_length("RFB failure reason", len));
     }
-    let end = head + 4 + len as usize;
-    Ok(buf.get(head + 4..end).map(|r| {
-        let reason: String = String::from_utf8_lossy(r)
-            .chars()
-            .filter(|c| !c.is_control())
-            .collect();
-        (Security::Failure(reason), end)
-    }))
+    let Ok(reason) = r.take(len as usize) else {
+        return Ok(None);
+    };
+    let reason: String = String::from_utf8_lossy(reason)
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
+    Ok(Some((Security::Failure(reason), r.position())))
+}
+
+/// Framing of the security message (see [`parse_security`]).
+pub fn security_complete(buf: &[u8], list_form: bool) -> Frame {
+    parse_security(buf, list_form).map(|o| o.map(|(_, n)| n))
 }
 
 /// The IANA "RFB Security Types" name of a type.
@@ -158,9 +162,9 @@ mod tests {
         let ultra = parse_version(b"RFB 003.006\n").unwrap();
         assert!(!ultra.has_type_list());
         assert_eq!(ultra.client_reply(), b"RFB 003.003\n");
-        assert_eq!(parse_version(b"RFB 003.00"), Err(Error::NotRfb));
-        assert_eq!(parse_version(b"RFB 0x3.008\n"), Err(Error::NotRfb));
-        assert_eq!(parse_version(b"SSH-2.0-abcd"), Err(Error::NotRfb));
+        assert_eq!(parse_version(b"RFB 003.00"), Err(not_rfb()));
+        assert_eq!(parse_version(b"RFB 0x3.008\n"), Err(not_rfb()));
+        assert_eq!(parse_version(b"SSH-2.0-abcd"), Err(not_rfb()));
     }
 
     #[test]
@@ -186,7 +190,7 @@ mod tests {
         );
         assert_eq!(
             parse_security(&[0, 0xff, 0, 0, 0], true),
-            Err(Error::ReasonTooLong(0xff000000))
+            Err(Error::bad_length("RFB failure reason", 0xff00_0000u32))
         );
         assert_eq!(security_type_name(19), "VeNCrypt");
     }
@@ -239,7 +243,7 @@ mod fixtures {
         );
         assert_eq!(
             parse(fx!("malformed-oversized-reason.bin")),
-            Err(Error::ReasonTooLong(0x7fff_ffff))
+            Err(Error::bad_length("RFB failure reason", 0x7fff_ffffu32))
         );
     }
 }
