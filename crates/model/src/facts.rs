@@ -367,7 +367,9 @@ pub struct SshFacts {
 pub struct FtpFacts {
     /// The greeting (220) text.
     pub banner: String,
-    /// Anonymous login accepted (the only login clinicscan ever attempts).
+    /// Anonymous login accepted (the only login clinicscan ever attempts). `null` also when
+    /// the server asked for a password without inviting an anonymous one: clinicscan then
+    /// sends none, since without anonymous access the PASS would be a failed login.
     pub anonymous: Option<bool>,
     /// AUTH TLS offered (FEAT or AUTH reply).
     #[serde(default)]
@@ -407,7 +409,10 @@ pub struct VncFacts {
     /// Security types offered.
     #[serde(default)]
     pub security_types: Vec<VncSecurityType>,
-    /// Security type "None" offered: anyone can connect without a password.
+    /// Anyone can connect without a password: the server offered security type "None" and
+    /// accepted it when chosen (SecurityResult OK; ServerInit before RFB 3.8). `false`: no
+    /// "None" offered. `null`: "None" offered but the connection did not complete (see
+    /// `failure_reason` and the probe errors).
     pub no_auth: Option<bool>,
     /// The server's failure reason, if it refused the connection.
     #[serde(default)]
@@ -565,6 +570,23 @@ pub struct MssqlFacts {
 pub struct PostgresFacts {
     /// The server answered SSLRequest with 'S'.
     pub ssl_supported: Option<bool>,
+    /// The authentication method pg_hba.conf chose for a StartupMessage as user
+    /// `postgres` to database `postgres` from the scanner's address (over TLS when the
+    /// server offers it): "trust" (AuthenticationOk: logged in without a password),
+    /// "password" (cleartext), "md5", "scram-sha-256", "gss", "sspi". No password is ever
+    /// sent; `null` when the server refused the startup (see `startup_error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_method: Option<String>,
+    /// The SASL mechanisms offered, e.g. ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sasl_mechanisms: Vec<String>,
+    /// The StartupMessage went over TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_over_tls: Option<bool>,
+    /// The server's error instead of an authentication request, e.g. "no pg_hba.conf entry
+    /// for host ...".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_error: Option<String>,
 }
 
 /// Facts about a MySQL or MariaDB server.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clinicscan_model::{
-    FtpFacts, NtlmInfo, RdpFacts, Service, SmbFacts, VncFacts, VncSecurityType,
+    FtpFacts, NtlmInfo, ProbeErrorKind, RdpFacts, Service, SmbFacts, VncFacts, VncSecurityType,
 };
 use clinicscan_probe::hooks::{self, ProbeOptions};
 use clinicscan_testlab::{LabSpec, run_test_in_namespace};
@@ -23,6 +23,15 @@ use clinicscan_testlab::{LabSpec, run_test_in_namespace};
 const LAB_NS: &str = "csr-lab";
 /// Set for the test binary re-run inside the lab.
 const INNER_ENV: &str = "CLINICSCAN_REMOTE_ACCESS_LAB_INNER";
+/// The lab's run directory (daemon logs), for the test binary re-run inside the lab.
+const DIR_ENV: &str = "CLINICSCAN_REMOTE_ACCESS_LAB_RUN";
+
+/// A daemon's log in the lab's run directory (`lab.sh`: `DIR/<name>.log`).
+fn daemon_log(name: &str) -> String {
+    let dir = std::env::var(DIR_ENV).expect("the lab's run directory");
+    std::fs::read_to_string(std::path::Path::new(&dir).join(format!("{name}.log")))
+        .unwrap_or_else(|e| panic!("{name}.log: {e}"))
+}
 
 #[test]
 fn remote_access_lab() {
@@ -44,7 +53,11 @@ fn remote_access_lab() {
     else {
         return;
     };
-    let inner = run_test_in_namespace(LAB_NS, "inner", &[(INNER_ENV, "1")]);
+    let dir = lab
+        .dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
+    let inner = run_test_in_namespace(LAB_NS, "inner", &[(INNER_ENV, "1"), (DIR_ENV, &dir)]);
     drop(lab);
     match inner {
         Ok(text) => print!("{text}"),
@@ -273,13 +286,22 @@ async fn inner() {
         ]
     );
 
+    // No SSH probe looked like a failed login to sshd (fail2ban's words for one)
+    for log in ["sshd", "sshd-legacy"] {
+        let text = daemon_log(log);
+        for failure in ["Failed", "Invalid user", "authentication failure", "not allowed"] {
+            assert!(!text.contains(failure), "{log} logged {failure:?}:\n{text}");
+        }
+    }
+
     // --- FTP
     let x = run("ftp", 21).await;
     assert_eq!(
         x.facts.ftp,
         Some(FtpFacts {
             banner: "csr-lab FTP ready".into(),
-            anonymous: Some(true),
+            // vsftpd asks for a password with or without anonymous access: no PASS is sent
+            anonymous: None,
             auth_tls: Some(true),
         })
     );
@@ -293,7 +315,7 @@ async fn inner() {
         x.facts.ftp,
         Some(FtpFacts {
             banner: "(vsFTPd 3.0.3)".into(),
-            anonymous: Some(false),
+            anonymous: None,
             auth_tls: Some(false),
         })
     );
@@ -303,6 +325,12 @@ async fn inner() {
         ("vsFTPd", Some("3.0.3"))
     );
     assert_eq!(x.facts.tls, None);
+    // No login of the probe failed: vsftpd logs a refused PASS as "FAIL LOGIN"
+    for log in ["vsftpd-events", "vsftpd-closed-events"] {
+        let text = daemon_log(log);
+        assert!(text.contains("CONNECT"), "{log}: {text}");
+        assert!(!text.contains("FAIL"), "{log}: {text}");
+    }
 
     // --- Telnet
     let x = run("telnet", 23).await;
@@ -345,6 +373,50 @@ async fn inner() {
         })
     );
     assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
+    vnc_is_never_blacklisted().await;
+}
+
+/// TigerVNC black-marks every connection from an address until one authenticates, and
+/// refuses the address after five ("Too many security failures", `BlacklistThreshold`).
+/// Against `None` the probe completes a viewer's handshake, which clears the marks: ten
+/// probes in a row all see the server as it is. Against a password-only server nothing can
+/// clear them: the sixth connection is refused, and the probe says so with the server's
+/// words and no facts.
+async fn vnc_is_never_blacklisted() {
+    for round in 1..=10 {
+        let x = hooks::run_probe_with(&options(), "vnc", lab_addr(5901)).await;
+        let vnc = x.facts.vnc.as_ref().expect("vnc facts");
+        assert_eq!(vnc.no_auth, Some(true), "probe {round}: {x:#?}");
+        assert!(x.probe_errors.is_empty(), "probe {round}: {x:#?}");
+    }
+    let log = daemon_log("xvnc-none");
+    assert!(
+        !log.contains("Blacklisted") && !log.contains("Authentication error"),
+        "TigerVNC counted the probes as failures:\n{log}"
+    );
+    println!("vnc 5901: ten probes, no_auth = true every time; Xvnc logged no failure");
+
+    let mut refused = None;
+    for round in 2..=8 {
+        let x = hooks::run_probe_with(&options(), "vnc", lab_addr(5902)).await;
+        if let Some(e) = x
+            .probe_errors
+            .iter()
+            .find(|e| e.kind == ProbeErrorKind::RefusedByPeer)
+        {
+            assert_eq!(e.detail, "Too many security failures");
+            assert_eq!(x.facts.vnc, None, "a refusal teaches nothing: {x:#?}");
+            assert_eq!(x.protocol.as_deref(), Some("vnc"));
+            refused = Some(round);
+            break;
+        }
+        assert_eq!(x.facts.vnc.and_then(|v| v.no_auth), Some(false));
+    }
+    // the lab's readiness check connected once too: the refusal comes at the fifth or
+    // sixth of the test's connections
+    let round = refused.expect("TigerVNC's blacklist (threshold 5) refused no connection");
+    assert!((5..=6).contains(&round), "refused at connection {round}");
+    println!("vnc 5902: password-only TigerVNC refused connection {round}: RefusedByPeer");
 }
 
 /// Each TLS prelude (`hooks::tls_prelude`) leaves a stream on which a real TLS handshake
