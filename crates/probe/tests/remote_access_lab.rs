@@ -289,7 +289,12 @@ async fn inner() {
     // No SSH probe looked like a failed login to sshd (fail2ban's words for one)
     for log in ["sshd", "sshd-legacy"] {
         let text = daemon_log(log);
-        for failure in ["Failed", "Invalid user", "authentication failure", "not allowed"] {
+        for failure in [
+            "Failed",
+            "Invalid user",
+            "authentication failure",
+            "not allowed",
+        ] {
             assert!(!text.contains(failure), "{log} logged {failure:?}:\n{text}");
         }
     }

@@ -290,6 +290,23 @@ mod tests {
     }
 
     #[test]
+    fn recorded_startup_answers() {
+        let trust = fixture("csv-trust-startup.bin");
+        assert_eq!(message_complete(&trust), Ok(Some(trust.len())));
+        assert_eq!(parse_startup_answer(&trust), Ok(StartupAnswer::Ok));
+        let scram = fixture("csv-scram-startup.bin");
+        assert_eq!(message_complete(&scram), Ok(Some(scram.len())));
+        assert_eq!(
+            parse_startup_answer(&scram),
+            Ok(StartupAnswer::Sasl(vec![
+                "SCRAM-SHA-256-PLUS".into(),
+                "SCRAM-SHA-256".into()
+            ]))
+        );
+        assert_eq!(message_complete(&scram[..10]), Ok(None));
+    }
+
+    #[test]
     fn startup_message_layout() {
         let m = startup_message("postgres", "postgres");
         assert_eq!(
