@@ -513,6 +513,23 @@ pub struct HttpFacts {
     /// Recognised products (SSL-VPN portals, admin UIs).
     #[serde(default)]
     pub products: Vec<WebProduct>,
+    /// HTTPS only: a Strict-Transport-Security header with a max-age above 0 came with the
+    /// first response or the page served (RFC 6797). `null` over plain HTTP, where browsers
+    /// ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsts: Option<bool>,
+    /// The HSTS max-age in seconds, when sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsts_max_age: Option<u64>,
+    /// X-Frame-Options of the page served, e.g. "DENY", "SAMEORIGIN".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x_frame_options: Option<String>,
+    /// The Content-Security-Policy `frame-ancestors` directive of the page served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame_ancestors: Option<String>,
+    /// X-Content-Type-Options of the page served, e.g. "nosniff".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x_content_type_options: Option<String>,
 }
 
 // ---------------------------------------------------------------- DICOM

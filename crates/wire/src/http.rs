@@ -72,6 +72,34 @@ impl Response {
     pub fn text(&self) -> String {
         decode_body(&self.body, self.header("content-type"))
     }
+
+    /// The max-age of a Strict-Transport-Security header (RFC 6797 §6.1), when one with a
+    /// readable max-age was sent.
+    pub fn hsts_max_age(&self) -> Option<u64> {
+        self.header("strict-transport-security")
+            .and_then(|v| directive(v, "max-age"))
+            .and_then(|v| v.trim_matches('"').parse().ok())
+    }
+
+    /// The `frame-ancestors` directive of a Content-Security-Policy header, e.g. "'self'".
+    pub fn frame_ancestors(&self) -> Option<String> {
+        self.headers_named("content-security-policy")
+            .find_map(|csp| directive(csp, "frame-ancestors"))
+            .map(|v| v.to_string())
+    }
+}
+
+/// The value of a `;`-separated directive `name` (`name=value` or `name value`), trimmed.
+fn directive<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').find_map(|d| {
+        let d = d.trim();
+        let rest = d
+            .get(..name.len())
+            .filter(|h| h.eq_ignore_ascii_case(name))?;
+        let value = d[rest.len()..].trim_start();
+        let value = value.strip_prefix('=').unwrap_or(value).trim();
+        (!value.is_empty()).then_some(value)
+    })
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -716,6 +744,46 @@ pub fn server_product(server: &str) -> Option<(String, Option<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn security_headers() {
+        let r = Response {
+            headers: vec![
+                (
+                    "Strict-Transport-Security".into(),
+                    "max-age=31536000; includeSubDomains".into(),
+                ),
+                (
+                    "Content-Security-Policy".into(),
+                    "default-src 'self'; frame-ancestors 'none'".into(),
+                ),
+            ],
+            ..Response::default()
+        };
+        assert_eq!(r.hsts_max_age(), Some(31_536_000));
+        assert_eq!(r.frame_ancestors().as_deref(), Some("'none'"));
+        let odd = Response {
+            headers: vec![
+                (
+                    "strict-transport-security".into(),
+                    "includeSubDomains; max-age=\"60\"".into(),
+                ),
+                (
+                    "content-security-policy".into(),
+                    "default-src 'self'".into(),
+                ),
+            ],
+            ..Response::default()
+        };
+        assert_eq!(odd.hsts_max_age(), Some(60));
+        assert_eq!(odd.frame_ancestors(), None);
+        let bad = Response {
+            headers: vec![("Strict-Transport-Security".into(), "max-age=soon".into())],
+            ..Response::default()
+        };
+        assert_eq!(bad.hsts_max_age(), None);
+        assert_eq!(Response::default().hsts_max_age(), None);
+    }
 
     macro_rules! fixture {
         ($name:literal) => {
