@@ -443,6 +443,14 @@ pub struct SnmpFacts {
     /// SNMPv3 engine discovery result.
     #[serde(default)]
     pub engine: Option<SnmpEngine>,
+    /// The agent describes a printer: hrDeviceType.1 is hrDevicePrinter or the Printer-MIB
+    /// answers prtGeneralPrinterName.1 (asked with v2c only, where a missing object does not
+    /// spoil the other answers). `null` when it said neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printer: Option<bool>,
+    /// prtGeneralPrinterName.1 as returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printer_name: Option<String>,
 }
 
 /// SNMPv3 engine discovery facts.

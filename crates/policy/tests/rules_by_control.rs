@@ -72,6 +72,18 @@ const GL6_SO_8_1: &[Case] = &[
         "database-port-reachable-from-general|10.77.20.6|tcp/3306",
         "good.json",
     ),
+    (
+        "printer-raw-port-open",
+        "bad.json",
+        "printer-raw-port-open|10.77.10.23|tcp/9100",
+        "good.json",
+    ),
+    (
+        "printer-raw-port-open-guess",
+        "bad.json",
+        "printer-raw-port-open-guess|10.77.10.30|tcp/9100",
+        "good.json",
+    ),
 ];
 
 #[test]
@@ -179,6 +191,12 @@ const GL6_SO_8_5: &[Case] = &[
         "cert-shared-across-hosts",
         "bad.json",
         "cert-shared-across-hosts|10.77.10.26|tcp/443",
+        "good.json",
+    ),
+    (
+        "postgres-login-without-password",
+        "bad.json",
+        "postgres-login-without-password|10.77.20.5|tcp/5432",
         "good.json",
     ),
 ];
@@ -359,6 +377,24 @@ const GL6_SO_13_TLS: &[Case] = &[
         "mssql-encryption-not-forced|10.77.20.5|tcp/1433",
         "good.json",
     ),
+    (
+        "tls13-not-offered",
+        "bad.json",
+        "tls13-not-offered|10.77.10.25|tcp/8443",
+        "good.json",
+    ),
+    (
+        "http-hsts-missing",
+        "bad.json",
+        "http-hsts-missing|10.77.60.6|tcp/10443",
+        "good.json",
+    ),
+    (
+        "postgres-cleartext-password",
+        "bad.json",
+        "postgres-cleartext-password|10.77.20.6|tcp/5432",
+        "good.json",
+    ),
 ];
 
 #[test]
@@ -451,6 +487,12 @@ const CL_R7_2_1: &[Case] = &[
         "unknown-device",
         "bad.json",
         "unknown-device|10.77.10.99",
+        "good.json",
+    ),
+    (
+        "scanner-refused",
+        "bad.json",
+        "scanner-refused|10.77.10.22|tcp/5901",
         "good.json",
     ),
 ];

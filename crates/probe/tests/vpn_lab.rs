@@ -209,6 +209,8 @@ async fn snmp() {
     assert_eq!(f.sys_descr.as_deref(), Some("clinicscan lab snmpd"));
     assert_eq!(f.sys_name.as_deref(), Some("csv-snmp"));
     assert_eq!(f.sys_object_id.as_deref(), Some("1.3.6.1.4.1.8072.3.2.10"));
+    // net-snmp on Linux has no device 1 and no Printer-MIB: not a printer, nor a non-printer
+    assert_eq!((f.printer, f.printer_name.as_deref()), (None, None));
     let e = f.engine.expect("engine");
     assert!(e.engine_id.starts_with("80001f8880"), "{}", e.engine_id);
     assert_eq!(e.enterprise, Some(8072));
