@@ -399,6 +399,50 @@ fn clinic_lab_end_to_end() {
         "no finding for guest → printer 9100: {:#?}",
         findings(&a)
     );
+    // The facts the probes used to miss, each a finding on its lab daemon: the printer's
+    // raw port (its SNMP agent says it is a printer; no byte is sent to 9100), no TLS 1.3 on
+    // the PACS viewer, no HSTS on the SSL-VPN login page; and VNC without a password.
+    for (host, port, rule) in [
+        ("10.77.10.40", 9100, "printer-raw-port-open"),
+        ("10.77.20.20", 443, "tls13-not-offered"),
+        ("10.77.60.30", 443, "http-hsts-missing"),
+        ("10.77.10.20", 5900, "vnc-no-auth"),
+    ] {
+        assert!(
+            has_finding_on(&a, host, port, rule),
+            "no {rule} on {host}:{port}: {:#?}",
+            findings(&a)
+        );
+    }
+    // Nothing refused the scanner, and the EMR's PostgreSQL (SCRAM over TLS) is no finding.
+    assert!(
+        !findings(&a).iter().any(|(r, h, p)| r == "scanner-refused"
+            || (h == "10.77.20.10" && *p == Some(5432) && r.starts_with("postgres-"))),
+        "{:#?}",
+        findings(&a)
+    );
+
+    // 2b. TigerVNC black-marks every connection that does not authenticate and refuses an
+    //     address after five: scan its port seven times more; every scan must still see
+    //     the VNC server without a password (the probe completes a viewer's handshake).
+    for round in 1..=7 {
+        let obs = tmp.path().join(format!("vnc-{round}.json"));
+        scan_from("cs-scanner", &obs, &["-p", "5900", "10.77.10.20"]);
+        let o: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&obs).expect("vnc scan")).expect("JSON");
+        let vnc = o["hosts"]
+            .as_array()
+            .and_then(|h| h.first())
+            .and_then(|h| h["services"].as_array())
+            .and_then(|s| s.iter().find(|s| s["port"] == 5900))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            vnc["facts"]["vnc"]["no_auth"],
+            serde_json::Value::Bool(true),
+            "VNC scan {round}: {vnc:#}"
+        );
+    }
 
     // 4. A scheduled run across a change: scan the オン資 segment into a history database
     //    with email to a real SMTP server, fix the clinic (isolated variant), scan again.
