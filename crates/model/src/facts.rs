@@ -357,6 +357,14 @@ pub struct SshFacts {
     /// Offered algorithms that are weak, and why.
     #[serde(default)]
     pub weak: Vec<WeakAlgorithm>,
+    /// The authentication methods the server lists after a `none` request (RFC 4252 §5.2),
+    /// e.g. ["publickey", "password", "keyboard-interactive"]. Empty when not learnt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub auth_methods: Vec<String>,
+    /// The user name of that `none` request ("root": present on every Unix-like server, so
+    /// OpenSSH logs no "Invalid user"; no password or key is ever sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_methods_user: Option<String>,
 }
 
 // ---------------------------------------------------------------- FTP, Telnet

@@ -199,6 +199,12 @@ const GL6_SO_8_5: &[Case] = &[
         "postgres-login-without-password|10.77.20.5|tcp/5432",
         "good.json",
     ),
+    (
+        "ssh-password-auth",
+        "bad.json",
+        "ssh-password-auth|10.77.10.28|tcp/22",
+        "good.json",
+    ),
 ];
 
 #[test]

@@ -258,6 +258,14 @@ async fn inner() {
     );
     let weak: Vec<&str> = ssh.weak.iter().map(|w| w.name.as_str()).collect();
     assert_eq!(weak, ["umac-64-etm@openssh.com", "umac-64@openssh.com"]);
+    // OpenSSH's defaults: keys, passwords and keyboard-interactive
+    assert_eq!(
+        ssh.auth_methods,
+        ["publickey", "password", "keyboard-interactive"],
+        "{x:#?}"
+    );
+    assert_eq!(ssh.auth_methods_user.as_deref(), Some("root"));
+    assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
     let sw = x.software.as_ref().expect("software");
     assert_eq!(
         (sw.product.as_str(), sw.version.as_deref()),
@@ -286,9 +294,11 @@ async fn inner() {
         ]
     );
 
-    // No SSH probe looked like a failed login to sshd (fail2ban's words for one)
+    // No SSH probe looked like a failed login to sshd (fail2ban's words for one); sshd -e
+    // logs at INFO: the `none` request shows only as the connection's end
     for log in ["sshd", "sshd-legacy"] {
         let text = daemon_log(log);
+        println!("{log}.log:\n{text}");
         for failure in [
             "Failed",
             "Invalid user",
