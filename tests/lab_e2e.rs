@@ -407,6 +407,9 @@ fn clinic_lab_end_to_end() {
         ("10.77.20.20", 443, "tls13-not-offered"),
         ("10.77.60.30", 443, "http-hsts-missing"),
         ("10.77.10.20", 5900, "vnc-no-auth"),
+        ("10.77.20.40", 22, "ssh-password-auth"),
+        // ocserv, a real AnyConnect-compatible SSL-VPN: recognised, its version unknown
+        ("10.77.60.40", 443, "ssl-vpn-version-unknown"),
     ] {
         assert!(
             has_finding_on(&a, host, port, rule),
