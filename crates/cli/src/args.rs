@@ -36,6 +36,11 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
 
+    /// Log lines on stderr as text for people, or as JSON lines (for journald or a SIEM).
+    /// RUST_LOG (e.g. `clinicscan=debug`) overrides the level of -v.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    pub log_format: LogFormat,
+
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -56,6 +61,9 @@ pub enum Command {
     Inventory(InventoryArgs),
     /// List or check the rule catalogue.
     Rules(RulesArgs),
+    /// Check the installation: which site file, data and history it uses, whether raw
+    /// sockets are allowed, whether the mail server and the history database answer.
+    Doctor(DoctorArgs),
     /// Print shell completions or the man page (generated from this definition).
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -68,6 +76,15 @@ pub enum LangArg {
     Ja,
     /// English
     En,
+}
+
+/// Format of the log lines on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Text for people.
+    Human,
+    /// One JSON object a line.
+    Json,
 }
 
 /// Colour on the terminal.
@@ -145,13 +162,35 @@ pub struct OutputArgs {
 /// Rules and site.
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
-    /// The site file: zones, allowed flows, rate profiles, known assets, email settings.
-    #[arg(long, value_name = "FILE", env = "CLINICSCAN_SITE")]
-    pub site: Option<PathBuf>,
+    #[command(flatten)]
+    pub site: SiteArg,
+
+    #[command(flatten)]
+    pub data: DataArg,
 
     /// An extra rules directory (overrides shipped rules with the same id).
     #[arg(long = "rules", value_name = "DIR")]
     pub rules: Vec<PathBuf>,
+}
+
+/// The site file.
+#[derive(Debug, Args, Default)]
+pub struct SiteArg {
+    /// The site file: zones, allowed flows, rate profiles, known assets, email settings
+    /// [default: $CLINICSCAN_SITE, else $XDG_CONFIG_HOME/clinicscan/site.toml
+    /// (~/.config/clinicscan/site.toml), else /etc/clinicscan/site.toml, if it exists].
+    #[arg(long, value_name = "FILE")]
+    pub site: Option<PathBuf>,
+}
+
+/// The data directory.
+#[derive(Debug, Args, Default)]
+pub struct DataArg {
+    /// Rules, controls catalogue, known-exploited and end-of-life data, as a directory laid
+    /// out like the shipped one [default: $CLINICSCAN_DATA, else /usr/share/clinicscan if
+    /// installed, else the copy built into clinicscan].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
 }
 
 /// What and how to scan.
@@ -365,9 +404,8 @@ pub struct InventoryArgs {
     #[command(flatten)]
     pub db: HistoryDbArgs,
 
-    /// Site file (for zone names).
-    #[arg(long, value_name = "FILE", env = "CLINICSCAN_SITE")]
-    pub site: Option<PathBuf>,
+    #[command(flatten)]
+    pub site: SiteArg,
 
     /// Write the CSV here (UTF-8 with BOM, CRLF) instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
@@ -380,6 +418,9 @@ pub struct RulesArgs {
     /// An extra rules directory.
     #[arg(long = "rules", value_name = "DIR", global = true)]
     pub rules: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub data: DataArg,
 
     /// What to do.
     #[command(subcommand)]
@@ -397,6 +438,23 @@ pub enum RulesAction {
     Controls,
 }
 
+/// `clinicscan doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub site: SiteArg,
+
+    #[command(flatten)]
+    pub data: DataArg,
+
+    #[command(flatten)]
+    pub db: HistoryDbArgs,
+
+    /// Do not connect to the mail server or the history database (only report settings).
+    #[arg(long)]
+    pub offline: bool,
+}
+
 /// `clinicscan generate`.
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
@@ -408,8 +466,13 @@ pub struct GenerateArgs {
 /// Generated artefacts.
 #[derive(Debug, Subcommand)]
 pub enum GenerateWhat {
-    /// The man page (roff) on stdout.
-    Man,
+    /// The man page (roff) on stdout, or with --dir one page per command into DIR
+    /// (clinicscan.1, clinicscan-scan.1, ...).
+    Man {
+        /// Write every page into this directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Shell completions on stdout.
     Completions {
         /// The shell.

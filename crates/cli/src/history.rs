@@ -92,10 +92,7 @@ pub fn inventory(g: &Globals, args: InventoryArgs) -> Result<u8> {
     // Every host ever seen (its last sighting), not only the latest scan's.
     let observations = history.last_seen_hosts()?;
     let seen = history.host_seen()?;
-    let site = match &args.site {
-        Some(p) => Some(clinicscan_policy::Site::from_file(p)?),
-        None => None,
-    };
+    let site = crate::common::load_site(&args.site)?;
     let zones: BTreeMap<IpAddr, String> = observations
         .iter()
         .flat_map(|o| o.hosts.iter().map(|h| h.address))

@@ -29,7 +29,7 @@ mod strings;
 pub use diff::{ScanDiff, ScanPoint, ScanSide, ServiceRef};
 pub use email::{
     DeliveryReport, EmailError, EmailOn, EmailSettings, Outbox, OutgoingEmail, Secret, Security,
-    compose, deliver, should_email,
+    compose, deliver, should_email, test_connection,
 };
 pub use history::{
     History, HistoryError, SYSTEM_DB_PATH, ScanId, ScanSummary, StoredScan, default_db_path,
