@@ -81,9 +81,7 @@ pub struct Found {
 
 impl<'a> Roots<'a> {
     fn var(&self, key: &str) -> Option<PathBuf> {
-        (self.env)(key)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
+        (self.env)(key).filter(|v| !v.is_empty()).map(PathBuf::from)
     }
 
     /// `$XDG_CONFIG_HOME`, else `~/.config` (a relative XDG_CONFIG_HOME is invalid and
@@ -241,7 +239,10 @@ mod tests {
         m.set("CLINICSCAN_SITE", "elsewhere/site.toml");
         assert_eq!(
             m.site(None),
-            found(m.path("elsewhere/site.toml"), Origin::Env("CLINICSCAN_SITE"))
+            found(
+                m.path("elsewhere/site.toml"),
+                Origin::Env("CLINICSCAN_SITE")
+            )
         );
 
         // First: --site.
@@ -267,7 +268,11 @@ mod tests {
     #[test]
     fn data_comes_from_the_option_the_variable_the_package_then_the_binary() {
         let mut m = Machine::new();
-        assert_eq!(m.data(None), None, "nothing installed: the compiled-in copy");
+        assert_eq!(
+            m.data(None),
+            None,
+            "nothing installed: the compiled-in copy"
+        );
         // A packaged directory counts only when it holds data.
         fs::create_dir_all(m.path("usr/share/clinicscan")).unwrap();
         assert_eq!(m.data(None), None);
