@@ -17,6 +17,10 @@ fn clinicscan(args: &[&str]) -> Output {
         .current_dir(repo())
         .env_remove("CLINICSCAN_SITE")
         .env_remove("CLINICSCAN_DB")
+        .env_remove("CLINICSCAN_DATA")
+        .env_remove("RUST_LOG")
+        // No site file of the user running the tests.
+        .env("XDG_CONFIG_HOME", "/nonexistent/clinicscan-tests")
         .output()
         .expect("run clinicscan")
 }
@@ -226,4 +230,174 @@ fn man_page_completions_and_rule_check() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("clinicscan"));
     let o = clinicscan(&["rules", "check"]);
     assert!(o.status.success(), "rules check: {}", stderr(&o));
+}
+
+#[test]
+fn man_pages_one_per_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("man");
+    let o = clinicscan(&["generate", "man", "--dir", out.to_str().expect("utf-8")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for page in [
+        "clinicscan.1",
+        "clinicscan-scan.1",
+        "clinicscan-doctor.1",
+        "clinicscan-history-diff.1",
+        "clinicscan-rules-check.1",
+    ] {
+        let text =
+            std::fs::read_to_string(out.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.starts_with(".ie"), "{page} is not roff");
+    }
+    let scan = std::fs::read_to_string(out.join("clinicscan-scan.1")).expect("scan page");
+    assert!(
+        scan.contains("\\-\\-site"),
+        "the scan page documents --site"
+    );
+}
+
+/// `doctor` names where each thing was found; an XDG site file is found without --site.
+#[test]
+fn doctor_says_what_it_found_where() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let xdg = dir.path().join("config");
+    std::fs::create_dir_all(xdg.join("clinicscan")).expect("mkdir");
+    let site = xdg.join("clinicscan/site.toml");
+    std::fs::copy(repo().join("docs/examples/site.toml"), &site).expect("copy site");
+    let db = dir.path().join("history.sqlite");
+    let doctor = |extra_env: &[(&str, &Path)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_clinicscan"));
+        cmd.args(["--lang", "en", "doctor", "--offline", "--db"])
+            .arg(&db)
+            .current_dir(dir.path())
+            .env_remove("CLINICSCAN_SITE")
+            .env_remove("CLINICSCAN_DATA")
+            .env("XDG_CONFIG_HOME", &xdg)
+            // The example's [email] names a user; the password comes from here.
+            .env("CLINICSCAN_SMTP_PASSWORD", "not-used-offline");
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run doctor")
+    };
+    let rules = repo().join("rules");
+    let o = doctor(&[("CLINICSCAN_DATA", &rules)]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{text}{}", stderr(&o));
+    assert!(
+        text.contains(&format!(
+            "site file: {} (from XDG_CONFIG_HOME)",
+            site.display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"さくら内科クリニック\", 5 zone(s)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "rules and data: {} (from CLINICSCAN_DATA)",
+            rules.display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("history database: {}", db.display())),
+        "{text}"
+    );
+    assert!(text.contains("not there yet"), "{text}");
+    assert!(
+        text.contains("smtp.example.jp (starttls), 1 recipient(s)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("not-used-offline"),
+        "never prints the password: {text}"
+    );
+
+    // Something needed is broken: exit 1, and it says what.
+    std::fs::write(&site, "[site]\nname = 3\n").expect("write");
+    let o = doctor(&[("CLINICSCAN_DATA", &rules)]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("[broken] site file"), "{text}");
+    let o = doctor(&[("CLINICSCAN_DATA", dir.path())]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("[broken] rules and data"), "{text}");
+    assert!(text.contains("not a clinicscan data directory"), "{text}");
+}
+
+/// `-v` on a scan of a namespace lab tells what the run did, as text and as JSON lines.
+#[test]
+fn verbose_lab_scan_logs_targets_hosts_and_assessment() {
+    let Some(_lab) = clinicscan_testlab::LabSpec::script("port_states")
+        .needs(&["socat", "nft", "ip"])
+        .start()
+    else {
+        return;
+    };
+    let scan = |extra: &[&str]| {
+        let o = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                "cse-scanner",
+                env!("CARGO_BIN_EXE_clinicscan"),
+            ])
+            .args(extra)
+            .args([
+                "scan",
+                "10.250.0.2",
+                "10.250.0.3",
+                "-p",
+                "22,80,83",
+                "--no-history",
+                "--no-probes",
+                "-f",
+                "json",
+                "--fail-on",
+                "never",
+            ])
+            .env_remove("RUST_LOG")
+            .env_remove("CLINICSCAN_SITE")
+            .env("XDG_CONFIG_HOME", "/nonexistent/clinicscan-tests")
+            .output()
+            .expect("run clinicscan in the lab");
+        assert!(o.status.success(), "scan failed: {}", stderr(&o));
+        stderr(&o)
+    };
+    let quiet = scan(&[]);
+    assert!(
+        !quiet.contains("targets resolved"),
+        "no -v, no info: {quiet}"
+    );
+
+    let text = scan(&["-v"]);
+    for event in [
+        "targets resolved",
+        "hosts found",
+        "scan finished",
+        "assessed",
+    ] {
+        assert!(text.contains(event), "-v shows {event:?}: {text}");
+    }
+    assert!(text.contains("addresses=2"), "{text}");
+    assert!(
+        text.contains("segment=10.250.0.0/24 hosts=1 open_ports=2"),
+        "{text}"
+    );
+
+    let json = scan(&["-v", "--log-format", "json"]);
+    let events: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let hosts = events
+        .iter()
+        .find(|e| e["fields"]["message"] == "hosts found")
+        .unwrap_or_else(|| panic!("no hosts-found event: {json}"));
+    assert_eq!(hosts["level"], "INFO");
+    assert_eq!(hosts["fields"]["hosts"], 1);
+    assert_eq!(hosts["fields"]["open_ports"], 2);
 }
