@@ -64,8 +64,8 @@ pub enum Command {
     /// Check the installation: which site file, data and history it uses, whether raw
     /// sockets are allowed, whether the mail server and the history database answer.
     Doctor(DoctorArgs),
-    /// Print shell completions or the man page (generated from this definition).
-    #[command(hide = true)]
+    /// Print shell completions or the man pages (generated from this definition), for
+    /// installing from source.
     Generate(GenerateArgs),
 }
 

@@ -94,16 +94,18 @@ fn generate(what: GenerateWhat) -> Result<()> {
     Ok(())
 }
 
-/// Log lines on stderr: `-q` errors only, none warnings, `-v` clinicscan's info events
+/// Log lines on stderr: `-q` errors only, neither warnings, `-v` clinicscan's info events
 /// (what a run did), `-vv` debug, `-vvv` trace; RUST_LOG replaces the level entirely.
 /// Dependencies stay at warn unless RUST_LOG asks for them.
 fn init_logging(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
+    // -v wins over -q for the log: `-q -v` prints no report but logs what the run did
+    // (the systemd unit's journal).
     let level = match (cli.quiet, cli.verbose) {
-        (true, _) => "error",
+        (true, 0) => "error",
         (false, 0) => "warn",
-        (false, 1) => "warn,clinicscan=info",
-        (false, 2) => "warn,clinicscan=debug",
+        (_, 1) => "warn,clinicscan=info",
+        (_, 2) => "warn,clinicscan=debug",
         _ => "info,clinicscan=trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
