@@ -92,6 +92,36 @@ fn empty() -> Case {
     }
 }
 
+/// The empty scan with one notice of every kind clinicscan emits, a subject on some, and a
+/// kind this version does not know (from a newer clinicscan or another tool).
+fn notices() -> Case {
+    let mut observation: Observation = load("observation-empty.json");
+    let notices = serde_json::json!([
+        {"kind": "dns-unavailable", "message": "no DNS resolver: no nameservers", "subject": null},
+        {"kind": "no-privilege", "message": "ICMP echo and ARP need raw sockets (root or CAP_NET_RAW): Operation not permitted; discovery uses TCP pings only", "subject": null},
+        {"kind": "syn-fallback", "message": "SYN scan needs raw sockets (Operation not permitted); using TCP connect instead", "subject": null},
+        {"kind": "arp-fallback", "message": "ARP failed (Network is down); discovery uses ICMP and TCP pings", "subject": null},
+        {"kind": "unresolved-name", "message": "emr.clinic.example did not resolve (no record); the scan goes on without it", "subject": "emr.clinic.example"},
+        {"kind": "name-excluded", "message": "nas.clinic.example resolves to 10.77.20.9, which is excluded; nothing is sent to it", "subject": "nas.clinic.example"},
+        {"kind": "do-not-touch", "message": "3 target addresses are on the do-not-touch list; nothing was sent to them", "subject": null},
+        {"kind": "cancelled", "message": "scan stopped after 12 of 254 addresses; results are partial", "subject": null},
+        {"kind": "internal-error", "message": "a host task failed", "subject": null},
+        {"kind": "local-error", "message": "some connections failed for a local reason (too many open files); those ports are reported filtered", "subject": null},
+        {"kind": "replies-dropped", "message": "4 port(s) got no answer while this machine dropped incoming replies (receive buffer full); they are reported filtered but may be open or closed: scan this host again with a lower --max-rate", "subject": "10.77.10.21"},
+        {"kind": "oui-missing", "message": "/usr/share/ieee-data/oui.csv is missing (Debian package ieee-data); MAC vendors are not named", "subject": null},
+        {"kind": "imported", "message": "imported from nmap XML: nmap -sV -oX scan.xml 10.77.10.0/24", "subject": null},
+        {"kind": "lab-reference", "message": "made by tests/lab/verify", "subject": "general"}
+    ]);
+    observation.scan.notices = serde_json::from_value(notices).unwrap();
+    Case {
+        name: "notices",
+        assessment: load("assessment-empty.json"),
+        observations: vec![observation],
+        diff: None,
+        seen: None,
+    }
+}
+
 fn input<'a>(c: &'a Case, lang: Lang) -> ReportInput<'a> {
     ReportInput {
         assessment: &c.assessment,
@@ -147,7 +177,7 @@ fn snapshot(name: &str, actual: &str) {
 
 #[test]
 fn snapshots_of_every_renderer_in_both_languages() {
-    for case in [clinic(), hostile(), empty()] {
+    for case in [clinic(), hostile(), empty(), notices()] {
         for lang in [Lang::Ja, Lang::En] {
             for (format, ext) in FORMATS {
                 let out = render(*format, &input(&case, lang)).unwrap();
@@ -329,6 +359,20 @@ fn csv_is_rfc4180_with_crlf_and_bom_where_promised() {
     assert_eq!(&headers[headers.len() - 1], "Change");
 
     let inv = render(Format::Inventory, &input(&c, Lang::Ja)).unwrap();
+    // With the site's zones, which win over the zone the findings name.
+    let zones: BTreeMap<IpAddr, String> = [
+        ("10.77.10.50", "printers"),
+        ("10.77.20.5", "clinical-servers"),
+    ]
+    .into_iter()
+    .map(|(a, z)| (a.parse().unwrap(), z.to_string()))
+    .collect();
+    for lang in [Lang::Ja, Lang::En] {
+        snapshot(
+            &format!("clinic.{}.inventory-zones.csv", lang_name(lang)),
+            &clinicscan_report::render_inventory(&input(&c, lang), &zones).unwrap(),
+        );
+    }
     assert!(inv.starts_with("\u{feff}IPアドレス,MACアドレス,"));
     assert!(inv.ends_with("\r\n"));
     let mut r = csv::Reader::from_reader(inv.trim_start_matches('\u{feff}').as_bytes());
