@@ -25,8 +25,9 @@ pub use facts::{
     TlsVersion, TlsVersionResult, UpnpFacts, VncFacts, VncSecurityType, WeakAlgorithm, WebProduct,
 };
 pub use observation::{
-    Host, HostName, HostReason, HostState, HostStatus, NameSource, Notice, OBSERVATION_SCHEMA,
-    Observation, PortReason, PortState, PortSummary, ProbeError, ProbeErrorKind, ScanKind,
-    ScanMeta, ScanOptions, ScanStats, Service, Software, ToolInfo, Transport, Vantage,
+    Host, HostName, HostReason, HostState, HostStatus, NameSource, Notice, NoticeKind,
+    OBSERVATION_SCHEMA, Observation, PortReason, PortState, PortSummary, ProbeError,
+    ProbeErrorKind, ScanKind, ScanMeta, ScanOptions, ScanStats, Service, Software, ToolInfo,
+    Transport, Vantage,
 };
 pub use schema::{assessment_schema, observation_schema};

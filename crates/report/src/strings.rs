@@ -4,7 +4,7 @@
 //! language, so a key without both texts does not compile; the tests check that no text is
 //! empty and that the Japanese text really is Japanese.
 
-use clinicscan_model::Lang;
+use clinicscan_model::{Lang, NoticeKind};
 
 macro_rules! strings {
     ($($key:ident => $ja:literal, $en:literal;)*) => {
@@ -132,9 +132,55 @@ strings! {
     EmailFooter => "このメールは clinicscan が自動送信しました。", "This message was sent automatically by clinicscan.";
 }
 
+/// The text of a notice kind, `None` where the scanner's own (English) message is shown.
+///
+/// `NoticeKind` is `#[non_exhaustive]`, so this match needs a `_` arm and would not by
+/// itself fail to build when the model gains a kind; the assertion below does, by counting
+/// the kinds this table was written for. A new kind needs its arm here (and its text in
+/// the table above), then the count.
+pub(crate) fn notice_text(kind: &NoticeKind) -> Option<S> {
+    match kind {
+        NoticeKind::NoPrivilege => Some(S::NoticeNoPrivilege),
+        NoticeKind::SynFallback => Some(S::NoticeSynFallback),
+        NoticeKind::ArpFallback => Some(S::NoticeArpFallback),
+        NoticeKind::DnsUnavailable => Some(S::NoticeDnsUnavailable),
+        NoticeKind::UnresolvedName => Some(S::NoticeUnresolvedName),
+        NoticeKind::NameExcluded => Some(S::NoticeNameExcluded),
+        NoticeKind::DoNotTouch => Some(S::NoticeDoNotTouch),
+        NoticeKind::Cancelled => Some(S::NoticeCancelled),
+        NoticeKind::InternalError => Some(S::NoticeInternalError),
+        NoticeKind::LocalError => Some(S::NoticeLocalError),
+        NoticeKind::RepliesDropped => Some(S::NoticeRepliesDropped),
+        NoticeKind::OuiMissing => Some(S::NoticeOuiMissing),
+        // The message names the nmap command line, which a translation would hide.
+        NoticeKind::Imported => None,
+        // A kind from a newer clinicscan or another tool: only its message can be shown.
+        NoticeKind::Other(_) => None,
+        _ => None,
+    }
+}
+
+const _: () = assert!(
+    NoticeKind::KNOWN.len() == 13,
+    "a NoticeKind was added or removed: give it its arm in strings::notice_text, then update this count"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every kind the scan engine emits reads in Japanese (the nmap importer's `imported`
+    /// is the one kind shown as its message).
+    #[test]
+    fn every_scan_notice_kind_has_japanese_text() {
+        for kind in NoticeKind::KNOWN {
+            match notice_text(kind) {
+                Some(key) => assert!(!key.get(Lang::Ja).is_ascii(), "{kind}"),
+                None => assert_eq!(*kind, NoticeKind::Imported, "{kind} has no Japanese text"),
+            }
+        }
+        assert_eq!(notice_text(&NoticeKind::from("made-up")), None);
+    }
 
     /// Keys whose Japanese text may be ASCII only (product names and the like).
     const ASCII_OK: &[S] = &[S::EmailSubjectPrefix];
