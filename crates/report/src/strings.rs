@@ -120,6 +120,13 @@ strings! {
     NoticeLocalError => "このコンピュータ側のエラー（ソケットや資源の不足など）が発生しました。", "A local error (sockets, resources) occurred on the scanning machine.";
     NoticeRepliesDropped => "このコンピュータが受信した応答の一部を処理しきれず破棄したため、応答のなかったポートの一部は「フィルタ」と表示していますが、実際には開いている可能性があります。--max-rate を下げて再スキャンしてください。", "This machine dropped some incoming replies it could not process in time: some ports reported filtered may in fact be open. Scan again with a lower --max-rate.";
     NoticeOuiMissing => "MAC アドレスのベンダー一覧（IEEE OUI）が見つからないため、ベンダー名を表示していません。", "The IEEE OUI registry was not found: MAC vendors are not shown.";
+    PrecheckTitle => "事前確認", "Pre-check";
+    PrecheckPass => "適合", "PASS";
+    PrecheckFail => "不適合", "FAIL";
+    PrecheckError => "評価エラー", "ERROR";
+    PrecheckHostMissing => "この観測結果に対象ホストが見つかりません(稼働していないか、スキャン範囲外です)。", "The host is not in this Observation (down, or outside the scan).";
+    PrecheckAllMet => "結果: すべて適合", "Result: all expectations met";
+    PrecheckNotMet => "結果: 不適合あり", "Result: expectations not met";
     ControlsFailed => "不適合の管理策", "Controls failed";
     HistoryEmpty => "記録されたスキャンはありません。", "No scan recorded.";
     EmailSubjectPrefix => "[clinicscan]", "[clinicscan]";

@@ -424,3 +424,51 @@ fn snapshots_of_the_history_views() {
     let empty = clinicscan_report::render_history_list(&[], Lang::En);
     assert!(empty.ends_with("No scan recorded.\n"), "{empty}");
 }
+
+/// The pre-check text from the report data `clinicscan precheck -f json` wrote: the same
+/// snapshots tests/cli.rs checks the binary against.
+#[test]
+fn precheck_snapshots_in_both_languages() {
+    let failing: clinicscan_model::PrecheckReport = load("expected/precheck.oqv-terminal.json");
+    let mut missing = failing.clone();
+    missing.host = "10.77.30.99".parse().unwrap();
+    missing.host_found = false;
+    missing.results.clear();
+    let mut isolated = failing.clone();
+    isolated.host = "10.77.30.20".parse().unwrap();
+    for r in &mut isolated.results {
+        r.outcome = clinicscan_model::Outcome::Pass;
+    }
+    let own: clinicscan_model::PrecheckReport = serde_json::from_value(serde_json::json!({
+        "profile": "own",
+        "profile_title": {"ja": "独自の確認", "en": "Own check"},
+        "host": "10.77.20.21",
+        "host_found": true,
+        "vantage_zone": "clinical",
+        "results": [
+            {"id": "up", "title": {"ja": "稼働している", "en": "Is up"},
+             "outcome": {"status": "pass"}, "remediation": {"ja": "起動する", "en": "Start it"}},
+            {"id": "no-services", "title": {"ja": "サービスがない", "en": "No services"},
+             "outcome": {"status": "fail"}, "remediation": {"ja": "止める", "en": "Stop them"}},
+            {"id": "broken", "title": {"ja": "評価できない", "en": "Cannot be evaluated"},
+             "outcome": {"status": "error", "detail": "No such key: nothing"},
+             "remediation": {"ja": "直す", "en": "Fix it"}}
+        ]
+    }))
+    .unwrap();
+    assert!(isolated.passed() && !failing.passed() && !missing.passed() && !own.passed());
+    for lang in [Lang::Ja, Lang::En] {
+        let l = lang_name(lang);
+        for (name, report) in [
+            ("oqv-terminal", &failing),
+            ("missing-host", &missing),
+            ("isolated", &isolated),
+            ("own", &own),
+        ] {
+            snapshot(
+                &format!("precheck.{name}.{l}.txt"),
+                &clinicscan_report::render_precheck(report, lang),
+            );
+        }
+    }
+}

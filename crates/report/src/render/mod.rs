@@ -10,6 +10,7 @@ mod history_text;
 mod html;
 mod inventory;
 mod markdown;
+mod precheck;
 mod terminal;
 
 #[cfg(test)]
@@ -50,6 +51,7 @@ mod tests {
 
 pub use history_text::{render_diff, render_history_list};
 pub(crate) use html::esc as esc_html;
+pub use precheck::render_precheck;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
