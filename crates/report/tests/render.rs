@@ -72,6 +72,51 @@ fn clinic() -> Case {
     }
 }
 
+/// The clinic's scans the other way round: the printer host and its services went, the
+/// Telnet finding is new again.
+fn clinic_backwards() -> Case {
+    let older_a: Assessment = load("assessment.json");
+    let older_o: Vec<Observation> = vec![load("observation.json")];
+    let a: Assessment = load("assessment-prev.json");
+    let o: Vec<Observation> = vec![load("observation-prev.json")];
+    let diff = ScanDiff::between(
+        ScanSide {
+            scan_id: Some(2),
+            assessment: &older_a,
+            observations: &older_o,
+        },
+        ScanSide {
+            scan_id: Some(3),
+            assessment: &a,
+            observations: &o,
+        },
+    );
+    assert_eq!(diff.hosts_vanished.len(), 1);
+    Case {
+        name: "clinic-backwards",
+        assessment: a,
+        observations: o,
+        diff: Some(diff),
+        seen: None,
+    }
+}
+
+/// The clinic with its EMR server on IPv6 (bracketed in targets, not in host columns).
+fn clinic_ipv6() -> Case {
+    let v6 = |name: &str| -> String {
+        std::fs::read_to_string(fixtures().join(name))
+            .unwrap()
+            .replace("10.77.20.5", "2001:db8:77:20::5")
+    };
+    Case {
+        name: "clinic-ipv6",
+        assessment: serde_json::from_str(&v6("assessment.json")).unwrap(),
+        observations: vec![serde_json::from_str(&v6("observation.json")).unwrap()],
+        diff: None,
+        seen: None,
+    }
+}
+
 fn hostile() -> Case {
     Case {
         name: "hostile",
@@ -177,7 +222,14 @@ fn snapshot(name: &str, actual: &str) {
 
 #[test]
 fn snapshots_of_every_renderer_in_both_languages() {
-    for case in [clinic(), hostile(), empty(), notices()] {
+    for case in [
+        clinic(),
+        clinic_backwards(),
+        clinic_ipv6(),
+        hostile(),
+        empty(),
+        notices(),
+    ] {
         for lang in [Lang::Ja, Lang::En] {
             for (format, ext) in FORMATS {
                 let out = render(*format, &input(&case, lang)).unwrap();
@@ -415,6 +467,10 @@ fn snapshots_of_the_history_views() {
         snapshot(
             &format!("clinic.{l}.diff.txt"),
             &clinicscan_report::render_diff(d, lang),
+        );
+        snapshot(
+            &format!("clinic-backwards.{l}.diff.txt"),
+            &clinicscan_report::render_diff(clinic_backwards().diff.as_ref().unwrap(), lang),
         );
         snapshot(
             &format!("history.{l}.list.txt"),
