@@ -2,29 +2,32 @@
 //! plus the properties that must hold whatever the snapshot says (escaping, JSON schema,
 //! CSV shape). Regenerate the expected files with `UPDATE_SNAPSHOTS=1`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use clinicscan_model::{Assessment, Lang, Observation};
-use clinicscan_report::{Format, HostSeen, ReportInput, ScanDiff, ScanSide, render};
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/report")
-}
-
-fn load<T: serde::de::DeserializeOwned>(name: &str) -> T {
-    let text = std::fs::read_to_string(fixtures().join(name)).unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
+use clinicscan_model::{Assessment, Lang};
+use clinicscan_report::{Format, HostSeen, ReportInput, ScanDiff, render};
+use common::{Fixture, clinic_week, fixtures, load};
 
 struct Case {
     name: &'static str,
-    assessment: Assessment,
-    observations: Vec<Observation>,
+    scan: Fixture,
     diff: Option<ScanDiff>,
     seen: Option<BTreeMap<IpAddr, HostSeen>>,
+}
+
+/// A scan rendered on its own: no previous scan, no history.
+fn alone(name: &'static str, scan: Fixture) -> Case {
+    Case {
+        name,
+        scan,
+        diff: None,
+        seen: None,
+    }
 }
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -32,24 +35,9 @@ fn t(s: &str) -> DateTime<Utc> {
 }
 
 fn clinic() -> Case {
-    let prev_a: Assessment = load("assessment-prev.json");
-    let prev_o: Vec<Observation> = vec![load("observation-prev.json")];
-    let a: Assessment = load("assessment.json");
-    let o: Vec<Observation> = vec![load("observation.json")];
-    let diff = ScanDiff::between(
-        ScanSide {
-            scan_id: Some(1),
-            assessment: &prev_a,
-            observations: &prev_o,
-        },
-        ScanSide {
-            scan_id: Some(2),
-            assessment: &a,
-            observations: &o,
-        },
-    );
+    let (_, now, diff) = clinic_week();
     let mut seen = BTreeMap::new();
-    for h in &o[0].hosts {
+    for h in &now.observations[0].hosts {
         let first = if h.address.to_string() == "10.77.10.50" {
             t("2026-11-20T01:00:00Z")
         } else {
@@ -65,8 +53,7 @@ fn clinic() -> Case {
     }
     Case {
         name: "clinic",
-        assessment: a,
-        observations: o,
+        scan: now,
         diff: Some(diff),
         seen: Some(seen),
     }
@@ -75,27 +62,12 @@ fn clinic() -> Case {
 /// The clinic's scans the other way round: the printer host and its services went, the
 /// Telnet finding is new again.
 fn clinic_backwards() -> Case {
-    let older_a: Assessment = load("assessment.json");
-    let older_o: Vec<Observation> = vec![load("observation.json")];
-    let a: Assessment = load("assessment-prev.json");
-    let o: Vec<Observation> = vec![load("observation-prev.json")];
-    let diff = ScanDiff::between(
-        ScanSide {
-            scan_id: Some(2),
-            assessment: &older_a,
-            observations: &older_o,
-        },
-        ScanSide {
-            scan_id: Some(3),
-            assessment: &a,
-            observations: &o,
-        },
-    );
+    let (prev, now, _) = clinic_week();
+    let diff = ScanDiff::between(now.side(Some(2)), prev.side(Some(3)));
     assert_eq!(diff.hosts_vanished.len(), 1);
     Case {
         name: "clinic-backwards",
-        assessment: a,
-        observations: o,
+        scan: prev,
         diff: Some(diff),
         seen: None,
     }
@@ -108,39 +80,24 @@ fn clinic_ipv6() -> Case {
             .unwrap()
             .replace("10.77.20.5", "2001:db8:77:20::5")
     };
-    Case {
-        name: "clinic-ipv6",
+    let scan = Fixture {
         assessment: serde_json::from_str(&v6("assessment.json")).unwrap(),
         observations: vec![serde_json::from_str(&v6("observation.json")).unwrap()],
-        diff: None,
-        seen: None,
-    }
+    };
+    alone("clinic-ipv6", scan)
 }
 
 fn hostile() -> Case {
-    Case {
-        name: "hostile",
-        assessment: load("assessment-hostile.json"),
-        observations: vec![load("observation-hostile.json")],
-        diff: None,
-        seen: None,
-    }
+    alone("hostile", Fixture::load("-hostile"))
 }
 
 fn empty() -> Case {
-    Case {
-        name: "empty",
-        assessment: load("assessment-empty.json"),
-        observations: vec![load("observation-empty.json")],
-        diff: None,
-        seen: None,
-    }
+    alone("empty", Fixture::load("-empty"))
 }
 
 /// The empty scan with one notice of every kind clinicscan emits, a subject on some, and a
 /// kind this version does not know (from a newer clinicscan or another tool).
 fn notices() -> Case {
-    let mut observation: Observation = load("observation-empty.json");
     let notices = serde_json::json!([
         {"kind": "dns-unavailable", "message": "no DNS resolver: no nameservers", "subject": null},
         {"kind": "no-privilege", "message": "ICMP echo and ARP need raw sockets (root or CAP_NET_RAW): Operation not permitted; discovery uses TCP pings only", "subject": null},
@@ -157,20 +114,15 @@ fn notices() -> Case {
         {"kind": "imported", "message": "imported from nmap XML: nmap -sV -oX scan.xml 10.77.10.0/24", "subject": null},
         {"kind": "lab-reference", "message": "made by tests/lab/verify", "subject": "general"}
     ]);
-    observation.scan.notices = serde_json::from_value(notices).unwrap();
-    Case {
-        name: "notices",
-        assessment: load("assessment-empty.json"),
-        observations: vec![observation],
-        diff: None,
-        seen: None,
-    }
+    let mut scan = Fixture::load("-empty");
+    scan.observations[0].scan.notices = serde_json::from_value(notices).unwrap();
+    alone("notices", scan)
 }
 
 fn input<'a>(c: &'a Case, lang: Lang) -> ReportInput<'a> {
     ReportInput {
-        assessment: &c.assessment,
-        observations: &c.observations,
+        assessment: &c.scan.assessment,
+        observations: &c.scan.observations,
         diff: c.diff.as_ref(),
         seen: c.seen.as_ref(),
         lang,
@@ -274,7 +226,7 @@ fn json_output_validates_against_the_checked_in_schema() {
         assert!(errors.is_empty(), "{}: {errors:?}", case.name);
         // And it round-trips to the same Assessment.
         let back: Assessment = serde_json::from_value(value).unwrap();
-        assert_eq!(back, case.assessment);
+        assert_eq!(back, case.scan.assessment);
     }
     // A broken document is rejected (the validator can fail).
     let mut bad: serde_json::Value =
@@ -405,7 +357,7 @@ fn csv_is_rfc4180_with_crlf_and_bom_where_promised() {
     let mut r = csv::Reader::from_reader(en.as_bytes());
     let headers = r.headers().unwrap().clone();
     let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
-    assert_eq!(rows.len(), c.assessment.findings.len());
+    assert_eq!(rows.len(), c.scan.assessment.findings.len());
     assert_eq!(&rows[0][0], "Critical");
     assert_eq!(headers.len(), rows[0].len());
     assert_eq!(&headers[headers.len() - 1], "Change");
@@ -450,15 +402,9 @@ fn snapshots_of_the_history_views() {
     let d = c.diff.as_ref().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut h = clinicscan_report::History::open(dir.path().join("h.sqlite")).unwrap();
-    for (o, a) in [
-        ("observation-prev.json", "assessment-prev.json"),
-        ("observation-hostile.json", "assessment-hostile.json"),
-        ("observation.json", "assessment.json"),
-        ("observation-empty.json", "assessment-empty.json"),
-    ] {
-        let obs: Vec<Observation> = vec![load(o)];
-        let a: Assessment = load(a);
-        h.record(&obs, &a).unwrap();
+    for suffix in ["-prev", "-hostile", "", "-empty"] {
+        let f = Fixture::load(suffix);
+        h.record(&f.observations, &f.assessment).unwrap();
     }
     let mut list = h.list().unwrap();
     list.reverse();
