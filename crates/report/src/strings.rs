@@ -159,7 +159,8 @@ pub(crate) fn notice_text(kind: &NoticeKind) -> Option<S> {
         NoticeKind::LocalError => Some(S::NoticeLocalError),
         NoticeKind::RepliesDropped => Some(S::NoticeRepliesDropped),
         NoticeKind::OuiMissing => Some(S::NoticeOuiMissing),
-        // The message names the nmap command line, which a translation would hide.
+        // Shown as its message, which names the imported nmap command line: the terminal
+        // shows no detail beside a translation, so a translation would hide it there.
         NoticeKind::Imported => None,
         // A kind from a newer clinicscan or another tool: only its message can be shown.
         NoticeKind::Other(_) => None,
