@@ -227,3 +227,81 @@ fn man_page_completions_and_rule_check() {
     let o = clinicscan(&["rules", "check"]);
     assert!(o.status.success(), "rules check: {}", stderr(&o));
 }
+
+/// Compares with (or, under UPDATE_SNAPSHOTS=1, writes) fixtures/report/expected/NAME.
+fn snapshot(name: &str, actual: &[u8]) {
+    let path = repo().join("fixtures/report/expected").join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, actual).expect("write snapshot");
+        return;
+    }
+    let expected = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run UPDATE_SNAPSHOTS=1", path.display()));
+    assert!(
+        expected == actual,
+        "{name} differs from the snapshot:\n{}",
+        String::from_utf8_lossy(actual)
+    );
+}
+
+#[test]
+fn precheck_of_a_saved_observation_in_both_languages_and_json() {
+    let run = |lang: &str, fixture: &str, host: &str, format: &[&str], code: i32| {
+        let fixture = repo().join("fixtures/policy").join(fixture);
+        let mut args = vec!["--lang", lang, "precheck", "--profile", "oqv-terminal"];
+        args.extend_from_slice(&["--observation", fixture.to_str().expect("utf-8 path")]);
+        args.push(host);
+        args.extend_from_slice(format);
+        let o = clinicscan(&args);
+        assert_eq!(o.status.code(), Some(code), "stderr: {}", stderr(&o));
+        o.stdout
+    };
+    for lang in ["ja", "en"] {
+        snapshot(
+            &format!("precheck.oqv-terminal.{lang}.txt"),
+            &run(lang, "lab-general.json", "10.77.30.10", &[], 1),
+        );
+        snapshot(
+            &format!("precheck.missing-host.{lang}.txt"),
+            &run(lang, "lab-general.json", "10.77.30.99", &[], 1),
+        );
+        snapshot(
+            &format!("precheck.isolated.{lang}.txt"),
+            &run(lang, "lab-general-isolated.json", "10.77.30.20", &[], 0),
+        );
+    }
+    snapshot(
+        "precheck.oqv-terminal.json",
+        &run("en", "lab-general.json", "10.77.30.10", &["-f", "json"], 1),
+    );
+
+    // A profile of the user's own: one expectation met, one not, one that cannot be evaluated.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let profile = dir.path().join("own.toml");
+    std::fs::write(
+        &profile,
+        "[profile]\nid = 'own'\ntitle = { ja = '独自の確認', en = 'Own check' }\n\
+         [[expect]]\nid = 'up'\ncondition = 'host.status.state == \"up\"'\n\
+         title = { ja = '稼働している', en = 'Is up' }\nremediation = { ja = '起動する', en = 'Start it' }\n\
+         [[expect]]\nid = 'no-services'\ncondition = 'size(host.services) == 0'\n\
+         title = { ja = 'サービスがない', en = 'No services' }\nremediation = { ja = '止める', en = 'Stop them' }\n\
+         [[expect]]\nid = 'broken'\ncondition = 'host.nothing == 1'\n\
+         title = { ja = '評価できない', en = 'Cannot be evaluated' }\nremediation = { ja = '直す', en = 'Fix it' }\n",
+    )
+    .expect("write profile");
+    let good = repo().join("fixtures/policy/good.json");
+    for lang in ["ja", "en"] {
+        let o = clinicscan(&[
+            "--lang",
+            lang,
+            "precheck",
+            "--profile",
+            profile.to_str().expect("utf-8 path"),
+            "--observation",
+            good.to_str().expect("utf-8 path"),
+            "10.77.20.21",
+        ]);
+        assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+        snapshot(&format!("precheck.own.{lang}.txt"), &o.stdout);
+    }
+}

@@ -4,7 +4,8 @@
 //!   optionally the [`ScanDiff`] against the previous scan) as a terminal table, JSON, one
 //!   self-contained HTML file, CSV, Markdown or the asset inventory (台帳), in Japanese or
 //!   English. [`render_inventory`] adds the site's zones to the inventory;
-//!   [`render_history_list`] and [`render_diff`] show the history as text.
+//!   [`render_history_list`] and [`render_diff`] show the history as text;
+//!   [`render_precheck`] a vendor pre-check.
 //! - [`History`]: every scan in SQLite (observations, assessment, summary columns), with
 //!   list, show, the previous scan of the same scope, the diff between two scans, and
 //!   first/last-seen dates and last records of every host for the inventory.
@@ -37,5 +38,5 @@ pub use history::{
 pub use lock::{LockError, RunLock};
 pub use render::{
     Format, HostSeen, RenderError, ReportInput, render, render_diff, render_history_list,
-    render_inventory,
+    render_inventory, render_precheck,
 };

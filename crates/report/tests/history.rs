@@ -2,32 +2,26 @@
 //! first/last seen, and crash safety (a child process killed at random points while it
 //! writes).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clinicscan_model::{Assessment, Observation};
-use clinicscan_report::{History, ScanDiff, ScanSide, StoredScan};
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/report")
-}
-
-fn load<T: serde::de::DeserializeOwned>(name: &str) -> T {
-    let text = std::fs::read_to_string(fixtures().join(name)).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
+use clinicscan_report::{History, ScanDiff, StoredScan};
+use common::{Fixture, side};
 
 fn scan(which: &str) -> (Vec<Observation>, Assessment) {
-    let (o, a) = match which {
-        "prev" => ("observation-prev.json", "assessment-prev.json"),
-        "cur" => ("observation.json", "assessment.json"),
-        "hostile" => ("observation-hostile.json", "assessment-hostile.json"),
-        _ => ("observation-empty.json", "assessment-empty.json"),
-    };
-    (vec![load(o)], load(a))
+    let f = Fixture::load(match which {
+        "prev" => "-prev",
+        "cur" => "",
+        "hostile" => "-hostile",
+        _ => "-empty",
+    });
+    (f.observations, f.assessment)
 }
 
 #[test]
@@ -83,18 +77,7 @@ fn record_list_show_previous_and_diff() {
     assert!(h.show(999).is_err());
 
     let d = h.diff(prev, cur).unwrap();
-    let expected = ScanDiff::between(
-        ScanSide {
-            scan_id: Some(prev),
-            assessment: &pa,
-            observations: &po,
-        },
-        ScanSide {
-            scan_id: Some(cur),
-            assessment: &ca,
-            observations: &co,
-        },
-    );
+    let expected = ScanDiff::between(side(Some(prev), &pa, &po), side(Some(cur), &ca, &co));
     assert_eq!(d, expected);
     assert_eq!(d.new_findings.len(), 2);
     assert_eq!(d.resolved_findings.len(), 1);

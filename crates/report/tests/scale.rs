@@ -2,20 +2,14 @@
 //! handle it, and the outputs have the expected size. Timings are printed (run with
 //! `--nocapture`), not asserted: this is a sanity check against quadratic blow-ups.
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
 use std::time::Instant;
 
 use clinicscan_model::{Assessment, Finding, Lang, Observation, Severity, SeverityCounts};
-use clinicscan_report::{Format, History, ReportInput, ScanDiff, ScanSide, render};
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/report")
-}
-
-fn load<T: serde::de::DeserializeOwned>(name: &str) -> T {
-    serde_json::from_str(&std::fs::read_to_string(fixtures().join(name)).unwrap()).unwrap()
-}
+use clinicscan_report::{Format, History, ReportInput, ScanDiff, render};
+use common::{load, side};
 
 /// The clinic fixture blown up to `hosts` hosts, each a copy of the PC with five findings.
 fn big(hosts: u32, offset: u32) -> (Assessment, Vec<Observation>) {
@@ -52,18 +46,7 @@ fn ten_thousand_findings() {
     let (old_a, old_o) = big(2000, 0);
     let (a, o) = big(2000, 100); // 100 hosts vanished, 100 appeared
     let t = Instant::now();
-    let diff = ScanDiff::between(
-        ScanSide {
-            scan_id: None,
-            assessment: &old_a,
-            observations: &old_o,
-        },
-        ScanSide {
-            scan_id: None,
-            assessment: &a,
-            observations: &o,
-        },
-    );
+    let diff = ScanDiff::between(side(None, &old_a, &old_o), side(None, &a, &o));
     eprintln!("diff: {:?}", t.elapsed());
     assert_eq!(diff.hosts_appeared.len(), 100);
     assert_eq!(diff.hosts_vanished.len(), 100);
