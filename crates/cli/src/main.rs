@@ -6,6 +6,7 @@
 mod args;
 mod assess;
 mod common;
+mod fleet;
 mod history;
 mod precheck;
 mod rules;
@@ -57,6 +58,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Precheck(a) => precheck::run(&globals, a),
         Command::History(a) => history::run(&globals, a),
         Command::Inventory(a) => history::inventory(&globals, a),
+        Command::Fleet(a) => fleet::run(&globals, a),
         Command::Rules(a) => rules::run(&globals, a),
         Command::Generate(g) => {
             generate(g.what)?;

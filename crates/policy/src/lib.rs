@@ -61,5 +61,7 @@ pub use eval::{
 pub use nmap::import_nmap_xml;
 pub use precheck::{Expectation, ExpectationResult, Outcome, PrecheckReport, Profile, precheck};
 pub use rules::{Rule, RuleSet, Scope};
-pub use site::{Asset, EgressTarget, Flow, PortRange, RateProfile, Site, Zone, ZoneKind};
+pub use site::{
+    Asset, EgressTarget, Flow, PortRange, RateProfile, Site, Zone, ZoneKind, check_site_id,
+};
 pub use version::compare_versions;

@@ -9,8 +9,8 @@ use unicode_width::UnicodeWidthStr;
 use super::terminal::clean;
 use super::{fmt_time, sev_label, target, transport_str};
 use crate::diff::ScanDiff;
-use crate::history::ScanSummary;
 use crate::strings::S;
+use clinicscan_store::ScanSummary;
 
 fn pad(s: &str, width: usize) -> String {
     let mut out = s.to_string();
