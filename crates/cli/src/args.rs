@@ -45,7 +45,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Scan targets, assess the result and report it (the main job).
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// Assess saved observations (or an nmap XML result) again, without touching the network.
     Assess(AssessArgs),
     /// Hold one host against a vendor hand-over profile (e.g. an オン資 terminal).

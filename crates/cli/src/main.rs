@@ -53,7 +53,7 @@ fn run(cli: Cli) -> Result<u8> {
         color: common::use_color(cli.color),
     };
     match cli.command {
-        Command::Scan(a) => scan::run(&globals, a),
+        Command::Scan(a) => scan::run(&globals, *a),
         Command::Assess(a) => assess::run(&globals, a),
         Command::Precheck(a) => precheck::run(&globals, a),
         Command::History(a) => history::run(&globals, a),

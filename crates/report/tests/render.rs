@@ -353,7 +353,7 @@ fn snapshots_of_the_history_views() {
     let c = clinic();
     let d = c.diff.as_ref().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut h = clinicscan_report::History::open(dir.path().join("h.sqlite")).unwrap();
+    let mut h = clinicscan_store::SqliteStore::open(dir.path().join("h.sqlite")).unwrap();
     for (o, a) in [
         ("observation-prev.json", "assessment-prev.json"),
         ("observation-hostile.json", "assessment-hostile.json"),
@@ -362,9 +362,9 @@ fn snapshots_of_the_history_views() {
     ] {
         let obs: Vec<Observation> = vec![load(o)];
         let a: Assessment = load(a);
-        h.record(&obs, &a).unwrap();
+        clinicscan_store::Store::record(&mut h, &obs, &a).unwrap();
     }
-    let mut list = h.list().unwrap();
+    let mut list = clinicscan_store::Store::list(&mut h, None).unwrap();
     list.reverse();
     for lang in [Lang::Ja, Lang::En] {
         let l = lang_name(lang);

@@ -20,12 +20,14 @@ use clinicscan_store::{
 use common::pg::{CERT_USER, PASSWORD, PgServer, server_or_skip};
 use common::{rerun, scan, site_scan};
 
+/// Marks a store as written by a newer clinicscan (schema version `n`).
+type SetVersion<'a> = Box<dyn Fn(&Location, i64) + 'a>;
+
 /// One backend under test: how to get a fresh, empty store.
 struct Backend<'a> {
     name: &'static str,
     fresh: Box<dyn Fn() -> Location + 'a>,
-    /// Marks the store as written by a newer clinicscan (schema version `n`).
-    set_version: Box<dyn Fn(&Location, i64) + 'a>,
+    set_version: SetVersion<'a>,
     scratch: PathBuf,
 }
 
