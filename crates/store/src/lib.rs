@@ -54,6 +54,7 @@ pub use fleet::{CommonFinding, FLEET_SCHEMA, FleetReport, SitePosture};
 pub use location::{Location, PgUrl, SslMode, default_db_path, mask_url};
 pub use outbox::{Delivery, Retry, ScanOutbox, record_or_keep};
 pub use pg::PgStore;
+pub use record::scan_started;
 pub use sqlite::{SYSTEM_DB_PATH, SqliteStore};
 
 /// The id of a stored scan (increasing in the order scans were recorded).

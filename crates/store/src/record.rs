@@ -41,12 +41,7 @@ impl ScanRow {
             .map(|o| serde_json::to_string(o).map(|j| (column_text(&o.scan.id), j)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(StoreError::Serialise)?;
-        let mut zones: Vec<&str> = observations
-            .iter()
-            .filter_map(|o| o.scan.vantage.zone.as_deref())
-            .collect();
-        zones.sort_unstable();
-        zones.dedup();
+        let zones = vantage_zones(observations);
         let mut hosts: BTreeMap<IpAddr, Option<String>> = BTreeMap::new();
         for h in observations.iter().flat_map(|o| o.hosts.iter()) {
             if h.status.state == HostState::Up {
@@ -106,8 +101,20 @@ pub(crate) fn scan_key(observations: &[Observation], assessment: &Assessment) ->
     ids.join(",")
 }
 
-/// When a scan started: its earliest Observation, else the assessment time.
-pub(crate) fn scan_started(assessment: &Assessment, observations: &[Observation]) -> DateTime<Utc> {
+/// The zones the Observations ran from, sorted, once each.
+fn vantage_zones(observations: &[Observation]) -> Vec<&str> {
+    let mut zones: Vec<&str> = observations
+        .iter()
+        .filter_map(|o| o.scan.vantage.zone.as_deref())
+        .collect();
+    zones.sort_unstable();
+    zones.dedup();
+    zones
+}
+
+/// When a scan started: its earliest Observation, else the assessment time. The store's
+/// `started` column and the report's diff use this one definition.
+pub fn scan_started(assessment: &Assessment, observations: &[Observation]) -> DateTime<Utc> {
     observations
         .iter()
         .map(|o| o.scan.started)
@@ -120,12 +127,7 @@ pub(crate) fn scan_started(assessment: &Assessment, observations: &[Observation]
 /// The site id joins the key only when there is one, so scans recorded before site ids
 /// existed keep their scope.
 pub(crate) fn scope_of(assessment: &Assessment, observations: &[Observation]) -> String {
-    let mut zones: Vec<&str> = observations
-        .iter()
-        .filter_map(|o| o.scan.vantage.zone.as_deref())
-        .collect();
-    zones.sort_unstable();
-    zones.dedup();
+    let zones = vantage_zones(observations);
     let mut targets: Vec<&str> = observations
         .iter()
         .flat_map(|o| o.scan.options.targets.iter().map(String::as_str))
