@@ -180,6 +180,42 @@ fn bad_input_fails_before_any_packet() {
         ),
         (&["assess", "Cargo.toml"], "Cargo.toml"),
         (&["scan", "127.0.0.1", "--max-rate", "0"], "--max-rate"),
+        // A shared history: unencrypted only to loopback, the password never printed.
+        (
+            &[
+                "scan",
+                "127.0.0.1",
+                "--db",
+                "postgres://scan:Hunter2-secret@10.0.0.5/clinicscan?sslmode=disable",
+            ],
+            "postgres://scan:***@10.0.0.5",
+        ),
+        (
+            &[
+                "scan",
+                "127.0.0.1",
+                "--db",
+                "postgres://h/db?sslmode=prefer",
+            ],
+            "sslmode=prefer",
+        ),
+        (
+            &["scan", "127.0.0.1", "--db", "mysql://h/db"],
+            "unsupported database URL scheme",
+        ),
+        // A shared history needs the site's id.
+        (
+            &["scan", "127.0.0.1", "--db", "postgres://h/db"],
+            "[site] table has an id",
+        ),
+        (
+            &["scan", "127.0.0.1", "--syslog", "tcp://10.0.0.9:514"],
+            "loopback",
+        ),
+        (
+            &["scan", "127.0.0.1", "--syslog", "smtp://x"],
+            "tls, udp or tcp",
+        ),
     ];
     for (args, needle) in cases {
         let start = Instant::now();
@@ -195,6 +231,7 @@ fn bad_input_fails_before_any_packet() {
             err.contains(needle),
             "{args:?}: message does not name {needle:?}: {err}"
         );
+        assert!(!err.contains("Hunter2-secret"), "password printed: {err}");
         assert!(o.stdout.is_empty(), "{args:?} printed a result");
         assert!(
             start.elapsed() < Duration::from_secs(5),
@@ -304,4 +341,115 @@ fn precheck_of_a_saved_observation_in_both_languages_and_json() {
         assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
         snapshot(&format!("precheck.own.{lang}.txt"), &o.stdout);
     }
+}
+
+/// Two sites scan into one history; `fleet` shows both, `history` keeps them apart, and
+/// `-f jsonl` gives events that validate against the checked-in event schema.
+#[test]
+fn two_sites_one_history_fleet_and_events() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port().to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("fleet.sqlite");
+    let db = db.to_str().expect("utf-8");
+    let mut sites = Vec::new();
+    for (id, name) in [("tokyo-01", "さくら内科"), ("osaka-02", "うめだ眼科")] {
+        let path = dir.path().join(format!("{id}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "[site]\nname = \"{name}\"\nid = \"{id}\"\nvantage_zone = \"general\"\n[zones.general]\ncidrs = [\"127.0.0.0/8\"]\n"
+            ),
+        )
+        .expect("site file");
+        sites.push(path);
+    }
+    for site in &sites {
+        let site = site.to_str().expect("utf-8");
+        let o = clinicscan(&[
+            "scan",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "--no-probes",
+            "--db",
+            db,
+            "--site",
+            site,
+            "-f",
+            "json",
+            "--fail-on",
+            "never",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let o = clinicscan(&["fleet", "--db", db, "-f", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fleet: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(fleet["schema"], "clinicscan/fleet/v1");
+    let ids: Vec<&str> = fleet["sites"]
+        .as_array()
+        .expect("sites")
+        .iter()
+        .map(|s| s["site_id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids, ["osaka-02", "tokyo-01"]);
+    let o = clinicscan(&["fleet", "--db", db, "--lang", "en", "-f", "table"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("tokyo-01") && text.contains("osaka-02"),
+        "{text}"
+    );
+    let html = dir.path().join("fleet.html");
+    let o = clinicscan(&["fleet", "--db", db, "-o", html.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let page = std::fs::read_to_string(&html).expect("html");
+    assert!(page.contains("<html lang=\"ja\">") && page.contains("うめだ眼科"));
+    // Listing one site shows only its scan; the two sites' scans are never diffed.
+    let o = clinicscan(&["history", "list", "--db", db, "--site-id", "osaka-02"]);
+    let list = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        list.contains("うめだ眼科") && !list.contains("さくら内科"),
+        "{list}"
+    );
+    let o = clinicscan(&["history", "diff", "1", "2", "--db", db]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("never compared"), "{}", stderr(&o));
+
+    // JSON Lines events against the schema.
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("crates/report/schemas/event.v1.json"))
+            .expect("schema"),
+    )
+    .expect("JSON");
+    let v = jsonschema::validator_for(&schema).expect("valid schema");
+    let site = sites[0].to_str().expect("utf-8");
+    let o = clinicscan(&[
+        "scan",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "--no-probes",
+        "--no-history",
+        "--site",
+        site,
+        "-f",
+        "jsonl",
+        "--fail-on",
+        "never",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let mut findings = 0;
+    for line in text.lines() {
+        let e: serde_json::Value = serde_json::from_str(line).expect("one JSON object a line");
+        assert_valid(&v, &e);
+        assert_eq!(e["clinicscan"]["site"]["id"], "tokyo-01");
+        findings += usize::from(e["event"]["dataset"] == "clinicscan.finding");
+    }
+    assert!(
+        findings > 0,
+        "the open port's host is at least an inventory finding"
+    );
+    drop(listener);
 }

@@ -63,6 +63,6 @@ pub use precheck::{Expectation, ExpectationResult, Outcome, PrecheckReport, Prof
 pub use rules::{Rule, RuleSet, Scope};
 pub use site::{
     Asset, EgressTarget, Flow, PortRange, RateProfile, ScanProfile, Site, SiteScanPlan, Zone,
-    ZoneKind,
+    ZoneKind, check_site_id,
 };
 pub use version::compare_versions;

@@ -401,12 +401,12 @@ fn snapshots_of_the_history_views() {
     let c = clinic();
     let d = c.diff.as_ref().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut h = clinicscan_report::History::open(dir.path().join("h.sqlite")).unwrap();
+    let mut h = clinicscan_store::SqliteStore::open(dir.path().join("h.sqlite")).unwrap();
     for suffix in ["-prev", "-hostile", "", "-empty"] {
         let f = Fixture::load(suffix);
-        h.record(&f.observations, &f.assessment).unwrap();
+        clinicscan_store::Store::record(&mut h, &f.observations, &f.assessment).unwrap();
     }
-    let mut list = h.list().unwrap();
+    let mut list = clinicscan_store::Store::list(&mut h, None).unwrap();
     list.reverse();
     for lang in [Lang::Ja, Lang::En] {
         let l = lang_name(lang);

@@ -10,8 +10,8 @@ use super::terminal::clean;
 use super::view::{ChangeItems, Changes};
 use super::{fmt_time, sev_label};
 use crate::diff::ScanDiff;
-use crate::history::ScanSummary;
 use crate::strings::S;
+use clinicscan_store::ScanSummary;
 
 fn pad(s: &str, width: usize) -> String {
     let mut out = s.to_string();
