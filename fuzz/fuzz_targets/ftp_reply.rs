@@ -1,6 +1,6 @@
 #![no_main]
 //! FTP replies (single and multi-line), FEAT, banners.
-use clinicscan_probe::wire::ftp;
+use clinicscan_wire::ftp;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! HTTP response framing, parsing, charset decoding, title, login form and signatures.
 #![no_main]
 
-use clinicscan_probe::wire::http::{
+use clinicscan_wire::http::{
     SIGNATURES, has_password_input, matches, parse_response, response_complete, title,
 };
 use libfuzzer_sys::fuzz_target;

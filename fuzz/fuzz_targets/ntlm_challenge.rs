@@ -1,6 +1,6 @@
 #![no_main]
 //! NTLM CHALLENGE (target info AV pairs, version), found anywhere in the input.
-use clinicscan_probe::wire::ntlm;
+use clinicscan_wire::ntlm;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,6 +1,6 @@
 #![no_main]
 //! Answers read by the raw sockets: SYN replies, ICMP errors, echo replies, ARP.
-use clinicscan_probe::wire::packet;
+use clinicscan_wire::packet;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

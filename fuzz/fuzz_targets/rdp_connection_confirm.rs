@@ -1,6 +1,6 @@
 #![no_main]
 //! RDP: TPKT framing, X.224 Connection Confirm, CredSSP TSRequest framing.
-use clinicscan_probe::wire::rdp;
+use clinicscan_wire::rdp;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,6 +1,6 @@
 #![no_main]
 //! SMB1/SMB2 NEGOTIATE and SESSION_SETUP responses.
-use clinicscan_probe::wire::smb;
+use clinicscan_wire::smb;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

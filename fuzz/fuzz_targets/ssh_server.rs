@@ -1,6 +1,6 @@
 #![no_main]
 //! SSH identification line and KEXINIT, as a server sends them.
-use clinicscan_probe::wire::ssh;
+use clinicscan_wire::ssh;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,6 +1,6 @@
 #![no_main]
 //! Telnet option negotiation and text.
-use clinicscan_probe::wire::telnet;
+use clinicscan_wire::telnet;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! Certificate facts over arbitrary DER.
 #![no_main]
 
-use clinicscan_probe::wire::cert::certificate_facts;
+use clinicscan_wire::cert::certificate_facts;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

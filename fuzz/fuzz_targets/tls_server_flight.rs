@@ -2,8 +2,10 @@
 //! arbitrary server bytes.
 #![no_main]
 
-use clinicscan_probe::wire::tls::{ServerFlight, parse_certificate_chain, parse_server_hello, read_flight};
-use clinicscan_probe::wire::tls_sslv2;
+use clinicscan_wire::tls::{
+    ServerFlight, parse_certificate_chain, parse_server_hello, read_flight,
+};
+use clinicscan_wire::tls_sslv2;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,6 +1,6 @@
 #![no_main]
 //! RFB ProtocolVersion and security types / failure reason.
-use clinicscan_probe::wire::vnc;
+use clinicscan_wire::vnc;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

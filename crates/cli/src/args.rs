@@ -50,7 +50,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Scan targets, assess the result and report it (the main job).
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// Assess saved observations (or an nmap XML result) again, without touching the network.
     Assess(AssessArgs),
     /// Hold one host against a vendor hand-over profile (e.g. an オン資 terminal).
@@ -59,6 +59,9 @@ pub enum Command {
     History(HistoryArgs),
     /// Export the asset inventory (台帳) of every host seen, as CSV for Excel.
     Inventory(InventoryArgs),
+    /// Every site of a shared history at a glance: newest posture, stale sites, shared
+    /// findings (exit 1 when a site is stale).
+    Fleet(FleetArgs),
     /// List or check the rule catalogue.
     Rules(RulesArgs),
     /// Check the installation: which site file, data and history it uses, whether raw
@@ -113,6 +116,9 @@ pub enum Format {
     Csv,
     /// Markdown.
     Markdown,
+    /// SIEM events, one JSON object a line: one per finding and per control result, with
+    /// Elastic Common Schema field names.
+    Jsonl,
 }
 
 /// Severity threshold.
@@ -296,14 +302,47 @@ pub struct ScanArgs {
     /// Lock file that keeps two scheduled runs from overlapping.
     #[arg(long, value_name = "FILE")]
     pub lock: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub syslog: SyslogArgs,
+}
+
+/// Where to send the SIEM events by syslog.
+#[derive(Debug, Args)]
+pub struct SyslogArgs {
+    /// Send the events (one per finding and per control result) to a syslog collector:
+    /// tls://HOST[:6514] (RFC 5425), udp://HOST[:514] (RFC 5426), or tcp://127.0.0.1:PORT
+    /// (a local relay).
+    #[arg(long = "syslog", value_name = "URL", env = "CLINICSCAN_SYSLOG")]
+    pub target: Option<String>,
+
+    /// Extra CA certificate (PEM) to verify a TLS collector with, besides the system's.
+    #[arg(long = "syslog-ca", value_name = "FILE", requires = "target")]
+    pub ca: Option<PathBuf>,
+
+    /// Client certificate (PEM) for a TLS collector that asks for one.
+    #[arg(long = "syslog-cert", value_name = "FILE", requires_all = ["target", "key"])]
+    pub cert: Option<PathBuf>,
+
+    /// The client certificate's private key (PEM).
+    #[arg(long = "syslog-key", value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
 }
 
 /// The history database location.
 #[derive(Debug, Args)]
 pub struct HistoryDbArgs {
-    /// History database [default: $XDG_DATA_HOME/clinicscan/history.sqlite].
-    #[arg(long, value_name = "PATH", env = "CLINICSCAN_DB")]
-    pub db: Option<PathBuf>,
+    /// History database: a file (SQLite), or postgres://USER@HOST/DB?sslmode=verify-full&…
+    /// shared by a group of sites [default: $STATE_DIRECTORY/history.sqlite in a systemd
+    /// unit, else $XDG_DATA_HOME/clinicscan/history.sqlite].
+    #[arg(
+        long,
+        value_name = "PATH|URL",
+        env = "CLINICSCAN_DB",
+        hide_env_values = true,
+        global = true
+    )]
+    pub db: Option<String>,
 }
 
 /// `clinicscan assess`.
@@ -365,6 +404,10 @@ pub struct HistoryArgs {
     #[command(flatten)]
     pub db: HistoryDbArgs,
 
+    /// Only this site's scans (a shared history holds many sites).
+    #[arg(long, value_name = "ID", global = true)]
+    pub site_id: Option<String>,
+
     /// What to do.
     #[command(subcommand)]
     pub action: HistoryAction,
@@ -404,12 +447,42 @@ pub struct InventoryArgs {
     #[command(flatten)]
     pub db: HistoryDbArgs,
 
+    /// The site file, for zone names and the site id in a shared history (found as for
+    /// `scan`).
     #[command(flatten)]
     pub site: SiteArg,
+
+    /// The site whose inventory to export (default: the site file's id).
+    #[arg(long, value_name = "ID")]
+    pub site_id: Option<String>,
 
     /// Write the CSV here (UTF-8 with BOM, CRLF) instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// `clinicscan fleet`.
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    #[command(flatten)]
+    pub db: HistoryDbArgs,
+
+    /// A site whose newest scan is older than this many days is listed as stale.
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    pub stale_days: u32,
+
+    /// How many of the findings most sites share to list.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+
+    /// Write the report to FILE (atomically) instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// table, json or html [default: table on a terminal, json otherwise; from -o's
+    /// extension].
+    #[arg(short = 'f', long, value_enum)]
+    pub format: Option<Format>,
 }
 
 /// `clinicscan rules`.
@@ -450,7 +523,7 @@ pub struct DoctorArgs {
     #[command(flatten)]
     pub db: HistoryDbArgs,
 
-    /// Do not connect to the mail server or the history database (only report settings).
+    /// Do not connect to the mail server or a shared (PostgreSQL) history database.
     #[arg(long)]
     pub offline: bool,
 }

@@ -68,6 +68,7 @@ pub fn format(arg: Option<Format>, output: Option<&Path>) -> Format {
             "html" | "htm" => return Format::Html,
             "csv" => return Format::Csv,
             "md" | "markdown" => return Format::Markdown,
+            "jsonl" | "ndjson" => return Format::Jsonl,
             "txt" => return Format::Table,
             _ => {}
         }
@@ -79,7 +80,8 @@ pub fn format(arg: Option<Format>, output: Option<&Path>) -> Format {
     }
 }
 
-/// The report crate's format for a CLI format (`None` for the raw Observation).
+/// The report crate's format for a CLI format (`None` for the raw Observation and the
+/// events, which have renderers of their own).
 pub fn report_format(f: Format, color: bool) -> Option<clinicscan_report::Format> {
     Some(match f {
         Format::Table => clinicscan_report::Format::Terminal { color },
@@ -87,7 +89,7 @@ pub fn report_format(f: Format, color: bool) -> Option<clinicscan_report::Format
         Format::Html => clinicscan_report::Format::Html,
         Format::Csv => clinicscan_report::Format::Csv,
         Format::Markdown => clinicscan_report::Format::Markdown,
-        Format::Observation => return None,
+        Format::Observation | Format::Jsonl => return None,
     })
 }
 

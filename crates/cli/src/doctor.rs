@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use clinicscan_model::Lang;
-use clinicscan_report::{EmailSettings, History, Security};
+use clinicscan_report::{EmailSettings, Security};
+use clinicscan_store::Location;
 
 use crate::args::DoctorArgs;
 use crate::locations::{self, Found, Roots};
@@ -47,7 +48,7 @@ pub fn run(g: &Globals, args: DoctorArgs) -> Result<u8> {
     let checks = [
         site_check,
         check_data(lang, args.data.data.as_deref()),
-        check_history(lang, args.db.db.clone()),
+        check_history(lang, args.db.db.clone(), args.offline),
         check_raw_sockets(lang),
         check_email(lang, site.as_ref(), args.offline),
     ];
@@ -258,9 +259,9 @@ fn newest_file(dir: &Path) -> Option<DateTime<Utc>> {
     newest.map(DateTime::<Utc>::from)
 }
 
-fn check_history(lang: Lang, option: Option<PathBuf>) -> Check {
-    let path = match crate::scan::db_path(option) {
-        Ok(p) => p,
+fn check_history(lang: Lang, option: Option<String>, offline: bool) -> Check {
+    let db = match crate::history::Db::resolve(option) {
+        Ok(db) => db,
         Err(e) => {
             return Check {
                 status: Status::Broken,
@@ -269,35 +270,55 @@ fn check_history(lang: Lang, option: Option<PathBuf>) -> Check {
             };
         }
     };
-    let place = path.display().to_string();
-    if path.exists() {
-        let opened = History::open(&path).and_then(|h| h.list());
-        return match opened {
-            Ok(scans) => {
-                let newest = scans
-                    .first()
-                    .map(|s| s.recorded.format("%Y-%m-%d %H:%M UTC").to_string());
-                let line = match newest {
-                    Some(n) => t(
-                        lang,
-                        format!("記録 {} 件、最新 {n}", scans.len()),
-                        format!("{} scan(s), newest {n}", scans.len()),
-                    ),
-                    None => t(lang, "記録なし", "no scans yet"),
-                };
-                Check {
-                    status: Status::Ok,
-                    what: "history",
-                    lines: vec![place, line],
-                }
-            }
-            Err(e) => Check {
-                status: Status::Broken,
+    // A PostgreSQL URL is shown with its password masked.
+    let place = db.location.to_string();
+    let path = match &db.location {
+        Location::Sqlite(path) if !path.exists() => path.clone(),
+        Location::Postgres(_) if offline => {
+            return Check {
+                status: Status::Ok,
                 what: "history",
-                lines: vec![place, e.to_string()],
-            },
-        };
-    }
+                lines: vec![
+                    place,
+                    t(
+                        lang,
+                        "接続は確認していません (--offline)",
+                        "not connected (--offline)",
+                    ),
+                ],
+            };
+        }
+        _ => {
+            let listed = db
+                .open_existing()
+                .and_then(|mut store| Ok(store.list(None)?));
+            return match listed {
+                Ok(scans) => {
+                    let newest = scans
+                        .first()
+                        .map(|s| s.recorded.format("%Y-%m-%d %H:%M UTC").to_string());
+                    let line = match newest {
+                        Some(n) => t(
+                            lang,
+                            format!("記録 {} 件、最新 {n}", scans.len()),
+                            format!("{} scan(s), newest {n}", scans.len()),
+                        ),
+                        None => t(lang, "記録なし", "no scans yet"),
+                    };
+                    Check {
+                        status: Status::Ok,
+                        what: "history",
+                        lines: vec![place, line],
+                    }
+                }
+                Err(e) => Check {
+                    status: Status::Broken,
+                    what: "history",
+                    lines: vec![place, format!("{e:#}")],
+                },
+            };
+        }
+    };
     // Not there yet: the first scan creates it, if the nearest existing directory lets us.
     let mut dir = path.parent().map(Path::to_path_buf);
     while let Some(d) = &dir {

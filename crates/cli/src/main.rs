@@ -7,6 +7,7 @@ mod args;
 mod assess;
 mod common;
 mod doctor;
+mod fleet;
 mod history;
 mod locations;
 mod precheck;
@@ -55,11 +56,12 @@ fn run(cli: Cli) -> Result<u8> {
         color: common::use_color(cli.color),
     };
     match cli.command {
-        Command::Scan(a) => scan::run(&globals, a),
+        Command::Scan(a) => scan::run(&globals, *a),
         Command::Assess(a) => assess::run(&globals, a),
         Command::Precheck(a) => precheck::run(&globals, a),
         Command::History(a) => history::run(&globals, a),
         Command::Inventory(a) => history::inventory(&globals, a),
+        Command::Fleet(a) => fleet::run(&globals, a),
         Command::Rules(a) => rules::run(&globals, a),
         Command::Doctor(a) => doctor::run(&globals, a),
         Command::Generate(g) => {

@@ -1,21 +1,23 @@
 //! `clinicscan scan`: targets → Observation → Assessment → report, history, email.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use clinicscan_model::{Assessment, Lang, Observation};
 use clinicscan_policy::Site;
 use clinicscan_probe::{HostProfile, ScanConfig, ScanEvent};
 use clinicscan_report::{
-    EmailOn, EmailSettings, History, Outbox, ReportInput, RunLock, ScanDiff, compose, deliver,
+    EmailOn, EmailSettings, Outbox, ReportInput, RunLock, ScanDiff, SyslogTarget, compose, deliver,
     should_email,
 };
+use clinicscan_store::{Delivery, Retry, ScanOutbox, record_or_keep};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::args::{EmailOnArg, Format, ScanArgs, TargetArgs};
+use crate::args::{EmailOnArg, Format, ScanArgs, SyslogArgs, TargetArgs};
 use crate::common;
 use crate::exit;
+use crate::history::{self, Db};
 
 /// Global settings every command shares.
 pub struct Globals {
@@ -36,17 +38,27 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
     } else {
         None
     };
-    let db_path = if args.no_history {
+    let db = if args.no_history {
         None
     } else {
-        Some(db_path(args.history.db.clone())?)
+        Some(Db::resolve(args.history.db.clone())?)
     };
+    // A shared history keys every scan by its site, so the site file must name it.
+    if let Some(db) = &db
+        && db.location.is_shared()
+        && site.as_ref().and_then(|s| s.id.as_ref()).is_none()
+    {
+        bail!(
+            "the history {} is shared by several sites: give a --site file whose [site] table has an id",
+            db.location
+        );
+    }
+    let syslog = syslog_target(&args.syslog)?;
     // Scheduled runs (or an explicit --lock) never overlap.
-    let lock_path = args.lock.clone().or_else(|| {
-        g.quiet
-            .then(|| db_path.as_ref().map(|p| p.with_extension("lock")))
-            .flatten()
-    });
+    let lock_path = args
+        .lock
+        .clone()
+        .or_else(|| g.quiet.then(|| db.as_ref().map(Db::lock_path)).flatten());
     let _lock = match &lock_path {
         Some(p) => {
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -71,16 +83,53 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
     let assessment = clinicscan_policy::assess(&observations, site.as_ref(), &rules);
     common::log_assessment(&assessment);
 
-    // History: record, then compare with the previous scan of the same scope.
+    // History: record (or keep for the next run), then compare with the previous scan of
+    // the same scope.
     let mut diff: Option<ScanDiff> = None;
     let mut seen = None;
-    if let Some(path) = &db_path {
-        let mut history = History::open(path)?;
-        let id = history.record(&observations, &assessment)?;
-        if let Some(prev) = history.latest_before(id)? {
-            diff = Some(history.diff(prev, id)?);
+    let mut failed = false;
+    if let Some(db) = &db {
+        let outbox = ScanOutbox::new(db.state_dir.join("store-outbox"));
+        let delivery = record_or_keep(
+            &db.location,
+            &outbox,
+            &Retry::default(),
+            &observations,
+            &assessment,
+        )?;
+        match delivery {
+            Delivery::Recorded {
+                mut store,
+                recorded,
+                flushed,
+            } => {
+                if flushed > 0 && !g.quiet {
+                    eprintln!(
+                        "clinicscan: history: {flushed} scan(s) kept by earlier runs now recorded in {}",
+                        store.location()
+                    );
+                }
+                if let Some(prev) = store.latest_before(recorded.id)? {
+                    diff = Some(history::diff(store.as_mut(), prev, recorded.id)?);
+                }
+                let site = if store.is_shared() {
+                    assessment.site_id.as_deref()
+                } else {
+                    None
+                };
+                seen = Some(history::host_seen(store.as_mut(), site)?);
+            }
+            Delivery::Kept { pending, error, .. } => {
+                // Said even when quiet: the operator must know the store is not current.
+                eprintln!(
+                    "clinicscan: {error}\nclinicscan: history: the scan is kept in {} ({pending} waiting) and will be recorded by the next run",
+                    outbox.dir().display()
+                );
+                // A store that refuses for good (credentials, certificate, schema) must show
+                // as a failed run; a brief outage need not.
+                failed |= !error.is_transient();
+            }
         }
-        seen = Some(history.host_seen()?);
     }
 
     let input = ReportInput {
@@ -96,12 +145,39 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
         emit(format, g.color, &input, args.output.output.as_deref())?;
     }
 
-    if let (Some(settings), Some(db)) = (&email, &db_path) {
-        send_email(g, settings, db, args.email_on, &input)?;
-    } else if let Some(settings) = &email {
-        // Without history there is no outbox beside the database: keep it in the temp dir.
-        let dir = std::env::temp_dir().join("clinicscan-outbox.sqlite");
-        send_email(g, settings, &dir, args.email_on, &input)?;
+    if let Some(settings) = &email {
+        // Without history there is no directory of ours: keep the outbox in the temp dir.
+        let dir = db
+            .as_ref()
+            .map_or_else(std::env::temp_dir, |d| d.state_dir.clone());
+        send_email(g, settings, &dir.join("outbox"), args.email_on, &input)?;
+    }
+
+    if let Some(target) = &syslog {
+        let events = clinicscan_report::events(&input);
+        let hostname = observations
+            .iter()
+            .find_map(|o| o.scan.vantage.hostname.clone())
+            .unwrap_or_default();
+        match clinicscan_report::send_events(target, &events, &hostname) {
+            Ok(r) if !g.quiet => eprintln!(
+                "clinicscan: syslog: {} event(s) sent{}",
+                r.sent,
+                if r.shortened > 0 {
+                    format!(" ({} shortened to fit a UDP datagram)", r.shortened)
+                } else {
+                    String::new()
+                }
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("clinicscan: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Ok(exit::ERROR);
     }
 
     let threshold = common::fail_threshold(args.output.fail_on);
@@ -119,6 +195,9 @@ pub fn emit(
     input: &ReportInput<'_>,
     out: Option<&Path>,
 ) -> Result<()> {
+    if format == Format::Jsonl {
+        return common::write_output(out, &clinicscan_report::render_jsonl(input));
+    }
     let text = match common::report_format(format, color && out.is_none()) {
         Some(f) => clinicscan_report::render(f, input)?,
         None => {
@@ -323,16 +402,6 @@ pub fn set_vantage_zone(obs: &mut Observation, site: Option<&Site>) {
     }
 }
 
-/// The history database path: `--db`, else the default for this user.
-pub fn db_path(arg: Option<PathBuf>) -> Result<PathBuf> {
-    match arg {
-        Some(p) => Ok(p),
-        None => clinicscan_report::default_db_path(false).context(
-            "no place for the history database: set HOME or XDG_DATA_HOME, or give --db PATH",
-        ),
-    }
-}
-
 fn email_settings(site: Option<&Site>) -> Result<EmailSettings> {
     let table = match site.and_then(|s| s.email.clone()) {
         Some(t) => Some(
@@ -346,10 +415,28 @@ fn email_settings(site: Option<&Site>) -> Result<EmailSettings> {
     )
 }
 
+/// The syslog target, checked before any packet is sent.
+fn syslog_target(args: &SyslogArgs) -> Result<Option<SyslogTarget>> {
+    let Some(url) = &args.target else {
+        return Ok(None);
+    };
+    let mut target = SyslogTarget::parse(url)?;
+    target.ca_file = args.ca.clone();
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        target.client_cert = Some((cert.clone(), key.clone()));
+    }
+    if target.transport != clinicscan_report::SyslogTransport::Tls
+        && (target.ca_file.is_some() || target.client_cert.is_some())
+    {
+        bail!("--syslog-ca, --syslog-cert and --syslog-key are for a tls:// collector");
+    }
+    Ok(Some(target))
+}
+
 fn send_email(
     g: &Globals,
     settings: &EmailSettings,
-    db: &Path,
+    outbox_dir: &Path,
     on: EmailOnArg,
     input: &ReportInput<'_>,
 ) -> Result<()> {
@@ -360,7 +447,7 @@ fn send_email(
     };
     let assessment: &Assessment = input.assessment;
     let mail = should_email(on, assessment, input.diff).then(|| compose(input));
-    let outbox = Outbox::beside(db);
+    let outbox = Outbox::new(outbox_dir);
     let report = deliver(settings, &outbox, mail.as_ref())?;
     // A failed send is kept and retried next run; the run says so even when quiet.
     if report.kept > 0 {

@@ -25,7 +25,9 @@ pub struct PortEntry {
     pub never_send: bool,
 }
 
-const fn tcp(
+/// A port clinicscan may send bytes to: `probes` run there when it is open.
+const fn entry(
+    transport: Transport,
     port: u16,
     name: &'static str,
     category: &'static str,
@@ -33,12 +35,21 @@ const fn tcp(
 ) -> PortEntry {
     PortEntry {
         port,
-        transport: Transport::Tcp,
+        transport,
         name,
         category,
         probes,
         never_send: false,
     }
+}
+
+const fn tcp(
+    port: u16,
+    name: &'static str,
+    category: &'static str,
+    probes: &'static [ProbeKind],
+) -> PortEntry {
+    entry(Transport::Tcp, port, name, category, probes)
 }
 
 const fn udp(
@@ -47,24 +58,14 @@ const fn udp(
     category: &'static str,
     probes: &'static [ProbeKind],
 ) -> PortEntry {
-    PortEntry {
-        port,
-        transport: Transport::Udp,
-        name,
-        category,
-        probes,
-        never_send: false,
-    }
+    entry(Transport::Udp, port, name, category, probes)
 }
 
+/// A raw printer port: never sent a byte (it would print it).
 const fn printer(port: u16, name: &'static str) -> PortEntry {
     PortEntry {
-        port,
-        transport: Transport::Tcp,
-        name,
-        category: "printer",
-        probes: &[],
         never_send: true,
+        ..entry(Transport::Tcp, port, name, "printer", &[])
     }
 }
 

@@ -21,7 +21,8 @@ use clinicscan_model::HostReason;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::portscan::{Attempt, HostCtx, Limits, PortResult, connect_once, state_of};
+use crate::attempt::{Attempt, state_of};
+use crate::portscan::{HostCtx, Limits, PortResult, connect_once};
 use crate::raw::{ArpPinger, IcmpPinger, mac_string};
 
 /// Ports tried by TCP ping, most telling first: remote access, Windows, web, DICOM, then

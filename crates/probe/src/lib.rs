@@ -1,9 +1,9 @@
 //! The network side of clinicscan: targets → discovery → port scan → service probes →
 //! [`clinicscan_model::Observation`].
 //!
-//! Layout (rustls style): `wire::*` are pure parsers and encoders over bytes, with no I/O,
-//! each tested on recorded fixtures and fuzzed; `proto::*` are the thin async probes that own
-//! the socket, the deadline and the byte limit and turn wire results into model facts.
+//! Layout (rustls style): the pure parsers and encoders over bytes live in `clinicscan-wire`
+//! (no I/O, tested on recorded fixtures and fuzzed); `proto::*` are the thin async probes
+//! that own the socket, the deadline and the byte limit and turn wire results into facts.
 //!
 //! The public API is small:
 //!
@@ -23,9 +23,8 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-// Skeleton: the engine wires every probe in; remove once nothing is dead.
-#![allow(dead_code)]
 
+mod attempt;
 mod catalog;
 mod config;
 mod discovery;
@@ -33,6 +32,7 @@ mod dns;
 mod engine;
 mod netinfo;
 mod oui;
+mod pace;
 mod ports;
 mod portscan;
 mod proto;
@@ -43,11 +43,6 @@ mod services;
 mod syn;
 mod targets;
 mod top_ports;
-// Parsers are public only for the fuzz targets and property tests.
-#[cfg(feature = "fuzzing")]
-pub mod wire;
-#[cfg(not(feature = "fuzzing"))]
-mod wire;
 
 #[cfg(feature = "test-hooks")]
 #[doc(hidden)]

@@ -1,13 +1,8 @@
 //! TCP port scan by connect: async (tokio), bounded by a global and a per-host semaphore,
-//! paced by an optional global rate and a per-host gap, with timeouts from the host's
-//! measured RTT and bounded retries for ports that do not answer.
-//!
-//! State classification (pure, see [`classify`]):
-//! - connect completes → open (syn-ack);
-//! - ECONNREFUSED / ECONNRESET → closed (reset);
-//! - EHOSTUNREACH / ENETUNREACH / EACCES / EPERM → filtered (icmp-unreachable: an ICMP
-//!   prohibition or unreachable came back, or a local filter refused);
-//! - nothing within the timeout, after every retry → filtered (no-response).
+//! paced by an optional global rate and a per-host gap ([`crate::pace`]), with timeouts from
+//! the host's measured RTT and bounded retries for ports that do not answer. Each attempt is
+//! classified by [`crate::attempt`]; with raw sockets the SYN scanner ([`crate::syn`])
+//! answers in the same terms.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -21,126 +16,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::attempt::{Attempt, classify, state_of};
+use crate::pace::{Pace, Pacer};
 use crate::rtt::{RttBounds, RttEstimator};
-
-/// What one connection attempt showed.
-#[derive(Debug)]
-pub(crate) enum Attempt {
-    /// The handshake completed.
-    Open,
-    /// Refused or reset: nothing listens.
-    Closed,
-    /// An ICMP error (or a local filter) refused it.
-    Unreachable,
-    /// No answer in time.
-    Timeout,
-    /// A local resource problem (too many open files, no free port...): not the peer's doing.
-    Local(io::Error),
-}
-
-/// Classifies a connect error.
-pub(crate) fn classify(e: &io::Error) -> Attempt {
-    use io::ErrorKind as K;
-    match e.kind() {
-        K::ConnectionRefused => return Attempt::Closed,
-        // A reset *during* connect comes after the handshake completed (a refused SYN is
-        // ECONNREFUSED): the service accepted, then dropped us — the port is open.
-        K::ConnectionReset => return Attempt::Open,
-        K::TimedOut => return Attempt::Timeout,
-        K::HostUnreachable | K::NetworkUnreachable | K::PermissionDenied => {
-            return Attempt::Unreachable;
-        }
-        _ => {}
-    }
-    // EPERM (local netfilter reject), EHOSTUNREACH, ENETUNREACH, EACCES by number, for
-    // kinds std does not map.
-    match e.raw_os_error() {
-        Some(1 | 13 | 101 | 113) => Attempt::Unreachable,
-        Some(110) => Attempt::Timeout,
-        Some(111) => Attempt::Closed,
-        Some(104) => Attempt::Open,
-        _ => Attempt::Local(io::Error::new(e.kind(), e.to_string())),
-    }
-}
-
-/// The final state of a port from its last attempt.
-pub(crate) fn state_of(a: &Attempt) -> (PortState, PortReason) {
-    match a {
-        Attempt::Open => (PortState::Open, PortReason::SynAck),
-        Attempt::Closed => (PortState::Closed, PortReason::Reset),
-        Attempt::Unreachable => (PortState::Filtered, PortReason::IcmpUnreachable),
-        Attempt::Timeout | Attempt::Local(_) => (PortState::Filtered, PortReason::NoResponse),
-    }
-}
-
-/// Spaces events at least `gap` apart (global rate, per-host gentle gap).
-#[derive(Debug)]
-pub(crate) struct Pacer {
-    gap: Duration,
-    next: Mutex<Instant>,
-}
-
-impl Pacer {
-    /// A pacer for `per_second` events per second.
-    pub fn per_second(per_second: u32) -> Self {
-        Self::with_gap(Duration::from_secs(1) / per_second.max(1))
-    }
-
-    /// A pacer with a fixed gap.
-    pub fn with_gap(gap: Duration) -> Self {
-        Pacer {
-            gap,
-            next: Mutex::new(Instant::now()),
-        }
-    }
-
-    /// Waits for the next slot.
-    pub async fn wait(&self) {
-        let slot = match self.next.lock() {
-            Ok(mut n) => {
-                let slot = (*n).max(Instant::now());
-                *n = slot + self.gap;
-                slot
-            }
-            Err(_) => return,
-        };
-        tokio::time::sleep_until(slot).await;
-    }
-}
-
-/// Every pace a new connection to one host keeps: the host's gap (gentle profiles) and the
-/// scan's rate. Port scan, discovery and service probes share one per host, and a probe's
-/// context carries it, so a probe's second and later connections keep the pace too.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Pace {
-    host: Option<Arc<Pacer>>,
-    scan: Option<Arc<Pacer>>,
-}
-
-impl Pace {
-    /// `host_gap` zero for no per-host pace.
-    pub fn new(host_gap: Duration, scan: Option<Arc<Pacer>>) -> Self {
-        Pace {
-            host: (!host_gap.is_zero()).then(|| Arc::new(Pacer::with_gap(host_gap))),
-            scan,
-        }
-    }
-
-    /// Waits for the host's next slot, then the scan's; at once when neither paces.
-    pub async fn wait(&self) {
-        if let Some(p) = &self.host {
-            p.wait().await;
-        }
-        if let Some(p) = &self.scan {
-            p.wait().await;
-        }
-    }
-
-    /// The host is paced (a gentle profile): probes use one connection at a time.
-    pub fn is_gentle(&self) -> bool {
-        self.host.is_some()
-    }
-}
 
 /// Scan-wide limits and counters.
 #[derive(Debug)]
@@ -399,46 +277,6 @@ pub(crate) async fn scan_tcp(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn os(n: i32) -> io::Error {
-        io::Error::from_raw_os_error(n)
-    }
-
-    #[test]
-    fn classification() {
-        let cases = [
-            (111, PortState::Closed, PortReason::Reset),
-            // ECONNRESET during connect: the handshake completed, then the peer reset.
-            (104, PortState::Open, PortReason::SynAck),
-            (113, PortState::Filtered, PortReason::IcmpUnreachable),
-            (101, PortState::Filtered, PortReason::IcmpUnreachable),
-            (13, PortState::Filtered, PortReason::IcmpUnreachable),
-            (1, PortState::Filtered, PortReason::IcmpUnreachable),
-            (110, PortState::Filtered, PortReason::NoResponse),
-        ];
-        for (errno, s, r) in cases {
-            assert_eq!(state_of(&classify(&os(errno))), (s, r), "errno {errno}");
-        }
-        assert!(
-            matches!(classify(&os(24)), Attempt::Local(_)),
-            "EMFILE is local"
-        );
-        assert_eq!(
-            state_of(&Attempt::Open),
-            (PortState::Open, PortReason::SynAck)
-        );
-    }
-
-    #[tokio::test]
-    async fn pacer_spaces_events() {
-        let p = Pacer::with_gap(Duration::from_millis(20));
-        let start = Instant::now();
-        for _ in 0..4 {
-            p.wait().await;
-        }
-        let e = start.elapsed();
-        assert!(e >= Duration::from_millis(60), "{e:?}");
-    }
 
     #[tokio::test]
     async fn loopback_open_and_closed() {

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use clinicscan_wire::packet::{arp_reply, arp_request, echo_reply, echo_reply_v4, echo_request};
 use pnet::datalink::{self, Channel, DataLinkSender, NetworkInterface};
 use pnet::util::MacAddr;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -21,7 +22,6 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::rtt::DiscoveryWait;
-use crate::wire::packet::{arp_reply, arp_request, echo_reply, echo_reply_v4, echo_request};
 
 type Waiters<K, V> = Arc<Mutex<HashMap<K, Vec<oneshot::Sender<V>>>>>;
 

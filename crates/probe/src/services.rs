@@ -16,7 +16,7 @@ use clinicscan_model::{PortReason, PortState, Service, Transport};
 use tokio::time::Instant;
 
 use crate::catalog::port_entry;
-use crate::portscan::Pace;
+use crate::pace::Pace;
 use crate::proto::io::{Budget, connect, read_some};
 use crate::proto::{self, ProbeContext, ProbeKind};
 

@@ -23,18 +23,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use clinicscan_wire::packet::{
+    SynKey, SynReply, icmp_unreachable, ipv4_payload, syn_packet, syn_segment, tcp_reply,
+};
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, setsockopt, sockopt};
-use pnet::packet::ip::IpNextHeaderProtocols;
-use pnet::packet::ipv4::MutableIpv4Packet;
-use pnet::packet::ipv6::MutableIpv6Packet;
-use pnet::packet::tcp::{MutableTcpPacket, TcpFlags, ipv4_checksum, ipv6_checksum};
 use socket2::{Domain, Protocol, SockAddr, SockFilter, Socket, Type};
 use tokio::sync::oneshot;
 
+use crate::attempt::{Attempt, classify};
 use crate::netinfo::source_for;
-use crate::portscan::Attempt;
 use crate::rtt::DiscoveryWait;
-use crate::wire::packet::{SynKey, SynReply, icmp_unreachable, ipv4_payload, tcp_reply};
 
 type Waiters = Arc<Mutex<HashMap<SynKey, oneshot::Sender<SynReply>>>>;
 
@@ -88,63 +86,6 @@ fn raw(domain: Domain, proto: Protocol) -> io::Result<Arc<Socket>> {
     // Without the drop count (never seen on Linux) a lost answer is a timeout, as before.
     let _ = setsockopt(&s, sockopt::RxqOvfl, &1);
     Ok(Arc::new(s))
-}
-
-/// Builds a SYN segment (with checksum) from `src` to `dst`.
-pub(crate) fn syn_segment(src: SocketAddr, dst: SocketAddr, seq: u32) -> Option<Vec<u8>> {
-    // 20 bytes header + MSS option (4) = 24, data offset 6
-    let mut buf = vec![0u8; 24];
-    let mut tcp = MutableTcpPacket::new(&mut buf)?;
-    tcp.set_source(src.port());
-    tcp.set_destination(dst.port());
-    tcp.set_sequence(seq);
-    tcp.set_acknowledgement(0);
-    tcp.set_data_offset(6);
-    tcp.set_flags(TcpFlags::SYN);
-    tcp.set_window(64_240);
-    tcp.set_options(&[pnet::packet::tcp::TcpOption::mss(1460)]);
-    let sum = match (src.ip(), dst.ip()) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => ipv4_checksum(&tcp.to_immutable(), &s, &d),
-        (IpAddr::V6(s), IpAddr::V6(d)) => ipv6_checksum(&tcp.to_immutable(), &s, &d),
-        _ => return None,
-    };
-    tcp.set_checksum(sum);
-    Some(buf)
-}
-
-/// A SYN segment behind its IP header (for a socket with the header included). Linux
-/// fills in the IPv4 identification, total length and header checksum; IPv6 has none but
-/// the payload length, which we set.
-pub(crate) fn syn_packet(src: SocketAddr, dst: SocketAddr, seq: u32) -> Option<Vec<u8>> {
-    let seg = syn_segment(src, dst, seq)?;
-    let mut pkt = match (src.ip(), dst.ip()) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let mut buf = vec![0u8; 20 + seg.len()];
-            let mut ip = MutableIpv4Packet::new(&mut buf)?;
-            ip.set_version(4);
-            ip.set_header_length(5);
-            ip.set_ttl(64);
-            ip.set_next_level_protocol(IpNextHeaderProtocols::Tcp);
-            ip.set_source(s);
-            ip.set_destination(d);
-            buf
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            let mut buf = vec![0u8; 40 + seg.len()];
-            let mut ip = MutableIpv6Packet::new(&mut buf)?;
-            ip.set_version(6);
-            ip.set_payload_length(u16::try_from(seg.len()).ok()?);
-            ip.set_next_header(IpNextHeaderProtocols::Tcp);
-            ip.set_hop_limit(64);
-            ip.set_source(s);
-            ip.set_destination(d);
-            buf
-        }
-        _ => return None,
-    };
-    let header = pkt.len() - seg.len();
-    pkt[header..].copy_from_slice(&seg);
-    Some(pkt)
 }
 
 /// One packet read from a raw socket: its length and the socket's drop count so far (when
@@ -369,7 +310,7 @@ impl SynScanner {
         }
         if let Err(e) = sock.send_to(&seg, &SockAddr::from(SocketAddr::new(dst, 0))) {
             self.forget((port, seq));
-            return Err(crate::portscan::classify(&e));
+            return Err(classify(&e));
         }
         Ok(((port, seq), rx))
     }
@@ -479,8 +420,6 @@ fn outcome(r: Option<Result<SynReply, oneshot::error::RecvError>>) -> Attempt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pnet::packet::ipv4::Ipv4Packet;
-    use pnet::packet::tcp::TcpPacket;
 
     /// The reader counts what the kernel dropped for a full buffer. A UDP socket on
     /// loopback stands in for the raw socket (same option, same control message, no root).
@@ -540,77 +479,5 @@ mod tests {
         let (got, drops) = (got.load(Ordering::Relaxed), drops.load(Ordering::Relaxed));
         assert!(got > 0 && drops > 0, "read {got}, dropped {drops}");
         assert_eq!(got + drops, SENT + 1, "read {got}, dropped {drops}");
-    }
-
-    #[test]
-    fn syn_and_replies() {
-        let src: SocketAddr = "10.0.0.1:40000".parse().unwrap();
-        let dst: SocketAddr = "10.0.0.2:443".parse().unwrap();
-        let seg = syn_segment(src, dst, 1000).unwrap();
-        let t = TcpPacket::new(&seg).unwrap();
-        assert_eq!(t.get_flags(), TcpFlags::SYN);
-        assert_eq!(
-            t.get_checksum(),
-            ipv4_checksum(
-                &t,
-                &"10.0.0.1".parse().unwrap(),
-                &"10.0.0.2".parse().unwrap()
-            )
-        );
-        // the peer's SYN-ACK
-        let mut reply = vec![0u8; 20];
-        {
-            let mut r = MutableTcpPacket::new(&mut reply).unwrap();
-            r.set_source(443);
-            r.set_destination(40000);
-            r.set_acknowledgement(1001);
-            r.set_data_offset(5);
-            r.set_flags(TcpFlags::SYN | TcpFlags::ACK);
-        }
-        assert_eq!(
-            tcp_reply(&reply, 40000),
-            Some(((443, 1000), SynReply::SynAck))
-        );
-        assert_eq!(tcp_reply(&reply, 40001), None, "other port");
-        reply[13] = TcpFlags::RST | TcpFlags::ACK;
-        assert_eq!(tcp_reply(&reply, 40000), Some(((443, 1000), SynReply::Rst)));
-        reply[13] = TcpFlags::RST;
-        assert_eq!(
-            tcp_reply(&reply, 40000),
-            None,
-            "bare RST acknowledges nothing"
-        );
-        assert_eq!(tcp_reply(&reply[..10], 40000), None, "truncated");
-    }
-
-    #[test]
-    fn whole_packets_for_both_families() {
-        let src: SocketAddr = "10.0.0.1:40000".parse().unwrap();
-        let dst: SocketAddr = "10.0.0.2:443".parse().unwrap();
-        let p = syn_packet(src, dst, 7).unwrap();
-        let ip = Ipv4Packet::new(&p).unwrap();
-        assert_eq!((ip.get_version(), ip.get_header_length()), (4, 5));
-        assert_eq!(ip.get_next_level_protocol(), IpNextHeaderProtocols::Tcp);
-        assert_eq!(ip.get_source().to_string(), "10.0.0.1");
-        assert_eq!(ip.get_destination().to_string(), "10.0.0.2");
-        assert_eq!(&p[20..], &syn_segment(src, dst, 7).unwrap()[..]);
-
-        let src: SocketAddr = "[fd00::1]:40000".parse().unwrap();
-        let dst: SocketAddr = "[fd00::2]:22".parse().unwrap();
-        let p = syn_packet(src, dst, 7).unwrap();
-        assert_eq!(p.len(), 40 + 24);
-        assert_eq!(p[0] >> 4, 6);
-        assert_eq!(u16::from_be_bytes([p[4], p[5]]), 24, "payload length");
-        assert_eq!((p[6], p[7]), (6, 64));
-        assert_eq!(
-            &p[8..24],
-            &"fd00::1".parse::<std::net::Ipv6Addr>().unwrap().octets()
-        );
-        assert_eq!(&p[40..], &syn_segment(src, dst, 7).unwrap()[..]);
-        assert_eq!(
-            syn_packet(src, "10.0.0.2:1".parse().unwrap(), 7),
-            None,
-            "mixed families"
-        );
     }
 }

@@ -462,7 +462,7 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Recording<S> {
 #[tokio::test]
 #[ignore = "records fixtures by hand inside the lab namespace"]
 async fn record() {
-    use clinicscan_probe::wire::{ftp, ntlm, rdp, smb, ssh, telnet};
+    use clinicscan_wire::{ftp, ntlm, rdp, smb, ssh, telnet};
 
     if std::env::var_os("CLINICSCAN_RECORD").is_none() {
         return;

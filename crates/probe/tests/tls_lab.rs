@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use clinicscan_model::{ProbeErrorKind, SuiteWeakness, TlsFacts, TlsVersion};
 use clinicscan_probe::hooks;
-use clinicscan_probe::wire::tls::{self as wire, ClientHello};
 use clinicscan_testlab::{Lab, LabSpec};
+use clinicscan_wire::tls::{self as wire, ClientHello};
 
 const LAB_IP: &str = "10.254.71.2";
 

@@ -2,12 +2,12 @@
 //! "ANY-SCP"; when accepted, one C-ECHO and an orderly A-RELEASE. Nothing is stored or
 //! queried.
 
-use clinicscan_model::{DicomFacts, ProbeError, ProbeErrorKind, Service, Software};
+use clinicscan_model::{DicomFacts, ProbeError, Service, Software};
+use clinicscan_wire::dicom::{self as wire, Pdu};
 use tokio::net::TcpStream;
 
 use super::ProbeContext;
 use super::io::{self, Budget};
-use crate::wire::dicom::{self as wire, Pdu};
 
 const NAME: &str = "dicom";
 /// The calling AE title: made up, so no node can have it configured.
@@ -17,24 +17,16 @@ pub(crate) const CALLED_AE: &str = "ANY-SCP";
 /// DCMTK's implementation class UID root (OFFIS).
 const DCMTK_ROOT: &str = "1.2.276.0.7230010.3";
 
-fn invalid(detail: String) -> ProbeError {
-    ProbeError {
-        probe: NAME.to_string(),
-        kind: ProbeErrorKind::InvalidMessage,
-        detail,
-    }
-}
-
 async fn read_pdu(
     ctx: &ProbeContext,
     stream: &mut TcpStream,
     budget: &mut Budget,
 ) -> Result<Pdu, ProbeError> {
     let mut buf = Vec::new();
-    let n = io::read_until(ctx, stream, &mut buf, budget, wire::pdu_len)
+    let n = io::read_framed(ctx, stream, &mut buf, budget, wire::pdu_len)
         .await
         .map_err(|e| e.to_probe_error(NAME))?;
-    wire::parse_pdu(&buf[..n]).map_err(|e| invalid(e.to_string()))
+    wire::parse_pdu(&buf[..n]).map_err(|e| io::invalid(NAME, e))
 }
 
 /// Fills `service.facts.dicom`.
@@ -81,9 +73,10 @@ async fn run(
             return Ok(());
         }
         other => {
-            return Err(invalid(format!(
-                "unexpected {other:?} in reply to A-ASSOCIATE-RQ"
-            )));
+            return Err(io::invalid(
+                NAME,
+                format!("unexpected {other:?} in reply to A-ASSOCIATE-RQ"),
+            ));
         }
     };
     facts.association = "accepted".to_string();
@@ -110,7 +103,7 @@ async fn run(
         match read_pdu(ctx, &mut stream, &mut budget).await? {
             Pdu::PData(pdvs) => {
                 if let Some((_, _, data)) = pdvs.iter().find(|p| p.1 & 0x01 == 0x01) {
-                    let cmd = wire::parse_command(data).map_err(|e| invalid(e.to_string()))?;
+                    let cmd = wire::parse_command(data).map_err(|e| io::invalid(NAME, e))?;
                     if cmd.command_field == Some(wire::C_ECHO_RSP) {
                         facts.echo_status = cmd.status;
                     }
@@ -121,9 +114,10 @@ async fn run(
                 return Ok(());
             }
             other => {
-                return Err(invalid(format!(
-                    "unexpected {other:?} in reply to C-ECHO-RQ"
-                )));
+                return Err(io::invalid(
+                    NAME,
+                    format!("unexpected {other:?} in reply to C-ECHO-RQ"),
+                ));
             }
         }
     }

@@ -10,13 +10,12 @@ use std::future::Future;
 use std::pin::Pin;
 
 use clinicscan_model::{FtpFacts, ProbeError, ProbeErrorKind, Service, Software};
+use clinicscan_wire::ftp as wire;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::ProbeContext;
-use super::io::{self, Budget, IoError};
-use super::ssh::{invalid, read_framed};
-use crate::wire::ftp as wire;
+use super::io::{self, Budget, IoError, invalid, read_framed};
 
 const PROBE: &str = "ftp";
 /// The anonymous password: an address that names the scanner and reaches nobody.

@@ -8,13 +8,13 @@
 //! that speaks only TLS < 1.2, which rustls refuses, yields a `ProbeError` saying so.
 
 use clinicscan_model::{HttpFacts, ProbeError, ProbeErrorKind, Service, Software, WebProduct};
+use clinicscan_wire::http::{
+    self as wire, Response, SIGNATURES, Target, parse_response, resolve_location, response_complete,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::ProbeContext;
-use super::io::{self, Budget, IoError};
-use crate::wire::http::{
-    self as wire, Response, SIGNATURES, Target, parse_response, resolve_location, response_complete,
-};
+use super::io::{self, Budget, FrameError, IoError};
 
 /// The most bytes read from one response.
 const MAX_RESPONSE: usize = 256 * 1024;
@@ -123,21 +123,25 @@ async fn get(
     let limit = MAX_RESPONSE.min(*budget);
     let mut b = Budget::new(limit);
     let mut buf = Vec::new();
-    let read = io::read_until(ctx, &mut stream, &mut buf, &mut b, response_complete).await;
+    let read = io::read_framed(ctx, &mut stream, &mut buf, &mut b, response_complete).await;
     *budget -= limit - b.remaining();
     match read {
         Ok(n) => buf.truncate(n),
+        // A header block past the limit: the parser below says what the peer sent.
+        Err(FrameError::Wire(_)) => {}
         // Connection: close — the end of the body is the end of the connection; a body cut
         // at the byte limit is still a page to read the title from.
-        Err(IoError::Closed(_)) | Err(IoError::TooLarge(_)) if !buf.is_empty() => {}
-        Err(IoError::Io(e)) if !buf.is_empty() && e.kind() == std::io::ErrorKind::UnexpectedEof => {
-        }
-        Err(IoError::Timeout) if wire::response_head_complete(&buf) => {}
+        Err(FrameError::Io(IoError::Closed(_) | IoError::TooLarge(_))) if !buf.is_empty() => {}
+        Err(FrameError::Io(IoError::Io(e)))
+            if !buf.is_empty() && e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+        Err(FrameError::Io(IoError::Timeout)) if wire::response_head_complete(&buf) => {}
         Err(e) => return Err(e.to_probe_error("http")),
     }
     parse_response(&buf).map_err(|e| {
         let kind = match e {
-            wire::HttpError::TooLarge => ProbeErrorKind::TooLarge,
+            clinicscan_wire::Error::TooLarge { .. } | clinicscan_wire::Error::TooMany { .. } => {
+                ProbeErrorKind::TooLarge
+            }
             _ => ProbeErrorKind::InvalidMessage,
         };
         probe_error(kind, e.to_string())
@@ -297,7 +301,7 @@ mod tests {
             now: chrono::Utc::now(),
             server_name: None,
             snmp_communities: Vec::new(),
-            pace: crate::portscan::Pace::default(),
+            pace: crate::pace::Pace::default(),
         }
     }
 

@@ -9,38 +9,17 @@
 //! aggressive-mode reply exposes is only noted, never used.
 //! On UDP 4500 every datagram carries the non-ESP marker (RFC 3948).
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-
 use clinicscan_model::{
     IkeFacts, IkeVendorId, PortReason, PortState, ProbeError, ProbeErrorKind, Service, Software,
 };
+use clinicscan_wire::ike::{self as wire, Message, Payload};
 use tokio::net::UdpSocket;
 use tokio::time::timeout_at;
 
-use super::ProbeContext;
-use super::io::{self, IoError};
-use crate::wire::ike::{self as wire, Message, Payload};
+use super::io;
+use super::{ProbeContext, random_bytes};
 
 const NAME: &str = "ike";
-
-/// Random bytes for cookies, nonces and throw-away key exchange values (not secrets).
-pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut out = [0u8; N];
-    let state = RandomState::new();
-    for (i, chunk) in out.chunks_mut(8).enumerate() {
-        let mut h = state.build_hasher();
-        h.write_usize(i);
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        let v = h.finish().to_be_bytes();
-        chunk.copy_from_slice(&v[..chunk.len()]);
-    }
-    out
-}
 
 fn random_vec(n: usize) -> Vec<u8> {
     let mut v = Vec::with_capacity(n + 32);
@@ -49,23 +28,6 @@ fn random_vec(n: usize) -> Vec<u8> {
     }
     v.truncate(n);
     v
-}
-
-/// Records a UDP probe's failure on the port: ICMP port unreachable closes it, silence
-/// leaves it open|filtered with a `NoReply` error, anything else is a local error.
-pub(crate) fn mark_udp(service: &mut Service, e: &IoError, probe: &str) {
-    match e {
-        IoError::Refused => {
-            service.state = PortState::Closed;
-            service.reason = PortReason::PortUnreachable;
-        }
-        IoError::Timeout => service.probe_errors.push(ProbeError {
-            probe: probe.to_string(),
-            kind: ProbeErrorKind::NoReply,
-            detail: "no reply before the deadline".to_string(),
-        }),
-        other => service.probe_errors.push(other.to_probe_error(probe)),
-    }
 }
 
 /// What one exchange gave.

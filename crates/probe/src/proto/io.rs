@@ -5,7 +5,8 @@
 use std::io;
 use std::net::SocketAddr;
 
-use clinicscan_model::{ProbeError, ProbeErrorKind};
+use clinicscan_model::{PortReason, PortState, ProbeError, ProbeErrorKind, Service};
+use clinicscan_wire::Frame;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::{Instant, timeout_at};
@@ -154,26 +155,55 @@ pub(crate) async fn read_some<S: AsyncRead + Unpin>(
     }
 }
 
-/// Reads until `complete(buf)` returns `Some(len)` (a whole message of `len` bytes is in
-/// `buf`), then returns that length. Bytes past the message stay in `buf`.
-///
-/// `complete` is the framing function of a wire module: pure, over the bytes so far.
-pub(crate) async fn read_until<S, F>(
+/// Why reading one framed message stopped.
+#[derive(Debug)]
+pub(crate) enum FrameError {
+    /// Bounded I/O stopped.
+    Io(IoError),
+    /// The framing function rejected the bytes: what the peer sent is not the protocol.
+    Wire(clinicscan_wire::Error),
+}
+
+impl FrameError {
+    /// The error fact.
+    pub(crate) fn to_probe_error(&self, probe: &str) -> ProbeError {
+        match self {
+            FrameError::Io(e) => e.to_probe_error(probe),
+            FrameError::Wire(e) => invalid(probe, e),
+        }
+    }
+}
+
+/// An `InvalidMessage` error fact: the peer sent something that is not the protocol.
+pub(crate) fn invalid(probe: &str, e: impl std::fmt::Display) -> ProbeError {
+    ProbeError {
+        probe: probe.to_string(),
+        kind: ProbeErrorKind::InvalidMessage,
+        detail: e.to_string(),
+    }
+}
+
+/// Reads until the framing function `frame` (a `clinicscan_wire` framing function, see
+/// [`clinicscan_wire::Frame`]) finds a whole message at the start of `buf`, within the step
+/// deadline and the budget; returns the message's length. Bytes past it stay in `buf`.
+pub(crate) async fn read_framed<S, F>(
     ctx: &ProbeContext,
     stream: &mut S,
     buf: &mut Vec<u8>,
     budget: &mut Budget,
-    mut complete: F,
-) -> Result<usize, IoError>
+    mut frame: F,
+) -> Result<usize, FrameError>
 where
     S: AsyncRead + Unpin,
-    F: FnMut(&[u8]) -> Option<usize>,
+    F: FnMut(&[u8]) -> Frame,
 {
     loop {
-        if let Some(n) = complete(buf) {
+        if let Some(n) = frame(buf).map_err(FrameError::Wire)? {
             return Ok(n);
         }
-        read_some(ctx, stream, buf, budget).await?;
+        read_some(ctx, stream, buf, budget)
+            .await
+            .map_err(FrameError::Io)?;
     }
 }
 
@@ -218,6 +248,23 @@ pub(crate) async fn udp_send_recv(
     }
 }
 
+/// Records a UDP probe's failure on the port: ICMP port unreachable closes it, silence
+/// leaves it open|filtered with a `NoReply` error, anything else is a local error.
+pub(crate) fn mark_udp(service: &mut Service, e: &IoError, probe: &str) {
+    match e {
+        IoError::Refused => {
+            service.state = PortState::Closed;
+            service.reason = PortReason::PortUnreachable;
+        }
+        IoError::Timeout => service.probe_errors.push(ProbeError {
+            probe: probe.to_string(),
+            kind: ProbeErrorKind::NoReply,
+            detail: "no reply before the deadline".to_string(),
+        }),
+        other => service.probe_errors.push(other.to_probe_error(probe)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,7 +281,7 @@ mod tests {
             now: chrono::Utc::now(),
             server_name: None,
             snmp_communities: Vec::new(),
-            pace: crate::portscan::Pace::new(std::time::Duration::from_millis(60), None),
+            pace: crate::pace::Pace::new(std::time::Duration::from_millis(60), None),
         };
         let start = Instant::now();
         for _ in 0..4 {
@@ -243,7 +290,7 @@ mod tests {
         // three gaps between four connections
         assert!(start.elapsed() >= std::time::Duration::from_millis(180));
         // A pace slot beyond the deadline is a timeout, not a wait past it.
-        ctx.pace = crate::portscan::Pace::new(std::time::Duration::from_secs(30), None);
+        ctx.pace = crate::pace::Pace::new(std::time::Duration::from_secs(30), None);
         ctx.deadline = Instant::now() + std::time::Duration::from_millis(100);
         connect(&ctx).await.unwrap();
         assert!(matches!(connect(&ctx).await, Err(IoError::Timeout)));

@@ -93,7 +93,7 @@ pub mod hooks {
                 now: self.now,
                 server_name: self.server_name.clone(),
                 snmp_communities: self.snmp_communities.clone(),
-                pace: crate::portscan::Pace::default(),
+                pace: crate::pace::Pace::default(),
             }
         }
     }
@@ -329,7 +329,27 @@ pub(crate) struct ProbeContext {
     pub snmp_communities: Vec<String>,
     /// The pace every new connection to this host keeps (gentle profile for medical
     /// devices, the scan's rate); `proto::io::connect_to` waits for it.
-    pub pace: crate::portscan::Pace,
+    pub pace: crate::pace::Pace,
+}
+
+/// Random bytes for cookies, nonces, session ids and throw-away key exchange values (not
+/// secrets: nothing is derived from them).
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = [0u8; N];
+    let state = std::collections::hash_map::RandomState::new();
+    for (i, chunk) in out.chunks_mut(8).enumerate() {
+        let mut h = state.build_hasher();
+        h.write_usize(i);
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        let v = h.finish().to_be_bytes();
+        chunk.copy_from_slice(&v[..chunk.len()]);
+    }
+    out
 }
 
 /// Runs one probe against one service, filling its facts.

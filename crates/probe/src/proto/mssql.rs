@@ -1,11 +1,11 @@
 //! Microsoft SQL Server: one TDS PRELOGIN exchange (what every client sends first), then
 //! close. No LOGIN7 is ever sent.
 
-use clinicscan_model::{MssqlFacts, ProbeError, ProbeErrorKind, Service, Software};
+use clinicscan_model::{MssqlFacts, ProbeError, Service, Software};
+use clinicscan_wire::mssql::{self as wire, Encryption};
 
 use super::ProbeContext;
 use super::io::{self, Budget};
-use crate::wire::mssql::{self as wire, Encryption};
 
 const NAME: &str = "mssql";
 
@@ -43,12 +43,8 @@ async fn run(ctx: &ProbeContext) -> Result<wire::Prelogin, ProbeError> {
         .map_err(|e| e.to_probe_error(NAME))?;
     let mut buf = Vec::new();
     let mut budget = Budget::new(ctx.max_bytes.min(wire::MAX_PACKET));
-    let n = io::read_until(ctx, &mut stream, &mut buf, &mut budget, wire::packet_len)
+    let n = io::read_framed(ctx, &mut stream, &mut buf, &mut budget, wire::packet_len)
         .await
         .map_err(|e| e.to_probe_error(NAME))?;
-    wire::parse_prelogin_response(&buf[..n]).map_err(|e| ProbeError {
-        probe: NAME.to_string(),
-        kind: ProbeErrorKind::InvalidMessage,
-        detail: e.to_string(),
-    })
+    wire::parse_prelogin_response(&buf[..n]).map_err(|e| io::invalid(NAME, e))
 }

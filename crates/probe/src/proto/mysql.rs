@@ -2,10 +2,10 @@
 //! anything.
 
 use clinicscan_model::{MysqlFacts, ProbeError, ProbeErrorKind, Service, Software};
+use clinicscan_wire::mysql::{self as wire, ServerHello};
 
 use super::ProbeContext;
 use super::io::{self, Budget};
-use crate::wire::mysql::{self as wire, ServerHello};
 
 const NAME: &str = "mysql";
 
@@ -63,12 +63,8 @@ async fn read_hello(ctx: &ProbeContext) -> Result<ServerHello, ProbeError> {
     let mut stream = io::connect(ctx).await.map_err(|e| e.to_probe_error(NAME))?;
     let mut buf = Vec::new();
     let mut budget = Budget::new(ctx.max_bytes.min(wire::MAX_PAYLOAD + 4));
-    let n = io::read_until(ctx, &mut stream, &mut buf, &mut budget, wire::packet_len)
+    let n = io::read_framed(ctx, &mut stream, &mut buf, &mut budget, wire::packet_len)
         .await
         .map_err(|e| e.to_probe_error(NAME))?;
-    wire::parse_first_packet(&buf[..n]).map_err(|e| ProbeError {
-        probe: NAME.to_string(),
-        kind: ProbeErrorKind::InvalidMessage,
-        detail: e.to_string(),
-    })
+    wire::parse_first_packet(&buf[..n]).map_err(|e| io::invalid(NAME, e))
 }

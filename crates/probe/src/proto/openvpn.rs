@@ -3,11 +3,11 @@
 //! so silence is `responded: null` (cannot be told), never "not OpenVPN".
 
 use clinicscan_model::{OpenVpnFacts, PortReason, PortState, ProbeError, ProbeErrorKind, Service};
+use clinicscan_wire::openvpn as wire;
 
 use super::ProbeContext;
-use super::ike::{mark_udp, random_bytes};
-use super::io::{self, Budget, IoError};
-use crate::wire::openvpn as wire;
+use super::io::{self, Budget, FrameError, IoError, mark_udp};
+use super::random_bytes;
 
 const NAME: &str = "openvpn";
 
@@ -16,7 +16,12 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service, tcp: bool) 
     let session: [u8; 8] = random_bytes();
     let request = wire::client_reset_v2(session, tcp);
     let packet = if tcp {
-        tcp_exchange(ctx, &request).await
+        match tcp_exchange(ctx, &request).await {
+            Ok(p) => Ok(p),
+            Err(FrameError::Io(e)) => Err(e),
+            // A length prefix out of bounds: what came is not an OpenVPN answer.
+            Err(FrameError::Wire(e)) => return service.probe_errors.push(io::invalid(NAME, e)),
+        }
     } else {
         match io::udp_exchange(ctx, &request, ctx.max_bytes.min(wire::MAX_PACKET)).await {
             Ok(b) => {
@@ -91,12 +96,14 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service, tcp: bool) 
     }
 }
 
-async fn tcp_exchange(ctx: &ProbeContext, request: &[u8]) -> Result<Vec<u8>, IoError> {
-    let mut stream = io::connect(ctx).await?;
-    io::write_all(ctx, &mut stream, request).await?;
+async fn tcp_exchange(ctx: &ProbeContext, request: &[u8]) -> Result<Vec<u8>, FrameError> {
+    let mut stream = io::connect(ctx).await.map_err(FrameError::Io)?;
+    io::write_all(ctx, &mut stream, request)
+        .await
+        .map_err(FrameError::Io)?;
     let mut buf = Vec::new();
     let mut budget = Budget::new(ctx.max_bytes.min(wire::MAX_PACKET + 2));
-    let n = io::read_until(ctx, &mut stream, &mut buf, &mut budget, wire::tcp_frame_len).await?;
+    let n = io::read_framed(ctx, &mut stream, &mut buf, &mut budget, wire::tcp_frame_len).await?;
     buf.truncate(n);
     Ok(buf)
 }

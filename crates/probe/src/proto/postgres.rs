@@ -1,11 +1,11 @@
 //! PostgreSQL: one SSLRequest, one answer byte, then close (never a TLS handshake or a
 //! StartupMessage, so no login is attempted and nothing is logged as a failed login).
 
-use clinicscan_model::{PostgresFacts, ProbeError, ProbeErrorKind, Service};
+use clinicscan_model::{PostgresFacts, ProbeError, Service};
+use clinicscan_wire::postgres::{self as wire, SslAnswer};
 
 use super::ProbeContext;
 use super::io::{self, Budget};
-use crate::wire::postgres::{self as wire, SslAnswer};
 
 const NAME: &str = "postgres";
 
@@ -27,7 +27,7 @@ async fn run(ctx: &ProbeContext) -> Result<Option<bool>, ProbeError> {
         .map_err(|e| e.to_probe_error(NAME))?;
     let mut buf = Vec::new();
     let mut budget = Budget::new(ctx.max_bytes.min(wire::MAX_ERROR_LEN + 1));
-    let n = io::read_until(ctx, &mut stream, &mut buf, &mut budget, wire::answer_len)
+    let n = io::read_framed(ctx, &mut stream, &mut buf, &mut budget, wire::answer_len)
         .await
         .map_err(|e| e.to_probe_error(NAME))?;
     match wire::parse_ssl_answer(&buf[..n]) {
@@ -36,10 +36,6 @@ async fn run(ctx: &ProbeContext) -> Result<Option<bool>, ProbeError> {
         // A PostgreSQL server that refuses the request outright: the protocol is proven,
         // TLS support is not told.
         Ok(SslAnswer::Error(_)) => Ok(None),
-        Err(e) => Err(ProbeError {
-            probe: NAME.to_string(),
-            kind: ProbeErrorKind::InvalidMessage,
-            detail: e.to_string(),
-        }),
+        Err(e) => Err(io::invalid(NAME, e)),
     }
 }

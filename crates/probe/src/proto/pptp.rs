@@ -1,12 +1,12 @@
 //! PPTP: Start-Control-Connection-Request, read the Reply, then Stop-Control-Connection
 //! so the server frees the control connection at once.
 
-use clinicscan_model::{PptpFacts, ProbeError, ProbeErrorKind, Service};
+use clinicscan_model::{PptpFacts, ProbeError, Service};
+use clinicscan_wire::pptp as wire;
 use tokio::net::TcpStream;
 
 use super::ProbeContext;
 use super::io::{self, Budget};
-use crate::wire::pptp as wire;
 
 const NAME: &str = "pptp";
 
@@ -34,7 +34,7 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
     {
         let mut buf = Vec::new();
         let mut budget = Budget::new(wire::MAX_MESSAGE);
-        let _ = io::read_until(ctx, &mut stream, &mut buf, &mut budget, wire::message_len).await;
+        let _ = io::read_framed(ctx, &mut stream, &mut buf, &mut budget, wire::message_len).await;
     }
     service.protocol = Some("pptp".to_string());
     let non_empty = |s: String| (!s.is_empty()).then_some(s);
@@ -57,12 +57,8 @@ async fn start(ctx: &ProbeContext, stream: &mut TcpStream) -> Result<wire::Start
     .map_err(|e| e.to_probe_error(NAME))?;
     let mut buf = Vec::new();
     let mut budget = Budget::new(ctx.max_bytes.min(wire::MAX_MESSAGE));
-    let n = io::read_until(ctx, stream, &mut buf, &mut budget, wire::message_len)
+    let n = io::read_framed(ctx, stream, &mut buf, &mut budget, wire::message_len)
         .await
         .map_err(|e| e.to_probe_error(NAME))?;
-    wire::parse_start_reply(&buf[..n]).map_err(|e| ProbeError {
-        probe: NAME.to_string(),
-        kind: ProbeErrorKind::InvalidMessage,
-        detail: e.to_string(),
-    })
+    wire::parse_start_reply(&buf[..n]).map_err(|e| io::invalid(NAME, e))
 }

@@ -34,14 +34,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use clinicscan_model::{NtlmInfo, ProbeError, RdpFacts, Service};
+use clinicscan_wire::ntlm;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::ProbeContext;
-use super::io::{self, Budget, IoError};
-use super::ssh::{invalid, read_framed};
-use crate::wire::ntlm;
-use crate::wire::rdp::{self as wire, Negotiation};
+use super::io::{self, Budget, IoError, invalid, read_framed};
+use clinicscan_wire::rdp::{self as wire, Negotiation};
 
 const PROBE: &str = "rdp";
 

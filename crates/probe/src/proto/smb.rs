@@ -20,14 +20,13 @@
 //! same facts, and the answers arrive in two rounds of round trips.
 
 use clinicscan_model::{NtlmInfo, ProbeError, Service, SmbFacts, Software};
+use clinicscan_wire::ntlm;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::ProbeContext;
-use super::io::{self, Budget, IoError};
-use super::ssh::{FrameError, invalid, read_framed};
-use crate::wire::ntlm;
-use crate::wire::smb as wire;
+use super::io::{self, Budget, FrameError, IoError, invalid, read_framed};
+use clinicscan_wire::smb as wire;
 
 const PROBE: &str = "smb";
 
@@ -36,7 +35,7 @@ async fn exchange(
     stream: &mut TcpStream,
     budget: &mut Budget,
     request: &[u8],
-) -> Result<Vec<u8>, FrameError<wire::Error>> {
+) -> Result<Vec<u8>, FrameError> {
     io::write_all(ctx, stream, request)
         .await
         .map_err(FrameError::Io)?;

@@ -7,13 +7,12 @@
 use clinicscan_model::{
     PortReason, PortState, ProbeError, ProbeErrorKind, Service, SnmpEngine, SnmpFacts, Software,
 };
+use clinicscan_wire::snmp::{self as wire, Value, Version};
 use tokio::net::UdpSocket;
 use tokio::time::timeout_at;
 
-use super::ProbeContext;
-use super::ike::random_bytes;
 use super::io;
-use crate::wire::snmp::{self as wire, Value, Version};
+use super::{ProbeContext, random_bytes};
 
 const NAME: &str = "snmp";
 /// Most communities tried.

@@ -1,11 +1,10 @@
 //! SSDP: one unicast M-SEARCH to the target (never to the multicast group), one reply.
 
 use clinicscan_model::{PortReason, PortState, ProbeError, ProbeErrorKind, Service, UpnpFacts};
+use clinicscan_wire::ssdp as wire;
 
 use super::ProbeContext;
-use super::ike::mark_udp;
-use super::io;
-use crate::wire::ssdp as wire;
+use super::io::{self, mark_udp};
 
 const NAME: &str = "ssdp";
 

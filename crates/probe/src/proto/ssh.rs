@@ -1,67 +1,14 @@
 //! The SSH service probe: reads the server's identification line and its KEXINIT, then
 //! closes. It sends only its own identification line; no key exchange is started.
 
-use clinicscan_model::{ProbeError, ProbeErrorKind, Service, Software, SshFacts, WeakAlgorithm};
-use tokio::io::{AsyncRead, AsyncWriteExt};
+use clinicscan_model::{Service, Software, SshFacts, WeakAlgorithm};
+use clinicscan_wire::ssh as wire;
+use tokio::io::AsyncWriteExt;
 
 use super::ProbeContext;
-use super::io::{self, Budget, IoError};
-use crate::wire::ssh as wire;
+use super::io::{self, Budget, invalid, read_framed};
 
 const PROBE: &str = "ssh";
-
-/// Why reading one framed message stopped (shared by the remote-access probes).
-#[derive(Debug)]
-pub(super) enum FrameError<E> {
-    /// Bounded I/O stopped.
-    Io(IoError),
-    /// The framing function rejected the bytes.
-    Wire(E),
-}
-
-impl<E: std::fmt::Display> FrameError<E> {
-    /// The error fact.
-    pub(super) fn to_probe_error(&self, probe: &str) -> ProbeError {
-        match self {
-            FrameError::Io(e) => e.to_probe_error(probe),
-            FrameError::Wire(e) => invalid(probe, e),
-        }
-    }
-}
-
-/// An `InvalidMessage` error fact.
-pub(super) fn invalid(probe: &str, e: impl std::fmt::Display) -> ProbeError {
-    ProbeError {
-        probe: probe.to_string(),
-        kind: ProbeErrorKind::InvalidMessage,
-        detail: e.to_string(),
-    }
-}
-
-/// Reads until the framing function `f` (a `wire` function returning `Ok(Some(len))` for a
-/// whole message) accepts the bytes in `buf`; returns the message length.
-pub(super) async fn read_framed<S, E, F>(
-    ctx: &ProbeContext,
-    stream: &mut S,
-    buf: &mut Vec<u8>,
-    budget: &mut Budget,
-    mut f: F,
-) -> Result<usize, FrameError<E>>
-where
-    S: AsyncRead + Unpin,
-    F: FnMut(&[u8]) -> Result<Option<usize>, E>,
-{
-    loop {
-        match f(buf) {
-            Ok(Some(n)) => return Ok(n),
-            Ok(None) => {}
-            Err(e) => return Err(FrameError::Wire(e)),
-        }
-        io::read_some(ctx, stream, buf, budget)
-            .await
-            .map_err(FrameError::Io)?;
-    }
-}
 
 /// Fills `service.facts.ssh` from a real handshake.
 pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {

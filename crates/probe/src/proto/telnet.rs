@@ -6,23 +6,17 @@
 use std::time::Duration;
 
 use clinicscan_model::{Service, TelnetFacts};
+use clinicscan_wire::telnet as wire;
 use tokio::io::AsyncWriteExt;
 
 use super::ProbeContext;
 use super::io::{self, Budget, IoError};
-use crate::wire::telnet as wire;
 
 const PROBE: &str = "telnet";
 /// Characters of banner kept as a fact.
 const MAX_BANNER_CHARS: usize = 2048;
 /// Once text has arrived, this much silence ends the probe.
 const QUIET: Duration = Duration::from_millis(800);
-
-/// Whether the text so far ends in something a person would type after.
-fn ends_with_prompt(text: &[u8]) -> bool {
-    let t = wire::banner_text(text, usize::MAX);
-    t.ends_with(':') || t.ends_with('>') || t.ends_with('#') || t.ends_with('$')
-}
 
 /// Fills `service.facts.telnet` from a real negotiation.
 pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
@@ -63,10 +57,7 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
         let s = wire::scan(&buf);
         buf.drain(..s.consumed);
         if s.oversized_subnegotiation {
-            error = Some(super::ssh::invalid(
-                PROBE,
-                "oversized Telnet subnegotiation",
-            ));
+            error = Some(io::invalid(PROBE, "oversized Telnet subnegotiation"));
             break;
         }
         negotiated |= !s.requests.is_empty();
@@ -82,7 +73,8 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
             error = Some(e.to_probe_error(PROBE));
             break;
         }
-        if text.len() >= MAX_BANNER_CHARS * 4 || (!text.is_empty() && ends_with_prompt(&text)) {
+        if text.len() >= MAX_BANNER_CHARS * 4 || (!text.is_empty() && wire::ends_with_prompt(&text))
+        {
             break;
         }
     }

@@ -30,6 +30,7 @@ use clinicscan_model::{
     CipherSuite, ProbeError, ProbeErrorKind, Service, SuiteWeakness, TlsFacts, TlsVersion,
     TlsVersionResult,
 };
+use clinicscan_wire::cert::certificate_facts;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
@@ -37,12 +38,11 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 use super::ProbeContext;
-use super::io::{self, Budget, IoError};
-use crate::wire::cert::certificate_facts;
-use crate::wire::tls::{
-    self as wire, ClientHello, ServerFlight, TlsError, parse_record, record_complete,
+use super::io::{self, Budget, FrameError, IoError};
+use clinicscan_wire::tls::{
+    self as wire, ClientHello, ServerFlight, parse_record, record_complete,
 };
-use crate::wire::tls_sslv2 as sslv2;
+use clinicscan_wire::tls_sslv2 as sslv2;
 
 /// Opens a fresh connection ready for a TLS ClientHello.
 pub(crate) type Prelude =
@@ -73,7 +73,7 @@ const VERSIONS: [(TlsVersion, u16); 6] = [
 #[derive(Debug)]
 enum HelloError {
     Io(IoError),
-    Tls(TlsError),
+    Tls(clinicscan_wire::Error),
 }
 
 /// What one version's enumeration found.
@@ -175,7 +175,7 @@ impl Shared<'_> {
         let mut buf = Vec::new();
         let mut flight = ServerFlight::new();
         let result = loop {
-            if let Err(e) = io::read_until(
+            match io::read_framed(
                 self.ctx,
                 &mut stream,
                 &mut buf,
@@ -184,7 +184,9 @@ impl Shared<'_> {
             )
             .await
             {
-                break Err(HelloError::Io(e));
+                Ok(_) => {}
+                Err(FrameError::Io(e)) => break Err(HelloError::Io(e)),
+                Err(FrameError::Wire(e)) => break Err(HelloError::Tls(e)),
             }
             let (rec, n) = match parse_record(&buf) {
                 Ok(r) => r,
@@ -229,14 +231,20 @@ impl Shared<'_> {
             .await?;
             let mut budget = Budget::new(PER_HANDSHAKE_BYTES.min(self.ctx.max_bytes));
             let mut buf = Vec::new();
-            let n = io::read_until(
+            let n = match io::read_framed(
                 self.ctx,
                 &mut stream,
                 &mut buf,
                 &mut budget,
                 sslv2::record_complete,
             )
-            .await?;
+            .await
+            {
+                Ok(n) => n,
+                // Not an SSLv2 record: the checks below tell what came instead.
+                Err(FrameError::Wire(_)) => 0,
+                Err(FrameError::Io(e)) => return Err(e),
+            };
             buf.truncate(n.max(buf.len().min(7)));
             Ok::<_, IoError>(buf)
         }
@@ -257,7 +265,10 @@ impl Shared<'_> {
                     out.accepted = Some(false);
                 }
                 // Another TLS record: not SSL 2.0 (the TLS hellos judge the rest).
-                Err(_) if wire::record_complete(&bytes).is_some() && bytes.get(1) == Some(&3) => {
+                Err(_)
+                    if !matches!(wire::record_complete(&bytes), Ok(None))
+                        && bytes.get(1) == Some(&3) =>
+                {
                     out.accepted = Some(false);
                 }
                 Err(e) => out.error = Some(tls_probe_error(&e)),
@@ -406,11 +417,11 @@ fn version_name(v: u16) -> &'static str {
 }
 
 /// The error fact for a TLS parse failure.
-pub(crate) fn tls_probe_error(e: &TlsError) -> ProbeError {
+pub(crate) fn tls_probe_error(e: &clinicscan_wire::Error) -> ProbeError {
     ProbeError {
         probe: "tls".into(),
         kind: match e {
-            TlsError::TooLarge { .. } => ProbeErrorKind::TooLarge,
+            clinicscan_wire::Error::TooLarge { .. } => ProbeErrorKind::TooLarge,
             _ => ProbeErrorKind::InvalidMessage,
         },
         detail: e.to_string(),
@@ -676,7 +687,7 @@ mod tests {
             now: chrono::Utc::now(),
             server_name: None,
             snmp_communities: Vec::new(),
-            pace: crate::portscan::Pace::default(),
+            pace: crate::pace::Pace::default(),
         }
     }
 
@@ -699,6 +710,20 @@ mod tests {
             }
         });
         addr
+    }
+
+    /// Reads one whole TLS record (the client's hello) from `s`.
+    async fn read_record(s: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+        let mut buf = vec![0u8; 8192];
+        let mut n = 0;
+        while n < 5 || n < 5 + usize::from(u16::from_be_bytes([buf[3], buf[4]])) {
+            match s.read(&mut buf[n..]).await {
+                Ok(0) | Err(_) => return None,
+                Ok(k) => n += k,
+            }
+        }
+        buf.truncate(n);
+        Some(buf)
     }
 
     async fn audit_err(reply: &[u8], hold: bool) -> ProbeError {
@@ -787,18 +812,11 @@ mod tests {
         tokio::spawn(async move {
             while let Ok((mut s, _)) = listener.accept().await {
                 tokio::spawn(async move {
-                    let mut buf = vec![0u8; 4096];
-                    let mut n = 0;
-                    // Read the whole hello record.
-                    while n < 5 || n < 5 + usize::from(u16::from_be_bytes([buf[3], buf[4]])) {
-                        match s.read(&mut buf[n..]).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(k) => n += k,
-                        }
-                    }
-                    let hello = &buf[..n];
+                    let Some(hello) = read_record(&mut s).await else {
+                        return;
+                    };
                     let offers = hello.windows(2).any(|w| w == [0xC0, 0x13]);
-                    if n < 600 && offers && hello[9..11] == [3, 1] {
+                    if hello.len() < 600 && offers && hello[9..11] == [3, 1] {
                         let _ = s.write_all(flight).await;
                     } else {
                         let _ = s.write_all(&[21, 3, 1, 0, 2, 2, 40]).await;
@@ -823,14 +841,9 @@ mod tests {
         tokio::spawn(async move {
             while let Ok((mut s, _)) = listener.accept().await {
                 tokio::spawn(async move {
-                    let mut buf = vec![0u8; 8192];
-                    let mut n = 0;
-                    while n < 5 || n < 5 + usize::from(u16::from_be_bytes([buf[3], buf[4]])) {
-                        match s.read(&mut buf[n..]).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(k) => n += k,
-                        }
-                    }
+                    let Some(buf) = read_record(&mut s).await else {
+                        return;
+                    };
                     let version = u16::from_be_bytes([buf[9], buf[10]]);
                     let sid = usize::from(buf[43]);
                     let at = 44 + sid;
@@ -972,7 +985,7 @@ mod tests {
     async fn gentle_profile_uses_one_connection_at_a_time() {
         let addr = scripted(&[wire::TLS12], &[0xC02F]).await;
         let mut c = ctx(addr, Duration::from_secs(5));
-        c.pace = crate::portscan::Pace::new(Duration::from_millis(5), None);
+        c.pace = crate::pace::Pace::new(Duration::from_millis(5), None);
         let facts = audit(&c, "direct", None).await.unwrap();
         assert_eq!(facts.accepted_versions, vec![TlsVersion::Tls12]);
         assert!(facts.weak_suites.is_empty());

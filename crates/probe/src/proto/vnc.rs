@@ -3,12 +3,11 @@
 //! choosing a type: clinicscan never authenticates.
 
 use clinicscan_model::{Service, VncFacts, VncSecurityType};
+use clinicscan_wire::vnc as wire;
 use tokio::io::AsyncWriteExt;
 
 use super::ProbeContext;
-use super::io::{self, Budget};
-use super::ssh::{invalid, read_framed};
-use crate::wire::vnc as wire;
+use super::io::{self, Budget, invalid, read_framed};
 
 const PROBE: &str = "vnc";
 
@@ -20,9 +19,13 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
         Err(e) => return service.probe_errors.push(e.to_probe_error(PROBE)),
     };
     let mut buf = Vec::new();
-    let framed = read_framed(ctx, &mut stream, &mut buf, &mut budget, |b| {
-        Ok::<_, wire::Error>((b.len() >= 12).then_some(12))
-    })
+    let framed = read_framed(
+        ctx,
+        &mut stream,
+        &mut buf,
+        &mut budget,
+        wire::version_complete,
+    )
     .await;
     if let Err(e) = framed {
         return service.probe_errors.push(e.to_probe_error(PROBE));
@@ -41,7 +44,7 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
     let result = match io::write_all(ctx, &mut stream, version.client_reply()).await {
         Err(e) => Err(e.to_probe_error(PROBE)),
         Ok(()) => read_framed(ctx, &mut stream, &mut buf, &mut budget, |b| {
-            wire::parse_security(b, list_form).map(|o| o.map(|(_, n)| n))
+            wire::security_complete(b, list_form)
         })
         .await
         .map_err(|e| e.to_probe_error(PROBE))
