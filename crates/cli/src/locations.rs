@@ -84,6 +84,20 @@ impl<'a> Roots<'a> {
         (self.env)(key).filter(|v| !v.is_empty()).map(PathBuf::from)
     }
 
+    /// What the user named: the option, else the environment variable.
+    fn explicit(&self, option: Option<&Path>, variable: &'static str) -> Option<Found> {
+        match option {
+            Some(path) => Some(Found {
+                path: path.to_path_buf(),
+                origin: Origin::Option,
+            }),
+            None => self.var(variable).map(|path| Found {
+                path,
+                origin: Origin::Env(variable),
+            }),
+        }
+    }
+
     /// `$XDG_CONFIG_HOME`, else `~/.config` (a relative XDG_CONFIG_HOME is invalid and
     /// ignored, as the XDG base directory specification says).
     pub fn user_config_dir(&self) -> Option<PathBuf> {
@@ -96,17 +110,8 @@ impl<'a> Roots<'a> {
     /// path (option or variable) is returned whether it exists or not: reading it then
     /// says what is wrong, instead of silently using another file.
     pub fn site_file(&self, option: Option<&Path>) -> Option<Found> {
-        if let Some(path) = option {
-            return Some(Found {
-                path: path.to_path_buf(),
-                origin: Origin::Option,
-            });
-        }
-        if let Some(path) = self.var("CLINICSCAN_SITE") {
-            return Some(Found {
-                path,
-                origin: Origin::Env("CLINICSCAN_SITE"),
-            });
+        if let Some(found) = self.explicit(option, "CLINICSCAN_SITE") {
+            return Some(found);
         }
         let user_config = self.user_config_dir();
         let candidates = [
@@ -124,17 +129,8 @@ impl<'a> Roots<'a> {
     /// directory is returned whether it exists or not (loading it says what is wrong); the
     /// packaged one only when it holds data.
     pub fn data_dir(&self, option: Option<&Path>) -> Option<Found> {
-        if let Some(path) = option {
-            return Some(Found {
-                path: path.to_path_buf(),
-                origin: Origin::Option,
-            });
-        }
-        if let Some(path) = self.var("CLINICSCAN_DATA") {
-            return Some(Found {
-                path,
-                origin: Origin::Env("CLINICSCAN_DATA"),
-            });
+        if let Some(found) = self.explicit(option, "CLINICSCAN_DATA") {
+            return Some(found);
         }
         self.packaged_data
             .join("data/kev.toml")
