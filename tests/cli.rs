@@ -17,6 +17,10 @@ fn clinicscan(args: &[&str]) -> Output {
         .current_dir(repo())
         .env_remove("CLINICSCAN_SITE")
         .env_remove("CLINICSCAN_DB")
+        .env_remove("CLINICSCAN_DATA")
+        .env_remove("RUST_LOG")
+        // No site file of the user running the tests.
+        .env("XDG_CONFIG_HOME", "/nonexistent/clinicscan-tests")
         .output()
         .expect("run clinicscan")
 }
@@ -180,6 +184,42 @@ fn bad_input_fails_before_any_packet() {
         ),
         (&["assess", "Cargo.toml"], "Cargo.toml"),
         (&["scan", "127.0.0.1", "--max-rate", "0"], "--max-rate"),
+        // A shared history: unencrypted only to loopback, the password never printed.
+        (
+            &[
+                "scan",
+                "127.0.0.1",
+                "--db",
+                "postgres://scan:Hunter2-secret@10.0.0.5/clinicscan?sslmode=disable",
+            ],
+            "postgres://scan:***@10.0.0.5",
+        ),
+        (
+            &[
+                "scan",
+                "127.0.0.1",
+                "--db",
+                "postgres://h/db?sslmode=prefer",
+            ],
+            "sslmode=prefer",
+        ),
+        (
+            &["scan", "127.0.0.1", "--db", "mysql://h/db"],
+            "unsupported database URL scheme",
+        ),
+        // A shared history needs the site's id.
+        (
+            &["scan", "127.0.0.1", "--db", "postgres://h/db"],
+            "[site] table has an id",
+        ),
+        (
+            &["scan", "127.0.0.1", "--syslog", "tcp://10.0.0.9:514"],
+            "loopback",
+        ),
+        (
+            &["scan", "127.0.0.1", "--syslog", "smtp://x"],
+            "tls, udp or tcp",
+        ),
     ];
     for (args, needle) in cases {
         let start = Instant::now();
@@ -195,6 +235,7 @@ fn bad_input_fails_before_any_packet() {
             err.contains(needle),
             "{args:?}: message does not name {needle:?}: {err}"
         );
+        assert!(!err.contains("Hunter2-secret"), "password printed: {err}");
         assert!(o.stdout.is_empty(), "{args:?} printed a result");
         assert!(
             start.elapsed() < Duration::from_secs(5),
@@ -226,4 +267,363 @@ fn man_page_completions_and_rule_check() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("clinicscan"));
     let o = clinicscan(&["rules", "check"]);
     assert!(o.status.success(), "rules check: {}", stderr(&o));
+}
+
+#[test]
+fn man_pages_one_per_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("man");
+    let o = clinicscan(&["generate", "man", "--dir", out.to_str().expect("utf-8")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for page in [
+        "clinicscan.1",
+        "clinicscan-scan.1",
+        "clinicscan-doctor.1",
+        "clinicscan-history-diff.1",
+        "clinicscan-rules-check.1",
+    ] {
+        let text =
+            std::fs::read_to_string(out.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.starts_with(".ie"), "{page} is not roff");
+    }
+    let scan = std::fs::read_to_string(out.join("clinicscan-scan.1")).expect("scan page");
+    assert!(
+        scan.contains("\\-\\-site"),
+        "the scan page documents --site"
+    );
+}
+
+/// `doctor` names where each thing was found; an XDG site file is found without --site.
+#[test]
+fn doctor_says_what_it_found_where() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let xdg = dir.path().join("config");
+    std::fs::create_dir_all(xdg.join("clinicscan")).expect("mkdir");
+    let site = xdg.join("clinicscan/site.toml");
+    std::fs::copy(repo().join("docs/examples/site.toml"), &site).expect("copy site");
+    let db = dir.path().join("history.sqlite");
+    let doctor = |extra_env: &[(&str, &Path)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_clinicscan"));
+        cmd.args(["--lang", "en", "doctor", "--offline", "--db"])
+            .arg(&db)
+            .current_dir(dir.path())
+            .env_remove("CLINICSCAN_SITE")
+            .env_remove("CLINICSCAN_DATA")
+            .env("XDG_CONFIG_HOME", &xdg)
+            // The example's [email] names a user; the password comes from here.
+            .env("CLINICSCAN_SMTP_PASSWORD", "not-used-offline");
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run doctor")
+    };
+    let rules = repo().join("rules");
+    let o = doctor(&[("CLINICSCAN_DATA", &rules)]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{text}{}", stderr(&o));
+    assert!(
+        text.contains(&format!(
+            "site file: {} (from XDG_CONFIG_HOME)",
+            site.display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"さくら内科クリニック\", 5 zone(s)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "rules and data: {} (from CLINICSCAN_DATA)",
+            rules.display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("history database: {}", db.display())),
+        "{text}"
+    );
+    assert!(text.contains("not there yet"), "{text}");
+    assert!(
+        text.contains("smtp.example.jp (starttls), 1 recipient(s)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("not-used-offline"),
+        "never prints the password: {text}"
+    );
+
+    // Something needed is broken: exit 1, and it says what.
+    std::fs::write(&site, "[site]\nname = 3\n").expect("write");
+    let o = doctor(&[("CLINICSCAN_DATA", &rules)]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("[broken] site file"), "{text}");
+    let o = doctor(&[("CLINICSCAN_DATA", dir.path())]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("[broken] rules and data"), "{text}");
+    assert!(text.contains("not a clinicscan data directory"), "{text}");
+}
+
+/// `-v` on a scan of a namespace lab tells what the run did, as text and as JSON lines.
+#[test]
+fn verbose_lab_scan_logs_targets_hosts_and_assessment() {
+    let Some(_lab) = clinicscan_testlab::LabSpec::script("port_states")
+        .needs(&["socat", "nft", "ip"])
+        .start()
+    else {
+        return;
+    };
+    let scan = |extra: &[&str]| {
+        let o = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                "cse-scanner",
+                env!("CARGO_BIN_EXE_clinicscan"),
+            ])
+            .args(extra)
+            .args([
+                "scan",
+                "10.250.0.2",
+                "10.250.0.3",
+                "-p",
+                "22,80,83",
+                "--no-history",
+                "--no-probes",
+                "-f",
+                "json",
+                "--fail-on",
+                "never",
+            ])
+            .env_remove("RUST_LOG")
+            .env_remove("CLINICSCAN_SITE")
+            .env("XDG_CONFIG_HOME", "/nonexistent/clinicscan-tests")
+            .output()
+            .expect("run clinicscan in the lab");
+        assert!(o.status.success(), "scan failed: {}", stderr(&o));
+        stderr(&o)
+    };
+    let quiet = scan(&[]);
+    assert!(
+        !quiet.contains("targets resolved"),
+        "no -v, no info: {quiet}"
+    );
+
+    let text = scan(&["-v"]);
+    for event in [
+        "targets resolved",
+        "hosts found",
+        "scan finished",
+        "assessed",
+    ] {
+        assert!(text.contains(event), "-v shows {event:?}: {text}");
+    }
+    assert!(text.contains("addresses=2"), "{text}");
+    assert!(
+        text.contains("segment=10.250.0.0/24 hosts=1 open_ports=2"),
+        "{text}"
+    );
+
+    let json = scan(&["-v", "--log-format", "json"]);
+    let events: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let hosts = events
+        .iter()
+        .find(|e| e["fields"]["message"] == "hosts found")
+        .unwrap_or_else(|| panic!("no hosts-found event: {json}"));
+    assert_eq!(hosts["level"], "INFO");
+    assert_eq!(hosts["fields"]["hosts"], 1);
+    assert_eq!(hosts["fields"]["open_ports"], 2);
+}
+
+/// Compares with (or, under UPDATE_SNAPSHOTS=1, writes) fixtures/report/expected/NAME.
+fn snapshot(name: &str, actual: &[u8]) {
+    let path = repo().join("fixtures/report/expected").join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, actual).expect("write snapshot");
+        return;
+    }
+    let expected = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run UPDATE_SNAPSHOTS=1", path.display()));
+    assert!(
+        expected == actual,
+        "{name} differs from the snapshot:\n{}",
+        String::from_utf8_lossy(actual)
+    );
+}
+
+#[test]
+fn precheck_of_a_saved_observation_in_both_languages_and_json() {
+    let run = |lang: &str, fixture: &str, host: &str, format: &[&str], code: i32| {
+        let fixture = repo().join("fixtures/policy").join(fixture);
+        let mut args = vec!["--lang", lang, "precheck", "--profile", "oqv-terminal"];
+        args.extend_from_slice(&["--observation", fixture.to_str().expect("utf-8 path")]);
+        args.push(host);
+        args.extend_from_slice(format);
+        let o = clinicscan(&args);
+        assert_eq!(o.status.code(), Some(code), "stderr: {}", stderr(&o));
+        o.stdout
+    };
+    for lang in ["ja", "en"] {
+        snapshot(
+            &format!("precheck.oqv-terminal.{lang}.txt"),
+            &run(lang, "lab-general.json", "10.77.30.10", &[], 1),
+        );
+        snapshot(
+            &format!("precheck.missing-host.{lang}.txt"),
+            &run(lang, "lab-general.json", "10.77.30.99", &[], 1),
+        );
+        snapshot(
+            &format!("precheck.isolated.{lang}.txt"),
+            &run(lang, "lab-general-isolated.json", "10.77.30.20", &[], 0),
+        );
+    }
+    snapshot(
+        "precheck.oqv-terminal.json",
+        &run("en", "lab-general.json", "10.77.30.10", &["-f", "json"], 1),
+    );
+
+    // A profile of the user's own: one expectation met, one not, one that cannot be evaluated.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let profile = dir.path().join("own.toml");
+    std::fs::write(
+        &profile,
+        "[profile]\nid = 'own'\ntitle = { ja = '独自の確認', en = 'Own check' }\n\
+         [[expect]]\nid = 'up'\ncondition = 'host.status.state == \"up\"'\n\
+         title = { ja = '稼働している', en = 'Is up' }\nremediation = { ja = '起動する', en = 'Start it' }\n\
+         [[expect]]\nid = 'no-services'\ncondition = 'size(host.services) == 0'\n\
+         title = { ja = 'サービスがない', en = 'No services' }\nremediation = { ja = '止める', en = 'Stop them' }\n\
+         [[expect]]\nid = 'broken'\ncondition = 'host.nothing == 1'\n\
+         title = { ja = '評価できない', en = 'Cannot be evaluated' }\nremediation = { ja = '直す', en = 'Fix it' }\n",
+    )
+    .expect("write profile");
+    let good = repo().join("fixtures/policy/good.json");
+    for lang in ["ja", "en"] {
+        let o = clinicscan(&[
+            "--lang",
+            lang,
+            "precheck",
+            "--profile",
+            profile.to_str().expect("utf-8 path"),
+            "--observation",
+            good.to_str().expect("utf-8 path"),
+            "10.77.20.21",
+        ]);
+        assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+        snapshot(&format!("precheck.own.{lang}.txt"), &o.stdout);
+    }
+}
+
+/// Two sites scan into one history; `fleet` shows both, `history` keeps them apart, and
+/// `-f jsonl` gives events that validate against the checked-in event schema.
+#[test]
+fn two_sites_one_history_fleet_and_events() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port().to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("fleet.sqlite");
+    let db = db.to_str().expect("utf-8");
+    let mut sites = Vec::new();
+    for (id, name) in [("tokyo-01", "さくら内科"), ("osaka-02", "うめだ眼科")] {
+        let path = dir.path().join(format!("{id}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "[site]\nname = \"{name}\"\nid = \"{id}\"\nvantage_zone = \"general\"\n[zones.general]\ncidrs = [\"127.0.0.0/8\"]\n"
+            ),
+        )
+        .expect("site file");
+        sites.push(path);
+    }
+    for site in &sites {
+        let site = site.to_str().expect("utf-8");
+        let o = clinicscan(&[
+            "scan",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "--no-probes",
+            "--db",
+            db,
+            "--site",
+            site,
+            "-f",
+            "json",
+            "--fail-on",
+            "never",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let o = clinicscan(&["fleet", "--db", db, "-f", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fleet: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(fleet["schema"], "clinicscan/fleet/v1");
+    let ids: Vec<&str> = fleet["sites"]
+        .as_array()
+        .expect("sites")
+        .iter()
+        .map(|s| s["site_id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids, ["osaka-02", "tokyo-01"]);
+    let o = clinicscan(&["fleet", "--db", db, "--lang", "en", "-f", "table"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("tokyo-01") && text.contains("osaka-02"),
+        "{text}"
+    );
+    let html = dir.path().join("fleet.html");
+    let o = clinicscan(&["fleet", "--db", db, "-o", html.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let page = std::fs::read_to_string(&html).expect("html");
+    assert!(page.contains("<html lang=\"ja\">") && page.contains("うめだ眼科"));
+    // Listing one site shows only its scan; the two sites' scans are never diffed.
+    let o = clinicscan(&["history", "list", "--db", db, "--site-id", "osaka-02"]);
+    let list = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        list.contains("うめだ眼科") && !list.contains("さくら内科"),
+        "{list}"
+    );
+    let o = clinicscan(&["history", "diff", "1", "2", "--db", db]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("never compared"), "{}", stderr(&o));
+
+    // JSON Lines events against the schema.
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("crates/report/schemas/event.v1.json"))
+            .expect("schema"),
+    )
+    .expect("JSON");
+    let v = jsonschema::validator_for(&schema).expect("valid schema");
+    let site = sites[0].to_str().expect("utf-8");
+    let o = clinicscan(&[
+        "scan",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "--no-probes",
+        "--no-history",
+        "--site",
+        site,
+        "-f",
+        "jsonl",
+        "--fail-on",
+        "never",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let mut findings = 0;
+    for line in text.lines() {
+        let e: serde_json::Value = serde_json::from_str(line).expect("one JSON object a line");
+        assert_valid(&v, &e);
+        assert_eq!(e["clinicscan"]["site"]["id"], "tokyo-01");
+        findings += usize::from(e["event"]["dataset"] == "clinicscan.finding");
+    }
+    assert!(
+        findings > 0,
+        "the open port's host is at least an inventory finding"
+    );
+    drop(listener);
 }

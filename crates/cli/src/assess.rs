@@ -28,6 +28,7 @@ pub fn run(g: &Globals, args: AssessArgs) -> Result<u8> {
         observations.push(obs);
     }
     let assessment = clinicscan_policy::assess(&observations, site.as_ref(), &rules);
+    common::log_assessment(&assessment);
     let input = ReportInput {
         assessment: &assessment,
         observations: &observations,

@@ -64,7 +64,7 @@ pub fn run(g: &Globals, args: PrecheckArgs) -> Result<u8> {
     let report = clinicscan_policy::precheck(&observation, host, &profile);
     let text = match args.format {
         Some(crate::args::Format::Json) => serde_json::to_string_pretty(&report)? + "\n",
-        _ => report.render(g.lang),
+        _ => clinicscan_report::render_precheck(&report, g.lang),
     };
     common::write_output(args.output.as_deref(), &text)?;
     Ok(if report.passed() {

@@ -3,15 +3,12 @@
 use anyhow::Result;
 use clinicscan_model::Lang;
 
-use crate::args::{PolicyArgs, RulesAction, RulesArgs};
+use crate::args::{RulesAction, RulesArgs};
 use crate::scan::Globals;
 use crate::{common, exit};
 
 pub fn run(g: &Globals, args: RulesArgs) -> Result<u8> {
-    let (rules, _) = common::load_policy(&PolicyArgs {
-        site: None,
-        rules: args.rules,
-    })?;
+    let rules = common::load_rules(&args.data, &args.rules)?;
     let mut out = String::new();
     match args.action {
         RulesAction::Check => {

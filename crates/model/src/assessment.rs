@@ -268,6 +268,10 @@ pub struct Assessment {
     /// The site name from the site file, if any.
     #[serde(default)]
     pub site: Option<String>,
+    /// The site's stable id from the site file (`[site] id`), if any: what a shared
+    /// history store and the fleet view key a site by. Older Assessments have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_id: Option<String>,
     /// The Observations evaluated.
     pub observations: Vec<ObservationRef>,
     /// Findings, most severe first.

@@ -572,6 +572,7 @@ pub fn assess_with(
         tool_version: opts.tool_version.clone(),
         editions,
         site: site.and_then(|s| s.name.clone()),
+        site_id: site.and_then(|s| s.id.clone()),
         observations: observations
             .iter()
             .map(|o| ObservationRef {

@@ -34,7 +34,7 @@
 //! | `clinicscan assess scan.json… [--site S] [--rules DIR]` | [`Site::from_file`], [`RuleSet::shipped`] then [`RuleSet::with_user_dir`], [`assess`] (or [`assess_with`] to choose editions / pin the time); [`reachability`] for the report's matrix |
 //! | `clinicscan assess --nmap-xml scan.xml` | `clinicscan_import::import_nmap_xml` then as above |
 //! | `clinicscan scan …` then assessment | the engine gets [`Site::scan_plan`]; the Observation records [`Site::vantage_zone_of`]; then [`assess`] |
-//! | `clinicscan precheck --profile NAME HOST` | [`Profile::shipped`] (or [`Profile::from_file`]), [`precheck`], [`PrecheckReport::render`] |
+//! | `clinicscan precheck --profile NAME HOST` | [`Profile::shipped`] (or [`Profile::from_file`]), [`precheck`]; the report crate renders the [`PrecheckReport`] |
 //!
 //! Errors: [`LoadError`] (rules, catalogue, data, profiles: file, item, problem, CEL
 //! position), [`SiteError`] (file, key, problem). Rule failures at run
@@ -63,6 +63,6 @@ pub use precheck::{Expectation, ExpectationResult, Outcome, PrecheckReport, Prof
 pub use rules::{Rule, RuleSet, Scope};
 pub use site::{
     Asset, EgressTarget, Flow, PortRange, RateProfile, ScanProfile, Site, SiteScanPlan, Zone,
-    ZoneKind,
+    ZoneKind, check_site_id,
 };
 pub use version::compare_versions;

@@ -3,14 +3,15 @@
 //! Profiles are data (`rules/profiles/*.toml`): each expectation is a CEL condition over
 //! `host` (the host's JSON) and `ctx` (`vantage_zone`), true when the host meets it.
 
-use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use cel::{Program, Value};
-use clinicscan_model::{HostState, Lang, Observation, Text};
-use serde::{Deserialize, Serialize};
+use clinicscan_model::{HostState, Observation, Text};
+// The result is plain data in the model, so that the report renders it without this crate.
+pub use clinicscan_model::{ExpectationResult, Outcome, PrecheckReport};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::{LoadError, toml_message};
@@ -131,121 +132,6 @@ impl Profile {
     /// A shipped profile by id; `Ok(None)` when there is none.
     pub fn shipped(id: &str) -> Result<Option<Profile>, LoadError> {
         Ok(Profile::shipped_all()?.into_iter().find(|p| p.id == id))
-    }
-}
-
-/// The outcome of one expectation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "status", content = "detail")]
-pub enum Outcome {
-    /// The host meets it.
-    Pass,
-    /// The host does not.
-    Fail,
-    /// The condition could not be evaluated (message).
-    Error(String),
-}
-
-/// One expectation and its outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ExpectationResult {
-    /// Expectation id.
-    pub id: String,
-    /// What is expected.
-    pub title: Text,
-    /// Outcome.
-    pub outcome: Outcome,
-    /// What to do when it fails.
-    pub remediation: Text,
-}
-
-/// A pre-check of one host against one profile.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PrecheckReport {
-    /// Profile id.
-    pub profile: String,
-    /// Profile title.
-    pub profile_title: Text,
-    /// The host checked.
-    pub host: IpAddr,
-    /// Whether the Observation holds the host as up. When false, nothing was evaluated.
-    pub host_found: bool,
-    /// Vantage zone of the Observation.
-    pub vantage_zone: Option<String>,
-    /// Results, in profile order.
-    pub results: Vec<ExpectationResult>,
-}
-
-impl PrecheckReport {
-    /// Every expectation passed (and the host was found).
-    pub fn passed(&self) -> bool {
-        self.host_found && self.results.iter().all(|r| r.outcome == Outcome::Pass)
-    }
-
-    /// A plain-text report in one language.
-    pub fn render(&self, lang: Lang) -> String {
-        let mut s = String::new();
-        let (head, pass, fail, err, missing, verdict_ok, verdict_ng) = match lang {
-            Lang::Ja => (
-                "事前確認",
-                "適合",
-                "不適合",
-                "評価エラー",
-                "この観測結果に対象ホストが見つかりません(稼働していないか、スキャン範囲外です)。",
-                "結果: すべて適合",
-                "結果: 不適合あり",
-            ),
-            Lang::En => (
-                "Pre-check",
-                "PASS",
-                "FAIL",
-                "ERROR",
-                "The host is not in this Observation (down, or outside the scan).",
-                "Result: all expectations met",
-                "Result: expectations not met",
-            ),
-        };
-        let _ = writeln!(
-            s,
-            "{head}: {} ({})",
-            self.profile_title.get(lang),
-            self.profile
-        );
-        let _ = writeln!(
-            s,
-            "host {}{}",
-            self.host,
-            self.vantage_zone
-                .as_deref()
-                .map(|z| format!("  (vantage zone: {z})"))
-                .unwrap_or_default()
-        );
-        if !self.host_found {
-            let _ = writeln!(s, "{missing}");
-            let _ = writeln!(s, "{verdict_ng}");
-            return s;
-        }
-        for r in &self.results {
-            let tag = match &r.outcome {
-                Outcome::Pass => pass.to_string(),
-                Outcome::Fail => fail.to_string(),
-                Outcome::Error(m) => format!("{err}: {m}"),
-            };
-            let _ = writeln!(s, "[{tag}] {} — {}", r.id, r.title.get(lang));
-            if r.outcome != Outcome::Pass {
-                let _ = writeln!(s, "    → {}", r.remediation.get(lang));
-            }
-        }
-        let _ = writeln!(
-            s,
-            "{}",
-            if self.passed() {
-                verdict_ok
-            } else {
-                verdict_ng
-            }
-        );
-        s
     }
 }
 

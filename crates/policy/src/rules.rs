@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::catalogue::Catalogue;
 use crate::data::{KevTable, PortClasses};
 use crate::error::{LoadError, Position, toml_message};
+use crate::shipped::Tree;
 
 /// What one evaluation of a rule looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -276,21 +277,31 @@ impl std::fmt::Debug for RuleSet {
 impl RuleSet {
     /// The shipped rules, catalogue and data tables (embedded from `rules/`).
     pub fn shipped() -> Result<RuleSet, LoadError> {
-        let catalogue = Catalogue::shipped()?;
-        let kev_file = "rules/data/kev.toml";
+        RuleSet::from_tree(&Tree::shipped())
+    }
+
+    /// The rules, catalogue and data tables of a data directory (the layout of `rules/`:
+    /// rule files, `controls/`, `data/`, `profiles/`), or the embedded copy for `None`.
+    /// A directory is taken whole: its rules cite its own catalogue.
+    pub fn load_with_data(dir: Option<&Path>) -> Result<RuleSet, LoadError> {
+        match dir {
+            Some(dir) => RuleSet::from_tree(&Tree::read(dir)?),
+            None => RuleSet::shipped(),
+        }
+    }
+
+    fn from_tree(tree: &Tree) -> Result<RuleSet, LoadError> {
+        let controls = tree.files_under("controls/");
+        let catalogue = Catalogue::from_files(controls.iter().map(|(n, t)| (n.as_str(), *t)))?;
         let kev = KevTable::parse(
-            crate::shipped::file("data/kev.toml").unwrap_or(""),
-            kev_file,
+            tree.file("data/kev.toml").unwrap_or(""),
+            &tree.name("data/kev.toml"),
         )?;
         let ports = PortClasses::parse(
-            crate::shipped::file("data/ports.toml").unwrap_or(""),
-            "rules/data/ports.toml",
+            tree.file("data/ports.toml").unwrap_or(""),
+            &tree.name("data/ports.toml"),
         )?;
-        let files: Vec<(String, &str)> = crate::shipped::files_under("")
-            .into_iter()
-            .map(|(p, t)| (format!("rules/{p}"), t))
-            .collect();
-        RuleSet::from_parts(catalogue, kev, ports, &files)
+        RuleSet::from_parts(catalogue, kev, ports, &tree.files_under(""))
     }
 
     /// Builds a rule set from rule files given as (file name, contents).

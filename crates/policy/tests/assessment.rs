@@ -395,6 +395,16 @@ fn site_file_errors_name_file_and_key() {
         site_err("[site]\n[egress]\ntargets=[{address='example.com'}]\n"),
         "site.toml: egress.targets[0].address: \"example.com\" is not an address"
     );
+    assert_eq!(
+        site_err("[site]\nid='../etc'\n"),
+        "site.toml: site.id: \"../etc\" may hold only letters, digits, '.', '_' and '-', starting with a letter or digit"
+    );
+    assert_eq!(
+        site_err("[site]\nid=''\n"),
+        "site.toml: site.id: \"\" must be 1 to 64 characters"
+    );
+    let with_id = Site::parse("[site]\nid='tokyo-sakura.01'\n", "site.toml").expect("parses");
+    assert_eq!(with_id.id.as_deref(), Some("tokyo-sakura.01"));
     let missing = Site::from_file("/nonexistent/csp-site.toml".as_ref()).expect_err("fails");
     assert_eq!(missing.file, "/nonexistent/csp-site.toml");
 }

@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clinicscan_model::{
-    Host, HostName, HostReason, HostState, HostStatus, NameSource, Notice, Observation, PortReason,
-    PortState, PortSummary, ScanKind, ScanMeta, ScanOptions, ScanStats, Service, ToolInfo,
-    Transport, Vantage,
+    Host, HostName, HostReason, HostState, HostStatus, NameSource, Notice, NoticeKind, Observation,
+    PortReason, PortState, PortSummary, ScanKind, ScanMeta, ScanOptions, ScanStats, Service,
+    ToolInfo, Transport, Vantage,
 };
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -112,7 +112,11 @@ where
         match Dns::system(timing.dns_timeout) {
             Ok(d) => Some(d),
             Err(e) => {
-                notices.push("dns-unavailable", format!("no DNS resolver: {e}"), None);
+                notices.push(
+                    NoticeKind::DnsUnavailable,
+                    format!("no DNS resolver: {e}"),
+                    None,
+                );
                 None
             }
         }
@@ -132,7 +136,7 @@ where
                 arp = Some(ArpPinger::default());
             }
             Err(e) => notices.push(
-                "no-privilege",
+                NoticeKind::NoPrivilege,
                 format!(
                     "ICMP echo and ARP need raw sockets (root or CAP_NET_RAW): {e}; \
                      discovery uses TCP pings only"
@@ -145,7 +149,7 @@ where
     let mut syn = None;
     if config.syn && config.unprivileged {
         notices.push(
-            "syn-fallback",
+            NoticeKind::SynFallback,
             "SYN scan was asked for with unprivileged mode; using TCP connect".into(),
             None,
         );
@@ -156,7 +160,7 @@ where
                 scan_kind = ScanKind::Syn;
             }
             Err(e) => notices.push(
-                "syn-fallback",
+                NoticeKind::SynFallback,
                 format!("SYN scan needs raw sockets ({e}); using TCP connect instead"),
                 None,
             ),
@@ -307,7 +311,7 @@ where
                 Some(Err(e)) => {
                     done += 1;
                     if e.is_panic() {
-                        engine.notices.push("internal-error", "a host task failed".into(), None);
+                        engine.notices.push(NoticeKind::InternalError, "a host task failed".into(), None);
                     }
                 }
                 None => {}
@@ -324,7 +328,7 @@ where
     }
     if dnt_hits > 0 {
         engine.notices.push(
-            "do-not-touch",
+            NoticeKind::DoNotTouch,
             format!(
                 "{dnt_hits} target addresses are on the do-not-touch list; nothing was sent to them"
             ),
@@ -333,7 +337,7 @@ where
     }
     if cancelled {
         engine.notices.push(
-            "cancelled",
+            NoticeKind::Cancelled,
             format!("scan stopped after {done} of {total} addresses; results are partial"),
             None,
         );
@@ -362,12 +366,12 @@ where
 struct Notices(Mutex<Vec<Notice>>);
 
 impl Notices {
-    fn push(&self, kind: &str, message: String, subject: Option<String>) {
+    fn push(&self, kind: NoticeKind, message: String, subject: Option<String>) {
         if let Ok(mut v) = self.0.lock()
             && !v.iter().any(|n| n.kind == kind && n.subject == subject)
         {
             v.push(Notice {
-                kind: kind.into(),
+                kind,
                 message,
                 subject,
             });
@@ -422,7 +426,7 @@ async fn resolve_names(
         };
         let Some(dns) = dns else {
             notices.push(
-                "unresolved-name",
+                NoticeKind::UnresolvedName,
                 format!("{name} was not scanned: no resolver"),
                 Some(name.clone()),
             );
@@ -430,7 +434,7 @@ async fn resolve_names(
         };
         match dns.lookup(name).await {
             Err(e) => notices.push(
-                "unresolved-name",
+                NoticeKind::UnresolvedName,
                 format!("{name} did not resolve ({e}); the scan goes on without it"),
                 Some(name.clone()),
             ),
@@ -439,7 +443,7 @@ async fn resolve_names(
                     check_address(a, plan.config.allow_public, &format!("{name} ({a})"))?;
                     if plan.exclude.contains(a) || plan.do_not_touch.contains(a) {
                         notices.push(
-                            "name-excluded",
+                            NoticeKind::NameExcluded,
                             format!(
                                 "{name} resolves to {a}, which is excluded; nothing is sent to it"
                             ),
@@ -531,7 +535,7 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
             Err(err) => {
                 e.arp_broken.store(true, Ordering::Relaxed);
                 e.notices.push(
-                    "arp-fallback",
+                    NoticeKind::ArpFallback,
                     format!("ARP failed ({err}); discovery uses ICMP and TCP pings"),
                     None,
                 );
@@ -587,7 +591,7 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
     .await;
     if let Some(kind) = tally.local_error {
         e.notices.push(
-            "local-error",
+            NoticeKind::LocalError,
             format!(
                 "some connections failed for a local reason ({kind}); \
                  those ports are reported filtered"
@@ -597,7 +601,7 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
     }
     if tally.replies_dropped > 0 {
         e.notices.push(
-            "replies-dropped",
+            NoticeKind::RepliesDropped,
             format!(
                 "{} port(s) got no answer while this machine dropped incoming replies \
                  (receive buffer full); they are reported filtered but may be open or closed: \
@@ -629,6 +633,7 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
     });
 
     // Service probes on open TCP ports, and UDP ports (their probe is their scan).
+    tracing::debug!(host = %addr, open = services.iter().filter(|s| s.state == PortState::Open).count(), udp = e.plan.ports.udp.len(), probes = service_probes, "port scan done; service probes next");
     let mut set: JoinSet<Service> = JoinSet::new();
     let mut keep = Vec::new();
     for s in services.drain(..) {
@@ -715,7 +720,7 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
         None => {
             if !e.oui_missing_noted.swap(true, Ordering::Relaxed) {
                 e.notices.push(
-                    "oui-missing",
+                    NoticeKind::OuiMissing,
                     format!(
                         "{} is missing (Debian package ieee-data); MAC vendors are not named",
                         oui::OUI_CSV

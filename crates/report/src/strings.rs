@@ -4,7 +4,7 @@
 //! language, so a key without both texts does not compile; the tests check that no text is
 //! empty and that the Japanese text really is Japanese.
 
-use clinicscan_model::Lang;
+use clinicscan_model::{Lang, NoticeKind};
 
 macro_rules! strings {
     ($($key:ident => $ja:literal, $en:literal;)*) => {
@@ -120,6 +120,13 @@ strings! {
     NoticeLocalError => "このコンピュータ側のエラー（ソケットや資源の不足など）が発生しました。", "A local error (sockets, resources) occurred on the scanning machine.";
     NoticeRepliesDropped => "このコンピュータが受信した応答の一部を処理しきれず破棄したため、応答のなかったポートの一部は「フィルタ」と表示していますが、実際には開いている可能性があります。--max-rate を下げて再スキャンしてください。", "This machine dropped some incoming replies it could not process in time: some ports reported filtered may in fact be open. Scan again with a lower --max-rate.";
     NoticeOuiMissing => "MAC アドレスのベンダー一覧（IEEE OUI）が見つからないため、ベンダー名を表示していません。", "The IEEE OUI registry was not found: MAC vendors are not shown.";
+    PrecheckTitle => "事前確認", "Pre-check";
+    PrecheckPass => "適合", "PASS";
+    PrecheckFail => "不適合", "FAIL";
+    PrecheckError => "評価エラー", "ERROR";
+    PrecheckHostMissing => "この観測結果に対象ホストが見つかりません(稼働していないか、スキャン範囲外です)。", "The host is not in this Observation (down, or outside the scan).";
+    PrecheckAllMet => "結果: すべて適合", "Result: all expectations met";
+    PrecheckNotMet => "結果: 不適合あり", "Result: expectations not met";
     ControlsFailed => "不適合の管理策", "Controls failed";
     HistoryEmpty => "記録されたスキャンはありません。", "No scan recorded.";
     EmailSubjectPrefix => "[clinicscan]", "[clinicscan]";
@@ -132,9 +139,56 @@ strings! {
     EmailFooter => "このメールは clinicscan が自動送信しました。", "This message was sent automatically by clinicscan.";
 }
 
+/// The text of a notice kind, `None` where the scanner's own (English) message is shown.
+///
+/// `NoticeKind` is `#[non_exhaustive]`, so this match needs a `_` arm and would not by
+/// itself fail to build when the model gains a kind; the assertion below does, by counting
+/// the kinds this table was written for. A new kind needs its arm here (and its text in
+/// the table above), then the count.
+pub(crate) fn notice_text(kind: &NoticeKind) -> Option<S> {
+    match kind {
+        NoticeKind::NoPrivilege => Some(S::NoticeNoPrivilege),
+        NoticeKind::SynFallback => Some(S::NoticeSynFallback),
+        NoticeKind::ArpFallback => Some(S::NoticeArpFallback),
+        NoticeKind::DnsUnavailable => Some(S::NoticeDnsUnavailable),
+        NoticeKind::UnresolvedName => Some(S::NoticeUnresolvedName),
+        NoticeKind::NameExcluded => Some(S::NoticeNameExcluded),
+        NoticeKind::DoNotTouch => Some(S::NoticeDoNotTouch),
+        NoticeKind::Cancelled => Some(S::NoticeCancelled),
+        NoticeKind::InternalError => Some(S::NoticeInternalError),
+        NoticeKind::LocalError => Some(S::NoticeLocalError),
+        NoticeKind::RepliesDropped => Some(S::NoticeRepliesDropped),
+        NoticeKind::OuiMissing => Some(S::NoticeOuiMissing),
+        // Shown as its message, which names the imported nmap command line: the terminal
+        // shows no detail beside a translation, so a translation would hide it there.
+        NoticeKind::Imported => None,
+        // A kind from a newer clinicscan or another tool: only its message can be shown.
+        NoticeKind::Other(_) => None,
+        _ => None,
+    }
+}
+
+const _: () = assert!(
+    NoticeKind::KNOWN.len() == 13,
+    "a NoticeKind was added or removed: give it its arm in strings::notice_text, then update this count"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every kind the scan engine emits reads in Japanese (the nmap importer's `imported`
+    /// is the one kind shown as its message).
+    #[test]
+    fn every_scan_notice_kind_has_japanese_text() {
+        for kind in NoticeKind::KNOWN {
+            match notice_text(kind) {
+                Some(key) => assert!(!key.get(Lang::Ja).is_ascii(), "{kind}"),
+                None => assert_eq!(*kind, NoticeKind::Imported, "{kind} has no Japanese text"),
+            }
+        }
+        assert_eq!(notice_text(&NoticeKind::from("made-up")), None);
+    }
 
     /// Keys whose Japanese text may be ASCII only (product names and the like).
     const ASCII_OK: &[S] = &[S::EmailSubjectPrefix];

@@ -9,16 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use clinicscan_model::{Assessment, Lang, Observation};
-use clinicscan_report::{Format, ReportInput, ScanDiff, ScanSide, render};
+mod common;
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/report")
-}
-
-fn load<T: serde::de::DeserializeOwned>(name: &str) -> T {
-    serde_json::from_str(&std::fs::read_to_string(fixtures().join(name)).unwrap()).unwrap()
-}
+use clinicscan_model::Lang;
+use clinicscan_report::{Format, ReportInput, render};
+use common::{Fixture, clinic_week};
 
 fn chromium() -> Option<PathBuf> {
     ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
@@ -84,27 +79,12 @@ fn html_report_loads_in_chromium_without_console_messages() {
     let browser = chromium().expect("chromium not installed: run scripts/install-deps");
     let dir = tempfile::tempdir().unwrap();
 
-    let pa: Assessment = load("assessment-prev.json");
-    let po: Vec<Observation> = vec![load("observation-prev.json")];
-    let a: Assessment = load("assessment.json");
-    let o: Vec<Observation> = vec![load("observation.json")];
-    let diff = ScanDiff::between(
-        ScanSide {
-            scan_id: None,
-            assessment: &pa,
-            observations: &po,
-        },
-        ScanSide {
-            scan_id: None,
-            assessment: &a,
-            observations: &o,
-        },
-    );
+    let (_, now, diff) = clinic_week();
     let clinic = render(
         Format::Html,
         &ReportInput {
-            assessment: &a,
-            observations: &o,
+            assessment: &now.assessment,
+            observations: &now.observations,
             diff: Some(&diff),
             seen: None,
             lang: Lang::Ja,
@@ -128,13 +108,12 @@ fn html_report_loads_in_chromium_without_console_messages() {
     assert_eq!(dom.matches("class=\"finding ").count(), 9);
     assert_eq!(dom.matches("<article class=\"host\"").count(), 7);
 
-    let ha: Assessment = load("assessment-hostile.json");
-    let ho: Vec<Observation> = vec![load("observation-hostile.json")];
+    let hostile = Fixture::load("-hostile");
     let hostile = render(
         Format::Html,
         &ReportInput {
-            assessment: &ha,
-            observations: &ho,
+            assessment: &hostile.assessment,
+            observations: &hostile.observations,
             diff: None,
             seen: None,
             lang: Lang::En,
