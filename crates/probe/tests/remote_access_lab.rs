@@ -29,8 +29,13 @@ const DIR_ENV: &str = "CLINICSCAN_REMOTE_ACCESS_LAB_RUN";
 /// A daemon's log in the lab's run directory (`lab.sh`: `DIR/<name>.log`).
 fn daemon_log(name: &str) -> String {
     let dir = std::env::var(DIR_ENV).expect("the lab's run directory");
-    std::fs::read_to_string(std::path::Path::new(&dir).join(format!("{name}.log")))
-        .unwrap_or_else(|e| panic!("{name}.log: {e}"))
+    let file = if name.contains('/') {
+        name.to_string()
+    } else {
+        format!("{name}.log")
+    };
+    std::fs::read_to_string(std::path::Path::new(&dir).join(&file))
+        .unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
 #[test]
@@ -170,6 +175,10 @@ async fn inner() {
         "xrdp security_layer=rdp has no TLS"
     );
 
+    // The RDP probes stop at the CredSSP NTLM challenge (never an AUTHENTICATE): what the
+    // NLA server logged, for the record
+    println!("shadow.log:\n{}", daemon_log("shadow"));
+
     // --- SMB
     let x = run("smb", 445).await;
     assert_eq!(x.protocol.as_deref(), Some("smb"));
@@ -241,6 +250,29 @@ async fn inner() {
         })
     );
     assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
+    // The SMB probes stop at the NTLM challenge: Samba audits no authentication at all
+    // (auth_audit:3 logs every one, successful or failed), so none failed
+    for log in ["smb1/log", "signed/log", "nt1/log"] {
+        let text = daemon_log(log);
+        for failure in ["Auth:", "FAILED", "LOGON_FAILURE", "NO_SUCH_USER"] {
+            assert!(!text.contains(failure), "{log} logged {failure:?}:\n{text}");
+        }
+    }
+    // ... and the audit does log a session setup when there is one: smbclient's anonymous
+    // listing, after the check above
+    let listed = std::process::Command::new("smbclient")
+        .args(["-N", "-L", "//127.0.0.1", "-p", "4445", "-m", "SMB3"])
+        .output()
+        .expect("smbclient");
+    println!(
+        "smbclient -N -L: {}",
+        String::from_utf8_lossy(&listed.stdout)
+    );
+    let audited = daemon_log("signed/log");
+    assert!(
+        audited.contains("Auth:"),
+        "auth_audit logs nothing:\n{audited}"
+    );
 
     // --- SSH
     let x = run("ssh", 22).await;

@@ -160,6 +160,8 @@ private dir = $DIR/smb1/private
 pid directory = $DIR/smb1/pid
 ncalrpc dir = $DIR/smb1/ncalrpc
 log file = $DIR/smb1/log
+# every authentication, successful or not, is logged (auth_audit): the test reads it
+log level = 1 auth_audit:3
 disable spoolss = yes
 load printers = no
 [pub]
@@ -182,6 +184,8 @@ private dir = $DIR/signed/private
 pid directory = $DIR/signed/pid
 ncalrpc dir = $DIR/signed/ncalrpc
 log file = $DIR/signed/log
+# every authentication, successful or not, is logged (auth_audit): the test reads it
+log level = 1 auth_audit:3
 disable spoolss = yes
 load printers = no
 C
