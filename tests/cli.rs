@@ -150,7 +150,7 @@ fn scan_prints_a_table_and_an_assessment_that_validates() {
     ]);
     assert!(o.status.success(), "scan failed: {}", stderr(&o));
     let a: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
-    assert_valid(&validator("assessment.v1.json"), &a);
+    assert_valid(&validator("assessment.v2.json"), &a);
     drop(open);
 }
 
@@ -248,7 +248,7 @@ fn assess_of_a_saved_observation_exits_1_on_findings() {
     let o = clinicscan(&["assess", fixture, "-f", "json", "--fail-on", "high"]);
     assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
     let a: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
-    assert_valid(&validator("assessment.v1.json"), &a);
+    assert_valid(&validator("assessment.v2.json"), &a);
     let o = clinicscan(&["assess", fixture, "-f", "json", "--fail-on", "never"]);
     assert_eq!(o.status.code(), Some(0));
 }

@@ -89,7 +89,7 @@ pub enum ColorChoice {
 pub enum Format {
     /// A table for people (the default on a terminal).
     Table,
-    /// The Assessment as JSON (schema clinicscan/assessment/v1).
+    /// The Assessment as JSON (schema clinicscan/assessment/v2).
     Json,
     /// The raw Observation as JSON (schema clinicscan/observation/v1), for `assess` later.
     Observation,

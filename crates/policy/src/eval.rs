@@ -545,12 +545,8 @@ pub fn assess_with(
                 ControlStatus::NotAssessableByScan
             } else if counted.iter().any(|f| f.severity >= Severity::Medium) {
                 ControlStatus::Fail
-            } else if !counted.is_empty() {
-                ControlStatus::Partial
-            } else if !applied {
-                ControlStatus::NotObserved
-            } else if c.scan == ScanEvidence::Partial {
-                ControlStatus::Partial
+            } else if !counted.is_empty() || !applied || c.scan == ScanEvidence::Partial {
+                ControlStatus::NotVerified
             } else {
                 ControlStatus::Pass
             };
@@ -562,6 +558,9 @@ pub fn assess_with(
                 status,
                 rule_ids,
                 finding_count: u32::try_from(mine.len()).unwrap_or(u32::MAX),
+                findings: Vec::new(),
+                checked: Vec::new(),
+                missing: Vec::new(),
             }
         })
         .collect();
@@ -585,6 +584,8 @@ pub fn assess_with(
         controls,
         counts,
         rule_errors,
+        coverage: None,
+        data: Vec::new(),
     }
 }
 

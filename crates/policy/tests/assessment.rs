@@ -64,7 +64,7 @@ fn catalogue_organisational_controls_are_listed_as_not_assessable() {
         if c.scan == ScanEvidence::None {
             assert_eq!(got.status, ControlStatus::NotAssessableByScan, "{}", c.id);
         } else {
-            assert_eq!(got.status, ControlStatus::NotObserved, "{}", c.id);
+            assert_eq!(got.status, ControlStatus::NotVerified, "{}", c.id);
         }
         assert!(
             got.source.ends_with(']'),
@@ -129,7 +129,7 @@ fn verdicts_on_the_bad_and_good_fixtures() {
     assert_eq!(status(&good, "CL-R7-2-6"), Some(ControlStatus::Pass));
     assert_eq!(status(&good, "CL-R7-2-1"), Some(ControlStatus::Pass));
     // Scan shows only part of the picture: never better than partial.
-    assert_eq!(status(&good, "CL-R7-2-2"), Some(ControlStatus::Partial));
+    assert_eq!(status(&good, "CL-R7-2-2"), Some(ControlStatus::NotVerified));
     // Counts add up and findings are sorted most severe first.
     let total = bad.counts.critical
         + bad.counts.high

@@ -49,7 +49,7 @@ fn fixture_observations_follow_the_observation_schema() {
 
 #[test]
 fn assessments_follow_the_assessment_schema_and_round_trip() {
-    let v = validator("assessment.v1.json");
+    let v = validator("assessment.v2.json");
     for f in FIXTURES {
         let a = common::assessed(f);
         let doc = serde_json::to_value(&a).expect("json");

@@ -71,9 +71,8 @@ strings! {
     NoOpenServices => "公開されているポートはありません。", "No open ports.";
     Status => "判定", "Status";
     StatusFail => "不適合", "Fail";
-    StatusPartial => "一部不適合", "Partial";
     StatusPass => "適合", "Pass";
-    StatusNotObserved => "未確認", "Not observed";
+    StatusNotVerified => "未検証", "Not verified";
     StatusNotAssessable => "スキャン対象外", "Not assessable by scan";
     ControlId => "管理策ID", "Control";
     ControlTitle => "内容", "Description";

@@ -211,7 +211,7 @@ fn snapshots_of_every_renderer_in_both_languages() {
 #[test]
 fn json_output_validates_against_the_checked_in_schema() {
     let schema_text = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../model/schemas/assessment.v1.json"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../model/schemas/assessment.v2.json"),
     )
     .unwrap();
     let schema: serde_json::Value = serde_json::from_str(&schema_text).unwrap();

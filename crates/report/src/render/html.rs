@@ -38,9 +38,8 @@ fn sev_class(s: Severity) -> &'static str {
 fn status_class(s: ControlStatus) -> &'static str {
     match s {
         ControlStatus::Fail => "fail",
-        ControlStatus::Partial => "partial",
         ControlStatus::Pass => "pass",
-        ControlStatus::NotObserved => "notobs",
+        ControlStatus::NotVerified => "notver",
         ControlStatus::NotAssessableByScan => "na",
     }
 }
@@ -48,7 +47,7 @@ fn status_class(s: ControlStatus) -> &'static str {
 const CSS: &str = r#"
 :root{--ink:#1d2433;--muted:#5b6475;--line:#d9dee7;--bg:#f4f6f9;--card:#fff;--accent:#0b5cad;
 --critical:#8b0f1a;--high:#d1342f;--medium:#e08a00;--low:#2f7fb8;--info:#7a8392;
---pass:#1f7a3a;--fail:#c62828;--partial:#c77700;--notobs:#6b7280;--na:#9aa1ad}
+--pass:#1f7a3a;--fail:#c62828;--notver:#c77700;--na:#9aa1ad}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.6 "Noto Sans CJK JP","Noto Sans JP","Hiragino Kaku Gothic ProN","Yu Gothic",Meiryo,system-ui,sans-serif}
 header.top{background:#13294b;color:#fff;padding:20px 0 18px}
@@ -80,7 +79,7 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .kv td:first-child{color:var(--muted);width:55%}
 .badge{display:inline-block;min-width:3.2em;text-align:center;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff;background:var(--c);white-space:nowrap}
 .critical{--c:var(--critical)}.high{--c:var(--high)}.medium{--c:var(--medium)}.low{--c:var(--low)}.info{--c:var(--info)}
-.st-fail{--c:var(--fail)}.st-partial{--c:var(--partial)}.st-pass{--c:var(--pass)}.st-notobs{--c:var(--notobs)}.st-na{--c:var(--na)}
+.st-fail{--c:var(--fail)}.st-notver{--c:var(--notver)}.st-pass{--c:var(--pass)}.st-na{--c:var(--na)}
 .tag-new{display:inline-block;padding:0 6px;border-radius:3px;background:#fde68a;color:#6b4700;font-size:11px;font-weight:700;margin-right:4px}
 .tag-guess{display:inline-block;padding:0 6px;border-radius:3px;background:#e5e7eb;color:#374151;font-size:11px;margin-left:6px}
 .changes{border-left:5px solid var(--accent);margin-top:16px}

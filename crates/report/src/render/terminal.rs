@@ -37,9 +37,9 @@ impl Paint {
     fn status(&self, st: ControlStatus, text: &str) -> String {
         let code = match st {
             ControlStatus::Fail => "1;31",
-            ControlStatus::Partial => "33",
+            ControlStatus::NotVerified => "33",
             ControlStatus::Pass => "32",
-            ControlStatus::NotObserved | ControlStatus::NotAssessableByScan => "2",
+            ControlStatus::NotAssessableByScan => "2",
         };
         self.wrap(code, text)
     }
@@ -110,7 +110,7 @@ pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
         t(S::Controls),
         t(S::StatusFail),
         cc[0].1,
-        t(S::StatusPartial),
+        t(S::StatusNotVerified),
         cc[1].1,
         t(S::StatusPass),
         cc[2].1

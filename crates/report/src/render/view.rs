@@ -30,8 +30,8 @@ pub(crate) struct View<'a> {
     pub findings: Vec<FindingRow<'a>>,
     /// Every control, the ones that need action first, then by id with numbers as numbers.
     pub controls: Vec<ControlRow<'a>>,
-    /// How many controls have each status: fail, partial, pass, not observed, not assessable.
-    pub control_counts: [(ControlStatus, usize); 5],
+    /// How many controls have each status: fail, not verified, pass, not assessable.
+    pub control_counts: [(ControlStatus, usize); 4],
     /// Every host up in any Observation or named by a finding, by address.
     pub hosts: Vec<HostRow<'a>>,
     /// Every notice of every Observation.
@@ -77,7 +77,7 @@ impl ControlRow<'_> {
     pub(crate) fn needs_action(&self) -> bool {
         matches!(
             self.control.status,
-            ControlStatus::Fail | ControlStatus::Partial
+            ControlStatus::Fail | ControlStatus::NotVerified
         )
     }
 }
@@ -362,25 +362,17 @@ fn vantage_zones(a: &Assessment) -> Option<String> {
 }
 
 /// Number of controls with each status.
-fn control_counts(a: &Assessment) -> [(ControlStatus, usize); 5] {
-    let statuses = [
-        ControlStatus::Fail,
-        ControlStatus::Partial,
-        ControlStatus::Pass,
-        ControlStatus::NotObserved,
-        ControlStatus::NotAssessableByScan,
-    ];
-    statuses.map(|st| (st, a.controls.iter().filter(|c| c.status == st).count()))
+fn control_counts(a: &Assessment) -> [(ControlStatus, usize); 4] {
+    ControlStatus::ALL.map(|st| (st, a.controls.iter().filter(|c| c.status == st).count()))
 }
 
 /// Display order of control statuses: the ones that need action first.
 fn status_rank(status: ControlStatus) -> u8 {
     match status {
         ControlStatus::Fail => 0,
-        ControlStatus::Partial => 1,
-        ControlStatus::NotObserved => 2,
-        ControlStatus::Pass => 3,
-        ControlStatus::NotAssessableByScan => 4,
+        ControlStatus::NotVerified => 1,
+        ControlStatus::Pass => 2,
+        ControlStatus::NotAssessableByScan => 3,
     }
 }
 
