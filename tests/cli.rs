@@ -293,23 +293,50 @@ fn precheck_of_a_saved_observation_in_both_languages_and_json() {
         assert_eq!(o.status.code(), Some(code), "stderr: {}", stderr(&o));
         o.stdout
     };
+    // Every port's answer recorded: RDP open fails (1), the hardened terminal passes (0),
+    // the address where nothing answered verifies nothing (2).
     for lang in ["ja", "en"] {
         snapshot(
             &format!("precheck.oqv-terminal.{lang}.txt"),
-            &run(lang, "lab-general.json", "10.77.30.10", &[], 1),
+            &run(lang, "precheck-terminal.json", "10.77.30.10", &[], 1),
         );
         snapshot(
-            &format!("precheck.missing-host.{lang}.txt"),
-            &run(lang, "lab-general.json", "10.77.30.99", &[], 1),
+            &format!("precheck.no-answer.{lang}.txt"),
+            &run(lang, "precheck-terminal.json", "10.77.30.99", &[], 2),
         );
         snapshot(
             &format!("precheck.isolated.{lang}.txt"),
-            &run(lang, "lab-general-isolated.json", "10.77.30.20", &[], 0),
+            &run(lang, "precheck-terminal.json", "10.77.30.20", &[], 0),
         );
     }
     snapshot(
         "precheck.oqv-terminal.json",
-        &run("en", "lab-general.json", "10.77.30.10", &["-f", "json"], 1),
+        &run(
+            "en",
+            "precheck-terminal.json",
+            "10.77.30.10",
+            &["-f", "json"],
+            1,
+        ),
+    );
+    snapshot(
+        "precheck.no-answer.json",
+        &run(
+            "en",
+            "precheck-terminal.json",
+            "10.77.30.99",
+            &["-f", "json"],
+            2,
+        ),
+    );
+    // Closed ports a scan did not record cannot count: not verified (2), not a pass.
+    let o = run("en", "precheck-terminal.json", "10.77.30.30", &[], 2);
+    let text = String::from_utf8_lossy(&o);
+    assert!(text.contains("[NOT VERIFIED] no-rdp"), "{text}");
+    assert!(text.contains("3389/tcp not probed"), "{text}");
+    assert!(
+        text.ends_with("Result: some expectations not verified (this is not a pass)\n"),
+        "{text}"
     );
 
     // A profile of the user's own: one expectation met, one not, one that cannot be evaluated.
@@ -318,11 +345,11 @@ fn precheck_of_a_saved_observation_in_both_languages_and_json() {
     std::fs::write(
         &profile,
         "[profile]\nid = 'own'\ntitle = { ja = '独自の確認', en = 'Own check' }\n\
-         [[expect]]\nid = 'up'\ncondition = 'host.status.state == \"up\"'\n\
+         [[expect]]\nid = 'up'\ncontrols = ['CL-R7-2-1']\ncondition = 'host.status.state == \"up\"'\n\
          title = { ja = '稼働している', en = 'Is up' }\nremediation = { ja = '起動する', en = 'Start it' }\n\
-         [[expect]]\nid = 'no-services'\ncondition = 'size(host.services) == 0'\n\
+         [[expect]]\nid = 'no-services'\ncontrols = ['GL6-SO-8.1']\ncondition = 'size(host.services) == 0'\n\
          title = { ja = 'サービスがない', en = 'No services' }\nremediation = { ja = '止める', en = 'Stop them' }\n\
-         [[expect]]\nid = 'broken'\ncondition = 'host.nothing == 1'\n\
+         [[expect]]\nid = 'broken'\ncontrols = ['GL6-SO-8.1']\ncondition = \"host.vendor.startsWith('x')\"\n\
          title = { ja = '評価できない', en = 'Cannot be evaluated' }\nremediation = { ja = '直す', en = 'Fix it' }\n",
     )
     .expect("write profile");

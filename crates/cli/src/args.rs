@@ -143,7 +143,8 @@ pub struct OutputArgs {
     #[arg(short = 'f', long, value_enum)]
     pub format: Option<Format>,
 
-    /// Exit with 1 when a finding at or above this severity exists.
+    /// Exit with 1 when a finding at or above this severity exists, and with 2 when a rule
+    /// could not be evaluated (its controls are not verified); `never` exits 0 for both.
     #[arg(long, value_enum, default_value_t = SeverityArg::High, value_name = "SEVERITY")]
     pub fail_on: SeverityArg,
 }
@@ -158,6 +159,12 @@ pub struct PolicyArgs {
     /// An extra rules directory (overrides shipped rules with the same id).
     #[arg(long = "rules", value_name = "DIR")]
     pub rules: Vec<PathBuf>,
+
+    /// A data directory laid over the built-in rules/ tree file by file (same layout:
+    /// data/kev.toml, data/eol.toml, controls/*.toml, *.toml rules, profiles/*.toml), to
+    /// update the known-exploited and end-of-life tables or the catalogue without a rebuild.
+    #[arg(long = "data", value_name = "DIR", env = "CLINICSCAN_DATA")]
+    pub data: Option<PathBuf>,
 }
 
 /// What and how to scan.
@@ -327,6 +334,8 @@ pub struct AssessArgs {
 #[derive(Debug, Args)]
 pub struct PrecheckArgs {
     /// Profile name (oqv-terminal, emr-server, medical-device, network-device) or a file.
+    /// Exit 0: every expectation met on a host that answered; 1: one is not met; 2: one
+    /// could not be verified (the host never answered, a port was not probed).
     #[arg(long, value_name = "NAME")]
     pub profile: String,
 
@@ -338,7 +347,7 @@ pub struct PrecheckArgs {
     #[arg(long, value_name = "FILE")]
     pub observation: Option<PathBuf>,
 
-    /// Ports to scan [default: the clinic list].
+    /// Ports to scan [default: the clinic list]; the profile's own ports are always added.
     #[arg(short = 'p', long, value_name = "PORTS")]
     pub ports: Option<String>,
 
@@ -451,6 +460,15 @@ pub struct RulesArgs {
     #[arg(long = "rules", value_name = "DIR", global = true)]
     pub rules: Vec<PathBuf>,
 
+    /// A data directory laid over the built-in rules/ tree (see `scan --data`).
+    #[arg(
+        long = "data",
+        value_name = "DIR",
+        env = "CLINICSCAN_DATA",
+        global = true
+    )]
+    pub data: Option<PathBuf>,
+
     /// What to do.
     #[command(subcommand)]
     pub action: RulesAction,
@@ -461,8 +479,14 @@ pub struct RulesArgs {
 pub enum RulesAction {
     /// List rules and the controls they evidence.
     List,
-    /// Load and compile every rule; report errors with file and rule id.
-    Check,
+    /// Load and compile every rule, the catalogue, the data tables and the pre-check
+    /// profiles, with every path a rule names checked against the Observation schema; a
+    /// problem names the file, the rule and the path (exit 2).
+    Check {
+        /// Your own rules directories to check, on top of the shipped rules.
+        #[arg(value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+    },
     /// List the controls catalogue with how a scan can evidence each.
     Controls,
 }

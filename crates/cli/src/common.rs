@@ -127,9 +127,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Loads the shipped rules plus the user's directories, and the site file.
+/// Loads the rules tree (built in, with `--data` laid over it), the user's rules
+/// directories, and the site file.
 pub fn load_policy(args: &PolicyArgs) -> Result<(RuleSet, Option<Site>)> {
-    let mut rules = RuleSet::shipped().context("the shipped rules do not load")?;
+    let mut rules = load_rules(args.data.as_deref())?;
     for dir in &args.rules {
         rules = rules
             .with_user_dir(dir)
@@ -140,6 +141,36 @@ pub fn load_policy(args: &PolicyArgs) -> Result<(RuleSet, Option<Site>)> {
         None => None,
     };
     Ok((rules, site))
+}
+
+/// The built-in rules tree with a data directory laid over it.
+pub fn load_rules(data: Option<&Path>) -> Result<RuleSet> {
+    match data {
+        Some(dir) => RuleSet::load_with_data(Some(dir))
+            .with_context(|| format!("the data in {} does not load", dir.display())),
+        None => RuleSet::shipped().context("the shipped rules do not load"),
+    }
+}
+
+/// The exit code of an assessment: 2 when a rule could not be evaluated (its controls
+/// are not verified), else 1 with a finding at or above the threshold, else 0. `--fail-on
+/// never` is always 0. Rule errors are also said on stderr, even when quiet.
+pub fn assessment_exit(assessment: &Assessment, fail_on: SeverityArg) -> u8 {
+    let threshold = fail_threshold(fail_on);
+    if !assessment.rule_errors.is_empty() {
+        let mut err = io::stderr().lock();
+        for e in &assessment.rule_errors {
+            let _ = writeln!(err, "clinicscan: {e}");
+        }
+        if threshold.is_some() {
+            return crate::exit::ERROR;
+        }
+    }
+    if has_findings_at(assessment, threshold) {
+        crate::exit::FINDINGS
+    } else {
+        crate::exit::CLEAN
+    }
 }
 
 /// The severity threshold for exit code 1.

@@ -35,5 +35,5 @@ pub use observation::{
     ProbeErrorKind, ScanKind, ScanMeta, ScanOptions, ScanStats, Service, Software, ToolInfo,
     Transport, Vantage,
 };
-pub use precheck::{ExpectationResult, Outcome, PrecheckReport};
+pub use precheck::{ExpectationResult, Outcome, PortCheck, PrecheckReport};
 pub use schema::{assessment_schema, observation_schema};

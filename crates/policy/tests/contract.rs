@@ -23,7 +23,14 @@ fn assert_valid(v: &jsonschema::Validator, what: &str, doc: &Value) {
     assert!(errors.is_empty(), "{what}: {errors:?}");
 }
 
-const FIXTURES: [&str; 9] = [
+const FIXTURES: [&str; 16] = [
+    "clean-general.json",
+    "clean-clinical.json",
+    "clean-guest.json",
+    "clean-oqv.json",
+    "unverified.json",
+    "lab-terminal-general.json",
+    "precheck-terminal.json",
     "bad.json",
     "good.json",
     "empty.json",
