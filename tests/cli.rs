@@ -263,6 +263,222 @@ fn man_page_completions_and_rule_check() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("clinicscan"));
     let o = clinicscan(&["rules", "check"]);
     assert!(o.status.success(), "rules check: {}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("rules, ") && out.contains(": ok"), "{out}");
+    assert!(
+        out.contains("kev ") && out.contains("rules/data/kev.toml"),
+        "{out}"
+    );
+}
+
+const USER_RULE: &str = r#"
+[[rule]]
+id = "site-rdp-check"
+severity = "medium"
+scope = "service"
+requires = ["service.facts.rdp"]
+checks = { facts = ["service.facts.rdp.nla_required"] }
+condition = "service.facts.rdp.nla_required == false"
+controls = ["GL6-SO-14-1"]
+title = { ja = "RDPの独自確認", en = "Site's own RDP check" }
+description = { ja = "{host.address} のRDP", en = "RDP on {host.address}" }
+remediation = { ja = "確認してください。", en = "Check it." }
+"#;
+
+/// `clinicscan rules check DIR` on a user's own rules: 0 when they load, 2 with a message
+/// naming the file, the rule and the misspelt path when they do not.
+#[test]
+fn rules_check_names_the_file_rule_and_path_of_a_typo() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path().to_str().expect("utf-8 path");
+    std::fs::write(dir.path().join("mine.toml"), USER_RULE).expect("write");
+    let o = clinicscan(&["rules", "check", d]);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    std::fs::write(
+        dir.path().join("mine.toml"),
+        USER_RULE.replace("nla_required\"] }", "nla_requird\"] }"),
+    )
+    .expect("write");
+    let o = clinicscan(&["rules", "check", d]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("mine.toml: rule site-rdp-check: path \"service.facts.rdp.nla_requird\": after service.facts.rdp: no field \"nla_requird\""),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty());
+}
+
+/// A rule that cannot be evaluated: the run exits 2 (its controls are not verified) and
+/// says so on stderr and in the report; `--fail-on never` exits 0.
+#[test]
+fn an_errored_rule_exits_2_unless_fail_on_never() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path().to_str().expect("utf-8 path");
+    std::fs::write(
+        dir.path().join("broken.toml"),
+        USER_RULE
+            .replace(
+                "requires = [\"service.facts.rdp\"]",
+                "requires = [\"service.port\"]",
+            )
+            .replace(
+                "checks = { facts = [\"service.facts.rdp.nla_required\"] }",
+                "checks = {}",
+            ),
+    )
+    .expect("write");
+    let fixture = repo().join("fixtures/policy/good.json");
+    let fixture = fixture.to_str().expect("utf-8 path");
+    let run = |fail_on: &str, format: &str| {
+        clinicscan(&[
+            "--lang",
+            "en",
+            "assess",
+            fixture,
+            "--site",
+            "fixtures/policy/test-site.toml",
+            "--rules",
+            d,
+            "-f",
+            format,
+            "--fail-on",
+            fail_on,
+        ])
+    };
+    let o = run("high", "json");
+    assert_eq!(o.status.code(), Some(2), "stderr: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("rule site-rdp-check ("),
+        "{}",
+        stderr(&o)
+    );
+    let a: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_valid(&validator("assessment.v2.json"), &a);
+    let c = a["controls"]
+        .as_array()
+        .expect("controls")
+        .iter()
+        .find(|c| c["id"] == "GL6-SO-14-1")
+        .expect("listed");
+    assert_eq!(c["status"], "not-verified");
+    assert!(
+        c["missing"]
+            .as_array()
+            .expect("missing")
+            .iter()
+            .any(|m| m["kind"] == "rule-error")
+    );
+    // Every report format shows it.
+    for format in ["table", "markdown", "html", "csv"] {
+        let o = run("never", format);
+        assert_eq!(o.status.code(), Some(0), "{format}: {}", stderr(&o));
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            text.contains("site-rdp-check"),
+            "{format} does not show the rule error"
+        );
+        assert!(
+            text.contains("kev 2026-12-06"),
+            "{format} does not name the data's date"
+        );
+    }
+}
+
+/// A data directory laid over the built-in tables (`--data`, `CLINICSCAN_DATA`): the
+/// report names its file and date.
+#[test]
+fn a_data_directory_updates_the_tables() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("data")).expect("mkdir");
+    let eol = std::fs::read_to_string(repo().join("rules/data/eol.toml"))
+        .expect("eol")
+        .replace("updated = \"2026-12-06\"", "updated = \"2027-02-01\"");
+    std::fs::write(dir.path().join("data/eol.toml"), eol).expect("write");
+    let fixture = repo().join("fixtures/policy/bad.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_clinicscan"))
+        .args([
+            "--lang",
+            "en",
+            "assess",
+            "-f",
+            "markdown",
+            "--fail-on",
+            "never",
+        ])
+        .arg(&fixture)
+        .env("CLINICSCAN_DATA", dir.path())
+        .current_dir(repo())
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("eol 2027-02-01"), "{text}");
+    assert!(
+        text.contains("kev 2026-12-06 (rules/data/kev.toml)"),
+        "{text}"
+    );
+    let o = clinicscan(&["rules", "check", "--data", "/nonexistent/clinicscan-data"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("/nonexistent/clinicscan-data"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// The pre-check of the port-states lab's addresses (its own namespaces): an address where
+/// nothing answers verifies nothing and exits 2; the target answers, so each expectation
+/// passes or fails with the ports it probed (SSH open there: 1).
+#[test]
+fn precheck_of_an_address_with_no_host_exits_2() {
+    let Some(lab) = clinicscan_testlab::LabSpec::script("port_states")
+        .needs(&["socat", "nft"])
+        .start()
+    else {
+        return;
+    };
+    let run = |host: &str| {
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                "cse-scanner",
+                env!("CARGO_BIN_EXE_clinicscan"),
+            ])
+            .args([
+                "--lang",
+                "en",
+                "precheck",
+                "--profile",
+                "oqv-terminal",
+                "-p",
+                "22",
+            ])
+            .arg(host)
+            .current_dir(repo())
+            .env_remove("CLINICSCAN_SITE")
+            .output()
+            .expect("run")
+    };
+    let o = run("10.250.0.3");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(2), "{text}\n{}", stderr(&o));
+    assert!(
+        text.contains("The host never answered: nothing was verified."),
+        "{text}"
+    );
+    assert_eq!(text.matches("[NOT VERIFIED]").count(), 5, "{text}");
+    assert!(!text.contains("[PASS]"), "{text}");
+
+    let o = run("10.250.0.2");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}\n{}", stderr(&o));
+    assert!(text.contains("[FAIL] no-shell"), "{text}");
+    assert!(text.contains("22/tcp open, 23/tcp closed"), "{text}");
+    assert!(text.contains("[PASS] no-rdp"), "{text}");
+    assert!(text.contains("3389/tcp closed"), "{text}");
+    drop(lab);
 }
 
 /// Compares with (or, under UPDATE_SNAPSHOTS=1, writes) fixtures/report/expected/NAME.

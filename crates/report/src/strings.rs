@@ -44,7 +44,6 @@ strings! {
     FindingsUnit => "件", "findings";
     FindingsBySeverity => "重要度別の検出事項", "Findings by severity";
     Controls => "管理策", "Controls";
-    ControlsNeedingAction => "対応が必要な管理策", "Controls that need action";
     HostsUp => "稼働ホスト数", "Hosts up";
     OpenServices => "公開サービス", "Open services";
     ChangesSinceLast => "前回スキャンからの変化", "Changes since the last scan";
@@ -75,6 +74,19 @@ strings! {
     StatusNotVerified => "未検証", "Not verified";
     StatusNotAssessable => "スキャン対象外", "Not assessable by scan";
     ControlId => "管理策ID", "Control";
+    ControlSource => "出典", "Source";
+    MoreChecks => "件の確認(ほかはHTML・JSONに記載)", "more checks (listed in the HTML and JSON reports)";
+    NotAssessableListed => "スキャン対象外の管理策", "Not assessable by scan";
+    Coverage => "ゾーン間の到達性(行: スキャン元、列: 到達先)", "Zone × zone reachability (rows: scanned from; columns: reached)";
+    CoverageLegend => "✓ 走査済み・問題なし  = 許可された通信のみ  ✗ 許可されていない通信あり  · 未走査  - 同じゾーン", "✓ probed, clean  = only what the site allows  ✗ reached what the site does not allow  · not probed  - same zone";
+    CoverageShort => "ゾーン間の到達性", "Zones";
+    CellClean => "走査済み・問題なし", "probed, clean";
+    CellAllowed => "許可された通信のみ", "allowed by the site";
+    CellViolation => "違反", "violation";
+    CellNotProbed => "未走査", "not probed";
+    DataUsed => "使用したデータ(確認日)", "Data used (reviewed on)";
+    RecordRuleError => "ルールエラー", "Rule error";
+    RecordData => "データ", "Data";
     ControlTitle => "内容", "Description";
     Severity => "重要度", "Severity";
     SevCritical => "重大", "Critical";

@@ -87,6 +87,19 @@ fn clinic_ipv6() -> Case {
     alone("clinic-ipv6", scan)
 }
 
+/// A v2 Assessment made by `clinicscan assess` (fixtures/report/make_verdicts.py): the lab
+/// seen from four vantages, with passes and their evidence, not-verified controls and what
+/// they lack, the zone × zone matrix, a rule error and the data dates.
+fn verdicts() -> Case {
+    alone(
+        "verdicts",
+        Fixture {
+            assessment: load("assessment-verdicts.json"),
+            observations: load("observation-verdicts.json"),
+        },
+    )
+}
+
 fn hostile() -> Case {
     alone("hostile", Fixture::load("-hostile"))
 }
@@ -181,6 +194,7 @@ fn snapshots_of_every_renderer_in_both_languages() {
         hostile(),
         empty(),
         notices(),
+        verdicts(),
     ] {
         for lang in [Lang::Ja, Lang::En] {
             for (format, ext) in FORMATS {
@@ -216,7 +230,7 @@ fn json_output_validates_against_the_checked_in_schema() {
     .unwrap();
     let schema: serde_json::Value = serde_json::from_str(&schema_text).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    for case in [clinic(), hostile(), empty()] {
+    for case in [clinic(), hostile(), empty(), verdicts()] {
         let out = render(Format::Json, &input(&case, Lang::En)).unwrap();
         let value: serde_json::Value = serde_json::from_str(&out).unwrap();
         let errors: Vec<String> = validator
@@ -459,7 +473,7 @@ fn precheck_snapshots_in_both_languages() {
              "outcome": {"status": "fail"}, "remediation": {"ja": "止める", "en": "Stop them"}},
             {"id": "broken", "title": {"ja": "評価できない", "en": "Cannot be evaluated"},
              "controls": ["GL6-SO-8.1"],
-             "outcome": {"status": "error", "detail": "No such overload"},
+             "outcome": {"status": "error", "detail": "found no matching overload for 'startsWith' applied to 'null_type.(string)'"},
              "remediation": {"ja": "直す", "en": "Fix it"}}
         ]
     }))

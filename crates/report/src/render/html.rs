@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use clinicscan_model::{ControlStatus, Lang, Severity};
+use clinicscan_model::{CellState, ControlStatus, Lang, Severity};
 
 use super::view::{Change, ChangeItems, Changes, FindingRow, HostRow, View};
 use super::{ReportInput, fmt_time, sev_label, status_label};
@@ -88,6 +88,11 @@ ol.urgent{margin:0;padding-left:22px}ol.urgent li{margin:3px 0}
 a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
 code,.mono{font-family:"Noto Sans Mono CJK JP","DejaVu Sans Mono",Consolas,monospace;font-size:12.5px}
 .ctl-findings{margin:2px 0 0;padding-left:18px;font-size:13px}
+.ctl-missing,.ctl-checked{margin:4px 0 0;padding-left:18px;font-size:12.5px}
+.ctl-missing li{list-style:"? ";color:var(--notver)}.ctl-checked li{list-style:"✓ ";color:var(--muted)}
+table.matrix td,table.matrix th{text-align:center;padding:4px 8px}table.matrix th.from{text-align:left}
+table.matrix td.c-violation{background:#fde8e8;color:var(--fail);font-weight:700}table.matrix td.c-allowed{background:#eef6ee}
+table.matrix td.c-clean{color:var(--pass)}table.matrix td.c-notprobed{color:var(--na)}
 .host{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:12px 16px;margin:12px 0;break-inside:avoid-page}
 .host h3{margin:0 0 4px;font-size:16px}.host .names{color:var(--muted);font-weight:400;font-size:13px;margin-left:8px}
 .host dl{display:flex;flex-wrap:wrap;gap:2px 18px;margin:0 0 8px;font-size:12.5px;color:var(--muted)}
@@ -161,9 +166,14 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
     let has_notes = !v.notices.is_empty() || !a.rule_errors.is_empty();
     let _ = write!(
         o,
-        "<nav class=\"toc\"><a href=\"#summary\">{}</a><a href=\"#controls\">{}</a><a href=\"#hosts\">{}</a>{}</nav>\n<main>\n",
+        "<nav class=\"toc\"><a href=\"#summary\">{}</a><a href=\"#controls\">{}</a>{}<a href=\"#hosts\">{}</a>{}</nav>\n<main>\n",
         t(S::Summary),
         t(S::ByControl),
+        if v.matrix.is_some() {
+            format!("<a href=\"#coverage\">{}</a>", t(S::CoverageShort))
+        } else {
+            String::new()
+        },
         t(S::ByHost),
         if has_notes {
             format!("<a href=\"#notes\">{}</a>", t(S::ScanNotes))
@@ -273,6 +283,20 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
             esc(c.title),
             esc(&c.control.source)
         );
+        if !c.missing.is_empty() {
+            o.push_str("<ul class=\"ctl-missing\">");
+            for m in &c.missing {
+                let _ = write!(o, "<li>{}</li>", esc(m));
+            }
+            o.push_str("</ul>");
+        }
+        if c.control.status == ControlStatus::Pass && !c.checked.is_empty() {
+            o.push_str("<ul class=\"ctl-checked\">");
+            for line in &c.checked {
+                let _ = write!(o, "<li class=\"mono\">{}</li>", esc(line));
+            }
+            o.push_str("</ul>");
+        }
         if !c.findings.is_empty() {
             o.push_str("<ul class=\"ctl-findings\">");
             for &i in &c.findings {
@@ -295,6 +319,69 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
         );
     }
     o.push_str("</tbody></table>\n</section>\n");
+
+    // ------------------------------------------------------------ zone × zone
+    if let Some(m) = &v.matrix {
+        let _ = write!(
+            o,
+            "<section id=\"coverage\">\n<h2>{}</h2>\n<table class=\"matrix\"><thead><tr><th></th>",
+            t(S::Coverage)
+        );
+        for z in &m.zones {
+            let _ = write!(o, "<th class=\"mono\">{}</th>", esc(z));
+        }
+        o.push_str("</tr></thead><tbody>");
+        for row in &m.rows {
+            let _ = write!(o, "<tr><th class=\"from mono\">{}</th>", esc(row.from));
+            for (z, cell) in m.zones.iter().zip(&row.cells) {
+                match cell {
+                    Some(c) => {
+                        let class = match c.state {
+                            CellState::ProbedClean => "c-clean",
+                            CellState::AllowedBySite => "c-allowed",
+                            CellState::Violation => "c-violation",
+                            CellState::NotProbed => "c-notprobed",
+                        };
+                        let _ = write!(
+                            o,
+                            "<td class=\"{class}\" title=\"{}{}\">{}</td>",
+                            esc(c.label),
+                            if c.detail.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {}", esc(&c.detail))
+                            },
+                            c.symbol
+                        );
+                    }
+                    None if *z == row.from => o.push_str("<td class=\"muted\">-</td>"),
+                    None => o.push_str("<td></td>"),
+                }
+            }
+            o.push_str("</tr>");
+        }
+        let _ = write!(
+            o,
+            "</tbody></table>\n<p class=\"refs\">{}</p>\n",
+            t(S::CoverageLegend)
+        );
+        for row in &m.rows {
+            for (z, cell) in m.zones.iter().zip(&row.cells) {
+                if let Some(c) = cell
+                    && c.state == CellState::Violation
+                {
+                    let _ = write!(
+                        o,
+                        "<p class=\"refs mono\">✗ {} → {}: {}</p>",
+                        esc(row.from),
+                        esc(z),
+                        esc(&c.detail)
+                    );
+                }
+            }
+        }
+        o.push_str("</section>\n");
+    }
 
     // ------------------------------------------------------------ by host
     let _ = write!(o, "<section id=\"hosts\">\n<h2>{}</h2>\n", t(S::ByHost));
@@ -332,9 +419,22 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
         o.push_str("</ul>\n</section>\n");
     }
 
+    let data = if v.data.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<p>{}: <span class=\"mono\">{}</span></p>",
+            t(S::DataUsed),
+            v.data
+                .iter()
+                .map(|d| esc(d))
+                .collect::<Vec<_>>()
+                .join(" · ")
+        )
+    };
     let _ = write!(
         o,
-        "</main>\n<footer><p>{}</p><p>{} clinicscan {} · {}</p></footer>\n</body>\n</html>\n",
+        "</main>\n<footer><p>{}</p>{data}<p>{} clinicscan {} · {}</p></footer>\n</body>\n</html>\n",
         t(S::Disclaimer),
         t(S::GeneratedBy),
         esc(&a.tool_version),
