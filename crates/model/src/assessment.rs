@@ -222,6 +222,17 @@ pub struct Subject {
     pub transport: Option<Transport>,
 }
 
+impl std::fmt::Display for Subject {
+    /// "10.0.0.1:3389/tcp" ("[2001:db8::1]:443/tcp" on IPv6), or the bare address of a host.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.port, self.transport, self.host) {
+            (Some(p), Some(t), IpAddr::V6(v6)) => write!(f, "[{v6}]:{p}/{}", t.as_str()),
+            (Some(p), Some(t), a) => write!(f, "{a}:{p}/{}", t.as_str()),
+            _ => write!(f, "{}", self.host),
+        }
+    }
+}
+
 /// A pair of zones: traffic from the first (where the scan ran) to the second.
 #[derive(
     Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,

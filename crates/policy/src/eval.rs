@@ -14,18 +14,13 @@ use cel::objects::{Key, Map};
 use cel::{Context, Value};
 use chrono::{DateTime, Utc};
 use clinicscan_model::{
-    ASSESSMENT_SCHEMA, Assessment, CellState, Certainty, Check, ControlResult, ControlStatus,
-    Coverage, CoverageCell, Evidence, Finding, Host, HostState, Lang, Missing, MissingKind,
-    Observation, ObservationRef, PortState, Reached, Service, Severity, SeverityCounts, Subject,
-    Text, Transport, ZonePair,
+    ASSESSMENT_SCHEMA, Assessment, Check, Evidence, Finding, Host, HostState, Lang, Missing,
+    Observation, ObservationRef, PortState, Service, SeverityCounts, Subject, Text, Transport,
 };
-use ipnet::IpNet;
-use serde::Serialize;
 use serde_json::{Value as Json, json};
 
-use crate::catalogue::ScanEvidence;
 use crate::data::join_summaries;
-use crate::rules::{Rule, RuleSet, Scope, SiteNeed};
+use crate::rules::{Rule, RuleSet, Scope};
 use crate::site::{Site, ZoneKind};
 use crate::version::compare_versions;
 
@@ -226,13 +221,6 @@ fn state_name(s: PortState) -> &'static str {
     }
 }
 
-fn transport_name(t: Transport) -> &'static str {
-    match t {
-        Transport::Tcp => "tcp",
-        Transport::Udp => "udp",
-    }
-}
-
 /// What the site and the data say about one host, for `ctx`.
 struct HostCtx {
     vantage_zone: Option<String>,
@@ -375,22 +363,22 @@ fn eol_matches(
 }
 
 /// Per Observation: where it ran from.
-struct ObsInfo {
-    vantage_zone: Option<String>,
-    vantage_kind: Option<&'static str>,
+pub(crate) struct ObsInfo {
+    pub(crate) vantage_zone: Option<String>,
+    pub(crate) vantage_kind: Option<&'static str>,
 }
 
 /// What one rule did over the whole assessment.
 #[derive(Default)]
-struct RuleRun {
-    errors: u32,
-    first_error: Option<String>,
+pub(crate) struct RuleRun {
+    pub(crate) errors: u32,
+    pub(crate) first_error: Option<String>,
     /// Inputs checked, per Observation index.
-    checked: BTreeMap<usize, Vec<Subject>>,
+    pub(crate) checked: BTreeMap<usize, Vec<Subject>>,
     /// Inputs where a declared fact could not be told, with the paths.
-    unknown: Vec<(Subject, Vec<String>)>,
+    pub(crate) unknown: Vec<(Subject, Vec<String>)>,
     /// Services where the rule's probe failed, with the failure.
-    probe_failed: Vec<(Subject, String)>,
+    pub(crate) probe_failed: Vec<(Subject, String)>,
 }
 
 /// Assesses Observations against a site and rules with default options.
@@ -451,8 +439,7 @@ pub fn assess_with(
     }
 
     let root = root_context(rules);
-    let mut findings: Vec<Finding> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut found = Found::default();
 
     for (oi, obs) in observations.iter().enumerate() {
         let info = &infos[oi];
@@ -494,24 +481,15 @@ pub fn assess_with(
                 if !relevant(rule, &hc) || !applies(rule, &host_input) {
                     continue;
                 }
-                let run = &mut runs[ri];
-                match evaluate(rule, &c) {
-                    Ok(fired) => {
-                        note_check(run, rule, oi, &host_subject, &host_input);
-                        if fired {
-                            emit(
-                                &mut findings,
-                                &mut index,
-                                rule,
-                                host,
-                                None,
-                                &hc,
-                                &host_input,
-                            );
-                        }
-                    }
-                    Err(e) => record_error(run, &host.address.to_string(), e),
-                }
+                let at = At {
+                    oi,
+                    host,
+                    svc: None,
+                    hc: &hc,
+                    subject: &host_subject,
+                    input: &host_input,
+                };
+                judge(rule, &c, &mut runs[ri], &at, &mut found);
             }
 
             for svc in &host.services {
@@ -588,23 +566,15 @@ pub fn assess_with(
                         c.add_variable_from_value("ctx", to_cel(&sctx));
                         c
                     });
-                    match evaluate(rule, c) {
-                        Ok(fired) => {
-                            note_check(run, rule, oi, &subject, &input);
-                            if fired {
-                                emit(
-                                    &mut findings,
-                                    &mut index,
-                                    rule,
-                                    host,
-                                    Some(svc),
-                                    &hc,
-                                    &input,
-                                );
-                            }
-                        }
-                        Err(e) => record_error(run, &subject_text(&subject), e),
-                    }
+                    let at = At {
+                        oi,
+                        host,
+                        svc: Some(svc),
+                        hc: &hc,
+                        subject: &subject,
+                        input: &input,
+                    };
+                    judge(rule, c, run, &at, &mut found);
                 }
             }
         }
@@ -616,6 +586,7 @@ pub fn assess_with(
         }
     }
 
+    let mut findings = found.findings;
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -630,8 +601,8 @@ pub fn assess_with(
         counts.add(f.severity);
     }
 
-    let coverage = coverage(observations, &infos, site, rules);
-    let world = World {
+    let coverage = crate::coverage::coverage(observations, &infos, site, rules);
+    let world = crate::verdict::World {
         observations,
         infos: &infos,
         site,
@@ -640,7 +611,7 @@ pub fn assess_with(
     let evidence: Vec<(Vec<Check>, Vec<Missing>)> = active
         .iter()
         .zip(runs.iter())
-        .map(|(rule, run)| rule_evidence(rule, run, &world))
+        .map(|(rule, run)| crate::verdict::rule_evidence(rule, run, &world))
         .collect();
 
     let editions: Vec<String> = match &opts.editions {
@@ -658,7 +629,7 @@ pub fn assess_with(
         .controls()
         .iter()
         .filter(|c| editions.contains(&c.edition))
-        .map(|c| control_result(c, &active, &evidence, &findings))
+        .map(|c| crate::verdict::control_result(c, &active, &evidence, &findings))
         .collect();
 
     Assessment {
@@ -755,6 +726,31 @@ fn note_check(run: &mut RuleRun, rule: &Rule, oi: usize, subject: &Subject, inpu
     }
 }
 
+/// Where one evaluation happens: the Observation, the host, the service of a service rule,
+/// what the site says about them, and the input the rule reads.
+struct At<'a> {
+    oi: usize,
+    host: &'a Host,
+    svc: Option<&'a Service>,
+    hc: &'a HostCtx,
+    subject: &'a Subject,
+    input: &'a Input<'a>,
+}
+
+/// One evaluation of a rule on one input: a check (or an unknown fact) when it runs, a
+/// finding when it fires, an error counted when it cannot run.
+fn judge(rule: &Rule, c: &Context<'_, '_>, run: &mut RuleRun, at: &At<'_>, found: &mut Found) {
+    match evaluate(rule, c) {
+        Ok(fired) => {
+            note_check(run, rule, at.oi, at.subject, at.input);
+            if fired {
+                found.emit(rule, at);
+            }
+        }
+        Err(e) => record_error(run, &at.subject.to_string(), e),
+    }
+}
+
 fn evaluate(rule: &Rule, c: &Context<'_, '_>) -> Result<bool, String> {
     match rule.program.execute(c) {
         Ok(Value::Bool(b)) => Ok(b),
@@ -783,942 +779,70 @@ fn rule_error_text(rule: &Rule, run: &RuleRun) -> String {
     )
 }
 
-fn subject_text(s: &Subject) -> String {
-    let addr = match s.host {
-        IpAddr::V6(v6) if s.port.is_some() => format!("[{v6}]"),
-        a => a.to_string(),
-    };
-    match (s.port, s.transport) {
-        (Some(p), Some(t)) => format!("{addr}:{p}/{}", transport_name(t)),
-        _ => addr,
-    }
+/// The findings so far, one per key (the same key from several Observations is one
+/// finding listing them all).
+#[derive(Default)]
+struct Found {
+    findings: Vec<Finding>,
+    index: HashMap<String, usize>,
 }
 
-/// A few subjects as text: "a, b, c and 4 more".
-fn subjects_text(list: &[&Subject], lang: Lang) -> String {
-    const SHOWN: usize = 5;
-    let head: Vec<String> = list.iter().take(SHOWN).map(|s| subject_text(s)).collect();
-    let mut out = head.join(", ");
-    if list.len() > SHOWN {
-        let more = list.len() - SHOWN;
-        out.push_str(&match lang {
-            Lang::Ja => format!(" ほか{more}件"),
-            Lang::En => format!(" and {more} more"),
-        });
-    }
-    out
-}
-
-fn emit(
-    findings: &mut Vec<Finding>,
-    index: &mut HashMap<String, usize>,
-    rule: &Rule,
-    host: &Host,
-    svc: Option<&Service>,
-    hc: &HostCtx,
-    input: &Input<'_>,
-) {
-    let mut key = match svc {
-        Some(s) => format!(
-            "{}|{}|{}/{}",
-            rule.id,
-            host.address,
-            transport_name(s.transport),
-            s.port
-        ),
-        None => format!("{}|{}", rule.id, host.address),
-    };
-    if rule.key_vantage {
-        key.push_str(&format!(
-            "|from:{}",
-            hc.vantage_zone.as_deref().unwrap_or("unknown")
-        ));
-    }
-    if let Some(&i) = index.get(&key) {
-        if let Some(f) = findings.get_mut(i)
-            && !f.observation_ids.contains(&hc.observation_id)
-        {
-            f.observation_ids.push(hc.observation_id.clone());
-        }
-        return;
-    }
-    let finding = Finding {
-        key: key.clone(),
-        rule_id: rule.id.clone(),
-        severity: rule.severity,
-        certainty: rule.certainty,
-        host: host.address,
-        port: svc.map(|s| s.port),
-        transport: svc.map(|s| s.transport),
-        zone: hc.host_zone.clone(),
-        vantage_zone: hc.vantage_zone.clone(),
-        title: rule.title.clone(),
-        description: Text::new(
-            interpolate(&rule.description.ja, input, Lang::Ja),
-            interpolate(&rule.description.en, input, Lang::En),
-        ),
-        remediation: rule.remediation.clone(),
-        evidence: rule
-            .evidence
-            .iter()
-            .map(|p| Evidence {
-                key: p.clone(),
-                value: show(input.get(p)),
-            })
-            .collect(),
-        controls: rule.controls.clone(),
-        observation_ids: vec![hc.observation_id.clone()],
-    };
-    index.insert(key, findings.len());
-    findings.push(finding);
-}
-
-// ---- coverage ----------------------------------------------------------------------------
-
-/// The zone name the matrix gives the site's egress targets.
-pub const INTERNET: &str = "internet";
-
-/// A target as the user gave it, as an address range (names are not resolved here).
-fn target_range(t: &str) -> Option<(IpAddr, IpAddr)> {
-    let t = t.trim();
-    if let Ok(net) = t.parse::<IpNet>() {
-        return Some((net.network(), net.broadcast()));
-    }
-    if let Ok(ip) = t.parse::<IpAddr>() {
-        return Some((ip, ip));
-    }
-    let (a, b) = t.split_once('-')?;
-    let first: IpAddr = a.trim().parse().ok()?;
-    let b = b.trim();
-    if let Ok(last) = b.parse::<IpAddr>() {
-        return Some((first, last));
-    }
-    // "192.168.1.10-50": the last octet.
-    if let (IpAddr::V4(f), Ok(n)) = (first, b.parse::<u8>()) {
-        let o = f.octets();
-        return Some((first, IpAddr::from([o[0], o[1], o[2], n])));
-    }
-    None
-}
-
-fn overlaps(range: (IpAddr, IpAddr), net: &IpNet) -> bool {
-    let same_family = range.0.is_ipv4() == net.network().is_ipv4();
-    same_family && range.0 <= net.broadcast() && net.network() <= range.1
-}
-
-/// Whether an Observation probed anything of a set of networks or addresses: a host seen
-/// there (up or down), or a target that covers it.
-fn probed(obs: &Observation, contains: impl Fn(IpAddr) -> bool, nets: &[IpNet]) -> bool {
-    obs.hosts.iter().any(|h| contains(h.address))
-        || obs
-            .scan
-            .options
-            .targets
-            .iter()
-            .filter_map(|t| target_range(t))
-            .any(|r| nets.iter().any(|n| overlaps(r, n)))
-}
-
-/// Builds the zone × zone matrix: for each Observation, from its vantage zone, which zones
-/// it probed, what it reached there, and whether the site allows it.
-fn coverage(
-    observations: &[Observation],
-    infos: &[ObsInfo],
-    site: Option<&Site>,
-    rules: &RuleSet,
-) -> Option<Coverage> {
-    let site = site?;
-    if site.zones.is_empty() {
-        return None;
-    }
-    let mut zones: Vec<String> = site.zones.iter().map(|z| z.name.clone()).collect();
-    let egress = !site.egress_targets.is_empty();
-    if egress {
-        zones.push(INTERNET.to_string());
-    }
-    let terminals: Vec<(&str, IpAddr)> = site
-        .assets
-        .iter()
-        .filter(|a| a.role.as_deref() == Some(OQV_TERMINAL))
-        .filter_map(|a| {
-            let addr = a.address?;
-            let zone = site.zone_of(addr)?;
-            (zone.kind != ZoneKind::Oqv).then_some((zone.name.as_str(), addr))
-        })
-        .collect();
-    // Every cell the matrix shows, not probed until an Observation says otherwise.
-    let mut cells: BTreeMap<(usize, usize), CoverageCell> = BTreeMap::new();
-    let index = |name: &str| zones.iter().position(|z| z == name);
-    let blank = |from: &str, to: &str| CoverageCell {
-        from: from.to_string(),
-        to: to.to_string(),
-        state: CellState::NotProbed,
-        observation_ids: Vec::new(),
-        ports: Vec::new(),
-        hosts_up: 0,
-        reached: Vec::new(),
-    };
-    for (i, f) in site.zones.iter().enumerate() {
-        for (j, t) in site.zones.iter().enumerate() {
-            if i != j || terminals.iter().any(|(z, _)| *z == t.name) {
-                cells.insert((i, j), blank(&f.name, &t.name));
-            }
-        }
-        if egress && f.kind == ZoneKind::Oqv {
-            cells.insert((i, zones.len() - 1), blank(&f.name, INTERNET));
-        }
-    }
-    let remote = |t: Transport, p: u16| {
-        rules
-            .ports
-            .classes_of(t, p)
-            .iter()
-            .any(|c| c == "remote-access")
-    };
-    for (obs, info) in observations.iter().zip(infos) {
-        let Some(from) = info.vantage_zone.as_deref() else {
-            continue;
+impl Found {
+    fn emit(&mut self, rule: &Rule, at: &At<'_>) {
+        let (host, svc, hc, input) = (at.host, at.svc, at.hc, at.input);
+        let mut key = match svc {
+            Some(s) => format!(
+                "{}|{}|{}/{}",
+                rule.id,
+                host.address,
+                s.transport.as_str(),
+                s.port
+            ),
+            None => format!("{}|{}", rule.id, host.address),
         };
-        let (Some(fi), Some(from_zone)) = (index(from), site.zone(from)) else {
-            continue;
-        };
-        for (ti, to_zone) in site.zones.iter().enumerate() {
-            let Some(cell) = cells.get_mut(&(fi, ti)) else {
-                continue;
-            };
-            // Within a zone only its declared terminals are judged.
-            let in_cell = |a: IpAddr| {
-                to_zone.cidrs.iter().any(|n| n.contains(&a))
-                    && (fi != ti || terminals.iter().any(|(_, t)| *t == a))
-            };
-            let nets: Vec<IpNet> = if fi == ti {
-                terminals
-                    .iter()
-                    .filter(|(z, _)| *z == to_zone.name)
-                    .map(|(_, a)| IpNet::from(*a))
-                    .collect()
-            } else {
-                to_zone.cidrs.clone()
-            };
-            if !probed(obs, in_cell, &nets) {
-                continue;
-            }
-            note_probe(cell, obs);
-            let terminal = |a: IpAddr| terminals.iter().any(|(_, t)| *t == a);
-            for h in obs
-                .hosts
-                .iter()
-                .filter(|h| h.status.state == HostState::Up && in_cell(h.address))
+        if rule.key_vantage {
+            key.push_str(&format!(
+                "|from:{}",
+                hc.vantage_zone.as_deref().unwrap_or("unknown")
+            ));
+        }
+        if let Some(&i) = self.index.get(&key) {
+            if let Some(f) = self.findings.get_mut(i)
+                && !f.observation_ids.contains(&hc.observation_id)
             {
-                cell.hosts_up += 1;
-                for s in h.services.iter().filter(|s| s.state == PortState::Open) {
-                    let oqv = to_zone.kind == ZoneKind::Oqv || terminal(h.address);
-                    let listed = if terminal(h.address) && to_zone.kind != ZoneKind::Oqv {
-                        site.flows.iter().any(|f| {
-                            f.from == from
-                                && f.to == to_zone.name
-                                && !f.ports.is_empty()
-                                && f.ports.iter().any(|p| p.contains(s.transport, s.port))
-                        })
-                    } else {
-                        site.flow_allowed(from, &to_zone.name, s.transport, s.port)
-                    };
-                    let allowed = listed
-                        && from_zone.kind != ZoneKind::Guest
-                        && !(oqv && remote(s.transport, s.port));
-                    push_reached(cell, h.address, s.transport, s.port, allowed);
-                }
+                f.observation_ids.push(hc.observation_id.clone());
             }
+            return;
         }
-        if egress
-            && from_zone.kind == ZoneKind::Oqv
-            && let Some(cell) = cells.get_mut(&(fi, zones.len() - 1))
-        {
-            let nets: Vec<IpNet> = site
-                .egress_targets
-                .iter()
-                .map(|t| IpNet::from(t.address))
-                .collect();
-            if probed(obs, |a| site.is_egress_target(a), &nets) {
-                note_probe(cell, obs);
-                for h in obs
-                    .hosts
-                    .iter()
-                    .filter(|h| h.status.state == HostState::Up && site.is_egress_target(h.address))
-                {
-                    cell.hosts_up += 1;
-                    for s in h.services.iter().filter(|s| s.state == PortState::Open) {
-                        push_reached(cell, h.address, s.transport, s.port, false);
-                    }
-                }
-            }
-        }
-    }
-    for cell in cells.values_mut() {
-        if cell.observation_ids.is_empty() {
-            continue;
-        }
-        cell.state = if cell.reached.iter().any(|r| !r.allowed) {
-            CellState::Violation
-        } else if cell.reached.is_empty() {
-            CellState::ProbedClean
-        } else {
-            CellState::AllowedBySite
-        };
-    }
-    Some(Coverage {
-        zones,
-        cells: cells.into_values().collect(),
-    })
-}
-
-fn note_probe(cell: &mut CoverageCell, obs: &Observation) {
-    if !cell.observation_ids.contains(&obs.scan.id) {
-        cell.observation_ids.push(obs.scan.id.clone());
-    }
-    let ports = if obs.scan.options.ports.is_empty() {
-        "clinic".to_string()
-    } else {
-        obs.scan.options.ports.clone()
-    };
-    if !cell.ports.contains(&ports) {
-        cell.ports.push(ports);
-    }
-}
-
-fn push_reached(
-    cell: &mut CoverageCell,
-    host: IpAddr,
-    transport: Transport,
-    port: u16,
-    allowed: bool,
-) {
-    if cell
-        .reached
-        .iter()
-        .any(|r| r.host == host && r.port == port && r.transport == transport)
-    {
-        return;
-    }
-    cell.reached.push(Reached {
-        host,
-        transport,
-        port,
-        allowed,
-    });
-}
-
-// ---- evidence and verdicts ---------------------------------------------------------------
-
-/// Everything a rule's evidence is judged against.
-struct World<'a> {
-    observations: &'a [Observation],
-    infos: &'a [ObsInfo],
-    site: Option<&'a Site>,
-    coverage: Option<&'a Coverage>,
-}
-
-fn missing(
-    kind: MissingKind,
-    rule: &Rule,
-    subject: Option<String>,
-    ja: String,
-    en: String,
-) -> Missing {
-    Missing {
-        kind,
-        rule_id: Some(rule.id.clone()),
-        subject,
-        text: Text::new(ja, en),
-    }
-}
-
-/// What one rule checked over the assessment, and what it lacks.
-fn rule_evidence(rule: &Rule, run: &RuleRun, w: &World<'_>) -> (Vec<Check>, Vec<Missing>) {
-    let ch = &rule.checks;
-    let mut checks = Vec::new();
-    let mut lacks = Vec::new();
-
-    // What the site file must hold.
-    let mut needs: Vec<SiteNeed> = ch.site.clone();
-    if ch.zone_pair && !needs.contains(&SiteNeed::Zones) {
-        needs.push(SiteNeed::Zones);
-    }
-    if ch.egress && !needs.contains(&SiteNeed::EgressTargets) {
-        needs.push(SiteNeed::EgressTargets);
-    }
-    let mut site_ok = true;
-    for need in &needs {
-        let (ja, en) = match (w.site, need) {
-            (None, SiteNeed::Zones) => (
-                "サイトファイルがありません:ゾーンが不明です",
-                "no site file: zones unknown",
-            ),
-            (None, SiteNeed::Assets) => (
-                "サイトファイルがありません:台帳(資産一覧)がありません",
-                "no site file: no asset register to compare with",
-            ),
-            (None, SiteNeed::EgressTargets) => (
-                "サイトファイルがありません:インターネット接続確認先(egress)がありません",
-                "no site file: no egress target to try",
-            ),
-            (Some(s), SiteNeed::Zones) if s.zones.is_empty() => (
-                "サイトファイルにゾーンがありません",
-                "the site file names no zones",
-            ),
-            (Some(s), SiteNeed::Assets) if s.assets.is_empty() => (
-                "サイトファイルに台帳([[assets]])がありません",
-                "the site file lists no assets ([[assets]]) to compare with",
-            ),
-            (Some(s), SiteNeed::EgressTargets) if s.egress_targets.is_empty() => (
-                "サイトファイルの [egress] に確認先を追加してください",
-                "add an egress target to the site file ([egress] targets)",
-            ),
-            _ => continue,
-        };
-        site_ok = false;
-        lacks.push(missing(
-            MissingKind::SiteFile,
-            rule,
-            Some(need.as_str().to_string()),
-            ja.to_string(),
-            en.to_string(),
-        ));
-    }
-
-    // From where it judges: the vantage zones it needs (zone pairs say it per pair).
-    if site_ok && !ch.vantage.is_empty() && !ch.zone_pair {
-        lacks.extend(vantage_gaps(rule, w));
-    }
-
-    if ch.zone_pair && site_ok {
-        let (c, m) = pair_evidence(rule, w);
-        checks.extend(c);
-        lacks.extend(m);
-    }
-    if ch.egress
-        && site_ok
-        && let Some(site) = w.site
-    {
-        for t in &site.egress_targets {
-            let mut tried = false;
-            for (obs, info) in w.observations.iter().zip(w.infos) {
-                let from_kind = info.vantage_kind;
-                if !ch.vantage.is_empty()
-                    && !from_kind.is_some_and(|k| ch.vantage.iter().any(|v| v.as_str() == k))
-                {
-                    continue;
-                }
-                if probed(obs, |a| a == t.address, &[IpNet::from(t.address)]) {
-                    tried = true;
-                    checks.push(Check {
-                        rule_id: rule.id.clone(),
-                        facts: Vec::new(),
-                        zone_pair: None,
-                        egress_target: true,
-                        vantage_zone: info.vantage_zone.clone(),
-                        observation_id: obs.scan.id.clone(),
-                        subjects: vec![Subject {
-                            host: t.address,
-                            port: None,
-                            transport: None,
-                        }],
-                    });
-                }
-            }
-            let from_any = w.infos.iter().any(|i| {
-                ch.vantage.is_empty()
-                    || i.vantage_kind
-                        .is_some_and(|k| ch.vantage.iter().any(|v| v.as_str() == k))
-            });
-            if !tried && from_any {
-                let a = t.address;
-                lacks.push(missing(
-                    MissingKind::EgressTarget,
-                    rule,
-                    Some(a.to_string()),
-                    format!("確認先 {a} への接続を試していません:オン資ゾーンからのスキャンの対象に {a} を加えてください"),
-                    format!("egress target {a} was not tried: add {a} to the targets of the scan from the オン資 zone"),
-                ));
-            }
-        }
-    }
-
-    for (oi, subjects) in &run.checked {
-        let info = &w.infos[*oi];
-        checks.push(Check {
+        let finding = Finding {
+            key: key.clone(),
             rule_id: rule.id.clone(),
-            facts: rule.checks.facts.clone(),
-            zone_pair: None,
-            egress_target: false,
-            vantage_zone: info.vantage_zone.clone(),
-            observation_id: w.observations[*oi].scan.id.clone(),
-            subjects: subjects.clone(),
-        });
-    }
-    if !run.unknown.is_empty() {
-        let mut paths: Vec<&str> = run
-            .unknown
-            .iter()
-            .flat_map(|(_, p)| p.iter().map(String::as_str))
-            .collect();
-        paths.sort_unstable();
-        paths.dedup();
-        let list: Vec<&Subject> = run.unknown.iter().map(|(s, _)| s).collect();
-        let paths = paths.join(", ");
-        lacks.push(missing(
-            MissingKind::FactUnknown,
-            rule,
-            Some(subjects_text(&list, Lang::En)),
-            format!(
-                "{} で {paths} を判別できませんでした",
-                subjects_text(&list, Lang::Ja)
+            severity: rule.severity,
+            certainty: rule.certainty,
+            host: host.address,
+            port: svc.map(|s| s.port),
+            transport: svc.map(|s| s.transport),
+            zone: hc.host_zone.clone(),
+            vantage_zone: hc.vantage_zone.clone(),
+            title: rule.title.clone(),
+            description: Text::new(
+                interpolate(&rule.description.ja, input, Lang::Ja),
+                interpolate(&rule.description.en, input, Lang::En),
             ),
-            format!(
-                "{paths} could not be told on {}",
-                subjects_text(&list, Lang::En)
-            ),
-        ));
-    }
-    for (s, why) in &run.probe_failed {
-        let probe = rule.checks.probe.as_deref().unwrap_or("");
-        let at = subject_text(s);
-        lacks.push(missing(
-            MissingKind::ProbeFailed,
-            rule,
-            Some(at.clone()),
-            format!("{at} で {probe} のプローブが失敗しました({why})"),
-            format!("the {probe} probe failed on {at} ({why})"),
-        ));
-    }
-    if run.errors > 0 {
-        let first = run.first_error.as_deref().unwrap_or("");
-        lacks.push(missing(
-            MissingKind::RuleError,
-            rule,
-            None,
-            format!(
-                "ルール {} を {} 件の入力で評価できませんでした(最初: {first})",
-                rule.id, run.errors
-            ),
-            format!(
-                "rule {} could not be evaluated on {} input(s) (first: {first})",
-                rule.id, run.errors
-            ),
-        ));
-    }
-    (checks, lacks)
-}
-
-/// The vantage zones a rule judges from that no Observation ran from.
-fn vantage_gaps(rule: &Rule, w: &World<'_>) -> Vec<Missing> {
-    let ch = &rule.checks;
-    let scanned = |kind: &str| w.infos.iter().any(|i| i.vantage_kind == Some(kind));
-    let mut out = Vec::new();
-    match w.site {
-        Some(site) => {
-            let mut any_zone = false;
-            for kind in &ch.vantage {
-                for z in site.zones.iter().filter(|z| z.kind == *kind) {
-                    any_zone = true;
-                    if !w
-                        .infos
-                        .iter()
-                        .any(|i| i.vantage_zone.as_deref() == Some(&z.name))
-                    {
-                        let n = &z.name;
-                        out.push(missing(
-                            MissingKind::Vantage,
-                            rule,
-                            Some(n.clone()),
-                            format!("ゾーン {n} からスキャンしてください"),
-                            format!("scan from zone {n}"),
-                        ));
-                    }
-                }
-            }
-            if !any_zone {
-                let kinds = kinds_text(&ch.vantage);
-                out.push(missing(
-                    MissingKind::Vantage,
-                    rule,
-                    Some(kinds.clone()),
-                    format!("サイトファイルに種別 {kinds} のゾーンがないため、そこからのスキャンがありません"),
-                    format!("the site file has no zone of kind {kinds}: nothing was scanned from there"),
-                ));
-            }
-        }
-        None => {
-            if !ch.vantage.iter().any(|k| scanned(k.as_str())) {
-                let kinds = kinds_text(&ch.vantage);
-                out.push(missing(
-                    MissingKind::Vantage,
-                    rule,
-                    Some(kinds.clone()),
-                    format!("種別 {kinds} のゾーンからスキャンしてください"),
-                    format!("scan from a zone of kind {kinds}"),
-                ));
-            }
-        }
-    }
-    out
-}
-
-fn kinds_text(kinds: &[ZoneKind]) -> String {
-    kinds
-        .iter()
-        .map(|k| k.as_str())
-        .collect::<Vec<_>>()
-        .join(" / ")
-}
-
-/// Zone-pair rules: a check per pair probed (with the hosts seen there), a missing piece
-/// per vantage zone whose pairs were not probed.
-fn pair_evidence(rule: &Rule, w: &World<'_>) -> (Vec<Check>, Vec<Missing>) {
-    let (Some(site), Some(cov)) = (w.site, w.coverage) else {
-        return (Vec::new(), Vec::new());
-    };
-    let ch = &rule.checks;
-    let kind_in = |kinds: &[ZoneKind], k: ZoneKind| kinds.is_empty() || kinds.contains(&k);
-    let mut checks = Vec::new();
-    let mut unprobed: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for cell in &cov.cells {
-        let (Some(f), Some(t)) = (site.zone(&cell.from), site.zone(&cell.to)) else {
-            continue;
-        };
-        // A zone holding a declared オン資 terminal is also judged as oqv (within the zone,
-        // the cell holds only its terminals).
-        let holds_terminal = site.assets.iter().any(|a| {
-            a.role.as_deref() == Some(OQV_TERMINAL)
-                && a.address
-                    .is_some_and(|ad| t.cidrs.iter().any(|n| n.contains(&ad)))
-        });
-        let to_ok = if f.name == t.name {
-            kind_in(&ch.to, ZoneKind::Oqv)
-        } else {
-            kind_in(&ch.to, t.kind) || (holds_terminal && kind_in(&ch.to, ZoneKind::Oqv))
-        };
-        if !kind_in(&ch.vantage, f.kind) || !to_ok {
-            continue;
-        }
-        if cell.state == CellState::NotProbed {
-            unprobed.entry(&cell.from).or_default().push(&cell.to);
-            continue;
-        }
-        for (obs, info) in w.observations.iter().zip(w.infos) {
-            if !cell.observation_ids.contains(&obs.scan.id)
-                || info.vantage_zone.as_deref() != Some(&cell.from)
-            {
-                continue;
-            }
-            let subjects = obs
-                .hosts
+            remediation: rule.remediation.clone(),
+            evidence: rule
+                .evidence
                 .iter()
-                .filter(|h| h.status.state == HostState::Up)
-                .filter(|h| site.zone_of(h.address).is_some_and(|z| z.name == t.name))
-                .filter(|h| {
-                    f.name != t.name
-                        || site
-                            .asset_of(h.address, h.mac.as_deref())
-                            .is_some_and(|a| a.role.as_deref() == Some(OQV_TERMINAL))
+                .map(|p| Evidence {
+                    key: p.clone(),
+                    value: show(input.get(p)),
                 })
-                .map(|h| Subject {
-                    host: h.address,
-                    port: None,
-                    transport: None,
-                })
-                .collect();
-            checks.push(Check {
-                rule_id: rule.id.clone(),
-                facts: Vec::new(),
-                zone_pair: Some(ZonePair {
-                    from: cell.from.clone(),
-                    to: cell.to.clone(),
-                }),
-                egress_target: false,
-                vantage_zone: Some(cell.from.clone()),
-                observation_id: obs.scan.id.clone(),
-                subjects,
-            });
-        }
-    }
-    let lacks = unprobed
-        .into_iter()
-        .map(|(from, tos)| {
-            let pairs = tos
-                .iter()
-                .map(|t| format!("{from} → {t}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let tos = tos.join(", ");
-            missing(
-                MissingKind::ZonePair,
-                rule,
-                Some(pairs.clone()),
-                format!("ゾーン {from} から {tos} へのスキャンがありません({pairs} 未確認)"),
-                format!("scan from zone {from} towards {tos} ({pairs} not probed)"),
-            )
-        })
-        .collect();
-    (checks, lacks)
-}
-
-/// The verdict of one control, with its evidence.
-fn control_result(
-    c: &crate::catalogue::Control,
-    active: &[&Rule],
-    evidence: &[(Vec<Check>, Vec<Missing>)],
-    findings: &[Finding],
-) -> ControlResult {
-    let rule_ids: Vec<String> = active
-        .iter()
-        .filter(|r| r.controls.contains(&c.id))
-        .map(|r| r.id.clone())
-        .collect();
-    let verdict_rules: Vec<usize> = active
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.affects_verdict && r.controls.contains(&c.id))
-        .map(|(i, _)| i)
-        .collect();
-    let counts_for_verdict = |f: &Finding| {
-        active
-            .iter()
-            .any(|r| r.affects_verdict && r.id == f.rule_id)
-    };
-    let mine: Vec<&Finding> = findings
-        .iter()
-        .filter(|f| f.controls.contains(&c.id))
-        .collect();
-    let failing: Vec<String> = mine
-        .iter()
-        .filter(|f| {
-            counts_for_verdict(f) && f.certainty == Certainty::Fact && f.severity >= Severity::Low
-        })
-        .map(|f| f.key.clone())
-        .collect();
-    let mut result = ControlResult {
-        id: c.id.clone(),
-        edition: c.edition.clone(),
-        title: c.title.clone(),
-        source: c.source_with_tag(),
-        status: ControlStatus::NotVerified,
-        rule_ids,
-        finding_count: u32::try_from(mine.len()).unwrap_or(u32::MAX),
-        findings: Vec::new(),
-        checked: Vec::new(),
-        missing: Vec::new(),
-    };
-    if c.scan == ScanEvidence::None {
-        result.status = ControlStatus::NotAssessableByScan;
-        return result;
-    }
-    let mut lacks: Vec<Missing> = Vec::new();
-    for f in mine
-        .iter()
-        .filter(|f| counts_for_verdict(f) && f.certainty == Certainty::Guess)
-    {
-        let target = crate::eval::finding_target(f);
-        lacks.push(Missing {
-            kind: MissingKind::Confirm,
-            rule_id: Some(f.rule_id.clone()),
-            subject: Some(f.key.clone()),
-            text: Text::new(
-                format!("推定の指摘を確認してください: {}({target})", f.title.ja),
-                format!("confirm the inferred finding: {} ({target})", f.title.en),
-            ),
-        });
-    }
-    for &i in &verdict_rules {
-        let (checks, m) = &evidence[i];
-        result.checked.extend(checks.iter().cloned());
-        for x in m {
-            push_missing(&mut lacks, x);
-        }
-    }
-    if c.scan == ScanEvidence::Partial {
-        lacks.push(Missing {
-            kind: MissingKind::Organisational,
-            rule_id: None,
-            subject: None,
-            text: Text::new(
-                "スキャンで確認できるのはこの管理策の一部です。残りは運用・書類で確認してください",
-                "a scan shows only part of this control: confirm the rest on site (organisational)",
-            ),
-        });
-    }
-    if result.checked.is_empty() && lacks.is_empty() {
-        let mut looked: Vec<&str> = verdict_rules
-            .iter()
-            .flat_map(|&i| {
-                let r = active[i];
-                r.requires
-                    .iter()
-                    .chain(r.requires_any.iter())
-                    .map(String::as_str)
-            })
-            .filter(|p| !p.starts_with("ctx."))
-            .collect();
-        looked.sort_unstable();
-        looked.dedup();
-        let what = if looked.is_empty() {
-            String::from("-")
-        } else {
-            looked.join(", ")
+                .collect(),
+            controls: rule.controls.clone(),
+            observation_ids: vec![hc.observation_id.clone()],
         };
-        lacks.push(Missing {
-            kind: MissingKind::NothingSeen,
-            rule_id: None,
-            subject: None,
-            text: Text::new(
-                format!(
-                    "この管理策のルールが確認する対象がこのスキャンでは見つかりませんでした({what})"
-                ),
-                format!(
-                    "nothing this control's rules look at was seen in this assessment ({what})"
-                ),
-            ),
-        });
-    }
-    result.findings = failing;
-    result.missing = lacks;
-    result.status = if !result.findings.is_empty() {
-        ControlStatus::Fail
-    } else if result.missing.is_empty() {
-        ControlStatus::Pass
-    } else {
-        ControlStatus::NotVerified
-    };
-    result
-}
-
-/// Adds a missing piece unless the same one (kind, subject, text) is there already; the
-/// same need of two rules is one line.
-fn push_missing(list: &mut Vec<Missing>, m: &Missing) {
-    match list
-        .iter_mut()
-        .find(|x| x.kind == m.kind && x.subject == m.subject && x.text == m.text)
-    {
-        Some(x) if x.rule_id != m.rule_id => x.rule_id = None,
-        Some(_) => {}
-        None => list.push(m.clone()),
-    }
-}
-
-/// "10.0.0.1:3389/tcp", or the bare address for a host finding.
-pub(crate) fn finding_target(f: &Finding) -> String {
-    subject_text(&Subject {
-        host: f.host,
-        port: f.port,
-        transport: f.transport,
-    })
-}
-
-// ---- the open-service view of the matrix (kept for callers of the earlier API) ----------
-
-/// One open service seen across a zone boundary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReachService {
-    /// The host.
-    pub host: IpAddr,
-    /// TCP or UDP.
-    pub transport: Transport,
-    /// Port.
-    pub port: u16,
-    /// The site allows this flow.
-    pub allowed: bool,
-    /// The Observation it was seen in.
-    pub observation_id: String,
-}
-
-/// What one vantage zone reached in one destination zone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReachCell {
-    /// Vantage zone ("unknown" when it could not be told).
-    pub from: String,
-    /// Destination zone ("outside" for hosts in no zone).
-    pub to: String,
-    /// Open services reached.
-    pub open: Vec<ReachService>,
-    /// How many of them the site does not allow.
-    pub violations: u32,
-}
-
-/// Reachability between zones, combined from Observations made at several vantage points.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ReachabilityMatrix {
-    /// Zone names: the site's, then "outside" / "unknown" if used.
-    pub zones: Vec<String>,
-    /// Non-empty cells, ordered by (from, to).
-    pub cells: Vec<ReachCell>,
-}
-
-impl ReachabilityMatrix {
-    /// The cell for a pair of zones.
-    pub fn cell(&self, from: &str, to: &str) -> Option<&ReachCell> {
-        self.cells.iter().find(|c| c.from == from && c.to == to)
-    }
-}
-
-/// Builds the zone-to-zone reachability matrix from open services in the Observations.
-/// (The Assessment's `coverage` also says which pairs were probed at all.)
-pub fn reachability(observations: &[Observation], site: Option<&Site>) -> ReachabilityMatrix {
-    let mut cells: BTreeMap<(String, String), ReachCell> = BTreeMap::new();
-    let mut zones: Vec<String> = site
-        .map(|s| s.zones.iter().map(|z| z.name.clone()).collect())
-        .unwrap_or_default();
-    for obs in observations {
-        let from = vantage_zone(obs, site).unwrap_or_else(|| "unknown".into());
-        for h in obs.hosts.iter().filter(|h| h.status.state == HostState::Up) {
-            let to = site
-                .and_then(|s| s.zone_of(h.address))
-                .map(|z| z.name.clone())
-                .unwrap_or_else(|| "outside".into());
-            for s in h.services.iter().filter(|s| s.state == PortState::Open) {
-                let allowed = site.is_some_and(|site| {
-                    site.zone(&from).is_some()
-                        && site.zone(&to).is_some()
-                        && site.flow_allowed(&from, &to, s.transport, s.port)
-                });
-                let cell = cells
-                    .entry((from.clone(), to.clone()))
-                    .or_insert_with(|| ReachCell {
-                        from: from.clone(),
-                        to: to.clone(),
-                        open: Vec::new(),
-                        violations: 0,
-                    });
-                let rs = ReachService {
-                    host: h.address,
-                    transport: s.transport,
-                    port: s.port,
-                    allowed,
-                    observation_id: obs.scan.id.clone(),
-                };
-                if cell
-                    .open
-                    .iter()
-                    .any(|x| x.host == rs.host && x.port == rs.port && x.transport == rs.transport)
-                {
-                    continue;
-                }
-                if !allowed && from != to {
-                    cell.violations += 1;
-                }
-                cell.open.push(rs);
-            }
-        }
-    }
-    for (from, to) in cells.keys() {
-        for z in [from, to] {
-            if !zones.contains(z) {
-                zones.push(z.clone());
-            }
-        }
-    }
-    ReachabilityMatrix {
-        zones,
-        cells: cells.into_values().collect(),
+        self.index.insert(key, self.findings.len());
+        self.findings.push(finding);
     }
 }
 
@@ -1770,29 +894,6 @@ mod tests {
         // A declared fact is known when it answers, even with false or an empty list.
         assert!(known(&i, "ctx.empty") && known(&i, "ctx.no"));
         assert!(!known(&i, "ctx.null"));
-    }
-
-    #[test]
-    fn targets_as_ranges() {
-        let r = |t: &str| target_range(t).map(|(a, b)| (a.to_string(), b.to_string()));
-        assert_eq!(
-            r("10.0.0.0/24"),
-            Some(("10.0.0.0".into(), "10.0.0.255".into()))
-        );
-        assert_eq!(r("10.0.0.5"), Some(("10.0.0.5".into(), "10.0.0.5".into())));
-        assert_eq!(
-            r("10.0.0.10-50"),
-            Some(("10.0.0.10".into(), "10.0.0.50".into()))
-        );
-        assert_eq!(
-            r("10.0.0.10-10.0.1.2"),
-            Some(("10.0.0.10".into(), "10.0.1.2".into()))
-        );
-        assert_eq!(r("emr.clinic.example"), None);
-        let net: IpNet = "10.0.0.128/25".parse().unwrap();
-        assert!(overlaps(target_range("10.0.0.0/24").unwrap(), &net));
-        assert!(!overlaps(target_range("10.0.1.0/24").unwrap(), &net));
-        assert!(!overlaps(target_range("::/0").unwrap(), &net));
     }
 }
 

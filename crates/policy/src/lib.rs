@@ -52,6 +52,7 @@
 #![deny(missing_docs)]
 
 mod catalogue;
+mod coverage;
 mod data;
 mod error;
 mod eval;
@@ -60,18 +61,17 @@ mod precheck;
 mod rules;
 mod shipped;
 mod site;
+mod verdict;
 mod version;
 
 pub use catalogue::{Catalogue, Control, Edition, ScanEvidence, Verification};
+pub use coverage::INTERNET;
 pub use data::{
     AffectedRange, DataFile, DataTree, EolEntry, EolMatch, EolTable, KevEntry, KevMatch, KevTable,
     PortClasses, VersionSpan,
 };
 pub use error::{LoadError, Position, SiteError};
-pub use eval::{
-    AssessOptions, INTERNET, ReachCell, ReachService, ReachabilityMatrix, assess, assess_with,
-    reachability,
-};
+pub use eval::{AssessOptions, assess, assess_with};
 pub use precheck::{Expectation, ExpectationResult, Outcome, PrecheckReport, Profile, precheck};
 pub use rules::{Checks, Rule, RuleSet, Scope, SiteNeed};
 pub use site::{

@@ -231,11 +231,7 @@ fn answered_by(h: &Host) -> Option<String> {
             PortState::Open => "open",
             _ => "closed",
         };
-        return Some(format!(
-            "{}/{} {state}",
-            s.port,
-            transport_name(s.transport)
-        ));
+        return Some(format!("{}/{} {state}", s.port, s.transport.as_str()));
     }
     match h.status.reason {
         HostReason::ArpResponse => Some("arp-response".into()),
@@ -245,13 +241,6 @@ fn answered_by(h: &Host) -> Option<String> {
         HostReason::TcpRst => Some("tcp-rst".into()),
         HostReason::Localhost => Some("localhost".into()),
         _ => None,
-    }
-}
-
-fn transport_name(t: Transport) -> &'static str {
-    match t {
-        Transport::Tcp => "tcp",
-        Transport::Udp => "udp",
     }
 }
 
@@ -366,7 +355,7 @@ fn judge(
     let unprobed: Vec<String> = ports
         .iter()
         .filter(|p| p.state.is_none())
-        .map(|p| format!("{}/{}", p.port, transport_name(p.transport)))
+        .map(|p| format!("{}/{}", p.port, p.transport.as_str()))
         .collect();
     if !unprobed.is_empty() {
         let list = unprobed.join(", ");
@@ -383,9 +372,7 @@ fn judge(
             s.probe_errors
                 .iter()
                 .filter(|pe| e.probes.contains(&pe.probe))
-                .map(move |pe| {
-                    format!("{} on {}/{}", pe.probe, s.port, transport_name(s.transport))
-                })
+                .map(move |pe| format!("{} on {}/{}", pe.probe, s.port, s.transport.as_str()))
         })
         .collect();
     if !failed.is_empty() {

@@ -4,8 +4,8 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use clinicscan_model::{ControlStatus, Transport};
-use clinicscan_policy::{LoadError, RuleSet, ScanEvidence, Site, assess_with, reachability};
+use clinicscan_model::{CellState, ControlStatus, Transport};
+use clinicscan_policy::{INTERNET, LoadError, RuleSet, ScanEvidence, Site, assess_with};
 use common::{assessed, observation, opts, rules, site};
 
 // ---- catalogue -----------------------------------------------------------------------
@@ -264,28 +264,38 @@ fn several_vantages_combine_into_one_matrix() {
         observation("lab-guest.json"),
         observation("lab-oqv.json"),
     ];
-    let m = reachability(&obs, Some(&s));
+    // One assessment over all three: one matrix, and findings carry their vantage zone.
+    let a = assess_with(&obs, Some(&s), rules(), &opts());
+    let m = a.coverage.as_ref().expect("a site gives a matrix");
+    let violations = |f: &str, t: &str| {
+        m.cell(f, t)
+            .map(|c| c.reached.iter().filter(|r| !r.allowed).count())
+            .unwrap_or_else(|| panic!("{f} → {t}"))
+    };
     let g_oqv = m.cell("general", "oqv").expect("general reaches oqv");
-    assert_eq!(g_oqv.violations, 2);
-    assert_eq!(g_oqv.open.len(), 2);
+    assert_eq!(g_oqv.state, CellState::Violation);
+    assert_eq!(g_oqv.reached.len(), 2);
+    assert_eq!(violations("general", "oqv"), 2);
     let g_clin = m
         .cell("general", "clinical")
         .expect("general reaches clinical");
-    assert_eq!(g_clin.open.len(), 3);
-    assert_eq!(g_clin.violations, 2); // 22 and 8080; 443 is allowed
+    assert_eq!(g_clin.reached.len(), 3);
+    assert_eq!(violations("general", "clinical"), 2); // 22 and 8080; 443 is allowed
     assert!(
         g_clin
-            .open
+            .reached
             .iter()
             .any(|s| s.port == 443 && s.transport == Transport::Tcp && s.allowed)
     );
-    assert_eq!(m.cell("guest", "clinical").map(|c| c.violations), Some(1));
-    assert_eq!(m.cell("oqv", "outside").map(|c| c.open.len()), Some(1));
-    assert_eq!(m.cell("guest", "guest").map(|c| c.violations), Some(0));
-    assert!(m.zones.contains(&"outside".to_string()));
+    assert_eq!(violations("guest", "clinical"), 1);
+    let egress = m.cell("oqv", INTERNET).expect("the egress target's cell");
+    assert_eq!(
+        (egress.state, egress.reached.len()),
+        (CellState::Violation, 1)
+    );
+    assert!(m.cell("guest", "guest").is_none(), "within a zone: no cell");
+    assert_eq!(m.zones.last().map(String::as_str), Some(INTERNET));
 
-    // One assessment over all three: findings carry their vantage zone.
-    let a = assess_with(&obs, Some(&s), rules(), &opts());
     let vz: BTreeSet<&str> = a
         .findings
         .iter()

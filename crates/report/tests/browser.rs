@@ -22,24 +22,29 @@ fn chromium() -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
+/// Headless Chromium with its own profile and nothing that reaches out of the machine.
+fn headless(browser: &Path, profile: &Path) -> Command {
+    let mut c = Command::new(browser);
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
 /// Loads `page` in headless Chromium; returns (dumped DOM, console lines).
 fn load_in_browser(browser: &Path, page: &Path, profile: &Path) -> (String, Vec<String>) {
     let out = profile.with_extension("out");
     let err = profile.with_extension("err");
-    let mut child = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
+    let mut child = headless(browser, profile)
+        .args(["--enable-logging=stderr", "--v=0"])
         .arg("--dump-dom")
         .arg(format!("file://{}", page.display()))
         .stdin(Stdio::null())
@@ -253,23 +258,8 @@ fn html_report_shows_evidence_and_the_matrix() {
     // painted in their colour (#fde8e8), and nothing else on the page is.
     let png = dir.path().join("verdicts.png");
     let page = dir.path().join("verdicts-En.html");
-    let status = Command::new(&browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            "--window-size=1280,12000",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            dir.path().join("profile-shot").display()
-        ))
+    let status = headless(&browser, &dir.path().join("profile-shot"))
+        .args(["--hide-scrollbars", "--window-size=1280,12000"])
         .arg(format!("--screenshot={}", png.display()))
         .arg(format!("file://{}", page.display()))
         .stdin(Stdio::null())

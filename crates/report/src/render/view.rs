@@ -476,16 +476,7 @@ pub(crate) fn check_line(ch: &Check, lang: Lang) -> String {
         .subjects
         .iter()
         .take(SHOWN)
-        .map(|s| {
-            let addr = match s.host {
-                IpAddr::V6(v6) if s.port.is_some() => format!("[{v6}]"),
-                a => a.to_string(),
-            };
-            match (s.port, s.transport) {
-                (Some(p), Some(t)) => format!("{addr}:{p}/{}", transport_str(t)),
-                _ => addr,
-            }
-        })
+        .map(|s| s.to_string())
         .collect();
     let more = ch.subjects.len().saturating_sub(SHOWN);
     let list = match (subjects.is_empty(), more, lang) {
