@@ -696,3 +696,116 @@ fn two_sites_one_history_fleet_and_events() {
     );
     drop(listener);
 }
+
+/// A history database written before Assessments carried their evidence (schema v1, with
+/// `partial` and `not-observed` controls) still shows, diffs and reports: its controls read
+/// as not verified, with no evidence.
+#[test]
+fn history_of_schema_v1_assessments_still_reads() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port().to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("old.sqlite");
+    let db_s = db.to_str().expect("utf-8");
+    for _ in 0..2 {
+        let o = clinicscan(&[
+            "scan",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "--no-probes",
+            "--db",
+            db_s,
+            "-f",
+            "json",
+            "--fail-on",
+            "never",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    // Rewrite the stored Assessments as clinicscan wrote them before v2.
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    let rows: Vec<(i64, String)> = conn
+        .prepare("SELECT id, assessment_json FROM scans")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(rows.len(), 2);
+    for (id, json) in rows {
+        let mut a: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        a["schema"] = "clinicscan/assessment/v1".into();
+        let obj = a.as_object_mut().expect("object");
+        obj.remove("coverage");
+        obj.remove("data");
+        for (i, c) in obj["controls"]
+            .as_array_mut()
+            .expect("controls")
+            .iter_mut()
+            .enumerate()
+        {
+            let c = c.as_object_mut().expect("control");
+            for k in ["findings", "checked", "missing"] {
+                c.remove(k);
+            }
+            if c["status"] == "not-verified" {
+                c.insert(
+                    "status".into(),
+                    if i % 2 == 0 {
+                        "partial"
+                    } else {
+                        "not-observed"
+                    }
+                    .into(),
+                );
+            }
+        }
+        conn.execute(
+            "UPDATE scans SET assessment_json = ?1 WHERE id = ?2",
+            rusqlite::params![a.to_string(), id],
+        )
+        .expect("update");
+    }
+    drop(conn);
+    let o = clinicscan(&[
+        "--lang",
+        "en",
+        "history",
+        "--db",
+        db_s,
+        "show",
+        "1",
+        "-f",
+        "table",
+        "--fail-on",
+        "never",
+    ]);
+    assert!(o.status.success(), "history show: {}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Not verified"));
+    let o = clinicscan(&[
+        "--lang",
+        "en",
+        "history",
+        "--db",
+        db_s,
+        "show",
+        "latest",
+        "-f",
+        "json",
+        "--fail-on",
+        "never",
+    ]);
+    assert!(o.status.success(), "history show: {}", stderr(&o));
+    let a: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(a["schema"], "clinicscan/assessment/v2");
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("\"partial\""));
+    assert_valid(&validator("assessment.v2.json"), &a);
+    let o = clinicscan(&["--lang", "en", "history", "--db", db_s, "diff", "1", "2"]);
+    assert!(
+        o.status.code().is_some_and(|c| c < 2),
+        "history diff: {}",
+        stderr(&o)
+    );
+    drop(listener);
+}
