@@ -106,7 +106,7 @@ pub enum ColorChoice {
 pub enum Format {
     /// A table for people (the default on a terminal).
     Table,
-    /// The Assessment as JSON (schema clinicscan/assessment/v1).
+    /// The Assessment as JSON (schema clinicscan/assessment/v2).
     Json,
     /// The raw Observation as JSON (schema clinicscan/observation/v1), for `assess` later.
     Observation,
@@ -160,7 +160,8 @@ pub struct OutputArgs {
     #[arg(short = 'f', long, value_enum)]
     pub format: Option<Format>,
 
-    /// Exit with 1 when a finding at or above this severity exists.
+    /// Exit with 1 when a finding at or above this severity exists, and with 2 when a rule
+    /// could not be evaluated (its controls are not verified); `never` exits 0 for both.
     #[arg(long, value_enum, default_value_t = SeverityArg::High, value_name = "SEVERITY")]
     pub fail_on: SeverityArg,
 }
@@ -367,6 +368,8 @@ pub struct AssessArgs {
 #[derive(Debug, Args)]
 pub struct PrecheckArgs {
     /// Profile name (oqv-terminal, emr-server, medical-device, network-device) or a file.
+    /// Exit 0: every expectation met on a host that answered; 1: one is not met; 2: one
+    /// could not be verified (the host never answered, a port was not probed).
     #[arg(long, value_name = "NAME")]
     pub profile: String,
 
@@ -378,7 +381,7 @@ pub struct PrecheckArgs {
     #[arg(long, value_name = "FILE")]
     pub observation: Option<PathBuf>,
 
-    /// Ports to scan [default: the clinic list].
+    /// Ports to scan [default: the clinic list]; the profile's own ports are always added.
     #[arg(short = 'p', long, value_name = "PORTS")]
     pub ports: Option<String>,
 
@@ -505,8 +508,14 @@ pub struct RulesArgs {
 pub enum RulesAction {
     /// List rules and the controls they evidence.
     List,
-    /// Load and compile every rule; report errors with file and rule id.
-    Check,
+    /// Load and compile every rule, the catalogue, the data tables and the pre-check
+    /// profiles, with every path a rule names checked against the Observation schema; a
+    /// problem names the file, the rule and the path (exit 2).
+    Check {
+        /// Your own rules directories to check, on top of the shipped rules.
+        #[arg(value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+    },
     /// List the controls catalogue with how a scan can evidence each.
     Controls,
 }

@@ -195,6 +195,32 @@ pub fn log_assessment(assessment: &Assessment) {
     }
 }
 
+/// The data directory in use (see [`locations::data_dir`]); `None`: the built-in copy.
+pub fn data_dir(data: &DataArg) -> Option<PathBuf> {
+    locations::data_dir(data.data.as_deref()).map(|found| found.path)
+}
+
+/// The exit code of an assessment: 2 when a rule could not be evaluated (its controls
+/// are not verified), else 1 with a finding at or above the threshold, else 0. `--fail-on
+/// never` is always 0. Rule errors are also said on stderr, even when quiet.
+pub fn assessment_exit(assessment: &Assessment, fail_on: SeverityArg) -> u8 {
+    let threshold = fail_threshold(fail_on);
+    if !assessment.rule_errors.is_empty() {
+        let mut err = io::stderr().lock();
+        for e in &assessment.rule_errors {
+            let _ = writeln!(err, "clinicscan: {e}");
+        }
+        if threshold.is_some() {
+            return crate::exit::ERROR;
+        }
+    }
+    if has_findings_at(assessment, threshold) {
+        crate::exit::FINDINGS
+    } else {
+        crate::exit::CLEAN
+    }
+}
+
 /// The severity threshold for exit code 1.
 pub fn fail_threshold(arg: SeverityArg) -> Option<Severity> {
     match arg {

@@ -180,12 +180,7 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
         return Ok(exit::ERROR);
     }
 
-    let threshold = common::fail_threshold(args.output.fail_on);
-    Ok(if common::has_findings_at(&assessment, threshold) {
-        exit::FINDINGS
-    } else {
-        exit::CLEAN
-    })
+    Ok(common::assessment_exit(&assessment, args.output.fail_on))
 }
 
 /// Renders the report (or the raw Observation) to a file or stdout.

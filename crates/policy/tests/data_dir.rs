@@ -1,5 +1,6 @@
-//! A data directory of the layout of `rules/` loads whole at run time, and is what the rules
-//! come from: a changed copy changes the rule set, a directory that is not one is an error.
+//! A data directory of the layout of `rules/` is laid over the built-in copy at run time, file
+//! by file: a full copy loads as the built-in one, a changed file changes the rule set, and a
+//! directory that holds no data file (a wrong path) is an error.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -44,18 +45,31 @@ fn a_copy_of_the_rules_tree_loads_as_the_embedded_one() {
 }
 
 #[test]
-fn the_directory_is_what_the_rules_come_from() {
+fn a_file_of_the_directory_replaces_the_built_in_one() {
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&shipped_rules_dir(), dir.path());
-    let some_rule_file = fs::read_dir(dir.path())
+    let all = RuleSet::shipped().unwrap();
+    let (file, text) = fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "toml"))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .map(|p| {
+            let t = fs::read_to_string(&p).unwrap();
+            (p, t)
+        })
+        .find(|(_, t)| t.matches("[[rule]]").count() > 1)
         .unwrap();
-    fs::remove_file(&some_rule_file).unwrap();
+    // Keep only the first rule of that file.
+    let second = text.match_indices("[[rule]]").nth(1).unwrap().0;
+    fs::write(&file, &text[..second]).unwrap();
     let fewer = RuleSet::load_with_data(Some(dir.path())).expect("loads");
-    let all = RuleSet::shipped().unwrap();
     assert!(fewer.rules().len() < all.rules().len());
+    assert!(
+        fewer
+            .rules()
+            .iter()
+            .any(|r| r.file == file.display().to_string())
+    );
 }
 
 #[test]

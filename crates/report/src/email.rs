@@ -541,6 +541,14 @@ pub fn compose(input: &ReportInput<'_>) -> OutgoingEmail {
         t(S::Findings),
         counts_line(a, lang)
     )));
+    // A rule that could not be evaluated leaves its controls not verified: never silent.
+    for e in &a.rule_errors {
+        lines.push(Line::Item(format!(
+            "{}: {}",
+            t(S::RecordRuleError),
+            one_line(e)
+        )));
+    }
     match &v.changes {
         Some(changes) => {
             lines.push(Line::Heading(format!(
