@@ -273,6 +273,10 @@ async fn inner() {
         audited.contains("Auth:"),
         "auth_audit logs nothing:\n{audited}"
     );
+    // what Samba logs for an anonymous session setup (a guest-share probe would make one)
+    for line in audited.lines().filter(|l| l.contains("Auth:")) {
+        println!("signed/log: {line}");
+    }
 
     // --- SSH
     let x = run("ssh", 22).await;
