@@ -258,25 +258,44 @@ async fn inner() {
             assert!(!text.contains(failure), "{log} logged {failure:?}:\n{text}");
         }
     }
-    // ... and the audit does log a session setup when there is one: smbclient's anonymous
-    // listing, after the check above
+    // ... and the audit does log a session setup when there is one: a true anonymous
+    // (null) session, empty user and no password, as a guest-share probe would make. Samba
+    // logs it as a success (`user []\[] ... status [NT_STATUS_OK]`); any user name instead
+    // (smbclient -N sends the Unix user's, "guest" is no account either) is logged as
+    // NT_STATUS_NO_SUCH_USER before `map to guest` lets it in
     let listed = std::process::Command::new("smbclient")
-        .args(["-N", "-L", "//127.0.0.1", "-p", "4445", "-m", "SMB3"])
+        .args([
+            "-U",
+            "%",
+            "-N",
+            "-L",
+            "//127.0.0.1",
+            "-p",
+            "4445",
+            "-m",
+            "SMB3",
+        ])
         .output()
         .expect("smbclient");
     println!(
-        "smbclient -N -L: {}",
+        "smbclient -U % -N -L: {}",
         String::from_utf8_lossy(&listed.stdout)
     );
     let audited = daemon_log("signed/log");
-    assert!(
-        audited.contains("Auth:"),
-        "auth_audit logs nothing:\n{audited}"
-    );
-    // what Samba logs for an anonymous session setup (a guest-share probe would make one)
-    for line in audited.lines().filter(|l| l.contains("Auth:")) {
+    let anonymous: Vec<&str> = audited
+        .lines()
+        .filter(|l| l.contains("Auth:") && l.contains("user []\\[]"))
+        .collect();
+    for line in &anonymous {
         println!("signed/log: {line}");
     }
+    assert!(
+        !anonymous.is_empty()
+            && anonymous
+                .iter()
+                .all(|l| l.contains("status [NT_STATUS_OK]")),
+        "the anonymous session setup is not audited as a success:\n{audited}"
+    );
 
     // --- SSH
     let x = run("ssh", 22).await;
