@@ -72,6 +72,7 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
         comments: id.comments.clone(),
         ..SshFacts::default()
     };
+    let mut kexinit_read = false;
     match read_framed(
         ctx,
         &mut stream,
@@ -83,6 +84,7 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
     {
         Ok(n) => match wire::parse_kexinit(&buf[..n]) {
             Ok(k) => {
+                kexinit_read = true;
                 facts.weak = wire::weaknesses(&k)
                     .into_iter()
                     .map(|w| WeakAlgorithm {
@@ -102,12 +104,16 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
         Err(e) => service.probe_errors.push(e.to_probe_error(PROBE)),
     }
     let _ = stream.shutdown().await;
-    match auth_methods(ctx).await {
-        Ok(methods) => {
-            facts.auth_methods = methods;
-            facts.auth_methods_user = Some(AUTH_USER.to_string());
+    // A second connection only to a server that sent a valid KEXINIT: one that did not
+    // would fail the key exchange too, and its first error is the one worth reporting
+    if kexinit_read {
+        match auth_methods(ctx).await {
+            Ok(methods) => {
+                facts.auth_methods = methods;
+                facts.auth_methods_user = Some(AUTH_USER.to_string());
+            }
+            Err(e) => service.probe_errors.push(e),
         }
-        Err(e) => service.probe_errors.push(e),
     }
     service.facts.ssh = Some(facts);
 }
