@@ -582,6 +582,7 @@ pub fn assess_with(
             })
             .collect(),
         findings,
+        not_rechecked: Vec::new(),
         controls,
         counts,
         rule_errors,
