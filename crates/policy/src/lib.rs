@@ -26,6 +26,9 @@
 //!   never touched, each zone's pace) and where a scan ran from ([`Site::vantage_zone_of`]),
 //!   as plain data the CLI hands to the engine.
 //! - [`precheck`] holds one host against a vendor profile ([`Profile`]).
+//! - [`carry_forward`] decides which findings of the previous scan this run could check
+//!   again: the others are carried as "not re-checked" with the reason, never resolved;
+//!   [`apply_not_rechecked`] puts them into the Assessment and its control verdicts.
 //!
 //! # Wiring (for the CLI)
 //!
@@ -34,6 +37,7 @@
 //! | `clinicscan assess scan.json… [--site S] [--rules DIR]` | [`Site::from_file`], [`RuleSet::shipped`] then [`RuleSet::with_user_dir`], [`assess`] (or [`assess_with`] to choose editions / pin the time); [`reachability`] for the report's matrix |
 //! | `clinicscan assess --nmap-xml scan.xml` | `clinicscan_import::import_nmap_xml` then as above |
 //! | `clinicscan scan …` then assessment | the engine gets [`Site::scan_plan`]; the Observation records [`Site::vantage_zone_of`]; then [`assess`] |
+//! | `clinicscan scan --db …` (a history) | after [`assess`]: the previous scan of the same scope from the store, [`carry_forward`], [`apply_not_rechecked`], then record |
 //! | `clinicscan precheck --profile NAME HOST` | [`Profile::shipped`] (or [`Profile::from_file`]), [`precheck`]; the report crate renders the [`PrecheckReport`] |
 //!
 //! Errors: [`LoadError`] (rules, catalogue, data, profiles: file, item, problem, CEL
@@ -48,6 +52,7 @@ mod data;
 mod error;
 mod eval;
 mod precheck;
+mod recheck;
 mod rules;
 mod shipped;
 mod site;
@@ -60,6 +65,7 @@ pub use eval::{
     AssessOptions, ReachCell, ReachService, ReachabilityMatrix, assess, assess_with, reachability,
 };
 pub use precheck::{Expectation, ExpectationResult, Outcome, PrecheckReport, Profile, precheck};
+pub use recheck::{apply_not_rechecked, carry_forward};
 pub use rules::{Rule, RuleSet, Scope};
 pub use site::{
     Asset, EgressTarget, Flow, PortRange, RateProfile, ScanProfile, Site, SiteScanPlan, Zone,
