@@ -17,10 +17,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use clinicscan_testlab::LabSpec;
-
 mod lab_common;
-use lab_common::{LAB_SITE, LAB_ZONES, assess, check, clinicscan_in, repo};
+use lab_common::{LAB_SITE, LAB_ZONES, assess, check, clinic_lab, clinicscan_in};
 
 /// A finding as the comparison sees it: severity and evidence (key → value).
 type Fingerprint = BTreeMap<String, (String, BTreeMap<String, String>)>;
@@ -141,12 +139,7 @@ fn consecutive_site_audits_give_identical_findings() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5)
         .max(2);
-    let Some(lab) = LabSpec::commands(
-        "clinic",
-        [repo().join("tests/lab/up")],
-        [repo().join("tests/lab/down")],
-    )
-    .start() else {
+    let Some(lab) = clinic_lab() else {
         return;
     };
     let tmp = tempfile::tempdir().expect("temp dir");

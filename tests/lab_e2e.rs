@@ -12,12 +12,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use clinicscan_testlab::LabSpec;
-
 mod lab_common;
 use lab_common::{
-    LAB_ZONES, Smtp, assess, bin, check, findings, history_diff, repo, rules_and_hosts, run,
-    scan_from, scheduled_scan,
+    LAB_ZONES, Smtp, assess, bin, check, clinic_lab, findings, history_diff, repo, rules_and_hosts,
+    run, scan_from, scheduled_scan,
 };
 
 /// Every TCP SYN that reaches one lab host while it runs (tcpdump inside the host's own
@@ -134,12 +132,7 @@ fn has_finding_on(a: &serde_json::Value, host: &str, port: u64, rule: &str) -> b
 #[test]
 fn clinic_lab_end_to_end() {
     // Taken down when the test ends, also on a panic.
-    let Some(lab) = LabSpec::commands(
-        "clinic",
-        [repo().join("tests/lab/up")],
-        [repo().join("tests/lab/down")],
-    )
-    .start() else {
+    let Some(lab) = clinic_lab() else {
         return;
     };
     let tmp = tempfile::tempdir().expect("temp dir");

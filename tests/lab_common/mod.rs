@@ -12,6 +12,17 @@ pub fn repo() -> PathBuf {
     clinicscan_testlab::workspace()
 }
 
+/// The clinic lab, up; taken down when the returned lab is dropped (also on a panic).
+/// `None`: it cannot start and this is not CI (under CI that fails the test).
+pub fn clinic_lab() -> Option<clinicscan_testlab::Lab> {
+    clinicscan_testlab::LabSpec::commands(
+        "clinic",
+        [repo().join("tests/lab/up")],
+        [repo().join("tests/lab/down")],
+    )
+    .start()
+}
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_clinicscan")
 }
