@@ -85,13 +85,18 @@ pub fn scan_from(ns: &str, out: &Path, targets: &[&str]) {
 
 /// The assessment of Observations with the lab's site file.
 pub fn assess(obs: &[&Path]) -> serde_json::Value {
+    assess_with(LAB_SITE, obs)
+}
+
+/// The assessment of Observations with another site file.
+pub fn assess_with(site: &str, obs: &[&Path]) -> serde_json::Value {
     let mut cmd = Command::new(bin());
     cmd.args([
         "--lang",
         "en",
         "assess",
         "--site",
-        LAB_SITE,
+        site,
         "-f",
         "json",
         "--fail-on",

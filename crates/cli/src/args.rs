@@ -36,6 +36,11 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
 
+    /// Log lines on stderr as text for people, or as JSON lines (for journald or a SIEM).
+    /// RUST_LOG (e.g. `clinicscan=debug`) overrides the level of -v.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    pub log_format: LogFormat,
+
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -59,8 +64,11 @@ pub enum Command {
     Fleet(FleetArgs),
     /// List or check the rule catalogue.
     Rules(RulesArgs),
-    /// Print shell completions or the man page (generated from this definition).
-    #[command(hide = true)]
+    /// Check the installation: which site file, data and history it uses, whether raw
+    /// sockets are allowed, whether the mail server and the history database answer.
+    Doctor(DoctorArgs),
+    /// Print shell completions or the man pages (generated from this definition), for
+    /// installing from source.
     Generate(GenerateArgs),
 }
 
@@ -71,6 +79,15 @@ pub enum LangArg {
     Ja,
     /// English
     En,
+}
+
+/// Format of the log lines on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Text for people.
+    Human,
+    /// One JSON object a line.
+    Json,
 }
 
 /// Colour on the terminal.
@@ -89,7 +106,7 @@ pub enum ColorChoice {
 pub enum Format {
     /// A table for people (the default on a terminal).
     Table,
-    /// The Assessment as JSON (schema clinicscan/assessment/v1).
+    /// The Assessment as JSON (schema clinicscan/assessment/v2).
     Json,
     /// The raw Observation as JSON (schema clinicscan/observation/v1), for `assess` later.
     Observation,
@@ -143,7 +160,8 @@ pub struct OutputArgs {
     #[arg(short = 'f', long, value_enum)]
     pub format: Option<Format>,
 
-    /// Exit with 1 when a finding at or above this severity exists.
+    /// Exit with 1 when a finding at or above this severity exists, and with 2 when a rule
+    /// could not be evaluated (its controls are not verified); `never` exits 0 for both.
     #[arg(long, value_enum, default_value_t = SeverityArg::High, value_name = "SEVERITY")]
     pub fail_on: SeverityArg,
 }
@@ -151,13 +169,35 @@ pub struct OutputArgs {
 /// Rules and site.
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
-    /// The site file: zones, allowed flows, rate profiles, known assets, email settings.
-    #[arg(long, value_name = "FILE", env = "CLINICSCAN_SITE")]
-    pub site: Option<PathBuf>,
+    #[command(flatten)]
+    pub site: SiteArg,
+
+    #[command(flatten)]
+    pub data: DataArg,
 
     /// An extra rules directory (overrides shipped rules with the same id).
     #[arg(long = "rules", value_name = "DIR")]
     pub rules: Vec<PathBuf>,
+}
+
+/// The site file.
+#[derive(Debug, Args, Default)]
+pub struct SiteArg {
+    /// The site file: zones, allowed flows, rate profiles, known assets, email settings
+    /// [default: $CLINICSCAN_SITE, else $XDG_CONFIG_HOME/clinicscan/site.toml
+    /// (~/.config/clinicscan/site.toml), else /etc/clinicscan/site.toml, if it exists].
+    #[arg(long, value_name = "FILE")]
+    pub site: Option<PathBuf>,
+}
+
+/// The data directory.
+#[derive(Debug, Args, Default)]
+pub struct DataArg {
+    /// Rules, controls catalogue, known-exploited and end-of-life data, as a directory laid
+    /// out like the shipped one [default: $CLINICSCAN_DATA, else /usr/share/clinicscan if
+    /// installed, else the copy built into clinicscan].
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
 }
 
 /// What and how to scan.
@@ -294,7 +334,8 @@ pub struct SyslogArgs {
 #[derive(Debug, Args)]
 pub struct HistoryDbArgs {
     /// History database: a file (SQLite), or postgres://USER@HOST/DB?sslmode=verify-full&…
-    /// shared by a group of sites [default: $XDG_DATA_HOME/clinicscan/history.sqlite].
+    /// shared by a group of sites [default: $STATE_DIRECTORY/history.sqlite in a systemd
+    /// unit, else $XDG_DATA_HOME/clinicscan/history.sqlite].
     #[arg(
         long,
         value_name = "PATH|URL",
@@ -327,6 +368,8 @@ pub struct AssessArgs {
 #[derive(Debug, Args)]
 pub struct PrecheckArgs {
     /// Profile name (oqv-terminal, emr-server, medical-device, network-device) or a file.
+    /// Exit 0: every expectation met on a host that answered; 1: one is not met; 2: one
+    /// could not be verified (the host never answered, a port was not probed).
     #[arg(long, value_name = "NAME")]
     pub profile: String,
 
@@ -338,7 +381,7 @@ pub struct PrecheckArgs {
     #[arg(long, value_name = "FILE")]
     pub observation: Option<PathBuf>,
 
-    /// Ports to scan [default: the clinic list].
+    /// Ports to scan [default: the clinic list]; the profile's own ports are always added.
     #[arg(short = 'p', long, value_name = "PORTS")]
     pub ports: Option<String>,
 
@@ -407,9 +450,10 @@ pub struct InventoryArgs {
     #[command(flatten)]
     pub db: HistoryDbArgs,
 
-    /// Site file (for zone names, and the site id in a shared history).
-    #[arg(long, value_name = "FILE", env = "CLINICSCAN_SITE")]
-    pub site: Option<PathBuf>,
+    /// The site file, for zone names and the site id in a shared history (found as for
+    /// `scan`).
+    #[command(flatten)]
+    pub site: SiteArg,
 
     /// The site whose inventory to export (default: the site file's id).
     #[arg(long, value_name = "ID")]
@@ -451,6 +495,9 @@ pub struct RulesArgs {
     #[arg(long = "rules", value_name = "DIR", global = true)]
     pub rules: Vec<PathBuf>,
 
+    #[command(flatten)]
+    pub data: DataArg,
+
     /// What to do.
     #[command(subcommand)]
     pub action: RulesAction,
@@ -461,10 +508,33 @@ pub struct RulesArgs {
 pub enum RulesAction {
     /// List rules and the controls they evidence.
     List,
-    /// Load and compile every rule; report errors with file and rule id.
-    Check,
+    /// Load and compile every rule, the catalogue, the data tables and the pre-check
+    /// profiles, with every path a rule names checked against the Observation schema; a
+    /// problem names the file, the rule and the path (exit 2).
+    Check {
+        /// Your own rules directories to check, on top of the shipped rules.
+        #[arg(value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+    },
     /// List the controls catalogue with how a scan can evidence each.
     Controls,
+}
+
+/// `clinicscan doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub site: SiteArg,
+
+    #[command(flatten)]
+    pub data: DataArg,
+
+    #[command(flatten)]
+    pub db: HistoryDbArgs,
+
+    /// Do not connect to the mail server or a shared (PostgreSQL) history database.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// `clinicscan generate`.
@@ -478,8 +548,13 @@ pub struct GenerateArgs {
 /// Generated artefacts.
 #[derive(Debug, Subcommand)]
 pub enum GenerateWhat {
-    /// The man page (roff) on stdout.
-    Man,
+    /// The man page (roff) on stdout, or with --dir one page per command into DIR
+    /// (clinicscan.1, clinicscan-scan.1, ...).
+    Man {
+        /// Write every page into this directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Shell completions on stdout.
     Completions {
         /// The shell.

@@ -184,10 +184,7 @@ fn resolve(store: &mut dyn Store, site: Option<&str>, id: &str) -> Result<ScanId
 pub fn inventory(g: &Globals, args: InventoryArgs) -> Result<u8> {
     let db = Db::resolve(args.db.db)?;
     let mut store = db.open_existing()?;
-    let site = match &args.site {
-        Some(p) => Some(clinicscan_policy::Site::from_file(p)?),
-        None => None,
-    };
+    let site = crate::common::load_site(&args.site)?;
     let site_id = args
         .site_id
         .clone()

@@ -22,6 +22,8 @@ use crate::history::{self, Db};
 /// Global settings every command shares.
 pub struct Globals {
     pub quiet: bool,
+    /// How many -v: log lines replace the progress bar.
+    pub verbose: u8,
     pub lang: Lang,
     pub color: bool,
 }
@@ -70,6 +72,7 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
 
     let mut observation = scan_observation(g, &config)?;
     set_vantage_zone(&mut observation, site.as_ref());
+    log_hosts_per_segment(&observation, site.as_ref());
 
     if let Some(path) = &args.save_observation {
         let json = serde_json::to_string_pretty(&observation)? + "\n";
@@ -91,6 +94,7 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
             &rules,
         );
     }
+    common::log_assessment(&assessment);
 
     // History: record (or keep for the next run), then compare with the previous scan of
     // the same scope.
@@ -188,12 +192,7 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
         return Ok(exit::ERROR);
     }
 
-    let threshold = common::fail_threshold(args.output.fail_on);
-    Ok(if common::has_findings_at(&assessment, threshold) {
-        exit::FINDINGS
-    } else {
-        exit::CLEAN
-    })
+    Ok(common::assessment_exit(&assessment, args.output.fail_on))
 }
 
 /// Carries the findings of the previous scan of this scope that this run could not check
@@ -333,7 +332,7 @@ pub fn scan_observation(g: &Globals, config: &ScanConfig) -> Result<Observation>
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let bar = (!g.quiet && std::io::stderr().is_terminal()).then(|| {
+    let bar = (!g.quiet && g.verbose == 0 && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(0);
         bar.set_style(
             ProgressStyle::with_template(
@@ -345,10 +344,35 @@ pub fn scan_observation(g: &Globals, config: &ScanConfig) -> Result<Observation>
     });
     let quiet = g.quiet;
     let progress = |event: ScanEvent| match event {
-        ScanEvent::Started { addresses, .. } => {
+        ScanEvent::Started {
+            addresses,
+            tcp_ports,
+            udp_ports,
+        } => {
+            tracing::info!(
+                addresses,
+                tcp_ports,
+                udp_ports,
+                syn = config.syn,
+                "targets resolved"
+            );
             if let Some(b) = &bar {
                 b.set_length(addresses);
             }
+        }
+        ScanEvent::HostDone {
+            address,
+            up,
+            open_ports,
+        } => {
+            if up {
+                tracing::debug!(%address, open_ports, "host up");
+            } else {
+                tracing::trace!(%address, "no answer");
+            }
+        }
+        ScanEvent::Finished { cancelled } => {
+            tracing::info!(cancelled, "scan finished");
         }
         ScanEvent::Progress {
             addresses_done,
@@ -361,6 +385,7 @@ pub fn scan_observation(g: &Globals, config: &ScanConfig) -> Result<Observation>
             }
         }
         ScanEvent::Notice(n) if !quiet => {
+            tracing::debug!(notice = %n.message, "notice");
             let line = format!("clinicscan: note: {}", n.message);
             match &bar {
                 Some(b) => b.println(line),
@@ -377,6 +402,42 @@ pub fn scan_observation(g: &Globals, config: &ScanConfig) -> Result<Observation>
         b.finish_and_clear();
     }
     Ok(result?)
+}
+
+/// One log line per segment (the site's zone, else the /24 or /64) with the hosts found
+/// up in it and their open ports.
+fn log_hosts_per_segment(obs: &Observation, site: Option<&Site>) {
+    use std::collections::BTreeMap;
+    let mut segments: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for host in obs
+        .hosts
+        .iter()
+        .filter(|h| h.status.state == clinicscan_model::HostState::Up)
+    {
+        let segment = site
+            .and_then(|s| s.zone_of(host.address))
+            .map(|z| format!("zone {}", z.name))
+            .unwrap_or_else(|| match host.address {
+                std::net::IpAddr::V4(a) => {
+                    let [x, y, z, _] = a.octets();
+                    format!("{x}.{y}.{z}.0/24")
+                }
+                std::net::IpAddr::V6(a) => {
+                    let s = a.segments();
+                    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+                }
+            });
+        let entry = segments.entry(segment).or_default();
+        entry.0 += 1;
+        entry.1 += host
+            .services
+            .iter()
+            .filter(|s| s.state == clinicscan_model::PortState::Open)
+            .count();
+    }
+    for (segment, (hosts, open_ports)) in segments {
+        tracing::info!(%segment, hosts, open_ports, "hosts found");
+    }
 }
 
 /// Records the vantage zone when `--vantage-zone` did not (an explicit zone is kept as

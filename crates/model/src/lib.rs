@@ -21,8 +21,10 @@ mod recheck;
 mod schema;
 
 pub use assessment::{
-    ASSESSMENT_SCHEMA, Assessment, Certainty, ControlResult, ControlStatus, Evidence, Finding,
-    Lang, ObservationRef, Severity, SeverityCounts, Text,
+    ASSESSMENT_SCHEMA, ASSESSMENT_SCHEMA_V1, Assessment, CellState, Certainty, Check,
+    ControlResult, ControlStatus, Coverage, CoverageCell, DataSource, Evidence, Finding, Lang,
+    Missing, MissingKind, ObservationRef, Reached, Severity, SeverityCounts, Subject, Text,
+    ZonePair,
 };
 pub use facts::{
     CertificateFacts, CipherSuite, DicomFacts, FtpFacts, HttpFacts, IkeFacts, IkeVendorId, KeyType,
@@ -36,6 +38,6 @@ pub use observation::{
     ProbeErrorKind, ScanKind, ScanMeta, ScanOptions, ScanStats, Service, Software, ToolInfo,
     Transport, Vantage,
 };
-pub use precheck::{ExpectationResult, Outcome, PrecheckReport};
+pub use precheck::{ExpectationResult, Outcome, PortCheck, PrecheckReport};
 pub use recheck::{CarriedFinding, NotRechecked};
 pub use schema::{assessment_schema, observation_schema};

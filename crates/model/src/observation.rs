@@ -446,6 +446,16 @@ pub enum Transport {
     Udp,
 }
 
+impl Transport {
+    /// "tcp" or "udp", as in the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        }
+    }
+}
+
 /// The state of one port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]

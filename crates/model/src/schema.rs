@@ -52,6 +52,6 @@ mod tests {
 
     #[test]
     fn assessment_schema_is_checked_in() {
-        check("assessment.v1.json", assessment_schema());
+        check("assessment.v2.json", assessment_schema());
     }
 }

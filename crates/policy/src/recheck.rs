@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
 use clinicscan_model::{
-    Assessment, CarriedFinding, ControlStatus, Finding, Host, HostState, NotRechecked, Observation,
-    ProbeErrorKind, Service,
+    Assessment, CarriedFinding, ControlStatus, Finding, Host, HostState, Missing, MissingKind,
+    NotRechecked, Observation, ProbeErrorKind, Service, Text,
 };
 use serde_json::Value as Json;
 
@@ -84,21 +84,52 @@ pub fn apply_not_rechecked(
     carried: Vec<CarriedFinding>,
     rules: &RuleSet,
 ) {
-    let open: BTreeSet<&str> = carried
+    let open: Vec<&CarriedFinding> = carried
         .iter()
         .filter(|c| {
             rules
                 .rule(&c.finding.rule_id)
                 .is_none_or(|r| r.affects_verdict)
         })
-        .flat_map(|c| c.finding.controls.iter().map(String::as_str))
         .collect();
     for control in &mut assessment.controls {
-        if control.status == ControlStatus::Pass && open.contains(control.id.as_str()) {
-            control.status = ControlStatus::NotObserved;
+        if control.status != ControlStatus::Pass {
+            continue;
+        }
+        let lacks: Vec<Missing> = open
+            .iter()
+            .filter(|c| c.finding.controls.contains(&control.id))
+            .map(|c| not_rechecked_missing(c))
+            .collect();
+        if !lacks.is_empty() {
+            control.status = ControlStatus::NotVerified;
+            control.missing.extend(lacks);
         }
     }
     assessment.not_rechecked = carried;
+}
+
+/// What a control lacks while one of its findings is not re-checked: the finding, when it
+/// was last confirmed, and why this run could not check it.
+fn not_rechecked_missing(c: &CarriedFinding) -> Missing {
+    let f = &c.finding;
+    let when = c.last_confirmed.format("%Y-%m-%d %H:%M UTC");
+    let why = c.reason.kind();
+    Missing {
+        kind: MissingKind::NotRechecked,
+        rule_id: Some(f.rule_id.clone()),
+        subject: Some(f.key.clone()),
+        text: Text::new(
+            format!(
+                "{when} に確認された検出事項 {} を今回は再確認できませんでした({why})",
+                f.key
+            ),
+            format!(
+                "finding {} (last confirmed {when}) could not be checked again this run ({why})",
+                f.key
+            ),
+        ),
+    }
 }
 
 /// When the scan that confirmed a finding started: its Observations' start, else the
@@ -239,9 +270,12 @@ struct Needs<'r> {
 impl<'r> Needs<'r> {
     fn of(rule: &'r Rule) -> Needs<'r> {
         let network = |p: &&'r str| p.starts_with("host.") || p.starts_with("service.");
+        // The facts a quiet result needs (`checks.facts`) count as much as `requires`: a
+        // finding is checked again only when the rule could have said "gone".
         let requires: Vec<&str> = rule
             .requires
             .iter()
+            .chain(rule.checks.facts.iter())
             .map(String::as_str)
             .filter(network)
             .collect();
@@ -252,10 +286,14 @@ impl<'r> Needs<'r> {
             .filter(network)
             .collect();
         let mut probes = Some(BTreeSet::new());
+        if let (Some(set), Some(probe)) = (probes.as_mut(), &rule.checks.probe) {
+            set.insert(probe.clone());
+        }
         let texts = rule
             .requires
             .iter()
             .chain(rule.requires_any.iter())
+            .chain(rule.checks.facts.iter())
             .map(String::as_str)
             .chain(std::iter::once(rule.condition.as_str()));
         for text in texts {

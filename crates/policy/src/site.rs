@@ -52,7 +52,7 @@ impl ZoneKind {
         }
     }
 
-    fn from_name(name: &str) -> ZoneKind {
+    pub(crate) fn from_name(name: &str) -> ZoneKind {
         match name {
             "general" => ZoneKind::General,
             "clinical" => ZoneKind::Clinical,
@@ -608,10 +608,20 @@ impl Site {
 
     /// Whether the asset list holds this host (by address or MAC).
     pub fn is_known_asset(&self, addr: IpAddr, mac: Option<&str>) -> bool {
+        self.asset_of(addr, mac).is_some()
+    }
+
+    /// The asset the list holds for this host (by address, else by MAC).
+    pub fn asset_of(&self, addr: IpAddr, mac: Option<&str>) -> Option<&Asset> {
         let mac = mac.and_then(normalise_mac);
-        self.assets.iter().any(|a| {
-            a.address == Some(addr) || (a.mac.is_some() && a.mac.as_deref() == mac.as_deref())
-        })
+        self.assets
+            .iter()
+            .find(|a| a.address == Some(addr))
+            .or_else(|| {
+                self.assets
+                    .iter()
+                    .find(|a| a.mac.is_some() && a.mac.as_deref() == mac.as_deref())
+            })
     }
 }
 

@@ -6,8 +6,8 @@
 mod common;
 
 use clinicscan_model::{
-    Assessment, CarriedFinding, ControlStatus, HostState, NotRechecked, Observation, PortState,
-    ProbeError, ProbeErrorKind,
+    Assessment, CarriedFinding, ControlStatus, HostState, MissingKind, NotRechecked, Observation,
+    PortState, ProbeError, ProbeErrorKind,
 };
 use clinicscan_policy::{Site, apply_not_rechecked, assess_with, carry_forward};
 use common::{observation, opts, rules, site};
@@ -149,7 +149,19 @@ fn a_server_that_refuses_the_scanner_leaves_its_finding_not_rechecked() {
             .find(|ctl| ctl.id == id)
             .map(|ctl| ctl.status)
     };
-    assert_eq!(status(passing), Some(ControlStatus::NotObserved));
+    assert_eq!(status(passing), Some(ControlStatus::NotVerified));
+    // ...and says why: the finding it could not check again.
+    let lacks = bare
+        .controls
+        .iter()
+        .find(|ctl| &ctl.id == passing)
+        .map(|ctl| ctl.missing.clone())
+        .unwrap_or_default();
+    assert!(
+        lacks.iter().any(|m| m.kind == MissingKind::NotRechecked
+            && m.subject.as_deref() == Some(c.finding.key.as_str())),
+        "{lacks:?}"
+    );
     assert_eq!(status(failing), Some(ControlStatus::Fail));
     // The counts are of confirmed findings only.
     assert_eq!(second.counts.critical, 0);
@@ -209,6 +221,7 @@ fn every_way_of_not_looking_has_its_reason() {
     ];
     for (what, obs, expected) in cases {
         let second = next_run(&first, &obs, &site);
+        assert!(carried(&second, VNC).is_some(), "{what}: not carried");
         assert_eq!(reason(&second, VNC), expected, "{what}");
     }
 
@@ -321,7 +334,7 @@ fn carried_findings_follow_the_schemas() {
     );
     assert!(!second.not_rechecked.is_empty());
     let doc = serde_json::to_value(&second).expect("json");
-    check(&schema("assessment.v1.json"), "second run", &doc);
+    check(&schema("assessment.v2.json"), "second run", &doc);
     let back: Assessment = serde_json::from_value(doc).expect("round trip");
     assert_eq!(back, second);
 }

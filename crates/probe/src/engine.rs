@@ -633,6 +633,7 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
     });
 
     // Service probes on open TCP ports, and UDP ports (their probe is their scan).
+    tracing::debug!(host = %addr, open = services.iter().filter(|s| s.state == PortState::Open).count(), udp = e.plan.ports.udp.len(), probes = service_probes, "port scan done; service probes next");
     let mut set: JoinSet<Service> = JoinSet::new();
     let mut keep = Vec::new();
     for s in services.drain(..) {

@@ -554,6 +554,14 @@ pub fn compose(input: &ReportInput<'_>) -> OutgoingEmail {
         t(S::Findings),
         counts_line(a, lang)
     )));
+    // A rule that could not be evaluated leaves its controls not verified: never silent.
+    for e in &a.rule_errors {
+        lines.push(Line::Item(format!(
+            "{}: {}",
+            t(S::RecordRuleError),
+            one_line(e)
+        )));
+    }
     match &v.changes {
         Some(changes) => {
             lines.push(Line::Heading(format!(
@@ -765,7 +773,9 @@ pub fn deliver(
             last_error: None,
             message: raw,
         };
-        new_path = Some(outbox.enqueue(&q)?);
+        let path = outbox.enqueue(&q)?;
+        tracing::info!(subject = %q.subject, recipients = q.to.len(), outbox = %path.display(), "email queued");
+        new_path = Some(path);
     }
 
     let mut report = DeliveryReport::default();
@@ -795,6 +805,7 @@ pub fn deliver(
         match result {
             Ok(()) => {
                 fs::remove_file(&path).map_err(outbox.err(&path))?;
+                tracing::info!(subject = %q.subject, server = %settings.host, earlier_run = !is_new, "email sent");
                 if is_new {
                     report.new_sent = true;
                 } else {
@@ -802,6 +813,7 @@ pub fn deliver(
                 }
             }
             Err((refused, e)) => {
+                tracing::warn!(subject = %q.subject, server = %settings.host, error = %e, refused, "email not sent; kept in the outbox");
                 q.attempts += 1;
                 q.last_error = Some(e.clone());
                 report.last_error = Some(e);
@@ -819,6 +831,28 @@ pub fn deliver(
         }
     }
     Ok(report)
+}
+
+/// Connects to the configured server as a send would (TLS or STARTTLS with the server's
+/// certificate verified, EHLO, and AUTH when a user name is set), then says goodbye
+/// without sending anything. Connects to that server only, within `timeout`.
+///
+/// `Err` is the reason, with the password scrubbed: settings that do not build a
+/// connection, or the server being unreachable or refusing.
+pub fn test_connection(settings: &EmailSettings, timeout: Duration) -> Result<(), String> {
+    let mut bounded = settings.clone();
+    bounded.timeout_secs = Some(
+        settings
+            .timeout_secs
+            .unwrap_or(timeout.as_secs())
+            .min(timeout.as_secs().max(1)),
+    );
+    let transport = transport(&bounded).map_err(|e| e.to_string())?;
+    match transport.test_connection() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("the server did not answer NOOP".into()),
+        Err(e) => Err(settings.scrub(e.to_string())),
+    }
 }
 
 /// How often the server may refuse one message permanently before it is set aside.

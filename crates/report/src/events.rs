@@ -280,21 +280,14 @@ fn finding_event(base: &Base, input: &ReportInput<'_>, f: &Finding) -> Value {
 }
 
 fn status_str(s: ControlStatus) -> &'static str {
-    match s {
-        ControlStatus::Fail => "fail",
-        ControlStatus::Partial => "partial",
-        ControlStatus::Pass => "pass",
-        ControlStatus::NotObserved => "not-observed",
-        ControlStatus::NotAssessableByScan => "not-assessable-by-scan",
-    }
+    s.as_str()
 }
 
 fn control_event(base: &Base, c: &ControlResult, lang: Lang) -> Value {
     let (outcome, severity) = match c.status {
         ControlStatus::Fail => ("failure", 47),
-        ControlStatus::Partial => ("failure", 21),
         ControlStatus::Pass => ("success", 0),
-        ControlStatus::NotObserved | ControlStatus::NotAssessableByScan => ("unknown", 0),
+        ControlStatus::NotVerified | ControlStatus::NotAssessableByScan => ("unknown", 0),
     };
     let mut m = base.event(
         "clinicscan.control",

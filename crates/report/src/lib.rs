@@ -36,7 +36,7 @@ mod syslog;
 pub use diff::{ScanDiff, ScanPoint, ScanSide, ServiceRef};
 pub use email::{
     DeliveryReport, EmailError, EmailOn, EmailSettings, Outbox, OutgoingEmail, Secret, Security,
-    compose, deliver, should_email,
+    compose, deliver, should_email, test_connection,
 };
 pub use events::{ECS_VERSION, EVENT_SCHEMA, events, render_jsonl};
 pub use fleet::{FleetFormat, render_fleet};

@@ -220,7 +220,7 @@ fn severity_of(event: &Value) -> (u8, &'static str) {
             .and_then(Value::as_str)
         {
             Some("fail") => 4,
-            Some("partial") => 5,
+            Some("not-verified") => 5,
             _ => 6,
         };
         return (sev, "control");

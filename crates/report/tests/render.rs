@@ -99,6 +99,19 @@ fn clinic_ipv6() -> Case {
     alone("clinic-ipv6", scan)
 }
 
+/// A v2 Assessment made by `clinicscan assess` (fixtures/report/make_verdicts.py): the lab
+/// seen from four vantages, with passes and their evidence, not-verified controls and what
+/// they lack, the zone × zone matrix, a rule error and the data dates.
+fn verdicts() -> Case {
+    alone(
+        "verdicts",
+        Fixture {
+            assessment: load("assessment-verdicts.json"),
+            observations: load("observation-verdicts.json"),
+        },
+    )
+}
+
 fn hostile() -> Case {
     alone("hostile", Fixture::load("-hostile"))
 }
@@ -194,6 +207,7 @@ fn snapshots_of_every_renderer_in_both_languages() {
         hostile(),
         empty(),
         notices(),
+        verdicts(),
     ] {
         for lang in [Lang::Ja, Lang::En] {
             for (format, ext) in FORMATS {
@@ -224,12 +238,18 @@ fn snapshots_of_every_renderer_in_both_languages() {
 #[test]
 fn json_output_validates_against_the_checked_in_schema() {
     let schema_text = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../model/schemas/assessment.v1.json"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../model/schemas/assessment.v2.json"),
     )
     .unwrap();
     let schema: serde_json::Value = serde_json::from_str(&schema_text).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    for case in [clinic(), clinic_not_rechecked_case(), hostile(), empty()] {
+    for case in [
+        clinic(),
+        clinic_not_rechecked_case(),
+        hostile(),
+        empty(),
+        verdicts(),
+    ] {
         let out = render(Format::Json, &input(&case, Lang::En)).unwrap();
         let value: serde_json::Value = serde_json::from_str(&out).unwrap();
         let errors: Vec<String> = validator
@@ -557,28 +577,34 @@ fn snapshots_of_the_history_views() {
 #[test]
 fn precheck_snapshots_in_both_languages() {
     let failing: clinicscan_model::PrecheckReport = load("expected/precheck.oqv-terminal.json");
-    let mut missing = failing.clone();
-    missing.host = "10.77.30.99".parse().unwrap();
-    missing.host_found = false;
-    missing.results.clear();
+    let missing: clinicscan_model::PrecheckReport = load("expected/precheck.no-answer.json");
     let mut isolated = failing.clone();
     isolated.host = "10.77.30.20".parse().unwrap();
+    isolated.answered_by = Some("22/tcp closed".into());
     for r in &mut isolated.results {
         r.outcome = clinicscan_model::Outcome::Pass;
+        for p in &mut r.ports {
+            p.state = Some(clinicscan_model::PortState::Closed);
+        }
     }
     let own: clinicscan_model::PrecheckReport = serde_json::from_value(serde_json::json!({
         "profile": "own",
         "profile_title": {"ja": "独自の確認", "en": "Own check"},
         "host": "10.77.20.21",
         "host_found": true,
+        "host_answered": true,
+        "answered_by": "3389/tcp open",
+        "ports_spec": "clinic",
         "vantage_zone": "clinical",
         "results": [
-            {"id": "up", "title": {"ja": "稼働している", "en": "Is up"},
+            {"id": "up", "title": {"ja": "稼働している", "en": "Is up"}, "controls": ["CL-R7-2-1"],
              "outcome": {"status": "pass"}, "remediation": {"ja": "起動する", "en": "Start it"}},
             {"id": "no-services", "title": {"ja": "サービスがない", "en": "No services"},
+             "controls": ["GL6-SO-8.1"],
              "outcome": {"status": "fail"}, "remediation": {"ja": "止める", "en": "Stop them"}},
             {"id": "broken", "title": {"ja": "評価できない", "en": "Cannot be evaluated"},
-             "outcome": {"status": "error", "detail": "No such key: nothing"},
+             "controls": ["GL6-SO-8.1"],
+             "outcome": {"status": "error", "detail": "found no matching overload for 'startsWith' applied to 'null_type.(string)'"},
              "remediation": {"ja": "直す", "en": "Fix it"}}
         ]
     }))
@@ -588,7 +614,7 @@ fn precheck_snapshots_in_both_languages() {
         let l = lang_name(lang);
         for (name, report) in [
             ("oqv-terminal", &failing),
-            ("missing-host", &missing),
+            ("no-answer", &missing),
             ("isolated", &isolated),
             ("own", &own),
         ] {

@@ -364,7 +364,8 @@ pub fn mask_url(s: &str) -> String {
 /// The default SQLite path.
 ///
 /// `system` (asked for by the user), or running as root without `HOME`:
-/// [`SYSTEM_DB_PATH`](crate::SYSTEM_DB_PATH). Otherwise
+/// [`SYSTEM_DB_PATH`](crate::SYSTEM_DB_PATH). In a systemd unit with a `StateDirectory=`,
+/// `$STATE_DIRECTORY/history.sqlite`. Otherwise
 /// `$XDG_DATA_HOME/clinicscan/history.sqlite`, else
 /// `$HOME/.local/share/clinicscan/history.sqlite`. `None` when neither variable is set for
 /// a non-root user (the caller then asks for `--db`).
@@ -386,6 +387,19 @@ pub(crate) fn resolve_db_path(
     let set = |k: &str| env(k).filter(|v| !v.is_empty()).map(PathBuf::from);
     if system {
         return Some(PathBuf::from(crate::SYSTEM_DB_PATH));
+    }
+    // A systemd unit's StateDirectory= (the first, when it names several): the service's
+    // own user may have no home at all (DynamicUser).
+    if let Some(state) = env("STATE_DIRECTORY").filter(|v| !v.is_empty()) {
+        let first = state
+            .to_string_lossy()
+            .split(':')
+            .next()
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute());
+        if let Some(dir) = first {
+            return Some(dir.join("history.sqlite"));
+        }
     }
     let home = set("HOME");
     if is_root && home.is_none() {
@@ -522,6 +536,26 @@ mod tests {
                 .find(|(n, _)| *n == k)
                 .map(|(_, v)| OsString::from(v))
         }
+    }
+
+    #[test]
+    fn a_units_state_directory_holds_the_history() {
+        let p = |vars: &[(&str, &str)]| resolve_db_path(false, false, env(vars));
+        assert_eq!(
+            p(&[("STATE_DIRECTORY", "/var/lib/clinicscan"), ("HOME", "/")]),
+            Some(PathBuf::from("/var/lib/clinicscan/history.sqlite"))
+        );
+        assert_eq!(
+            p(&[
+                ("STATE_DIRECTORY", "/var/lib/a:/var/lib/b"),
+                ("XDG_DATA_HOME", "/x")
+            ]),
+            Some(PathBuf::from("/var/lib/a/history.sqlite"))
+        );
+        assert_eq!(
+            p(&[("STATE_DIRECTORY", ""), ("XDG_DATA_HOME", "/x")]),
+            Some(PathBuf::from("/x/clinicscan/history.sqlite"))
+        );
     }
 
     #[test]

@@ -149,5 +149,20 @@ pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, RenderError> {
         )));
         w.write_record(&record)?;
     }
+    // After the findings: the rule errors and the data used, one row each, the kind in
+    // the first column and the text in the title column, so a spreadsheet shows them too.
+    let width = 13 + usize::from(change.is_some());
+    let mut note = |kind: S, text: &str| -> Result<(), RenderError> {
+        let mut record = vec![String::new(); width];
+        record[0] = t(kind).to_string();
+        record[2] = cell(text);
+        Ok(w.write_record(&record)?)
+    };
+    for e in &v.assessment.rule_errors {
+        note(S::RecordRuleError, e)?;
+    }
+    for d in &v.data {
+        note(S::RecordData, d)?;
+    }
     finish(w, lang == Lang::Ja)
 }

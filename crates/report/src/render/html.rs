@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use clinicscan_model::{ControlStatus, Lang, Severity};
+use clinicscan_model::{CellState, ControlStatus, Lang, Severity};
 
 use super::view::{Change, ChangeItems, Changes, FindingRow, HostRow, View};
 use super::{ReportInput, fmt_time, sev_label, status_label};
@@ -38,9 +38,8 @@ fn sev_class(s: Severity) -> &'static str {
 fn status_class(s: ControlStatus) -> &'static str {
     match s {
         ControlStatus::Fail => "fail",
-        ControlStatus::Partial => "partial",
         ControlStatus::Pass => "pass",
-        ControlStatus::NotObserved => "notobs",
+        ControlStatus::NotVerified => "notver",
         ControlStatus::NotAssessableByScan => "na",
     }
 }
@@ -48,7 +47,7 @@ fn status_class(s: ControlStatus) -> &'static str {
 const CSS: &str = r#"
 :root{--ink:#1d2433;--muted:#5b6475;--line:#d9dee7;--bg:#f4f6f9;--card:#fff;--accent:#0b5cad;
 --critical:#8b0f1a;--high:#d1342f;--medium:#e08a00;--low:#2f7fb8;--info:#7a8392;
---pass:#1f7a3a;--fail:#c62828;--partial:#c77700;--notobs:#6b7280;--na:#9aa1ad}
+--pass:#1f7a3a;--fail:#c62828;--notver:#c77700;--na:#9aa1ad}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.6 "Noto Sans CJK JP","Noto Sans JP","Hiragino Kaku Gothic ProN","Yu Gothic",Meiryo,system-ui,sans-serif}
 header.top{background:#13294b;color:#fff;padding:20px 0 18px}
@@ -80,7 +79,7 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .kv td:first-child{color:var(--muted);width:55%}
 .badge{display:inline-block;min-width:3.2em;text-align:center;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff;background:var(--c);white-space:nowrap}
 .critical{--c:var(--critical)}.high{--c:var(--high)}.medium{--c:var(--medium)}.low{--c:var(--low)}.info{--c:var(--info)}
-.st-fail{--c:var(--fail)}.st-partial{--c:var(--partial)}.st-pass{--c:var(--pass)}.st-notobs{--c:var(--notobs)}.st-na{--c:var(--na)}
+.st-fail{--c:var(--fail)}.st-notver{--c:var(--notver)}.st-pass{--c:var(--pass)}.st-na{--c:var(--na)}
 .tag-new{display:inline-block;padding:0 6px;border-radius:3px;background:#fde68a;color:#6b4700;font-size:11px;font-weight:700;margin-right:4px}
 .tag-guess{display:inline-block;padding:0 6px;border-radius:3px;background:#e5e7eb;color:#374151;font-size:11px;margin-left:6px}
 .changes{border-left:5px solid var(--accent);margin-top:16px}
@@ -89,6 +88,11 @@ ol.urgent{margin:0;padding-left:22px}ol.urgent li{margin:3px 0}
 a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
 code,.mono{font-family:"Noto Sans Mono CJK JP","DejaVu Sans Mono",Consolas,monospace;font-size:12.5px}
 .ctl-findings{margin:2px 0 0;padding-left:18px;font-size:13px}
+.ctl-missing,.ctl-checked{margin:4px 0 0;padding-left:18px;font-size:12.5px}
+.ctl-missing li{list-style:"? ";color:var(--notver)}.ctl-checked li{list-style:"✓ ";color:var(--muted)}
+table.matrix td,table.matrix th{text-align:center;padding:4px 8px}table.matrix th.from{text-align:left}
+table.matrix td.c-violation{background:#fde8e8;color:var(--fail);font-weight:700}table.matrix td.c-allowed{background:#eef6ee}
+table.matrix td.c-clean{color:var(--pass)}table.matrix td.c-notprobed{color:var(--na)}
 .host{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:12px 16px;margin:12px 0;break-inside:avoid-page}
 .host h3{margin:0 0 4px;font-size:16px}.host .names{color:var(--muted);font-weight:400;font-size:13px;margin-left:8px}
 .host dl{display:flex;flex-wrap:wrap;gap:2px 18px;margin:0 0 8px;font-size:12.5px;color:var(--muted)}
@@ -162,9 +166,14 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
     let has_notes = !v.notices.is_empty() || !a.rule_errors.is_empty();
     let _ = write!(
         o,
-        "<nav class=\"toc\"><a href=\"#summary\">{}</a><a href=\"#controls\">{}</a><a href=\"#hosts\">{}</a>{}</nav>\n<main>\n",
+        "<nav class=\"toc\"><a href=\"#summary\">{}</a><a href=\"#controls\">{}</a>{}<a href=\"#hosts\">{}</a>{}</nav>\n<main>\n",
         t(S::Summary),
         t(S::ByControl),
+        if v.matrix.is_some() {
+            format!("<a href=\"#coverage\">{}</a>", t(S::CoverageShort))
+        } else {
+            String::new()
+        },
         t(S::ByHost),
         if has_notes {
             format!("<a href=\"#notes\">{}</a>", t(S::ScanNotes))
@@ -274,6 +283,20 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
             esc(c.title),
             esc(&c.control.source)
         );
+        if !c.missing.is_empty() {
+            o.push_str("<ul class=\"ctl-missing\">");
+            for m in &c.missing {
+                let _ = write!(o, "<li>{}</li>", esc(m));
+            }
+            o.push_str("</ul>");
+        }
+        if c.control.status == ControlStatus::Pass && !c.checked.is_empty() {
+            o.push_str("<ul class=\"ctl-checked\">");
+            for line in &c.checked {
+                let _ = write!(o, "<li class=\"mono\">{}</li>", esc(line));
+            }
+            o.push_str("</ul>");
+        }
         if !c.findings.is_empty() {
             o.push_str("<ul class=\"ctl-findings\">");
             for &i in &c.findings {
@@ -296,6 +319,69 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
         );
     }
     o.push_str("</tbody></table>\n</section>\n");
+
+    // ------------------------------------------------------------ zone × zone
+    if let Some(m) = &v.matrix {
+        let _ = write!(
+            o,
+            "<section id=\"coverage\">\n<h2>{}</h2>\n<table class=\"matrix\"><thead><tr><th></th>",
+            t(S::Coverage)
+        );
+        for z in &m.zones {
+            let _ = write!(o, "<th class=\"mono\">{}</th>", esc(z));
+        }
+        o.push_str("</tr></thead><tbody>");
+        for row in &m.rows {
+            let _ = write!(o, "<tr><th class=\"from mono\">{}</th>", esc(row.from));
+            for (z, cell) in m.zones.iter().zip(&row.cells) {
+                match cell {
+                    Some(c) => {
+                        let class = match c.state {
+                            CellState::ProbedClean => "c-clean",
+                            CellState::AllowedBySite => "c-allowed",
+                            CellState::Violation => "c-violation",
+                            CellState::NotProbed => "c-notprobed",
+                        };
+                        let _ = write!(
+                            o,
+                            "<td class=\"{class}\" title=\"{}{}\">{}</td>",
+                            esc(c.label),
+                            if c.detail.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {}", esc(&c.detail))
+                            },
+                            c.symbol
+                        );
+                    }
+                    None if *z == row.from => o.push_str("<td class=\"muted\">-</td>"),
+                    None => o.push_str("<td></td>"),
+                }
+            }
+            o.push_str("</tr>");
+        }
+        let _ = write!(
+            o,
+            "</tbody></table>\n<p class=\"refs\">{}</p>\n",
+            t(S::CoverageLegend)
+        );
+        for row in &m.rows {
+            for (z, cell) in m.zones.iter().zip(&row.cells) {
+                if let Some(c) = cell
+                    && c.state == CellState::Violation
+                {
+                    let _ = write!(
+                        o,
+                        "<p class=\"refs mono\">✗ {} → {}: {}</p>",
+                        esc(row.from),
+                        esc(z),
+                        esc(&c.detail)
+                    );
+                }
+            }
+        }
+        o.push_str("</section>\n");
+    }
 
     // ------------------------------------------------------------ by host
     let _ = write!(o, "<section id=\"hosts\">\n<h2>{}</h2>\n", t(S::ByHost));
@@ -333,9 +419,22 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
         o.push_str("</ul>\n</section>\n");
     }
 
+    let data = if v.data.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<p>{}: <span class=\"mono\">{}</span></p>",
+            t(S::DataUsed),
+            v.data
+                .iter()
+                .map(|d| esc(d))
+                .collect::<Vec<_>>()
+                .join(" · ")
+        )
+    };
     let _ = write!(
         o,
-        "</main>\n<footer><p>{}</p><p>{} clinicscan {} · {}</p></footer>\n</body>\n</html>\n",
+        "</main>\n<footer><p>{}</p>{data}<p>{} clinicscan {} · {}</p></footer>\n</body>\n</html>\n",
         t(S::Disclaimer),
         t(S::GeneratedBy),
         esc(&a.tool_version),

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use clinicscan_model::Severity;
+use clinicscan_model::{CellState, ControlStatus, Severity};
 
 use super::view::{Change, ChangeItems, View};
 use super::{ReportInput, fmt_time, sev_label, status_label};
@@ -203,16 +203,61 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
         t(S::Findings)
     );
     for c in &v.controls {
+        // The source with its verification tag, then why the control has its status.
+        let mut why = vec![format!(
+            "{}: {}",
+            t(S::ControlSource),
+            md(&c.control.source)
+        )];
+        why.extend(c.missing.iter().map(|m| format!("? {}", md(m))));
+        if c.control.status == ControlStatus::Pass {
+            why.extend(c.checked.iter().map(|l| format!("✓ {}", md(l))));
+        }
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} |",
+            "| {} | {} | {}<br>{} | {} |",
             c.status,
             code(&c.control.id),
             md(c.title),
+            why.join("<br>"),
             c.control.finding_count
         );
     }
     o.push('\n');
+
+    if let Some(m) = &v.matrix {
+        let _ = writeln!(o, "## {}\n", t(S::Coverage));
+        let mut head = String::from("| |");
+        let mut rule = String::from("|---|");
+        for z in &m.zones {
+            head.push_str(&format!(" {} |", md(z)));
+            rule.push_str(":---:|");
+        }
+        let _ = writeln!(o, "{head}\n{rule}");
+        let mut details = Vec::new();
+        for row in &m.rows {
+            let mut line = format!("| **{}** |", md(row.from));
+            for (z, cell) in m.zones.iter().zip(&row.cells) {
+                let sym = match cell {
+                    Some(c) => c.symbol,
+                    None if *z == row.from => "-",
+                    None => "",
+                };
+                line.push_str(&format!(" {sym} |"));
+                if let Some(c) = cell
+                    && c.state == CellState::Violation
+                {
+                    details.push(format!("{} → {}: {}", row.from, z, c.detail));
+                }
+            }
+            let _ = writeln!(o, "{line}");
+        }
+        let _ = writeln!(o, "\n{}\n", md(t(S::CoverageLegend)));
+        for d in details {
+            let _ = writeln!(o, "- ✗ {}", md(&d));
+        }
+        o.push('\n');
+    }
 
     let _ = writeln!(o, "## {}\n", t(S::ByHost));
     let _ = writeln!(
@@ -259,6 +304,12 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
         let _ = writeln!(o, "\n## {}\n", t(S::RuleErrors));
         for e in &a.rule_errors {
             let _ = writeln!(o, "- {}", md(e));
+        }
+    }
+    if !v.data.is_empty() {
+        let _ = writeln!(o, "\n## {}\n", t(S::DataUsed));
+        for d in &v.data {
+            let _ = writeln!(o, "- {}", md(d));
         }
     }
     let _ = writeln!(

@@ -69,7 +69,7 @@ pub enum Format {
         /// Emit ANSI colour escapes.
         color: bool,
     },
-    /// The Assessment as JSON (schema `clinicscan/assessment/v1`), pretty-printed.
+    /// The Assessment as JSON (schema `clinicscan/assessment/v2`), pretty-printed.
     Json,
     /// One self-contained HTML file (no external assets).
     Html,
@@ -144,9 +144,8 @@ pub(crate) fn sev_label(sev: Severity) -> S {
 pub(crate) fn status_label(status: ControlStatus) -> S {
     match status {
         ControlStatus::Fail => S::StatusFail,
-        ControlStatus::Partial => S::StatusPartial,
         ControlStatus::Pass => S::StatusPass,
-        ControlStatus::NotObserved => S::StatusNotObserved,
+        ControlStatus::NotVerified => S::StatusNotVerified,
         ControlStatus::NotAssessableByScan => S::StatusNotAssessable,
     }
 }

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use clinicscan_model::{ControlStatus, Severity};
+use clinicscan_model::{CellState, ControlStatus, Severity};
 use unicode_width::UnicodeWidthStr;
 
 use super::view::{Change, ChangeItems, View};
@@ -37,9 +37,9 @@ impl Paint {
     fn status(&self, st: ControlStatus, text: &str) -> String {
         let code = match st {
             ControlStatus::Fail => "1;31",
-            ControlStatus::Partial => "33",
+            ControlStatus::NotVerified => "33",
             ControlStatus::Pass => "32",
-            ControlStatus::NotObserved | ControlStatus::NotAssessableByScan => "2",
+            ControlStatus::NotAssessableByScan => "2",
         };
         self.wrap(code, text)
     }
@@ -110,7 +110,7 @@ pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
         t(S::Controls),
         t(S::StatusFail),
         cc[0].1,
-        t(S::StatusPartial),
+        t(S::StatusNotVerified),
         cc[1].1,
         t(S::StatusPass),
         cc[2].1
@@ -208,10 +208,15 @@ pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
         }
     }
 
-    // Controls that need action.
-    let controls: Vec<_> = v.controls.iter().filter(|c| c.needs_action()).collect();
+    // Every control a scan can assess, with what decides its status: the findings that fail
+    // it, what is missing, what was checked for a pass.
+    let controls: Vec<_> = v
+        .controls
+        .iter()
+        .filter(|c| c.control.status != ControlStatus::NotAssessableByScan)
+        .collect();
     if !controls.is_empty() {
-        let _ = writeln!(out, "\n{}", p.bold(&rule(t(S::ControlsNeedingAction))));
+        let _ = writeln!(out, "\n{}", p.bold(&rule(t(S::ByControl))));
         let idw = controls
             .iter()
             .map(|c| UnicodeWidthStr::width(c.control.id.as_str()))
@@ -222,6 +227,7 @@ pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
             .map(|c| UnicodeWidthStr::width(c.status))
             .max()
             .unwrap_or(0);
+        let indent = format!("  {}  {}  ", pad("", stw), pad("", idw));
         for c in controls {
             let _ = writeln!(
                 out,
@@ -232,18 +238,88 @@ pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
                 c.control.finding_count,
                 t(S::FindingsUnit)
             );
+            let _ = writeln!(out, "{indent}{}", p.dim(&clean(&c.control.source)));
             for f in c.findings.iter().map(|&i| &v.findings[i]) {
-                let _ = writeln!(
-                    out,
-                    "  {}  {}  - {} {}",
-                    pad("", stw),
-                    pad("", idw),
-                    f.target,
-                    p.dim(&clean(f.title))
-                );
+                let _ = writeln!(out, "{indent}- {} {}", f.target, p.dim(&clean(f.title)));
+            }
+            for m in &c.missing {
+                let _ = writeln!(out, "{indent}? {}", clean(m));
+            }
+            if c.control.status == ControlStatus::Pass {
+                const SHOWN: usize = 3;
+                for line in c.checked.iter().take(SHOWN) {
+                    let _ = writeln!(out, "{indent}✓ {}", p.dim(&clean(line)));
+                }
+                if c.checked.len() > SHOWN {
+                    let _ = writeln!(
+                        out,
+                        "{indent}✓ {}",
+                        p.dim(&format!(
+                            "+{} {}",
+                            c.checked.len() - SHOWN,
+                            t(S::MoreChecks)
+                        ))
+                    );
+                }
             }
         }
     }
+    let organisational: Vec<&str> = v
+        .controls
+        .iter()
+        .filter(|c| c.control.status == ControlStatus::NotAssessableByScan)
+        .map(|c| c.control.id.as_str())
+        .collect();
+    if !organisational.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}: {}",
+            t(S::NotAssessableListed),
+            p.dim(&organisational.join(", "))
+        );
+    }
+
+    // The zone × zone matrix.
+    if let Some(m) = &v.matrix {
+        let _ = writeln!(out, "\n{}", p.bold(&rule(t(S::Coverage))));
+        let rw = m
+            .rows
+            .iter()
+            .map(|r| UnicodeWidthStr::width(r.from))
+            .max()
+            .unwrap_or(0);
+        let mut head = format!("  {}", pad("", rw));
+        for z in &m.zones {
+            head.push_str("  ");
+            head.push_str(&clean(z));
+        }
+        let _ = writeln!(out, "{head}");
+        let mut details = Vec::new();
+        for row in &m.rows {
+            let mut line = format!("  {}", pad(&clean(row.from), rw));
+            for (z, cell) in m.zones.iter().zip(&row.cells) {
+                let w = UnicodeWidthStr::width(*z);
+                let sym = match cell {
+                    Some(c) => c.symbol,
+                    None if *z == row.from => "-",
+                    None => " ",
+                };
+                line.push_str("  ");
+                line.push_str(&pad(sym, w));
+                if let Some(c) = cell
+                    && c.state == CellState::Violation
+                {
+                    details.push(format!("{} → {}: {}", row.from, z, c.detail));
+                }
+            }
+            let _ = writeln!(out, "{}", line.trim_end());
+        }
+        let _ = writeln!(out, "  {}", p.dim(t(S::CoverageLegend)));
+        for d in details {
+            let _ = writeln!(out, "  ✗ {}", clean(&d));
+        }
+    }
+
     if !v.notices.is_empty() {
         let _ = writeln!(out, "\n{}", rule(t(S::ScanNotes)));
         for n in &v.notices {
@@ -258,6 +334,12 @@ pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
         let _ = writeln!(out, "\n{}", rule(t(S::RuleErrors)));
         for e in &a.rule_errors {
             let _ = writeln!(out, "  ! {}", clean(e));
+        }
+    }
+    if !v.data.is_empty() {
+        let _ = writeln!(out, "\n{}:", t(S::DataUsed));
+        for d in &v.data {
+            let _ = writeln!(out, "  {}", p.dim(&clean(d)));
         }
     }
     let _ = writeln!(

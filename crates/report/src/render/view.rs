@@ -8,8 +8,8 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 use clinicscan_model::{
-    Assessment, CarriedFinding, Certainty, ControlResult, ControlStatus, Finding, HostState, Lang,
-    NotRechecked, Notice, PortState, Service, Severity,
+    Assessment, CarriedFinding, CellState, Certainty, Check, ControlResult, ControlStatus, Finding,
+    HostState, Lang, NotRechecked, Notice, PortState, Service, Severity,
 };
 
 use super::{HostSeen, ReportInput, sev_label, status_label, transport_str};
@@ -30,14 +30,47 @@ pub(crate) struct View<'a> {
     pub findings: Vec<FindingRow<'a>>,
     /// Every control, the ones that need action first, then by id with numbers as numbers.
     pub controls: Vec<ControlRow<'a>>,
-    /// How many controls have each status: fail, partial, pass, not observed, not assessable.
-    pub control_counts: [(ControlStatus, usize); 5],
+    /// How many controls have each status: fail, not verified, pass, not assessable.
+    pub control_counts: [(ControlStatus, usize); 4],
     /// Every host up in any Observation or named by a finding, by address.
     pub hosts: Vec<HostRow<'a>>,
     /// Every notice of every Observation.
     pub notices: Vec<NoticeRow<'a>>,
     /// What changed since the previous scan, when there was one.
     pub changes: Option<Changes<'a>>,
+    /// The zone × zone matrix, when the assessment has one (a site file with zones).
+    pub matrix: Option<Matrix<'a>>,
+    /// The data tables used: "kev 2026-12-06 (rules/data/kev.toml)".
+    pub data: Vec<String>,
+}
+
+/// The zone × zone matrix: one row per zone scanned from.
+pub(crate) struct Matrix<'a> {
+    /// Column zones, in the site's order ("internet" last when the site has egress targets).
+    pub zones: Vec<&'a str>,
+    /// One row per zone, in the same order (without "internet").
+    pub rows: Vec<MatrixRow<'a>>,
+}
+
+/// One row of the matrix.
+pub(crate) struct MatrixRow<'a> {
+    /// The zone scanned from.
+    pub from: &'a str,
+    /// One cell per column; `None` where the matrix has no cell (same zone, or a zone that
+    /// is not an オン資 zone towards "internet").
+    pub cells: Vec<Option<MatrixCell>>,
+}
+
+/// One cell of the matrix.
+pub(crate) struct MatrixCell {
+    /// What it shows.
+    pub state: CellState,
+    /// One character: ✓ = ✗ ·
+    pub symbol: &'static str,
+    /// The state in words.
+    pub label: &'static str,
+    /// What was reached across, "10.77.30.10:3389/tcp ✗", and from which observations.
+    pub detail: String,
 }
 
 /// One finding.
@@ -68,18 +101,13 @@ pub(crate) struct ControlRow<'a> {
     pub status: &'static str,
     /// Title in the reader's language.
     pub title: &'a str,
-    /// The findings that name it, as indexes into [`View::findings`], in display order.
+    /// The findings that fail it (all that name it, for an older Assessment), as indexes
+    /// into [`View::findings`], in display order.
     pub findings: Vec<usize>,
-}
-
-impl ControlRow<'_> {
-    /// Failed or partly failed: the controls a summary lists.
-    pub(crate) fn needs_action(&self) -> bool {
-        matches!(
-            self.control.status,
-            ControlStatus::Fail | ControlStatus::Partial
-        )
-    }
+    /// What its rules checked, one line each, in the reader's language.
+    pub checked: Vec<String>,
+    /// What it lacks to be verified, one line each.
+    pub missing: Vec<&'a str>,
 }
 
 /// One host merged over all Observations.
@@ -284,6 +312,19 @@ impl<'a> View<'a> {
                 .map(|n| NoticeRow::of(n, lang))
                 .collect(),
             changes: input.diff.map(|d| Changes::of(d, lang)),
+            matrix: matrix(a, lang),
+            data: a
+                .data
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} {} ({})",
+                        d.name,
+                        d.updated.as_deref().unwrap_or("-"),
+                        d.file
+                    )
+                })
+                .collect(),
             findings,
         }
     }
@@ -459,25 +500,17 @@ fn vantage_zones(a: &Assessment) -> Option<String> {
 }
 
 /// Number of controls with each status.
-fn control_counts(a: &Assessment) -> [(ControlStatus, usize); 5] {
-    let statuses = [
-        ControlStatus::Fail,
-        ControlStatus::Partial,
-        ControlStatus::Pass,
-        ControlStatus::NotObserved,
-        ControlStatus::NotAssessableByScan,
-    ];
-    statuses.map(|st| (st, a.controls.iter().filter(|c| c.status == st).count()))
+fn control_counts(a: &Assessment) -> [(ControlStatus, usize); 4] {
+    ControlStatus::ALL.map(|st| (st, a.controls.iter().filter(|c| c.status == st).count()))
 }
 
 /// Display order of control statuses: the ones that need action first.
 fn status_rank(status: ControlStatus) -> u8 {
     match status {
         ControlStatus::Fail => 0,
-        ControlStatus::Partial => 1,
-        ControlStatus::NotObserved => 2,
-        ControlStatus::Pass => 3,
-        ControlStatus::NotAssessableByScan => 4,
+        ControlStatus::NotVerified => 1,
+        ControlStatus::Pass => 2,
+        ControlStatus::NotAssessableByScan => 3,
     }
 }
 
@@ -508,9 +541,132 @@ fn control_rows<'a>(
             control: c,
             status: status_label(c.status).get(lang),
             title: c.title.get(lang),
-            findings: by_control.get(c.id.as_str()).cloned().unwrap_or_default(),
+            findings: control_findings(c, &by_control, findings),
+            checked: c.checked.iter().map(|ch| check_line(ch, lang)).collect(),
+            missing: c.missing.iter().map(|m| m.text.get(lang)).collect(),
         })
         .collect()
+}
+
+/// The findings a control lists: the ones that fail it (an Assessment of schema v2 names
+/// them), else, for an older Assessment without that list, every finding naming it.
+fn control_findings(
+    c: &ControlResult,
+    by_control: &HashMap<&str, Vec<usize>>,
+    findings: &[FindingRow<'_>],
+) -> Vec<usize> {
+    let naming = by_control.get(c.id.as_str()).cloned().unwrap_or_default();
+    let v1 = c.findings.is_empty() && c.checked.is_empty() && c.missing.is_empty();
+    if v1 {
+        return naming;
+    }
+    naming
+        .into_iter()
+        .filter(|&i| c.findings.contains(&findings[i].finding.key))
+        .collect()
+}
+
+/// One check in words: the rule, what it looked at, from where, in which observation.
+pub(crate) fn check_line(ch: &Check, lang: Lang) -> String {
+    const SHOWN: usize = 3;
+    let subjects: Vec<String> = ch
+        .subjects
+        .iter()
+        .take(SHOWN)
+        .map(|s| s.to_string())
+        .collect();
+    let more = ch.subjects.len().saturating_sub(SHOWN);
+    let list = match (subjects.is_empty(), more, lang) {
+        (true, _, _) => String::new(),
+        (false, 0, _) => subjects.join(", "),
+        (false, n, Lang::Ja) => format!("{} ほか{n}件", subjects.join(", ")),
+        (false, n, Lang::En) => format!("{} and {n} more", subjects.join(", ")),
+    };
+    let vz = ch.vantage_zone.as_deref().unwrap_or("?");
+    let obs = &ch.observation_id;
+    let facts = if ch.facts.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", ch.facts.join(", "))
+    };
+    let n = ch.subjects.len();
+    match (&ch.zone_pair, ch.egress_target, lang) {
+        (Some(p), _, Lang::Ja) => format!(
+            "{}: {} → {} を走査(稼働ホスト {n}{}{list})観測 {obs}",
+            ch.rule_id,
+            p.from,
+            p.to,
+            if list.is_empty() { "" } else { ": " }
+        ),
+        (Some(p), _, Lang::En) => format!(
+            "{}: {} → {} probed ({n} hosts up{}{list}); observation {obs}",
+            ch.rule_id,
+            p.from,
+            p.to,
+            if list.is_empty() { "" } else { ": " }
+        ),
+        (None, true, Lang::Ja) => format!(
+            "{}: 確認先 {list} への接続をゾーン {vz} から試行、観測 {obs}",
+            ch.rule_id
+        ),
+        (None, true, Lang::En) => format!(
+            "{}: egress target {list} tried from zone {vz}; observation {obs}",
+            ch.rule_id
+        ),
+        (None, false, Lang::Ja) => format!(
+            "{}: {n}件を確認{facts}({list})ゾーン {vz} から、観測 {obs}",
+            ch.rule_id
+        ),
+        (None, false, Lang::En) => format!(
+            "{}: checked {n}{facts} ({list}) from zone {vz}; observation {obs}",
+            ch.rule_id
+        ),
+    }
+}
+
+/// The matrix of the assessment's coverage, with a symbol and a label per cell.
+fn matrix(a: &Assessment, lang: Lang) -> Option<Matrix<'_>> {
+    let cov = a.coverage.as_ref()?;
+    let zones: Vec<&str> = cov.zones.iter().map(String::as_str).collect();
+    let rows = zones
+        .iter()
+        .filter(|z| cov.cells.iter().any(|c| c.from == **z))
+        .map(|from| MatrixRow {
+            from,
+            cells: zones
+                .iter()
+                .map(|to| {
+                    let c = cov.cell(from, to)?;
+                    let (symbol, label) = match c.state {
+                        CellState::ProbedClean => ("✓", S::CellClean),
+                        CellState::AllowedBySite => ("=", S::CellAllowed),
+                        CellState::Violation => ("✗", S::CellViolation),
+                        CellState::NotProbed => ("·", S::CellNotProbed),
+                    };
+                    let reached: Vec<String> = c
+                        .reached
+                        .iter()
+                        .map(|r| {
+                            format!(
+                                "{}:{}/{}{}",
+                                r.host,
+                                r.port,
+                                transport_str(r.transport),
+                                if r.allowed { "" } else { " ✗" }
+                            )
+                        })
+                        .collect();
+                    Some(MatrixCell {
+                        state: c.state,
+                        symbol,
+                        label: label.get(lang),
+                        detail: reached.join(", "),
+                    })
+                })
+                .collect(),
+        })
+        .collect();
+    Some(Matrix { zones, rows })
 }
 
 /// Compares ids with their numbers as numbers: "GL6-SO-8-3" < "GL6-SO-13-11".
