@@ -15,7 +15,7 @@ use std::process::{Command, Output};
 mod lab_common;
 use lab_common::{
     LAB_ZONES, Smtp, assess, assess_with, bin, check, clinic_lab, clinicscan_in, findings,
-    history_diff, repo, rules_and_hosts, run, scan_from, scheduled_scan,
+    history_diff, repo, rules_and_hosts, run, scan_from, scheduled_scan, vnc_client,
 };
 
 /// Every TCP SYN that reaches one lab host while it runs (tcpdump inside the host's own
@@ -430,19 +430,6 @@ fn clinic_lab_end_to_end() {
         bytes.len()
     );
     drop(lab);
-}
-
-const UKETSUKE_VNC: &str = "10.77.10.20:5900";
-
-/// `tests/lab/vnc_client.py ACTION` against the reception PC's VNC, from the scanner's
-/// namespace (the scanner's own address).
-fn vnc_client(action: &str) -> String {
-    let o = run(Command::new("ip")
-        .args(["netns", "exec", "cs-scanner", "python3"])
-        .arg(repo().join("tests/lab/vnc_client.py"))
-        .args([action, UKETSUKE_VNC]));
-    check(&format!("vnc_client.py {action}"), &o);
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
 fn json_file(path: &Path) -> serde_json::Value {

@@ -83,6 +83,19 @@ pub fn scan_from(ns: &str, out: &Path, targets: &[&str]) {
     check(&format!("clinicscan scan from {ns}"), &o);
 }
 
+pub const UKETSUKE_VNC: &str = "10.77.10.20:5900";
+
+/// `tests/lab/vnc_client.py ACTION` against the reception PC's VNC, from the scanner's
+/// namespace (the scanner's own address).
+pub fn vnc_client(action: &str) -> String {
+    let o = run(Command::new("ip")
+        .args(["netns", "exec", "cs-scanner", "python3"])
+        .arg(repo().join("tests/lab/vnc_client.py"))
+        .args([action, UKETSUKE_VNC]));
+    check(&format!("vnc_client.py {action}"), &o);
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
 /// The assessment of Observations with the lab's site file.
 pub fn assess(obs: &[&Path]) -> serde_json::Value {
     assess_with(LAB_SITE, obs)
