@@ -3,6 +3,7 @@
 //! - [`Observation`]: what one scan saw on the network (hosts, ports, protocol facts).
 //! - [`Assessment`]: what the rules and the site file make of it (findings, control verdicts).
 //! - [`PrecheckReport`]: one host held against a vendor pre-check profile.
+//! - [`ChecklistForm`]: an inspection checklist's items and what answers each.
 //!
 //! The Observation and the Assessment are versioned JSON contracts with checked-in JSON
 //! Schemas under `schemas/`; the pre-check result is plain serde data.
@@ -12,6 +13,7 @@
 #![deny(missing_docs)]
 
 mod assessment;
+mod checklist;
 mod facts;
 mod observation;
 mod precheck;
@@ -22,6 +24,9 @@ pub use assessment::{
     ControlResult, ControlStatus, Coverage, CoverageCell, DataSource, Evidence, Finding, Lang,
     Missing, MissingKind, ObservationRef, Reached, Severity, SeverityCounts, Subject, Text,
     ZonePair,
+};
+pub use checklist::{
+    Answerer, Audience, ChecklistForm, FormColumns, FormItem, FormSection, Verification, Wording,
 };
 pub use facts::{
     CertificateFacts, CipherSuite, DicomFacts, FtpFacts, HttpFacts, IkeFacts, IkeVendorId, KeyType,
