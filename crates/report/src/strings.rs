@@ -178,11 +178,9 @@ strings! {
     ClAnswer => "はい・いいえ", "Yes / No";
     ClTargetDate => "目標日", "Target date";
     ClRemarks => "備考(指摘・対処・確認すること)", "Remarks (findings, what to do, what to confirm)";
-    ClAsks => "問い", "Asks";
     ClAnsweredBy => "回答する人", "Answered by";
     ClFindings => "指摘", "Findings";
     ClTodo => "確認すること", "To confirm";
-    ClSeen => "スキャンで見つかったもの", "Seen by the scan";
     ClEvidence => "証跡", "Evidence";
     ClMore => "件は別紙の証跡を参照", "more: see the evidence appendix";
     ClAppendix => "別紙 証跡(スキャンで確認した内容)", "Appendix: evidence (what the scan checked)";
@@ -194,7 +192,6 @@ strings! {
     ClTargets => "対象(機器・ポート)", "Hosts and ports";
     ClWhat => "内容", "What";
     ClKind => "種別", "Kind";
-    ClPrevious => "前回のスキャン", "the previous scan";
     ClCurrent => "今回のスキャン", "this scan";
     ClToFill => "記入欄", "to fill in";
     ClCounts => "回答の内訳", "Answers";
