@@ -212,6 +212,13 @@ strings! {
     ClProfile => "プロファイル", "Profile";
     ClExpectation => "確認項目", "Expectation";
     ClDisclaimer => "この様式は clinicscan がネットワークのスキャン結果から下書きしたものです。回答・確認日・目標日の最終的な記入と確認は医療機関(事業者確認用は事業者)が行ってください。", "clinicscan drafted this form from what the network showed. The clinic (the vendor, for the vendor form) makes and signs the final answers, dates and target dates.";
+    ClTagNumber => "番号", "No.";
+    ClTagNoNumber => "番号不明", "No. unknown";
+    ClTagWording => "文言", "Wording";
+    ClTagPartial => "文言一部", "Wording partly";
+    ClTagSummary => "要約", "Summary";
+    ClTagNoWording => "文言なし", "No wording";
+    ClTagKinds => "番号欄の記号: 「番号[D]」「文言[D]」は番号・文言の確認状況、「文言一部」は冒頭のみ確認(残りは要約)、「要約」は文言未確認で内容の要約、「文言なし」は参照資料に文言がなく記載しないもの、「番号不明」は番号・位置が未確定のものです。", "Marks in the number column: \"No. [D]\" and \"Wording [D]\" say how the number and the wording are verified; \"Wording partly\": only the beginning is known (the rest is a summary); \"Summary\": the wording is unverified and the text summarises the item; \"No wording\": the reference has none, so none is shown; \"No. unknown\": number and position unknown.";
     ClTopic => "内容(clinicscan による分類)", "Topic (clinicscan's grouping)";
     ControlsFailed => "不適合の管理策", "Controls failed";
     HistoryEmpty => "記録されたスキャンはありません。", "No scan recorded.";

@@ -105,8 +105,8 @@ fn the_html_backs_each_answer() {
     });
     // The edition it follows, and that its wording is the draft's.
     assert!(html.contains("令和7年度版 医療機関確認用"));
-    assert!(html.contains("文言は案による [D]"));
-    assert!(html.contains("番号未確認 [U]"));
+    assert!(row(&html, "2-⑫").contains("番号[D] 文言[D]"));
+    assert!(row(&html, "2-④").contains("番号[U] 要約[U]"));
 
     // はい: the scan's date, and the evidence in the appendix: what was checked, from
     // which zone, on which hosts and ports.
@@ -160,7 +160,8 @@ fn the_html_backs_each_answer() {
     assert!(!blank.contains("2026-11-20"), "{blank}");
 
     // The item whose number the reference does not know says so.
-    assert!(html.contains("番号・位置は未確定 [U]"));
+    assert!(html.contains("番号不明[U] 要約[U]"));
+    assert!(html.contains("番号欄の記号"));
 
     // English for vendors.
     let en = render_checklist(&ChecklistInput {
@@ -250,10 +251,7 @@ fn the_previous_scan_fills_the_first_round() {
         previous: Some(&prev),
         lang: Lang::Ja,
     });
-    let twelve = items
-        .iter()
-        .find(|i| i.number == "2-⑫")
-        .expect("item 2-⑫");
+    let twelve = items.iter().find(|i| i.number == "2-⑫").expect("item 2-⑫");
     assert_eq!(
         (twelve.previous, twelve.answer),
         (Some(ChecklistAnswer::No), ChecklistAnswer::Yes)

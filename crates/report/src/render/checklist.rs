@@ -18,8 +18,8 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use clinicscan_model::{
-    Assessment, ChecklistForm, ControlResult, ControlStatus, Finding, FormItem, Lang, Outcome,
-    PortState, PrecheckReport, Verification, Wording,
+    Assessment, ChecklistForm, ControlResult, ControlStatus, Finding, FormItem, Lang, MissingKind,
+    Outcome, PortState, PrecheckReport, Verification, Wording,
 };
 
 use super::html::esc;
@@ -88,9 +88,7 @@ pub fn checklist_answers(input: &ChecklistInput<'_>) -> Vec<ItemAnswer> {
             number: item.number.clone(),
             control: item.control.clone(),
             answer: judge(item, input.assessment, input.lang).answer,
-            previous: input
-                .previous
-                .map(|p| judge(item, p, input.lang).answer),
+            previous: input.previous.map(|p| judge(item, p, input.lang).answer),
         })
         .collect()
 }
@@ -143,8 +141,7 @@ fn judge<'a>(item: &'a FormItem, a: &'a Assessment, lang: Lang) -> Judged<'a> {
     }
     let failed = j.results.iter().any(|c| c.status == ControlStatus::Fail);
     let all_passed_with_evidence = j.absent.is_empty()
-        && j
-            .results
+        && j.results
             .iter()
             .all(|c| c.status == ControlStatus::Pass && !c.checked.is_empty());
     j.answer = if failed {
@@ -163,6 +160,11 @@ fn judge<'a>(item: &'a FormItem, a: &'a Assessment, lang: Lang) -> Judged<'a> {
                 continue;
             }
             for m in &c.missing {
+                // The item's own words say what of it is organisational, better than the
+                // control's generic note.
+                if m.kind == MissingKind::Organisational && item.organisational.is_some() {
+                    continue;
+                }
                 let text = m.text.get(lang);
                 todo.push(match &m.subject {
                     Some(s) if !text.contains(s.as_str()) => format!("{text} ({s})"),
@@ -175,7 +177,10 @@ fn judge<'a>(item: &'a FormItem, a: &'a Assessment, lang: Lang) -> Judged<'a> {
         }
     }
     let mut seen = BTreeSet::new();
-    j.todo = todo.into_iter().filter(|t| seen.insert(t.clone())).collect();
+    j.todo = todo
+        .into_iter()
+        .filter(|t| seen.insert(t.clone()))
+        .collect();
     j
 }
 
@@ -239,7 +244,7 @@ pub(crate) struct ChecklistView<'a> {
 
 /// How many findings or things to do the form's remarks cell shows before pointing to the
 /// appendix: one section must fit one printed A4 page.
-const REMARK_LINES: usize = 3;
+const REMARK_LINES: usize = 2;
 
 fn jst_date(t: DateTime<Utc>) -> String {
     match FixedOffset::east_opt(9 * 3600) {
@@ -284,6 +289,24 @@ fn wording_tag(item: &FormItem, lang: Lang) -> Option<String> {
         (Wording::Unknown, _) => S::ClWordingUnknown,
     };
     Some(format!("{} [{}]", s.get(lang), item.wording_tag.as_str()))
+}
+
+/// The marks of the number column: how the reference knows the number and the wording, in
+/// short (the cover explains them), so each section fits its printed page.
+fn short_tags(item: &FormItem, lang: Lang) -> String {
+    let t = |s: S| s.get(lang);
+    let number = if item.number.is_empty() {
+        format!("{}[U]", t(S::ClTagNoNumber))
+    } else {
+        format!("{}[{}]", t(S::ClTagNumber), item.number_tag.as_str())
+    };
+    let wording = match item.wording {
+        Wording::Quoted => t(S::ClTagWording),
+        Wording::Partial => t(S::ClTagPartial),
+        Wording::Described => t(S::ClTagSummary),
+        Wording::Unknown => t(S::ClTagNoWording),
+    };
+    format!("{number} {wording}[{}]", item.wording_tag.as_str())
 }
 
 fn item_text(item: &FormItem, lang: Lang) -> String {
@@ -613,13 +636,7 @@ impl<'a> ChecklistView<'a> {
             (ChecklistAnswer::Blank, S::ClAnswerBlank),
         ]
         .iter()
-        .map(|(a, s)| {
-            format!(
-                "{} {}",
-                s.get(lang),
-                all.iter().filter(|x| *x == a).count()
-            )
-        })
+        .map(|(a, s)| format!("{} {}", s.get(lang), all.iter().filter(|x| *x == a).count()))
         .collect::<Vec<_>>()
         .join(" / ")
     }
@@ -628,10 +645,10 @@ impl<'a> ChecklistView<'a> {
 // ------------------------------------------------------------------ HTML
 
 const CSS: &str = r#"
-@page{size:A4 portrait;margin:12mm 10mm}
+@page{size:A4 landscape;margin:8mm 10mm}
 *{box-sizing:border-box}
 body{margin:0;color:#111;font:9pt/1.45 "Noto Sans CJK JP","Noto Sans JP","Hiragino Kaku Gothic ProN","Yu Gothic",Meiryo,sans-serif;background:#fff}
-.sheet{max-width:190mm;margin:0 auto;padding:6mm 0}
+.sheet{max-width:277mm;margin:0 auto;padding:2mm 0}
 .sheet+.sheet{break-before:page;page-break-before:always}
 h1{font-size:13pt;margin:0 0 2mm}
 h2{font-size:11pt;margin:0 0 2mm;border-bottom:1.5pt solid #13294b;padding-bottom:1mm}
@@ -639,15 +656,16 @@ h2{font-size:11pt;margin:0 0 2mm;border-bottom:1.5pt solid #13294b;padding-botto
 dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:.5mm 4mm;margin:0 0 3mm}
 dl.meta dt{color:#555}dl.meta dd{margin:0}
 table{border-collapse:collapse;width:100%}
+table.form{table-layout:fixed}
 th,td{border:.6pt solid #777;padding:1mm 1.2mm;vertical-align:top;text-align:left}
 th{background:#eef1f6;font-weight:600;font-size:8pt}
-table.form td{font-size:8pt}
-table.form td.no{white-space:nowrap;font-weight:600}
+table.form td{font-size:7pt;line-height:1.25;padding:.5mm 1mm}
+table.form th{font-size:7pt;padding:.5mm 1mm}
+table.form td.no{font-weight:600}
 table.form td.ans{text-align:center;white-space:nowrap;font-weight:700}
 table.form td.date{white-space:nowrap;font-size:7.5pt}
-table.form td.fill{min-width:16mm}
 td.a-yes{color:#1f7a3a}td.a-no{color:#c62828}td.a-confirm{color:#a35f00}
-.tag{display:block;color:#7a4b00;font-size:7pt}
+.tag{display:block;color:#7a4b00;font-size:6.5pt}
 .rm{display:block}
 .ex{font-size:7.5pt;color:#333}
 ul.notes{margin:0 0 3mm;padding-left:5mm;font-size:8pt}
@@ -667,6 +685,18 @@ fn answer_class(a: &str, lang: Lang) -> &'static str {
     }
 }
 
+/// Fixed column widths, so every section's table lays out alike on its landscape page.
+fn colgroup(rounds: usize) -> String {
+    let mut c = String::from("<colgroup><col style=\"width:19mm\"><col style=\"width:62mm\">");
+    for _ in 0..rounds {
+        c.push_str(
+            "<col style=\"width:17mm\"><col style=\"width:13mm\"><col style=\"width:15mm\">",
+        );
+    }
+    c.push_str("<col></colgroup>");
+    c
+}
+
 fn page_head(out: &mut String, lang: Lang, title: &str) {
     let html_lang = match lang {
         Lang::Ja => "ja",
@@ -683,7 +713,7 @@ fn page_head(out: &mut String, lang: Lang, title: &str) {
 }
 
 /// The checklist as one printable HTML file: a cover page (who, when, how to read it), one
-/// A4 page per section of the form, then the evidence appendix.
+/// A4 page (landscape) per section of the form, then the evidence appendix.
 pub fn render_checklist(input: &ChecklistInput<'_>) -> String {
     let v = ChecklistView::new(input);
     let lang = v.lang;
@@ -739,8 +769,9 @@ pub fn render_checklist(input: &ChecklistInput<'_>) -> String {
     }
     let _ = write!(
         out,
-        "<li>{}</li></ul>\n<p class=\"disclaimer\">{}</p>\n</section>\n",
+        "<li>{}</li><li>{}</li></ul>\n<p class=\"disclaimer\">{}</p>\n</section>\n",
         t(S::ClTagLegend),
+        t(S::ClTagKinds),
         t(S::ClDisclaimer)
     );
 
@@ -749,10 +780,11 @@ pub fn render_checklist(input: &ChecklistInput<'_>) -> String {
         let _ = write!(
             out,
             "<section class=\"sheet form-section\" id=\"section-{si}\" data-section=\"{}\">\n<h2>{} {}</h2>\n\
-<table class=\"form\"><thead><tr><th rowspan=\"2\">{}</th><th rowspan=\"2\">{}</th>",
+<table class=\"form\">{}<thead><tr><th rowspan=\"2\">{}</th><th rowspan=\"2\">{}</th>",
             esc(&s.number),
             esc(&s.number),
             esc(&s.title),
+            colgroup(v.rounds.len()),
             t(S::ClNumber),
             t(S::ClItem),
         );
@@ -781,15 +813,13 @@ pub fn render_checklist(input: &ChecklistInput<'_>) -> String {
         for row in &s.rows {
             let _ = write!(
                 out,
-                "<tr data-number=\"{}\" data-answer=\"{}\"><td class=\"no\">{}</td><td>{}",
+                "<tr data-number=\"{}\" data-answer=\"{}\"><td class=\"no\">{}<span class=\"tag\">{}</span></td><td>{}",
                 esc(&row.item.number),
                 row.current.answer.label(Lang::En),
                 esc(&row.number),
+                esc(&short_tags(row.item, lang)),
                 esc(&row.text)
             );
-            for tag in &row.tags {
-                let _ = write!(out, "<span class=\"tag\">{}</span>", esc(tag));
-            }
             out.push_str("</td>");
             for r in &v.rounds {
                 let (answer, date) = v.round_cells(r, row);
@@ -881,7 +911,9 @@ fn outcome_label(o: &Outcome, lang: Lang) -> String {
         Outcome::Pass => S::PrecheckPass.get(lang).to_string(),
         Outcome::Fail => S::PrecheckFail.get(lang).to_string(),
         Outcome::NotApplicable => S::PrecheckNotApplicable.get(lang).to_string(),
-        Outcome::NotVerified(why) => format!("{}: {}", S::PrecheckNotVerified.get(lang), why.get(lang)),
+        Outcome::NotVerified(why) => {
+            format!("{}: {}", S::PrecheckNotVerified.get(lang), why.get(lang))
+        }
         Outcome::Error(m) => format!("{}: {m}", S::PrecheckError.get(lang)),
     }
 }
@@ -1006,18 +1038,28 @@ pub fn render_precheck_checklist(
                 }
             }
             out.push_str("</td><td>");
-            if !results.is_empty()
-                && results.iter().all(|r| r.outcome == Outcome::NotApplicable)
-            {
-                let _ = write!(out, "<span class=\"rm\">{}</span>", t(S::ClNothingApplicable));
+            if !results.is_empty() && results.iter().all(|r| r.outcome == Outcome::NotApplicable) {
+                let _ = write!(
+                    out,
+                    "<span class=\"rm\">{}</span>",
+                    t(S::ClNothingApplicable)
+                );
             }
             if item.wording == Wording::Unknown {
-                let _ = write!(out, "<span class=\"rm\">{}</span>", t(S::ClWordingUnknownTodo));
+                let _ = write!(
+                    out,
+                    "<span class=\"rm\">{}</span>",
+                    t(S::ClWordingUnknownTodo)
+                );
             }
             if let Some(org) = &item.organisational {
                 let _ = write!(out, "<span class=\"rm\">{}</span>", esc(org.get(lang)));
             }
-            let _ = write!(out, "<span class=\"rm ex\">{}</span>", esc(item.asks.get(lang)));
+            let _ = write!(
+                out,
+                "<span class=\"rm ex\">{}</span>",
+                esc(item.asks.get(lang))
+            );
             out.push_str("</td></tr>\n");
         }
         out.push_str("</tbody></table>\n");

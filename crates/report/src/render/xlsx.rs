@@ -37,7 +37,7 @@ pub(crate) fn render_checklist_xlsx(input: &ChecklistInput<'_>) -> Result<Vec<u8
     let mut wb = Workbook::new();
     let form = wb.add_worksheet();
     form.set_name(t(S::ClItem))?;
-    form.set_paper_size(PAPER_A4).set_portrait();
+    form.set_paper_size(PAPER_A4).set_landscape();
     form.set_print_fit_to_pages(1, 0);
     form.set_column_width(0, 7)?;
     form.set_column_width(1, 42)?;
@@ -158,7 +158,10 @@ fn appendix_sheet(
     ev.set_name(t(S::ClEvidence))?;
     ev.set_paper_size(PAPER_A4).set_landscape();
     ev.set_print_fit_to_pages(1, 0);
-    for (c, w) in [7.0, 14.0, 10.0, 12.0, 16.0, 40.0, 22.0, 50.0].into_iter().enumerate() {
+    for (c, w) in [7.0, 14.0, 10.0, 12.0, 16.0, 40.0, 22.0, 50.0]
+        .into_iter()
+        .enumerate()
+    {
         ev.set_column_width(c as u16, w)?;
     }
     ev.write_string_with_format(0, 0, t(S::ClAppendix), title)?;
