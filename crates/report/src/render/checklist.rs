@@ -957,9 +957,9 @@ pub fn render_precheck_checklist(
         t(S::ClDisclaimer)
     );
     if !report.host_found {
-        let _ = write!(out, "<p>{}</p>\n", t(S::PrecheckHostMissing));
+        let _ = writeln!(out, "<p>{}</p>", t(S::PrecheckHostMissing));
     } else if !report.host_answered {
-        let _ = write!(out, "<p>{}</p>\n", t(S::PrecheckNoAnswer));
+        let _ = writeln!(out, "<p>{}</p>", t(S::PrecheckNoAnswer));
     }
     for s in &form.sections {
         let _ = write!(
