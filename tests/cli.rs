@@ -1022,7 +1022,7 @@ fn the_checklist_from_assess_and_precheck() {
     ] {
         assert!(
             html.contains(&format!(
-                "<tr data-number=\"{number}\" data-answer=\"{answer}\">"
+                "<tr data-number=\"{number}\" data-answer=\"{answer}\" "
             )),
             "{number} is not answered {answer:?}"
         );

@@ -273,6 +273,8 @@ fn the_previous_scan_fills_the_first_round() {
 /// date in its round, the evidence sheet the hosts and ports the passes rest on.
 #[test]
 fn the_workbook_reads_back_in_openpyxl() {
+    // Debian's python, which python3-openpyxl installs into (another python3 on the PATH
+    // may lack it).
     let python = "/usr/bin/python3";
     let form = form();
     let a = verdicts();

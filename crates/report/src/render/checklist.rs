@@ -813,9 +813,10 @@ pub fn render_checklist(input: &ChecklistInput<'_>) -> String {
         for row in &s.rows {
             let _ = write!(
                 out,
-                "<tr data-number=\"{}\" data-answer=\"{}\"><td class=\"no\">{}<span class=\"tag\">{}</span></td><td>{}",
+                "<tr data-number=\"{}\" data-answer=\"{}\" data-control=\"{}\"><td class=\"no\">{}<span class=\"tag\">{}</span></td><td>{}",
                 esc(&row.item.number),
                 row.current.answer.label(Lang::En),
+                esc(row.item.control.as_deref().unwrap_or("")),
                 esc(&row.number),
                 esc(&short_tags(row.item, lang)),
                 esc(&row.text)
