@@ -19,11 +19,12 @@ use std::fmt::Write as _;
 use chrono::{DateTime, FixedOffset, Utc};
 use clinicscan_model::{
     Assessment, ChecklistForm, ControlResult, ControlStatus, Finding, FormItem, Lang, MissingKind,
-    Outcome, PortState, PrecheckReport, Verification, Wording,
+    Outcome, PrecheckReport, Verification, Wording,
 };
 
 use super::html::esc;
-use super::{fmt_time, status_label, transport_str};
+use super::precheck::port_checks;
+use super::{fmt_time, status_label};
 use crate::strings::S;
 
 /// Everything the checklist reads.
@@ -1003,20 +1004,7 @@ pub fn render_precheck_checklist(
                 let _ = write!(out, "<span class=\"rm\">{}</span>", t(S::ClProfileNone));
             }
             for r in &results {
-                let ports: Vec<String> = r
-                    .ports
-                    .iter()
-                    .map(|p| {
-                        let state = match p.state {
-                            Some(PortState::Open) => t(S::PortOpen),
-                            Some(PortState::Closed) => t(S::PortClosed),
-                            Some(PortState::Filtered) => t(S::PortFiltered),
-                            Some(PortState::OpenFiltered) => t(S::PortOpenFiltered),
-                            None => t(S::PortNotProbed),
-                        };
-                        format!("{}/{} {state}", p.port, transport_str(p.transport))
-                    })
-                    .collect();
+                let ports = port_checks(&r.ports, lang);
                 let _ = write!(
                     out,
                     "<span class=\"rm\">[{}] {} — {}{}</span>",
@@ -1026,7 +1014,7 @@ pub fn render_precheck_checklist(
                     if ports.is_empty() {
                         String::new()
                     } else {
-                        esc(&format!(" ({}: {})", t(S::PrecheckPorts), ports.join(", ")))
+                        esc(&format!(" ({}: {ports})", t(S::PrecheckPorts)))
                     }
                 );
                 if r.outcome == Outcome::Fail {
