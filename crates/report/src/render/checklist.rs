@@ -966,7 +966,7 @@ pub fn render_precheck_checklist(
     for s in &form.sections {
         let _ = write!(
             out,
-            "<h2>{} {}</h2>\n<table class=\"form\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>\n",
+            "<h2>{} {}</h2>\n<table class=\"form\"><colgroup><col style=\"width:19mm\"><col style=\"width:55mm\"><col style=\"width:14mm\"><col><col style=\"width:75mm\"></colgroup><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>\n",
             esc(&s.number),
             esc(s.title.get(lang)),
             t(S::ClNumber),
