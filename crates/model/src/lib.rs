@@ -4,6 +4,8 @@
 //! - [`Assessment`]: what the rules and the site file make of it (findings, control verdicts).
 //! - [`PrecheckReport`]: one host held against a vendor pre-check profile.
 //! - [`ChecklistForm`]: an inspection checklist's items and what answers each.
+//! - [`CarriedFinding`]: an earlier finding a later run could not check again, with the
+//!   reason ([`NotRechecked`]): kept, never counted as resolved.
 //!
 //! The Observation and the Assessment are versioned JSON contracts with checked-in JSON
 //! Schemas under `schemas/`; the pre-check result is plain serde data.
@@ -17,6 +19,7 @@ mod checklist;
 mod facts;
 mod observation;
 mod precheck;
+mod recheck;
 mod schema;
 
 pub use assessment::{
@@ -41,4 +44,5 @@ pub use observation::{
     Transport, Vantage,
 };
 pub use precheck::{ExpectationResult, Outcome, PortCheck, PrecheckReport};
+pub use recheck::{CarriedFinding, NotRechecked};
 pub use schema::{assessment_schema, observation_schema};
