@@ -15,8 +15,8 @@ use std::process::{Command, Output};
 
 mod lab_common;
 use lab_common::{
-    LAB_ZONES, Smtp, assess, assess_with, bin, check, clinic_lab, clinicscan_in, findings,
-    history_diff, repo, rules_and_hosts, run, scan_from, scheduled_scan, vnc_client,
+    LAB_SITE, LAB_ZONES, Smtp, assess, assess_with, bin, check, clinic_lab, clinicscan_in,
+    findings, history_diff, repo, rules_and_hosts, run, scan_from, scheduled_scan, vnc_client,
 };
 
 /// Every TCP SYN that reaches one lab host while it runs (tcpdump inside the host's own
