@@ -431,9 +431,17 @@ fn gl6_so_7_2_access_from_outside() {
             Verdict::NotVerified(MissingKind::Organisational, ""),
             "bad",
         ),
-        // SSH offering passwords (a fact) fails it; with no such fact it is partial: the
-        // rest of two-factor authentication is organisational
-        ("CL-R7-2-10", Verdict::Fail, "bad"),
+        // A VPN portal without client certificates is a guess to confirm (SSH offering
+        // passwords does not say whether a second factor follows, so it is not evidence);
+        // with neither it is organisational.
+        (
+            "CL-R7-2-10",
+            Verdict::NotVerified(
+                MissingKind::Confirm,
+                "remote-portal-no-client-cert|10.77.60.5|tcp/443",
+            ),
+            "bad",
+        ),
         (
             "CL-R7-2-10",
             Verdict::NotVerified(MissingKind::Organisational, ""),
