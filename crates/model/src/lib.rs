@@ -21,7 +21,7 @@ pub use assessment::{
     ASSESSMENT_SCHEMA, ASSESSMENT_SCHEMA_V1, Assessment, CellState, Certainty, Check,
     ControlResult, ControlStatus, Coverage, CoverageCell, DataSource, Evidence, Finding, Lang,
     Missing, MissingKind, ObservationRef, Reached, Severity, SeverityCounts, Subject, Text,
-    ZonePair,
+    VantageState, VantageStatus, ZonePair,
 };
 pub use facts::{
     CertificateFacts, CipherSuite, DicomFacts, FtpFacts, HttpFacts, IkeFacts, IkeVendorId, KeyType,
@@ -30,7 +30,7 @@ pub use facts::{
     TlsVersion, TlsVersionResult, UpnpFacts, VncFacts, VncSecurityType, WeakAlgorithm, WebProduct,
 };
 pub use observation::{
-    Host, HostName, HostReason, HostState, HostStatus, NameSource, Notice, NoticeKind,
+    EgressAttempt, EgressCheck, EgressKind, EgressOutcome, EgressPurpose, Host, HostName, HostReason, HostState, HostStatus, NameSource, Notice, NoticeKind,
     OBSERVATION_SCHEMA, Observation, PortReason, PortState, PortSummary, ProbeError,
     ProbeErrorKind, ScanKind, ScanMeta, ScanOptions, ScanStats, Service, Software, ToolInfo,
     Transport, Vantage,
