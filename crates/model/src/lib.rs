@@ -30,10 +30,10 @@ pub use facts::{
     TlsVersion, TlsVersionResult, UpnpFacts, VncFacts, VncSecurityType, WeakAlgorithm, WebProduct,
 };
 pub use observation::{
-    EgressAttempt, EgressCheck, EgressKind, EgressOutcome, EgressPurpose, Host, HostName, HostReason, HostState, HostStatus, NameSource, Notice, NoticeKind,
-    OBSERVATION_SCHEMA, Observation, PortReason, PortState, PortSummary, ProbeError,
-    ProbeErrorKind, ScanKind, ScanMeta, ScanOptions, ScanStats, Service, Software, ToolInfo,
-    Transport, Vantage,
+    EgressAttempt, EgressCheck, EgressKind, EgressOutcome, EgressPurpose, Host, HostName,
+    HostReason, HostState, HostStatus, NameSource, Notice, NoticeKind, OBSERVATION_SCHEMA,
+    Observation, PortReason, PortState, PortSummary, ProbeError, ProbeErrorKind, ScanKind,
+    ScanMeta, ScanOptions, ScanStats, Service, Software, ToolInfo, Transport, Vantage,
 };
 pub use precheck::{ExpectationResult, Outcome, PortCheck, PrecheckReport};
 pub use schema::{assessment_schema, observation_schema};

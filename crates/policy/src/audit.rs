@@ -39,9 +39,9 @@ pub fn audit_selection(
         if site.zone(&zone).is_none_or(|z| z.public) {
             continue;
         }
-        let newer = newest.get(&zone).is_none_or(|cur| {
-            (obs.scan.started, &obs.scan.id) > (cur.scan.started, &cur.scan.id)
-        });
+        let newer = newest
+            .get(&zone)
+            .is_none_or(|cur| (obs.scan.started, &obs.scan.id) > (cur.scan.started, &cur.scan.id));
         if newer {
             newest.insert(zone, obs);
         }
@@ -59,7 +59,10 @@ pub fn audit_selection(
             max_age_days,
         };
         if let Some(obs) = newest.remove(&zone.name) {
-            let age = now.signed_duration_since(obs.scan.started).num_days().max(0);
+            let age = now
+                .signed_duration_since(obs.scan.started)
+                .num_days()
+                .max(0);
             let age = u32::try_from(age).unwrap_or(u32::MAX);
             status.observation_id = Some(obs.scan.id.clone());
             status.started = Some(obs.scan.started);
@@ -124,11 +127,21 @@ cidrs = ["198.51.100.20"]
         let picked = audit_selection(
             &site(),
             vec![
-                obs("g-old", Some("general"), "10.77.10.10", "2026-12-01T00:00:00Z"),
+                obs(
+                    "g-old",
+                    Some("general"),
+                    "10.77.10.10",
+                    "2026-12-01T00:00:00Z",
+                ),
                 obs("g-new", None, "10.77.10.10", "2026-12-30T00:00:00Z"),
                 obs("q", Some("oqv"), "10.77.30.50", "2026-12-29T00:00:00Z"),
                 // Older than 30 days: stale, left out.
-                obs("guest", Some("guest"), "10.77.50.10", "2026-11-01T00:00:00Z"),
+                obs(
+                    "guest",
+                    Some("guest"),
+                    "10.77.50.10",
+                    "2026-11-01T00:00:00Z",
+                ),
                 // A zone this site does not have, from an address in no zone: the site's
                 // default vantage zone (general), but older than g-new.
                 obs("x", Some("lobby"), "192.0.2.7", "2026-12-15T00:00:00Z"),
@@ -136,7 +149,11 @@ cidrs = ["198.51.100.20"]
             now,
             Some(30),
         );
-        let ids: Vec<&str> = picked.observations.iter().map(|o| o.scan.id.as_str()).collect();
+        let ids: Vec<&str> = picked
+            .observations
+            .iter()
+            .map(|o| o.scan.id.as_str())
+            .collect();
         assert_eq!(ids, ["g-new", "q"]);
         let state = |z: &str| {
             picked
@@ -158,7 +175,12 @@ cidrs = ["198.51.100.20"]
         // Without a maximum age nothing is stale.
         let all = audit_selection(
             &site(),
-            vec![obs("guest", Some("guest"), "10.77.50.10", "2020-01-01T00:00:00Z")],
+            vec![obs(
+                "guest",
+                Some("guest"),
+                "10.77.50.10",
+                "2020-01-01T00:00:00Z",
+            )],
             now,
             None,
         );

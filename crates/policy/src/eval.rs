@@ -312,7 +312,12 @@ impl HostCtx {
     }
 
     /// What the site says about the host an egress attempt went to.
-    fn of_attempt(addr: Option<IpAddr>, obs: &Observation, info: &ObsInfo, site: Option<&Site>) -> HostCtx {
+    fn of_attempt(
+        addr: Option<IpAddr>,
+        obs: &Observation,
+        info: &ObsInfo,
+        site: Option<&Site>,
+    ) -> HostCtx {
         let hz = addr
             .and_then(|a| site.and_then(|s| s.zone_of(a)))
             .map(|z| z.name.clone());
@@ -456,7 +461,9 @@ pub(crate) fn egress_attempts(
             });
             let (outcome, reached, detail) = match svc.map(|s| s.state) {
                 Some(PortState::Open) => (EgressOutcome::Connected, true, "port open in the scan"),
-                Some(PortState::Closed) => (EgressOutcome::Refused, false, "port closed in the scan"),
+                Some(PortState::Closed) => {
+                    (EgressOutcome::Refused, false, "port closed in the scan")
+                }
                 _ => (EgressOutcome::Timeout, false, "no answer to the scan"),
             };
             out.push(EgressAttempt {

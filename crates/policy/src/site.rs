@@ -649,9 +649,14 @@ impl Site {
                     for (i, t) in list.into_iter().enumerate() {
                         let key = format!("closed_network.targets[{i}]");
                         let host = match (t.address, t.name) {
-                            (Some(a), None) => ClosedNetworkHost::Address(a.parse().map_err(|_| {
-                                err(format!("{key}.address"), format!("{a:?} is not an address"))
-                            })?),
+                            (Some(a), None) => {
+                                ClosedNetworkHost::Address(a.parse().map_err(|_| {
+                                    err(
+                                        format!("{key}.address"),
+                                        format!("{a:?} is not an address"),
+                                    )
+                                })?)
+                            }
                             (None, Some(n)) => {
                                 check_dns_name(&n).map_err(|p| err(format!("{key}.name"), p))?;
                                 ClosedNetworkHost::Name(n)

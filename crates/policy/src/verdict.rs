@@ -324,7 +324,13 @@ fn egress_evidence(rule: &Rule, w: &World<'_>) -> (Vec<Check>, Vec<Missing>) {
                 ),
             ),
         };
-        lacks.push(missing(MissingKind::EgressTarget, rule, Some(target), ja, en));
+        lacks.push(missing(
+            MissingKind::EgressTarget,
+            rule,
+            Some(target),
+            ja,
+            en,
+        ));
     }
     (checks, lacks)
 }
