@@ -200,7 +200,7 @@ pub struct DataArg {
     /// Rules, controls catalogue, known-exploited and end-of-life data, as a directory laid
     /// out like the shipped one [default: $CLINICSCAN_DATA, else /usr/share/clinicscan if
     /// installed, else the copy built into clinicscan].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     pub data: Option<PathBuf>,
 }
 

@@ -61,11 +61,18 @@ impl DataTree {
         }
     }
 
-    /// Lays a directory of the same layout over this tree: each `*.toml` file in it
-    /// replaces the file of the same relative path, or is added.
+    /// Lays a directory of the same layout over this tree: each `*.toml` file at its top or
+    /// in one of [`LAYOUT_DIRS`] replaces the file of the same relative path, or is added.
+    /// Anything else in the directory is not data and is left alone.
     pub fn overlay(mut self, dir: &Path) -> Result<DataTree, LoadError> {
         let mut found = Vec::new();
-        walk(dir, dir, &mut found)?;
+        toml_files(dir, "", &mut found)?;
+        for sub in LAYOUT_DIRS {
+            let path = dir.join(sub);
+            if path.is_dir() {
+                toml_files(&path, &format!("{sub}/"), &mut found)?;
+            }
+        }
         if found.is_empty() {
             // Laying nothing over the built-in copy is almost always a wrong path.
             return Err(LoadError::Io {
@@ -121,9 +128,14 @@ impl DataTree {
     }
 }
 
-fn walk(
+/// The subdirectories of the rules layout; a data directory's other directories (a site
+/// file's, a history database's) are not read as data.
+const LAYOUT_DIRS: [&str; 3] = ["controls", "data", "profiles"];
+
+/// The `*.toml` files directly in `dir`, with their path relative to the layout's top.
+fn toml_files(
     dir: &Path,
-    base: &Path,
+    prefix: &str,
     out: &mut Vec<(String, std::path::PathBuf)>,
 ) -> Result<(), LoadError> {
     let entries = std::fs::read_dir(dir).map_err(|e| LoadError::Io {
@@ -132,19 +144,9 @@ fn walk(
     })?;
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.is_dir() {
-            walk(&path, base, out)?;
-        } else if path.extension().is_some_and(|e| e == "toml") {
-            let rel = path
-                .strip_prefix(base)
-                .map(|p| {
-                    p.components()
-                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                        .collect::<Vec<_>>()
-                        .join("/")
-                })
-                .unwrap_or_default();
-            out.push((rel, path));
+        if path.is_file() && path.extension().is_some_and(|e| e == "toml") {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            out.push((format!("{prefix}{name}"), path));
         }
     }
     Ok(())
