@@ -233,9 +233,17 @@ pub fn fail_threshold(arg: SeverityArg) -> Option<Severity> {
     }
 }
 
-/// Whether the assessment has a finding at or above the threshold.
+/// Whether the assessment has a finding at or above the threshold, counting the findings
+/// it could not check again (they are not resolved: a run that could not look at a critical
+/// finding must not exit as clean).
 pub fn has_findings_at(assessment: &Assessment, threshold: Option<Severity>) -> bool {
-    threshold.is_some_and(|t| assessment.findings.iter().any(|f| f.severity >= t))
+    threshold.is_some_and(|t| {
+        assessment
+            .findings
+            .iter()
+            .chain(assessment.not_rechecked.iter().map(|c| &c.finding))
+            .any(|f| f.severity >= t)
+    })
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use clinicscan_model::{Assessment, Lang, Observation};
-use clinicscan_policy::Site;
+use clinicscan_policy::{RuleSet, Site};
 use clinicscan_probe::{HostProfile, ScanConfig, ScanEvent};
 use clinicscan_report::{
     EmailOn, EmailSettings, Outbox, ReportInput, RunLock, ScanDiff, SyslogTarget, compose, deliver,
@@ -80,7 +80,20 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
     }
 
     let observations = vec![observation];
-    let assessment = clinicscan_policy::assess(&observations, site.as_ref(), &rules);
+    let mut assessment = clinicscan_policy::assess(&observations, site.as_ref(), &rules);
+    let store_outbox = db
+        .as_ref()
+        .map(|db| ScanOutbox::new(db.state_dir.join("store-outbox")));
+    if let (Some(db), Some(outbox)) = (&db, &store_outbox) {
+        carry_not_rechecked(
+            db,
+            outbox,
+            &observations,
+            &mut assessment,
+            site.as_ref(),
+            &rules,
+        );
+    }
     common::log_assessment(&assessment);
 
     // History: record (or keep for the next run), then compare with the previous scan of
@@ -88,11 +101,10 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
     let mut diff: Option<ScanDiff> = None;
     let mut seen = None;
     let mut failed = false;
-    if let Some(db) = &db {
-        let outbox = ScanOutbox::new(db.state_dir.join("store-outbox"));
+    if let (Some(db), Some(outbox)) = (&db, &store_outbox) {
         let delivery = record_or_keep(
             &db.location,
-            &outbox,
+            outbox,
             &Retry::default(),
             &observations,
             &assessment,
@@ -181,6 +193,47 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
     }
 
     Ok(common::assessment_exit(&assessment, args.output.fail_on))
+}
+
+/// Carries the findings of the previous scan of this scope that this run could not check
+/// again (policy's `carry_forward`), before the scan is recorded: what the history, the
+/// diff, the report and the email then show as "not re-checked", never as resolved.
+///
+/// The previous scan is looked up after the store has taken what its outbox kept, so a scan
+/// an earlier run could not record still counts as the previous one. When the store cannot
+/// be read nothing is carried, and the run says so even when quiet: a finding this run did
+/// not check could then read as resolved in the next diff.
+fn carry_not_rechecked(
+    db: &Db,
+    outbox: &ScanOutbox,
+    observations: &[Observation],
+    assessment: &mut Assessment,
+    site: Option<&Site>,
+    rules: &RuleSet,
+) {
+    let previous = clinicscan_store::open(&db.location).and_then(|mut store| {
+        outbox.flush(store.as_mut())?;
+        match store.latest_of_scope(observations, assessment)? {
+            Some(id) => store.show(id).map(Some),
+            None => Ok(None),
+        }
+    });
+    match previous {
+        Ok(Some(previous)) => {
+            let carried = clinicscan_policy::carry_forward(
+                &previous.assessment,
+                assessment,
+                observations,
+                site,
+                rules,
+            );
+            clinicscan_policy::apply_not_rechecked(assessment, carried, rules);
+        }
+        Ok(None) => {}
+        Err(e) => eprintln!(
+            "clinicscan: history: the previous scan could not be read ({e}); findings this run could not check again are not carried"
+        ),
+    }
 }
 
 /// Renders the report (or the raw Observation) to a file or stdout.

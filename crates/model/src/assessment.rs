@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::observation::Transport;
+use crate::recheck::CarriedFinding;
 
 /// The schema tag every Assessment carries.
 pub const ASSESSMENT_SCHEMA: &str = "clinicscan/assessment/v2";
@@ -297,6 +298,9 @@ pub enum MissingKind {
     Confirm,
     /// Nothing the control's rules look at was seen.
     NothingSeen,
+    /// A finding of an earlier scan that evidences the control could not be checked again
+    /// this run (see the Assessment's `not_rechecked`).
+    NotRechecked,
     /// The rest of the control is organisational: confirm it on site.
     Organisational,
 }
@@ -508,6 +512,11 @@ pub struct Assessment {
     pub observations: Vec<ObservationRef>,
     /// Findings, most severe first.
     pub findings: Vec<Finding>,
+    /// Findings of the previous scan of the same scope that this run could not check again,
+    /// each with the reason (set by a scheduled run with a history; empty otherwise). They
+    /// are not resolved: only a probe that ran and showed the problem gone resolves one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_rechecked: Vec<CarriedFinding>,
     /// Every control of the catalogue with its verdict.
     pub controls: Vec<ControlResult>,
     /// Counts by severity.

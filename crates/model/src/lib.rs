@@ -3,6 +3,8 @@
 //! - [`Observation`]: what one scan saw on the network (hosts, ports, protocol facts).
 //! - [`Assessment`]: what the rules and the site file make of it (findings, control verdicts).
 //! - [`PrecheckReport`]: one host held against a vendor pre-check profile.
+//! - [`CarriedFinding`]: an earlier finding a later run could not check again, with the
+//!   reason ([`NotRechecked`]): kept, never counted as resolved.
 //!
 //! The Observation and the Assessment are versioned JSON contracts with checked-in JSON
 //! Schemas under `schemas/`; the pre-check result is plain serde data.
@@ -15,6 +17,7 @@ mod assessment;
 mod facts;
 mod observation;
 mod precheck;
+mod recheck;
 mod schema;
 
 pub use assessment::{
@@ -36,4 +39,5 @@ pub use observation::{
     ScanMeta, ScanOptions, ScanStats, Service, Software, ToolInfo, Transport, Vantage,
 };
 pub use precheck::{ExpectationResult, Outcome, PortCheck, PrecheckReport};
+pub use recheck::{CarriedFinding, NotRechecked};
 pub use schema::{assessment_schema, observation_schema};

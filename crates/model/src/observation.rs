@@ -731,6 +731,12 @@ pub enum ProbeErrorKind {
     NoReply,
     /// A local error (socket, resource).
     Local,
+    /// The server refuses this scanner itself, in its own words (`detail`), e.g. TigerVNC's
+    /// "Too many security failures": a blacklist after failed logins (possibly someone
+    /// else's, from the same address or a shared NAT), a tarpit or a per-source limit. The
+    /// service's facts were not established this run; what was known before still stands
+    /// (history: "not re-checked", never "resolved").
+    RefusedByPeer,
 }
 
 #[cfg(test)]

@@ -800,6 +800,7 @@ pub fn assess_with(
             })
             .collect(),
         findings,
+        not_rechecked: Vec::new(),
         controls,
         counts,
         rule_errors,

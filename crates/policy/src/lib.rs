@@ -36,6 +36,9 @@
 //! - A site audit combines the newest Observation from each vantage zone
 //!   ([`audit_selection`]) and says which zones were never scanned or are too old.
 //! - [`precheck`] holds one host against a vendor profile ([`Profile`]).
+//! - [`carry_forward`] decides which findings of the previous scan this run could check
+//!   again: the others are carried as "not re-checked" with the reason, never resolved;
+//!   [`apply_not_rechecked`] puts them into the Assessment and its control verdicts.
 //!
 //! # Wiring (for the CLI)
 //!
@@ -44,6 +47,7 @@
 //! | `clinicscan assess scan.json… [--site S] [--rules DIR] [--data DIR]` | [`Site::from_file`], [`RuleSet::load_with_data`] then [`RuleSet::with_user_dir`], [`assess`] (or [`assess_with`] to choose editions / pin the time) |
 //! | `clinicscan assess --nmap-xml scan.xml` | `clinicscan_import::import_nmap_xml` then as above |
 //! | `clinicscan scan …` then assessment | the engine gets [`Site::scan_plan`]; the Observation records [`Site::vantage_zone_of`]; then [`assess`] |
+//! | `clinicscan scan --db …` (a history) | after [`assess`]: the previous scan of the same scope from the store, [`carry_forward`], [`apply_not_rechecked`], then record |
 //! | `clinicscan report --site S` | the history's scans of the site, [`audit_selection`], [`assess`], the statuses into `Assessment::vantages` |
 //! | `clinicscan precheck --profile NAME HOST` | [`Profile::all_in`] of the data tree (or [`Profile::from_file`]), [`Profile::ports`] into the scan, [`precheck`]; the report crate renders the [`PrecheckReport`] |
 //! | `clinicscan rules check DIR…` | [`RuleSet::load_with_data`], [`RuleSet::with_user_dir`], [`Profile::check_controls`] |
@@ -63,6 +67,7 @@ mod error;
 mod eval;
 mod paths;
 mod precheck;
+mod recheck;
 mod rules;
 mod shipped;
 mod site;
@@ -79,6 +84,7 @@ pub use data::{
 pub use error::{LoadError, Position, SiteError};
 pub use eval::{AssessOptions, assess, assess_with};
 pub use precheck::{Expectation, ExpectationResult, Outcome, PrecheckReport, Profile, precheck};
+pub use recheck::{apply_not_rechecked, carry_forward};
 pub use rules::{Checks, Rule, RuleSet, Scope, SiteNeed};
 pub use site::{
     Asset, CLOSED_NETWORK_NAMES, ClosedNetwork, ClosedNetworkHost, ClosedNetworkTarget,

@@ -561,6 +561,22 @@ fn changes_panel(o: &mut String, changes: &Changes<'_>, lang: Lang) {
                 }
             }
             (ChangeItems::Findings(_), _) => {}
+            (ChangeItems::NotRechecked(rows), _) => {
+                for c in rows {
+                    let _ = write!(
+                        items,
+                        "<li>? {label}: {} {} <span class=\"mono\">{}</span> — {} <span class=\"muted\">({})</span></li>",
+                        badge(&c.row),
+                        esc(c.row.title),
+                        esc(&c.row.target),
+                        esc(&c.reason),
+                        esc(&c.confirmed(lang))
+                    );
+                }
+                if !rows.is_empty() {
+                    let _ = write!(items, "<li class=\"muted\">{}</li>", t(S::NotRecheckedNote));
+                }
+            }
             (ChangeItems::Hosts(hosts), _) => {
                 for h in *hosts {
                     let _ = write!(

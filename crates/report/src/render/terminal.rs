@@ -132,6 +132,21 @@ pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
             };
             match &section.items {
                 ChangeItems::Findings(_) => {}
+                // Not among the findings below: listed here, with why they were not checked.
+                ChangeItems::NotRechecked(rows) => {
+                    for c in rows {
+                        let _ = writeln!(
+                            out,
+                            "  ? {} [{}] {} {}: {} ({})",
+                            section.label,
+                            c.row.severity,
+                            c.row.target,
+                            clean(c.row.title),
+                            clean(&c.reason),
+                            c.confirmed(lang)
+                        );
+                    }
+                }
                 ChangeItems::Hosts(hosts) => {
                     for h in *hosts {
                         let _ = writeln!(out, "  {sign} {} {h}", section.label);
