@@ -9,13 +9,14 @@
 //! `clinicscan_testlab` for when it does not run (under CI that is a failure).
 //! Traffic stays inside namespaces the lab script creates; nothing leaves the machine.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod lab_common;
 use lab_common::{
-    LAB_ZONES, Smtp, assess, assess_with, bin, check, clinic_lab, clinicscan_in, findings,
-    history_diff, repo, rules_and_hosts, run, scan_from, scheduled_scan, vnc_client,
+    LAB_SITE, LAB_ZONES, Smtp, assess, assess_with, bin, check, clinic_lab, clinicscan_in,
+    findings, history_diff, repo, rules_and_hosts, run, scan_from, scheduled_scan, vnc_client,
 };
 
 /// Every TCP SYN that reaches one lab host while it runs (tcpdump inside the host's own
@@ -173,6 +174,64 @@ fn check_every_verdict_has_its_evidence(a: &serde_json::Value) {
     eprintln!("lab: {passes} controls pass, each with its evidence listed");
 }
 
+/// The R7 checklist of the same assessment, item by item, against the lab's truth
+/// (`[checklist]` in tests/lab/ground-truth.toml); the workbook is written too.
+fn check_checklist(obs: &[&Path]) {
+    let truth: toml::Table = toml::from_str(
+        &std::fs::read_to_string(repo().join("tests/lab/ground-truth.toml")).expect("truth"),
+    )
+    .expect("truth TOML");
+    let expected = truth["checklist"].as_table().expect("[checklist]");
+    let mut cmd = Command::new(bin());
+    cmd.args([
+        "assess",
+        "--site",
+        LAB_SITE,
+        "-f",
+        "checklist",
+        "--fail-on",
+        "never",
+    ])
+    .args(obs)
+    .current_dir(repo());
+    let o = run(&mut cmd);
+    check("clinicscan assess -f checklist", &o);
+    let html = String::from_utf8_lossy(&o.stdout);
+    let mut got = BTreeMap::new();
+    for row in html.split("<tr data-number=").skip(1) {
+        let attr = |name: &str| {
+            row.split(&format!("{name}=\""))
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+        };
+        let answer = match attr("data-answer") {
+            Some("Yes") => "yes",
+            Some("No") => "no",
+            Some("To confirm") => "to-confirm",
+            Some("") => "blank",
+            other => panic!("unexpected answer {other:?}"),
+        };
+        got.insert(attr("data-control").unwrap_or_default().to_string(), answer);
+    }
+    let want: BTreeMap<String, &str> = expected
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().expect("an answer")))
+        .collect();
+    assert_eq!(got, want, "the lab's checklist answers");
+    let xlsx = obs[0].with_extension("xlsx");
+    let mut cmd = Command::new(bin());
+    cmd.args(["assess", "--site", LAB_SITE, "--fail-on", "never", "-o"])
+        .arg(&xlsx)
+        .args(obs)
+        .current_dir(repo());
+    check("clinicscan assess -o checklist.xlsx", &run(&mut cmd));
+    assert!(std::fs::read(&xlsx).expect("workbook").starts_with(b"PK"));
+    eprintln!(
+        "lab: checklist answers match the truth for {} items",
+        want.len()
+    );
+}
+
 fn status_of<'a>(a: &'a serde_json::Value, id: &str) -> &'a str {
     a["controls"]
         .as_array()
@@ -291,6 +350,7 @@ fn clinic_lab_end_to_end() {
     assert_eq!(cell("guest", "general"), "violation");
     assert_eq!(cell("guest", "oqv"), "probed-clean");
     assert_eq!(cell("clinical", "oqv"), "not-probed");
+    check_checklist(&[&general, &guest]);
 
     // 3a. The small clinic whose オン資 terminal sits on the staff LAN: the same scan, with a
     //     site file declaring the reception PC (10.77.10.20) the terminal. Sharing the LAN

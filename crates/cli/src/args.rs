@@ -123,6 +123,13 @@ pub enum Format {
     /// SIEM events, one JSON object a line: one per finding and per control result, with
     /// Elastic Common Schema field names.
     Jsonl,
+    /// The inspection checklist (チェックリスト) of the assessment's edition, pre-filled from
+    /// its verdicts, as one printable HTML file (A4, one page per section, with the
+    /// evidence appendix). `precheck -f checklist`: the vendor's form with the evidence.
+    Checklist,
+    /// The same checklist as an Excel workbook (.xlsx): the form's sheet and the evidence
+    /// sheet. Binary: give -o FILE.xlsx.
+    ChecklistXlsx,
 }
 
 /// Severity threshold.
@@ -360,6 +367,11 @@ pub struct AssessArgs {
     /// Import an nmap XML result (nmap -oX) instead of, or besides, observations.
     #[arg(long, value_name = "FILE")]
     pub nmap_xml: Vec<PathBuf>,
+
+    /// The previous scan's Assessment (its JSON report): its answers and date fill the
+    /// checklist's first round (-f checklist, checklist-xlsx).
+    #[arg(long, value_name = "ASSESSMENT")]
+    pub previous: Option<PathBuf>,
 
     #[command(flatten)]
     pub policy: PolicyArgs,

@@ -4,12 +4,12 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use clinicscan_model::{Assessment, Lang, Observation};
-use clinicscan_policy::{RuleSet, Site};
+use clinicscan_model::{Assessment, Audience, Lang, Observation};
+use clinicscan_policy::{Catalogue, RuleSet, Site};
 use clinicscan_probe::{HostProfile, ScanConfig, ScanEvent};
 use clinicscan_report::{
-    EmailOn, EmailSettings, Outbox, ReportInput, RunLock, ScanDiff, SyslogTarget, compose, deliver,
-    should_email,
+    ChecklistInput, EmailOn, EmailSettings, Outbox, ReportInput, RunLock, ScanDiff, SyslogTarget,
+    compose, deliver, should_email,
 };
 use clinicscan_store::{Delivery, Retry, ScanOutbox, record_or_keep};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -98,7 +98,10 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
 
     // History: record (or keep for the next run), then compare with the previous scan of
     // the same scope.
+    let format = common::format(args.output.format, args.output.output.as_deref());
     let mut diff: Option<ScanDiff> = None;
+    // The checklist's first round: the previous scan of the same scope.
+    let mut previous: Option<Assessment> = None;
     let mut seen = None;
     let mut failed = false;
     if let (Some(db), Some(outbox)) = (&db, &store_outbox) {
@@ -123,6 +126,9 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
                 }
                 if let Some(prev) = store.latest_before(recorded.id)? {
                     diff = Some(history::diff(store.as_mut(), prev, recorded.id)?);
+                    if matches!(format, Format::Checklist | Format::ChecklistXlsx) {
+                        previous = Some(store.show(prev)?.assessment);
+                    }
                 }
                 let site = if store.is_shared() {
                     assessment.site_id.as_deref()
@@ -151,10 +157,19 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
         seen: seen.as_ref(),
         lang: g.lang,
     };
-    let format = common::format(args.output.format, args.output.output.as_deref());
     // Quiet runs print nothing to the terminal; a file named with -o is still written.
     if !g.quiet || args.output.output.is_some() {
-        emit(format, g.color, &input, args.output.output.as_deref())?;
+        let checklist = ChecklistSource {
+            catalogue: rules.catalogue(),
+            previous: previous.as_ref(),
+        };
+        emit(
+            format,
+            g.color,
+            &input,
+            args.output.output.as_deref(),
+            checklist,
+        )?;
     }
 
     if let Some(settings) = &email {
@@ -193,6 +208,14 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
     }
 
     Ok(common::assessment_exit(&assessment, args.output.fail_on))
+}
+
+/// What the checklist formats read besides the report's input: the catalogue whose form
+/// they fill, and the previous scan's assessment for the first round.
+#[derive(Clone, Copy)]
+pub struct ChecklistSource<'a> {
+    pub catalogue: &'a Catalogue,
+    pub previous: Option<&'a Assessment>,
 }
 
 /// Carries the findings of the previous scan of this scope that this run could not check
@@ -242,9 +265,28 @@ pub fn emit(
     color: bool,
     input: &ReportInput<'_>,
     out: Option<&Path>,
+    checklist: ChecklistSource<'_>,
 ) -> Result<()> {
     if format == Format::Jsonl {
         return common::write_output(out, &clinicscan_report::render_jsonl(input));
+    }
+    if matches!(format, Format::Checklist | Format::ChecklistXlsx) {
+        let form = common::checklist_form(
+            checklist.catalogue,
+            input.assessment,
+            Audience::MedicalInstitution,
+        )?;
+        let cl = ChecklistInput {
+            form,
+            assessment: input.assessment,
+            previous: checklist.previous,
+            lang: input.lang,
+        };
+        return if format == Format::Checklist {
+            common::write_output(out, &clinicscan_report::render_checklist(&cl))
+        } else {
+            common::write_output_bytes(out, &clinicscan_report::render_checklist_xlsx(&cl)?)
+        };
     }
     let text = match common::report_format(format, color && out.is_none()) {
         Some(f) => clinicscan_report::render(f, input)?,

@@ -62,7 +62,17 @@ pub fn run(g: &Globals, args: SiteReportArgs) -> Result<u8> {
         lang: g.lang,
     };
     let format = common::format(args.output.format, args.output.output.as_deref());
-    emit(format, g.color, &input, args.output.output.as_deref())?;
+    let checklist = crate::scan::ChecklistSource {
+        catalogue: rules.catalogue(),
+        previous: None,
+    };
+    emit(
+        format,
+        g.color,
+        &input,
+        args.output.output.as_deref(),
+        checklist,
+    )?;
     Ok(common::assessment_exit(&assessment, args.output.fail_on))
 }
 

@@ -3,6 +3,7 @@
 //! - [`Observation`]: what one scan saw on the network (hosts, ports, protocol facts).
 //! - [`Assessment`]: what the rules and the site file make of it (findings, control verdicts).
 //! - [`PrecheckReport`]: one host held against a vendor pre-check profile.
+//! - [`ChecklistForm`]: an inspection checklist's items and what answers each.
 //! - [`CarriedFinding`]: an earlier finding a later run could not check again, with the
 //!   reason ([`NotRechecked`]): kept, never counted as resolved.
 //!
@@ -14,6 +15,7 @@
 #![deny(missing_docs)]
 
 mod assessment;
+mod checklist;
 mod facts;
 mod observation;
 mod precheck;
@@ -25,6 +27,9 @@ pub use assessment::{
     ControlResult, ControlStatus, Coverage, CoverageCell, DataSource, Evidence, Finding, Lang,
     Missing, MissingKind, ObservationRef, Reached, Severity, SeverityCounts, Subject, Text,
     VantageState, VantageStatus, ZonePair,
+};
+pub use checklist::{
+    Answerer, Audience, ChecklistForm, FormColumns, FormItem, FormSection, Verification, Wording,
 };
 pub use facts::{
     CertificateFacts, CipherSuite, DicomFacts, FtpFacts, HttpFacts, IkeFacts, IkeVendorId, KeyType,
