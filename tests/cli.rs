@@ -984,6 +984,128 @@ fn history_of_schema_v1_assessments_still_reads() {
     drop(listener);
 }
 
+/// A site audit: one scan recorded from the general zone; `report` assesses it and names
+/// the zones never scanned. A public address the site does not declare is refused before
+/// any packet, and the site's own public address is named in the refusal's hint.
+#[test]
+fn site_report_names_the_vantage_zones_never_scanned() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = dir.path().join("site.toml");
+    std::fs::write(
+        &site,
+        r#"
+[site]
+name = "audit"
+
+[zones.general]
+cidrs = ["127.0.0.0/8"]
+
+[zones.oqv]
+cidrs = ["10.99.30.0/24"]
+
+[zones.guest]
+cidrs = ["10.99.50.0/24"]
+
+[zones.outside]
+kind = "internet"
+
+[zones.wan]
+kind = "edge"
+public = true
+cidrs = ["198.51.100.20"]
+"#,
+    )
+    .expect("write site");
+    let db = dir.path().join("history.sqlite");
+    let (site_s, db_s) = (site.to_str().expect("utf-8"), db.to_str().expect("utf-8"));
+    let port = closed_port().to_string();
+    let o = clinicscan(&[
+        "--lang",
+        "en",
+        "scan",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "--no-probes",
+        "--site",
+        site_s,
+        "--vantage-zone",
+        "general",
+        "--db",
+        db_s,
+        "--fail-on",
+        "never",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let o = clinicscan(&[
+        "--lang",
+        "en",
+        "report",
+        "--site",
+        site_s,
+        "--db",
+        db_s,
+        "--max-age",
+        "30d",
+        "--fail-on",
+        "never",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let a: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_valid(&validator("assessment.v2.json"), &a);
+    let state = |zone: &str| {
+        a["vantages"]
+            .as_array()
+            .expect("vantages")
+            .iter()
+            .find(|v| v["zone"] == zone)
+            .map(|v| v["state"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(state("general").as_deref(), Some("current"));
+    assert_eq!(state("oqv").as_deref(), Some("never-scanned"));
+    assert_eq!(state("guest").as_deref(), Some("never-scanned"));
+    assert_eq!(state("outside").as_deref(), Some("never-scanned"));
+    assert_eq!(
+        state("wan"),
+        None,
+        "the clinic's public address is no vantage"
+    );
+    assert_eq!(a["observations"].as_array().map(Vec::len), Some(1));
+
+    let o = clinicscan(&[
+        "--lang",
+        "en",
+        "report",
+        "--site",
+        site_s,
+        "--db",
+        db_s,
+        "--fail-on",
+        "never",
+        "-f",
+        "markdown",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("| oqv | oqv | never scanned (a scan from this zone is needed) |"),
+        "{text}"
+    );
+
+    // Another public address, not the clinic's: refused before any packet.
+    let o = clinicscan(&["scan", "198.51.100.21", "--site", site_s, "--no-history"]);
+    assert_ne!(o.status.code(), Some(0));
+    let err = stderr(&o);
+    assert!(
+        err.contains("198.51.100.21") && err.contains("allow"),
+        "{err}"
+    );
+}
+
 /// The inspection checklist from `assess`: the HTML form answers each item from the
 /// controls' verdicts, `-o FILE.xlsx` writes the workbook, `--previous` fills the first
 /// round with the earlier scan's answers and date; `precheck -f checklist` gives the

@@ -57,6 +57,10 @@ pub enum Command {
     Precheck(PrecheckArgs),
     /// Past scans in the history database: list, show, diff.
     History(HistoryArgs),
+    /// A site audit from every vantage zone: the newest scan from each zone of the site
+    /// file, assessed together (one zone × zone matrix), naming the zones never scanned or
+    /// scanned too long ago.
+    Report(SiteReportArgs),
     /// Export the asset inventory (台帳) of every host seen, as CSV for Excel.
     Inventory(InventoryArgs),
     /// Every site of a shared history at a glance: newest posture, stale sites, shared
@@ -474,6 +478,24 @@ pub struct InventoryArgs {
     /// Write the CSV here (UTF-8 with BOM, CRLF) instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// `clinicscan report`.
+#[derive(Debug, Args)]
+pub struct SiteReportArgs {
+    #[command(flatten)]
+    pub db: HistoryDbArgs,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    /// Leave out a zone's newest scan when it is older than this (30d, 4w, or days) and
+    /// report the zone as stale.
+    #[arg(long, value_name = "AGE")]
+    pub max_age: Option<String>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// `clinicscan fleet`.

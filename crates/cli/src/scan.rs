@@ -341,12 +341,27 @@ pub fn scan_config(
         }
     }
     if let Some(site) = site {
-        let plan = site.scan_plan();
         let strings = |nets: &[_]| {
             nets.iter()
                 .map(ToString::to_string)
                 .collect::<Vec<String>>()
         };
+        // The zone decides the default targets and the egress attempts: the declared one,
+        // else the zone of the scanner's own address toward the targets.
+        let from = match &config.zone {
+            Some(z) => Some(z.clone()),
+            None => {
+                let toward = if config.targets.is_empty() {
+                    strings(&site.scan_plan(None).targets)
+                } else {
+                    config.targets.clone()
+                };
+                site.vantage_zone_of(&clinicscan_probe::vantage_toward(&toward))
+            }
+        };
+        let plan = site.scan_plan(from.as_deref());
+        config.public = strings(&plan.public);
+        config.egress = plan.egress.clone();
         // A site file without targets on the command line: scan every zone it names.
         if config.targets.is_empty() && config.target_files.is_empty() {
             config.targets = strings(&plan.targets);

@@ -26,7 +26,7 @@ pub use assessment::{
     ASSESSMENT_SCHEMA, ASSESSMENT_SCHEMA_V1, Assessment, CellState, Certainty, Check,
     ControlResult, ControlStatus, Coverage, CoverageCell, DataSource, Evidence, Finding, Lang,
     Missing, MissingKind, ObservationRef, Reached, Severity, SeverityCounts, Subject, Text,
-    ZonePair,
+    VantageState, VantageStatus, ZonePair,
 };
 pub use checklist::{
     Answerer, Audience, ChecklistForm, FormColumns, FormItem, FormSection, Verification, Wording,
@@ -38,10 +38,10 @@ pub use facts::{
     TlsVersion, TlsVersionResult, UpnpFacts, VncFacts, VncSecurityType, WeakAlgorithm, WebProduct,
 };
 pub use observation::{
-    Host, HostName, HostReason, HostState, HostStatus, NameSource, Notice, NoticeKind,
-    OBSERVATION_SCHEMA, Observation, PortReason, PortState, PortSummary, ProbeError,
-    ProbeErrorKind, ScanKind, ScanMeta, ScanOptions, ScanStats, Service, Software, ToolInfo,
-    Transport, Vantage,
+    EgressAttempt, EgressCheck, EgressKind, EgressOutcome, EgressPurpose, Host, HostName,
+    HostReason, HostState, HostStatus, NameSource, Notice, NoticeKind, OBSERVATION_SCHEMA,
+    Observation, PortReason, PortState, PortSummary, ProbeError, ProbeErrorKind, ScanKind,
+    ScanMeta, ScanOptions, ScanStats, Service, Software, ToolInfo, Transport, Vantage,
 };
 pub use precheck::{ExpectationResult, Outcome, PortCheck, PrecheckReport};
 pub use recheck::{CarriedFinding, NotRechecked};

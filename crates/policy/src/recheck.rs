@@ -173,6 +173,18 @@ fn recheck(
             zone: z.to_string(),
         });
     }
+    if rule.scope == Scope::Egress {
+        // An egress finding is checked again by a new attempt to the same target that
+        // told whether it got out.
+        let again = from_zone.iter().any(|obs| {
+            let kind = vantage_zone(obs, site)
+                .and_then(|z| site.and_then(|s| s.zone(&z)).map(|z| z.kind.as_str()));
+            crate::eval::egress_attempts(obs, kind, site)
+                .iter()
+                .any(|a| a.reached.is_some() && crate::eval::attempt_host(a) == Some(finding.host))
+        });
+        return (!again).then_some(NotRechecked::HostNotSeen);
+    }
     let needs = Needs::of(rule);
     let mut best: Option<NotRechecked> = None;
     for obs in from_zone {
@@ -185,7 +197,7 @@ fn recheck(
             seen = true;
             let reason = match rule.scope {
                 Scope::Host => needs.missing(host, None),
-                Scope::Service => service_reason(rule, &needs, host, finding),
+                Scope::Service | Scope::Egress => service_reason(rule, &needs, host, finding),
             };
             match reason {
                 None => return None,

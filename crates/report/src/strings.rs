@@ -100,6 +100,16 @@ strings! {
     CellAllowed => "許可された通信のみ", "allowed by the site";
     CellViolation => "違反", "violation";
     CellNotProbed => "未走査", "not probed";
+    Vantages => "スキャン元ゾーン(サイト監査)", "Vantage zones (site audit)";
+    VantageZoneHead => "ゾーン", "Zone";
+    VantageKind => "種別", "Kind";
+    VantageStateHead => "状態", "State";
+    VantageScan => "使用したスキャン", "Scan used";
+    VantageCurrent => "スキャン済み", "scanned";
+    VantageStale => "古すぎるため除外", "too old, left out";
+    VantageNever => "未スキャン", "never scanned";
+    VantageNeverExpected => "未スキャン(このゾーンからのスキャンが必要です)", "never scanned (a scan from this zone is needed)";
+    VantageDays => "日前", "days ago";
     DataUsed => "使用したデータ(確認日)", "Data used (reviewed on)";
     RecordRuleError => "ルールエラー", "Rule error";
     RecordData => "データ", "Data";

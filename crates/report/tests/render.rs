@@ -625,3 +625,69 @@ fn precheck_snapshots_in_both_languages() {
         }
     }
 }
+
+/// A site audit names every vantage zone with its state, in every format and both
+/// languages: the zones scanned, the one too old, the one never scanned that the site
+/// expects.
+#[test]
+fn a_site_audit_names_its_vantage_zones_everywhere() {
+    use clinicscan_model::{VantageState, VantageStatus};
+    let mut c = verdicts();
+    let zone = |name: &str, kind: &str, state, id: Option<&str>, age| VantageStatus {
+        zone: name.into(),
+        kind: kind.into(),
+        state,
+        expected: true,
+        observation_id: id.map(str::to_string),
+        started: id.map(|_| t("2026-12-01T01:00:00Z")),
+        age_days: age,
+        max_age_days: Some(30),
+    };
+    c.scan.assessment.vantages = vec![
+        zone(
+            "general",
+            "general",
+            VantageState::Current,
+            Some("scan-general-1"),
+            Some(2),
+        ),
+        zone(
+            "guest",
+            "guest",
+            VantageState::Stale,
+            Some("scan-guest-0"),
+            Some(45),
+        ),
+        zone(
+            "outside",
+            "internet",
+            VantageState::NeverScanned,
+            None,
+            None,
+        ),
+    ];
+    for lang in [Lang::Ja, Lang::En] {
+        let never = match lang {
+            Lang::Ja => "未スキャン",
+            Lang::En => "never scanned",
+        };
+        let stale = match lang {
+            Lang::Ja => "古すぎるため除外",
+            Lang::En => "too old, left out",
+        };
+        for (format, ext) in [
+            (Format::Terminal { color: false }, "txt"),
+            (Format::Html, "html"),
+            (Format::Markdown, "md"),
+        ] {
+            let out = render(format, &input(&c, lang)).expect("renders");
+            for needle in ["scan-general-1", "scan-guest-0", "outside", never, stale] {
+                assert!(out.contains(needle), "{ext} {lang:?}: {needle} missing");
+            }
+        }
+        let json = render(Format::Json, &input(&c, lang)).expect("renders");
+        let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+        assert_eq!(v["vantages"][2]["state"], "never-scanned");
+        assert_eq!(v["vantages"][1]["state"], "stale");
+    }
+}

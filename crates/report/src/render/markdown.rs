@@ -225,6 +225,29 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
     }
     o.push('\n');
 
+    if !v.vantages.is_empty() {
+        let _ = writeln!(
+            o,
+            "## {}\n\n| {} | {} | {} | {} |\n|---|---|---|---|",
+            t(S::Vantages),
+            t(S::VantageZoneHead),
+            t(S::VantageKind),
+            t(S::VantageStateHead),
+            t(S::VantageScan)
+        );
+        for l in &v.vantages {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} |",
+                md(l.zone),
+                md(l.kind),
+                md(l.label),
+                md(&l.scan)
+            );
+        }
+        o.push('\n');
+    }
+
     if let Some(m) = &v.matrix {
         let _ = writeln!(o, "## {}\n", t(S::Coverage));
         let mut head = String::from("| |");

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use clinicscan_model::{
     Assessment, CarriedFinding, CellState, Certainty, Check, ControlResult, ControlStatus, Finding,
-    HostState, Lang, NotRechecked, Notice, PortState, Service, Severity,
+    HostState, Lang, NotRechecked, Notice, PortState, Service, Severity, VantageState,
 };
 
 use super::{HostSeen, ReportInput, sev_label, status_label, transport_str};
@@ -40,6 +40,8 @@ pub(crate) struct View<'a> {
     pub changes: Option<Changes<'a>>,
     /// The zone × zone matrix, when the assessment has one (a site file with zones).
     pub matrix: Option<Matrix<'a>>,
+    /// A site audit's vantage zones, each with its status; empty for one scan.
+    pub vantages: Vec<VantageLine<'a>>,
     /// The data tables used: "kev 2026-12-06 (rules/data/kev.toml)".
     pub data: Vec<String>,
 }
@@ -313,6 +315,7 @@ impl<'a> View<'a> {
                 .collect(),
             changes: input.diff.map(|d| Changes::of(d, lang)),
             matrix: matrix(a, lang),
+            vantages: vantage_lines(a, lang),
             data: a
                 .data
                 .iter()
@@ -622,6 +625,55 @@ pub(crate) fn check_line(ch: &Check, lang: Lang) -> String {
             ch.rule_id
         ),
     }
+}
+
+/// One vantage zone of a site audit, with its status in words.
+pub(crate) struct VantageLine<'a> {
+    /// The zone.
+    pub zone: &'a str,
+    /// Its kind.
+    pub kind: &'a str,
+    /// Its state.
+    pub state: VantageState,
+    /// Whether the site expects a scan from it.
+    pub expected: bool,
+    /// The state in words.
+    pub label: &'static str,
+    /// The scan used (or left out): "scan-id, 2026-12-01 (3 days ago)"; empty when none.
+    pub scan: String,
+}
+
+fn vantage_lines(a: &Assessment, lang: Lang) -> Vec<VantageLine<'_>> {
+    a.vantages
+        .iter()
+        .map(|v| {
+            let label = match (v.state, v.expected) {
+                (VantageState::Current, _) => S::VantageCurrent,
+                (VantageState::Stale, _) => S::VantageStale,
+                (VantageState::NeverScanned, true) => S::VantageNeverExpected,
+                (VantageState::NeverScanned, false) => S::VantageNever,
+            };
+            let scan = match (&v.observation_id, v.started) {
+                (Some(id), Some(at)) => format!(
+                    "{id}, {}{}",
+                    at.format("%Y-%m-%d %H:%M UTC"),
+                    v.age_days
+                        .map(|d| format!(" ({d} {})", S::VantageDays.get(lang)))
+                        .unwrap_or_default()
+                ),
+                (Some(id), None) => id.clone(),
+                _ => String::new(),
+            };
+            VantageLine {
+                zone: &v.zone,
+                kind: &v.kind,
+                state: v.state,
+                expected: v.expected,
+                label: label.get(lang),
+                scan,
+            }
+        })
+        .collect()
 }
 
 /// The matrix of the assessment's coverage, with a symbol and a label per cell.
