@@ -3,7 +3,8 @@
 //! report's sections — and, for the hostile fixture, no element the network tried to inject.
 //!
 //! Needs /usr/bin/chromium (scripts/install-deps). Set CLINICSCAN_SKIP_BROWSER=1 to skip on
-//! a machine without it.
+//! a machine without it; under CI the variable is refused, so a browser test never passes by
+//! skipping there.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -20,6 +21,20 @@ fn chromium() -> Option<PathBuf> {
         .iter()
         .map(PathBuf::from)
         .find(|p| p.exists())
+}
+
+/// The browser to test with, or `None` (said on stderr) when the user asked to skip the
+/// browser tests; under CI asking to skip fails the test.
+fn browser_or_skip() -> Option<PathBuf> {
+    if std::env::var_os("CLINICSCAN_SKIP_BROWSER").is_some() {
+        assert!(
+            !clinicscan_testlab::under_ci(),
+            "CLINICSCAN_SKIP_BROWSER is set under CI: the browser tests must run there"
+        );
+        eprintln!("skipped: CLINICSCAN_SKIP_BROWSER is set");
+        return None;
+    }
+    Some(chromium().expect("chromium not installed: run scripts/install-deps"))
 }
 
 /// Headless Chromium with its own profile and nothing that reaches out of the machine.
@@ -77,11 +92,9 @@ fn load_in_browser(browser: &Path, page: &Path, profile: &Path) -> (String, Vec<
 
 #[test]
 fn html_report_loads_in_chromium_without_console_messages() {
-    if std::env::var_os("CLINICSCAN_SKIP_BROWSER").is_some() {
-        eprintln!("skipped: CLINICSCAN_SKIP_BROWSER is set");
+    let Some(browser) = browser_or_skip() else {
         return;
-    }
-    let browser = chromium().expect("chromium not installed: run scripts/install-deps");
+    };
     let dir = tempfile::tempdir().unwrap();
 
     let (_, now, diff) = clinic_week();
@@ -198,11 +211,9 @@ print(out)
 /// screenshot: its violation cells are painted).
 #[test]
 fn html_report_shows_evidence_and_the_matrix() {
-    if std::env::var_os("CLINICSCAN_SKIP_BROWSER").is_some() {
-        eprintln!("skipped: CLINICSCAN_SKIP_BROWSER is set");
+    let Some(browser) = browser_or_skip() else {
         return;
-    }
-    let browser = chromium().expect("chromium not installed: run scripts/install-deps");
+    };
     let dir = tempfile::tempdir().unwrap();
     let scan = Fixture {
         assessment: load("assessment-verdicts.json"),
@@ -280,11 +291,9 @@ fn html_report_shows_evidence_and_the_matrix() {
 /// evidence appendix. Pages are read back with poppler's pdfinfo and pdftotext.
 #[test]
 fn checklist_prints_one_a4_page_per_section() {
-    if std::env::var_os("CLINICSCAN_SKIP_BROWSER").is_some() {
-        eprintln!("skipped: CLINICSCAN_SKIP_BROWSER is set");
+    let Some(browser) = browser_or_skip() else {
         return;
-    }
-    let browser = chromium().expect("chromium not installed: run scripts/install-deps");
+    };
     let form = clinicscan_policy::Catalogue::shipped()
         .expect("shipped catalogue")
         .form_for(
