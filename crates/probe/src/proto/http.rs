@@ -7,7 +7,9 @@
 //! mostly have self-signed certificates; the TLS audit reports on them separately). A server
 //! that speaks only TLS < 1.2, which rustls refuses, yields a `ProbeError` saying so.
 
-use clinicscan_model::{HttpFacts, ProbeError, ProbeErrorKind, Service, Software, WebProduct};
+use clinicscan_model::{
+    HttpFacts, ProbeError, ProbeErrorKind, Service, Software, TlsVersion, WebProduct,
+};
 use clinicscan_wire::http::{
     self as wire, Response, SIGNATURES, Target, parse_response, resolve_location, response_complete,
 };
@@ -148,6 +150,23 @@ async fn get(
     })
 }
 
+/// The pause before the one more try of [`shut_out_after_tls_audit`].
+const READMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The HTTPS handshake was closed without an answer by a server whose TLS audit has just
+/// completed TLS 1.2/1.3 handshakes: a server that counts connections per source may have
+/// shut the scanner out for a moment (see the `tls` module), so the page is worth one more
+/// try after [`READMIT_WAIT`], if the deadline allows.
+fn shut_out_after_tls_audit(ctx: &ProbeContext, e: &ProbeError, service: &Service) -> bool {
+    e.kind == ProbeErrorKind::ConnectionClosed
+        && service.facts.tls.as_ref().is_some_and(|t| {
+            t.accepted_versions
+                .iter()
+                .any(|v| matches!(v, TlsVersion::Tls12 | TlsVersion::Tls13))
+        })
+        && tokio::time::Instant::now() + READMIT_WAIT < ctx.deadline
+}
+
 /// Fills `service.facts.http` from a real GET (`tls`: over HTTPS).
 pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service, tls: bool) {
     let scheme = if tls { "https" } else { "http" };
@@ -164,6 +183,16 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service, tls: bool) 
     let mut budget = ctx.max_bytes;
     let first = match get(ctx, &target, &mut budget).await {
         Ok(r) => r,
+        Err(e) if tls && shut_out_after_tls_audit(ctx, &e, service) => {
+            tokio::time::sleep(READMIT_WAIT).await;
+            match get(ctx, &target, &mut budget).await {
+                Ok(r) => r,
+                Err(e) => {
+                    service.probe_errors.push(e);
+                    return;
+                }
+            }
+        }
         Err(e) => {
             service.probe_errors.push(e);
             return;

@@ -12,6 +12,13 @@
 //! - the first accepted handshake of each version reads the plaintext flight up to
 //!   ServerHelloDone: the certificate chain and CertificateRequest come from there, so no
 //!   extra connection is needed below TLS 1.3;
+//! - a connection closed without a TLS answer is how some stacks refuse an offer, but also
+//!   how a server that counts connections per source (ocserv's ban score, appliances' brute
+//!   force guards) shuts the scanner out mid-audit. The two are told apart by evidence: one
+//!   control hello that the server accepted before. Answered, the close refused that offer;
+//!   closed too, the server is refusing this scanner — the audit waits [`READMIT_WAITS`] for
+//!   it to readmit us and resumes where it stopped, or ends with a `RefusedByPeer` error and
+//!   no facts: a suite list cut short by a ban must never read as the server's whole list;
 //! - a TLS 1.3-only server encrypts its certificate, so one rustls handshake fetches it with
 //!   [`AcceptAnyCertificate`]. That is safe here: the audit only *reads facts* from the
 //!   certificate (and reports expiry, self-signature, weak keys); it never trusts the peer,
@@ -24,7 +31,9 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use clinicscan_model::{
     CipherSuite, ProbeError, ProbeErrorKind, Service, SuiteWeakness, TlsFacts, TlsVersion,
@@ -55,6 +64,14 @@ pub(crate) const AUDIT_CONNECTIONS: usize = 4;
 
 /// Suites per hello when a server refused the full list.
 const FALLBACK_CHUNK: usize = 120;
+
+/// How long the audit waits, one after the other, for a server that stopped answering this
+/// scanner to readmit it (a short per-source ban: ocserv's lasts its `min-reauth-time`).
+const READMIT_WAITS: [Duration; 3] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+];
 
 /// Bytes read from one handshake at most (a ServerHello flight with a long chain).
 const PER_HANDSHAKE_BYTES: usize = 96 * 1024;
@@ -89,6 +106,9 @@ struct VersionOutcome {
     error: Option<ProbeError>,
     /// SSL 2.0 only: the certificate in the SERVER-HELLO.
     sslv2_certificate: Option<Vec<u8>>,
+    /// The version's first hello was closed before anything else in the audit had been
+    /// answered, so there was no control hello to judge the close by.
+    closed_unjudged: bool,
 }
 
 /// State shared by the concurrent enumerations of one audit.
@@ -98,6 +118,28 @@ struct Shared<'a> {
     slots: Semaphore,
     bytes: AtomicUsize,
     x25519_public: [u8; 32],
+    /// A (version, suite) the server accepted during this audit: the control hello.
+    known_good: Mutex<Option<(u16, u16)>>,
+    /// Handshakes the server answered with a ServerHello during this audit.
+    answered: AtomicUsize,
+    /// One enumeration at a time asks whether a close was a refusal of the scanner.
+    judging_close: tokio::sync::Mutex<()>,
+    /// How often the server was seen readmitting the scanner after shutting it out.
+    readmissions: AtomicUsize,
+    /// Set when the server was found refusing this scanner: the audit's result.
+    refused: Mutex<Option<ProbeError>>,
+}
+
+/// What a connection closed without a TLS answer meant.
+enum CloseMeaning {
+    /// Nothing in the audit has been answered yet: no control hello to judge by.
+    Unjudged,
+    /// The server answers this scanner: the close refused what that hello offered.
+    RefusedOffer,
+    /// The server stopped answering and readmitted the scanner: offer the same again.
+    Readmitted,
+    /// The server refuses this scanner (the error says how); the audit stops.
+    RefusedScanner,
 }
 
 fn x25519_public_key() -> [u8; 32] {
@@ -320,6 +362,9 @@ impl Shared<'_> {
     async fn enumerate_list(&self, version: u16, mut offered: Vec<u16>) -> VersionOutcome {
         let mut out = VersionOutcome::default();
         while !offered.is_empty() {
+            if self.is_refused() {
+                break;
+            }
             if tokio::time::Instant::now() >= self.ctx.deadline {
                 out.error.get_or_insert(ProbeError {
                     probe: "tls".into(),
@@ -332,6 +377,7 @@ impl Shared<'_> {
                 break;
             }
             let first = out.suites.is_empty();
+            let readmissions = self.readmissions.load(Ordering::Relaxed);
             match self.hello(version, &offered, first).await {
                 Ok(flight) => {
                     out.spoke_tls = true;
@@ -348,6 +394,10 @@ impl Shared<'_> {
                                 break;
                             }
                             out.accepted = Some(true);
+                            self.answered.fetch_add(1, Ordering::Relaxed);
+                            if let Ok(mut good) = self.known_good.lock() {
+                                good.get_or_insert((version, suite));
+                            }
                             out.suites.push(suite);
                             offered.retain(|s| *s != suite);
                             if first {
@@ -362,25 +412,24 @@ impl Shared<'_> {
                         }
                     }
                 }
-                // Closing or resetting instead of answering is how some servers refuse. (It
-                // is the error fact only if the peer never spoke TLS at all.)
-                Err(HelloError::Io(e @ IoError::Closed(_))) => {
-                    if first {
-                        out.accepted = Some(false);
+                // Closing or resetting instead of answering is how some servers refuse an
+                // offer, and how others shut out a source they count (see the module
+                // comment). The close is the error fact only if the peer never spoke TLS.
+                Err(HelloError::Io(e)) if closed_without_answer(&e).is_some() => {
+                    match self.judge_close(readmissions).await {
+                        CloseMeaning::Readmitted => continue,
+                        CloseMeaning::RefusedScanner => break,
+                        meaning @ (CloseMeaning::RefusedOffer | CloseMeaning::Unjudged) => {
+                            if first {
+                                out.accepted = Some(false);
+                                out.closed_unjudged = matches!(meaning, CloseMeaning::Unjudged);
+                            }
+                            if let Some(error) = closed_without_answer(&e) {
+                                out.error.get_or_insert(error);
+                            }
+                            break;
+                        }
                     }
-                    out.error.get_or_insert(e.to_probe_error("tls"));
-                    break;
-                }
-                Err(HelloError::Io(IoError::Io(e))) if is_reset(&e) => {
-                    if first {
-                        out.accepted = Some(false);
-                    }
-                    out.error.get_or_insert(ProbeError {
-                        probe: "tls".into(),
-                        kind: ProbeErrorKind::ConnectionClosed,
-                        detail: format!("connection reset: {e}"),
-                    });
-                    break;
                 }
                 Err(HelloError::Io(e)) => {
                     out.error.get_or_insert(e.to_probe_error("tls"));
@@ -393,6 +442,99 @@ impl Shared<'_> {
             }
         }
         out
+    }
+}
+
+impl Shared<'_> {
+    fn is_refused(&self) -> bool {
+        self.refused.lock().is_ok_and(|r| r.is_some())
+    }
+
+    /// Whether the server still answers the control hello (a version and suite it accepted
+    /// during this audit): `Some(true)` answered with that suite, `Some(false)` closed, reset
+    /// or stayed silent, `None` answered otherwise (an alert: it still speaks TLS to us).
+    async fn control_answered(&self, (version, suite): (u16, u16)) -> Option<bool> {
+        match self.hello(version, &[suite], false).await {
+            Ok(flight) => {
+                let chosen = chosen_suite(version, &flight) == Some(suite);
+                if chosen {
+                    self.answered.fetch_add(1, Ordering::Relaxed);
+                }
+                chosen.then_some(true)
+            }
+            Err(HelloError::Io(e))
+                if closed_without_answer(&e).is_some() || matches!(e, IoError::Timeout) =>
+            {
+                Some(false)
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// What a connection closed without a TLS answer meant, from evidence: the control hello
+    /// first, then (if the server closes that too) [`READMIT_WAITS`] for it to readmit us.
+    /// `readmissions` is the count when the closed hello was sent: if another enumeration
+    /// has seen the scanner readmitted since, this close fell in the same shut-out.
+    async fn judge_close(&self, readmissions: usize) -> CloseMeaning {
+        let Some(control) = self.known_good.lock().ok().and_then(|g| *g) else {
+            return CloseMeaning::Unjudged;
+        };
+        let _one_at_a_time = self.judging_close.lock().await;
+        if self.is_refused() {
+            return CloseMeaning::RefusedScanner;
+        }
+        if self.readmissions.load(Ordering::Relaxed) != readmissions {
+            return CloseMeaning::Readmitted;
+        }
+        if self.control_answered(control).await != Some(false) {
+            return CloseMeaning::RefusedOffer;
+        }
+        let answered = self.answered.load(Ordering::Relaxed);
+        let mut waited = Duration::ZERO;
+        for wait in READMIT_WAITS {
+            if tokio::time::Instant::now() + wait >= self.ctx.deadline {
+                break;
+            }
+            tokio::time::sleep(wait).await;
+            waited += wait;
+            if self.control_answered(control).await != Some(false) {
+                tracing::info!(
+                    target_addr = %self.ctx.addr,
+                    answered,
+                    waited_ms = waited.as_millis() as u64,
+                    "TLS server shut the scanner out for a while, then answered again"
+                );
+                self.readmissions.fetch_add(1, Ordering::Relaxed);
+                return CloseMeaning::Readmitted;
+            }
+        }
+        if let Ok(mut refused) = self.refused.lock() {
+            refused.get_or_insert(ProbeError {
+                probe: "tls".into(),
+                kind: ProbeErrorKind::RefusedByPeer,
+                detail: format!(
+                    "after answering {answered} TLS handshakes the server closed every \
+                     connection without a TLS alert, even a hello it had accepted, for {} s \
+                     (a per-source ban or connection limit)",
+                    waited.as_secs()
+                ),
+            });
+        }
+        CloseMeaning::RefusedScanner
+    }
+}
+
+/// The error fact for a connection closed or reset without a TLS answer, or `None` for
+/// other I/O errors.
+fn closed_without_answer(e: &IoError) -> Option<ProbeError> {
+    match e {
+        IoError::Closed(_) => Some(e.to_probe_error("tls")),
+        IoError::Io(io) if is_reset(io) => Some(ProbeError {
+            probe: "tls".into(),
+            kind: ProbeErrorKind::ConnectionClosed,
+            detail: format!("connection reset: {io}"),
+        }),
+        _ => None,
     }
 }
 
@@ -472,6 +614,11 @@ pub(crate) async fn audit(
         slots: Semaphore::new(connections),
         bytes: AtomicUsize::new(0),
         x25519_public: x25519_public_key(),
+        known_good: Mutex::new(None),
+        answered: AtomicUsize::new(0),
+        judging_close: tokio::sync::Mutex::new(()),
+        readmissions: AtomicUsize::new(0),
+        refused: Mutex::new(None),
     };
     // TLS 1.2 and 1.3 first: they decide the common case and carry the certificate.
     let (t12, t13, t11, t10, s3, s2) = tokio::join!(
@@ -482,7 +629,22 @@ pub(crate) async fn audit(
         shared.enumerate(wire::SSL3),
         shared.sslv2(),
     );
-    let outcomes = [s2, s3, t10, t11, t12, t13];
+    let mut outcomes = [s2, s3, t10, t11, t12, t13];
+    // A version whose first hello was closed while nothing had yet been answered (the
+    // versions start together) is asked again now that a control hello exists: a ban that
+    // began at the start of the audit must not read as the version being refused.
+    if shared.known_good.lock().is_ok_and(|g| g.is_some()) {
+        for (outcome, (_, code)) in outcomes.iter_mut().zip(VERSIONS).skip(1) {
+            if outcome.closed_unjudged && !shared.is_refused() {
+                *outcome = shared.enumerate(code).await;
+            }
+        }
+    }
+    // A server that shut the scanner out mid-audit: what was enumerated is not its whole
+    // list, so nothing of it is a fact (earlier knowledge stays: "not re-checked").
+    if let Some(refused) = shared.refused.lock().ok().and_then(|mut r| r.take()) {
+        return Err(refused);
+    }
 
     if !outcomes.iter().any(|o| o.spoke_tls) {
         // Prefer the error that says most about the peer.
@@ -836,10 +998,40 @@ mod tests {
     /// preference order) that the hello offers, answers ServerHello + ServerHelloDone, and
     /// alerts handshake_failure otherwise.
     async fn scripted(versions: &'static [u16], suites: &'static [u16]) -> SocketAddr {
+        scripted_with(versions, suites, Script::default()).await
+    }
+
+    /// How a scripted server departs from answering every hello.
+    #[derive(Clone, Copy, Default)]
+    struct Script {
+        /// Refuse an offer by closing the connection instead of an alert (old stacks).
+        refuse_by_close: bool,
+        /// After this many connections, close every new one at once (a per-source ban)...
+        ban_after: Option<usize>,
+        /// ...for this long (`None`: for good).
+        ban_for: Option<Duration>,
+    }
+
+    /// [`scripted`], departing from it as `script` says.
+    async fn scripted_with(
+        versions: &'static [u16],
+        suites: &'static [u16],
+        script: Script,
+    ) -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
+            let mut connections = 0usize;
+            let mut banned_at: Option<tokio::time::Instant> = None;
             while let Ok((mut s, _)) = listener.accept().await {
+                connections += 1;
+                if script.ban_after.is_some_and(|n| connections > n) {
+                    let since = *banned_at.get_or_insert_with(tokio::time::Instant::now);
+                    if script.ban_for.is_none_or(|d| since.elapsed() < d) {
+                        drop(s);
+                        continue;
+                    }
+                }
                 tokio::spawn(async move {
                     let Some(buf) = read_record(&mut s).await else {
                         return;
@@ -869,6 +1061,7 @@ mod tests {
                             rec.extend(hs);
                             rec
                         }
+                        _ if script.refuse_by_close => return,
                         _ => vec![21, 3, 0, 0, 2, 2, 40],
                     };
                     let _ = s.write_all(&reply).await;
@@ -921,6 +1114,67 @@ mod tests {
         // ServerHelloDone without a Certificate: anonymous flight, nothing requested.
         assert_eq!(facts.client_cert_requested, Some(false));
         assert_eq!(facts.certificate, None);
+    }
+
+    const BAN_VERSIONS: &[u16] = &[wire::TLS12];
+    const BAN_SUITES: &[u16] = &[
+        0xC030, 0xC02F, 0xC014, 0xC013, 0x009D, 0x009C, 0x0035, 0x002F,
+    ];
+
+    fn suite_ids(facts: &TlsFacts, version: usize) -> Vec<u16> {
+        facts.versions[version]
+            .suites
+            .iter()
+            .map(|s| s.id)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_server_refusing_offers_by_closing_is_enumerated_to_the_end() {
+        let script = Script {
+            refuse_by_close: true,
+            ..Script::default()
+        };
+        let addr = scripted_with(BAN_VERSIONS, BAN_SUITES, script).await;
+        let facts = audit(&ctx(addr, Duration::from_secs(5)), "direct", None)
+            .await
+            .unwrap();
+        assert_eq!(suite_ids(&facts, 4), BAN_SUITES);
+        assert_eq!(facts.accepted_versions, vec![TlsVersion::Tls12]);
+    }
+
+    /// ocserv's ban: every connection scores a point; at the limit the source is shut out
+    /// for a short while, then readmitted. The audit waits and gets the whole list.
+    #[tokio::test]
+    async fn a_short_ban_mid_audit_is_waited_out_and_the_list_is_whole() {
+        let script = Script {
+            ban_after: Some(5),
+            ban_for: Some(Duration::from_millis(1500)),
+            ..Script::default()
+        };
+        let addr = scripted_with(BAN_VERSIONS, BAN_SUITES, script).await;
+        let facts = audit(&ctx(addr, Duration::from_secs(10)), "direct", None)
+            .await
+            .unwrap();
+        assert_eq!(suite_ids(&facts, 4), BAN_SUITES);
+        assert_eq!(facts.accepted_versions, vec![TlsVersion::Tls12]);
+    }
+
+    /// A ban that lasts: the enumerated part is not the server's list, so there are no
+    /// facts, only the refusal.
+    #[tokio::test]
+    async fn a_lasting_ban_mid_audit_is_a_refusal_not_a_short_list() {
+        let script = Script {
+            ban_after: Some(5),
+            ban_for: None,
+            ..Script::default()
+        };
+        let addr = scripted_with(BAN_VERSIONS, BAN_SUITES, script).await;
+        let err = audit(&ctx(addr, Duration::from_secs(12)), "direct", None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ProbeErrorKind::RefusedByPeer, "{err:?}");
+        assert!(err.detail.contains("per-source ban"), "{}", err.detail);
     }
 
     #[tokio::test]
