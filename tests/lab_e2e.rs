@@ -281,11 +281,10 @@ fn lab_run() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/run/clinicscan-lab"))
 }
 
-/// smbd's log on a lab host (`--debug-stdout`, `log level = 1 auth_audit:3`).
-fn smbd_log(host: &str) -> String {
+/// smbd's log on a lab host (`--debug-stdout`, `log level = 1 auth_audit:3`), as bytes.
+fn smbd_log(host: &str) -> Vec<u8> {
     let path = lab_run().join(format!("logs/{host}.smbd.log"));
-    String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_else(|e| panic!("{path:?}: {e}")))
-        .into_owned()
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"))
 }
 
 /// The reception PC's guest-readable EMR export: each dummy file's contents and mtime.
@@ -313,7 +312,7 @@ fn emr_backup_files() -> BTreeMap<String, (Vec<u8>, std::time::SystemTime)> {
 /// authentication a successful null session (empty user, no password).
 fn check_no_failed_smb_login(host: &str, before: usize) -> usize {
     let log = smbd_log(host);
-    let new = log.get(before..).unwrap_or_default();
+    let new = String::from_utf8_lossy(log.get(before..).unwrap_or_default());
     for failure in [
         "NO_SUCH_USER",
         "LOGON_FAILURE",
