@@ -274,6 +274,67 @@ fn precheck_from_general(host: &str) -> Output {
     )
 }
 
+/// The lab's run directory (tests/lab/lib.sh: `LAB_RUN`).
+fn lab_run() -> PathBuf {
+    std::env::var_os("CLINICSCAN_LAB_RUN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/run/clinicscan-lab"))
+}
+
+/// smbd's log on a lab host (`--debug-stdout`, `log level = 1 auth_audit:3`), as bytes.
+fn smbd_log(host: &str) -> Vec<u8> {
+    let path = lab_run().join(format!("logs/{host}.smbd.log"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"))
+}
+
+/// The reception PC's guest-readable EMR export: each dummy file's contents and mtime.
+fn emr_backup_files() -> BTreeMap<String, (Vec<u8>, std::time::SystemTime)> {
+    let dir = lab_run().join("hosts/uketsuke/samba/emr-backup");
+    let files: BTreeMap<_, _> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{dir:?}: {e}"))
+        .map(|e| {
+            let e = e.expect("dir entry");
+            let meta = e.metadata().expect("metadata");
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                (
+                    std::fs::read(e.path()).expect("dummy file"),
+                    meta.modified().expect("mtime"),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(files.len(), 3, "the lab's emr-backup share: {files:?}");
+    files
+}
+
+/// What smbd logged after `before` (a length of its log): no failed login, and every
+/// authentication a successful null session (empty user, no password).
+fn check_no_failed_smb_login(host: &str, before: usize) -> usize {
+    let log = smbd_log(host);
+    let new = String::from_utf8_lossy(log.get(before..).unwrap_or_default());
+    for failure in [
+        "NO_SUCH_USER",
+        "LOGON_FAILURE",
+        "WRONG_PASSWORD",
+        "ACCOUNT_LOCKED_OUT",
+        "FAILED",
+    ] {
+        assert!(
+            !new.contains(failure),
+            "{host}'s smbd logged {failure:?} during the scans:\n{new}"
+        );
+    }
+    let auths: Vec<&str> = new.lines().filter(|l| l.contains("Auth:")).collect();
+    for line in &auths {
+        assert!(
+            line.contains("user []\\[]") && line.contains("status [NT_STATUS_OK]"),
+            "{host}: an authentication other than a successful null session: {line}"
+        );
+    }
+    auths.len()
+}
+
 fn has_finding_on(a: &serde_json::Value, host: &str, port: u64, rule: &str) -> bool {
     findings(a)
         .iter()
@@ -291,6 +352,13 @@ fn clinic_lab_end_to_end() {
     // 1. The ground truth is true: real clients (openssl, smbclient, snmpget, echoscu...).
     let o = run(Command::new(repo().join("tests/lab/verify")).arg("-q"));
     check("tests/lab/verify", &o);
+    // What the scans below may not change: the dummy EMR export's files, and smbd's log
+    // from here on must show no failed login.
+    let exports = emr_backup_files();
+    let smbd_before = [
+        ("uketsuke", smbd_log("uketsuke").len()),
+        ("emr", smbd_log("emr").len()),
+    ];
 
     // 2. clinicscan from the general LAN and from guest Wi-Fi agrees with the ground truth.
     //    Meanwhile the modality counts the SYNs it receives: the site file gives the
@@ -303,6 +371,47 @@ fn clinic_lab_end_to_end() {
     let guest = tmp.path().join("guest.json");
     scan_from("cs-guest", &guest, LAB_ZONES);
     compare(&guest, "guest");
+
+    // 2a. The SMB probes logged on as the null session only: smbd audited every logon as a
+    //     success and no failure; the guest share's files are as they were (the probe lists
+    //     the top directory, it never opens a file). From the general LAN the null session
+    //     listed emr-backup and nothing else: "share" is not guest-accessible, and nothing
+    //     on the EMR server is.
+    for (host, before) in smbd_before {
+        let n = check_no_failed_smb_login(host, before);
+        eprintln!("lab: {host}'s smbd audited {n} null-session logons, no failure");
+        assert!(
+            n > 0,
+            "{host}: no null-session logon audited: was it probed?"
+        );
+    }
+    assert_eq!(
+        emr_backup_files(),
+        exports,
+        "the scan changed the guest share's files"
+    );
+    let o: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&general).expect("general scan")).expect("JSON");
+    let listable = |addr: &str| -> Vec<String> {
+        o["hosts"]
+            .as_array()
+            .expect("hosts")
+            .iter()
+            .filter(|h| h["address"] == addr)
+            .flat_map(|h| h["services"].as_array().cloned().unwrap_or_default())
+            .filter(|s| s["port"] == 445)
+            .flat_map(|s| {
+                s["facts"]["smb"]["anonymous"]["shares"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .filter(|sh| sh["listable"] == serde_json::Value::Bool(true))
+            .filter_map(|sh| sh["name"].as_str().map(String::from))
+            .collect()
+    };
+    assert_eq!(listable("10.77.10.20"), ["emr-backup"]);
+    assert!(listable("10.77.20.10").is_empty());
 
     // 3. The assessment names the オン資 violation: the terminal's RDP reachable from the
     //    general LAN; the isolated terminal has no such finding.
@@ -332,6 +441,8 @@ fn clinic_lab_end_to_end() {
         ("10.77.60.30", 443, "http-hsts-missing"),
         ("10.77.10.20", 5900, "vnc-no-auth"),
         ("10.77.20.40", 22, "ssh-password-auth"),
+        // the reception PC's EMR export, readable by an anonymous session
+        ("10.77.10.20", 445, "smb-share-readable-anonymously"),
         // ocserv, a real AnyConnect-compatible SSL-VPN: recognised, its version unknown
         ("10.77.60.40", 443, "ssl-vpn-version-unknown"),
     ] {
@@ -346,7 +457,8 @@ fn clinic_lab_end_to_end() {
     assert!(
         !findings(&a).iter().any(|(r, h, p)| r == "scanner-refused"
             || (h == "10.77.20.10" && *p == Some(5432) && r.starts_with("postgres-"))
-            || (h == "10.77.20.10" && r == "ssh-password-auth")),
+            || (h == "10.77.20.10" && r == "ssh-password-auth")
+            || (h == "10.77.20.10" && r == "smb-share-readable-anonymously")),
         "{:#?}",
         findings(&a)
     );

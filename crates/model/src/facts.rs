@@ -310,6 +310,61 @@ pub struct SmbFacts {
     /// The OS string an SMB1 server sent, if any.
     #[serde(default)]
     pub native_os: Option<String>,
+    /// What an anonymous (null) session could see: null when none was tried or the probe
+    /// ended before it could tell.
+    #[serde(default)]
+    pub anonymous: Option<SmbAnonymous>,
+}
+
+/// What an anonymous (null) SMB session — empty user, empty password, the way
+/// `smbclient -N -U%` logs on — could do on a server. Unknown stays null, never false.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmbAnonymous {
+    /// The server accepted the null session (false: it refused it, e.g. because it requires
+    /// signing, which a session without a key cannot do).
+    pub session: Option<bool>,
+    /// The share list could be read over the srvsvc pipe (NetShareEnumAll).
+    pub shares_listed: Option<bool>,
+    /// Why the session or the share list was refused or could not be told: the server's
+    /// status ("STATUS_ACCESS_DENIED") or what went wrong.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The shares listed (at most 256).
+    #[serde(default)]
+    pub shares: Vec<SmbShare>,
+    /// How many shares the server listed (more than `shares` holds when capped).
+    #[serde(default)]
+    pub shares_total: Option<u32>,
+}
+
+/// One share of an anonymous share listing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmbShare {
+    /// The share name.
+    pub name: String,
+    /// "disk", "printer", "device", "ipc" (or the type number).
+    pub kind: String,
+    /// An administrative share (STYPE_SPECIAL: C$, ADMIN$, IPC$).
+    #[serde(default)]
+    pub special: bool,
+    /// The share's comment, as the server's configuration sets it.
+    #[serde(default)]
+    pub remark: Option<String>,
+    /// The anonymous session could list the share's top directory (false: the tree
+    /// connect or the open was refused; null: not tried or not told — hidden and non-disk
+    /// shares are not tried).
+    #[serde(default)]
+    pub listable: Option<bool>,
+    /// Why `listable` is false or null: the server's status or what went wrong.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Entries (other than "." and "..") in the server's first answer to the listing: the
+    /// count only, never a name (names on a clinic's share can be patient data); a lower
+    /// bound when the directory is larger than one answer.
+    #[serde(default)]
+    pub entries: Option<u32>,
 }
 
 // ---------------------------------------------------------------- SSH

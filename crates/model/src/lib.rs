@@ -34,8 +34,9 @@ pub use checklist::{
 pub use facts::{
     CertificateFacts, CipherSuite, DicomFacts, FtpFacts, HttpFacts, IkeFacts, IkeVendorId, KeyType,
     MssqlFacts, MysqlFacts, NtlmInfo, OpenVpnFacts, PostgresFacts, PptpFacts, RdpFacts,
-    ServiceFacts, SmbFacts, SnmpEngine, SnmpFacts, SshFacts, SuiteWeakness, TelnetFacts, TlsFacts,
-    TlsVersion, TlsVersionResult, UpnpFacts, VncFacts, VncSecurityType, WeakAlgorithm, WebProduct,
+    ServiceFacts, SmbAnonymous, SmbFacts, SmbShare, SnmpEngine, SnmpFacts, SshFacts, SuiteWeakness,
+    TelnetFacts, TlsFacts, TlsVersion, TlsVersionResult, UpnpFacts, VncFacts, VncSecurityType,
+    WeakAlgorithm, WebProduct,
 };
 pub use observation::{
     EgressAttempt, EgressCheck, EgressKind, EgressOutcome, EgressPurpose, Host, HostName,

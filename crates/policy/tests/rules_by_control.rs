@@ -751,25 +751,29 @@ fn gl6_so_13_11_and_13_13_cl_r7_2_13_source_restriction() {
 
 // ---- GL6 §18 / CL-R7-3-2: backups ------------------------------------------------------
 
-const GL6_SO_18_1: &[Case] = &[(
-    "file-share-reachable-across-zones",
-    "bad.json",
-    "file-share-reachable-across-zones|10.77.20.5|tcp/445",
-    "good.json",
-)];
+const GL6_SO_18_1: &[Case] = &[
+    (
+        "file-share-reachable-across-zones",
+        "bad.json",
+        "file-share-reachable-across-zones|10.77.20.5|tcp/445",
+        "good.json",
+    ),
+    (
+        "smb-share-readable-anonymously",
+        "bad.json",
+        "smb-share-readable-anonymously|10.77.10.21|tcp/445",
+        "good.json",
+    ),
+];
 
 #[test]
 fn gl6_so_18_1_isolated_backups() {
     check(GL6_SO_18_1);
     verdicts(&[
-        (
-            "GL6-SO-18-1",
-            Verdict::NotVerified(
-                MissingKind::Confirm,
-                "file-share-reachable-across-zones|10.77.20.5|tcp/445",
-            ),
-            "bad",
-        ),
+        // a share anyone can read is a fact: it fails the control (the zone-pair guess alone
+        // would only ask to confirm)
+        ("GL6-SO-18-1", Verdict::Fail, "bad"),
+        ("CL-R7-3-2", Verdict::Fail, "bad"),
         (
             "GL6-SO-18-1",
             Verdict::NotVerified(MissingKind::Organisational, ""),

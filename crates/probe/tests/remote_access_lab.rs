@@ -14,10 +14,31 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clinicscan_model::{
-    FtpFacts, NtlmInfo, ProbeErrorKind, RdpFacts, Service, SmbFacts, VncFacts, VncSecurityType,
+    FtpFacts, NtlmInfo, ProbeErrorKind, RdpFacts, Service, SmbAnonymous, SmbFacts, SmbShare,
+    VncFacts, VncSecurityType,
 };
 use clinicscan_probe::hooks::{self, ProbeOptions};
 use clinicscan_testlab::{LabSpec, run_test_in_namespace};
+
+/// A share of an anonymous listing, as the probe reports it.
+fn share(
+    name: &str,
+    kind: &str,
+    remark: Option<String>,
+    listable: Option<bool>,
+    reason: Option<String>,
+    entries: Option<u32>,
+) -> SmbShare {
+    SmbShare {
+        name: name.to_string(),
+        kind: kind.to_string(),
+        special: false,
+        remark,
+        listable,
+        reason,
+        entries,
+    }
+}
 
 /// The lab's namespace (`tests/labs/remote_access/lab.sh`).
 const LAB_NS: &str = "csr-lab";
@@ -201,6 +222,28 @@ async fn inner() {
                 os_version: s("6.1.0"),
             }),
             native_os: s("Windows 6.1"),
+            // the null session lists the shares; only [guest] lets it in
+            anonymous: Some(SmbAnonymous {
+                session: Some(true),
+                shares_listed: Some(true),
+                reason: None,
+                shares: vec![
+                    share(
+                        "pub",
+                        "disk",
+                        None,
+                        Some(false),
+                        s("STATUS_ACCESS_DENIED"),
+                        None
+                    ),
+                    share("guest", "disk", s("guest files"), Some(true), None, Some(2)),
+                    SmbShare {
+                        special: true,
+                        ..share("IPC$", "ipc", s("IPC Service (csr lab)"), None, None, None)
+                    },
+                ],
+                shares_total: Some(3),
+            }),
         })
     );
     let sw = x.software.as_ref().expect("samba names itself");
@@ -227,6 +270,8 @@ async fn inner() {
                 os_version: s("6.1.0"),
             }),
             native_os: s("Windows 6.1"),
+            // no SMB2: the anonymous listing is SMB2/3 only
+            anonymous: None,
         })
     );
     assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
@@ -247,15 +292,41 @@ async fn inner() {
                 os_version: s("6.1.0"),
             }),
             native_os: None,
+            // signing mandatory: Samba still lets the null session in (it cannot sign, so
+            // it is not asked to); there is no share but IPC$
+            anonymous: Some(SmbAnonymous {
+                session: Some(true),
+                shares_listed: Some(true),
+                reason: None,
+                shares: vec![SmbShare {
+                    special: true,
+                    ..share(
+                        "IPC$",
+                        "ipc",
+                        s("IPC Service (Samba 4.17.12-Debian)"),
+                        None,
+                        None,
+                        None
+                    )
+                }],
+                shares_total: Some(1),
+            }),
         })
     );
     assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
-    // The SMB probes stop at the NTLM challenge: Samba audits no authentication at all
-    // (auth_audit:3 logs every one, successful or failed), so none failed
+    // The only authentication the SMB probes make is the null session (empty user, no
+    // password): Samba audits it (auth_audit:3 logs every one, successful or failed) as a
+    // success, and nothing failed
     for log in ["smb1/log", "signed/log", "nt1/log"] {
         let text = daemon_log(log);
-        for failure in ["Auth:", "FAILED", "LOGON_FAILURE", "NO_SUCH_USER"] {
+        for failure in ["FAILED", "LOGON_FAILURE", "NO_SUCH_USER", "WRONG_PASSWORD"] {
             assert!(!text.contains(failure), "{log} logged {failure:?}:\n{text}");
+        }
+        for line in text.lines().filter(|l| l.contains("Auth:")) {
+            assert!(
+                line.contains("user []\\[]") && line.contains("status [NT_STATUS_OK]"),
+                "{log}: an authentication other than a successful null session: {line}"
+            );
         }
     }
     // ... and the audit does log a session setup when there is one: a true anonymous
@@ -598,6 +669,97 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Recording<S> {
     }
 }
 
+/// The SMB2 anonymous share listing against the lab's [guest] (listable) and [pub] (not
+/// guest ok), each answer as received (`CLINICSCAN_RECORD=smb-shares`: only these).
+async fn record_smb_shares(save: &impl Fn(&str, &str, &[u8])) {
+    use clinicscan_wire::{ntlm, smb, smb2, srvsvc};
+    let mut c = Recording::connect(445).await;
+    let mut ids = smb2::Ids::default();
+    macro_rules! ask {
+        ($req:expr, $name:expr) => {{
+            c.send(&$req).await;
+            ids.message_id += 1;
+            let name: String = $name.into();
+            // an interim STATUS_PENDING answer (Samba's to a pipe IOCTL) is skipped
+            let m = loop {
+                let n = c
+                    .read_framed(smb::message_complete)
+                    .await
+                    .expect("an answer");
+                let m = c.buf[..n].to_vec();
+                c.buf.drain(..n);
+                if !smb2::parse_response(&m).expect("SMB2").is_interim() {
+                    break m;
+                }
+            };
+            if !name.is_empty() {
+                save("smb", &name, &m);
+            }
+            m
+        }};
+    }
+    ask!(smb::smb2_negotiate(&smb::DIALECTS), "");
+    let m = ask!(
+        smb2::session_setup(&ntlm::spnego_init(&ntlm::negotiate()), ids),
+        ""
+    );
+    ids.session_id = smb2::parse_session_setup(&m).expect("leg 1").session_id;
+    let blob = ntlm::spnego_response(&ntlm::anonymous_authenticate());
+    ask!(
+        smb2::session_setup(&blob, ids),
+        "samba-smb1-smb2-session-setup-anonymous.bin"
+    );
+    let m = ask!(
+        smb2::tree_connect(r"\\127.0.0.1\IPC$", ids),
+        "samba-smb1-smb2-tree-connect-ipc.bin"
+    );
+    ids.tree_id = smb2::parse_tree_connect(&m).expect("tree").tree_id;
+    let m = ask!(
+        smb2::open_pipe("srvsvc", ids),
+        "samba-smb1-smb2-create-srvsvc.bin"
+    );
+    let pipe = smb2::parse_create(&m).expect("create").expect("pipe");
+    ask!(
+        smb2::pipe_transceive(pipe, &srvsvc::bind(1), 16384, ids),
+        "samba-smb1-smb2-ioctl-bind-ack.bin"
+    );
+    ask!(
+        smb2::pipe_transceive(
+            pipe,
+            &srvsvc::net_share_enum_all(r"\\127.0.0.1", 2),
+            16384,
+            ids
+        ),
+        "samba-smb1-smb2-ioctl-share-enum.bin"
+    );
+    ask!(smb2::close(pipe, ids), "");
+    ask!(smb2::tree_disconnect(ids), "");
+    for share in ["guest", "pub"] {
+        let m = ask!(
+            smb2::tree_connect(&format!(r"\\127.0.0.1\{share}"), ids),
+            format!("samba-smb1-smb2-tree-connect-{share}.bin")
+        );
+        let t = smb2::parse_tree_connect(&m).expect("tree");
+        if t.status != 0 {
+            continue;
+        }
+        ids.tree_id = t.tree_id;
+        let m = ask!(
+            smb2::open_share_root(ids),
+            format!("samba-smb1-smb2-create-root-{share}.bin")
+        );
+        let dir = smb2::parse_create(&m).expect("create").expect("root");
+        ask!(
+            smb2::query_directory(dir, 16384, ids),
+            format!("samba-smb1-smb2-query-directory-{share}.bin")
+        );
+        ask!(smb2::close(dir, ids), "");
+        ask!(smb2::tree_disconnect(ids), "");
+    }
+    let _ = ask!(smb2::logoff(ids), "");
+    let _ = ids;
+}
+
 /// Records the real daemons' bytes into `fixtures/` (run by hand inside the lab namespace:
 /// `CLINICSCAN_RECORD=1 ip netns exec csr-lab <test binary> record --exact --ignored`;
 /// `CLINICSCAN_RECORD=rdp`: only the RDP files).
@@ -616,6 +778,10 @@ async fn record() {
         std::fs::write(d.join(name), bytes).expect("write fixture");
         println!("recorded {dir}/{name} ({} bytes)", bytes.len());
     };
+    if std::env::var("CLINICSCAN_RECORD").as_deref() == Ok("smb-shares") {
+        record_smb_shares(&save).await;
+        return;
+    }
 
     // One request, the framed answer; a refusal by close is recorded as it arrived.
     async fn ask<E>(
@@ -735,6 +901,7 @@ async fn record() {
         let n = c.read_framed(smb::message_complete).await.expect("ss");
         save("smb", "samba-smb1-smb1-session-setup.bin", &c.buf[..n]);
     }
+    record_smb_shares(&save).await;
 
     // SSH: identification and KEXINIT as sent
     for (port, label) in [(22, "openssh-default"), (2222, "openssh-legacy")] {

@@ -42,6 +42,36 @@ pub fn negotiate() -> Vec<u8> {
     m
 }
 
+/// Flags of the anonymous AUTHENTICATE: UNICODE | REQUEST_TARGET | NTLM | ANONYMOUS |
+/// ALWAYS_SIGN | EXTENDED_SESSIONSECURITY | 128 | 56. No SIGN, SEAL or KEY_EXCH: an anonymous
+/// session has no key to sign or seal with.
+pub const ANONYMOUS_FLAGS: u32 = 0x0000_0001
+    | 0x0000_0004
+    | 0x0000_0200
+    | 0x0000_0800
+    | 0x0000_8000
+    | 0x0008_0000
+    | 0x2000_0000
+    | 0x8000_0000;
+
+/// The anonymous NTLM AUTHENTICATE message (MS-NLMP 2.2.1.3, 3.1.5.1.2): empty LM and NT
+/// responses, empty domain, user and workstation, no session key, the ANONYMOUS flag — what
+/// `smbclient -U% -N` sends. Samba and Windows log it as a successful anonymous logon; any
+/// user name instead (even "guest") is an account lookup a server logs as a failure.
+pub fn anonymous_authenticate() -> Vec<u8> {
+    // Header only (64 bytes): every field is empty and points at the end of the header.
+    let mut m = Vec::with_capacity(64);
+    m.extend_from_slice(SIGNATURE);
+    m.extend_from_slice(&3u32.to_le_bytes());
+    for _ in 0..6 {
+        // Lm, Nt, Domain, User, Workstation, EncryptedRandomSessionKey: len 0 at offset 64
+        m.extend_from_slice(&[0, 0, 0, 0]);
+        m.extend_from_slice(&64u32.to_le_bytes());
+    }
+    m.extend_from_slice(&ANONYMOUS_FLAGS.to_le_bytes());
+    m
+}
+
 /// Facts from a CHALLENGE message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Challenge {
@@ -184,6 +214,12 @@ pub fn spnego_init(token: &[u8]) -> Vec<u8> {
     der(0x60, &inner)
 }
 
+/// A SPNEGO NegTokenResp (RFC 4178 4.2.2) carrying `token` as its responseToken: the
+/// client's second leg.
+pub fn spnego_response(token: &[u8]) -> Vec<u8> {
+    der(0xa1, &der(0x30, &der(0xa2, &der(0x04, token))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,6 +316,29 @@ mod tests {
         assert!(s.windows(8).any(|w| w == SIGNATURE));
         assert_eq!(der(0x04, &[0; 200])[..3], [0x04, 0x81, 200]);
         assert_eq!(der(0x04, &[0; 300])[..4], [0x04, 0x82, 1, 44]);
+    }
+
+    #[test]
+    fn anonymous_authenticate_is_empty() {
+        let a = anonymous_authenticate();
+        assert_eq!(a.len(), 64);
+        assert_eq!(&a[..8], SIGNATURE);
+        assert_eq!(a[8], 3);
+        // every field (LM, NT, domain, user, workstation, session key) is empty
+        for f in 0..6 {
+            let at = 12 + f * 8;
+            assert_eq!(&a[at..at + 4], &[0, 0, 0, 0], "field {f}");
+        }
+        let flags = u32::from_le_bytes([a[60], a[61], a[62], a[63]]);
+        assert_ne!(flags & 0x0000_0800, 0, "ANONYMOUS");
+        assert_eq!(
+            flags & (0x10 | 0x20 | 0x4000_0000),
+            0,
+            "no SIGN, SEAL, KEY_EXCH"
+        );
+        let r = spnego_response(&a);
+        assert_eq!(&r[..6], &[0xa1, 70, 0x30, 68, 0xa2, 66]);
+        assert_eq!(&r[6..8], &[0x04, 64]);
     }
 }
 

@@ -51,11 +51,11 @@ pub fn message_complete(buf: &[u8]) -> Frame {
     })
 }
 
-fn not_smb() -> Error {
+pub(crate) fn not_smb() -> Error {
     Error::invalid("not an SMB header")
 }
 
-fn session_message(body: &[u8]) -> Vec<u8> {
+pub(crate) fn session_message(body: &[u8]) -> Vec<u8> {
     let n = body.len();
     let mut m = vec![0, (n >> 16) as u8, (n >> 8) as u8, n as u8];
     m.extend_from_slice(body);

@@ -167,7 +167,16 @@ load printers = no
 [pub]
 path = $DIR/smb1/share
 read only = yes
+# guest-readable: an anonymous session lists it (two files); [pub] it may not enter
+[guest]
+comment = guest files
+path = $DIR/smb1/guest
+read only = yes
+guest ok = yes
 C
+    mkdir -p "$DIR/smb1/guest"
+    echo one >"$DIR/smb1/guest/one.txt"
+    echo two >"$DIR/smb1/guest/two.txt"
     cat >"$DIR/signed.conf" <<C
 [global]
 workgroup = CSRLAB

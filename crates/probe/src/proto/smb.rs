@@ -1,6 +1,8 @@
 //! The SMB service probe: SMB1 acceptance (and, when accepted, the OS strings), the SMB2/3
-//! dialects accepted, signing, and the NTLM target information of the first session-setup
-//! leg (as nmap's smb-os-discovery: an NTLM NEGOTIATE, never an AUTHENTICATE).
+//! dialects accepted, signing, the NTLM target information of the first session-setup
+//! leg (as nmap's smb-os-discovery), and on the same connection what an anonymous (null)
+//! session can see: the share list and which disk shares' top directories it can list
+//! (`smb_shares`). The only AUTHENTICATE ever sent is the anonymous one.
 //!
 //! # Connection count
 //!
@@ -24,9 +26,10 @@ use clinicscan_wire::ntlm;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use super::ProbeContext;
 use super::io::{self, Budget, FrameError, IoError, invalid, read_framed};
+use super::{ProbeContext, smb_shares};
 use clinicscan_wire::smb as wire;
+use clinicscan_wire::smb2;
 
 const PROBE: &str = "smb";
 
@@ -209,11 +212,27 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
             )
             .await
             {
-                Ok(m) => match wire::parse_smb2_session_setup(&m) {
-                    Ok(s) => match ntlm::find_challenge(&s.blob) {
-                        Ok(c) => facts.ntlm = Some(ntlm_facts(c)),
-                        Err(e) => errors.push(invalid(PROBE, e)),
-                    },
+                Ok(m) => match smb2::parse_session_setup(&m) {
+                    Ok(s) => {
+                        match ntlm::find_challenge(&s.blob) {
+                            Ok(c) => facts.ntlm = Some(ntlm_facts(c)),
+                            Err(e) => errors.push(invalid(PROBE, e)),
+                        }
+                        // the second leg: an anonymous logon and what it can see
+                        if s.status == smb2::STATUS_MORE_PROCESSING_REQUIRED {
+                            facts.anonymous = Some(
+                                smb_shares::list(
+                                    ctx,
+                                    &mut stream,
+                                    &mut budget,
+                                    s.session_id,
+                                    2,
+                                    &mut errors,
+                                )
+                                .await,
+                            );
+                        }
+                    }
                     Err(e) => errors.push(invalid(PROBE, e)),
                 },
                 Err(e) => errors.push(e.to_probe_error(PROBE)),
