@@ -1073,7 +1073,10 @@ fn vantages_internet_closed_network_and_oqv_segment() {
         // A site with an internet zone expects a scan from there.
         (
             "CL-R7-2-13",
-            Verdict::NotVerified(MissingKind::ZonePair, "scan from zone internet towards public"),
+            Verdict::NotVerified(
+                MissingKind::ZonePair,
+                "scan from zone internet towards public",
+            ),
             "closed-network-reached",
         ),
     ]);

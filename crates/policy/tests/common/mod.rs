@@ -83,7 +83,10 @@ fn scenario_parts(name: &str) -> (Vec<&'static str>, Option<&'static str>) {
             ],
             Some("lab-site-vantages.toml"),
         ),
-        "internet-exposed" => (vec!["internet-exposed.json"], Some("lab-site-vantages.toml")),
+        "internet-exposed" => (
+            vec!["internet-exposed.json"],
+            Some("lab-site-vantages.toml"),
+        ),
         "internet-closed" => (vec!["internet-closed.json"], Some("lab-site-vantages.toml")),
         "closed-network-reached" => (
             vec!["vantage-general-closed-reached.json"],
