@@ -75,74 +75,56 @@ fn egress(mode: &str) {
     check(&format!("tests/lab/egress {mode}"), &o);
 }
 
+/// `nft ARGS...` in the lab router's namespace; its output.
+fn router_nft(args: &[&str]) -> String {
+    let o = run(Command::new("ip")
+        .args(["netns", "exec", "cs-router", "nft"])
+        .args(args));
+    check(&format!("nft {args:?}"), &o);
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// The packet count after the word "packets" in nft output.
+fn packets(text: &str) -> Option<u64> {
+    let mut w = text.split_whitespace().skip_while(|x| *x != "packets");
+    w.nth(1)?.parse().ok()
+}
+
 /// What the router's bridge saw from a vantage's port since the last flush: destination
 /// address and packets (`nft list set bridge cs_count NAME_sent`).
 fn sent(vantage: &str) -> Vec<(String, u64)> {
-    let o = run(Command::new("ip").args([
-        "netns",
-        "exec",
-        "cs-router",
-        "nft",
+    let text = router_nft(&[
         "list",
         "set",
         "bridge",
         "cs_count",
         &format!("{vantage}_sent"),
-    ]));
-    check("nft list set", &o);
-    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    ]);
     let Some(start) = text.find("elements = {") else {
         return Vec::new();
     };
     let body = &text[start + "elements = {".len()..];
     let body = &body[..body.find('}').unwrap_or(body.len())];
     body.split(',')
-        .filter_map(|e| {
-            let mut w = e.split_whitespace();
-            let addr = w.next()?.to_string();
-            let packets = w
-                .skip_while(|x| *x != "packets")
-                .nth(1)
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0);
-            Some((addr, packets))
-        })
+        .filter_map(|e| Some((e.split_whitespace().next()?.to_string(), packets(e)?)))
         .collect()
 }
 
 /// IPv6 frames from a vantage (the lab has IPv6 off: must stay 0).
 fn sent_v6(vantage: &str) -> u64 {
-    let o = run(Command::new("ip").args([
-        "netns",
-        "exec",
-        "cs-router",
-        "nft",
+    let text = router_nft(&[
         "list",
         "counter",
         "bridge",
         "cs_count",
         &format!("{vantage}_v6"),
-    ]));
-    check("nft list counter", &o);
-    let text = String::from_utf8_lossy(&o.stdout).to_string();
-    let mut w = text.split_whitespace().skip_while(|x| *x != "packets");
-    w.nth(1).and_then(|n| n.parse().ok()).unwrap_or(u64::MAX)
+    ]);
+    packets(&text).unwrap_or(u64::MAX)
 }
 
 fn flush_counts() {
     for set in ["oqvscan_sent", "outside_sent"] {
-        let o = run(Command::new("ip").args([
-            "netns",
-            "exec",
-            "cs-router",
-            "nft",
-            "flush",
-            "set",
-            "bridge",
-            "cs_count",
-            set,
-        ]));
-        check("nft flush set", &o);
+        router_nft(&["flush", "set", "bridge", "cs_count", set]);
     }
 }
 
