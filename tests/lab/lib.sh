@@ -82,3 +82,48 @@ lab_lock() {
   if ! flock -w 300 9; then die "another lab up/down has held the lock for 5 minutes"; fi
   export CLINICSCAN_LAB_LOCKED=1
 }
+
+# The lab's internet and the vantages beyond the two scanners (see README "The internet and
+# the オン資 vantage"). Documentation-range addresses only (RFC 5737), held by lab namespaces
+# and routed only between them: the router's WAN bridge br-wan carries 203.0.113.0/24, and
+# the clinic's public address is the router's own, on the WAN side.
+WAN_BRIDGE="br-wan"
+WAN_ROUTER_ADDR="203.0.113.1/24"
+CLINIC_PUBLIC="198.51.100.20"
+LAB_INTERNET_CIDRS="203.0.113.0/24 198.51.100.0/24"
+# The internet's hosts: "name address..." (first address primary). outside: the scanner
+# on the internet (vantage internet); internet: the lab DNS server (.53) and the egress
+# target listener (.80) the オン資 terminal must not reach.
+OUTSIDE_ADDR="203.0.113.10"
+LAB_DNS="203.0.113.53"
+EGRESS_TARGET="203.0.113.80"
+EGRESS_PORT=443
+# A "public" name the lab DNS answers (RFC 6761 .test): resolving it from the オン資 zone
+# means the terminal sees the public DNS.
+PUBLIC_NAME="egress-check.example.test"
+# The オン資 vantage: a scanner namespace on the オン資 segment, resolving through the lab DNS
+# (its /etc/netns/<ns>/resolv.conf, which `ip netns exec` binds over /etc/resolv.conf).
+OQV_VANTAGE="oqvscan oqv 10.77.30.30 -"
+# Ports of the clinic's public address forwarded (DNAT on the lab router) to edge and
+# clinical services: "proto/port address": the SSL-VPN portal imitation and the doctor's
+# PC's RDP (a maintenance port forward, the classic exposure).
+PUBLIC_FORWARDS=(
+  "tcp/443 10.77.60.30"
+  "tcp/3389 10.77.20.30"
+)
+# Marker of the resolv.conf files the lab writes under /etc/netns (down removes only these).
+NETNS_ETC_MARK="# clinicscan lab resolver (tests/lab/up); removed by tests/lab/down"
+
+# Removes the resolv.conf files up wrote under /etc/netns/cs-* (only those with the lab's
+# mark) and their directories if empty.
+remove_netns_etc() {
+  local d
+  for d in /etc/netns/"$LAB_PREFIX"*; do
+    [ -d "$d" ] || continue
+    case "$(basename "$d")" in "$LAB_PREFIX"*) ;; *) continue ;; esac
+    if [ -f "$d/resolv.conf" ] && head -1 "$d/resolv.conf" | grep -qxF "$NETNS_ETC_MARK"; then
+      rm -f "$d/resolv.conf"
+    fi
+    rmdir "$d" 2>/dev/null || true
+  done
+}

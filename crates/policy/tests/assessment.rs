@@ -232,15 +232,16 @@ fn ons_violation_and_its_absence_in_the_isolated_variant() {
         .iter()
         .find(|c| c.id == "ONS-2")
         .expect("listed");
-    // Nothing reached the terminal from the general LAN, but the clinical LAN and guest
-    // Wi-Fi were not scanned: not verified, naming the vantages it lacks, with what the
-    // general-LAN scan did check.
+    // Nothing reached the terminal from the general LAN, but the オン資 segment itself (what
+    // else lives there), the clinical LAN and guest Wi-Fi were not scanned: not verified,
+    // naming the vantages it lacks, with what the general-LAN scan did check.
     assert_eq!(ons2.status, ControlStatus::NotVerified);
     assert_eq!(ons2.finding_count, 0);
     let missing: Vec<&str> = ons2.missing.iter().map(|m| m.text.en.as_str()).collect();
     assert_eq!(
         missing,
         vec![
+            "scan from zone oqv",
             "scan from zone clinical towards oqv (clinical → oqv not probed)",
             "scan from zone guest towards oqv (guest → oqv not probed)",
         ]

@@ -888,7 +888,13 @@ fn ons_1_to_3_online_eligibility_terminal() {
     check(ONS);
     verdicts(&[
         ("ONS-1", Verdict::Fail, "lab-oqv"),
-        ("ONS-1", Verdict::Pass, "clean"),
+        ("ONS-1", Verdict::Pass, "clean-vantages"),
+        // Without the closed-network check the route from the staff LAN is not known.
+        (
+            "ONS-1",
+            Verdict::NotVerified(MissingKind::SiteFile, "turn on the closed-network check"),
+            "clean",
+        ),
         // A general-LAN-only scan names the vantage it lacks.
         (
             "ONS-1",
@@ -971,6 +977,115 @@ fn ons_2_the_terminal_on_the_staff_lan() {
     assert_eq!(cell.reached.len(), 2);
 }
 
+// ---- the vantages beyond the LAN: the internet, the closed network, the オン資 segment --------
+
+const VANTAGES: &[Case] = &[
+    (
+        "internet-remote-access-exposed",
+        "internet-exposed.json",
+        "internet-remote-access-exposed|198.51.100.20|tcp/3389|from:internet",
+        "internet-closed.json",
+    ),
+    (
+        "internet-ssh-exposed",
+        "internet-exposed.json",
+        "internet-ssh-exposed|198.51.100.20|tcp/22|from:internet",
+        "internet-closed.json",
+    ),
+    (
+        "internet-file-sharing-exposed",
+        "internet-exposed.json",
+        "internet-file-sharing-exposed|198.51.100.20|tcp/445|from:internet",
+        "internet-closed.json",
+    ),
+    (
+        "internet-database-exposed",
+        "internet-exposed.json",
+        "internet-database-exposed|198.51.100.20|tcp/5432|from:internet",
+        "internet-closed.json",
+    ),
+    (
+        "internet-utm-management-exposed",
+        "internet-exposed.json",
+        "internet-utm-management-exposed|198.51.100.20|tcp/8443|from:internet",
+        "internet-closed.json",
+    ),
+    (
+        "internet-admin-page-exposed",
+        "internet-exposed.json",
+        "internet-admin-page-exposed|198.51.100.20|tcp/8080|from:internet",
+        "internet-closed.json",
+    ),
+    (
+        "internet-vpn-exposed",
+        "internet-exposed.json",
+        "internet-vpn-exposed|198.51.100.20|tcp/443|from:internet",
+        "internet-closed.json",
+    ),
+    (
+        "internet-ssl-vpn-no-client-cert",
+        "internet-exposed.json",
+        "internet-ssl-vpn-no-client-cert|198.51.100.20|tcp/443|from:internet",
+        "internet-closed.json",
+    ),
+    (
+        "internet-ssl-vpn-password-login",
+        "internet-exposed.json",
+        "internet-ssl-vpn-password-login|198.51.100.20|tcp/443|from:internet",
+        "internet-closed.json",
+    ),
+    (
+        "internet-exposed-port",
+        "internet-exposed.json",
+        "internet-exposed-port|198.51.100.20|tcp/9999|from:internet",
+        "internet-closed.json",
+    ),
+    (
+        "closed-network-reachable",
+        "vantage-general-closed-reached.json",
+        "closed-network-reachable|192.168.220.1|tcp/443|from:general",
+        "vantage-general-closed-blocked.json",
+    ),
+    (
+        "oqv-co-resident-host",
+        "vantage-oqv-coresident.json",
+        "oqv-co-resident-host|10.77.30.50",
+        "vantage-oqv-terminals.json",
+    ),
+];
+
+/// The clinic from the internet: every exposure of its public address fails the controls on
+/// external connection points (the reference's external-vantage checks of GL6-SO-10.1,
+/// GL6-SO-13-11, CL-R7-2-13 (a) and MHLW-20221110-1/2); the closed network reached from
+/// the staff LAN fails ONS-1; a printer on the オン資 segment fails ONS-2.
+#[test]
+fn vantages_internet_closed_network_and_oqv_segment() {
+    check(VANTAGES);
+    verdicts(&[
+        ("GL6-SO-10.1", Verdict::Fail, "internet-exposed"),
+        ("GL6-SO-7.2", Verdict::Fail, "internet-exposed"),
+        ("GL6-SO-13-11", Verdict::Fail, "internet-exposed"),
+        ("CL-R7-2-13", Verdict::Fail, "internet-exposed"),
+        ("MHLW-20221110-1", Verdict::Fail, "internet-exposed"),
+        ("MHLW-20221110-2", Verdict::Fail, "internet-exposed"),
+        ("CL-R7-2-2", Verdict::Fail, "internet-exposed"),
+        ("CL-R7-2-10", Verdict::Fail, "internet-exposed"),
+        ("ONS-1", Verdict::Fail, "closed-network-reached"),
+        ("ONS-2", Verdict::Fail, "oqv-coresident"),
+        ("CL-R7-2-13", Verdict::Pass, "clean-vantages"),
+        ("GL6-SO-8.1", Verdict::Pass, "clean-vantages"),
+        // A site with an internet zone expects a scan from there.
+        (
+            "CL-R7-2-13",
+            Verdict::NotVerified(
+                MissingKind::ZonePair,
+                "scan from zone internet towards public",
+            ),
+            "closed-network-reached",
+        ),
+    ]);
+}
+
 /// Runs each (control, verdict, scenario) case with every edition, checking the evidence
 /// each status must carry; records which statuses each control was seen with.
 fn verdicts(cases: &[(&'static str, Verdict, &'static str)]) {
@@ -1001,6 +1116,7 @@ fn every_scan_evidencable_control_has_each_verdict() {
         gl6_so_18_1_isolated_backups,
         cl_r7_2_1_asset_register,
         ons_1_to_3_online_eligibility_terminal,
+        vantages_internet_closed_network_and_oqv_segment,
     ];
     for t in all {
         t();
@@ -1059,6 +1175,7 @@ fn every_shipped_rule_has_a_fire_and_a_quiet_case() {
         GL6_SO_18_1,
         CL_R7_2_1,
         ONS,
+        VANTAGES,
     ];
     let tested: BTreeSet<&str> = tables.iter().flat_map(|t| t.iter().map(|c| c.0)).collect();
     let shipped: BTreeSet<&str> = common::rules()

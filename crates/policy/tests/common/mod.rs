@@ -30,7 +30,9 @@ pub fn site(name: &str) -> Site {
 
 /// The site a fixture is assessed with.
 pub fn site_for(fixture: &str) -> Site {
-    if fixture.starts_with("lab-terminal") {
+    if fixture.starts_with("internet-") || fixture.starts_with("vantage-") {
+        site("lab-site-vantages.toml")
+    } else if fixture.starts_with("lab-terminal") {
         site("lab-site-terminal.toml")
     } else if fixture.starts_with("lab-") || fixture.starts_with("clean-") {
         site("lab-site.toml")
@@ -65,6 +67,34 @@ fn scenario_parts(name: &str) -> (Vec<&'static str>, Option<&'static str>) {
         "terminal" => (
             vec!["lab-terminal-general.json"],
             Some("lab-site-terminal.toml"),
+        ),
+        // The clinic from the lab internet, the closed network from the staff LAN, and the
+        // オン資 segment from inside (lab-site-vantages.toml).
+        // The isolated clinic walked from every vantage the vantage site expects: the
+        // closed network out of reach from the staff LAN, no egress from the オン資 zone,
+        // nothing answering on the public address.
+        "clean-vantages" => (
+            vec![
+                "vantage-general-closed-blocked.json",
+                "clean-clinical.json",
+                "clean-guest.json",
+                "vantage-oqv-egress-blocked.json",
+                "internet-closed.json",
+            ],
+            Some("lab-site-vantages.toml"),
+        ),
+        "internet-exposed" => (
+            vec!["internet-exposed.json"],
+            Some("lab-site-vantages.toml"),
+        ),
+        "internet-closed" => (vec!["internet-closed.json"], Some("lab-site-vantages.toml")),
+        "closed-network-reached" => (
+            vec!["vantage-general-closed-reached.json"],
+            Some("lab-site-vantages.toml"),
+        ),
+        "oqv-coresident" => (
+            vec!["vantage-oqv-coresident.json"],
+            Some("lab-site-vantages.toml"),
         ),
         // The first thing a new user runs: no site file.
         "nosite" => (vec!["lab-general.json"], None),
