@@ -17,6 +17,10 @@ fn clinicscan(args: &[&str]) -> Output {
         .current_dir(repo())
         .env_remove("CLINICSCAN_SITE")
         .env_remove("CLINICSCAN_DB")
+        .env_remove("CLINICSCAN_DATA")
+        .env_remove("RUST_LOG")
+        // No site file of the user running the tests.
+        .env("XDG_CONFIG_HOME", "/nonexistent/clinicscan-tests")
         .output()
         .expect("run clinicscan")
 }
@@ -150,7 +154,7 @@ fn scan_prints_a_table_and_an_assessment_that_validates() {
     ]);
     assert!(o.status.success(), "scan failed: {}", stderr(&o));
     let a: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
-    assert_valid(&validator("assessment.v1.json"), &a);
+    assert_valid(&validator("assessment.v2.json"), &a);
     drop(open);
 }
 
@@ -180,6 +184,42 @@ fn bad_input_fails_before_any_packet() {
         ),
         (&["assess", "Cargo.toml"], "Cargo.toml"),
         (&["scan", "127.0.0.1", "--max-rate", "0"], "--max-rate"),
+        // A shared history: unencrypted only to loopback, the password never printed.
+        (
+            &[
+                "scan",
+                "127.0.0.1",
+                "--db",
+                "postgres://scan:Hunter2-secret@10.0.0.5/clinicscan?sslmode=disable",
+            ],
+            "postgres://scan:***@10.0.0.5",
+        ),
+        (
+            &[
+                "scan",
+                "127.0.0.1",
+                "--db",
+                "postgres://h/db?sslmode=prefer",
+            ],
+            "sslmode=prefer",
+        ),
+        (
+            &["scan", "127.0.0.1", "--db", "mysql://h/db"],
+            "unsupported database URL scheme",
+        ),
+        // A shared history needs the site's id.
+        (
+            &["scan", "127.0.0.1", "--db", "postgres://h/db"],
+            "[site] table has an id",
+        ),
+        (
+            &["scan", "127.0.0.1", "--syslog", "tcp://10.0.0.9:514"],
+            "loopback",
+        ),
+        (
+            &["scan", "127.0.0.1", "--syslog", "smtp://x"],
+            "tls, udp or tcp",
+        ),
     ];
     for (args, needle) in cases {
         let start = Instant::now();
@@ -195,6 +235,7 @@ fn bad_input_fails_before_any_packet() {
             err.contains(needle),
             "{args:?}: message does not name {needle:?}: {err}"
         );
+        assert!(!err.contains("Hunter2-secret"), "password printed: {err}");
         assert!(o.stdout.is_empty(), "{args:?} printed a result");
         assert!(
             start.elapsed() < Duration::from_secs(5),
@@ -211,7 +252,7 @@ fn assess_of_a_saved_observation_exits_1_on_findings() {
     let o = clinicscan(&["assess", fixture, "-f", "json", "--fail-on", "high"]);
     assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
     let a: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
-    assert_valid(&validator("assessment.v1.json"), &a);
+    assert_valid(&validator("assessment.v2.json"), &a);
     let o = clinicscan(&["assess", fixture, "-f", "json", "--fail-on", "never"]);
     assert_eq!(o.status.code(), Some(0));
 }
@@ -226,4 +267,719 @@ fn man_page_completions_and_rule_check() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("clinicscan"));
     let o = clinicscan(&["rules", "check"]);
     assert!(o.status.success(), "rules check: {}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("rules, ") && out.contains(": ok"), "{out}");
+    assert!(
+        out.contains("kev ") && out.contains("rules/data/kev.toml"),
+        "{out}"
+    );
+}
+
+const USER_RULE: &str = r#"
+[[rule]]
+id = "site-rdp-check"
+severity = "medium"
+scope = "service"
+requires = ["service.facts.rdp"]
+checks = { facts = ["service.facts.rdp.nla_required"] }
+condition = "service.facts.rdp.nla_required == false"
+controls = ["GL6-SO-14-1"]
+title = { ja = "RDPの独自確認", en = "Site's own RDP check" }
+description = { ja = "{host.address} のRDP", en = "RDP on {host.address}" }
+remediation = { ja = "確認してください。", en = "Check it." }
+"#;
+
+/// `clinicscan rules check DIR` on a user's own rules: 0 when they load, 2 with a message
+/// naming the file, the rule and the misspelt path when they do not.
+#[test]
+fn rules_check_names_the_file_rule_and_path_of_a_typo() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path().to_str().expect("utf-8 path");
+    std::fs::write(dir.path().join("mine.toml"), USER_RULE).expect("write");
+    let o = clinicscan(&["rules", "check", d]);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    std::fs::write(
+        dir.path().join("mine.toml"),
+        USER_RULE.replace("nla_required\"] }", "nla_requird\"] }"),
+    )
+    .expect("write");
+    let o = clinicscan(&["rules", "check", d]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("mine.toml: rule site-rdp-check: path \"service.facts.rdp.nla_requird\": after service.facts.rdp: no field \"nla_requird\""),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty());
+}
+
+/// A rule that cannot be evaluated: the run exits 2 (its controls are not verified) and
+/// says so on stderr and in the report; `--fail-on never` exits 0.
+#[test]
+fn an_errored_rule_exits_2_unless_fail_on_never() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path().to_str().expect("utf-8 path");
+    std::fs::write(
+        dir.path().join("broken.toml"),
+        USER_RULE
+            .replace(
+                "requires = [\"service.facts.rdp\"]",
+                "requires = [\"service.port\"]",
+            )
+            .replace(
+                "checks = { facts = [\"service.facts.rdp.nla_required\"] }",
+                "checks = {}",
+            ),
+    )
+    .expect("write");
+    let fixture = repo().join("fixtures/policy/good.json");
+    let fixture = fixture.to_str().expect("utf-8 path");
+    let run = |fail_on: &str, format: &str| {
+        clinicscan(&[
+            "--lang",
+            "en",
+            "assess",
+            fixture,
+            "--site",
+            "fixtures/policy/test-site.toml",
+            "--rules",
+            d,
+            "-f",
+            format,
+            "--fail-on",
+            fail_on,
+        ])
+    };
+    let o = run("high", "json");
+    assert_eq!(o.status.code(), Some(2), "stderr: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("rule site-rdp-check ("),
+        "{}",
+        stderr(&o)
+    );
+    let a: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_valid(&validator("assessment.v2.json"), &a);
+    let c = a["controls"]
+        .as_array()
+        .expect("controls")
+        .iter()
+        .find(|c| c["id"] == "GL6-SO-14-1")
+        .expect("listed");
+    assert_eq!(c["status"], "not-verified");
+    assert!(
+        c["missing"]
+            .as_array()
+            .expect("missing")
+            .iter()
+            .any(|m| m["kind"] == "rule-error")
+    );
+    // Every report format shows it.
+    for format in ["table", "markdown", "html", "csv"] {
+        let o = run("never", format);
+        assert_eq!(o.status.code(), Some(0), "{format}: {}", stderr(&o));
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            text.contains("site-rdp-check"),
+            "{format} does not show the rule error"
+        );
+        assert!(
+            text.contains("kev 2026-12-06"),
+            "{format} does not name the data's date"
+        );
+    }
+}
+
+/// A data directory laid over the built-in tables (`--data`, `CLINICSCAN_DATA`): the
+/// report names its file and date.
+#[test]
+fn a_data_directory_updates_the_tables() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("data")).expect("mkdir");
+    let eol = std::fs::read_to_string(repo().join("rules/data/eol.toml"))
+        .expect("eol")
+        .replace("updated = \"2026-12-06\"", "updated = \"2027-02-01\"");
+    std::fs::write(dir.path().join("data/eol.toml"), eol).expect("write");
+    let fixture = repo().join("fixtures/policy/bad.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_clinicscan"))
+        .args([
+            "--lang",
+            "en",
+            "assess",
+            "-f",
+            "markdown",
+            "--fail-on",
+            "never",
+        ])
+        .arg(&fixture)
+        .env("CLINICSCAN_DATA", dir.path())
+        .current_dir(repo())
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("eol 2027-02-01"), "{text}");
+    assert!(
+        text.contains("kev 2026-12-06 (rules/data/kev.toml)"),
+        "{text}"
+    );
+    let o = clinicscan(&["rules", "check", "--data", "/nonexistent/clinicscan-data"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("/nonexistent/clinicscan-data"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// The pre-check of the port-states lab's addresses (its own namespaces): an address where
+/// nothing answers verifies nothing and exits 2; the target answers, so each expectation
+/// passes or fails with the ports it probed (SSH open there: 1).
+#[test]
+fn precheck_of_an_address_with_no_host_exits_2() {
+    let Some(lab) = clinicscan_testlab::LabSpec::script("port_states")
+        .needs(&["socat", "nft"])
+        .start()
+    else {
+        return;
+    };
+    let run = |host: &str| {
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                "cse-scanner",
+                env!("CARGO_BIN_EXE_clinicscan"),
+            ])
+            .args([
+                "--lang",
+                "en",
+                "precheck",
+                "--profile",
+                "oqv-terminal",
+                "-p",
+                "22",
+            ])
+            .arg(host)
+            .current_dir(repo())
+            .env_remove("CLINICSCAN_SITE")
+            .output()
+            .expect("run")
+    };
+    let o = run("10.250.0.3");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(2), "{text}\n{}", stderr(&o));
+    assert!(
+        text.contains("The host never answered: nothing was verified."),
+        "{text}"
+    );
+    assert_eq!(text.matches("[NOT VERIFIED]").count(), 5, "{text}");
+    assert!(!text.contains("[PASS]"), "{text}");
+
+    let o = run("10.250.0.2");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}\n{}", stderr(&o));
+    assert!(text.contains("[FAIL] no-shell"), "{text}");
+    assert!(text.contains("22/tcp open, 23/tcp closed"), "{text}");
+    assert!(text.contains("[PASS] no-rdp"), "{text}");
+    assert!(text.contains("3389/tcp closed"), "{text}");
+    drop(lab);
+}
+
+#[test]
+fn man_pages_one_per_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("man");
+    let o = clinicscan(&["generate", "man", "--dir", out.to_str().expect("utf-8")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for page in [
+        "clinicscan.1",
+        "clinicscan-scan.1",
+        "clinicscan-doctor.1",
+        "clinicscan-history-diff.1",
+        "clinicscan-rules-check.1",
+    ] {
+        let text =
+            std::fs::read_to_string(out.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.starts_with(".ie"), "{page} is not roff");
+    }
+    let scan = std::fs::read_to_string(out.join("clinicscan-scan.1")).expect("scan page");
+    assert!(
+        scan.contains("\\-\\-site"),
+        "the scan page documents --site"
+    );
+}
+
+/// `doctor` names where each thing was found; an XDG site file is found without --site.
+#[test]
+fn doctor_says_what_it_found_where() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let xdg = dir.path().join("config");
+    std::fs::create_dir_all(xdg.join("clinicscan")).expect("mkdir");
+    let site = xdg.join("clinicscan/site.toml");
+    std::fs::copy(repo().join("docs/examples/site.toml"), &site).expect("copy site");
+    let db = dir.path().join("history.sqlite");
+    let doctor = |extra_env: &[(&str, &Path)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_clinicscan"));
+        cmd.args(["--lang", "en", "doctor", "--offline", "--db"])
+            .arg(&db)
+            .current_dir(dir.path())
+            .env_remove("CLINICSCAN_SITE")
+            .env_remove("CLINICSCAN_DATA")
+            .env("XDG_CONFIG_HOME", &xdg)
+            // The example's [email] names a user; the password comes from here.
+            .env("CLINICSCAN_SMTP_PASSWORD", "not-used-offline");
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run doctor")
+    };
+    let rules = repo().join("rules");
+    let o = doctor(&[("CLINICSCAN_DATA", &rules)]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{text}{}", stderr(&o));
+    assert!(
+        text.contains(&format!(
+            "site file: {} (from XDG_CONFIG_HOME)",
+            site.display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"さくら内科クリニック\", 5 zone(s)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "rules and data: {} (from CLINICSCAN_DATA)",
+            rules.display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("history database: {}", db.display())),
+        "{text}"
+    );
+    assert!(text.contains("not there yet"), "{text}");
+    assert!(
+        text.contains("smtp.example.jp (starttls), 1 recipient(s)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("not-used-offline"),
+        "never prints the password: {text}"
+    );
+
+    // Something needed is broken: exit 1, and it says what.
+    std::fs::write(&site, "[site]\nname = 3\n").expect("write");
+    let o = doctor(&[("CLINICSCAN_DATA", &rules)]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("[broken] site file"), "{text}");
+    let o = doctor(&[("CLINICSCAN_DATA", dir.path())]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("[broken] rules and data"), "{text}");
+    assert!(text.contains("not a clinicscan data directory"), "{text}");
+}
+
+/// `-v` on a scan of a namespace lab tells what the run did, as text and as JSON lines.
+#[test]
+fn verbose_lab_scan_logs_targets_hosts_and_assessment() {
+    let Some(_lab) = clinicscan_testlab::LabSpec::script("port_states")
+        .needs(&["socat", "nft", "ip"])
+        .start()
+    else {
+        return;
+    };
+    let scan = |extra: &[&str]| {
+        let o = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                "cse-scanner",
+                env!("CARGO_BIN_EXE_clinicscan"),
+            ])
+            .args(extra)
+            .args([
+                "scan",
+                "10.250.0.2",
+                "10.250.0.3",
+                "-p",
+                "22,80,83",
+                "--no-history",
+                "--no-probes",
+                "-f",
+                "json",
+                "--fail-on",
+                "never",
+            ])
+            .env_remove("RUST_LOG")
+            .env_remove("CLINICSCAN_SITE")
+            .env("XDG_CONFIG_HOME", "/nonexistent/clinicscan-tests")
+            .output()
+            .expect("run clinicscan in the lab");
+        assert!(o.status.success(), "scan failed: {}", stderr(&o));
+        stderr(&o)
+    };
+    let quiet = scan(&[]);
+    assert!(
+        !quiet.contains("targets resolved"),
+        "no -v, no info: {quiet}"
+    );
+
+    let text = scan(&["-v"]);
+    for event in [
+        "targets resolved",
+        "hosts found",
+        "scan finished",
+        "assessed",
+    ] {
+        assert!(text.contains(event), "-v shows {event:?}: {text}");
+    }
+    assert!(text.contains("addresses=2"), "{text}");
+    assert!(
+        text.contains("segment=10.250.0.0/24 hosts=1 open_ports=2"),
+        "{text}"
+    );
+
+    let json = scan(&["-v", "--log-format", "json"]);
+    let events: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let hosts = events
+        .iter()
+        .find(|e| e["fields"]["message"] == "hosts found")
+        .unwrap_or_else(|| panic!("no hosts-found event: {json}"));
+    assert_eq!(hosts["level"], "INFO");
+    assert_eq!(hosts["fields"]["hosts"], 1);
+    assert_eq!(hosts["fields"]["open_ports"], 2);
+}
+
+/// Compares with (or, under UPDATE_SNAPSHOTS=1, writes) fixtures/report/expected/NAME.
+fn snapshot(name: &str, actual: &[u8]) {
+    let path = repo().join("fixtures/report/expected").join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, actual).expect("write snapshot");
+        return;
+    }
+    let expected = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run UPDATE_SNAPSHOTS=1", path.display()));
+    assert!(
+        expected == actual,
+        "{name} differs from the snapshot:\n{}",
+        String::from_utf8_lossy(actual)
+    );
+}
+
+#[test]
+fn precheck_of_a_saved_observation_in_both_languages_and_json() {
+    let run = |lang: &str, fixture: &str, host: &str, format: &[&str], code: i32| {
+        let fixture = repo().join("fixtures/policy").join(fixture);
+        let mut args = vec!["--lang", lang, "precheck", "--profile", "oqv-terminal"];
+        args.extend_from_slice(&["--observation", fixture.to_str().expect("utf-8 path")]);
+        args.push(host);
+        args.extend_from_slice(format);
+        let o = clinicscan(&args);
+        assert_eq!(o.status.code(), Some(code), "stderr: {}", stderr(&o));
+        o.stdout
+    };
+    // Every port's answer recorded: RDP open fails (1), the hardened terminal passes (0),
+    // the address where nothing answered verifies nothing (2).
+    for lang in ["ja", "en"] {
+        snapshot(
+            &format!("precheck.oqv-terminal.{lang}.txt"),
+            &run(lang, "precheck-terminal.json", "10.77.30.10", &[], 1),
+        );
+        snapshot(
+            &format!("precheck.no-answer.{lang}.txt"),
+            &run(lang, "precheck-terminal.json", "10.77.30.99", &[], 2),
+        );
+        snapshot(
+            &format!("precheck.isolated.{lang}.txt"),
+            &run(lang, "precheck-terminal.json", "10.77.30.20", &[], 0),
+        );
+    }
+    snapshot(
+        "precheck.oqv-terminal.json",
+        &run(
+            "en",
+            "precheck-terminal.json",
+            "10.77.30.10",
+            &["-f", "json"],
+            1,
+        ),
+    );
+    snapshot(
+        "precheck.no-answer.json",
+        &run(
+            "en",
+            "precheck-terminal.json",
+            "10.77.30.99",
+            &["-f", "json"],
+            2,
+        ),
+    );
+    // Closed ports a scan did not record cannot count: not verified (2), not a pass.
+    let o = run("en", "precheck-terminal.json", "10.77.30.30", &[], 2);
+    let text = String::from_utf8_lossy(&o);
+    assert!(text.contains("[NOT VERIFIED] no-rdp"), "{text}");
+    assert!(text.contains("3389/tcp not probed"), "{text}");
+    assert!(
+        text.ends_with("Result: some expectations not verified (this is not a pass)\n"),
+        "{text}"
+    );
+
+    // A profile of the user's own: one expectation met, one not, one that cannot be evaluated.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let profile = dir.path().join("own.toml");
+    std::fs::write(
+        &profile,
+        "[profile]\nid = 'own'\ntitle = { ja = '独自の確認', en = 'Own check' }\n\
+         [[expect]]\nid = 'up'\ncontrols = ['CL-R7-2-1']\ncondition = 'host.status.state == \"up\"'\n\
+         title = { ja = '稼働している', en = 'Is up' }\nremediation = { ja = '起動する', en = 'Start it' }\n\
+         [[expect]]\nid = 'no-services'\ncontrols = ['GL6-SO-8.1']\ncondition = 'size(host.services) == 0'\n\
+         title = { ja = 'サービスがない', en = 'No services' }\nremediation = { ja = '止める', en = 'Stop them' }\n\
+         [[expect]]\nid = 'broken'\ncontrols = ['GL6-SO-8.1']\ncondition = \"host.vendor.startsWith('x')\"\n\
+         title = { ja = '評価できない', en = 'Cannot be evaluated' }\nremediation = { ja = '直す', en = 'Fix it' }\n",
+    )
+    .expect("write profile");
+    let good = repo().join("fixtures/policy/good.json");
+    for lang in ["ja", "en"] {
+        let o = clinicscan(&[
+            "--lang",
+            lang,
+            "precheck",
+            "--profile",
+            profile.to_str().expect("utf-8 path"),
+            "--observation",
+            good.to_str().expect("utf-8 path"),
+            "10.77.20.21",
+        ]);
+        assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+        snapshot(&format!("precheck.own.{lang}.txt"), &o.stdout);
+    }
+}
+
+/// Two sites scan into one history; `fleet` shows both, `history` keeps them apart, and
+/// `-f jsonl` gives events that validate against the checked-in event schema.
+#[test]
+fn two_sites_one_history_fleet_and_events() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port().to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("fleet.sqlite");
+    let db = db.to_str().expect("utf-8");
+    let mut sites = Vec::new();
+    for (id, name) in [("tokyo-01", "さくら内科"), ("osaka-02", "うめだ眼科")] {
+        let path = dir.path().join(format!("{id}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "[site]\nname = \"{name}\"\nid = \"{id}\"\nvantage_zone = \"general\"\n[zones.general]\ncidrs = [\"127.0.0.0/8\"]\n"
+            ),
+        )
+        .expect("site file");
+        sites.push(path);
+    }
+    for site in &sites {
+        let site = site.to_str().expect("utf-8");
+        let o = clinicscan(&[
+            "scan",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "--no-probes",
+            "--db",
+            db,
+            "--site",
+            site,
+            "-f",
+            "json",
+            "--fail-on",
+            "never",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let o = clinicscan(&["fleet", "--db", db, "-f", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fleet: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(fleet["schema"], "clinicscan/fleet/v1");
+    let ids: Vec<&str> = fleet["sites"]
+        .as_array()
+        .expect("sites")
+        .iter()
+        .map(|s| s["site_id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids, ["osaka-02", "tokyo-01"]);
+    let o = clinicscan(&["fleet", "--db", db, "--lang", "en", "-f", "table"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("tokyo-01") && text.contains("osaka-02"),
+        "{text}"
+    );
+    let html = dir.path().join("fleet.html");
+    let o = clinicscan(&["fleet", "--db", db, "-o", html.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let page = std::fs::read_to_string(&html).expect("html");
+    assert!(page.contains("<html lang=\"ja\">") && page.contains("うめだ眼科"));
+    // Listing one site shows only its scan; the two sites' scans are never diffed.
+    let o = clinicscan(&["history", "list", "--db", db, "--site-id", "osaka-02"]);
+    let list = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        list.contains("うめだ眼科") && !list.contains("さくら内科"),
+        "{list}"
+    );
+    let o = clinicscan(&["history", "diff", "1", "2", "--db", db]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("never compared"), "{}", stderr(&o));
+
+    // JSON Lines events against the schema.
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("crates/report/schemas/event.v1.json"))
+            .expect("schema"),
+    )
+    .expect("JSON");
+    let v = jsonschema::validator_for(&schema).expect("valid schema");
+    let site = sites[0].to_str().expect("utf-8");
+    let o = clinicscan(&[
+        "scan",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "--no-probes",
+        "--no-history",
+        "--site",
+        site,
+        "-f",
+        "jsonl",
+        "--fail-on",
+        "never",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let mut findings = 0;
+    for line in text.lines() {
+        let e: serde_json::Value = serde_json::from_str(line).expect("one JSON object a line");
+        assert_valid(&v, &e);
+        assert_eq!(e["clinicscan"]["site"]["id"], "tokyo-01");
+        findings += usize::from(e["event"]["dataset"] == "clinicscan.finding");
+    }
+    assert!(
+        findings > 0,
+        "the open port's host is at least an inventory finding"
+    );
+    drop(listener);
+}
+
+/// A history database written before Assessments carried their evidence (schema v1, with
+/// `partial` and `not-observed` controls) still shows, diffs and reports: its controls read
+/// as not verified, with no evidence.
+#[test]
+fn history_of_schema_v1_assessments_still_reads() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port().to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("old.sqlite");
+    let db_s = db.to_str().expect("utf-8");
+    for _ in 0..2 {
+        let o = clinicscan(&[
+            "scan",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "--no-probes",
+            "--db",
+            db_s,
+            "-f",
+            "json",
+            "--fail-on",
+            "never",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    // Rewrite the stored Assessments as clinicscan wrote them before v2.
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    let rows: Vec<(i64, String)> = conn
+        .prepare("SELECT id, assessment_json FROM scans")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(rows.len(), 2);
+    for (id, json) in rows {
+        let mut a: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        a["schema"] = "clinicscan/assessment/v1".into();
+        let obj = a.as_object_mut().expect("object");
+        obj.remove("coverage");
+        obj.remove("data");
+        for (i, c) in obj["controls"]
+            .as_array_mut()
+            .expect("controls")
+            .iter_mut()
+            .enumerate()
+        {
+            let c = c.as_object_mut().expect("control");
+            for k in ["findings", "checked", "missing"] {
+                c.remove(k);
+            }
+            if c["status"] == "not-verified" {
+                c.insert(
+                    "status".into(),
+                    if i % 2 == 0 {
+                        "partial"
+                    } else {
+                        "not-observed"
+                    }
+                    .into(),
+                );
+            }
+        }
+        conn.execute(
+            "UPDATE scans SET assessment_json = ?1 WHERE id = ?2",
+            rusqlite::params![a.to_string(), id],
+        )
+        .expect("update");
+    }
+    drop(conn);
+    let o = clinicscan(&[
+        "--lang",
+        "en",
+        "history",
+        "--db",
+        db_s,
+        "show",
+        "1",
+        "-f",
+        "table",
+        "--fail-on",
+        "never",
+    ]);
+    assert!(o.status.success(), "history show: {}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Not verified"));
+    let o = clinicscan(&[
+        "--lang",
+        "en",
+        "history",
+        "--db",
+        db_s,
+        "show",
+        "latest",
+        "-f",
+        "json",
+        "--fail-on",
+        "never",
+    ]);
+    assert!(o.status.success(), "history show: {}", stderr(&o));
+    let a: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(a["schema"], "clinicscan/assessment/v2");
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("\"partial\""));
+    assert_valid(&validator("assessment.v2.json"), &a);
+    let o = clinicscan(&["--lang", "en", "history", "--db", db_s, "diff", "1", "2"]);
+    assert!(
+        o.status.code().is_some_and(|c| c < 2),
+        "history diff: {}",
+        stderr(&o)
+    );
+    drop(listener);
 }

@@ -265,13 +265,17 @@ fn compare(obs: &Path, vantage: &str) {
 }
 
 fn assess(obs: &[&Path]) -> serde_json::Value {
+    assess_with(LAB_SITE, obs)
+}
+
+fn assess_with(site: &str, obs: &[&Path]) -> serde_json::Value {
     let mut cmd = Command::new(bin());
     cmd.args([
         "--lang",
         "en",
         "assess",
         "--site",
-        LAB_SITE,
+        site,
         "-f",
         "json",
         "--fail-on",
@@ -345,6 +349,98 @@ fn check_gentle_pace(syns: &[f64], per_second: f64) {
     );
 }
 
+/// Every status carries its evidence: a pass lists what was checked (in an Observation of
+/// this assessment, with hosts or a zone pair), a fail its findings, a not-verified control
+/// what it lacks.
+fn check_every_verdict_has_its_evidence(a: &serde_json::Value) {
+    let observations: Vec<&str> = a["observations"]
+        .as_array()
+        .expect("observations")
+        .iter()
+        .filter_map(|o| o["id"].as_str())
+        .collect();
+    let mut passes = 0;
+    for c in a["controls"].as_array().expect("controls") {
+        let id = c["id"].as_str().unwrap_or_default();
+        let list = |k: &str| c[k].as_array().cloned().unwrap_or_default();
+        match c["status"].as_str() {
+            Some("pass") => {
+                passes += 1;
+                let checked = list("checked");
+                assert!(!checked.is_empty(), "{id} passes without evidence");
+                assert!(
+                    list("missing").is_empty(),
+                    "{id} passes missing {:?}",
+                    c["missing"]
+                );
+                for ch in checked {
+                    assert!(
+                        observations.contains(&ch["observation_id"].as_str().unwrap_or_default()),
+                        "{id}: {ch}"
+                    );
+                    assert!(
+                        ch["subjects"].as_array().is_some_and(|s| !s.is_empty())
+                            || ch["zone_pair"].is_object(),
+                        "{id}: a check of nothing: {ch}"
+                    );
+                }
+            }
+            Some("fail") => assert!(!list("findings").is_empty(), "{id} fails without findings"),
+            Some("not-verified") => {
+                assert!(
+                    !list("missing").is_empty(),
+                    "{id} not verified without a reason"
+                )
+            }
+            Some("not-assessable-by-scan") => {}
+            other => panic!("{id}: status {other:?}"),
+        }
+    }
+    eprintln!("lab: {passes} controls pass, each with its evidence listed");
+}
+
+fn status_of<'a>(a: &'a serde_json::Value, id: &str) -> &'a str {
+    a["controls"]
+        .as_array()
+        .expect("controls")
+        .iter()
+        .find(|c| c["id"] == id)
+        .and_then(|c| c["status"].as_str())
+        .unwrap_or_else(|| panic!("{id} not listed"))
+}
+
+fn missing_texts(a: &serde_json::Value, id: &str) -> Vec<String> {
+    a["controls"]
+        .as_array()
+        .expect("controls")
+        .iter()
+        .find(|c| c["id"] == id)
+        .and_then(|c| c["missing"].as_array())
+        .map(|m| {
+            m.iter()
+                .filter_map(|x| x["text"]["en"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `clinicscan precheck --profile oqv-terminal HOST` from the general LAN's scanner.
+fn precheck_from_general(host: &str) -> Output {
+    clinicscan_in(
+        "cs-scanner",
+        &[
+            "--lang",
+            "en",
+            "precheck",
+            "--profile",
+            "oqv-terminal",
+            "-p",
+            "3389",
+            host,
+        ],
+    )
+}
+
 fn has_finding_on(a: &serde_json::Value, host: &str, port: u64, rule: &str) -> bool {
     findings(a)
         .iter()
@@ -399,6 +495,79 @@ fn clinic_lab_end_to_end() {
         "no finding for guest → printer 9100: {:#?}",
         findings(&a)
     );
+    // From every vantage the lab has (the general LAN and guest Wi-Fi): no pass without
+    // its evidence, and the オン資 controls say what they lack or why they fail.
+    check_every_verdict_has_its_evidence(&a);
+    assert_eq!(status_of(&a, "ONS-2"), "fail");
+    assert_eq!(status_of(&a, "CL-R7-2-13"), "fail");
+    assert_eq!(status_of(&a, "ONS-1"), "not-verified");
+    assert!(
+        missing_texts(&a, "ONS-1").contains(&"scan from zone oqv".to_string()),
+        "{:?}",
+        missing_texts(&a, "ONS-1")
+    );
+    assert_eq!(status_of(&a, "ONS-3"), "not-verified");
+    let cov = &a["coverage"];
+    let cell = |f: &str, t: &str| {
+        cov["cells"]
+            .as_array()
+            .expect("cells")
+            .iter()
+            .find(|c| c["from"] == f && c["to"] == t)
+            .and_then(|c| c["state"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(cell("general", "oqv"), "violation");
+    assert_eq!(cell("guest", "general"), "violation");
+    assert_eq!(cell("guest", "oqv"), "probed-clean");
+    assert_eq!(cell("clinical", "oqv"), "not-probed");
+
+    // 3a. The small clinic whose オン資 terminal sits on the staff LAN: the same scan, with a
+    //     site file declaring the reception PC (10.77.10.20) the terminal. Sharing the LAN
+    //     is a finding, and its VNC reachable from its neighbours is judged as into オン資.
+    let t = assess_with("fixtures/policy/lab-site-terminal.toml", &[&general]);
+    let keys: Vec<&str> = t["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["key"].as_str())
+        .collect();
+    for k in [
+        "oqv-terminal-shares-zone|10.77.10.20",
+        "oqv-remote-access-reachable|10.77.10.20|tcp/5900|from:general",
+    ] {
+        assert!(keys.contains(&k), "{k} missing: {keys:#?}");
+    }
+    assert_eq!(status_of(&t, "ONS-2"), "fail");
+    check_every_verdict_has_its_evidence(&t);
+
+    // 3b. The vendor pre-check of the terminals from the general LAN: 10.77.30.10 answers
+    //     (RDP open: not met, the other ports filtered while it answers: met); the isolated
+    //     terminal answers nothing from there, so nothing is verified (exit 2).
+    let o = precheck_from_general("10.77.30.10");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{text}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(text.contains("[FAIL] no-rdp"), "{text}");
+    assert!(text.contains("ports: 3389/tcp open"), "{text}");
+    assert!(text.contains("[PASS] no-smb"), "{text}");
+    assert!(
+        text.contains("139/tcp filtered, 445/tcp filtered"),
+        "{text}"
+    );
+    let o = precheck_from_general("10.77.30.20");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("The host never answered: nothing was verified."),
+        "{text}"
+    );
+    assert!(!text.contains("[PASS]"), "{text}");
 
     // 4. A scheduled run across a change: scan the オン資 segment into a history database
     //    with email to a real SMTP server, fix the clinic (isolated variant), scan again.

@@ -36,6 +36,11 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
 
+    /// Log lines on stderr as text for people, or as JSON lines (for journald or a SIEM).
+    /// RUST_LOG (e.g. `clinicscan=debug`) overrides the level of -v.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    pub log_format: LogFormat,
+
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -45,7 +50,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Scan targets, assess the result and report it (the main job).
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// Assess saved observations (or an nmap XML result) again, without touching the network.
     Assess(AssessArgs),
     /// Hold one host against a vendor hand-over profile (e.g. an オン資 terminal).
@@ -54,10 +59,16 @@ pub enum Command {
     History(HistoryArgs),
     /// Export the asset inventory (台帳) of every host seen, as CSV for Excel.
     Inventory(InventoryArgs),
+    /// Every site of a shared history at a glance: newest posture, stale sites, shared
+    /// findings (exit 1 when a site is stale).
+    Fleet(FleetArgs),
     /// List or check the rule catalogue.
     Rules(RulesArgs),
-    /// Print shell completions or the man page (generated from this definition).
-    #[command(hide = true)]
+    /// Check the installation: which site file, data and history it uses, whether raw
+    /// sockets are allowed, whether the mail server and the history database answer.
+    Doctor(DoctorArgs),
+    /// Print shell completions or the man pages (generated from this definition), for
+    /// installing from source.
     Generate(GenerateArgs),
 }
 
@@ -68,6 +79,15 @@ pub enum LangArg {
     Ja,
     /// English
     En,
+}
+
+/// Format of the log lines on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Text for people.
+    Human,
+    /// One JSON object a line.
+    Json,
 }
 
 /// Colour on the terminal.
@@ -86,7 +106,7 @@ pub enum ColorChoice {
 pub enum Format {
     /// A table for people (the default on a terminal).
     Table,
-    /// The Assessment as JSON (schema clinicscan/assessment/v1).
+    /// The Assessment as JSON (schema clinicscan/assessment/v2).
     Json,
     /// The raw Observation as JSON (schema clinicscan/observation/v1), for `assess` later.
     Observation,
@@ -96,6 +116,9 @@ pub enum Format {
     Csv,
     /// Markdown.
     Markdown,
+    /// SIEM events, one JSON object a line: one per finding and per control result, with
+    /// Elastic Common Schema field names.
+    Jsonl,
 }
 
 /// Severity threshold.
@@ -137,7 +160,8 @@ pub struct OutputArgs {
     #[arg(short = 'f', long, value_enum)]
     pub format: Option<Format>,
 
-    /// Exit with 1 when a finding at or above this severity exists.
+    /// Exit with 1 when a finding at or above this severity exists, and with 2 when a rule
+    /// could not be evaluated (its controls are not verified); `never` exits 0 for both.
     #[arg(long, value_enum, default_value_t = SeverityArg::High, value_name = "SEVERITY")]
     pub fail_on: SeverityArg,
 }
@@ -145,13 +169,35 @@ pub struct OutputArgs {
 /// Rules and site.
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
-    /// The site file: zones, allowed flows, rate profiles, known assets, email settings.
-    #[arg(long, value_name = "FILE", env = "CLINICSCAN_SITE")]
-    pub site: Option<PathBuf>,
+    #[command(flatten)]
+    pub site: SiteArg,
+
+    #[command(flatten)]
+    pub data: DataArg,
 
     /// An extra rules directory (overrides shipped rules with the same id).
     #[arg(long = "rules", value_name = "DIR")]
     pub rules: Vec<PathBuf>,
+}
+
+/// The site file.
+#[derive(Debug, Args, Default)]
+pub struct SiteArg {
+    /// The site file: zones, allowed flows, rate profiles, known assets, email settings
+    /// [default: $CLINICSCAN_SITE, else $XDG_CONFIG_HOME/clinicscan/site.toml
+    /// (~/.config/clinicscan/site.toml), else /etc/clinicscan/site.toml, if it exists].
+    #[arg(long, value_name = "FILE")]
+    pub site: Option<PathBuf>,
+}
+
+/// The data directory.
+#[derive(Debug, Args, Default)]
+pub struct DataArg {
+    /// Rules, controls catalogue, known-exploited and end-of-life data, as a directory laid
+    /// out like the shipped one [default: $CLINICSCAN_DATA, else /usr/share/clinicscan if
+    /// installed, else the copy built into clinicscan].
+    #[arg(long, value_name = "DIR", global = true)]
+    pub data: Option<PathBuf>,
 }
 
 /// What and how to scan.
@@ -257,14 +303,47 @@ pub struct ScanArgs {
     /// Lock file that keeps two scheduled runs from overlapping.
     #[arg(long, value_name = "FILE")]
     pub lock: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub syslog: SyslogArgs,
+}
+
+/// Where to send the SIEM events by syslog.
+#[derive(Debug, Args)]
+pub struct SyslogArgs {
+    /// Send the events (one per finding and per control result) to a syslog collector:
+    /// tls://HOST[:6514] (RFC 5425), udp://HOST[:514] (RFC 5426), or tcp://127.0.0.1:PORT
+    /// (a local relay).
+    #[arg(long = "syslog", value_name = "URL", env = "CLINICSCAN_SYSLOG")]
+    pub target: Option<String>,
+
+    /// Extra CA certificate (PEM) to verify a TLS collector with, besides the system's.
+    #[arg(long = "syslog-ca", value_name = "FILE", requires = "target")]
+    pub ca: Option<PathBuf>,
+
+    /// Client certificate (PEM) for a TLS collector that asks for one.
+    #[arg(long = "syslog-cert", value_name = "FILE", requires_all = ["target", "key"])]
+    pub cert: Option<PathBuf>,
+
+    /// The client certificate's private key (PEM).
+    #[arg(long = "syslog-key", value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
 }
 
 /// The history database location.
 #[derive(Debug, Args)]
 pub struct HistoryDbArgs {
-    /// History database [default: $XDG_DATA_HOME/clinicscan/history.sqlite].
-    #[arg(long, value_name = "PATH", env = "CLINICSCAN_DB")]
-    pub db: Option<PathBuf>,
+    /// History database: a file (SQLite), or postgres://USER@HOST/DB?sslmode=verify-full&…
+    /// shared by a group of sites [default: $STATE_DIRECTORY/history.sqlite in a systemd
+    /// unit, else $XDG_DATA_HOME/clinicscan/history.sqlite].
+    #[arg(
+        long,
+        value_name = "PATH|URL",
+        env = "CLINICSCAN_DB",
+        hide_env_values = true,
+        global = true
+    )]
+    pub db: Option<String>,
 }
 
 /// `clinicscan assess`.
@@ -289,6 +368,8 @@ pub struct AssessArgs {
 #[derive(Debug, Args)]
 pub struct PrecheckArgs {
     /// Profile name (oqv-terminal, emr-server, medical-device, network-device) or a file.
+    /// Exit 0: every expectation met on a host that answered; 1: one is not met; 2: one
+    /// could not be verified (the host never answered, a port was not probed).
     #[arg(long, value_name = "NAME")]
     pub profile: String,
 
@@ -300,7 +381,7 @@ pub struct PrecheckArgs {
     #[arg(long, value_name = "FILE")]
     pub observation: Option<PathBuf>,
 
-    /// Ports to scan [default: the clinic list].
+    /// Ports to scan [default: the clinic list]; the profile's own ports are always added.
     #[arg(short = 'p', long, value_name = "PORTS")]
     pub ports: Option<String>,
 
@@ -325,6 +406,10 @@ pub struct PrecheckArgs {
 pub struct HistoryArgs {
     #[command(flatten)]
     pub db: HistoryDbArgs,
+
+    /// Only this site's scans (a shared history holds many sites).
+    #[arg(long, value_name = "ID", global = true)]
+    pub site_id: Option<String>,
 
     /// What to do.
     #[command(subcommand)]
@@ -365,13 +450,42 @@ pub struct InventoryArgs {
     #[command(flatten)]
     pub db: HistoryDbArgs,
 
-    /// Site file (for zone names).
-    #[arg(long, value_name = "FILE", env = "CLINICSCAN_SITE")]
-    pub site: Option<PathBuf>,
+    /// The site file, for zone names and the site id in a shared history (found as for
+    /// `scan`).
+    #[command(flatten)]
+    pub site: SiteArg,
+
+    /// The site whose inventory to export (default: the site file's id).
+    #[arg(long, value_name = "ID")]
+    pub site_id: Option<String>,
 
     /// Write the CSV here (UTF-8 with BOM, CRLF) instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// `clinicscan fleet`.
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    #[command(flatten)]
+    pub db: HistoryDbArgs,
+
+    /// A site whose newest scan is older than this many days is listed as stale.
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    pub stale_days: u32,
+
+    /// How many of the findings most sites share to list.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+
+    /// Write the report to FILE (atomically) instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// table, json or html [default: table on a terminal, json otherwise; from -o's
+    /// extension].
+    #[arg(short = 'f', long, value_enum)]
+    pub format: Option<Format>,
 }
 
 /// `clinicscan rules`.
@@ -380,6 +494,9 @@ pub struct RulesArgs {
     /// An extra rules directory.
     #[arg(long = "rules", value_name = "DIR", global = true)]
     pub rules: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub data: DataArg,
 
     /// What to do.
     #[command(subcommand)]
@@ -391,10 +508,33 @@ pub struct RulesArgs {
 pub enum RulesAction {
     /// List rules and the controls they evidence.
     List,
-    /// Load and compile every rule; report errors with file and rule id.
-    Check,
+    /// Load and compile every rule, the catalogue, the data tables and the pre-check
+    /// profiles, with every path a rule names checked against the Observation schema; a
+    /// problem names the file, the rule and the path (exit 2).
+    Check {
+        /// Your own rules directories to check, on top of the shipped rules.
+        #[arg(value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+    },
     /// List the controls catalogue with how a scan can evidence each.
     Controls,
+}
+
+/// `clinicscan doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub site: SiteArg,
+
+    #[command(flatten)]
+    pub data: DataArg,
+
+    #[command(flatten)]
+    pub db: HistoryDbArgs,
+
+    /// Do not connect to the mail server or a shared (PostgreSQL) history database.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// `clinicscan generate`.
@@ -408,8 +548,13 @@ pub struct GenerateArgs {
 /// Generated artefacts.
 #[derive(Debug, Subcommand)]
 pub enum GenerateWhat {
-    /// The man page (roff) on stdout.
-    Man,
+    /// The man page (roff) on stdout, or with --dir one page per command into DIR
+    /// (clinicscan.1, clinicscan-scan.1, ...).
+    Man {
+        /// Write every page into this directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Shell completions on stdout.
     Completions {
         /// The shell.

@@ -8,8 +8,8 @@ use clinicscan_model::{OBSERVATION_SCHEMA, Observation};
 use clinicscan_report::ReportInput;
 
 use crate::args::AssessArgs;
+use crate::common;
 use crate::scan::{Globals, emit};
-use crate::{common, exit};
 
 pub fn run(g: &Globals, args: AssessArgs) -> Result<u8> {
     if args.observations.is_empty() && args.nmap_xml.is_empty() {
@@ -28,6 +28,7 @@ pub fn run(g: &Globals, args: AssessArgs) -> Result<u8> {
         observations.push(obs);
     }
     let assessment = clinicscan_policy::assess(&observations, site.as_ref(), &rules);
+    common::log_assessment(&assessment);
     let input = ReportInput {
         assessment: &assessment,
         observations: &observations,
@@ -37,12 +38,7 @@ pub fn run(g: &Globals, args: AssessArgs) -> Result<u8> {
     };
     let format = common::format(args.output.format, args.output.output.as_deref());
     emit(format, g.color, &input, args.output.output.as_deref())?;
-    let threshold = common::fail_threshold(args.output.fail_on);
-    Ok(if common::has_findings_at(&assessment, threshold) {
-        exit::FINDINGS
-    } else {
-        exit::CLEAN
-    })
+    Ok(common::assessment_exit(&assessment, args.output.fail_on))
 }
 
 /// Reads one Observation, or an array of them, checking the schema tag.

@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 use clinicscan_model::{Assessment, Lang, Severity};
 use clinicscan_policy::{RuleSet, Site};
 
-use crate::args::{ColorChoice, Format, LangArg, PolicyArgs, SeverityArg};
+use crate::args::{ColorChoice, DataArg, Format, LangArg, PolicyArgs, SeverityArg, SiteArg};
+use crate::locations;
 
 /// The language: `--lang`, else the locale (`LC_ALL`, `LC_MESSAGES`, `LANG`), else Japanese.
 pub fn lang(arg: Option<LangArg>) -> Lang {
@@ -46,6 +47,15 @@ pub fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
+/// Whether to colour log lines on stderr.
+pub fn use_color_on_stderr(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none() && io::stderr().is_terminal(),
+    }
+}
+
 /// The report format: `--format`, else from the output file's extension, else a table on a
 /// terminal and JSON in a pipe.
 pub fn format(arg: Option<Format>, output: Option<&Path>) -> Format {
@@ -58,6 +68,7 @@ pub fn format(arg: Option<Format>, output: Option<&Path>) -> Format {
             "html" | "htm" => return Format::Html,
             "csv" => return Format::Csv,
             "md" | "markdown" => return Format::Markdown,
+            "jsonl" | "ndjson" => return Format::Jsonl,
             "txt" => return Format::Table,
             _ => {}
         }
@@ -69,7 +80,8 @@ pub fn format(arg: Option<Format>, output: Option<&Path>) -> Format {
     }
 }
 
-/// The report crate's format for a CLI format (`None` for the raw Observation).
+/// The report crate's format for a CLI format (`None` for the raw Observation and the
+/// events, which have renderers of their own).
 pub fn report_format(f: Format, color: bool) -> Option<clinicscan_report::Format> {
     Some(match f {
         Format::Table => clinicscan_report::Format::Terminal { color },
@@ -77,7 +89,7 @@ pub fn report_format(f: Format, color: bool) -> Option<clinicscan_report::Format
         Format::Html => clinicscan_report::Format::Html,
         Format::Csv => clinicscan_report::Format::Csv,
         Format::Markdown => clinicscan_report::Format::Markdown,
-        Format::Observation => return None,
+        Format::Observation | Format::Jsonl => return None,
     })
 }
 
@@ -125,19 +137,88 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Loads the shipped rules plus the user's directories, and the site file.
+/// Loads the rules (from the data directory, see [`locations::data_dir`]) plus the user's
+/// directories, and the site file (see [`locations::site_file`]).
 pub fn load_policy(args: &PolicyArgs) -> Result<(RuleSet, Option<Site>)> {
-    let mut rules = RuleSet::shipped().context("the shipped rules do not load")?;
-    for dir in &args.rules {
+    let rules = load_rules(&args.data, &args.rules)?;
+    let site = load_site(&args.site)?;
+    Ok((rules, site))
+}
+
+/// The rule set of the data directory in use, plus the user's rules directories.
+pub fn load_rules(data: &DataArg, user_dirs: &[PathBuf]) -> Result<RuleSet> {
+    let dir = locations::data_dir(data.data.as_deref());
+    let mut rules = match &dir {
+        Some(found) => {
+            tracing::debug!(dir = %found.path.display(), from = %found.origin, "data directory");
+            RuleSet::load_with_data(Some(&found.path)).with_context(|| {
+                format!(
+                    "the data directory {} (from {}) does not load",
+                    found.path.display(),
+                    found.origin
+                )
+            })?
+        }
+        None => {
+            tracing::debug!("data built into clinicscan");
+            RuleSet::shipped().context("the built-in rules do not load")?
+        }
+    };
+    for dir in user_dirs {
         rules = rules
             .with_user_dir(dir)
             .with_context(|| format!("cannot load rules from {}", dir.display()))?;
     }
-    let site = match &args.site {
-        Some(path) => Some(Site::from_file(path)?),
-        None => None,
-    };
-    Ok((rules, site))
+    Ok(rules)
+}
+
+/// The site file in use, if any.
+pub fn load_site(arg: &SiteArg) -> Result<Option<Site>> {
+    match locations::site_file(arg.site.as_deref()) {
+        Some(found) => {
+            tracing::debug!(file = %found.path.display(), from = %found.origin, "site file");
+            Ok(Some(Site::from_file(&found.path)?))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Log lines about an assessment: its size, and every rule that failed to evaluate.
+pub fn log_assessment(assessment: &Assessment) {
+    tracing::info!(
+        findings = assessment.findings.len(),
+        rule_errors = assessment.rule_errors.len(),
+        "assessed"
+    );
+    for error in &assessment.rule_errors {
+        tracing::warn!(%error, "rule error");
+    }
+}
+
+/// The data directory in use (see [`locations::data_dir`]); `None`: the built-in copy.
+pub fn data_dir(data: &DataArg) -> Option<PathBuf> {
+    locations::data_dir(data.data.as_deref()).map(|found| found.path)
+}
+
+/// The exit code of an assessment: 2 when a rule could not be evaluated (its controls
+/// are not verified), else 1 with a finding at or above the threshold, else 0. `--fail-on
+/// never` is always 0. Rule errors are also said on stderr, even when quiet.
+pub fn assessment_exit(assessment: &Assessment, fail_on: SeverityArg) -> u8 {
+    let threshold = fail_threshold(fail_on);
+    if !assessment.rule_errors.is_empty() {
+        let mut err = io::stderr().lock();
+        for e in &assessment.rule_errors {
+            let _ = writeln!(err, "clinicscan: {e}");
+        }
+        if threshold.is_some() {
+            return crate::exit::ERROR;
+        }
+    }
+    if has_findings_at(assessment, threshold) {
+        crate::exit::FINDINGS
+    } else {
+        crate::exit::CLEAN
+    }
 }
 
 /// The severity threshold for exit code 1.

@@ -6,7 +6,10 @@
 mod args;
 mod assess;
 mod common;
+mod doctor;
+mod fleet;
 mod history;
+mod locations;
 mod precheck;
 mod rules;
 mod scan;
@@ -14,10 +17,10 @@ mod scan;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
 
-use crate::args::{Cli, Command, GenerateWhat};
+use crate::args::{Cli, Command, GenerateWhat, LogFormat};
 
 /// Exit codes, documented in `--help` and the operator guide.
 mod exit {
@@ -48,16 +51,19 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8> {
     let globals = scan::Globals {
         quiet: cli.quiet,
+        verbose: cli.verbose,
         lang: common::lang(cli.lang),
         color: common::use_color(cli.color),
     };
     match cli.command {
-        Command::Scan(a) => scan::run(&globals, a),
+        Command::Scan(a) => scan::run(&globals, *a),
         Command::Assess(a) => assess::run(&globals, a),
         Command::Precheck(a) => precheck::run(&globals, a),
         Command::History(a) => history::run(&globals, a),
         Command::Inventory(a) => history::inventory(&globals, a),
+        Command::Fleet(a) => fleet::run(&globals, a),
         Command::Rules(a) => rules::run(&globals, a),
+        Command::Doctor(a) => doctor::run(&globals, a),
         Command::Generate(g) => {
             generate(g.what)?;
             Ok(exit::CLEAN)
@@ -67,33 +73,58 @@ fn run(cli: Cli) -> Result<u8> {
 
 fn generate(what: GenerateWhat) -> Result<()> {
     let mut cmd = Cli::command();
-    let mut out = io::stdout().lock();
     match what {
-        GenerateWhat::Man => clap_mangen::Man::new(cmd).render(&mut out)?,
+        GenerateWhat::Man { dir: Some(dir) } => {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            // One page per command: clinicscan.1, clinicscan-scan.1, clinicscan-history-list.1...
+            clap_mangen::generate_to(cmd, &dir)
+                .with_context(|| format!("cannot write the man pages into {}", dir.display()))?;
+            return Ok(());
+        }
+        GenerateWhat::Man { dir: None } => {
+            let mut out = io::stdout().lock();
+            clap_mangen::Man::new(cmd).render(&mut out)?;
+            out.flush()?;
+        }
         GenerateWhat::Completions { shell } => {
-            clap_complete::generate(shell, &mut cmd, "clinicscan", &mut out)
+            let mut out = io::stdout().lock();
+            clap_complete::generate(shell, &mut cmd, "clinicscan", &mut out);
+            out.flush()?;
         }
     }
-    out.flush()?;
     Ok(())
 }
 
+/// Log lines on stderr: `-q` errors only, neither warnings, `-v` clinicscan's info events
+/// (what a run did), `-vv` debug, `-vvv` trace; RUST_LOG replaces the level entirely.
+/// Dependencies stay at warn unless RUST_LOG asks for them.
 fn init_logging(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
+    // -v wins over -q for the log: `-q -v` prints no report but logs what the run did
+    // (the systemd unit's journal).
     let level = match (cli.quiet, cli.verbose) {
-        (true, _) => "error",
+        (true, 0) => "error",
         (false, 0) => "warn",
-        (false, 1) => "info",
-        (false, 2) => "debug",
-        _ => "trace",
+        (_, 1) => "warn,clinicscan=info",
+        (_, 2) => "warn,clinicscan=debug",
+        _ => "info,clinicscan=trace",
     };
-    let filter =
-        EnvFilter::try_from_env("CLINICSCAN_LOG").unwrap_or_else(|_| EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(io::stderr)
-        .with_target(false)
-        .try_init();
+        .with_writer(io::stderr);
+    let _ = match cli.log_format {
+        LogFormat::Human => builder
+            .with_target(cli.verbose > 1)
+            .with_ansi(common::use_color_on_stderr(cli.color))
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+    };
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -1,18 +1,28 @@
-//! `clinicscan precheck`: hold one host against a vendor hand-over profile.
+//! `clinicscan precheck`: hold one host against a vendor hand-over profile, on evidence.
+//!
+//! The scan probes every port the profile names (besides `--ports` or the clinic list) and
+//! records closed and filtered ports one by one, so each expectation can say which ports
+//! answered how. Exit 0: all met on a host that answered; 1: one not met; 2: one not
+//! verified (the host never answered, a port was not probed).
 
 use std::net::IpAddr;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use clinicscan_policy::Profile;
+use clinicscan_model::Transport;
+use clinicscan_policy::{DataTree, Profile};
 
 use crate::args::{PrecheckArgs, TargetArgs};
 use crate::scan::Globals;
 use crate::{common, exit};
 
 pub fn run(g: &Globals, args: PrecheckArgs) -> Result<u8> {
-    let profile = load_profile(&args.profile)?;
-    let (_, site) = common::load_policy(&args.policy)?;
+    let (rules, site) = common::load_policy(&args.policy)?;
+    let profile = load_profile(
+        &args.profile,
+        common::data_dir(&args.policy.data).as_deref(),
+    )?;
+    profile.check_controls(rules.catalogue())?;
     let observation = match &args.observation {
         Some(path) => {
             let mut all = crate::assess::read_observations(path)?;
@@ -31,10 +41,11 @@ pub fn run(g: &Globals, args: PrecheckArgs) -> Result<u8> {
                 target_file: Vec::new(),
                 exclude: Vec::new(),
                 exclude_file: Vec::new(),
-                ports: args.ports.clone(),
+                ports: Some(port_spec(args.ports.as_deref(), &profile)?),
                 top_ports: None,
                 syn: false,
-                // A hand-over check must not miss a host that drops pings.
+                // A hand-over check must not miss a host that drops pings; whether the host
+                // answered at all is judged from its ports instead.
                 no_discovery: true,
                 no_probes: false,
                 no_dns: false,
@@ -44,7 +55,9 @@ pub fn run(g: &Globals, args: PrecheckArgs) -> Result<u8> {
                 max_rate: None,
                 snmp_communities: Vec::new(),
             };
-            let config = crate::scan::scan_config(&targets, site.as_ref(), None)?;
+            let mut config = crate::scan::scan_config(&targets, site.as_ref(), None)?;
+            // Every port's answer is evidence: closed and filtered ones too.
+            config.report_closed = true;
             crate::scan::scan_observation(g, &config)?
         }
     };
@@ -64,31 +77,59 @@ pub fn run(g: &Globals, args: PrecheckArgs) -> Result<u8> {
     let report = clinicscan_policy::precheck(&observation, host, &profile);
     let text = match args.format {
         Some(crate::args::Format::Json) => serde_json::to_string_pretty(&report)? + "\n",
-        _ => report.render(g.lang),
+        _ => clinicscan_report::render_precheck(&report, g.lang),
     };
     common::write_output(args.output.as_deref(), &text)?;
-    Ok(if report.passed() {
+    Ok(if report.failed() {
+        exit::FINDINGS
+    } else if report.passed() {
         exit::CLEAN
     } else {
-        exit::FINDINGS
+        // Not verified (or not evaluable): neither a pass nor a proven failure.
+        exit::ERROR
     })
 }
 
-/// A shipped profile by name, or a profile file.
-fn load_profile(name: &str) -> Result<Profile> {
+/// The ports to scan: the user's list (or the clinic list) plus every port the profile
+/// names, written out when the profile adds any.
+fn port_spec(user: Option<&str>, profile: &Profile) -> Result<String> {
+    let base = user.unwrap_or("clinic");
+    let plan = clinicscan_probe::parse_ports(base)?;
+    let mut tcp = plan.tcp.clone();
+    let mut udp = plan.udp.clone();
+    let mut added = false;
+    for (t, p) in profile.ports() {
+        let list = match t {
+            Transport::Tcp => &mut tcp,
+            Transport::Udp => &mut udp,
+        };
+        if !list.contains(&p) {
+            list.push(p);
+            added = true;
+        }
+    }
+    if !added {
+        return Ok(base.to_string());
+    }
+    let join = |ps: &[u16]| ps.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
+    let mut spec = format!("T:{}", join(&tcp));
+    if !udp.is_empty() {
+        spec.push_str(&format!(",U:{}", join(&udp)));
+    }
+    Ok(spec)
+}
+
+/// A profile by name from the data (built in, or `--data`), or a profile file.
+fn load_profile(name: &str, data: Option<&Path>) -> Result<Profile> {
     let path = Path::new(name);
     if path.extension().is_some_and(|e| e == "toml") || path.exists() {
         return Profile::from_file(path)
             .with_context(|| format!("cannot load the profile {}", path.display()));
     }
-    match Profile::shipped(name)? {
+    let all = Profile::all_in(&DataTree::load(data)?)?;
+    let known: Vec<String> = all.iter().map(|p| p.id.clone()).collect();
+    match all.into_iter().find(|p| p.id == name) {
         Some(p) => Ok(p),
-        None => {
-            let known: Vec<String> = Profile::shipped_all()?.into_iter().map(|p| p.id).collect();
-            bail!(
-                "no profile named {name:?}; shipped profiles: {}",
-                known.join(", ")
-            )
-        }
+        None => bail!("no profile named {name:?}; profiles: {}", known.join(", ")),
     }
 }

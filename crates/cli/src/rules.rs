@@ -2,24 +2,40 @@
 
 use anyhow::Result;
 use clinicscan_model::Lang;
+use clinicscan_policy::{DataTree, Profile};
 
-use crate::args::{PolicyArgs, RulesAction, RulesArgs};
+use crate::args::{RulesAction, RulesArgs};
 use crate::scan::Globals;
 use crate::{common, exit};
 
 pub fn run(g: &Globals, args: RulesArgs) -> Result<u8> {
-    let (rules, _) = common::load_policy(&PolicyArgs {
-        site: None,
-        rules: args.rules,
-    })?;
+    let mut dirs = args.rules.clone();
+    if let RulesAction::Check { dirs: more } = &args.action {
+        dirs.extend(more.iter().cloned());
+    }
+    let rules = common::load_rules(&args.data, &dirs)?;
     let mut out = String::new();
     match args.action {
-        RulesAction::Check => {
+        RulesAction::Check { .. } => {
+            let tree = DataTree::load(common::data_dir(&args.data).as_deref())?;
+            let profiles = Profile::all_in(&tree)?;
+            for p in &profiles {
+                p.check_controls(rules.catalogue())?;
+            }
             out.push_str(&format!(
-                "{} rules, {} controls: ok\n",
+                "{} rules, {} controls, {} pre-check profiles: ok\n",
                 rules.rules().len(),
-                rules.catalogue().controls().len()
+                rules.catalogue().controls().len(),
+                profiles.len()
             ));
+            for d in rules.data_sources() {
+                out.push_str(&format!(
+                    "  {:<28} {}  {}\n",
+                    d.name,
+                    d.updated.as_deref().unwrap_or("-"),
+                    d.file
+                ));
+            }
         }
         RulesAction::List => {
             for r in rules.rules() {
@@ -43,10 +59,11 @@ pub fn run(g: &Globals, args: RulesArgs) -> Result<u8> {
                     Lang::En => &c.title.en,
                 };
                 out.push_str(&format!(
-                    "{:<22} {:<9} {}\n",
+                    "{:<22} {:<9} {}  {}\n",
                     c.id,
                     format!("{:?}", c.scan).to_lowercase(),
-                    title
+                    title,
+                    c.source_with_tag()
                 ));
             }
         }

@@ -1,25 +1,29 @@
 //! `clinicscan scan`: targets → Observation → Assessment → report, history, email.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use clinicscan_model::{Assessment, Lang, Observation};
 use clinicscan_policy::Site;
 use clinicscan_probe::{HostProfile, ScanConfig, ScanEvent};
 use clinicscan_report::{
-    EmailOn, EmailSettings, History, Outbox, ReportInput, RunLock, ScanDiff, compose, deliver,
+    EmailOn, EmailSettings, Outbox, ReportInput, RunLock, ScanDiff, SyslogTarget, compose, deliver,
     should_email,
 };
+use clinicscan_store::{Delivery, Retry, ScanOutbox, record_or_keep};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::args::{EmailOnArg, Format, ScanArgs, TargetArgs};
+use crate::args::{EmailOnArg, Format, ScanArgs, SyslogArgs, TargetArgs};
 use crate::common;
 use crate::exit;
+use crate::history::{self, Db};
 
 /// Global settings every command shares.
 pub struct Globals {
     pub quiet: bool,
+    /// How many -v: log lines replace the progress bar.
+    pub verbose: u8,
     pub lang: Lang,
     pub color: bool,
 }
@@ -34,17 +38,27 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
     } else {
         None
     };
-    let db_path = if args.no_history {
+    let db = if args.no_history {
         None
     } else {
-        Some(db_path(args.history.db.clone())?)
+        Some(Db::resolve(args.history.db.clone())?)
     };
+    // A shared history keys every scan by its site, so the site file must name it.
+    if let Some(db) = &db
+        && db.location.is_shared()
+        && site.as_ref().and_then(|s| s.id.as_ref()).is_none()
+    {
+        bail!(
+            "the history {} is shared by several sites: give a --site file whose [site] table has an id",
+            db.location
+        );
+    }
+    let syslog = syslog_target(&args.syslog)?;
     // Scheduled runs (or an explicit --lock) never overlap.
-    let lock_path = args.lock.clone().or_else(|| {
-        g.quiet
-            .then(|| db_path.as_ref().map(|p| p.with_extension("lock")))
-            .flatten()
-    });
+    let lock_path = args
+        .lock
+        .clone()
+        .or_else(|| g.quiet.then(|| db.as_ref().map(Db::lock_path)).flatten());
     let _lock = match &lock_path {
         Some(p) => {
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -58,6 +72,7 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
 
     let mut observation = scan_observation(g, &config)?;
     set_vantage_zone(&mut observation, site.as_ref());
+    log_hosts_per_segment(&observation, site.as_ref());
 
     if let Some(path) = &args.save_observation {
         let json = serde_json::to_string_pretty(&observation)? + "\n";
@@ -66,17 +81,55 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
 
     let observations = vec![observation];
     let assessment = clinicscan_policy::assess(&observations, site.as_ref(), &rules);
+    common::log_assessment(&assessment);
 
-    // History: record, then compare with the previous scan of the same scope.
+    // History: record (or keep for the next run), then compare with the previous scan of
+    // the same scope.
     let mut diff: Option<ScanDiff> = None;
     let mut seen = None;
-    if let Some(path) = &db_path {
-        let mut history = History::open(path)?;
-        let id = history.record(&observations, &assessment)?;
-        if let Some(prev) = history.latest_before(id)? {
-            diff = Some(history.diff(prev, id)?);
+    let mut failed = false;
+    if let Some(db) = &db {
+        let outbox = ScanOutbox::new(db.state_dir.join("store-outbox"));
+        let delivery = record_or_keep(
+            &db.location,
+            &outbox,
+            &Retry::default(),
+            &observations,
+            &assessment,
+        )?;
+        match delivery {
+            Delivery::Recorded {
+                mut store,
+                recorded,
+                flushed,
+            } => {
+                if flushed > 0 && !g.quiet {
+                    eprintln!(
+                        "clinicscan: history: {flushed} scan(s) kept by earlier runs now recorded in {}",
+                        store.location()
+                    );
+                }
+                if let Some(prev) = store.latest_before(recorded.id)? {
+                    diff = Some(history::diff(store.as_mut(), prev, recorded.id)?);
+                }
+                let site = if store.is_shared() {
+                    assessment.site_id.as_deref()
+                } else {
+                    None
+                };
+                seen = Some(history::host_seen(store.as_mut(), site)?);
+            }
+            Delivery::Kept { pending, error, .. } => {
+                // Said even when quiet: the operator must know the store is not current.
+                eprintln!(
+                    "clinicscan: {error}\nclinicscan: history: the scan is kept in {} ({pending} waiting) and will be recorded by the next run",
+                    outbox.dir().display()
+                );
+                // A store that refuses for good (credentials, certificate, schema) must show
+                // as a failed run; a brief outage need not.
+                failed |= !error.is_transient();
+            }
         }
-        seen = Some(history.host_seen()?);
     }
 
     let input = ReportInput {
@@ -92,20 +145,42 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
         emit(format, g.color, &input, args.output.output.as_deref())?;
     }
 
-    if let (Some(settings), Some(db)) = (&email, &db_path) {
-        send_email(g, settings, db, args.email_on, &input)?;
-    } else if let Some(settings) = &email {
-        // Without history there is no outbox beside the database: keep it in the temp dir.
-        let dir = std::env::temp_dir().join("clinicscan-outbox.sqlite");
-        send_email(g, settings, &dir, args.email_on, &input)?;
+    if let Some(settings) = &email {
+        // Without history there is no directory of ours: keep the outbox in the temp dir.
+        let dir = db
+            .as_ref()
+            .map_or_else(std::env::temp_dir, |d| d.state_dir.clone());
+        send_email(g, settings, &dir.join("outbox"), args.email_on, &input)?;
     }
 
-    let threshold = common::fail_threshold(args.output.fail_on);
-    Ok(if common::has_findings_at(&assessment, threshold) {
-        exit::FINDINGS
-    } else {
-        exit::CLEAN
-    })
+    if let Some(target) = &syslog {
+        let events = clinicscan_report::events(&input);
+        let hostname = observations
+            .iter()
+            .find_map(|o| o.scan.vantage.hostname.clone())
+            .unwrap_or_default();
+        match clinicscan_report::send_events(target, &events, &hostname) {
+            Ok(r) if !g.quiet => eprintln!(
+                "clinicscan: syslog: {} event(s) sent{}",
+                r.sent,
+                if r.shortened > 0 {
+                    format!(" ({} shortened to fit a UDP datagram)", r.shortened)
+                } else {
+                    String::new()
+                }
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("clinicscan: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Ok(exit::ERROR);
+    }
+
+    Ok(common::assessment_exit(&assessment, args.output.fail_on))
 }
 
 /// Renders the report (or the raw Observation) to a file or stdout.
@@ -115,6 +190,9 @@ pub fn emit(
     input: &ReportInput<'_>,
     out: Option<&Path>,
 ) -> Result<()> {
+    if format == Format::Jsonl {
+        return common::write_output(out, &clinicscan_report::render_jsonl(input));
+    }
     let text = match common::report_format(format, color && out.is_none()) {
         Some(f) => clinicscan_report::render(f, input)?,
         None => {
@@ -201,7 +279,7 @@ pub fn scan_observation(g: &Globals, config: &ScanConfig) -> Result<Observation>
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let bar = (!g.quiet && std::io::stderr().is_terminal()).then(|| {
+    let bar = (!g.quiet && g.verbose == 0 && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(0);
         bar.set_style(
             ProgressStyle::with_template(
@@ -213,10 +291,35 @@ pub fn scan_observation(g: &Globals, config: &ScanConfig) -> Result<Observation>
     });
     let quiet = g.quiet;
     let progress = |event: ScanEvent| match event {
-        ScanEvent::Started { addresses, .. } => {
+        ScanEvent::Started {
+            addresses,
+            tcp_ports,
+            udp_ports,
+        } => {
+            tracing::info!(
+                addresses,
+                tcp_ports,
+                udp_ports,
+                syn = config.syn,
+                "targets resolved"
+            );
             if let Some(b) = &bar {
                 b.set_length(addresses);
             }
+        }
+        ScanEvent::HostDone {
+            address,
+            up,
+            open_ports,
+        } => {
+            if up {
+                tracing::debug!(%address, open_ports, "host up");
+            } else {
+                tracing::trace!(%address, "no answer");
+            }
+        }
+        ScanEvent::Finished { cancelled } => {
+            tracing::info!(cancelled, "scan finished");
         }
         ScanEvent::Progress {
             addresses_done,
@@ -229,6 +332,7 @@ pub fn scan_observation(g: &Globals, config: &ScanConfig) -> Result<Observation>
             }
         }
         ScanEvent::Notice(n) if !quiet => {
+            tracing::debug!(notice = %n.message, "notice");
             let line = format!("clinicscan: note: {}", n.message);
             match &bar {
                 Some(b) => b.println(line),
@@ -247,6 +351,42 @@ pub fn scan_observation(g: &Globals, config: &ScanConfig) -> Result<Observation>
     Ok(result?)
 }
 
+/// One log line per segment (the site's zone, else the /24 or /64) with the hosts found
+/// up in it and their open ports.
+fn log_hosts_per_segment(obs: &Observation, site: Option<&Site>) {
+    use std::collections::BTreeMap;
+    let mut segments: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for host in obs
+        .hosts
+        .iter()
+        .filter(|h| h.status.state == clinicscan_model::HostState::Up)
+    {
+        let segment = site
+            .and_then(|s| s.zone_of(host.address))
+            .map(|z| format!("zone {}", z.name))
+            .unwrap_or_else(|| match host.address {
+                std::net::IpAddr::V4(a) => {
+                    let [x, y, z, _] = a.octets();
+                    format!("{x}.{y}.{z}.0/24")
+                }
+                std::net::IpAddr::V6(a) => {
+                    let s = a.segments();
+                    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+                }
+            });
+        let entry = segments.entry(segment).or_default();
+        entry.0 += 1;
+        entry.1 += host
+            .services
+            .iter()
+            .filter(|s| s.state == clinicscan_model::PortState::Open)
+            .count();
+    }
+    for (segment, (hosts, open_ports)) in segments {
+        tracing::info!(%segment, hosts, open_ports, "hosts found");
+    }
+}
+
 /// Records the vantage zone when `--vantage-zone` did not (an explicit zone is kept as
 /// typed: the Observation says what the user declared, the assessment resolves it).
 pub fn set_vantage_zone(obs: &mut Observation, site: Option<&Site>) {
@@ -254,16 +394,6 @@ pub fn set_vantage_zone(obs: &mut Observation, site: Option<&Site>) {
         && obs.scan.vantage.zone.is_none()
     {
         obs.scan.vantage.zone = site.vantage_zone_of(&obs.scan.vantage);
-    }
-}
-
-/// The history database path: `--db`, else the default for this user.
-pub fn db_path(arg: Option<PathBuf>) -> Result<PathBuf> {
-    match arg {
-        Some(p) => Ok(p),
-        None => clinicscan_report::default_db_path(false).context(
-            "no place for the history database: set HOME or XDG_DATA_HOME, or give --db PATH",
-        ),
     }
 }
 
@@ -280,10 +410,28 @@ fn email_settings(site: Option<&Site>) -> Result<EmailSettings> {
     )
 }
 
+/// The syslog target, checked before any packet is sent.
+fn syslog_target(args: &SyslogArgs) -> Result<Option<SyslogTarget>> {
+    let Some(url) = &args.target else {
+        return Ok(None);
+    };
+    let mut target = SyslogTarget::parse(url)?;
+    target.ca_file = args.ca.clone();
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        target.client_cert = Some((cert.clone(), key.clone()));
+    }
+    if target.transport != clinicscan_report::SyslogTransport::Tls
+        && (target.ca_file.is_some() || target.client_cert.is_some())
+    {
+        bail!("--syslog-ca, --syslog-cert and --syslog-key are for a tls:// collector");
+    }
+    Ok(Some(target))
+}
+
 fn send_email(
     g: &Globals,
     settings: &EmailSettings,
-    db: &Path,
+    outbox_dir: &Path,
     on: EmailOnArg,
     input: &ReportInput<'_>,
 ) -> Result<()> {
@@ -294,7 +442,7 @@ fn send_email(
     };
     let assessment: &Assessment = input.assessment;
     let mail = should_email(on, assessment, input.diff).then(|| compose(input));
-    let outbox = Outbox::beside(db);
+    let outbox = Outbox::new(outbox_dir);
     let report = deliver(settings, &outbox, mail.as_ref())?;
     // A failed send is kept and retried next run; the run says so even when quiet.
     if report.kept > 0 {

@@ -21,10 +21,10 @@ use std::net::IpAddr;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use clinicscan_model::{
     CertificateFacts, CipherSuite, FtpFacts, Host, HostName, HostReason, HostState, HostStatus,
-    IkeFacts, IkeVendorId, KeyType, NameSource, Notice, Observation, PortReason, PortState,
-    PortSummary, RdpFacts, ScanKind, ScanMeta, ScanOptions, ScanStats, Service, SmbFacts,
-    SnmpEngine, SnmpFacts, Software, SuiteWeakness, TlsFacts, TlsVersion, TlsVersionResult,
-    ToolInfo, Transport, Vantage, VncFacts, VncSecurityType,
+    IkeFacts, IkeVendorId, KeyType, NameSource, Notice, NoticeKind, Observation, PortReason,
+    PortState, PortSummary, RdpFacts, ScanKind, ScanMeta, ScanOptions, ScanStats, Service,
+    SmbFacts, SnmpEngine, SnmpFacts, Software, SuiteWeakness, TlsFacts, TlsVersion,
+    TlsVersionResult, ToolInfo, Transport, Vantage, VncFacts, VncSecurityType,
 };
 use roxmltree::{Document, Node, ParsingOptions};
 
@@ -191,7 +191,7 @@ pub fn import_nmap_xml(xml: &str) -> Result<Observation, ImportError> {
                 .unwrap_or(0),
         },
         notices: vec![Notice {
-            kind: "imported".into(),
+            kind: NoticeKind::Imported,
             message: format!("imported from nmap XML: {args}"),
             subject: None,
         }],

@@ -2,8 +2,10 @@
 //!
 //! - [`Observation`]: what one scan saw on the network (hosts, ports, protocol facts).
 //! - [`Assessment`]: what the rules and the site file make of it (findings, control verdicts).
+//! - [`PrecheckReport`]: one host held against a vendor pre-check profile.
 //!
-//! Both are versioned JSON contracts with checked-in JSON Schemas under `schemas/`.
+//! The Observation and the Assessment are versioned JSON contracts with checked-in JSON
+//! Schemas under `schemas/`; the pre-check result is plain serde data.
 //! No I/O, no async: every other crate depends on this one and on nothing above it.
 
 #![forbid(unsafe_code)]
@@ -12,11 +14,14 @@
 mod assessment;
 mod facts;
 mod observation;
+mod precheck;
 mod schema;
 
 pub use assessment::{
-    ASSESSMENT_SCHEMA, Assessment, Certainty, ControlResult, ControlStatus, Evidence, Finding,
-    Lang, ObservationRef, Severity, SeverityCounts, Text,
+    ASSESSMENT_SCHEMA, ASSESSMENT_SCHEMA_V1, Assessment, CellState, Certainty, Check,
+    ControlResult, ControlStatus, Coverage, CoverageCell, DataSource, Evidence, Finding, Lang,
+    Missing, MissingKind, ObservationRef, Reached, Severity, SeverityCounts, Subject, Text,
+    ZonePair,
 };
 pub use facts::{
     CertificateFacts, CipherSuite, DicomFacts, FtpFacts, HttpFacts, IkeFacts, IkeVendorId, KeyType,
@@ -25,8 +30,10 @@ pub use facts::{
     TlsVersion, TlsVersionResult, UpnpFacts, VncFacts, VncSecurityType, WeakAlgorithm, WebProduct,
 };
 pub use observation::{
-    Host, HostName, HostReason, HostState, HostStatus, NameSource, Notice, OBSERVATION_SCHEMA,
-    Observation, PortReason, PortState, PortSummary, ProbeError, ProbeErrorKind, ScanKind,
-    ScanMeta, ScanOptions, ScanStats, Service, Software, ToolInfo, Transport, Vantage,
+    Host, HostName, HostReason, HostState, HostStatus, NameSource, Notice, NoticeKind,
+    OBSERVATION_SCHEMA, Observation, PortReason, PortState, PortSummary, ProbeError,
+    ProbeErrorKind, ScanKind, ScanMeta, ScanOptions, ScanStats, Service, Software, ToolInfo,
+    Transport, Vantage,
 };
+pub use precheck::{ExpectationResult, Outcome, PortCheck, PrecheckReport};
 pub use schema::{assessment_schema, observation_schema};

@@ -151,12 +151,165 @@ pub struct ScanStats {
 #[serde(deny_unknown_fields)]
 pub struct Notice {
     /// Machine-readable kind, e.g. "syn-fallback", "unresolved-name", "no-privilege".
-    pub kind: String,
+    pub kind: NoticeKind,
     /// Human-readable message (English; the renderers translate known kinds).
     pub message: String,
     /// The target, host or setting it concerns, if any.
     #[serde(default)]
     pub subject: Option<String>,
+}
+
+/// Declares [`NoticeKind`] from one list, so that a kind's variant, its name in the JSON and
+/// its place in [`NoticeKind::KNOWN`] cannot disagree.
+macro_rules! notice_kinds {
+    ($($(#[doc = $doc:literal])* $variant:ident => $name:literal,)*) => {
+        /// What a [`Notice`] is about.
+        ///
+        /// In the JSON it is the kind's kebab-case name, a plain string as before the enum
+        /// existed. A name this version does not know (written by a newer clinicscan or by
+        /// another tool) is kept verbatim in [`NoticeKind::Other`], so reading a newer
+        /// Observation never fails and writing it back loses nothing.
+        #[derive(Debug, Clone)]
+        #[non_exhaustive]
+        pub enum NoticeKind {
+            $($(#[doc = $doc])* $variant,)*
+            /// A kind this version does not know, as it was written.
+            Other(String),
+        }
+
+        impl NoticeKind {
+            /// Every kind this version knows (not [`NoticeKind::Other`]), in declaration order.
+            pub const KNOWN: &'static [NoticeKind] = &[$(NoticeKind::$variant,)*];
+
+            /// The kind's name as in the JSON, e.g. "syn-fallback".
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(NoticeKind::$variant => $name,)*
+                    NoticeKind::Other(name) => name,
+                }
+            }
+        }
+
+        impl From<&str> for NoticeKind {
+            /// The kind of a name: a known kind, else [`NoticeKind::Other`].
+            fn from(name: &str) -> NoticeKind {
+                match name {
+                    $($name => NoticeKind::$variant,)*
+                    other => NoticeKind::Other(other.to_string()),
+                }
+            }
+        }
+    };
+}
+
+notice_kinds! {
+    /// ICMP echo and ARP need raw sockets: discovery used TCP pings only.
+    NoPrivilege => "no-privilege",
+    /// A SYN scan was asked for but could not run: the scan used TCP connect.
+    SynFallback => "syn-fallback",
+    /// ARP failed: discovery used ICMP and TCP pings.
+    ArpFallback => "arp-fallback",
+    /// No DNS resolver could be used.
+    DnsUnavailable => "dns-unavailable",
+    /// A target name did not resolve and was not scanned.
+    UnresolvedName => "unresolved-name",
+    /// A target name resolves to an excluded address: nothing was sent to it.
+    NameExcluded => "name-excluded",
+    /// Target addresses are on the do-not-touch list: nothing was sent to them.
+    DoNotTouch => "do-not-touch",
+    /// The scan was stopped before the end: results are partial.
+    Cancelled => "cancelled",
+    /// A host task failed inside the scanner.
+    InternalError => "internal-error",
+    /// Connections failed for a local reason (sockets, resources); those ports are
+    /// reported filtered.
+    LocalError => "local-error",
+    /// Replies were dropped by this machine (receive buffer full) while ports went
+    /// unanswered; those ports are reported filtered but may be open or closed.
+    RepliesDropped => "replies-dropped",
+    /// The IEEE OUI registry is missing: MAC vendors are not named.
+    OuiMissing => "oui-missing",
+    /// The Observation was imported from another tool's output (nmap XML).
+    Imported => "imported",
+}
+
+impl From<String> for NoticeKind {
+    fn from(name: String) -> NoticeKind {
+        match NoticeKind::from(name.as_str()) {
+            NoticeKind::Other(_) => NoticeKind::Other(name),
+            known => known,
+        }
+    }
+}
+
+impl std::str::FromStr for NoticeKind {
+    type Err = std::convert::Infallible;
+
+    fn from_str(name: &str) -> Result<NoticeKind, Self::Err> {
+        Ok(NoticeKind::from(name))
+    }
+}
+
+impl std::fmt::Display for NoticeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// Two kinds are equal when their names are: an `Other` built by hand with a known name is
+// that known kind.
+impl PartialEq for NoticeKind {
+    fn eq(&self, other: &NoticeKind) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for NoticeKind {}
+
+impl std::hash::Hash for NoticeKind {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialEq<str> for NoticeKind {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for NoticeKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Serialize for NoticeKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for NoticeKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<NoticeKind, D::Error> {
+        String::deserialize(deserializer).map(NoticeKind::from)
+    }
+}
+
+// The schema stays a plain string: an enum of today's names would make a reader of the
+// schema refuse the kinds a newer version adds.
+impl JsonSchema for NoticeKind {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NoticeKind".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        String::json_schema(generator)
+    }
 }
 
 /// One host and what it exposes.
@@ -291,6 +444,16 @@ pub enum Transport {
     Tcp,
     /// UDP.
     Udp,
+}
+
+impl Transport {
+    /// "tcp" or "udp", as in the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        }
+    }
 }
 
 /// The state of one port.
@@ -434,4 +597,39 @@ pub enum ProbeErrorKind {
     NoReply,
     /// A local error (socket, resource).
     Local,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notice_kinds_are_written_and_read_as_their_names() {
+        for kind in NoticeKind::KNOWN {
+            let json = serde_json::to_string(kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+            let back: NoticeKind = serde_json::from_str(&json).unwrap();
+            assert_eq!(&back, kind);
+            assert!(!matches!(back, NoticeKind::Other(_)), "{kind}");
+        }
+        let names: std::collections::BTreeSet<&str> =
+            NoticeKind::KNOWN.iter().map(NoticeKind::as_str).collect();
+        assert_eq!(names.len(), NoticeKind::KNOWN.len(), "a name used twice");
+    }
+
+    /// An Observation from a newer clinicscan (or another tool) with a kind this version does
+    /// not know reads, and writes back unchanged.
+    #[test]
+    fn an_unknown_notice_kind_is_kept_verbatim() {
+        let json = r#"{"kind":"made-up\u001b[2J","message":"m","subject":null}"#;
+        let n: Notice = serde_json::from_str(json).unwrap();
+        assert_eq!(n.kind, NoticeKind::Other("made-up\u{1b}[2J".into()));
+        assert_eq!(serde_json::to_string(&n).unwrap(), json);
+        assert_eq!(NoticeKind::Other("cancelled".into()), NoticeKind::Cancelled);
+        assert_eq!(
+            NoticeKind::from("cancelled".to_string()),
+            NoticeKind::Cancelled
+        );
+        assert!(NoticeKind::SynFallback == "syn-fallback");
+    }
 }

@@ -84,6 +84,10 @@ pub struct Edition {
     pub title: Text,
     /// Assessed unless the caller picks editions explicitly.
     pub default: bool,
+    /// The date the edition's file was last reviewed.
+    pub updated: Option<String>,
+    /// The file it came from.
+    pub file: String,
 }
 
 /// Every control of every edition.
@@ -100,6 +104,7 @@ struct FileEdition {
     title: Text,
     #[serde(default = "yes")]
     default: bool,
+    updated: Option<String>,
 }
 
 fn yes() -> bool {
@@ -136,6 +141,7 @@ impl Catalogue {
                 file: file.to_string(),
                 message: toml_message(&e, text),
             })?;
+            let updated = crate::data::check_updated(parsed.edition.updated.as_deref(), file)?;
             if cat.editions.iter().any(|e| e.key == parsed.edition.key) {
                 return Err(LoadError::Item {
                     file: file.to_string(),
@@ -170,6 +176,8 @@ impl Catalogue {
                 key: parsed.edition.key,
                 title: parsed.edition.title,
                 default: parsed.edition.default,
+                updated: Some(updated),
+                file: file.to_string(),
             });
         }
         Ok(cat)
@@ -177,7 +185,16 @@ impl Catalogue {
 
     /// The catalogue shipped in `rules/controls/`.
     pub fn shipped() -> Result<Catalogue, LoadError> {
-        Catalogue::from_files(crate::shipped::files_under("controls/"))
+        Catalogue::from_tree(&crate::data::DataTree::shipped())
+    }
+
+    /// The catalogue of a data tree (`controls/*.toml`).
+    pub fn from_tree(tree: &crate::data::DataTree) -> Result<Catalogue, LoadError> {
+        Catalogue::from_files(
+            tree.under("controls/")
+                .into_iter()
+                .map(|f| (f.name.as_str(), f.text.as_ref())),
+        )
     }
 
     /// All editions, in file order.

@@ -1,4 +1,10 @@
-//! Evaluation: Observations + site + rules -> Assessment, and the reachability matrix.
+//! Evaluation: Observations + site + rules -> Assessment with findings, the zone × zone
+//! coverage, and a verdict for every control backed by its evidence.
+//!
+//! A control fails on a finding that is a fact; it passes only when every rule that can
+//! evidence it checked what it declares (`checks` in the rule file), from the vantage it
+//! needs, over every zone pair it judges; otherwise it is not verified, with what is
+//! missing. A guess never decides a verdict alone: it asks to be confirmed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -8,14 +14,12 @@ use cel::objects::{Key, Map};
 use cel::{Context, Value};
 use chrono::{DateTime, Utc};
 use clinicscan_model::{
-    ASSESSMENT_SCHEMA, Assessment, ControlResult, ControlStatus, Evidence, Finding, Host,
-    HostState, Lang, Observation, ObservationRef, PortState, Service, Severity, SeverityCounts,
-    Text, Transport,
+    ASSESSMENT_SCHEMA, Assessment, Check, Evidence, Finding, Host, HostState, Lang, Missing,
+    Observation, ObservationRef, PortState, Service, SeverityCounts, Subject, Text, Transport,
 };
-use serde::Serialize;
 use serde_json::{Value as Json, json};
 
-use crate::catalogue::ScanEvidence;
+use crate::data::join_summaries;
 use crate::rules::{Rule, RuleSet, Scope};
 use crate::site::{Site, ZoneKind};
 use crate::version::compare_versions;
@@ -120,6 +124,11 @@ fn applies(rule: &Rule, input: &Input<'_>) -> bool {
         && (rule.requires_any.is_empty() || rule.requires_any.iter().any(|p| present(input, p)))
 }
 
+/// A declared fact is known: present, where a `false` or an empty list is an answer.
+fn known(input: &Input<'_>, path: &str) -> bool {
+    !matches!(input.get(path), None | Some(Json::Null))
+}
+
 fn show(v: Option<&Json>) -> String {
     match v {
         None | Some(Json::Null) => "null".into(),
@@ -129,7 +138,8 @@ fn show(v: Option<&Json>) -> String {
 }
 
 /// Fills `{path}` placeholders from the input; a missing or null value reads as
-/// "unknown" in the text's language (evidence keeps the literal `null`).
+/// "unknown" in the text's language (evidence keeps the literal `null`). A value that is
+/// a text in both languages (`{ja, en}`, as `ctx.kev_summary`) reads in the text's language.
 fn interpolate(text: &str, input: &Input<'_>, lang: Lang) -> String {
     let unknown = match lang {
         Lang::Ja => "不明",
@@ -141,11 +151,16 @@ fn interpolate(text: &str, input: &Input<'_>, lang: Lang) -> String {
         out.push_str(&rest[..start]);
         let after = &rest[start + 1..];
         match after.find('}') {
-            Some(end)
-                if after[..end].starts_with(['h', 's', 'c']) && !after[..end].contains(' ') =>
-            {
+            Some(end) if crate::paths::is_placeholder(&after[..end]) => {
                 match input.get(&after[..end]) {
                     None | Some(Json::Null) => out.push_str(unknown),
+                    Some(Json::Object(o)) if o.contains_key("ja") && o.contains_key("en") => {
+                        let key = match lang {
+                            Lang::Ja => "ja",
+                            Lang::En => "en",
+                        };
+                        out.push_str(&show(o.get(key)));
+                    }
                     v => out.push_str(&show(v)),
                 }
                 rest = &after[end + 1..];
@@ -162,7 +177,15 @@ fn interpolate(text: &str, input: &Input<'_>, lang: Lang) -> String {
 
 /// A CEL root context with clinicscan's helper functions.
 pub(crate) fn root_context(rules: &RuleSet) -> Context<'static, 'static> {
-    let mut ctx = Context::with_env(rules.env.clone());
+    with_helpers(Context::with_env(rules.env.clone()))
+}
+
+/// The same for expressions outside a rule set (pre-check profiles).
+pub(crate) fn plain_root_context() -> Context<'static, 'static> {
+    with_helpers(Context::with_env(crate::rules::cel_env()))
+}
+
+fn with_helpers(mut ctx: Context<'static, 'static>) -> Context<'static, 'static> {
     // Neither name is a stdlib overload, so these cannot conflict.
     let _ = ctx.add_function("version_cmp", |a: Arc<String>, b: Arc<String>| -> i64 {
         compare_versions(&a, &b) as i64
@@ -185,15 +208,7 @@ fn zone_kind(site: Option<&Site>, zone: Option<&str>) -> Option<&'static str> {
     let zone = zone?;
     Some(match site.and_then(|s| s.zone(zone)) {
         Some(z) => z.kind.as_str(),
-        None => match zone {
-            "general" => ZoneKind::General.as_str(),
-            "clinical" => ZoneKind::Clinical.as_str(),
-            "oqv" => ZoneKind::Oqv.as_str(),
-            "medical-devices" => ZoneKind::MedicalDevices.as_str(),
-            "guest" => ZoneKind::Guest.as_str(),
-            "edge" => ZoneKind::Edge.as_str(),
-            _ => ZoneKind::Custom.as_str(),
-        },
+        None => ZoneKind::from_name(zone).as_str(),
     })
 }
 
@@ -206,46 +221,110 @@ fn state_name(s: PortState) -> &'static str {
     }
 }
 
-fn transport_name(t: Transport) -> &'static str {
-    match t {
-        Transport::Tcp => "tcp",
-        Transport::Udp => "udp",
-    }
-}
-
+/// What the site and the data say about one host, for `ctx`.
 struct HostCtx {
     vantage_zone: Option<String>,
     vantage_kind: Option<&'static str>,
     host_zone: Option<String>,
     host_kind: Option<&'static str>,
+    host_role: Option<String>,
+    /// The host falls under the オン資 policy: in an oqv zone, or declared an オン資
+    /// terminal wherever it sits.
+    oqv_policy: bool,
+    /// A declared terminal outside an oqv zone: its neighbours are outside its zone.
+    terminal_outside_oqv: bool,
+    cross_zone: Option<bool>,
     assets_listed: bool,
     known_asset: Option<bool>,
     egress_target: bool,
     observation_id: String,
 }
 
-fn host_ctx_json(h: &HostCtx) -> serde_json::Map<String, Json> {
-    let mut m = serde_json::Map::new();
-    m.insert("vantage_zone".into(), json!(h.vantage_zone));
-    m.insert("vantage_zone_kind".into(), json!(h.vantage_kind));
-    m.insert("host_zone".into(), json!(h.host_zone));
-    m.insert("host_zone_kind".into(), json!(h.host_kind));
-    m.insert("assets_listed".into(), json!(h.assets_listed));
-    m.insert("known_asset".into(), json!(h.known_asset));
-    m.insert("egress_target".into(), json!(h.egress_target));
-    m.insert("observation_id".into(), json!(h.observation_id));
-    m
+impl HostCtx {
+    fn of(host: &Host, obs: &Observation, info: &ObsInfo, site: Option<&Site>) -> HostCtx {
+        let hz = site
+            .and_then(|s| s.zone_of(host.address))
+            .map(|z| z.name.clone());
+        let host_kind = zone_kind(site, hz.as_deref());
+        let host_role = site
+            .and_then(|s| s.asset_of(host.address, host.mac.as_deref()))
+            .and_then(|a| a.role.clone());
+        let declared_terminal = host_role.as_deref() == Some(OQV_TERMINAL);
+        let terminal_outside_oqv = declared_terminal && host_kind != Some("oqv");
+        let cross_zone = match (&info.vantage_zone, &hz) {
+            (Some(v), Some(h)) => Some(v != h || terminal_outside_oqv),
+            _ => None,
+        };
+        HostCtx {
+            vantage_zone: info.vantage_zone.clone(),
+            vantage_kind: info.vantage_kind,
+            oqv_policy: host_kind == Some("oqv") || declared_terminal,
+            terminal_outside_oqv,
+            host_kind,
+            host_zone: hz,
+            host_role,
+            cross_zone,
+            assets_listed: site.is_some_and(|s| !s.assets.is_empty()),
+            known_asset: site
+                .filter(|s| !s.assets.is_empty())
+                .map(|s| s.is_known_asset(host.address, host.mac.as_deref())),
+            egress_target: site.is_some_and(|s| s.is_egress_target(host.address)),
+            observation_id: obs.scan.id.clone(),
+        }
+    }
+
+    fn json(&self) -> serde_json::Map<String, Json> {
+        let mut m = serde_json::Map::new();
+        m.insert("vantage_zone".into(), json!(self.vantage_zone));
+        m.insert("vantage_zone_kind".into(), json!(self.vantage_kind));
+        m.insert("host_zone".into(), json!(self.host_zone));
+        m.insert("host_zone_kind".into(), json!(self.host_kind));
+        m.insert("host_role".into(), json!(self.host_role));
+        m.insert("oqv_policy".into(), json!(self.oqv_policy));
+        m.insert("cross_zone".into(), json!(self.cross_zone));
+        m.insert("assets_listed".into(), json!(self.assets_listed));
+        m.insert("known_asset".into(), json!(self.known_asset));
+        m.insert("egress_target".into(), json!(self.egress_target));
+        m.insert("observation_id".into(), json!(self.observation_id));
+        m
+    }
+
+    /// The kind a zone-pair rule judges the host as: oqv for a declared terminal.
+    fn policy_kind(&self) -> Option<&'static str> {
+        if self.oqv_policy {
+            Some("oqv")
+        } else {
+            self.host_kind
+        }
+    }
 }
 
-fn kev_matches(rules: &RuleSet, svc: &Service) -> Vec<Json> {
-    let mut out = Vec::new();
+/// The asset role that puts a host under the オン資 policy wherever it sits.
+pub(crate) const OQV_TERMINAL: &str = "oqv-terminal";
+
+/// Whether the site allows the vantage zone to reach this service of this host, with the
+/// オン資 policy for a declared terminal outside an oqv zone (only flows with explicit
+/// ports count, as into an oqv zone).
+fn flow_allowed(site: &Site, hc: &HostCtx, transport: Transport, port: u16) -> Option<bool> {
+    let (v, h) = (hc.vantage_zone.as_deref()?, hc.host_zone.as_deref()?);
+    if hc.terminal_outside_oqv {
+        return Some(site.flows.iter().any(|f| {
+            f.from == v
+                && f.to == h
+                && !f.ports.is_empty()
+                && f.ports.iter().any(|p| p.contains(transport, port))
+        }));
+    }
+    Some(site.flow_allowed(v, h, transport, port))
+}
+
+fn kev_matches(rules: &RuleSet, svc: &Service) -> Vec<crate::data::KevMatch> {
+    let mut out: Vec<crate::data::KevMatch> = Vec::new();
     let mut probe = |vendor: Option<&str>, product: &str, version: Option<&str>| {
         if let Some(v) = version {
             for m in rules.kev.lookup(vendor, product, v) {
-                if let Ok(j) = serde_json::to_value(&m)
-                    && !out.contains(&j)
-                {
-                    out.push(j);
+                if !out.contains(&m) {
+                    out.push(m);
                 }
             }
         }
@@ -261,25 +340,45 @@ fn kev_matches(rules: &RuleSet, svc: &Service) -> Vec<Json> {
     out
 }
 
-/// "CVE-2022-42475 (fixed in 7.2.3), CVE-… (no fix in branch)" for descriptions.
-fn kev_summary(matches: &[Json]) -> String {
-    matches
-        .iter()
-        .map(|m| {
-            let cve = m["cve"].as_str().unwrap_or("?");
-            match m["fixed"].as_str() {
-                Some(f) => format!("{cve} (fixed in {f})"),
-                None => format!("{cve} (no fix in branch)"),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+fn eol_matches(
+    rules: &RuleSet,
+    svc: &Service,
+    day: chrono::NaiveDate,
+) -> Vec<crate::data::EolMatch> {
+    let smb = svc.facts.smb.as_ref();
+    let ntlm: Vec<&str> = [
+        smb.and_then(|s| s.ntlm.as_ref())
+            .and_then(|n| n.os_version.as_deref()),
+        svc.facts
+            .rdp
+            .as_ref()
+            .and_then(|r| r.ntlm.as_ref())
+            .and_then(|n| n.os_version.as_deref()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let native = smb.and_then(|s| s.native_os.as_deref());
+    rules.eol.lookup(&ntlm, native, day)
 }
 
-struct RuleStats {
-    applied: bool,
-    errors: u32,
-    first_error: Option<String>,
+/// Per Observation: where it ran from.
+pub(crate) struct ObsInfo {
+    pub(crate) vantage_zone: Option<String>,
+    pub(crate) vantage_kind: Option<&'static str>,
+}
+
+/// What one rule did over the whole assessment.
+#[derive(Default)]
+pub(crate) struct RuleRun {
+    pub(crate) errors: u32,
+    pub(crate) first_error: Option<String>,
+    /// Inputs checked, per Observation index.
+    pub(crate) checked: BTreeMap<usize, Vec<Subject>>,
+    /// Inputs where a declared fact could not be told, with the paths.
+    pub(crate) unknown: Vec<(Subject, Vec<String>)>,
+    /// Services where the rule's probe failed, with the failure.
+    pub(crate) probe_failed: Vec<(Subject, String)>,
 }
 
 /// Assesses Observations against a site and rules with default options.
@@ -290,8 +389,9 @@ pub fn assess(observations: &[Observation], site: Option<&Site>, rules: &RuleSet
 /// Assesses Observations against a site and rules.
 ///
 /// Every rule runs over every live host (host rules) or every service in the rule's
-/// port states (service rules) of every Observation. A rule that errors on an input is
-/// reported in `rule_errors` (with a count and the first failure), never dropped.
+/// port states (service rules) of every Observation made from a vantage the rule judges
+/// from. A rule that errors on an input is reported in `rule_errors` (with a count and the
+/// first failure) and leaves its controls not verified.
 pub fn assess_with(
     observations: &[Observation],
     site: Option<&Site>,
@@ -312,12 +412,15 @@ pub fn assess_with(
         .iter()
         .filter(|r| !disabled.contains(r.id.as_str()))
         .collect();
-    let mut stats: Vec<RuleStats> = active
+    let mut runs: Vec<RuleRun> = active.iter().map(|_| RuleRun::default()).collect();
+    let infos: Vec<ObsInfo> = observations
         .iter()
-        .map(|_| RuleStats {
-            applied: false,
-            errors: 0,
-            first_error: None,
+        .map(|o| {
+            let vz = vantage_zone(o, site);
+            ObsInfo {
+                vantage_kind: zone_kind(site, vz.as_deref()),
+                vantage_zone: vz,
+            }
         })
         .collect();
 
@@ -336,87 +439,86 @@ pub fn assess_with(
     }
 
     let root = root_context(rules);
-    let mut findings: Vec<Finding> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut found = Found::default();
 
-    for obs in observations {
-        let vz = vantage_zone(obs, site);
-        let vkind = zone_kind(site, vz.as_deref());
+    for (oi, obs) in observations.iter().enumerate() {
+        let info = &infos[oi];
+        let day = obs.scan.started.date_naive();
         for host in obs.hosts.iter().filter(|h| h.status.state == HostState::Up) {
-            let hz = site
-                .and_then(|s| s.zone_of(host.address))
-                .map(|z| z.name.clone());
-            let hc = HostCtx {
-                vantage_zone: vz.clone(),
-                vantage_kind: vkind,
-                host_kind: zone_kind(site, hz.as_deref()),
-                host_zone: hz,
-                assets_listed: site.is_some_and(|s| !s.assets.is_empty()),
-                known_asset: site
-                    .filter(|s| !s.assets.is_empty())
-                    .map(|s| s.is_known_asset(host.address, host.mac.as_deref())),
-                egress_target: site.is_some_and(|s| s.is_egress_target(host.address)),
-                observation_id: obs.scan.id.clone(),
-            };
+            let hc = HostCtx::of(host, obs, info, site);
             let host_json = serde_json::to_value(host).unwrap_or(Json::Null);
             let host_cel = to_cel(&host_json);
-            let mut hctx = host_ctx_json(&hc);
+            let mut hctx = hc.json();
             hctx.insert("flow_allowed".into(), Json::Null);
-            hctx.insert("kev".into(), json!([]));
-            hctx.insert("kev_summary".into(), json!(""));
-            hctx.insert("port_classes".into(), json!([]));
+            for list in ["kev", "kev_unverified", "eol", "port_classes"] {
+                hctx.insert(list.into(), json!([]));
+            }
+            for text in ["kev_summary", "kev_unverified_summary", "eol_summary"] {
+                hctx.insert(text.into(), json!({"ja": "", "en": ""}));
+            }
             hctx.insert("same_cert_hosts".into(), json!(0));
             let hctx = Json::Object(hctx);
-            let hctx_cel = to_cel(&hctx);
             let host_input = Input {
                 host: &host_json,
                 service: None,
                 ctx: &hctx,
             };
+            let host_subject = Subject {
+                host: host.address,
+                port: None,
+                transport: None,
+            };
 
             // One scope per host: binding converts the values, so do it once.
             let mut c = root.new_inner_scope();
             c.add_variable_from_value("host", host_cel.clone());
-            c.add_variable_from_value("ctx", hctx_cel);
+            c.add_variable_from_value("ctx", to_cel(&hctx));
             for (ri, rule) in active
                 .iter()
                 .enumerate()
                 .filter(|(_, r)| r.scope == Scope::Host)
             {
-                if !applies(rule, &host_input) {
+                if !relevant(rule, &hc) || !applies(rule, &host_input) {
                     continue;
                 }
-                stats[ri].applied = true;
-                let subject = host.address.to_string();
-                match run(rule, &c) {
-                    Ok(true) => emit(
-                        &mut findings,
-                        &mut index,
-                        rule,
-                        host,
-                        None,
-                        &hc,
-                        &host_input,
-                    ),
-                    Ok(false) => {}
-                    Err(e) => record_error(&mut stats[ri], &subject, e),
-                }
+                let at = At {
+                    oi,
+                    host,
+                    svc: None,
+                    hc: &hc,
+                    subject: &host_subject,
+                    input: &host_input,
+                };
+                judge(rule, &c, &mut runs[ri], &at, &mut found);
             }
 
             for svc in &host.services {
                 let state = state_name(svc.state);
                 let svc_json = serde_json::to_value(svc).unwrap_or(Json::Null);
-                let mut sctx = host_ctx_json(&hc);
-                let flow = match (site, hc.vantage_zone.as_deref(), hc.host_zone.as_deref()) {
-                    (Some(s), Some(v), Some(h)) => {
-                        json!(s.flow_allowed(v, h, svc.transport, svc.port))
-                    }
-                    _ => Json::Null,
-                };
+                let mut sctx = hc.json();
+                let flow = site
+                    .and_then(|s| flow_allowed(s, &hc, svc.transport, svc.port))
+                    .map_or(Json::Null, Json::Bool);
                 sctx.insert("flow_allowed".into(), flow);
-                let kev = kev_matches(rules, svc);
-                sctx.insert("kev_summary".into(), json!(kev_summary(&kev)));
-                sctx.insert("kev".into(), Json::Array(kev));
+                let (kev, kev_unverified): (Vec<_>, Vec<_>) = kev_matches(rules, svc)
+                    .into_iter()
+                    .partition(|m| m.verification != "U");
+                sctx.insert(
+                    "kev_summary".into(),
+                    json!(join_summaries(kev.iter().map(|m| m.summary()))),
+                );
+                sctx.insert(
+                    "kev_unverified_summary".into(),
+                    json!(join_summaries(kev_unverified.iter().map(|m| m.summary()))),
+                );
+                sctx.insert("kev".into(), json!(kev));
+                sctx.insert("kev_unverified".into(), json!(kev_unverified));
+                let eol = eol_matches(rules, svc, day);
+                sctx.insert(
+                    "eol_summary".into(),
+                    json!(join_summaries(eol.iter().map(|m| m.summary()))),
+                );
+                sctx.insert("eol".into(), json!(eol));
                 sctx.insert(
                     "port_classes".into(),
                     json!(rules.ports.classes_of(svc.transport, svc.port)),
@@ -435,6 +537,11 @@ pub fn assess_with(
                     service: Some(&svc_json),
                     ctx: &sctx,
                 };
+                let subject = Subject {
+                    host: host.address,
+                    port: Some(svc.port),
+                    transport: Some(svc.transport),
+                };
                 // One scope per service, bound lazily (most services match few rules).
                 let mut scope: Option<Context<'_, '_>> = None;
                 for (ri, rule) in active
@@ -442,10 +549,16 @@ pub fn assess_with(
                     .enumerate()
                     .filter(|(_, r)| r.scope == Scope::Service)
                 {
-                    if !rule.states.iter().any(|s| s == state) || !applies(rule, &input) {
+                    if !rule.states.iter().any(|s| s == state) || !relevant(rule, &hc) {
                         continue;
                     }
-                    stats[ri].applied = true;
+                    let run = &mut runs[ri];
+                    if let Some(why) = probe_failure(rule, svc) {
+                        run.probe_failed.push((subject.clone(), why));
+                    }
+                    if !applies(rule, &input) {
+                        continue;
+                    }
                     let c = scope.get_or_insert_with(|| {
                         let mut c = root.new_inner_scope();
                         c.add_variable_from_value("host", host_cel.clone());
@@ -453,42 +566,27 @@ pub fn assess_with(
                         c.add_variable_from_value("ctx", to_cel(&sctx));
                         c
                     });
-                    let subject = format!(
-                        "{} {}/{}",
-                        host.address,
-                        transport_name(svc.transport),
-                        svc.port
-                    );
-                    match run(rule, c) {
-                        Ok(true) => emit(
-                            &mut findings,
-                            &mut index,
-                            rule,
-                            host,
-                            Some(svc),
-                            &hc,
-                            &input,
-                        ),
-                        Ok(false) => {}
-                        Err(e) => record_error(&mut stats[ri], &subject, e),
-                    }
+                    let at = At {
+                        oi,
+                        host,
+                        svc: Some(svc),
+                        hc: &hc,
+                        subject: &subject,
+                        input: &input,
+                    };
+                    judge(rule, c, run, &at, &mut found);
                 }
             }
         }
     }
 
-    for (rule, st) in active.iter().zip(stats.iter()) {
-        if st.errors > 0 {
-            rule_errors.push(format!(
-                "rule {} ({}): failed on {} input(s); first: {}",
-                rule.id,
-                rule.file,
-                st.errors,
-                st.first_error.as_deref().unwrap_or("")
-            ));
+    for (rule, run) in active.iter().zip(runs.iter()) {
+        if run.errors > 0 {
+            rule_errors.push(rule_error_text(rule, run));
         }
     }
 
+    let mut findings = found.findings;
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -503,6 +601,19 @@ pub fn assess_with(
         counts.add(f.severity);
     }
 
+    let coverage = crate::coverage::coverage(observations, &infos, site, rules);
+    let world = crate::verdict::World {
+        observations,
+        infos: &infos,
+        site,
+        coverage: coverage.as_ref(),
+    };
+    let evidence: Vec<(Vec<Check>, Vec<Missing>)> = active
+        .iter()
+        .zip(runs.iter())
+        .map(|(rule, run)| crate::verdict::rule_evidence(rule, run, &world))
+        .collect();
+
     let editions: Vec<String> = match &opts.editions {
         Some(e) => e.clone(),
         None => rules
@@ -513,57 +624,12 @@ pub fn assess_with(
             .map(|e| e.key.clone())
             .collect(),
     };
-    let verdict_rules: BTreeSet<&str> = active
-        .iter()
-        .filter(|r| r.affects_verdict)
-        .map(|r| r.id.as_str())
-        .collect();
     let controls = rules
         .catalogue
         .controls()
         .iter()
         .filter(|c| editions.contains(&c.edition))
-        .map(|c| {
-            let rule_ids: Vec<String> = active
-                .iter()
-                .filter(|r| r.controls.contains(&c.id))
-                .map(|r| r.id.clone())
-                .collect();
-            let applied = active
-                .iter()
-                .zip(stats.iter())
-                .any(|(r, s)| s.applied && r.affects_verdict && r.controls.contains(&c.id));
-            let mine: Vec<&Finding> = findings
-                .iter()
-                .filter(|f| f.controls.contains(&c.id))
-                .collect();
-            let counted: Vec<&&Finding> = mine
-                .iter()
-                .filter(|f| verdict_rules.contains(f.rule_id.as_str()))
-                .collect();
-            let status = if c.scan == ScanEvidence::None {
-                ControlStatus::NotAssessableByScan
-            } else if counted.iter().any(|f| f.severity >= Severity::Medium) {
-                ControlStatus::Fail
-            } else if !counted.is_empty() {
-                ControlStatus::Partial
-            } else if !applied {
-                ControlStatus::NotObserved
-            } else if c.scan == ScanEvidence::Partial {
-                ControlStatus::Partial
-            } else {
-                ControlStatus::Pass
-            };
-            ControlResult {
-                id: c.id.clone(),
-                edition: c.edition.clone(),
-                title: c.title.clone(),
-                source: c.source_with_tag(),
-                status,
-                rule_ids,
-                finding_count: u32::try_from(mine.len()).unwrap_or(u32::MAX),
-            }
-        })
+        .map(|c| crate::verdict::control_result(c, &active, &evidence, &findings))
         .collect();
 
     Assessment {
@@ -572,11 +638,13 @@ pub fn assess_with(
         tool_version: opts.tool_version.clone(),
         editions,
         site: site.and_then(|s| s.name.clone()),
+        site_id: site.and_then(|s| s.id.clone()),
         observations: observations
             .iter()
-            .map(|o| ObservationRef {
+            .zip(infos.iter())
+            .map(|(o, i)| ObservationRef {
                 id: o.scan.id.clone(),
-                vantage_zone: vantage_zone(o, site),
+                vantage_zone: i.vantage_zone.clone(),
                 started: o.scan.started,
             })
             .collect(),
@@ -584,10 +652,106 @@ pub fn assess_with(
         controls,
         counts,
         rule_errors,
+        coverage,
+        data: rules.sources.clone(),
     }
 }
 
-fn run(rule: &Rule, c: &Context<'_, '_>) -> Result<bool, String> {
+/// Whether an input is one the rule judges at all: from a vantage it judges from, across
+/// zones for a zone-pair rule, at an egress target for an egress rule.
+fn relevant(rule: &Rule, hc: &HostCtx) -> bool {
+    let ch = &rule.checks;
+    if !ch.vantage.is_empty()
+        && !hc
+            .vantage_kind
+            .is_some_and(|k| ch.vantage.iter().any(|v| v.as_str() == k))
+    {
+        return false;
+    }
+    if ch.egress && !hc.egress_target {
+        return false;
+    }
+    if ch.zone_pair {
+        if hc.cross_zone != Some(true) {
+            return false;
+        }
+        if !ch.to.is_empty()
+            && !hc
+                .policy_kind()
+                .is_some_and(|k| ch.to.iter().any(|t| t.as_str() == k))
+        {
+            return false;
+        }
+    }
+    true
+}
+
+/// The rule's probe failed on this service and left nothing behind: no facts of its own
+/// and no other protocol identified there.
+fn probe_failure(rule: &Rule, svc: &Service) -> Option<String> {
+    let probe = rule.checks.probe.as_deref()?;
+    if svc.protocol.as_deref().is_some_and(|p| p != probe) {
+        return None;
+    }
+    let facts = serde_json::to_value(&svc.facts).ok()?;
+    if !matches!(facts.get(probe), None | Some(Json::Null)) {
+        return None;
+    }
+    svc.probe_errors.iter().find(|e| e.probe == probe).map(|e| {
+        let kind = serde_json::to_value(e.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        format!("{kind}: {}", e.detail)
+    })
+}
+
+/// Records an evaluated input as a check when its declared facts were present, else as
+/// unknown. Zone-pair and egress rules are checked per pair and target instead.
+fn note_check(run: &mut RuleRun, rule: &Rule, oi: usize, subject: &Subject, input: &Input<'_>) {
+    if rule.checks.zone_pair || rule.checks.egress {
+        return;
+    }
+    let missing: Vec<String> = rule
+        .checks
+        .facts
+        .iter()
+        .filter(|p| !known(input, p))
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        run.checked.entry(oi).or_default().push(subject.clone());
+    } else {
+        run.unknown.push((subject.clone(), missing));
+    }
+}
+
+/// Where one evaluation happens: the Observation, the host, the service of a service rule,
+/// what the site says about them, and the input the rule reads.
+struct At<'a> {
+    oi: usize,
+    host: &'a Host,
+    svc: Option<&'a Service>,
+    hc: &'a HostCtx,
+    subject: &'a Subject,
+    input: &'a Input<'a>,
+}
+
+/// One evaluation of a rule on one input: a check (or an unknown fact) when it runs, a
+/// finding when it fires, an error counted when it cannot run.
+fn judge(rule: &Rule, c: &Context<'_, '_>, run: &mut RuleRun, at: &At<'_>, found: &mut Found) {
+    match evaluate(rule, c) {
+        Ok(fired) => {
+            note_check(run, rule, at.oi, at.subject, at.input);
+            if fired {
+                found.emit(rule, at);
+            }
+        }
+        Err(e) => record_error(run, &at.subject.to_string(), e),
+    }
+}
+
+fn evaluate(rule: &Rule, c: &Context<'_, '_>) -> Result<bool, String> {
     match rule.program.execute(c) {
         Ok(Value::Bool(b)) => Ok(b),
         Ok(other) => Err(format!(
@@ -598,179 +762,87 @@ fn run(rule: &Rule, c: &Context<'_, '_>) -> Result<bool, String> {
     }
 }
 
-fn record_error(st: &mut RuleStats, subject: &str, e: String) {
-    st.errors += 1;
-    if st.first_error.is_none() {
-        st.first_error = Some(format!("{subject}: {e}"));
+fn record_error(run: &mut RuleRun, subject: &str, e: String) {
+    run.errors += 1;
+    if run.first_error.is_none() {
+        run.first_error = Some(format!("{subject}: {e}"));
     }
 }
 
-fn emit(
-    findings: &mut Vec<Finding>,
-    index: &mut HashMap<String, usize>,
-    rule: &Rule,
-    host: &Host,
-    svc: Option<&Service>,
-    hc: &HostCtx,
-    input: &Input<'_>,
-) {
-    let mut key = match svc {
-        Some(s) => format!(
-            "{}|{}|{}/{}",
-            rule.id,
-            host.address,
-            transport_name(s.transport),
-            s.port
-        ),
-        None => format!("{}|{}", rule.id, host.address),
-    };
-    if rule.key_vantage {
-        key.push_str(&format!(
-            "|from:{}",
-            hc.vantage_zone.as_deref().unwrap_or("unknown")
-        ));
-    }
-    if let Some(&i) = index.get(&key) {
-        if let Some(f) = findings.get_mut(i)
-            && !f.observation_ids.contains(&hc.observation_id)
-        {
-            f.observation_ids.push(hc.observation_id.clone());
+fn rule_error_text(rule: &Rule, run: &RuleRun) -> String {
+    format!(
+        "rule {} ({}): failed on {} input(s); first: {}",
+        rule.id,
+        rule.file,
+        run.errors,
+        run.first_error.as_deref().unwrap_or("")
+    )
+}
+
+/// The findings so far, one per key (the same key from several Observations is one
+/// finding listing them all).
+#[derive(Default)]
+struct Found {
+    findings: Vec<Finding>,
+    index: HashMap<String, usize>,
+}
+
+impl Found {
+    fn emit(&mut self, rule: &Rule, at: &At<'_>) {
+        let (host, svc, hc, input) = (at.host, at.svc, at.hc, at.input);
+        let mut key = match svc {
+            Some(s) => format!(
+                "{}|{}|{}/{}",
+                rule.id,
+                host.address,
+                s.transport.as_str(),
+                s.port
+            ),
+            None => format!("{}|{}", rule.id, host.address),
+        };
+        if rule.key_vantage {
+            key.push_str(&format!(
+                "|from:{}",
+                hc.vantage_zone.as_deref().unwrap_or("unknown")
+            ));
         }
-        return;
-    }
-    let finding = Finding {
-        key: key.clone(),
-        rule_id: rule.id.clone(),
-        severity: rule.severity,
-        certainty: rule.certainty,
-        host: host.address,
-        port: svc.map(|s| s.port),
-        transport: svc.map(|s| s.transport),
-        zone: hc.host_zone.clone(),
-        vantage_zone: hc.vantage_zone.clone(),
-        title: rule.title.clone(),
-        description: Text::new(
-            interpolate(&rule.description.ja, input, Lang::Ja),
-            interpolate(&rule.description.en, input, Lang::En),
-        ),
-        remediation: rule.remediation.clone(),
-        evidence: rule
-            .evidence
-            .iter()
-            .map(|p| Evidence {
-                key: p.clone(),
-                value: show(input.get(p)),
-            })
-            .collect(),
-        controls: rule.controls.clone(),
-        observation_ids: vec![hc.observation_id.clone()],
-    };
-    index.insert(key, findings.len());
-    findings.push(finding);
-}
-
-/// One open service seen across a zone boundary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReachService {
-    /// The host.
-    pub host: IpAddr,
-    /// TCP or UDP.
-    pub transport: Transport,
-    /// Port.
-    pub port: u16,
-    /// The site allows this flow.
-    pub allowed: bool,
-    /// The Observation it was seen in.
-    pub observation_id: String,
-}
-
-/// What one vantage zone reached in one destination zone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReachCell {
-    /// Vantage zone ("unknown" when it could not be told).
-    pub from: String,
-    /// Destination zone ("outside" for hosts in no zone).
-    pub to: String,
-    /// Open services reached.
-    pub open: Vec<ReachService>,
-    /// How many of them the site does not allow.
-    pub violations: u32,
-}
-
-/// Reachability between zones, combined from Observations made at several vantage points.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ReachabilityMatrix {
-    /// Zone names: the site's, then "outside" / "unknown" if used.
-    pub zones: Vec<String>,
-    /// Non-empty cells, ordered by (from, to).
-    pub cells: Vec<ReachCell>,
-}
-
-impl ReachabilityMatrix {
-    /// The cell for a pair of zones.
-    pub fn cell(&self, from: &str, to: &str) -> Option<&ReachCell> {
-        self.cells.iter().find(|c| c.from == from && c.to == to)
-    }
-}
-
-/// Builds the zone-to-zone reachability matrix from open services in the Observations.
-pub fn reachability(observations: &[Observation], site: Option<&Site>) -> ReachabilityMatrix {
-    let mut cells: BTreeMap<(String, String), ReachCell> = BTreeMap::new();
-    let mut zones: Vec<String> = site
-        .map(|s| s.zones.iter().map(|z| z.name.clone()).collect())
-        .unwrap_or_default();
-    for obs in observations {
-        let from = vantage_zone(obs, site).unwrap_or_else(|| "unknown".into());
-        for h in obs.hosts.iter().filter(|h| h.status.state == HostState::Up) {
-            let to = site
-                .and_then(|s| s.zone_of(h.address))
-                .map(|z| z.name.clone())
-                .unwrap_or_else(|| "outside".into());
-            for s in h.services.iter().filter(|s| s.state == PortState::Open) {
-                let allowed = site.is_some_and(|site| {
-                    site.zone(&from).is_some()
-                        && site.zone(&to).is_some()
-                        && site.flow_allowed(&from, &to, s.transport, s.port)
-                });
-                let cell = cells
-                    .entry((from.clone(), to.clone()))
-                    .or_insert_with(|| ReachCell {
-                        from: from.clone(),
-                        to: to.clone(),
-                        open: Vec::new(),
-                        violations: 0,
-                    });
-                let rs = ReachService {
-                    host: h.address,
-                    transport: s.transport,
-                    port: s.port,
-                    allowed,
-                    observation_id: obs.scan.id.clone(),
-                };
-                if cell
-                    .open
-                    .iter()
-                    .any(|x| x.host == rs.host && x.port == rs.port && x.transport == rs.transport)
-                {
-                    continue;
-                }
-                if !allowed && from != to {
-                    cell.violations += 1;
-                }
-                cell.open.push(rs);
+        if let Some(&i) = self.index.get(&key) {
+            if let Some(f) = self.findings.get_mut(i)
+                && !f.observation_ids.contains(&hc.observation_id)
+            {
+                f.observation_ids.push(hc.observation_id.clone());
             }
+            return;
         }
-    }
-    for (from, to) in cells.keys() {
-        for z in [from, to] {
-            if !zones.contains(z) {
-                zones.push(z.clone());
-            }
-        }
-    }
-    ReachabilityMatrix {
-        zones,
-        cells: cells.into_values().collect(),
+        let finding = Finding {
+            key: key.clone(),
+            rule_id: rule.id.clone(),
+            severity: rule.severity,
+            certainty: rule.certainty,
+            host: host.address,
+            port: svc.map(|s| s.port),
+            transport: svc.map(|s| s.transport),
+            zone: hc.host_zone.clone(),
+            vantage_zone: hc.vantage_zone.clone(),
+            title: rule.title.clone(),
+            description: Text::new(
+                interpolate(&rule.description.ja, input, Lang::Ja),
+                interpolate(&rule.description.en, input, Lang::En),
+            ),
+            remediation: rule.remediation.clone(),
+            evidence: rule
+                .evidence
+                .iter()
+                .map(|p| Evidence {
+                    key: p.clone(),
+                    value: show(input.get(p)),
+                })
+                .collect(),
+            controls: rule.controls.clone(),
+            observation_ids: vec![hc.observation_id.clone()],
+        };
+        self.index.insert(key, self.findings.len());
+        self.findings.push(finding);
     }
 }
 
@@ -783,7 +855,7 @@ mod tests {
         let (svc, host, ctx) = (
             json!({"port": 3389, "facts": {"x": "a"}}),
             json!({"address": "10.0.0.1"}),
-            json!({}),
+            json!({"summary": {"ja": "日本語", "en": "English"}}),
         );
         let input = Input {
             host: &host,
@@ -792,12 +864,13 @@ mod tests {
         };
         assert_eq!(
             interpolate(
-                "port {service.port} on {host.address} {not a path} {ctx.missing}",
+                "port {service.port} on {host.address} {not a path} {ctx.missing} {ctx.summary}",
                 &input,
                 Lang::En
             ),
-            "port 3389 on 10.0.0.1 {not a path} unknown"
+            "port 3389 on 10.0.0.1 {not a path} unknown English"
         );
+        assert_eq!(interpolate("{ctx.summary}", &input, Lang::Ja), "日本語");
     }
 
     #[test]
@@ -818,6 +891,9 @@ mod tests {
         assert!(present(&i, "ctx.no"));
         assert!(!present(&i, "service.port"));
         assert!(!present(&i, "other.x"));
+        // A declared fact is known when it answers, even with false or an empty list.
+        assert!(known(&i, "ctx.empty") && known(&i, "ctx.no"));
+        assert!(!known(&i, "ctx.null"));
     }
 }
 

@@ -15,13 +15,20 @@
 //! # Ok(()) }
 //! ```
 //!
-//! - Rules are TOML with CEL conditions (`rules/*.toml`, `docs/rules.md`); a user's
+//! - Rules are TOML with CEL conditions (`rules/*.toml`, `docs/rules.md`); every path a
+//!   rule names is checked against the Observation schema when it loads; a user's
 //!   directory adds or overrides rules by id ([`RuleSet::with_user_dir`]); the site file
-//!   disables rules.
+//!   disables rules. The whole `rules/` tree (rules, catalogue, KEV and end-of-life tables,
+//!   profiles) is built in and a data directory can be laid over it
+//!   ([`RuleSet::load_with_data`], [`DataTree`]).
+//! - A control's verdict carries its evidence: fail with the findings (facts, never
+//!   guesses), pass only when every rule that concerns the assessment checked what it
+//!   declares (`checks`) from the vantage and over the zone pairs it needs, not verified
+//!   with what is missing. The Assessment's `coverage` is the zone × zone matrix.
 //! - Controls are data keyed by edition ([`Catalogue`]); organisational controls are
 //!   reported as not assessable by scan, never dropped.
 //! - Several Observations from different vantage zones combine: findings carry the
-//!   vantage zone, and [`reachability`] gives the zone-to-zone matrix.
+//!   vantage zone; the Assessment's coverage says which zone pairs were probed.
 //! - The site says how it may be scanned ([`Site::scan_plan`]: default targets, addresses
 //!   never touched, each zone's pace) and where a scan ran from ([`Site::vantage_zone_of`]),
 //!   as plain data the CLI hands to the engine.
@@ -31,38 +38,44 @@
 //!
 //! | command | calls |
 //! |---|---|
-//! | `clinicscan assess scan.json… [--site S] [--rules DIR]` | [`Site::from_file`], [`RuleSet::shipped`] then [`RuleSet::with_user_dir`], [`assess`] (or [`assess_with`] to choose editions / pin the time); [`reachability`] for the report's matrix |
+//! | `clinicscan assess scan.json… [--site S] [--rules DIR] [--data DIR]` | [`Site::from_file`], [`RuleSet::load_with_data`] then [`RuleSet::with_user_dir`], [`assess`] (or [`assess_with`] to choose editions / pin the time) |
 //! | `clinicscan assess --nmap-xml scan.xml` | `clinicscan_import::import_nmap_xml` then as above |
 //! | `clinicscan scan …` then assessment | the engine gets [`Site::scan_plan`]; the Observation records [`Site::vantage_zone_of`]; then [`assess`] |
-//! | `clinicscan precheck --profile NAME HOST` | [`Profile::shipped`] (or [`Profile::from_file`]), [`precheck`], [`PrecheckReport::render`] |
+//! | `clinicscan precheck --profile NAME HOST` | [`Profile::all_in`] of the data tree (or [`Profile::from_file`]), [`Profile::ports`] into the scan, [`precheck`]; the report crate renders the [`PrecheckReport`] |
+//! | `clinicscan rules check DIR…` | [`RuleSet::load_with_data`], [`RuleSet::with_user_dir`], [`Profile::check_controls`] |
 //!
 //! Errors: [`LoadError`] (rules, catalogue, data, profiles: file, item, problem, CEL
-//! position), [`SiteError`] (file, key, problem). Rule failures at run
-//! time never error: they are listed in `Assessment::rule_errors`.
+//! position, path), [`SiteError`] (file, key, problem). Rule failures at run time never
+//! error: they are listed in `Assessment::rule_errors` and leave their controls not verified.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod catalogue;
+mod coverage;
 mod data;
 mod error;
 mod eval;
+mod paths;
 mod precheck;
 mod rules;
 mod shipped;
 mod site;
+mod verdict;
 mod version;
 
 pub use catalogue::{Catalogue, Control, Edition, ScanEvidence, Verification};
-pub use data::{AffectedRange, KevEntry, KevMatch, KevTable, PortClasses};
-pub use error::{LoadError, Position, SiteError};
-pub use eval::{
-    AssessOptions, ReachCell, ReachService, ReachabilityMatrix, assess, assess_with, reachability,
+pub use coverage::INTERNET;
+pub use data::{
+    AffectedRange, DataFile, DataTree, EolEntry, EolMatch, EolTable, KevEntry, KevMatch, KevTable,
+    PortClasses, VersionSpan,
 };
+pub use error::{LoadError, Position, SiteError};
+pub use eval::{AssessOptions, assess, assess_with};
 pub use precheck::{Expectation, ExpectationResult, Outcome, PrecheckReport, Profile, precheck};
-pub use rules::{Rule, RuleSet, Scope};
+pub use rules::{Checks, Rule, RuleSet, Scope, SiteNeed};
 pub use site::{
     Asset, EgressTarget, Flow, PortRange, RateProfile, ScanProfile, Site, SiteScanPlan, Zone,
-    ZoneKind,
+    ZoneKind, check_site_id,
 };
 pub use version::compare_versions;

@@ -11,8 +11,10 @@ use clinicscan_model::{Certainty, Severity, Text};
 use serde::Deserialize;
 
 use crate::catalogue::Catalogue;
-use crate::data::{KevTable, PortClasses};
+use crate::data::{DataTree, EolTable, KevTable, PortClasses};
 use crate::error::{LoadError, Position, toml_message};
+use crate::paths;
+use crate::site::ZoneKind;
 
 /// What one evaluation of a rule looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -22,6 +24,72 @@ pub enum Scope {
     Host,
     /// Once per open service: variables `host`, `service` and `ctx`.
     Service,
+}
+
+/// What a site file must hold for a rule to judge anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SiteNeed {
+    /// Zones (every segmentation rule).
+    Zones,
+    /// An asset register (台帳).
+    Assets,
+    /// Egress check targets.
+    EgressTargets,
+}
+
+impl SiteNeed {
+    /// Kebab-case name as in the rule file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SiteNeed::Zones => "zones",
+            SiteNeed::Assets => "assets",
+            SiteNeed::EgressTargets => "egress-targets",
+        }
+    }
+}
+
+/// What makes a rule's evaluation count as a check, i.e. as evidence for its controls
+/// when it does not fire (`checks = { … }` in the rule file, docs/rules.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checks {
+    /// Paths that must all be present on an input (besides `requires`) for a quiet result
+    /// to count; where `requires` holds and one is missing, the fact is reported unknown.
+    pub facts: Vec<String>,
+    /// Vantage zone kinds the rule judges from; empty: any. The rule runs only on
+    /// Observations made from these kinds, and without one its controls are not verified.
+    pub vantage: Vec<ZoneKind>,
+    /// The rule judges traffic between zones: it needs a site's zones and is checked per
+    /// zone pair probed; every pair from a `vantage` kind to a `to` kind must be probed.
+    pub zone_pair: bool,
+    /// Zone-pair rules: the kinds of the zones reached that the rule judges; empty: any.
+    pub to: Vec<ZoneKind>,
+    /// The rule judges the site's egress targets, as tried from its vantage kinds.
+    pub egress: bool,
+    /// What the site file must hold (implied: zones for `zone_pair`, egress targets for
+    /// `egress`).
+    pub site: Vec<SiteNeed>,
+    /// Service rules: a failure of this probe on a port the rule looks at (and no other
+    /// protocol identified there) is reported as a missing check.
+    pub probe: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawChecks {
+    #[serde(default)]
+    facts: Vec<String>,
+    #[serde(default)]
+    vantage: Vec<ZoneKind>,
+    #[serde(default)]
+    zone_pair: bool,
+    #[serde(default)]
+    to: Vec<ZoneKind>,
+    #[serde(default)]
+    egress: bool,
+    #[serde(default)]
+    site: Vec<SiteNeed>,
+    probe: Option<String>,
 }
 
 /// One rule, loaded and compiled.
@@ -58,6 +126,8 @@ pub struct Rule {
     pub key_vantage: bool,
     /// Whether findings count towards control verdicts (false for pure inventory).
     pub affects_verdict: bool,
+    /// What makes an evaluation of this rule a check.
+    pub checks: Checks,
     /// The file the rule came from.
     pub file: String,
     pub(crate) program: Arc<Program>,
@@ -88,6 +158,7 @@ struct RawRule {
     key_vantage: bool,
     #[serde(default = "yes")]
     affects_verdict: bool,
+    checks: Option<RawChecks>,
 }
 
 fn yes() -> bool {
@@ -137,14 +208,6 @@ pub(crate) fn compile(
                 .unwrap_or_else(|| errs.to_string()),
         }
     })
-}
-
-fn check_path(p: &str, scope: Scope) -> bool {
-    let root = p.split('.').next().unwrap_or("");
-    match scope {
-        Scope::Host => matches!(root, "host" | "ctx"),
-        Scope::Service => matches!(root, "host" | "service" | "ctx"),
-    }
 }
 
 fn parse_rules(
@@ -198,22 +261,43 @@ fn parse_rules(
                 return Err(bad(format!("unknown control {c:?}")));
             }
         }
+        let Some(raw_checks) = r.checks else {
+            return Err(bad(
+                "`checks` is missing: say what the rule must see to count as checked, e.g. checks = { facts = [\"service.facts.rdp.nla_required\"] } (docs/rules.md)"
+                    .into(),
+            ));
+        };
+        let checks = Checks {
+            facts: raw_checks.facts,
+            vantage: raw_checks.vantage,
+            zone_pair: raw_checks.zone_pair,
+            to: raw_checks.to,
+            egress: raw_checks.egress,
+            site: raw_checks.site,
+            probe: raw_checks.probe,
+        };
+        if !checks.to.is_empty() && !checks.zone_pair {
+            return Err(bad("checks.to needs checks.zone_pair = true".into()));
+        }
+        if r.scope == Scope::Host && (checks.zone_pair || checks.egress || checks.probe.is_some()) {
+            return Err(bad(
+                "checks.zone_pair, checks.egress and checks.probe are for service rules".into(),
+            ));
+        }
+        let texts = [&r.title, &r.description, &r.remediation]
+            .into_iter()
+            .flat_map(|t| [t.ja.as_str(), t.en.as_str()])
+            .flat_map(paths::placeholders);
         for p in r
             .evidence
             .iter()
             .chain(r.requires.iter())
             .chain(r.requires_any.iter())
+            .chain(checks.facts.iter())
+            .map(String::as_str)
+            .chain(texts)
         {
-            if !check_path(p, r.scope) {
-                return Err(bad(format!(
-                    "path {p:?} must start with host., ctx.{}",
-                    if r.scope == Scope::Service {
-                        " or service."
-                    } else {
-                        ""
-                    }
-                )));
-            }
+            paths::check_path(p, r.scope).map_err(&bad)?;
         }
         for s in &r.states {
             if !PORT_STATES.contains(&s.as_str()) {
@@ -227,6 +311,7 @@ fn parse_rules(
         if r.scope == Scope::Host && program.references().has_variable("service") {
             return Err(bad("a host rule cannot use `service`".into()));
         }
+        paths::check_condition(program.expression(), r.scope).map_err(&bad)?;
         out.push(Rule {
             id: r.id,
             severity,
@@ -247,6 +332,7 @@ fn parse_rules(
             evidence: r.evidence,
             key_vantage: r.key_vantage,
             affects_verdict: r.affects_verdict,
+            checks,
             file: file.to_string(),
             program: Arc::new(program),
         });
@@ -260,8 +346,10 @@ pub struct RuleSet {
     pub(crate) rules: Vec<Rule>,
     pub(crate) catalogue: Catalogue,
     pub(crate) kev: KevTable,
+    pub(crate) eol: EolTable,
     pub(crate) ports: PortClasses,
     pub(crate) env: Arc<Env>,
+    pub(crate) sources: Vec<clinicscan_model::DataSource>,
 }
 
 impl std::fmt::Debug for RuleSet {
@@ -274,23 +362,55 @@ impl std::fmt::Debug for RuleSet {
 }
 
 impl RuleSet {
-    /// The shipped rules, catalogue and data tables (embedded from `rules/`).
+    /// The shipped rules, catalogue and data tables (built into clinicscan from `rules/`).
     pub fn shipped() -> Result<RuleSet, LoadError> {
-        let catalogue = Catalogue::shipped()?;
-        let kev_file = "rules/data/kev.toml";
-        let kev = KevTable::parse(
-            crate::shipped::file("data/kev.toml").unwrap_or(""),
-            kev_file,
-        )?;
-        let ports = PortClasses::parse(
-            crate::shipped::file("data/ports.toml").unwrap_or(""),
-            "rules/data/ports.toml",
-        )?;
-        let files: Vec<(String, &str)> = crate::shipped::files_under("")
-            .into_iter()
-            .map(|(p, t)| (format!("rules/{p}"), t))
+        RuleSet::load_with_data(None)
+    }
+
+    /// The rules, catalogue and data tables of the built-in copy with a data directory
+    /// (same layout as `rules/`) laid over it file by file; `None`: the built-in copy.
+    /// This is where a packaged copy (e.g. `/usr/share/clinicscan`) or a clinic's updated
+    /// KEV and end-of-life tables come in.
+    pub fn load_with_data(dir: Option<&Path>) -> Result<RuleSet, LoadError> {
+        RuleSet::from_tree(&DataTree::load(dir)?)
+    }
+
+    /// The rules, catalogue and data tables of a data tree.
+    pub fn from_tree(tree: &DataTree) -> Result<RuleSet, LoadError> {
+        let catalogue = Catalogue::from_tree(tree)?;
+        let kev_file = tree.require("data/kev.toml")?;
+        let kev = KevTable::parse(&kev_file.text, &kev_file.name)?;
+        let eol_file = tree.require("data/eol.toml")?;
+        let eol = EolTable::parse(&eol_file.text, &eol_file.name)?;
+        let ports_file = tree.require("data/ports.toml")?;
+        let ports = PortClasses::parse(&ports_file.text, &ports_file.name)?;
+        let mut sources: Vec<clinicscan_model::DataSource> = catalogue
+            .editions()
+            .iter()
+            .map(|e| {
+                crate::data::source(
+                    &format!("controls/{}", e.key),
+                    &e.file,
+                    e.updated.as_deref(),
+                )
+            })
             .collect();
-        RuleSet::from_parts(catalogue, kev, ports, &files)
+        sources.push(crate::data::source("kev", &kev_file.name, kev.updated()));
+        sources.push(crate::data::source("eol", &eol_file.name, eol.updated()));
+        sources.push(crate::data::source(
+            "ports",
+            &ports_file.name,
+            ports.updated(),
+        ));
+        let files: Vec<(String, &str)> = tree
+            .under("")
+            .into_iter()
+            .map(|f| (f.name.clone(), f.text.as_ref()))
+            .collect();
+        let mut set = RuleSet::from_parts(catalogue, kev, ports, &files)?;
+        set.eol = eol;
+        set.sources = sources;
+        Ok(set)
     }
 
     /// Builds a rule set from rule files given as (file name, contents).
@@ -320,8 +440,10 @@ impl RuleSet {
             rules,
             catalogue,
             kev,
+            eol: EolTable::default(),
             ports,
             env,
+            sources: Vec::new(),
         })
     }
 
@@ -378,5 +500,15 @@ impl RuleSet {
     /// The known-exploited version table.
     pub fn kev(&self) -> &KevTable {
         &self.kev
+    }
+
+    /// The end-of-support table.
+    pub fn eol(&self) -> &EolTable {
+        &self.eol
+    }
+
+    /// The data tables used, each with its file and date (reports name them).
+    pub fn data_sources(&self) -> &[clinicscan_model::DataSource] {
+        &self.sources
     }
 }

@@ -52,7 +52,7 @@ impl ZoneKind {
         }
     }
 
-    fn from_name(name: &str) -> ZoneKind {
+    pub(crate) fn from_name(name: &str) -> ZoneKind {
         match name {
             "general" => ZoneKind::General,
             "clinical" => ZoneKind::Clinical,
@@ -149,6 +149,9 @@ pub struct Asset {
 pub struct Site {
     /// Site name.
     pub name: Option<String>,
+    /// The site's stable id (`[site] id`): what a shared history store keys the site by.
+    /// Letters, digits, `.`, `_` and `-`, at most 64, starting with a letter or digit.
+    pub id: Option<String>,
     /// The zone scans run from, when the Observation does not say.
     pub vantage_zone: Option<String>,
     /// Zones, ordered by name (the file's zone tables are read into a sorted map).
@@ -213,6 +216,7 @@ struct RawSite {
 #[serde(deny_unknown_fields)]
 struct RawSiteMeta {
     name: Option<String>,
+    id: Option<String>,
     vantage_zone: Option<String>,
 }
 
@@ -354,8 +358,14 @@ impl Site {
                 .unwrap_or_else(|| "(file)".into());
             err(at, e.message().to_string())
         })?;
+        if let Some(id) = &raw.site.id
+            && let Err(problem) = check_site_id(id)
+        {
+            return Err(err("site.id".into(), problem));
+        }
         let mut site = Site {
             name: raw.site.name,
+            id: raw.site.id,
             vantage_zone: raw.site.vantage_zone,
             email: raw.email,
             ..Site::default()
@@ -598,10 +608,20 @@ impl Site {
 
     /// Whether the asset list holds this host (by address or MAC).
     pub fn is_known_asset(&self, addr: IpAddr, mac: Option<&str>) -> bool {
+        self.asset_of(addr, mac).is_some()
+    }
+
+    /// The asset the list holds for this host (by address, else by MAC).
+    pub fn asset_of(&self, addr: IpAddr, mac: Option<&str>) -> Option<&Asset> {
         let mac = mac.and_then(normalise_mac);
-        self.assets.iter().any(|a| {
-            a.address == Some(addr) || (a.mac.is_some() && a.mac.as_deref() == mac.as_deref())
-        })
+        self.assets
+            .iter()
+            .find(|a| a.address == Some(addr))
+            .or_else(|| {
+                self.assets
+                    .iter()
+                    .find(|a| a.mac.is_some() && a.mac.as_deref() == mac.as_deref())
+            })
     }
 }
 
@@ -633,6 +653,21 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
         Some(h) => format!("{h}.{key}"),
         None => key.to_string(),
     })
+}
+
+/// A site id is a key in a shared store, a syslog structured-data value and a file name in
+/// reports, so it is kept to a small, unambiguous alphabet.
+pub fn check_site_id(id: &str) -> Result<(), String> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if id.is_empty() || id.len() > 64 {
+        return Err(format!("{id:?} must be 1 to 64 characters"));
+    }
+    if !id.starts_with(|c: char| c.is_ascii_alphanumeric()) || !id.chars().all(ok_char) {
+        return Err(format!(
+            "{id:?} may hold only letters, digits, '.', '_' and '-', starting with a letter or digit"
+        ));
+    }
+    Ok(())
 }
 
 /// Lower-case, colon-separated MAC, from `aa:bb:..`, `AA-BB-..` or `aabb.ccdd.eeff`.

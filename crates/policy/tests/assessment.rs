@@ -4,8 +4,8 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use clinicscan_model::{ControlStatus, Transport};
-use clinicscan_policy::{LoadError, RuleSet, ScanEvidence, Site, assess_with, reachability};
+use clinicscan_model::{CellState, ControlStatus, Transport};
+use clinicscan_policy::{INTERNET, LoadError, RuleSet, ScanEvidence, Site, assess_with};
 use common::{assessed, observation, opts, rules, site};
 
 // ---- catalogue -----------------------------------------------------------------------
@@ -64,7 +64,7 @@ fn catalogue_organisational_controls_are_listed_as_not_assessable() {
         if c.scan == ScanEvidence::None {
             assert_eq!(got.status, ControlStatus::NotAssessableByScan, "{}", c.id);
         } else {
-            assert_eq!(got.status, ControlStatus::NotObserved, "{}", c.id);
+            assert_eq!(got.status, ControlStatus::NotVerified, "{}", c.id);
         }
         assert!(
             got.source.ends_with(']'),
@@ -126,10 +126,10 @@ fn verdicts_on_the_bad_and_good_fixtures() {
     );
     let good = assessed("good.json");
     assert_eq!(status(&good, "GL6-SO-13-TLS"), Some(ControlStatus::Pass));
-    assert_eq!(status(&good, "CL-R7-2-6"), Some(ControlStatus::Pass));
     assert_eq!(status(&good, "CL-R7-2-1"), Some(ControlStatus::Pass));
-    // Scan shows only part of the picture: never better than partial.
-    assert_eq!(status(&good, "CL-R7-2-2"), Some(ControlStatus::Partial));
+    // A scan shows only part of the picture: never better than not verified.
+    assert_eq!(status(&good, "CL-R7-2-6"), Some(ControlStatus::NotVerified));
+    assert_eq!(status(&good, "CL-R7-2-2"), Some(ControlStatus::NotVerified));
     // Counts add up and findings are sorted most severe first.
     let total = bad.counts.critical
         + bad.counts.high
@@ -232,9 +232,28 @@ fn ons_violation_and_its_absence_in_the_isolated_variant() {
         .iter()
         .find(|c| c.id == "ONS-2")
         .expect("listed");
-    // The scan saw across zones and nothing reached the terminal: the rules ran, none fired.
-    assert_eq!(ons2.status, ControlStatus::Pass);
+    // Nothing reached the terminal from the general LAN, but the clinical LAN and guest
+    // Wi-Fi were not scanned: not verified, naming the vantages it lacks, with what the
+    // general-LAN scan did check.
+    assert_eq!(ons2.status, ControlStatus::NotVerified);
     assert_eq!(ons2.finding_count, 0);
+    let missing: Vec<&str> = ons2.missing.iter().map(|m| m.text.en.as_str()).collect();
+    assert_eq!(
+        missing,
+        vec![
+            "scan from zone clinical towards oqv (clinical → oqv not probed)",
+            "scan from zone guest towards oqv (guest → oqv not probed)",
+        ]
+    );
+    assert!(ons2.checked.iter().any(|c| {
+        c.zone_pair
+            .as_ref()
+            .is_some_and(|p| p.from == "general" && p.to == "oqv")
+            && c.observation_id == "lab-general-isolated"
+            && c.subjects
+                .iter()
+                .any(|s| s.host.to_string() == "10.77.30.20")
+    }));
 }
 
 #[test]
@@ -245,28 +264,38 @@ fn several_vantages_combine_into_one_matrix() {
         observation("lab-guest.json"),
         observation("lab-oqv.json"),
     ];
-    let m = reachability(&obs, Some(&s));
+    // One assessment over all three: one matrix, and findings carry their vantage zone.
+    let a = assess_with(&obs, Some(&s), rules(), &opts());
+    let m = a.coverage.as_ref().expect("a site gives a matrix");
+    let violations = |f: &str, t: &str| {
+        m.cell(f, t)
+            .map(|c| c.reached.iter().filter(|r| !r.allowed).count())
+            .unwrap_or_else(|| panic!("{f} → {t}"))
+    };
     let g_oqv = m.cell("general", "oqv").expect("general reaches oqv");
-    assert_eq!(g_oqv.violations, 2);
-    assert_eq!(g_oqv.open.len(), 2);
+    assert_eq!(g_oqv.state, CellState::Violation);
+    assert_eq!(g_oqv.reached.len(), 2);
+    assert_eq!(violations("general", "oqv"), 2);
     let g_clin = m
         .cell("general", "clinical")
         .expect("general reaches clinical");
-    assert_eq!(g_clin.open.len(), 3);
-    assert_eq!(g_clin.violations, 2); // 22 and 8080; 443 is allowed
+    assert_eq!(g_clin.reached.len(), 3);
+    assert_eq!(violations("general", "clinical"), 2); // 22 and 8080; 443 is allowed
     assert!(
         g_clin
-            .open
+            .reached
             .iter()
             .any(|s| s.port == 443 && s.transport == Transport::Tcp && s.allowed)
     );
-    assert_eq!(m.cell("guest", "clinical").map(|c| c.violations), Some(1));
-    assert_eq!(m.cell("oqv", "outside").map(|c| c.open.len()), Some(1));
-    assert_eq!(m.cell("guest", "guest").map(|c| c.violations), Some(0));
-    assert!(m.zones.contains(&"outside".to_string()));
+    assert_eq!(violations("guest", "clinical"), 1);
+    let egress = m.cell("oqv", INTERNET).expect("the egress target's cell");
+    assert_eq!(
+        (egress.state, egress.reached.len()),
+        (CellState::Violation, 1)
+    );
+    assert!(m.cell("guest", "guest").is_none(), "within a zone: no cell");
+    assert_eq!(m.zones.last().map(String::as_str), Some(INTERNET));
 
-    // One assessment over all three: findings carry their vantage zone.
-    let a = assess_with(&obs, Some(&s), rules(), &opts());
     let vz: BTreeSet<&str> = a
         .findings
         .iter()
@@ -395,6 +424,16 @@ fn site_file_errors_name_file_and_key() {
         site_err("[site]\n[egress]\ntargets=[{address='example.com'}]\n"),
         "site.toml: egress.targets[0].address: \"example.com\" is not an address"
     );
+    assert_eq!(
+        site_err("[site]\nid='../etc'\n"),
+        "site.toml: site.id: \"../etc\" may hold only letters, digits, '.', '_' and '-', starting with a letter or digit"
+    );
+    assert_eq!(
+        site_err("[site]\nid=''\n"),
+        "site.toml: site.id: \"\" must be 1 to 64 characters"
+    );
+    let with_id = Site::parse("[site]\nid='tokyo-sakura.01'\n", "site.toml").expect("parses");
+    assert_eq!(with_id.id.as_deref(), Some("tokyo-sakura.01"));
     let missing = Site::from_file("/nonexistent/csp-site.toml".as_ref()).expect_err("fails");
     assert_eq!(missing.file, "/nonexistent/csp-site.toml");
 }
@@ -418,6 +457,8 @@ const RULE: &str = r#"
 id = "my-rule"
 severity = "high"
 scope = "service"
+requires = ["service.port"]
+checks = {}
 condition = "service.port == 5900"
 controls = ["GL6-SO-8.1"]
 title = { ja = "テスト", en = "Test" }
@@ -507,7 +548,14 @@ fn loading_errors_name_file_rule_and_position() {
         e.to_string(),
         format!("{file}: rule my-rule: description needs both ja and en")
     );
-    let (_, e) = load_err(&RULE.replace("scope = \"service\"", "scope = \"host\""));
+    let (_, e) = load_err(
+        &RULE
+            .replace("scope = \"service\"", "scope = \"host\"")
+            .replace(
+                "requires = [\"service.port\"]",
+                "requires = [\"host.address\"]",
+            ),
+    );
     assert!(
         e.to_string()
             .ends_with("rule my-rule: a host rule cannot use `service`"),
@@ -624,7 +672,7 @@ fn kev_finding_text_names_the_fixed_versions() {
 #[test]
 fn catalogue_and_user_dir_errors() {
     use clinicscan_policy::Catalogue;
-    let dup = "[edition]\nkey='e'\ntitle={ja='x',en='x'}\n[[control]]\nid='A'\ntitle={ja='x',en='x'}\nsource='s'\ntag='V'\nscan='none'\n[[control]]\nid='A'\ntitle={ja='x',en='x'}\nsource='s'\ntag='V'\nscan='none'\n";
+    let dup = "[edition]\nkey='e'\nupdated='2026-12-06'\ntitle={ja='x',en='x'}\n[[control]]\nid='A'\ntitle={ja='x',en='x'}\nsource='s'\ntag='V'\nscan='none'\n[[control]]\nid='A'\ntitle={ja='x',en='x'}\nsource='s'\ntag='V'\nscan='none'\n";
     assert_eq!(
         Catalogue::from_files([("c.toml", dup)])
             .expect_err("dup")
@@ -636,7 +684,7 @@ fn catalogue_and_user_dir_errors() {
         .expect_err("tag")
         .to_string();
     assert!(
-        e.starts_with("c.toml: line 8 column 5: unknown variant `X`"),
+        e.starts_with("c.toml: line 9 column 5: unknown variant `X`"),
         "{e}"
     );
     let e = RuleSet::shipped()

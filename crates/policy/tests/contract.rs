@@ -23,7 +23,14 @@ fn assert_valid(v: &jsonschema::Validator, what: &str, doc: &Value) {
     assert!(errors.is_empty(), "{what}: {errors:?}");
 }
 
-const FIXTURES: [&str; 9] = [
+const FIXTURES: [&str; 16] = [
+    "clean-general.json",
+    "clean-clinical.json",
+    "clean-guest.json",
+    "clean-oqv.json",
+    "unverified.json",
+    "lab-terminal-general.json",
+    "precheck-terminal.json",
     "bad.json",
     "good.json",
     "empty.json",
@@ -49,7 +56,7 @@ fn fixture_observations_follow_the_observation_schema() {
 
 #[test]
 fn assessments_follow_the_assessment_schema_and_round_trip() {
-    let v = validator("assessment.v1.json");
+    let v = validator("assessment.v2.json");
     for f in FIXTURES {
         let a = common::assessed(f);
         let doc = serde_json::to_value(&a).expect("json");

@@ -18,9 +18,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clinicscan_model::{
-    Host, HostName, HostReason, HostState, HostStatus, NameSource, Notice, Observation, PortReason,
-    PortState, PortSummary, ScanKind, ScanMeta, ScanOptions, ScanStats, Service, ToolInfo,
-    Transport, Vantage,
+    Host, HostName, HostReason, HostState, HostStatus, NameSource, Notice, NoticeKind, Observation,
+    PortReason, PortState, PortSummary, ScanKind, ScanMeta, ScanOptions, ScanStats, Service,
+    ToolInfo, Transport, Vantage,
 };
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -123,7 +123,11 @@ where
         match Dns::system(timing.dns_timeout) {
             Ok(d) => Some(d),
             Err(e) => {
-                notices.push("dns-unavailable", format!("no DNS resolver: {e}"), None);
+                notices.push(
+                    NoticeKind::DnsUnavailable,
+                    format!("no DNS resolver: {e}"),
+                    None,
+                );
                 None
             }
         }
@@ -157,7 +161,7 @@ where
                 }
             }
             Err(e) => notices.push(
-                "no-privilege",
+                NoticeKind::NoPrivilege,
                 format!(
                     "ICMP echo, ARP and SYN packets need raw sockets (root or CAP_NET_RAW): \
                      {e}; discovery uses TCP connects only"
@@ -171,7 +175,7 @@ where
     let mut scan_kind = ScanKind::Connect;
     if config.syn && config.unprivileged {
         notices.push(
-            "syn-fallback",
+            NoticeKind::SynFallback,
             "SYN scan was asked for with unprivileged mode; using TCP connect".into(),
             None,
         );
@@ -180,7 +184,7 @@ where
             scan_kind = ScanKind::Syn;
         } else {
             notices.push(
-                "syn-fallback",
+                NoticeKind::SynFallback,
                 "SYN scan needs raw sockets; using TCP connect instead".into(),
                 None,
             );
@@ -420,7 +424,7 @@ where
                 Some(Err(e)) => {
                     done += 1;
                     if e.is_panic() {
-                        engine.notices.push("internal-error", "a discovery task failed".into(), None);
+                        engine.notices.push(NoticeKind::InternalError, "a discovery task failed".into(), None);
                     }
                 }
                 None => {}
@@ -442,7 +446,7 @@ where
                 Some(Err(e)) => {
                     done += 1;
                     if e.is_panic() {
-                        engine.notices.push("internal-error", "a host task failed".into(), None);
+                        engine.notices.push(NoticeKind::InternalError, "a host task failed".into(), None);
                     }
                 }
                 None => {}
@@ -459,7 +463,7 @@ where
     }
     if dnt_hits > 0 {
         engine.notices.push(
-            "do-not-touch",
+            NoticeKind::DoNotTouch,
             format!(
                 "{dnt_hits} target addresses are on the do-not-touch list; nothing was sent to them"
             ),
@@ -468,7 +472,7 @@ where
     }
     if cancelled {
         engine.notices.push(
-            "cancelled",
+            NoticeKind::Cancelled,
             format!("scan stopped after {done} of {total} addresses; results are partial"),
             None,
         );
@@ -497,12 +501,12 @@ where
 struct Notices(Mutex<Vec<Notice>>);
 
 impl Notices {
-    fn push(&self, kind: &str, message: String, subject: Option<String>) {
+    fn push(&self, kind: NoticeKind, message: String, subject: Option<String>) {
         if let Ok(mut v) = self.0.lock()
             && !v.iter().any(|n| n.kind == kind && n.subject == subject)
         {
             v.push(Notice {
-                kind: kind.into(),
+                kind,
                 message,
                 subject,
             });
@@ -615,7 +619,7 @@ impl Engine {
             Err(err) => {
                 self.arp_broken.store(true, Ordering::Relaxed);
                 self.notices.push(
-                    "arp-fallback",
+                    NoticeKind::ArpFallback,
                     format!("ARP failed ({err}); discovery uses ICMP and TCP pings"),
                     None,
                 );
@@ -692,7 +696,7 @@ async fn resolve_names(
         };
         let Some(dns) = dns else {
             notices.push(
-                "unresolved-name",
+                NoticeKind::UnresolvedName,
                 format!("{name} was not scanned: no resolver"),
                 Some(name.clone()),
             );
@@ -700,7 +704,7 @@ async fn resolve_names(
         };
         match dns.lookup(name).await {
             Err(e) => notices.push(
-                "unresolved-name",
+                NoticeKind::UnresolvedName,
                 format!("{name} did not resolve ({e}); the scan goes on without it"),
                 Some(name.clone()),
             ),
@@ -709,7 +713,7 @@ async fn resolve_names(
                     check_address(a, plan.config.allow_public, &format!("{name} ({a})"))?;
                     if plan.exclude.contains(a) || plan.do_not_touch.contains(a) {
                         notices.push(
-                            "name-excluded",
+                            NoticeKind::NameExcluded,
                             format!(
                                 "{name} resolves to {a}, which is excluded; nothing is sent to it"
                             ),
@@ -781,7 +785,7 @@ async fn scan_host(e: Arc<Engine>, hc: Arc<HostCtx>, discovery: Discovery) -> (O
     .await;
     if let Some(kind) = tally.local_error {
         e.notices.push(
-            "local-error",
+            NoticeKind::LocalError,
             format!(
                 "some connections failed for a local reason ({kind}); \
                  those ports are reported filtered"
@@ -791,7 +795,7 @@ async fn scan_host(e: Arc<Engine>, hc: Arc<HostCtx>, discovery: Discovery) -> (O
     }
     if tally.replies_dropped > 0 {
         e.notices.push(
-            "replies-dropped",
+            NoticeKind::RepliesDropped,
             format!(
                 "{} port(s) got no answer while this machine dropped incoming replies \
                  (its receive buffers were full); they are reported filtered but may be open \
@@ -824,6 +828,7 @@ async fn scan_host(e: Arc<Engine>, hc: Arc<HostCtx>, discovery: Discovery) -> (O
     });
 
     // Service probes on open TCP ports, and UDP ports (their probe is their scan).
+    tracing::debug!(host = %addr, open = services.iter().filter(|s| s.state == PortState::Open).count(), udp = e.plan.ports.udp.len(), probes = service_probes, "port scan done; service probes next");
     let mut set: JoinSet<Service> = JoinSet::new();
     let mut keep = Vec::new();
     for s in services.drain(..) {
@@ -911,7 +916,7 @@ async fn scan_host(e: Arc<Engine>, hc: Arc<HostCtx>, discovery: Discovery) -> (O
         None => {
             if !e.oui_missing_noted.swap(true, Ordering::Relaxed) {
                 e.notices.push(
-                    "oui-missing",
+                    NoticeKind::OuiMissing,
                     format!(
                         "{} is missing (Debian package ieee-data); MAC vendors are not named",
                         oui::OUI_CSV

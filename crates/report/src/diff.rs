@@ -129,15 +129,8 @@ impl ScanDiff {
     }
 }
 
-/// When a scan started: its earliest Observation, else the assessment time.
-pub(crate) fn scan_started(assessment: &Assessment, observations: &[Observation]) -> DateTime<Utc> {
-    observations
-        .iter()
-        .map(|o| o.scan.started)
-        .chain(assessment.observations.iter().map(|o| o.started))
-        .min()
-        .unwrap_or(assessment.generated)
-}
+/// When a scan started: the store's definition, so a diff and the history agree.
+pub(crate) use clinicscan_store::scan_started;
 
 fn point(side: ScanSide<'_>) -> ScanPoint {
     ScanPoint {

@@ -29,9 +29,7 @@ use lettre::{Message, SmtpTransport, Transport};
 use serde::{Deserialize, Serialize};
 
 use crate::diff::ScanDiff;
-use crate::render::{
-    Format, ReportInput, counts_line, fmt_time, ordered_findings, sev_label, target, transport_str,
-};
+use crate::render::{Change, ChangeItems, Format, ReportInput, View, counts_line, fmt_time};
 use crate::strings::S;
 
 /// A password. Its `Debug` never shows it.
@@ -500,10 +498,11 @@ enum Line {
 /// Composes the email for a scan: subject with counts, short text and HTML bodies (what
 /// changed, what is most urgent), and the HTML report as attachment.
 pub fn compose(input: &ReportInput<'_>) -> OutgoingEmail {
-    let lang = input.lang;
+    let v = View::of(input);
+    let lang = v.lang;
     let t = |s: S| s.get(lang);
-    let a = input.assessment;
-    let started = crate::diff::scan_started(a, input.observations);
+    let a = v.assessment;
+    let started = v.started;
 
     let mut subject = format!("{} ", t(S::EmailSubjectPrefix));
     if let Some(site) = &a.site {
@@ -516,29 +515,17 @@ pub fn compose(input: &ReportInput<'_>) -> OutgoingEmail {
         a.findings.len(),
         counts_line(a, lang)
     );
-    if let Some(d) = input.diff {
+    if let Some(c) = &v.changes {
         let _ = write!(
             subject,
             " — {} {} / {} {}",
             t(S::NewFindings),
-            d.new_findings.len(),
+            c.diff.new_findings.len(),
             t(S::ResolvedFindings),
-            d.resolved_findings.len()
+            c.diff.resolved_findings.len()
         );
     }
 
-    let service = |s: &crate::diff::ServiceRef| {
-        format!(
-            "{}:{}/{}{}",
-            s.host,
-            s.port,
-            transport_str(s.transport),
-            s.name
-                .as_deref()
-                .map(|n| format!(" {}", one_line(n)))
-                .unwrap_or_default()
-        )
-    };
     let mut lines: Vec<Line> = Vec::new();
     lines.push(Line::Para(t(S::EmailIntro).to_string()));
     if let Some(site) = &a.site {
@@ -554,74 +541,81 @@ pub fn compose(input: &ReportInput<'_>) -> OutgoingEmail {
         t(S::Findings),
         counts_line(a, lang)
     )));
-    match input.diff {
-        Some(d) => {
+    // A rule that could not be evaluated leaves its controls not verified: never silent.
+    for e in &a.rule_errors {
+        lines.push(Line::Item(format!(
+            "{}: {}",
+            t(S::RecordRuleError),
+            one_line(e)
+        )));
+    }
+    match &v.changes {
+        Some(changes) => {
             lines.push(Line::Heading(format!(
-                "{} ({} {} / {} {} / {} {})",
+                "{} ({})",
                 t(S::ChangesSinceLast),
-                t(S::NewFindings),
-                d.new_findings.len(),
-                t(S::ResolvedFindings),
-                d.resolved_findings.len(),
-                t(S::UnchangedFindings),
-                d.unchanged_findings.len()
+                changes.counts_joined(" / ")
             )));
-            if !d.has_changes() {
+            if !changes.diff.has_changes() {
                 lines.push(Line::Para(t(S::NoChanges).to_string()));
             }
-            for f in d.new_findings.iter().take(10) {
-                lines.push(Line::Item(format!(
-                    "{} [{}] {} ({})",
-                    t(S::NewMarkPlain),
-                    sev_label(f.severity).get(lang),
-                    one_line(f.title.get(lang)),
-                    target(f)
-                )));
-            }
-            for f in d.resolved_findings.iter().take(10) {
-                lines.push(Line::Item(format!(
-                    "{}: {} ({})",
-                    t(S::ResolvedFindings),
-                    one_line(f.title.get(lang)),
-                    target(f)
-                )));
-            }
-            for h in &d.hosts_appeared {
-                lines.push(Line::Item(format!("{} {h}", t(S::HostAppeared))));
-            }
-            for h in &d.hosts_vanished {
-                lines.push(Line::Item(format!("{} {h}", t(S::HostVanished))));
-            }
-            for s in &d.services_appeared {
-                lines.push(Line::Item(format!(
-                    "{} {}",
-                    t(S::ServiceAppeared),
-                    service(s)
-                )));
-            }
-            for s in &d.services_vanished {
-                lines.push(Line::Item(format!(
-                    "{} {}",
-                    t(S::ServiceVanished),
-                    service(s)
-                )));
+            for section in &changes.sections {
+                let label = section.label;
+                match (&section.items, section.kind) {
+                    // A mail lists the first ten; the attached report has them all.
+                    (ChangeItems::Findings(findings), Change::New) => {
+                        for f in findings.iter().take(10) {
+                            lines.push(Line::Item(format!(
+                                "{} [{}] {} ({})",
+                                t(S::NewMarkPlain),
+                                f.severity,
+                                one_line(f.title),
+                                f.target
+                            )));
+                        }
+                    }
+                    (ChangeItems::Findings(findings), Change::Resolved) => {
+                        for f in findings.iter().take(10) {
+                            lines.push(Line::Item(format!(
+                                "{label}: {} ({})",
+                                one_line(f.title),
+                                f.target
+                            )));
+                        }
+                    }
+                    (ChangeItems::Findings(_), _) => {}
+                    (ChangeItems::Hosts(hosts), _) => {
+                        for h in *hosts {
+                            lines.push(Line::Item(format!("{label} {h}")));
+                        }
+                    }
+                    (ChangeItems::Services(services), _) => {
+                        for s in services {
+                            let name = s
+                                .name
+                                .map(|n| format!(" {}", one_line(n)))
+                                .unwrap_or_default();
+                            lines.push(Line::Item(format!("{label} {}{name}", s.at)));
+                        }
+                    }
+                }
             }
         }
         None => lines.push(Line::Para(t(S::EmailNoPrevious).to_string())),
     }
-    let findings = ordered_findings(a);
-    let urgent: Vec<_> = findings
+    let urgent: Vec<_> = v
+        .findings
         .iter()
-        .filter(|f| f.severity > Severity::Info)
+        .filter(|f| f.finding.severity > Severity::Info)
         .collect();
     if !urgent.is_empty() {
         lines.push(Line::Heading(t(S::EmailTopFindings).to_string()));
         for f in urgent.iter().take(5) {
             lines.push(Line::Item(format!(
                 "[{}] {} ({})",
-                sev_label(f.severity).get(lang),
-                one_line(f.title.get(lang)),
-                target(f)
+                f.severity,
+                one_line(f.title),
+                f.target
             )));
         }
         if urgent.len() > 5 {
@@ -751,7 +745,9 @@ pub fn deliver(
             last_error: None,
             message: raw,
         };
-        new_path = Some(outbox.enqueue(&q)?);
+        let path = outbox.enqueue(&q)?;
+        tracing::info!(subject = %q.subject, recipients = q.to.len(), outbox = %path.display(), "email queued");
+        new_path = Some(path);
     }
 
     let mut report = DeliveryReport::default();
@@ -781,6 +777,7 @@ pub fn deliver(
         match result {
             Ok(()) => {
                 fs::remove_file(&path).map_err(outbox.err(&path))?;
+                tracing::info!(subject = %q.subject, server = %settings.host, earlier_run = !is_new, "email sent");
                 if is_new {
                     report.new_sent = true;
                 } else {
@@ -788,6 +785,7 @@ pub fn deliver(
                 }
             }
             Err((refused, e)) => {
+                tracing::warn!(subject = %q.subject, server = %settings.host, error = %e, refused, "email not sent; kept in the outbox");
                 q.attempts += 1;
                 q.last_error = Some(e.clone());
                 report.last_error = Some(e);
@@ -805,6 +803,28 @@ pub fn deliver(
         }
     }
     Ok(report)
+}
+
+/// Connects to the configured server as a send would (TLS or STARTTLS with the server's
+/// certificate verified, EHLO, and AUTH when a user name is set), then says goodbye
+/// without sending anything. Connects to that server only, within `timeout`.
+///
+/// `Err` is the reason, with the password scrubbed: settings that do not build a
+/// connection, or the server being unreachable or refusing.
+pub fn test_connection(settings: &EmailSettings, timeout: Duration) -> Result<(), String> {
+    let mut bounded = settings.clone();
+    bounded.timeout_secs = Some(
+        settings
+            .timeout_secs
+            .unwrap_or(timeout.as_secs())
+            .min(timeout.as_secs().max(1)),
+    );
+    let transport = transport(&bounded).map_err(|e| e.to_string())?;
+    match transport.test_connection() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("the server did not answer NOOP".into()),
+        Err(e) => Err(settings.scrub(e.to_string())),
+    }
 }
 
 /// How often the server may refuse one message permanently before it is set aside.

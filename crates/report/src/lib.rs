@@ -4,38 +4,48 @@
 //!   optionally the [`ScanDiff`] against the previous scan) as a terminal table, JSON, one
 //!   self-contained HTML file, CSV, Markdown or the asset inventory (台帳), in Japanese or
 //!   English. [`render_inventory`] adds the site's zones to the inventory;
-//!   [`render_history_list`] and [`render_diff`] show the history as text.
-//! - [`History`]: every scan in SQLite (observations, assessment, summary columns), with
-//!   list, show, the previous scan of the same scope, the diff between two scans, and
-//!   first/last-seen dates and last records of every host for the inventory.
+//!   [`render_history_list`] and [`render_diff`] show the history as text;
+//!   [`render_precheck`] a vendor pre-check.
+//! - The history itself is the `clinicscan-store` crate (SQLite or PostgreSQL); this crate
+//!   renders what it returns ([`render_history_list`]) and computes the [`ScanDiff`]
+//!   between two stored scans.
+//! - [`events`] / [`render_jsonl`]: one SIEM event per finding and per control result with
+//!   Elastic Common Schema field names (`schemas/event.v1.json`), and [`send_events`]: the
+//!   same events as RFC 5424 syslog over TLS (RFC 5425), UDP or a loopback TCP relay.
+//! - [`render_fleet`]: the fleet view of a shared store (text or one HTML page).
 //! - [`deliver`]: email over SMTP (STARTTLS or implicit TLS via rustls) with an outbox, so
 //!   a failed send loses nothing and is retried on the next run.
 //! - [`RunLock`]: one scheduled run at a time.
 //!
-//! This crate never evaluates a rule and never opens a scanner socket; SMTP is its only
-//! network use.
+//! This crate never evaluates a rule and never opens a scanner socket; SMTP and syslog are
+//! its only network use.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod diff;
 mod email;
-mod history;
+mod events;
+mod fleet;
 mod lock;
 mod private;
 mod render;
 mod strings;
+mod syslog;
 
 pub use diff::{ScanDiff, ScanPoint, ScanSide, ServiceRef};
 pub use email::{
     DeliveryReport, EmailError, EmailOn, EmailSettings, Outbox, OutgoingEmail, Secret, Security,
-    compose, deliver, should_email,
+    compose, deliver, should_email, test_connection,
 };
-pub use history::{
-    History, HistoryError, SYSTEM_DB_PATH, ScanId, ScanSummary, StoredScan, default_db_path,
-};
+pub use events::{ECS_VERSION, EVENT_SCHEMA, events, render_jsonl};
+pub use fleet::{FleetFormat, render_fleet};
 pub use lock::{LockError, RunLock};
 pub use render::{
     Format, HostSeen, RenderError, ReportInput, render, render_diff, render_history_list,
-    render_inventory,
+    render_inventory, render_precheck,
+};
+pub use syslog::{
+    Header as SyslogHeader, SyslogError, SyslogReport, SyslogTarget, SyslogTransport, format_5424,
+    frame as syslog_frame, send_events,
 };

@@ -20,17 +20,3 @@ pub(crate) fn create_file(path: &Path) -> io::Result<File> {
         .mode(0o600)
         .open(path)
 }
-
-/// Creates an empty file with mode 0600 if it does not exist yet.
-pub(crate) fn touch(path: &Path) -> io::Result<()> {
-    match OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
-    }
-}

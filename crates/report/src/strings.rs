@@ -4,7 +4,7 @@
 //! language, so a key without both texts does not compile; the tests check that no text is
 //! empty and that the Japanese text really is Japanese.
 
-use clinicscan_model::Lang;
+use clinicscan_model::{Lang, NoticeKind};
 
 macro_rules! strings {
     ($($key:ident => $ja:literal, $en:literal;)*) => {
@@ -44,7 +44,6 @@ strings! {
     FindingsUnit => "件", "findings";
     FindingsBySeverity => "重要度別の検出事項", "Findings by severity";
     Controls => "管理策", "Controls";
-    ControlsNeedingAction => "対応が必要な管理策", "Controls that need action";
     HostsUp => "稼働ホスト数", "Hosts up";
     OpenServices => "公開サービス", "Open services";
     ChangesSinceLast => "前回スキャンからの変化", "Changes since the last scan";
@@ -71,11 +70,23 @@ strings! {
     NoOpenServices => "公開されているポートはありません。", "No open ports.";
     Status => "判定", "Status";
     StatusFail => "不適合", "Fail";
-    StatusPartial => "一部不適合", "Partial";
     StatusPass => "適合", "Pass";
-    StatusNotObserved => "未確認", "Not observed";
+    StatusNotVerified => "未検証", "Not verified";
     StatusNotAssessable => "スキャン対象外", "Not assessable by scan";
     ControlId => "管理策ID", "Control";
+    ControlSource => "出典", "Source";
+    MoreChecks => "件の確認(ほかはHTML・JSONに記載)", "more checks (listed in the HTML and JSON reports)";
+    NotAssessableListed => "スキャン対象外の管理策", "Not assessable by scan";
+    Coverage => "ゾーン間の到達性(行: スキャン元、列: 到達先)", "Zone × zone reachability (rows: scanned from; columns: reached)";
+    CoverageLegend => "✓ 走査済み・問題なし  = 許可された通信のみ  ✗ 許可されていない通信あり  · 未走査  - 同じゾーン", "✓ probed, clean  = only what the site allows  ✗ reached what the site does not allow  · not probed  - same zone";
+    CoverageShort => "ゾーン間の到達性", "Zones";
+    CellClean => "走査済み・問題なし", "probed, clean";
+    CellAllowed => "許可された通信のみ", "allowed by the site";
+    CellViolation => "違反", "violation";
+    CellNotProbed => "未走査", "not probed";
+    DataUsed => "使用したデータ(確認日)", "Data used (reviewed on)";
+    RecordRuleError => "ルールエラー", "Rule error";
+    RecordData => "データ", "Data";
     ControlTitle => "内容", "Description";
     Severity => "重要度", "Severity";
     SevCritical => "重大", "Critical";
@@ -120,6 +131,26 @@ strings! {
     NoticeLocalError => "このコンピュータ側のエラー（ソケットや資源の不足など）が発生しました。", "A local error (sockets, resources) occurred on the scanning machine.";
     NoticeRepliesDropped => "このコンピュータが受信した応答の一部を処理しきれず破棄したため、応答のなかったポートの一部は「フィルタ」と表示していますが、実際には開いている可能性があります。--max-rate を下げて再スキャンしてください。", "This machine dropped some incoming replies it could not process in time: some ports reported filtered may in fact be open. Scan again with a lower --max-rate.";
     NoticeOuiMissing => "MAC アドレスのベンダー一覧（IEEE OUI）が見つからないため、ベンダー名を表示していません。", "The IEEE OUI registry was not found: MAC vendors are not shown.";
+    PrecheckTitle => "事前確認", "Pre-check";
+    PrecheckPass => "適合", "PASS";
+    PrecheckFail => "不適合", "FAIL";
+    PrecheckError => "評価エラー", "ERROR";
+    PrecheckHostMissing => "この観測結果に対象ホストが見つかりません(稼働していないか、スキャン範囲外です)。", "The host is not in this Observation (down, or outside the scan).";
+    PrecheckNotVerified => "未検証", "NOT VERIFIED";
+    PrecheckNotApplicable => "該当なし", "N/A";
+    PrecheckAllMet => "結果: すべて適合", "Result: all expectations met";
+    PrecheckNotMet => "結果: 不適合あり", "Result: expectations not met";
+    PrecheckIncomplete => "結果: 未検証の項目あり(適合とは言えません)", "Result: some expectations not verified (this is not a pass)";
+    PrecheckNoAnswer => "対象ホストから応答がありません。何も確認できていません。", "The host never answered: nothing was verified.";
+    PrecheckAnsweredBy => "応答の根拠", "answered";
+    PrecheckPorts => "ポート", "ports";
+    PrecheckPortsUsed => "走査したポート", "ports scanned";
+    PrecheckControls => "根拠とする管理策", "evidences";
+    PortOpen => "開", "open";
+    PortClosed => "閉", "closed";
+    PortFiltered => "フィルタ", "filtered";
+    PortOpenFiltered => "開またはフィルタ", "open|filtered";
+    PortNotProbed => "未走査", "not probed";
     ControlsFailed => "不適合の管理策", "Controls failed";
     HistoryEmpty => "記録されたスキャンはありません。", "No scan recorded.";
     EmailSubjectPrefix => "[clinicscan]", "[clinicscan]";
@@ -132,9 +163,56 @@ strings! {
     EmailFooter => "このメールは clinicscan が自動送信しました。", "This message was sent automatically by clinicscan.";
 }
 
+/// The text of a notice kind, `None` where the scanner's own (English) message is shown.
+///
+/// `NoticeKind` is `#[non_exhaustive]`, so this match needs a `_` arm and would not by
+/// itself fail to build when the model gains a kind; the assertion below does, by counting
+/// the kinds this table was written for. A new kind needs its arm here (and its text in
+/// the table above), then the count.
+pub(crate) fn notice_text(kind: &NoticeKind) -> Option<S> {
+    match kind {
+        NoticeKind::NoPrivilege => Some(S::NoticeNoPrivilege),
+        NoticeKind::SynFallback => Some(S::NoticeSynFallback),
+        NoticeKind::ArpFallback => Some(S::NoticeArpFallback),
+        NoticeKind::DnsUnavailable => Some(S::NoticeDnsUnavailable),
+        NoticeKind::UnresolvedName => Some(S::NoticeUnresolvedName),
+        NoticeKind::NameExcluded => Some(S::NoticeNameExcluded),
+        NoticeKind::DoNotTouch => Some(S::NoticeDoNotTouch),
+        NoticeKind::Cancelled => Some(S::NoticeCancelled),
+        NoticeKind::InternalError => Some(S::NoticeInternalError),
+        NoticeKind::LocalError => Some(S::NoticeLocalError),
+        NoticeKind::RepliesDropped => Some(S::NoticeRepliesDropped),
+        NoticeKind::OuiMissing => Some(S::NoticeOuiMissing),
+        // Shown as its message, which names the imported nmap command line: the terminal
+        // shows no detail beside a translation, so a translation would hide it there.
+        NoticeKind::Imported => None,
+        // A kind from a newer clinicscan or another tool: only its message can be shown.
+        NoticeKind::Other(_) => None,
+        _ => None,
+    }
+}
+
+const _: () = assert!(
+    NoticeKind::KNOWN.len() == 13,
+    "a NoticeKind was added or removed: give it its arm in strings::notice_text, then update this count"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every kind the scan engine emits reads in Japanese (the nmap importer's `imported`
+    /// is the one kind shown as its message).
+    #[test]
+    fn every_scan_notice_kind_has_japanese_text() {
+        for kind in NoticeKind::KNOWN {
+            match notice_text(kind) {
+                Some(key) => assert!(!key.get(Lang::Ja).is_ascii(), "{kind}"),
+                None => assert_eq!(*kind, NoticeKind::Imported, "{kind} has no Japanese text"),
+            }
+        }
+        assert_eq!(notice_text(&NoticeKind::from("made-up")), None);
+    }
 
     /// Keys whose Japanese text may be ASCII only (product names and the like).
     const ASCII_OK: &[S] = &[S::EmailSubjectPrefix];

@@ -9,16 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use clinicscan_model::{Assessment, Lang, Observation};
-use clinicscan_report::{Format, ReportInput, ScanDiff, ScanSide, render};
+mod common;
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/report")
-}
-
-fn load<T: serde::de::DeserializeOwned>(name: &str) -> T {
-    serde_json::from_str(&std::fs::read_to_string(fixtures().join(name)).unwrap()).unwrap()
-}
+use clinicscan_model::Lang;
+use clinicscan_report::{Format, ReportInput, render};
+use common::{Fixture, clinic_week, load};
 
 fn chromium() -> Option<PathBuf> {
     ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
@@ -27,24 +22,29 @@ fn chromium() -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
+/// Headless Chromium with its own profile and nothing that reaches out of the machine.
+fn headless(browser: &Path, profile: &Path) -> Command {
+    let mut c = Command::new(browser);
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
 /// Loads `page` in headless Chromium; returns (dumped DOM, console lines).
 fn load_in_browser(browser: &Path, page: &Path, profile: &Path) -> (String, Vec<String>) {
     let out = profile.with_extension("out");
     let err = profile.with_extension("err");
-    let mut child = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
+    let mut child = headless(browser, profile)
+        .args(["--enable-logging=stderr", "--v=0"])
         .arg("--dump-dom")
         .arg(format!("file://{}", page.display()))
         .stdin(Stdio::null())
@@ -84,27 +84,12 @@ fn html_report_loads_in_chromium_without_console_messages() {
     let browser = chromium().expect("chromium not installed: run scripts/install-deps");
     let dir = tempfile::tempdir().unwrap();
 
-    let pa: Assessment = load("assessment-prev.json");
-    let po: Vec<Observation> = vec![load("observation-prev.json")];
-    let a: Assessment = load("assessment.json");
-    let o: Vec<Observation> = vec![load("observation.json")];
-    let diff = ScanDiff::between(
-        ScanSide {
-            scan_id: None,
-            assessment: &pa,
-            observations: &po,
-        },
-        ScanSide {
-            scan_id: None,
-            assessment: &a,
-            observations: &o,
-        },
-    );
+    let (_, now, diff) = clinic_week();
     let clinic = render(
         Format::Html,
         &ReportInput {
-            assessment: &a,
-            observations: &o,
+            assessment: &now.assessment,
+            observations: &now.observations,
             diff: Some(&diff),
             seen: None,
             lang: Lang::Ja,
@@ -128,13 +113,12 @@ fn html_report_loads_in_chromium_without_console_messages() {
     assert_eq!(dom.matches("class=\"finding ").count(), 9);
     assert_eq!(dom.matches("<article class=\"host\"").count(), 7);
 
-    let ha: Assessment = load("assessment-hostile.json");
-    let ho: Vec<Observation> = vec![load("observation-hostile.json")];
+    let hostile = Fixture::load("-hostile");
     let hostile = render(
         Format::Html,
         &ReportInput {
-            assessment: &ha,
-            observations: &ho,
+            assessment: &hostile.assessment,
+            observations: &hostile.observations,
             diff: None,
             seen: None,
             lang: Lang::En,
@@ -153,4 +137,140 @@ fn html_report_loads_in_chromium_without_console_messages() {
     }
     assert!(dom.contains("Title: &lt;script&gt;alert(1)&lt;/script&gt;"));
     assert_eq!(dom.matches("class=\"finding ").count(), 2);
+}
+
+/// Counts the pixels of one colour in a PNG (8-bit RGB or RGBA, as Chromium writes
+/// screenshots), with Python's standard library: no image crate for one test.
+fn count_colour(png: &Path, rgb: (u8, u8, u8)) -> u64 {
+    const SCRIPT: &str = r#"
+import struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+pos, idat, w, h, kind = 8, b"", 0, 0, 0
+while pos < len(data):
+    n, t = struct.unpack(">I4s", data[pos:pos + 8])
+    body = data[pos + 8:pos + 8 + n]
+    if t == b"IHDR":
+        w, h, depth, kind = struct.unpack(">IIBB", body[:10])
+        assert depth == 8 and kind in (2, 6), (depth, kind)
+    elif t == b"IDAT":
+        idat += body
+    pos += 12 + n
+bpp = 3 if kind == 2 else 4
+raw, stride = zlib.decompress(idat), w * bpp
+prev, out, i = bytearray(stride), 0, 0
+want = tuple(int(x) for x in sys.argv[2:5])
+for _ in range(h):
+    f, line = raw[i], bytearray(raw[i + 1:i + 1 + stride])
+    i += 1 + stride
+    for x in range(stride):
+        a = line[x - bpp] if x >= bpp else 0
+        b, c = prev[x], (prev[x - bpp] if x >= bpp else 0)
+        if f == 1: line[x] = (line[x] + a) & 255
+        elif f == 2: line[x] = (line[x] + b) & 255
+        elif f == 3: line[x] = (line[x] + (a + b) // 2) & 255
+        elif f == 4:
+            p = a + b - c
+            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+    for x in range(0, stride, bpp):
+        if tuple(line[x:x + 3]) == want:
+            out += 1
+    prev = line
+print(out)
+"#;
+    let o = Command::new("python3")
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg(png)
+        .args([rgb.0, rgb.1, rgb.2].map(|c| c.to_string()))
+        .output()
+        .expect("python3");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout)
+        .trim()
+        .parse()
+        .expect("a count")
+}
+
+/// The verdicts of a v2 Assessment in both languages: a pass shows what was checked, a
+/// not-verified control what it lacks, and the zone × zone matrix renders (checked on a
+/// screenshot: its violation cells are painted).
+#[test]
+fn html_report_shows_evidence_and_the_matrix() {
+    if std::env::var_os("CLINICSCAN_SKIP_BROWSER").is_some() {
+        eprintln!("skipped: CLINICSCAN_SKIP_BROWSER is set");
+        return;
+    }
+    let browser = chromium().expect("chromium not installed: run scripts/install-deps");
+    let dir = tempfile::tempdir().unwrap();
+    let scan = Fixture {
+        assessment: load("assessment-verdicts.json"),
+        observations: load("observation-verdicts.json"),
+    };
+    for (lang, pass_line, missing_line) in [
+        (
+            Lang::Ja,
+            "oqv-internet-egress: 確認先 198.51.100.10 への接続をゾーン oqv から試行",
+            "ルール site-rdp-check を 9 件の入力で評価できませんでした",
+        ),
+        (
+            Lang::En,
+            "oqv-internet-egress: egress target 198.51.100.10 tried from zone oqv",
+            "rule site-rdp-check could not be evaluated on 9 input(s)",
+        ),
+    ] {
+        let html = render(
+            Format::Html,
+            &ReportInput {
+                assessment: &scan.assessment,
+                observations: &scan.observations,
+                diff: None,
+                seen: None,
+                lang,
+            },
+        )
+        .unwrap();
+        let page = dir.path().join(format!("verdicts-{lang:?}.html"));
+        std::fs::write(&page, &html).unwrap();
+        let (dom, console) = load_in_browser(
+            &browser,
+            &page,
+            &dir.path().join(format!("profile-{lang:?}")),
+        );
+        assert!(console.is_empty(), "console messages: {console:#?}");
+        for needle in [
+            "<section id=\"coverage\">",
+            "<table class=\"matrix\">",
+            "class=\"c-violation\"",
+            "<ul class=\"ctl-checked\">",
+            "<ul class=\"ctl-missing\">",
+            pass_line,
+            missing_line,
+            "kev 2026-12-06 (rules/data/kev.toml)",
+        ] {
+            assert!(dom.contains(needle), "{lang:?}: DOM lacks {needle}");
+        }
+        assert_eq!(dom.matches("class=\"c-violation\"").count(), 2);
+    }
+
+    // The screenshot: the two violation cells (general → clinical, general → oqv) are
+    // painted in their colour (#fde8e8), and nothing else on the page is.
+    let png = dir.path().join("verdicts.png");
+    let page = dir.path().join("verdicts-En.html");
+    let status = headless(&browser, &dir.path().join("profile-shot"))
+        .args(["--hide-scrollbars", "--window-size=1280,12000"])
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", page.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "chromium exited with {status}");
+    let painted = count_colour(&png, (0xfd, 0xe8, 0xe8));
+    assert!(
+        painted > 1000,
+        "the matrix's violation cells are not painted ({painted} pixels)"
+    );
 }

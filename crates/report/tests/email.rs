@@ -8,21 +8,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use clinicscan_model::{Assessment, Lang, Observation};
 use clinicscan_report::{
-    EmailError, EmailSettings, Outbox, ReportInput, ScanDiff, ScanSide, Secret, Security, compose,
-    deliver,
+    EmailError, EmailSettings, Outbox, ReportInput, ScanDiff, Secret, Security, compose, deliver,
 };
+use common::{clinic_week, fixtures, load};
 
 const PYTHON: &str = "/usr/bin/python3";
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/report")
-}
-
-fn load<T: serde::de::DeserializeOwned>(name: &str) -> T {
-    serde_json::from_str(&std::fs::read_to_string(fixtures().join(name)).unwrap()).unwrap()
-}
 
 /// A test CA and a server certificate for 127.0.0.1, made with the openssl CLI.
 struct Pki {
@@ -174,25 +168,10 @@ struct Scan {
 }
 
 fn scan() -> Scan {
-    let pa: Assessment = load("assessment-prev.json");
-    let po: Vec<Observation> = vec![load("observation-prev.json")];
-    let a: Assessment = load("assessment.json");
-    let o: Vec<Observation> = vec![load("observation.json")];
-    let diff = ScanDiff::between(
-        ScanSide {
-            scan_id: Some(1),
-            assessment: &pa,
-            observations: &po,
-        },
-        ScanSide {
-            scan_id: Some(2),
-            assessment: &a,
-            observations: &o,
-        },
-    );
+    let (_, now, diff) = clinic_week();
     Scan {
-        assessment: a,
-        observations: o,
+        assessment: now.assessment,
+        observations: now.observations,
         diff,
     }
 }
@@ -489,16 +468,8 @@ fn when_to_email() {
     assert!(should_email(EmailOn::Changes, &empty, None));
     assert!(should_email(EmailOn::Changes, &s.assessment, Some(&s.diff)));
     let same = ScanDiff::between(
-        ScanSide {
-            scan_id: Some(2),
-            assessment: &s.assessment,
-            observations: &s.observations,
-        },
-        ScanSide {
-            scan_id: Some(3),
-            assessment: &s.assessment,
-            observations: &s.observations,
-        },
+        common::side(Some(2), &s.assessment, &s.observations),
+        common::side(Some(3), &s.assessment, &s.observations),
     );
     assert!(!same.has_changes());
     assert_eq!(same.unchanged_findings.len(), 9);

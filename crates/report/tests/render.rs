@@ -2,29 +2,32 @@
 //! plus the properties that must hold whatever the snapshot says (escaping, JSON schema,
 //! CSV shape). Regenerate the expected files with `UPDATE_SNAPSHOTS=1`.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use clinicscan_model::{Assessment, Lang, Observation};
-use clinicscan_report::{Format, HostSeen, ReportInput, ScanDiff, ScanSide, render};
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/report")
-}
-
-fn load<T: serde::de::DeserializeOwned>(name: &str) -> T {
-    let text = std::fs::read_to_string(fixtures().join(name)).unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
+use clinicscan_model::{Assessment, Lang};
+use clinicscan_report::{Format, HostSeen, ReportInput, ScanDiff, render};
+use common::{Fixture, clinic_week, fixtures, load};
 
 struct Case {
     name: &'static str,
-    assessment: Assessment,
-    observations: Vec<Observation>,
+    scan: Fixture,
     diff: Option<ScanDiff>,
     seen: Option<BTreeMap<IpAddr, HostSeen>>,
+}
+
+/// A scan rendered on its own: no previous scan, no history.
+fn alone(name: &'static str, scan: Fixture) -> Case {
+    Case {
+        name,
+        scan,
+        diff: None,
+        seen: None,
+    }
 }
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -32,24 +35,9 @@ fn t(s: &str) -> DateTime<Utc> {
 }
 
 fn clinic() -> Case {
-    let prev_a: Assessment = load("assessment-prev.json");
-    let prev_o: Vec<Observation> = vec![load("observation-prev.json")];
-    let a: Assessment = load("assessment.json");
-    let o: Vec<Observation> = vec![load("observation.json")];
-    let diff = ScanDiff::between(
-        ScanSide {
-            scan_id: Some(1),
-            assessment: &prev_a,
-            observations: &prev_o,
-        },
-        ScanSide {
-            scan_id: Some(2),
-            assessment: &a,
-            observations: &o,
-        },
-    );
+    let (_, now, diff) = clinic_week();
     let mut seen = BTreeMap::new();
-    for h in &o[0].hosts {
+    for h in &now.observations[0].hosts {
         let first = if h.address.to_string() == "10.77.10.50" {
             t("2026-11-20T01:00:00Z")
         } else {
@@ -65,37 +53,89 @@ fn clinic() -> Case {
     }
     Case {
         name: "clinic",
-        assessment: a,
-        observations: o,
+        scan: now,
         diff: Some(diff),
         seen: Some(seen),
     }
 }
 
-fn hostile() -> Case {
+/// The clinic's scans the other way round: the printer host and its services went, the
+/// Telnet finding is new again.
+fn clinic_backwards() -> Case {
+    let (prev, now, _) = clinic_week();
+    let diff = ScanDiff::between(now.side(Some(2)), prev.side(Some(3)));
+    assert_eq!(diff.hosts_vanished.len(), 1);
     Case {
-        name: "hostile",
-        assessment: load("assessment-hostile.json"),
-        observations: vec![load("observation-hostile.json")],
-        diff: None,
+        name: "clinic-backwards",
+        scan: prev,
+        diff: Some(diff),
         seen: None,
     }
 }
 
+/// The clinic with its EMR server on IPv6 (bracketed in targets, not in host columns).
+fn clinic_ipv6() -> Case {
+    let v6 = |name: &str| -> String {
+        std::fs::read_to_string(fixtures().join(name))
+            .unwrap()
+            .replace("10.77.20.5", "2001:db8:77:20::5")
+    };
+    let scan = Fixture {
+        assessment: serde_json::from_str(&v6("assessment.json")).unwrap(),
+        observations: vec![serde_json::from_str(&v6("observation.json")).unwrap()],
+    };
+    alone("clinic-ipv6", scan)
+}
+
+/// A v2 Assessment made by `clinicscan assess` (fixtures/report/make_verdicts.py): the lab
+/// seen from four vantages, with passes and their evidence, not-verified controls and what
+/// they lack, the zone × zone matrix, a rule error and the data dates.
+fn verdicts() -> Case {
+    alone(
+        "verdicts",
+        Fixture {
+            assessment: load("assessment-verdicts.json"),
+            observations: load("observation-verdicts.json"),
+        },
+    )
+}
+
+fn hostile() -> Case {
+    alone("hostile", Fixture::load("-hostile"))
+}
+
 fn empty() -> Case {
-    Case {
-        name: "empty",
-        assessment: load("assessment-empty.json"),
-        observations: vec![load("observation-empty.json")],
-        diff: None,
-        seen: None,
-    }
+    alone("empty", Fixture::load("-empty"))
+}
+
+/// The empty scan with one notice of every kind clinicscan emits, a subject on some, and a
+/// kind this version does not know (from a newer clinicscan or another tool).
+fn notices() -> Case {
+    let notices = serde_json::json!([
+        {"kind": "dns-unavailable", "message": "no DNS resolver: no nameservers", "subject": null},
+        {"kind": "no-privilege", "message": "ICMP echo and ARP need raw sockets (root or CAP_NET_RAW): Operation not permitted; discovery uses TCP pings only", "subject": null},
+        {"kind": "syn-fallback", "message": "SYN scan needs raw sockets (Operation not permitted); using TCP connect instead", "subject": null},
+        {"kind": "arp-fallback", "message": "ARP failed (Network is down); discovery uses ICMP and TCP pings", "subject": null},
+        {"kind": "unresolved-name", "message": "emr.clinic.example did not resolve (no record); the scan goes on without it", "subject": "emr.clinic.example"},
+        {"kind": "name-excluded", "message": "nas.clinic.example resolves to 10.77.20.9, which is excluded; nothing is sent to it", "subject": "nas.clinic.example"},
+        {"kind": "do-not-touch", "message": "3 target addresses are on the do-not-touch list; nothing was sent to them", "subject": null},
+        {"kind": "cancelled", "message": "scan stopped after 12 of 254 addresses; results are partial", "subject": null},
+        {"kind": "internal-error", "message": "a host task failed", "subject": null},
+        {"kind": "local-error", "message": "some connections failed for a local reason (too many open files); those ports are reported filtered", "subject": null},
+        {"kind": "replies-dropped", "message": "4 port(s) got no answer while this machine dropped incoming replies (receive buffer full); they are reported filtered but may be open or closed: scan this host again with a lower --max-rate", "subject": "10.77.10.21"},
+        {"kind": "oui-missing", "message": "/usr/share/ieee-data/oui.csv is missing (Debian package ieee-data); MAC vendors are not named", "subject": null},
+        {"kind": "imported", "message": "imported from nmap XML: nmap -sV -oX scan.xml 10.77.10.0/24", "subject": null},
+        {"kind": "lab-reference", "message": "made by tests/lab/verify", "subject": "general"}
+    ]);
+    let mut scan = Fixture::load("-empty");
+    scan.observations[0].scan.notices = serde_json::from_value(notices).unwrap();
+    alone("notices", scan)
 }
 
 fn input<'a>(c: &'a Case, lang: Lang) -> ReportInput<'a> {
     ReportInput {
-        assessment: &c.assessment,
-        observations: &c.observations,
+        assessment: &c.scan.assessment,
+        observations: &c.scan.observations,
         diff: c.diff.as_ref(),
         seen: c.seen.as_ref(),
         lang,
@@ -147,7 +187,15 @@ fn snapshot(name: &str, actual: &str) {
 
 #[test]
 fn snapshots_of_every_renderer_in_both_languages() {
-    for case in [clinic(), hostile(), empty()] {
+    for case in [
+        clinic(),
+        clinic_backwards(),
+        clinic_ipv6(),
+        hostile(),
+        empty(),
+        notices(),
+        verdicts(),
+    ] {
         for lang in [Lang::Ja, Lang::En] {
             for (format, ext) in FORMATS {
                 let out = render(*format, &input(&case, lang)).unwrap();
@@ -177,12 +225,12 @@ fn snapshots_of_every_renderer_in_both_languages() {
 #[test]
 fn json_output_validates_against_the_checked_in_schema() {
     let schema_text = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../model/schemas/assessment.v1.json"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../model/schemas/assessment.v2.json"),
     )
     .unwrap();
     let schema: serde_json::Value = serde_json::from_str(&schema_text).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    for case in [clinic(), hostile(), empty()] {
+    for case in [clinic(), hostile(), empty(), verdicts()] {
         let out = render(Format::Json, &input(&case, Lang::En)).unwrap();
         let value: serde_json::Value = serde_json::from_str(&out).unwrap();
         let errors: Vec<String> = validator
@@ -192,7 +240,7 @@ fn json_output_validates_against_the_checked_in_schema() {
         assert!(errors.is_empty(), "{}: {errors:?}", case.name);
         // And it round-trips to the same Assessment.
         let back: Assessment = serde_json::from_value(value).unwrap();
-        assert_eq!(back, case.assessment);
+        assert_eq!(back, case.scan.assessment);
     }
     // A broken document is rejected (the validator can fail).
     let mut bad: serde_json::Value =
@@ -323,12 +371,26 @@ fn csv_is_rfc4180_with_crlf_and_bom_where_promised() {
     let mut r = csv::Reader::from_reader(en.as_bytes());
     let headers = r.headers().unwrap().clone();
     let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
-    assert_eq!(rows.len(), c.assessment.findings.len());
+    assert_eq!(rows.len(), c.scan.assessment.findings.len());
     assert_eq!(&rows[0][0], "Critical");
     assert_eq!(headers.len(), rows[0].len());
     assert_eq!(&headers[headers.len() - 1], "Change");
 
     let inv = render(Format::Inventory, &input(&c, Lang::Ja)).unwrap();
+    // With the site's zones, which win over the zone the findings name.
+    let zones: BTreeMap<IpAddr, String> = [
+        ("10.77.10.50", "printers"),
+        ("10.77.20.5", "clinical-servers"),
+    ]
+    .into_iter()
+    .map(|(a, z)| (a.parse().unwrap(), z.to_string()))
+    .collect();
+    for lang in [Lang::Ja, Lang::En] {
+        snapshot(
+            &format!("clinic.{}.inventory-zones.csv", lang_name(lang)),
+            &clinicscan_report::render_inventory(&input(&c, lang), &zones).unwrap(),
+        );
+    }
     assert!(inv.starts_with("\u{feff}IPアドレス,MACアドレス,"));
     assert!(inv.ends_with("\r\n"));
     let mut r = csv::Reader::from_reader(inv.trim_start_matches('\u{feff}').as_bytes());
@@ -353,18 +415,12 @@ fn snapshots_of_the_history_views() {
     let c = clinic();
     let d = c.diff.as_ref().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut h = clinicscan_report::History::open(dir.path().join("h.sqlite")).unwrap();
-    for (o, a) in [
-        ("observation-prev.json", "assessment-prev.json"),
-        ("observation-hostile.json", "assessment-hostile.json"),
-        ("observation.json", "assessment.json"),
-        ("observation-empty.json", "assessment-empty.json"),
-    ] {
-        let obs: Vec<Observation> = vec![load(o)];
-        let a: Assessment = load(a);
-        h.record(&obs, &a).unwrap();
+    let mut h = clinicscan_store::SqliteStore::open(dir.path().join("h.sqlite")).unwrap();
+    for suffix in ["-prev", "-hostile", "", "-empty"] {
+        let f = Fixture::load(suffix);
+        clinicscan_store::Store::record(&mut h, &f.observations, &f.assessment).unwrap();
     }
-    let mut list = h.list().unwrap();
+    let mut list = clinicscan_store::Store::list(&mut h, None).unwrap();
     list.reverse();
     for lang in [Lang::Ja, Lang::En] {
         let l = lang_name(lang);
@@ -373,10 +429,68 @@ fn snapshots_of_the_history_views() {
             &clinicscan_report::render_diff(d, lang),
         );
         snapshot(
+            &format!("clinic-backwards.{l}.diff.txt"),
+            &clinicscan_report::render_diff(clinic_backwards().diff.as_ref().unwrap(), lang),
+        );
+        snapshot(
             &format!("history.{l}.list.txt"),
             &clinicscan_report::render_history_list(&list, lang),
         );
     }
     let empty = clinicscan_report::render_history_list(&[], Lang::En);
     assert!(empty.ends_with("No scan recorded.\n"), "{empty}");
+}
+
+/// The pre-check text from the report data `clinicscan precheck -f json` wrote: the same
+/// snapshots tests/cli.rs checks the binary against.
+#[test]
+fn precheck_snapshots_in_both_languages() {
+    let failing: clinicscan_model::PrecheckReport = load("expected/precheck.oqv-terminal.json");
+    let missing: clinicscan_model::PrecheckReport = load("expected/precheck.no-answer.json");
+    let mut isolated = failing.clone();
+    isolated.host = "10.77.30.20".parse().unwrap();
+    isolated.answered_by = Some("22/tcp closed".into());
+    for r in &mut isolated.results {
+        r.outcome = clinicscan_model::Outcome::Pass;
+        for p in &mut r.ports {
+            p.state = Some(clinicscan_model::PortState::Closed);
+        }
+    }
+    let own: clinicscan_model::PrecheckReport = serde_json::from_value(serde_json::json!({
+        "profile": "own",
+        "profile_title": {"ja": "独自の確認", "en": "Own check"},
+        "host": "10.77.20.21",
+        "host_found": true,
+        "host_answered": true,
+        "answered_by": "3389/tcp open",
+        "ports_spec": "clinic",
+        "vantage_zone": "clinical",
+        "results": [
+            {"id": "up", "title": {"ja": "稼働している", "en": "Is up"}, "controls": ["CL-R7-2-1"],
+             "outcome": {"status": "pass"}, "remediation": {"ja": "起動する", "en": "Start it"}},
+            {"id": "no-services", "title": {"ja": "サービスがない", "en": "No services"},
+             "controls": ["GL6-SO-8.1"],
+             "outcome": {"status": "fail"}, "remediation": {"ja": "止める", "en": "Stop them"}},
+            {"id": "broken", "title": {"ja": "評価できない", "en": "Cannot be evaluated"},
+             "controls": ["GL6-SO-8.1"],
+             "outcome": {"status": "error", "detail": "found no matching overload for 'startsWith' applied to 'null_type.(string)'"},
+             "remediation": {"ja": "直す", "en": "Fix it"}}
+        ]
+    }))
+    .unwrap();
+    assert!(isolated.passed() && !failing.passed() && !missing.passed() && !own.passed());
+    for lang in [Lang::Ja, Lang::En] {
+        let l = lang_name(lang);
+        for (name, report) in [
+            ("oqv-terminal", &failing),
+            ("no-answer", &missing),
+            ("isolated", &isolated),
+            ("own", &own),
+        ] {
+            snapshot(
+                &format!("precheck.{name}.{l}.txt"),
+                &clinicscan_report::render_precheck(report, lang),
+            );
+        }
+    }
 }

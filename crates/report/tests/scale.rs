@@ -2,20 +2,15 @@
 //! handle it, and the outputs have the expected size. Timings are printed (run with
 //! `--nocapture`), not asserted: this is a sanity check against quadratic blow-ups.
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
 use std::time::Instant;
 
 use clinicscan_model::{Assessment, Finding, Lang, Observation, Severity, SeverityCounts};
-use clinicscan_report::{Format, History, ReportInput, ScanDiff, ScanSide, render};
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/report")
-}
-
-fn load<T: serde::de::DeserializeOwned>(name: &str) -> T {
-    serde_json::from_str(&std::fs::read_to_string(fixtures().join(name)).unwrap()).unwrap()
-}
+use clinicscan_report::{Format, ReportInput, ScanDiff, ScanSide, render};
+use clinicscan_store::{SqliteStore, Store};
+use common::{load, side};
 
 /// The clinic fixture blown up to `hosts` hosts, each a copy of the PC with five findings.
 fn big(hosts: u32, offset: u32) -> (Assessment, Vec<Observation>) {
@@ -52,18 +47,7 @@ fn ten_thousand_findings() {
     let (old_a, old_o) = big(2000, 0);
     let (a, o) = big(2000, 100); // 100 hosts vanished, 100 appeared
     let t = Instant::now();
-    let diff = ScanDiff::between(
-        ScanSide {
-            scan_id: None,
-            assessment: &old_a,
-            observations: &old_o,
-        },
-        ScanSide {
-            scan_id: None,
-            assessment: &a,
-            observations: &o,
-        },
-    );
+    let diff = ScanDiff::between(side(None, &old_a, &old_o), side(None, &a, &o));
     eprintln!("diff: {:?}", t.elapsed());
     assert_eq!(diff.hosts_appeared.len(), 100);
     assert_eq!(diff.hosts_vanished.len(), 100);
@@ -102,14 +86,32 @@ fn ten_thousand_findings() {
     assert_eq!(a.counts.get(Severity::Critical), 4000);
 
     let dir = tempfile::tempdir().unwrap();
-    let mut h = History::open(dir.path().join("h.sqlite")).unwrap();
+    let mut h = SqliteStore::open(dir.path().join("h.sqlite")).unwrap();
+    // Two runs have two Observation ids (the store records a scan once per id).
+    let mut old_o = old_o;
+    for obs in &mut old_o {
+        obs.scan.id.push_str("-earlier");
+    }
     let t = Instant::now();
     let first = h.record(&old_o, &old_a).unwrap();
     let second = h.record(&o, &a).unwrap();
+    assert!(first.new && second.new, "two runs, two scans");
     eprintln!("history: 2 records: {:?}", t.elapsed());
     let t = Instant::now();
-    let d = h.diff(first, second).unwrap();
+    let (older, newer) = (h.show(first.id).unwrap(), h.show(second.id).unwrap());
+    let d = ScanDiff::between(
+        ScanSide {
+            scan_id: Some(first.id),
+            assessment: &older.assessment,
+            observations: &older.observations,
+        },
+        ScanSide {
+            scan_id: Some(second.id),
+            assessment: &newer.assessment,
+            observations: &newer.observations,
+        },
+    );
     eprintln!("history: diff: {:?}", t.elapsed());
     assert_eq!(d.new_findings.len(), 500);
-    assert_eq!(h.host_seen().unwrap().len(), 2100);
+    assert_eq!(h.host_seen(None).unwrap().len(), 2100);
 }

@@ -360,6 +360,8 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
 /// Runs one probe against one service, filling its facts.
 pub(crate) async fn run(kind: ProbeKind, ctx: &ProbeContext, service: &mut Service) {
     let outer = ctx.deadline;
+    let errors_before = service.probe_errors.len();
+    tracing::debug!(target_addr = %ctx.addr, probe = kind.name(), "probe started");
     let work = async {
         match kind {
             ProbeKind::Tls => tls::probe(ctx, service).await,
@@ -391,6 +393,9 @@ pub(crate) async fn run(kind: ProbeKind, ctx: &ProbeContext, service: &mut Servi
             kind: clinicscan_model::ProbeErrorKind::Timeout,
             detail: "probe deadline passed".to_string(),
         });
+    }
+    for e in &service.probe_errors[errors_before.min(service.probe_errors.len())..] {
+        tracing::info!(target_addr = %ctx.addr, probe = %e.probe, kind = ?e.kind, detail = %e.detail, "probe failed");
     }
 }
 

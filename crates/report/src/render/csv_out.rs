@@ -6,9 +6,10 @@
 //! A cell from the network that starts with `=`, `+`, `-`, `@`, tab or CR would be taken
 //! as a formula by a spreadsheet; such cells get a leading `'` (OWASP "CSV injection").
 
-use clinicscan_model::{Certainty, Lang};
+use clinicscan_model::Lang;
 
-use super::{NewKeys, RenderError, ReportInput, ordered_findings, sev_label, transport_str};
+use super::view::View;
+use super::{RenderError, ReportInput, transport_str};
 use crate::strings::S;
 
 /// Neutralises spreadsheet formulas.
@@ -39,40 +40,58 @@ pub(crate) fn finish(w: csv::Writer<Vec<u8>>, bom: bool) -> Result<String, Rende
     Ok(out)
 }
 
+/// Writes the header row: each key's text in the language.
+pub(crate) fn header(
+    w: &mut csv::Writer<Vec<u8>>,
+    keys: &[S],
+    lang: Lang,
+    extra: Option<S>,
+) -> Result<(), RenderError> {
+    let row: Vec<&str> = keys
+        .iter()
+        .chain(extra.iter())
+        .map(|k| k.get(lang))
+        .collect();
+    Ok(w.write_record(&row)?)
+}
+
 pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, RenderError> {
-    let new = NewKeys::of(input.diff);
-    let lang = input.lang;
+    let v = View::of(input);
+    let lang = v.lang;
     let t = |s: S| s.get(lang);
     let mut w = writer();
-    let mut header = vec![
-        t(S::Severity),
-        t(S::Rule),
-        t(S::Title),
-        t(S::Address),
-        t(S::Port),
-        t(S::Transport),
-        t(S::Zone),
-        t(S::Controls),
-        t(S::Certainty),
-        t(S::Description),
-        t(S::Evidence),
-        t(S::Remediation),
-        t(S::FindingKey),
-    ];
-    if input.diff.is_some() {
-        header.push(t(S::Change));
-    }
-    w.write_record(&header)?;
-    for f in ordered_findings(input.assessment) {
+    let change = v.changes.as_ref().map(|_| S::Change);
+    header(
+        &mut w,
+        &[
+            S::Severity,
+            S::Rule,
+            S::Title,
+            S::Address,
+            S::Port,
+            S::Transport,
+            S::Zone,
+            S::Controls,
+            S::Certainty,
+            S::Description,
+            S::Evidence,
+            S::Remediation,
+            S::FindingKey,
+        ],
+        lang,
+        change,
+    )?;
+    for row in &v.findings {
+        let f = row.finding;
         let evidence: Vec<String> = f
             .evidence
             .iter()
             .map(|e| format!("{}={}", e.key, e.value))
             .collect();
-        let mut row = vec![
-            sev_label(f.severity).get(lang).to_string(),
+        let mut record = vec![
+            row.severity.to_string(),
             cell(&f.rule_id),
-            cell(f.title.get(lang)),
+            cell(row.title),
             f.host.to_string(),
             f.port.map(|p| p.to_string()).unwrap_or_default(),
             f.transport
@@ -81,19 +100,20 @@ pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, RenderError> {
                 .to_string(),
             cell(f.zone.as_deref().unwrap_or("")),
             cell(&f.controls.join("; ")),
-            match f.certainty {
-                Certainty::Fact => t(S::CertaintyFact),
-                Certainty::Guess => t(S::GuessLabel),
+            if row.guess {
+                t(S::GuessLabel)
+            } else {
+                t(S::CertaintyFact)
             }
             .to_string(),
-            cell(f.description.get(lang)),
+            cell(row.description),
             cell(&evidence.join("; ")),
-            cell(f.remediation.get(lang)),
+            cell(row.remediation),
             cell(&f.key),
         ];
-        if input.diff.is_some() {
-            row.push(
-                if new.is_new(f) {
+        if change.is_some() {
+            record.push(
+                if row.new {
                     t(S::NewMarkPlain)
                 } else {
                     t(S::UnchangedFindings)
@@ -101,7 +121,22 @@ pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, RenderError> {
                 .to_string(),
             );
         }
-        w.write_record(&row)?;
+        w.write_record(&record)?;
+    }
+    // After the findings: the rule errors and the data used, one row each, the kind in
+    // the first column and the text in the title column, so a spreadsheet shows them too.
+    let width = 13 + usize::from(change.is_some());
+    let mut note = |kind: S, text: &str| -> Result<(), RenderError> {
+        let mut record = vec![String::new(); width];
+        record[0] = t(kind).to_string();
+        record[2] = cell(text);
+        Ok(w.write_record(&record)?)
+    };
+    for e in &v.assessment.rule_errors {
+        note(S::RecordRuleError, e)?;
+    }
+    for d in &v.data {
+        note(S::RecordData, d)?;
     }
     finish(w, lang == Lang::Ja)
 }

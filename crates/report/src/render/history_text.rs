@@ -3,14 +3,15 @@
 
 use std::fmt::Write as _;
 
-use clinicscan_model::{Finding, Lang, Severity};
+use clinicscan_model::{Lang, Severity};
 use unicode_width::UnicodeWidthStr;
 
 use super::terminal::clean;
-use super::{fmt_time, sev_label, target, transport_str};
+use super::view::{ChangeItems, Changes};
+use super::{fmt_time, sev_label};
 use crate::diff::ScanDiff;
-use crate::history::ScanSummary;
 use crate::strings::S;
+use clinicscan_store::ScanSummary;
 
 fn pad(s: &str, width: usize) -> String {
     let mut out = s.to_string();
@@ -115,51 +116,33 @@ pub fn render_diff(d: &ScanDiff, lang: Lang) -> String {
         id(&d.to),
         fmt_time(d.to.started)
     );
-    let finding = |f: &Finding| {
-        format!(
-            "  [{}] {}  {}  ({})",
-            sev_label(f.severity).get(lang),
-            target(f),
-            clean(f.title.get(lang)),
-            f.rule_id
-        )
-    };
-    let sections: [(S, &Vec<Finding>); 3] = [
-        (S::NewFindings, &d.new_findings),
-        (S::ResolvedFindings, &d.resolved_findings),
-        (S::UnchangedFindings, &d.unchanged_findings),
-    ];
-    for (head, list) in sections {
-        let _ = writeln!(out, "\n{} ({})", t(head), list.len());
-        for f in list {
-            let _ = writeln!(out, "{}", finding(f));
-        }
-    }
-    let hosts = [
-        (S::HostAppeared, &d.hosts_appeared),
-        (S::HostVanished, &d.hosts_vanished),
-    ];
-    for (head, list) in hosts {
-        let _ = writeln!(out, "\n{} ({})", t(head), list.len());
-        for h in list {
-            let _ = writeln!(out, "  {h}");
-        }
-    }
-    let services = [
-        (S::ServiceAppeared, &d.services_appeared),
-        (S::ServiceVanished, &d.services_vanished),
-    ];
-    for (head, list) in services {
-        let _ = writeln!(out, "\n{} ({})", t(head), list.len());
-        for s in list {
-            let _ = writeln!(
-                out,
-                "  {}:{}/{} {}",
-                s.host,
-                s.port,
-                transport_str(s.transport),
-                clean(s.name.as_deref().unwrap_or(""))
-            );
+    for section in Changes::of(d, lang).sections {
+        match section.items {
+            ChangeItems::Findings(findings) => {
+                let _ = writeln!(out, "\n{} ({})", section.label, findings.len());
+                for f in findings {
+                    let _ = writeln!(
+                        out,
+                        "  [{}] {}  {}  ({})",
+                        f.severity,
+                        f.target,
+                        clean(f.title),
+                        f.finding.rule_id
+                    );
+                }
+            }
+            ChangeItems::Hosts(hosts) => {
+                let _ = writeln!(out, "\n{} ({})", section.label, hosts.len());
+                for h in hosts {
+                    let _ = writeln!(out, "  {h}");
+                }
+            }
+            ChangeItems::Services(services) => {
+                let _ = writeln!(out, "\n{} ({})", section.label, services.len());
+                for s in services {
+                    let _ = writeln!(out, "  {} {}", s.at, clean(s.name.unwrap_or("")));
+                }
+            }
         }
     }
     if !d.has_changes() {

@@ -7,13 +7,10 @@
 
 use std::fmt::Write as _;
 
-use clinicscan_model::{Certainty, ControlStatus, Finding, Lang, Severity};
+use clinicscan_model::{CellState, ControlStatus, Lang, Severity};
 
-use super::{
-    HostView, NewKeys, ReportInput, control_counts, fmt_time, host_views, ordered_findings,
-    product, service_name, sev_label, status_label, status_rank, target, transport_str,
-    vantage_zones,
-};
+use super::view::{Change, ChangeItems, Changes, FindingRow, HostRow, View};
+use super::{ReportInput, fmt_time, sev_label, status_label};
 use crate::strings::S;
 
 /// Escapes text for HTML element content and double- or single-quoted attributes.
@@ -41,9 +38,8 @@ fn sev_class(s: Severity) -> &'static str {
 fn status_class(s: ControlStatus) -> &'static str {
     match s {
         ControlStatus::Fail => "fail",
-        ControlStatus::Partial => "partial",
         ControlStatus::Pass => "pass",
-        ControlStatus::NotObserved => "notobs",
+        ControlStatus::NotVerified => "notver",
         ControlStatus::NotAssessableByScan => "na",
     }
 }
@@ -51,7 +47,7 @@ fn status_class(s: ControlStatus) -> &'static str {
 const CSS: &str = r#"
 :root{--ink:#1d2433;--muted:#5b6475;--line:#d9dee7;--bg:#f4f6f9;--card:#fff;--accent:#0b5cad;
 --critical:#8b0f1a;--high:#d1342f;--medium:#e08a00;--low:#2f7fb8;--info:#7a8392;
---pass:#1f7a3a;--fail:#c62828;--partial:#c77700;--notobs:#6b7280;--na:#9aa1ad}
+--pass:#1f7a3a;--fail:#c62828;--notver:#c77700;--na:#9aa1ad}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.6 "Noto Sans CJK JP","Noto Sans JP","Hiragino Kaku Gothic ProN","Yu Gothic",Meiryo,system-ui,sans-serif}
 header.top{background:#13294b;color:#fff;padding:20px 0 18px}
@@ -83,7 +79,7 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .kv td:first-child{color:var(--muted);width:55%}
 .badge{display:inline-block;min-width:3.2em;text-align:center;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff;background:var(--c);white-space:nowrap}
 .critical{--c:var(--critical)}.high{--c:var(--high)}.medium{--c:var(--medium)}.low{--c:var(--low)}.info{--c:var(--info)}
-.st-fail{--c:var(--fail)}.st-partial{--c:var(--partial)}.st-pass{--c:var(--pass)}.st-notobs{--c:var(--notobs)}.st-na{--c:var(--na)}
+.st-fail{--c:var(--fail)}.st-notver{--c:var(--notver)}.st-pass{--c:var(--pass)}.st-na{--c:var(--na)}
 .tag-new{display:inline-block;padding:0 6px;border-radius:3px;background:#fde68a;color:#6b4700;font-size:11px;font-weight:700;margin-right:4px}
 .tag-guess{display:inline-block;padding:0 6px;border-radius:3px;background:#e5e7eb;color:#374151;font-size:11px;margin-left:6px}
 .changes{border-left:5px solid var(--accent);margin-top:16px}
@@ -92,6 +88,11 @@ ol.urgent{margin:0;padding-left:22px}ol.urgent li{margin:3px 0}
 a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
 code,.mono{font-family:"Noto Sans Mono CJK JP","DejaVu Sans Mono",Consolas,monospace;font-size:12.5px}
 .ctl-findings{margin:2px 0 0;padding-left:18px;font-size:13px}
+.ctl-missing,.ctl-checked{margin:4px 0 0;padding-left:18px;font-size:12.5px}
+.ctl-missing li{list-style:"? ";color:var(--notver)}.ctl-checked li{list-style:"✓ ";color:var(--muted)}
+table.matrix td,table.matrix th{text-align:center;padding:4px 8px}table.matrix th.from{text-align:left}
+table.matrix td.c-violation{background:#fde8e8;color:var(--fail);font-weight:700}table.matrix td.c-allowed{background:#eef6ee}
+table.matrix td.c-clean{color:var(--pass)}table.matrix td.c-notprobed{color:var(--na)}
 .host{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:12px 16px;margin:12px 0;break-inside:avoid-page}
 .host h3{margin:0 0 4px;font-size:16px}.host .names{color:var(--muted);font-weight:400;font-size:13px;margin-left:8px}
 .host dl{display:flex;flex-wrap:wrap;gap:2px 18px;margin:0 0 8px;font-size:12.5px;color:var(--muted)}
@@ -113,24 +114,10 @@ main,footer,header.top .wrap{max-width:none;padding:0}.card,.panel,.host{border-
 "#;
 
 pub(crate) fn render(input: &ReportInput<'_>) -> String {
-    let new = NewKeys::of(input.diff);
-    let lang = input.lang;
+    let v = View::of(input);
+    let lang = v.lang;
     let t = |s: S| esc(s.get(lang));
-    let a = input.assessment;
-    let findings = ordered_findings(a);
-    // Element id of each finding: its index in display order.
-    let index: std::collections::HashMap<*const Finding, usize> = findings
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (std::ptr::from_ref(*f), i + 1))
-        .collect();
-    let fid = |f: &Finding| {
-        index
-            .get(&std::ptr::from_ref(f))
-            .map(|i| format!("f-{i}"))
-            .unwrap_or_default()
-    };
-    let hosts = host_views(input);
+    let a = v.assessment;
     let mut o = String::with_capacity(64 * 1024);
 
     let html_lang = match lang {
@@ -152,36 +139,41 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
     );
 
     // ------------------------------------------------------------ header
-    let started = crate::diff::scan_started(a, input.observations);
     let _ = write!(
         o,
         "<header class=\"top\"><div class=\"wrap\"><div class=\"brand\">clinicscan</div><h1>{}</h1><dl class=\"meta\">",
         t(S::ReportTitle)
     );
-    let mut meta = |k: S, v: String| {
-        let _ = write!(o, "<dt>{}</dt><dd>{}</dd>", t(k), v);
+    let mut meta = |k: S, value: String| {
+        let _ = write!(o, "<dt>{}</dt><dd>{}</dd>", t(k), value);
     };
     meta(
         S::Site,
         a.site.as_deref().map(esc).unwrap_or_else(|| t(S::NotSet)),
     );
-    meta(S::ScanStarted, esc(&fmt_time(started)));
+    meta(S::ScanStarted, esc(&fmt_time(v.started)));
     meta(
         S::VantageZone,
-        vantage_zones(input)
-            .map(|z| esc(&z))
+        v.vantage_zones
+            .as_deref()
+            .map(esc)
             .unwrap_or_else(|| t(S::NotSet)),
     );
     meta(S::Editions, esc(&a.editions.join(", ")));
-    meta(S::HostsUp, hosts.len().to_string());
+    meta(S::HostsUp, v.hosts.len().to_string());
     meta(S::Generated, esc(&fmt_time(a.generated)));
     o.push_str("</dl></div></header>\n");
-    let has_notes = !super::notices(input).is_empty() || !a.rule_errors.is_empty();
+    let has_notes = !v.notices.is_empty() || !a.rule_errors.is_empty();
     let _ = write!(
         o,
-        "<nav class=\"toc\"><a href=\"#summary\">{}</a><a href=\"#controls\">{}</a><a href=\"#hosts\">{}</a>{}</nav>\n<main>\n",
+        "<nav class=\"toc\"><a href=\"#summary\">{}</a><a href=\"#controls\">{}</a>{}<a href=\"#hosts\">{}</a>{}</nav>\n<main>\n",
         t(S::Summary),
         t(S::ByControl),
+        if v.matrix.is_some() {
+            format!("<a href=\"#coverage\">{}</a>", t(S::CoverageShort))
+        } else {
+            String::new()
+        },
         t(S::ByHost),
         if has_notes {
             format!("<a href=\"#notes\">{}</a>", t(S::ScanNotes))
@@ -219,7 +211,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
         "<div class=\"panel\"><h3>{}</h3><table class=\"kv\">",
         t(S::Controls)
     );
-    for (st, n) in control_counts(a) {
+    for (st, n) in v.control_counts {
         let _ = write!(
             o,
             "<tr><td><span class=\"badge st-{}\">{}</span></td><td class=\"num\">{}</td></tr>",
@@ -228,106 +220,27 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
             n
         );
     }
-    let services: usize = hosts.iter().map(|h| h.services.len()).sum();
+    let services: usize = v.hosts.iter().map(|h| h.services.len()).sum();
     let _ = write!(
         o,
         "<tr><td>{}</td><td class=\"num\">{}</td></tr><tr><td>{}</td><td class=\"num\">{}</td></tr></table></div>\n</div>\n",
         t(S::HostsUp),
-        hosts.len(),
+        v.hosts.len(),
         t(S::OpenServices),
         services
     );
 
     // Changes since the last scan.
-    if let Some(d) = input.diff {
-        let _ = write!(
-            o,
-            "<div class=\"panel changes\" id=\"changes\"><h3>{} <span class=\"muted\">({} {})</span></h3>",
-            t(S::ChangesSinceLast),
-            t(S::PreviousScan),
-            esc(&fmt_time(d.from.started))
-        );
-        let _ = write!(
-            o,
-            "<p><b>{}</b> {} · <b>{}</b> {} · <b>{}</b> {}</p>",
-            t(S::NewFindings),
-            d.new_findings.len(),
-            t(S::ResolvedFindings),
-            d.resolved_findings.len(),
-            t(S::UnchangedFindings),
-            d.unchanged_findings.len()
-        );
-        let mut items = String::new();
-        for f in &d.new_findings {
-            let _ = write!(
-                items,
-                "<li><span class=\"tag-new\">{}</span><span class=\"badge {}\">{}</span> {} <span class=\"mono\">{}</span></li>",
-                t(S::NewMarkPlain),
-                sev_class(f.severity),
-                t(sev_label(f.severity)),
-                esc(f.title.get(lang)),
-                esc(&target(f))
-            );
-        }
-        for f in &d.resolved_findings {
-            let _ = write!(
-                items,
-                "<li>✓ {}: {} <span class=\"mono\">{}</span></li>",
-                t(S::ResolvedFindings),
-                esc(f.title.get(lang)),
-                esc(&target(f))
-            );
-        }
-        for h in &d.hosts_appeared {
-            let _ = write!(
-                items,
-                "<li>+ {} <span class=\"mono\">{}</span></li>",
-                t(S::HostAppeared),
-                h
-            );
-        }
-        for h in &d.hosts_vanished {
-            let _ = write!(
-                items,
-                "<li>− {} <span class=\"mono\">{}</span></li>",
-                t(S::HostVanished),
-                h
-            );
-        }
-        for s in &d.services_appeared {
-            let _ = write!(
-                items,
-                "<li>+ {} <span class=\"mono\">{}:{}/{}</span> {}</li>",
-                t(S::ServiceAppeared),
-                s.host,
-                s.port,
-                transport_str(s.transport),
-                esc(s.name.as_deref().unwrap_or(""))
-            );
-        }
-        for s in &d.services_vanished {
-            let _ = write!(
-                items,
-                "<li>− {} <span class=\"mono\">{}:{}/{}</span> {}</li>",
-                t(S::ServiceVanished),
-                s.host,
-                s.port,
-                transport_str(s.transport),
-                esc(s.name.as_deref().unwrap_or(""))
-            );
-        }
-        if items.is_empty() {
-            let _ = write!(o, "<p class=\"muted\">{}</p>", t(S::NoChanges));
-        } else {
-            let _ = write!(o, "<ul>{items}</ul>");
-        }
-        o.push_str("</div>\n");
+    if let Some(changes) = &v.changes {
+        changes_panel(&mut o, changes, lang);
     }
 
     // Most urgent.
-    let urgent: Vec<&&Finding> = findings
+    let urgent: Vec<(usize, &FindingRow<'_>)> = v
+        .findings
         .iter()
-        .filter(|f| f.severity >= Severity::High)
+        .enumerate()
+        .filter(|(_, f)| f.finding.severity >= Severity::High)
         .take(10)
         .collect();
     let _ = write!(o, "<h3>{}</h3>", t(S::MostUrgent));
@@ -335,20 +248,15 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
         let _ = write!(o, "<p class=\"muted\">{}</p>", t(S::NothingUrgent));
     } else {
         o.push_str("<ol class=\"urgent\">");
-        for f in urgent {
+        for (i, f) in urgent {
             let _ = write!(
                 o,
-                "<li><span class=\"badge {}\">{}</span> {}<a href=\"#{}\">{}</a> <span class=\"mono muted\">{}</span></li>",
-                sev_class(f.severity),
-                t(sev_label(f.severity)),
-                if new.is_new(f) {
-                    format!("<span class=\"tag-new\">{}</span>", t(S::NewMarkPlain))
-                } else {
-                    String::new()
-                },
-                fid(f),
-                esc(f.title.get(lang)),
-                esc(&target(f))
+                "<li>{} {}<a href=\"#{}\">{}</a> <span class=\"mono muted\">{}</span></li>",
+                badge(f),
+                new_tag(f, lang),
+                anchor(i),
+                esc(f.title),
+                esc(&f.target)
             );
         }
         o.push_str("</ol>");
@@ -365,75 +273,143 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
         t(S::ControlTitle),
         t(S::Findings)
     );
-    let mut controls: Vec<_> = a.controls.iter().collect();
-    controls.sort_by(|x, y| {
-        status_rank(x.status)
-            .cmp(&status_rank(y.status))
-            .then_with(|| super::natural_cmp(&x.id, &y.id))
-    });
-    for c in controls {
+    for c in &v.controls {
         let _ = write!(
             o,
             "<tr><td><span class=\"badge st-{}\">{}</span></td><td class=\"mono\">{}</td><td>{}<div class=\"refs\">{}</div>",
-            status_class(c.status),
-            t(status_label(c.status)),
-            esc(&c.id),
-            esc(c.title.get(lang)),
-            esc(&c.source)
+            status_class(c.control.status),
+            esc(c.status),
+            esc(&c.control.id),
+            esc(c.title),
+            esc(&c.control.source)
         );
-        let related: Vec<&&Finding> = findings
-            .iter()
-            .filter(|f| f.controls.iter().any(|id| id == &c.id))
-            .collect();
-        if !related.is_empty() {
+        if !c.missing.is_empty() {
+            o.push_str("<ul class=\"ctl-missing\">");
+            for m in &c.missing {
+                let _ = write!(o, "<li>{}</li>", esc(m));
+            }
+            o.push_str("</ul>");
+        }
+        if c.control.status == ControlStatus::Pass && !c.checked.is_empty() {
+            o.push_str("<ul class=\"ctl-checked\">");
+            for line in &c.checked {
+                let _ = write!(o, "<li class=\"mono\">{}</li>", esc(line));
+            }
+            o.push_str("</ul>");
+        }
+        if !c.findings.is_empty() {
             o.push_str("<ul class=\"ctl-findings\">");
-            for f in related {
+            for &i in &c.findings {
+                let f = &v.findings[i];
                 let _ = write!(
                     o,
-                    "<li><span class=\"badge {}\">{}</span> <a href=\"#{}\">{}</a> <span class=\"mono muted\">{}</span></li>",
-                    sev_class(f.severity),
-                    t(sev_label(f.severity)),
-                    fid(f),
-                    esc(f.title.get(lang)),
-                    esc(&target(f))
+                    "<li>{} <a href=\"#{}\">{}</a> <span class=\"mono muted\">{}</span></li>",
+                    badge(f),
+                    anchor(i),
+                    esc(f.title),
+                    esc(&f.target)
                 );
             }
             o.push_str("</ul>");
         }
-        let _ = write!(o, "</td><td class=\"num\">{}</td></tr>", c.finding_count);
+        let _ = write!(
+            o,
+            "</td><td class=\"num\">{}</td></tr>",
+            c.control.finding_count
+        );
     }
     o.push_str("</tbody></table>\n</section>\n");
 
+    // ------------------------------------------------------------ zone × zone
+    if let Some(m) = &v.matrix {
+        let _ = write!(
+            o,
+            "<section id=\"coverage\">\n<h2>{}</h2>\n<table class=\"matrix\"><thead><tr><th></th>",
+            t(S::Coverage)
+        );
+        for z in &m.zones {
+            let _ = write!(o, "<th class=\"mono\">{}</th>", esc(z));
+        }
+        o.push_str("</tr></thead><tbody>");
+        for row in &m.rows {
+            let _ = write!(o, "<tr><th class=\"from mono\">{}</th>", esc(row.from));
+            for (z, cell) in m.zones.iter().zip(&row.cells) {
+                match cell {
+                    Some(c) => {
+                        let class = match c.state {
+                            CellState::ProbedClean => "c-clean",
+                            CellState::AllowedBySite => "c-allowed",
+                            CellState::Violation => "c-violation",
+                            CellState::NotProbed => "c-notprobed",
+                        };
+                        let _ = write!(
+                            o,
+                            "<td class=\"{class}\" title=\"{}{}\">{}</td>",
+                            esc(c.label),
+                            if c.detail.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {}", esc(&c.detail))
+                            },
+                            c.symbol
+                        );
+                    }
+                    None if *z == row.from => o.push_str("<td class=\"muted\">-</td>"),
+                    None => o.push_str("<td></td>"),
+                }
+            }
+            o.push_str("</tr>");
+        }
+        let _ = write!(
+            o,
+            "</tbody></table>\n<p class=\"refs\">{}</p>\n",
+            t(S::CoverageLegend)
+        );
+        for row in &m.rows {
+            for (z, cell) in m.zones.iter().zip(&row.cells) {
+                if let Some(c) = cell
+                    && c.state == CellState::Violation
+                {
+                    let _ = write!(
+                        o,
+                        "<p class=\"refs mono\">✗ {} → {}: {}</p>",
+                        esc(row.from),
+                        esc(z),
+                        esc(&c.detail)
+                    );
+                }
+            }
+        }
+        o.push_str("</section>\n");
+    }
+
     // ------------------------------------------------------------ by host
     let _ = write!(o, "<section id=\"hosts\">\n<h2>{}</h2>\n", t(S::ByHost));
-    if hosts.is_empty() {
+    if v.hosts.is_empty() {
         let _ = write!(o, "<p class=\"muted\">{}</p>", t(S::NoHosts));
     }
-    for (i, h) in hosts.iter().enumerate() {
-        host_block(&mut o, input, h, i, &fid, &new);
+    for (i, h) in v.hosts.iter().enumerate() {
+        host_block(&mut o, &v, h, i);
     }
     o.push_str("</section>\n");
 
     // ------------------------------------------------------------ notices, rule errors
-    let notices = super::notices(input);
-    if !notices.is_empty() || !a.rule_errors.is_empty() {
+    if has_notes {
         let _ = write!(
             o,
             "<section id=\"notes\">\n<h2>{}</h2><ul>",
             t(S::ScanNotes)
         );
-        for n in notices {
-            let (text, detail) = super::notice_text(n, lang);
+        for n in &v.notices {
             let _ = write!(
                 o,
                 "<li>{}{}{}</li>",
-                esc(&text),
+                esc(n.text),
                 n.subject
-                    .as_deref()
                     .map(|s| format!(" <span class=\"mono\">({})</span>", esc(s)))
                     .unwrap_or_default(),
-                detail
-                    .map(|d| format!("<div class=\"refs\">{}</div>", esc(&d)))
+                n.detail
+                    .map(|d| format!("<div class=\"refs\">{}</div>", esc(d)))
                     .unwrap_or_default()
             );
         }
@@ -443,9 +419,22 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
         o.push_str("</ul>\n</section>\n");
     }
 
+    let data = if v.data.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<p>{}: <span class=\"mono\">{}</span></p>",
+            t(S::DataUsed),
+            v.data
+                .iter()
+                .map(|d| esc(d))
+                .collect::<Vec<_>>()
+                .join(" · ")
+        )
+    };
     let _ = write!(
         o,
-        "</main>\n<footer><p>{}</p><p>{} clinicscan {} · {}</p></footer>\n</body>\n</html>\n",
+        "</main>\n<footer><p>{}</p>{data}<p>{} clinicscan {} · {}</p></footer>\n</body>\n</html>\n",
         t(S::Disclaimer),
         t(S::GeneratedBy),
         esc(&a.tool_version),
@@ -454,17 +443,109 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
     o
 }
 
-fn host_block(
-    o: &mut String,
-    input: &ReportInput<'_>,
-    h: &HostView<'_>,
-    index: usize,
-    fid: &dyn Fn(&Finding) -> String,
-    new: &NewKeys<'_>,
-) {
-    let lang = input.lang;
+/// The element id of the finding at `index` in display order.
+fn anchor(index: usize) -> String {
+    format!("f-{}", index + 1)
+}
+
+/// The "new" tag of a finding new since the previous scan, else nothing.
+fn new_tag(f: &FindingRow<'_>, lang: Lang) -> String {
+    if f.new {
+        format!(
+            "<span class=\"tag-new\">{}</span>",
+            esc(S::NewMarkPlain.get(lang))
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// The severity badge of a finding.
+fn badge(f: &FindingRow<'_>) -> String {
+    format!(
+        "<span class=\"badge {}\">{}</span>",
+        sev_class(f.finding.severity),
+        esc(f.severity)
+    )
+}
+
+fn changes_panel(o: &mut String, changes: &Changes<'_>, lang: Lang) {
     let t = |s: S| esc(s.get(lang));
-    let worst = h.findings.iter().map(|f| f.severity).max();
+    let _ = write!(
+        o,
+        "<div class=\"panel changes\" id=\"changes\"><h3>{} <span class=\"muted\">({} {})</span></h3>",
+        t(S::ChangesSinceLast),
+        t(S::PreviousScan),
+        esc(&fmt_time(changes.diff.from.started))
+    );
+    let counts: Vec<String> = changes
+        .counts
+        .iter()
+        .map(|(label, n)| format!("<b>{}</b> {n}", esc(label)))
+        .collect();
+    let _ = write!(o, "<p>{}</p>", counts.join(" · "));
+    let mut items = String::new();
+    for section in &changes.sections {
+        let label = esc(section.label);
+        let sign = if section.kind == Change::Gone {
+            '−'
+        } else {
+            '+'
+        };
+        match (&section.items, section.kind) {
+            (ChangeItems::Findings(findings), Change::New) => {
+                for f in findings {
+                    let _ = write!(
+                        items,
+                        "<li><span class=\"tag-new\">{}</span>{} {} <span class=\"mono\">{}</span></li>",
+                        t(S::NewMarkPlain),
+                        badge(f),
+                        esc(f.title),
+                        esc(&f.target)
+                    );
+                }
+            }
+            (ChangeItems::Findings(findings), Change::Resolved) => {
+                for f in findings {
+                    let _ = write!(
+                        items,
+                        "<li>✓ {label}: {} <span class=\"mono\">{}</span></li>",
+                        esc(f.title),
+                        esc(&f.target)
+                    );
+                }
+            }
+            (ChangeItems::Findings(_), _) => {}
+            (ChangeItems::Hosts(hosts), _) => {
+                for h in *hosts {
+                    let _ = write!(
+                        items,
+                        "<li>{sign} {label} <span class=\"mono\">{h}</span></li>"
+                    );
+                }
+            }
+            (ChangeItems::Services(services), _) => {
+                for s in services {
+                    let _ = write!(
+                        items,
+                        "<li>{sign} {label} <span class=\"mono\">{}</span> {}</li>",
+                        s.at,
+                        esc(s.name.unwrap_or(""))
+                    );
+                }
+            }
+        }
+    }
+    if items.is_empty() {
+        let _ = write!(o, "<p class=\"muted\">{}</p>", t(S::NoChanges));
+    } else {
+        let _ = write!(o, "<ul>{items}</ul>");
+    }
+    o.push_str("</div>\n");
+}
+
+fn host_block(o: &mut String, v: &View<'_>, h: &HostRow<'_>, index: usize) {
+    let t = |s: S| esc(s.get(v.lang));
     let _ = write!(
         o,
         "<article class=\"host\" id=\"h-{}\"><h3><span class=\"mono\">{}</span>{}{}</h3><dl>",
@@ -475,7 +556,7 @@ fn host_block(
         } else {
             format!("<span class=\"names\">{}</span>", esc(&h.names.join(", ")))
         },
-        worst
+        h.worst
             .map(|s| format!(
                 " <span class=\"badge {}\">{}</span>",
                 sev_class(s),
@@ -483,9 +564,9 @@ fn host_block(
             ))
             .unwrap_or_default()
     );
-    let mut dd = |k: S, v: Option<String>| {
-        if let Some(v) = v {
-            let _ = write!(o, "<div><dt>{}:</dt><dd>{}</dd></div>", t(k), v);
+    let mut dd = |k: S, value: Option<String>| {
+        if let Some(value) = value {
+            let _ = write!(o, "<div><dt>{}:</dt><dd>{}</dd></div>", t(k), value);
         }
     };
     dd(S::Zone, h.zone.map(esc));
@@ -495,7 +576,7 @@ fn host_block(
             .map(|m| format!("<span class=\"mono\">{}</span>", esc(m))),
     );
     dd(S::Vendor, h.vendor.map(esc));
-    if let Some(seen) = input.seen.and_then(|m| m.get(&h.address)) {
+    if let Some(seen) = h.seen {
         dd(S::FirstSeen, Some(esc(&fmt_time(seen.first_seen))));
         dd(S::LastSeen, Some(esc(&fmt_time(seen.last_seen))));
     }
@@ -513,48 +594,42 @@ fn host_block(
         for s in &h.services {
             let _ = write!(
                 o,
-                "<tr><td class=\"mono\">{}/{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td></tr>",
                 s.port,
-                transport_str(s.transport),
-                esc(&service_name(s)),
-                product(s).map(|p| esc(&p)).unwrap_or_default()
+                esc(&s.name),
+                s.product.as_deref().map(esc).unwrap_or_default()
             );
         }
         o.push_str("</tbody></table>");
     }
-    for f in &h.findings {
+    for &i in &h.findings {
+        let f = &v.findings[i];
         let _ = write!(
             o,
-            "<div class=\"finding {}\" id=\"{}\"><div class=\"fh\"><span class=\"badge {}\">{}</span> {}{}<span class=\"tgt mono\">{}</span>{}</div>",
-            sev_class(f.severity),
-            fid(f),
-            sev_class(f.severity),
-            t(sev_label(f.severity)),
-            if new.is_new(f) {
-                format!("<span class=\"tag-new\">{}</span>", t(S::NewMarkPlain))
-            } else {
-                String::new()
-            },
-            esc(f.title.get(lang)),
-            esc(&target(f)),
-            if f.certainty == Certainty::Guess {
+            "<div class=\"finding {}\" id=\"{}\"><div class=\"fh\">{} {}{}<span class=\"tgt mono\">{}</span>{}</div>",
+            sev_class(f.finding.severity),
+            anchor(i),
+            badge(f),
+            new_tag(f, v.lang),
+            esc(f.title),
+            esc(&f.target),
+            if f.guess {
                 format!("<span class=\"tag-guess\">{}</span>", t(S::GuessLabel))
             } else {
                 String::new()
             }
         );
-        let desc = f.description.get(lang);
-        if !desc.is_empty() {
-            let _ = write!(o, "<p>{}</p>", esc(desc));
+        if !f.description.is_empty() {
+            let _ = write!(o, "<p>{}</p>", esc(f.description));
         }
-        if !f.evidence.is_empty() {
+        if !f.finding.evidence.is_empty() {
             let _ = write!(
                 o,
                 "<table class=\"ev\"><thead><tr><th>{}</th><th>{}</th></tr></thead><tbody>",
                 t(S::Evidence),
                 t(S::Value)
             );
-            for e in &f.evidence {
+            for e in &f.finding.evidence {
                 let _ = write!(
                     o,
                     "<tr><td class=\"mono\">{}</td><td class=\"mono\">{}</td></tr>",
@@ -568,11 +643,11 @@ fn host_block(
             o,
             "<div class=\"remed\"><b>{}</b>{}</div><div class=\"refs\">{}: <span class=\"mono\">{}</span> · {}: <span class=\"mono\">{}</span></div></div>",
             t(S::Remediation),
-            esc(f.remediation.get(lang)),
+            esc(f.remediation),
             t(S::Rule),
-            esc(&f.rule_id),
+            esc(&f.finding.rule_id),
             t(S::Controls),
-            esc(&f.controls.join(", "))
+            esc(&f.finding.controls.join(", "))
         );
     }
     o.push_str("</article>\n");

@@ -5,58 +5,52 @@
 //! and last seen (from the history, else this scan), number of findings and the worst
 //! severity. Unknown values are empty cells, never guesses.
 
-use super::csv_out::{cell, finish, writer};
-use super::{
-    RenderError, ReportInput, fmt_time, host_views, product, service_name, sev_label, transport_str,
-};
+use super::csv_out::{cell, finish, header, writer};
+use super::view::View;
+use super::{RenderError, ReportInput, fmt_time, sev_label};
 use crate::strings::S;
 
 pub(crate) fn render(
     input: &ReportInput<'_>,
     zones: Option<&std::collections::BTreeMap<std::net::IpAddr, String>>,
 ) -> Result<String, RenderError> {
-    let lang = input.lang;
-    let t = |s: S| s.get(lang);
+    let v = View::of(input);
+    let lang = v.lang;
     let mut w = writer();
-    w.write_record([
-        t(S::Address),
-        t(S::Mac),
-        t(S::Vendor),
-        t(S::Names),
-        t(S::Zone),
-        t(S::OpenServices),
-        t(S::Products),
-        t(S::FirstSeen),
-        t(S::LastSeen),
-        t(S::Findings),
-        t(S::WorstSeverity),
-    ])?;
-    let this_scan = crate::diff::scan_started(input.assessment, input.observations);
-    for h in host_views(input) {
+    header(
+        &mut w,
+        &[
+            S::Address,
+            S::Mac,
+            S::Vendor,
+            S::Names,
+            S::Zone,
+            S::OpenServices,
+            S::Products,
+            S::FirstSeen,
+            S::LastSeen,
+            S::Findings,
+            S::WorstSeverity,
+        ],
+        lang,
+        None,
+    )?;
+    for h in &v.hosts {
         let services: Vec<String> = h
             .services
             .iter()
-            .map(|s| {
-                format!(
-                    "{}/{} {}",
-                    s.port,
-                    transport_str(s.transport),
-                    service_name(s)
-                )
-            })
+            .map(|s| format!("{} {}", s.port, s.name))
             .collect();
         let products: Vec<String> = h
             .services
             .iter()
-            .filter_map(|s| {
-                product(s).map(|p| format!("{}/{} {}", s.port, transport_str(s.transport), p))
-            })
+            .filter_map(|s| s.product.as_ref().map(|p| format!("{} {p}", s.port)))
             .collect();
-        let (first, last) = match input.seen.and_then(|m| m.get(&h.address)) {
+        // Without a history, this scan is the first and the last time the host was seen.
+        let (first, last) = match h.seen {
             Some(seen) => (seen.first_seen, seen.last_seen),
-            None => (this_scan, this_scan),
+            None => (v.started, v.started),
         };
-        let worst = h.findings.iter().map(|f| f.severity).max();
         w.write_record([
             h.address.to_string(),
             cell(h.mac.unwrap_or("")),
@@ -74,7 +68,7 @@ pub(crate) fn render(
             fmt_time(first),
             fmt_time(last),
             h.findings.len().to_string(),
-            worst
+            h.worst
                 .map(|s| sev_label(s).get(lang))
                 .unwrap_or("")
                 .to_string(),

@@ -6,12 +6,10 @@
 
 use std::fmt::Write as _;
 
-use clinicscan_model::{Certainty, Severity};
+use clinicscan_model::{CellState, ControlStatus, Severity};
 
-use super::{
-    NewKeys, ReportInput, control_counts, fmt_time, host_views, ordered_findings, product,
-    service_name, sev_label, status_label, status_rank, target, transport_str, vantage_zones,
-};
+use super::view::{Change, ChangeItems, View};
+use super::{ReportInput, fmt_time, sev_label, status_label};
 use crate::strings::S;
 
 /// Escapes inline Markdown (also safe inside a table cell): emphasis, code, link and
@@ -56,20 +54,19 @@ fn code(s: &str) -> String {
 }
 
 pub(crate) fn render(input: &ReportInput<'_>) -> String {
-    let new = NewKeys::of(input.diff);
-    let lang = input.lang;
+    let v = View::of(input);
+    let lang = v.lang;
     let t = |s: S| s.get(lang);
-    let a = input.assessment;
+    let a = v.assessment;
     let mut o = String::new();
 
     let _ = writeln!(o, "# {}\n", t(S::ReportTitle));
     if let Some(site) = &a.site {
         let _ = writeln!(o, "- **{}**: {}", t(S::Site), md(site));
     }
-    let started = crate::diff::scan_started(a, input.observations);
-    let _ = writeln!(o, "- **{}**: {}", t(S::ScanStarted), fmt_time(started));
-    if let Some(z) = vantage_zones(input) {
-        let _ = writeln!(o, "- **{}**: {}", t(S::VantageZone), md(&z));
+    let _ = writeln!(o, "- **{}**: {}", t(S::ScanStarted), fmt_time(v.started));
+    if let Some(z) = &v.vantage_zones {
+        let _ = writeln!(o, "- **{}**: {}", t(S::VantageZone), md(z));
     }
     let _ = writeln!(
         o,
@@ -85,136 +82,97 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
         let _ = writeln!(o, "| {} | {} |", t(sev_label(sev)), a.counts.get(sev));
     }
     let _ = writeln!(o, "\n| {} | {} |\n|---|---:|", t(S::Status), t(S::Controls));
-    for (st, n) in control_counts(a) {
+    for (st, n) in v.control_counts {
         let _ = writeln!(o, "| {} | {} |", t(status_label(st)), n);
     }
     o.push('\n');
 
-    if let Some(d) = input.diff {
+    if let Some(changes) = &v.changes {
         let _ = writeln!(
             o,
             "## {} ({} {})\n",
             t(S::ChangesSinceLast),
             t(S::PreviousScan),
-            fmt_time(d.from.started)
+            fmt_time(changes.diff.from.started)
         );
-        let _ = writeln!(
-            o,
-            "{} {} · {} {} · {} {}\n",
-            t(S::NewFindings),
-            d.new_findings.len(),
-            t(S::ResolvedFindings),
-            d.resolved_findings.len(),
-            t(S::UnchangedFindings),
-            d.unchanged_findings.len()
-        );
-        for f in &d.new_findings {
-            let _ = writeln!(
-                o,
-                "- **{}** {} {} {}",
-                t(S::NewMarkPlain),
-                t(sev_label(f.severity)),
-                md(f.title.get(lang)),
-                code(&target(f))
-            );
-        }
-        for f in &d.resolved_findings {
-            let _ = writeln!(
-                o,
-                "- {}: {} {}",
-                t(S::ResolvedFindings),
-                md(f.title.get(lang)),
-                code(&target(f))
-            );
-        }
-        for h in &d.hosts_appeared {
-            let _ = writeln!(o, "- {} {}", t(S::HostAppeared), code(&h.to_string()));
-        }
-        for h in &d.hosts_vanished {
-            let _ = writeln!(o, "- {} {}", t(S::HostVanished), code(&h.to_string()));
-        }
-        for s in &d.services_appeared {
-            let _ = writeln!(
-                o,
-                "- {} {} {}",
-                t(S::ServiceAppeared),
-                code(&format!(
-                    "{}:{}/{}",
-                    s.host,
-                    s.port,
-                    transport_str(s.transport)
-                )),
-                md(s.name.as_deref().unwrap_or(""))
-            );
-        }
-        for s in &d.services_vanished {
-            let _ = writeln!(
-                o,
-                "- {} {} {}",
-                t(S::ServiceVanished),
-                code(&format!(
-                    "{}:{}/{}",
-                    s.host,
-                    s.port,
-                    transport_str(s.transport)
-                )),
-                md(s.name.as_deref().unwrap_or(""))
-            );
+        let _ = writeln!(o, "{}\n", changes.counts_joined(" · "));
+        for section in &changes.sections {
+            let label = section.label;
+            match (&section.items, section.kind) {
+                (ChangeItems::Findings(findings), Change::New) => {
+                    for f in findings {
+                        let _ = writeln!(
+                            o,
+                            "- **{}** {} {} {}",
+                            t(S::NewMarkPlain),
+                            f.severity,
+                            md(f.title),
+                            code(&f.target)
+                        );
+                    }
+                }
+                (ChangeItems::Findings(findings), Change::Resolved) => {
+                    for f in findings {
+                        let _ = writeln!(o, "- {label}: {} {}", md(f.title), code(&f.target));
+                    }
+                }
+                (ChangeItems::Findings(_), _) => {}
+                (ChangeItems::Hosts(hosts), _) => {
+                    for h in *hosts {
+                        let _ = writeln!(o, "- {label} {}", code(&h.to_string()));
+                    }
+                }
+                (ChangeItems::Services(services), _) => {
+                    for s in services {
+                        let _ =
+                            writeln!(o, "- {label} {} {}", code(&s.at), md(s.name.unwrap_or("")));
+                    }
+                }
+            }
         }
         o.push('\n');
     }
 
-    let findings = ordered_findings(a);
     let _ = writeln!(o, "## {}\n", t(S::Findings));
-    if findings.is_empty() {
+    if v.findings.is_empty() {
         let _ = writeln!(o, "{}\n", t(S::NoFindings));
     }
-    for sev in Severity::ALL {
-        let group: Vec<_> = findings.iter().filter(|f| f.severity == sev).collect();
-        if group.is_empty() {
-            continue;
-        }
+    for (sev, group) in v.by_severity() {
         let _ = writeln!(o, "### {} ({})\n", t(sev_label(sev)), group.len());
         for f in group {
             let _ = writeln!(
                 o,
                 "#### {}{} — {}{}\n",
-                if new.is_new(f) {
+                if f.new {
                     format!("\\[{}\\] ", t(S::NewMarkPlain))
                 } else {
                     String::new()
                 },
-                md(f.title.get(lang)),
-                code(&target(f)),
-                if f.certainty == Certainty::Guess {
+                md(f.title),
+                code(&f.target),
+                if f.guess {
                     format!(" ({})", t(S::GuessLabel))
                 } else {
                     String::new()
                 }
             );
-            let desc = f.description.get(lang);
-            if !desc.is_empty() {
-                let _ = writeln!(o, "{}\n", md(desc));
+            if !f.description.is_empty() {
+                let _ = writeln!(o, "{}\n", md(f.description));
             }
-            for e in &f.evidence {
+            for e in &f.finding.evidence {
                 let _ = writeln!(o, "- {} = {}", code(&e.key), code(&e.value));
             }
-            if !f.evidence.is_empty() {
+            if !f.finding.evidence.is_empty() {
                 o.push('\n');
             }
-            let _ = writeln!(
-                o,
-                "**{}**: {}\n",
-                t(S::Remediation),
-                md(f.remediation.get(lang))
-            );
+            let _ = writeln!(o, "**{}**: {}\n", t(S::Remediation), md(f.remediation));
             let _ = writeln!(
                 o,
                 "{}: {} · {}: {}\n",
                 t(S::Rule),
-                code(&f.rule_id),
+                code(&f.finding.rule_id),
                 t(S::Controls),
-                md(&f.controls.join(", "))
+                md(&f.finding.controls.join(", "))
             );
         }
     }
@@ -228,23 +186,62 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
         t(S::ControlTitle),
         t(S::Findings)
     );
-    let mut controls: Vec<_> = a.controls.iter().collect();
-    controls.sort_by(|x, y| {
-        status_rank(x.status)
-            .cmp(&status_rank(y.status))
-            .then_with(|| super::natural_cmp(&x.id, &y.id))
-    });
-    for c in controls {
+    for c in &v.controls {
+        // The source with its verification tag, then why the control has its status.
+        let mut why = vec![format!(
+            "{}: {}",
+            t(S::ControlSource),
+            md(&c.control.source)
+        )];
+        why.extend(c.missing.iter().map(|m| format!("? {}", md(m))));
+        if c.control.status == ControlStatus::Pass {
+            why.extend(c.checked.iter().map(|l| format!("✓ {}", md(l))));
+        }
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} |",
-            t(status_label(c.status)),
-            code(&c.id),
-            md(c.title.get(lang)),
-            c.finding_count
+            "| {} | {} | {}<br>{} | {} |",
+            c.status,
+            code(&c.control.id),
+            md(c.title),
+            why.join("<br>"),
+            c.control.finding_count
         );
     }
     o.push('\n');
+
+    if let Some(m) = &v.matrix {
+        let _ = writeln!(o, "## {}\n", t(S::Coverage));
+        let mut head = String::from("| |");
+        let mut rule = String::from("|---|");
+        for z in &m.zones {
+            head.push_str(&format!(" {} |", md(z)));
+            rule.push_str(":---:|");
+        }
+        let _ = writeln!(o, "{head}\n{rule}");
+        let mut details = Vec::new();
+        for row in &m.rows {
+            let mut line = format!("| **{}** |", md(row.from));
+            for (z, cell) in m.zones.iter().zip(&row.cells) {
+                let sym = match cell {
+                    Some(c) => c.symbol,
+                    None if *z == row.from => "-",
+                    None => "",
+                };
+                line.push_str(&format!(" {sym} |"));
+                if let Some(c) = cell
+                    && c.state == CellState::Violation
+                {
+                    details.push(format!("{} → {}: {}", row.from, z, c.detail));
+                }
+            }
+            let _ = writeln!(o, "{line}");
+        }
+        let _ = writeln!(o, "\n{}\n", md(t(S::CoverageLegend)));
+        for d in details {
+            let _ = writeln!(o, "- ✗ {}", md(&d));
+        }
+        o.push('\n');
+    }
 
     let _ = writeln!(o, "## {}\n", t(S::ByHost));
     let _ = writeln!(
@@ -255,21 +252,13 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
         t(S::OpenServices),
         t(S::Findings)
     );
-    for h in host_views(input) {
+    for h in &v.hosts {
         let services: Vec<String> = h
             .services
             .iter()
-            .map(|s| {
-                let mut x = format!(
-                    "{}/{} {}",
-                    s.port,
-                    transport_str(s.transport),
-                    service_name(s)
-                );
-                if let Some(p) = product(s) {
-                    x.push_str(&format!(" ({p})"));
-                }
-                md(&x)
+            .map(|s| match &s.product {
+                Some(p) => md(&format!("{} {} ({p})", s.port, s.name)),
+                None => md(&format!("{} {}", s.port, s.name)),
             })
             .collect();
         let _ = writeln!(
@@ -281,24 +270,30 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
             h.findings.len()
         );
     }
-    let notices = super::notices(input);
-    if !notices.is_empty() {
+    if !v.notices.is_empty() {
         let _ = writeln!(o, "\n## {}\n", t(S::ScanNotes));
-        for n in notices {
-            let (text, detail) = super::notice_text(n, lang);
+        for n in &v.notices {
             let subject = n
                 .subject
-                .as_deref()
                 .map(|s| format!(" ({})", code(s)))
                 .unwrap_or_default();
-            let detail = detail.map(|d| format!(" — {}", md(&d))).unwrap_or_default();
-            let _ = writeln!(o, "- {}{}{}", md(&text), subject, detail);
+            let detail = n
+                .detail
+                .map(|d| format!(" — {}", md(d)))
+                .unwrap_or_default();
+            let _ = writeln!(o, "- {}{}{}", md(n.text), subject, detail);
         }
     }
     if !a.rule_errors.is_empty() {
         let _ = writeln!(o, "\n## {}\n", t(S::RuleErrors));
         for e in &a.rule_errors {
             let _ = writeln!(o, "- {}", md(e));
+        }
+    }
+    if !v.data.is_empty() {
+        let _ = writeln!(o, "\n## {}\n", t(S::DataUsed));
+        for d in &v.data {
+            let _ = writeln!(o, "- {}", md(d));
         }
     }
     let _ = writeln!(

@@ -6,13 +6,11 @@
 
 use std::fmt::Write as _;
 
-use clinicscan_model::{ControlStatus, Severity};
+use clinicscan_model::{CellState, ControlStatus, Severity};
 use unicode_width::UnicodeWidthStr;
 
-use super::{
-    NewKeys, ReportInput, control_counts, fmt_time, ordered_findings, sev_label, status_label,
-    status_rank, target, vantage_zones,
-};
+use super::view::{Change, ChangeItems, View};
+use super::{ReportInput, fmt_time, sev_label};
 use crate::strings::S;
 
 struct Paint {
@@ -39,9 +37,9 @@ impl Paint {
     fn status(&self, st: ControlStatus, text: &str) -> String {
         let code = match st {
             ControlStatus::Fail => "1;31",
-            ControlStatus::Partial => "33",
+            ControlStatus::NotVerified => "33",
             ControlStatus::Pass => "32",
-            ControlStatus::NotObserved | ControlStatus::NotAssessableByScan => "2",
+            ControlStatus::NotAssessableByScan => "2",
         };
         self.wrap(code, text)
     }
@@ -77,10 +75,10 @@ fn rule(title: &str) -> String {
 }
 
 pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
-    let new = NewKeys::of(input.diff);
+    let v = View::of(input);
     let p = Paint { on: color };
-    let lang = input.lang;
-    let a = input.assessment;
+    let lang = v.lang;
+    let a = v.assessment;
     let t = |s: S| s.get(lang);
     let mut out = String::new();
 
@@ -89,10 +87,9 @@ pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
     if let Some(site) = &a.site {
         let _ = writeln!(out, "{}: {}", t(S::Site), clean(site));
     }
-    let started = crate::diff::scan_started(a, input.observations);
-    let _ = writeln!(out, "{}: {}", t(S::ScanStarted), fmt_time(started));
-    if let Some(z) = vantage_zones(input) {
-        let _ = writeln!(out, "{}: {}", t(S::VantageZone), clean(&z));
+    let _ = writeln!(out, "{}: {}", t(S::ScanStarted), fmt_time(v.started));
+    if let Some(z) = &v.vantage_zones {
+        let _ = writeln!(out, "{}: {}", t(S::VantageZone), clean(z));
     }
 
     // Counts.
@@ -106,81 +103,71 @@ pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
         })
         .collect();
     let _ = writeln!(out, "{}: {}", t(S::Findings), counts.join("  "));
-    let cc = control_counts(a);
+    let cc = v.control_counts;
     let _ = writeln!(
         out,
         "{}: {} {} / {} {} / {} {}",
         t(S::Controls),
         t(S::StatusFail),
         cc[0].1,
-        t(S::StatusPartial),
+        t(S::StatusNotVerified),
         cc[1].1,
         t(S::StatusPass),
         cc[2].1
     );
-    if let Some(d) = input.diff {
+    if let Some(changes) = &v.changes {
         let _ = writeln!(
             out,
-            "{} ({}): {} {} / {} {} / {} {}",
+            "{} ({}): {}",
             t(S::ChangesSinceLast),
-            fmt_time(d.from.started),
-            t(S::NewFindings),
-            d.new_findings.len(),
-            t(S::ResolvedFindings),
-            d.resolved_findings.len(),
-            t(S::UnchangedFindings),
-            d.unchanged_findings.len()
+            fmt_time(changes.diff.from.started),
+            changes.counts_joined(" / ")
         );
-        for h in &d.hosts_appeared {
-            let _ = writeln!(out, "  + {} {}", t(S::HostAppeared), h);
-        }
-        for h in &d.hosts_vanished {
-            let _ = writeln!(out, "  - {} {}", t(S::HostVanished), h);
-        }
-        for s in &d.services_appeared {
-            let _ = writeln!(
-                out,
-                "  + {} {}:{}/{} {}",
-                t(S::ServiceAppeared),
-                s.host,
-                s.port,
-                super::transport_str(s.transport),
-                clean(s.name.as_deref().unwrap_or(""))
-            );
-        }
-        for s in &d.services_vanished {
-            let _ = writeln!(
-                out,
-                "  - {} {}:{}/{} {}",
-                t(S::ServiceVanished),
-                s.host,
-                s.port,
-                super::transport_str(s.transport),
-                clean(s.name.as_deref().unwrap_or(""))
-            );
+        // Findings are listed below; here only hosts and services.
+        for section in &changes.sections {
+            let sign = if section.kind == Change::Gone {
+                '-'
+            } else {
+                '+'
+            };
+            match &section.items {
+                ChangeItems::Findings(_) => {}
+                ChangeItems::Hosts(hosts) => {
+                    for h in *hosts {
+                        let _ = writeln!(out, "  {sign} {} {h}", section.label);
+                    }
+                }
+                ChangeItems::Services(services) => {
+                    for s in services {
+                        let _ = writeln!(
+                            out,
+                            "  {sign} {} {} {}",
+                            section.label,
+                            s.at,
+                            clean(s.name.unwrap_or(""))
+                        );
+                    }
+                }
+            }
         }
     }
 
     // Findings by severity.
-    let findings = ordered_findings(a);
-    if findings.is_empty() {
+    if v.findings.is_empty() {
         let _ = writeln!(out, "\n{}", t(S::NoFindings));
     }
-    let width = findings
+    let width = v
+        .findings
         .iter()
-        .map(|f| UnicodeWidthStr::width(target(f).as_str()))
+        .map(|f| UnicodeWidthStr::width(f.target.as_str()))
         .max()
         .unwrap_or(0);
-    for sev in Severity::ALL {
-        let group: Vec<_> = findings.iter().filter(|f| f.severity == sev).collect();
-        if group.is_empty() {
-            continue;
-        }
+    for (sev, group) in v.by_severity() {
         let head = format!("{} ({})", sev_label(sev).get(lang), group.len());
         let _ = writeln!(out, "\n{}", p.sev(sev, &rule(&head)));
         for f in group {
-            let mark = if new.is_new(f) { t(S::NewMark) } else { "" };
-            let guess = if f.certainty == clinicscan_model::Certainty::Guess {
+            let mark = if f.new { t(S::NewMark) } else { "" };
+            let guess = if f.guess {
                 format!(" {}", p.dim(t(S::GuessMark)))
             } else {
                 String::new()
@@ -188,82 +175,156 @@ pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
             let _ = writeln!(
                 out,
                 "  {}  {}{}{}",
-                pad(&target(f), width),
+                pad(&f.target, width),
                 mark,
-                clean(f.title.get(lang)),
+                clean(f.title),
                 guess
             );
             let _ = writeln!(
                 out,
                 "  {}  {}",
                 pad("", width),
-                p.dim(&format!("{} [{}]", f.rule_id, f.controls.join(", ")))
+                p.dim(&format!(
+                    "{} [{}]",
+                    f.finding.rule_id,
+                    f.finding.controls.join(", ")
+                ))
             );
         }
     }
 
-    // Controls that need action.
-    let mut controls: Vec<_> = a
+    // Every control a scan can assess, with what decides its status: the findings that fail
+    // it, what is missing, what was checked for a pass.
+    let controls: Vec<_> = v
         .controls
         .iter()
-        .filter(|c| matches!(c.status, ControlStatus::Fail | ControlStatus::Partial))
+        .filter(|c| c.control.status != ControlStatus::NotAssessableByScan)
         .collect();
-    controls.sort_by(|x, y| {
-        status_rank(x.status)
-            .cmp(&status_rank(y.status))
-            .then_with(|| super::natural_cmp(&x.id, &y.id))
-    });
     if !controls.is_empty() {
-        let _ = writeln!(out, "\n{}", p.bold(&rule(t(S::ControlsNeedingAction))));
+        let _ = writeln!(out, "\n{}", p.bold(&rule(t(S::ByControl))));
         let idw = controls
             .iter()
-            .map(|c| UnicodeWidthStr::width(c.id.as_str()))
+            .map(|c| UnicodeWidthStr::width(c.control.id.as_str()))
             .max()
             .unwrap_or(0);
         let stw = controls
             .iter()
-            .map(|c| UnicodeWidthStr::width(status_label(c.status).get(lang)))
+            .map(|c| UnicodeWidthStr::width(c.status))
             .max()
             .unwrap_or(0);
+        let indent = format!("  {}  {}  ", pad("", stw), pad("", idw));
         for c in controls {
             let _ = writeln!(
                 out,
                 "  {}  {}  {} ({} {})",
-                p.status(c.status, &pad(status_label(c.status).get(lang), stw)),
-                pad(&c.id, idw),
-                clean(c.title.get(lang)),
-                c.finding_count,
+                p.status(c.control.status, &pad(c.status, stw)),
+                pad(&c.control.id, idw),
+                clean(c.title),
+                c.control.finding_count,
                 t(S::FindingsUnit)
             );
-            for f in findings.iter().filter(|f| f.controls.contains(&c.id)) {
-                let _ = writeln!(
-                    out,
-                    "  {}  {}  - {} {}",
-                    pad("", stw),
-                    pad("", idw),
-                    target(f),
-                    p.dim(&clean(f.title.get(lang)))
-                );
+            let _ = writeln!(out, "{indent}{}", p.dim(&clean(&c.control.source)));
+            for f in c.findings.iter().map(|&i| &v.findings[i]) {
+                let _ = writeln!(out, "{indent}- {} {}", f.target, p.dim(&clean(f.title)));
+            }
+            for m in &c.missing {
+                let _ = writeln!(out, "{indent}? {}", clean(m));
+            }
+            if c.control.status == ControlStatus::Pass {
+                const SHOWN: usize = 3;
+                for line in c.checked.iter().take(SHOWN) {
+                    let _ = writeln!(out, "{indent}✓ {}", p.dim(&clean(line)));
+                }
+                if c.checked.len() > SHOWN {
+                    let _ = writeln!(
+                        out,
+                        "{indent}✓ {}",
+                        p.dim(&format!(
+                            "+{} {}",
+                            c.checked.len() - SHOWN,
+                            t(S::MoreChecks)
+                        ))
+                    );
+                }
             }
         }
     }
-    let notices = super::notices(input);
-    if !notices.is_empty() {
+    let organisational: Vec<&str> = v
+        .controls
+        .iter()
+        .filter(|c| c.control.status == ControlStatus::NotAssessableByScan)
+        .map(|c| c.control.id.as_str())
+        .collect();
+    if !organisational.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}: {}",
+            t(S::NotAssessableListed),
+            p.dim(&organisational.join(", "))
+        );
+    }
+
+    // The zone × zone matrix.
+    if let Some(m) = &v.matrix {
+        let _ = writeln!(out, "\n{}", p.bold(&rule(t(S::Coverage))));
+        let rw = m
+            .rows
+            .iter()
+            .map(|r| UnicodeWidthStr::width(r.from))
+            .max()
+            .unwrap_or(0);
+        let mut head = format!("  {}", pad("", rw));
+        for z in &m.zones {
+            head.push_str("  ");
+            head.push_str(&clean(z));
+        }
+        let _ = writeln!(out, "{head}");
+        let mut details = Vec::new();
+        for row in &m.rows {
+            let mut line = format!("  {}", pad(&clean(row.from), rw));
+            for (z, cell) in m.zones.iter().zip(&row.cells) {
+                let w = UnicodeWidthStr::width(*z);
+                let sym = match cell {
+                    Some(c) => c.symbol,
+                    None if *z == row.from => "-",
+                    None => " ",
+                };
+                line.push_str("  ");
+                line.push_str(&pad(sym, w));
+                if let Some(c) = cell
+                    && c.state == CellState::Violation
+                {
+                    details.push(format!("{} → {}: {}", row.from, z, c.detail));
+                }
+            }
+            let _ = writeln!(out, "{}", line.trim_end());
+        }
+        let _ = writeln!(out, "  {}", p.dim(t(S::CoverageLegend)));
+        for d in details {
+            let _ = writeln!(out, "  ✗ {}", clean(&d));
+        }
+    }
+
+    if !v.notices.is_empty() {
         let _ = writeln!(out, "\n{}", rule(t(S::ScanNotes)));
-        for n in notices {
-            let (text, _) = super::notice_text(n, lang);
+        for n in &v.notices {
             let subject = n
                 .subject
-                .as_deref()
                 .map(|s| format!(" ({})", clean(s)))
                 .unwrap_or_default();
-            let _ = writeln!(out, "  * {}{}", clean(&text), subject);
+            let _ = writeln!(out, "  * {}{}", clean(n.text), subject);
         }
     }
     if !a.rule_errors.is_empty() {
         let _ = writeln!(out, "\n{}", rule(t(S::RuleErrors)));
         for e in &a.rule_errors {
             let _ = writeln!(out, "  ! {}", clean(e));
+        }
+    }
+    if !v.data.is_empty() {
+        let _ = writeln!(out, "\n{}:", t(S::DataUsed));
+        for d in &v.data {
+            let _ = writeln!(out, "  {}", p.dim(&clean(d)));
         }
     }
     let _ = writeln!(
