@@ -64,6 +64,8 @@ const BATCH: usize = 64;
 const ROUND: usize = 256;
 /// Packets one host sends before the next host's turn.
 const BURST: usize = 16;
+/// Times a ping starts over when packets were dropped while it waited.
+const PING_RESTARTS: u8 = 2;
 /// The try number that keys discovery SYNs (never one of a port scan's tries).
 const PING_TRY: u8 = u8::MAX;
 /// Source ports the engine reserves, one block: a port scan's try `t` goes from
@@ -537,6 +539,12 @@ struct PingJob {
     /// The first packet left: the stages count from then, not from the request (a busy
     /// sender must not give an address up before anything was sent to it).
     launched: bool,
+    /// Packets this machine had dropped when the stages started, and how often they
+    /// started over because more were dropped meanwhile (a ping or its answer may have been
+    /// one of them: a burst of pings to many addresses overflows a router's or a veth's
+    /// input queue, the last addresses of the burst first).
+    drops_at_start: u64,
+    restarts: u8,
     no_route: u8,
     unreachable: bool,
 }
@@ -733,6 +741,8 @@ impl Engine {
                     second,
                     deadline: second + rest + wait / 2,
                     launched: false,
+                    drops_at_start: self.drops(),
+                    restarts: 0,
                     no_route: 0,
                     unreachable: false,
                 };
@@ -986,6 +996,7 @@ impl Engine {
                 if !job.launched {
                     // the stages start now, with the first packet
                     job.launched = true;
+                    job.drops_at_start = drops;
                     let late = now.saturating_duration_since(job.started);
                     if !late.is_zero() {
                         job.started = now;
@@ -1541,6 +1552,42 @@ impl Engine {
                 let Job::Ping(job) = &h.job else { return };
                 if now < job.deadline {
                     // the stages moved with a late first packet: its own timer ends them
+                    return;
+                }
+                // (not a gentle host: its stages last seconds, and its packets come one a gap,
+                // never in a burst)
+                if drops != job.drops_at_start
+                    && job.restarts < PING_RESTARTS
+                    && !job.unreachable
+                    && h.gentle.is_none()
+                {
+                    // packets were dropped while it waited: not known to be silent, ping again
+                    let Some(Some(h)) = self.hosts.get_mut(t.slot as usize) else {
+                        return;
+                    };
+                    let Job::Ping(job) = &mut h.job else { return };
+                    let length = job.deadline.saturating_duration_since(job.started);
+                    let stage = job.second.saturating_duration_since(job.started);
+                    job.restarts += 1;
+                    job.next = 0;
+                    job.echo_sent = 0;
+                    job.launched = false;
+                    job.started = now;
+                    job.second = now + stage;
+                    job.deadline = now + length;
+                    job.drops_at_start = drops;
+                    let (second, deadline, generation) = (job.second, job.deadline, h.generation);
+                    for (at, kind) in [(deadline, TimerKind::PingEnd), (second, TimerKind::Wake)] {
+                        self.wheel.insert(
+                            at,
+                            Timer {
+                                slot: t.slot,
+                                generation,
+                                kind,
+                            },
+                        );
+                    }
+                    self.make_ready(t.slot);
                     return;
                 }
                 let unreachable = job.unreachable;
