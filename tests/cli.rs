@@ -983,3 +983,249 @@ fn history_of_schema_v1_assessments_still_reads() {
     );
     drop(listener);
 }
+
+/// A site audit: one scan recorded from the general zone; `report` assesses it and names
+/// the zones never scanned. A public address the site does not declare is refused before
+/// any packet, and the site's own public address is named in the refusal's hint.
+#[test]
+fn site_report_names_the_vantage_zones_never_scanned() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = dir.path().join("site.toml");
+    std::fs::write(
+        &site,
+        r#"
+[site]
+name = "audit"
+
+[zones.general]
+cidrs = ["127.0.0.0/8"]
+
+[zones.oqv]
+cidrs = ["10.99.30.0/24"]
+
+[zones.guest]
+cidrs = ["10.99.50.0/24"]
+
+[zones.outside]
+kind = "internet"
+
+[zones.wan]
+kind = "edge"
+public = true
+cidrs = ["198.51.100.20"]
+"#,
+    )
+    .expect("write site");
+    let db = dir.path().join("history.sqlite");
+    let (site_s, db_s) = (site.to_str().expect("utf-8"), db.to_str().expect("utf-8"));
+    let port = closed_port().to_string();
+    let o = clinicscan(&[
+        "--lang",
+        "en",
+        "scan",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "--no-probes",
+        "--site",
+        site_s,
+        "--vantage-zone",
+        "general",
+        "--db",
+        db_s,
+        "--fail-on",
+        "never",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let o = clinicscan(&[
+        "--lang",
+        "en",
+        "report",
+        "--site",
+        site_s,
+        "--db",
+        db_s,
+        "--max-age",
+        "30d",
+        "--fail-on",
+        "never",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let a: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_valid(&validator("assessment.v2.json"), &a);
+    let state = |zone: &str| {
+        a["vantages"]
+            .as_array()
+            .expect("vantages")
+            .iter()
+            .find(|v| v["zone"] == zone)
+            .map(|v| v["state"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(state("general").as_deref(), Some("current"));
+    assert_eq!(state("oqv").as_deref(), Some("never-scanned"));
+    assert_eq!(state("guest").as_deref(), Some("never-scanned"));
+    assert_eq!(state("outside").as_deref(), Some("never-scanned"));
+    assert_eq!(
+        state("wan"),
+        None,
+        "the clinic's public address is no vantage"
+    );
+    assert_eq!(a["observations"].as_array().map(Vec::len), Some(1));
+
+    let o = clinicscan(&[
+        "--lang",
+        "en",
+        "report",
+        "--site",
+        site_s,
+        "--db",
+        db_s,
+        "--fail-on",
+        "never",
+        "-f",
+        "markdown",
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("| oqv | oqv | never scanned (a scan from this zone is needed) |"),
+        "{text}"
+    );
+
+    // Another public address, not the clinic's: refused before any packet.
+    let o = clinicscan(&["scan", "198.51.100.21", "--site", site_s, "--no-history"]);
+    assert_ne!(o.status.code(), Some(0));
+    let err = stderr(&o);
+    assert!(
+        err.contains("198.51.100.21") && err.contains("allow"),
+        "{err}"
+    );
+}
+
+/// The inspection checklist from `assess`: the HTML form answers each item from the
+/// controls' verdicts, `-o FILE.xlsx` writes the workbook, `--previous` fills the first
+/// round with the earlier scan's answers and date; `precheck -f checklist` gives the
+/// vendor's form with the pre-check's evidence and answers none of its items.
+#[test]
+fn the_checklist_from_assess_and_precheck() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let obs = [
+        "fixtures/policy/lab-general.json",
+        "fixtures/policy/clean-clinical.json",
+        "fixtures/policy/clean-guest.json",
+        "fixtures/policy/clean-oqv.json",
+    ];
+    let assess = |extra: &[&str]| {
+        let mut args = vec![
+            "assess",
+            "--site",
+            "fixtures/policy/lab-site.toml",
+            "--fail-on",
+            "never",
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&obs);
+        let o = clinicscan(&args);
+        assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+        o
+    };
+    let html = String::from_utf8(assess(&["-f", "checklist"]).stdout).expect("UTF-8");
+    assert!(html.contains("令和7年度版 医療機関確認用"));
+    for (number, answer) in [
+        ("1-①", ""),
+        ("2-①", "No"),
+        ("2-②", "To confirm"),
+        ("2-⑫", "Yes"),
+        ("2-⑬", "No"),
+    ] {
+        assert!(
+            html.contains(&format!(
+                "<tr data-number=\"{number}\" data-answer=\"{answer}\" "
+            )),
+            "{number} is not answered {answer:?}"
+        );
+    }
+
+    let xlsx = dir.path().join("checklist.xlsx");
+    assess(&["-o", xlsx.to_str().expect("utf-8 path")]);
+    let bytes = std::fs::read(&xlsx).expect("workbook written");
+    assert!(bytes.starts_with(b"PK"), "an .xlsx is a zip file");
+
+    // The earlier scan: the general LAN only, a week before.
+    let earlier = dir.path().join("earlier.json");
+    let o = clinicscan(&[
+        "assess",
+        "--site",
+        "fixtures/policy/lab-site.toml",
+        "--fail-on",
+        "never",
+        "-f",
+        "json",
+        "fixtures/policy/lab-general.json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut a: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    for o in a["observations"].as_array_mut().expect("observations") {
+        o["started"] = serde_json::json!("2026-11-13T01:00:00Z");
+    }
+    std::fs::write(&earlier, serde_json::to_vec(&a).expect("JSON")).expect("write");
+    let html = String::from_utf8(
+        assess(&[
+            "-f",
+            "checklist",
+            "--previous",
+            earlier.to_str().expect("utf-8 path"),
+        ])
+        .stdout,
+    )
+    .expect("UTF-8");
+    let row = html
+        .split("<tr data-number=\"2-⑬\"")
+        .nth(1)
+        .and_then(|r| r.split("</tr>").next())
+        .expect("row 2-⑬");
+    assert!(
+        row.find("2026-11-13")
+            .expect("first round: the earlier scan")
+            < row.find("2026-11-20").expect("second round: this scan"),
+        "{row}"
+    );
+    let o = clinicscan(&[
+        "assess",
+        "-f",
+        "checklist",
+        "--previous",
+        "fixtures/policy/lab-general.json",
+        "fixtures/policy/lab-general.json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an Observation is not an assessment"
+    );
+
+    let fixture = repo().join("fixtures/policy/precheck-terminal.json");
+    let o = clinicscan(&[
+        "precheck",
+        "--profile",
+        "oqv-terminal",
+        "--observation",
+        fixture.to_str().expect("utf-8 path"),
+        "10.77.30.10",
+        "-f",
+        "checklist",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+    let html = String::from_utf8_lossy(&o.stdout);
+    assert!(html.contains("事業者確認用"), "{html}");
+    assert!(html.contains("項目の文言は参照資料になし"), "{html}");
+    assert!(
+        html.contains("[不適合]"),
+        "the RDP expectation fails: {html}"
+    );
+    assert!(!html.contains("data-answer=\"Yes\"") && !html.contains("data-answer=\"No\""));
+}

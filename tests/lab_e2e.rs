@@ -1,79 +1,23 @@
 //! The clinic lab, end to end: bring the lab up (network namespaces, real daemons), prove
 //! its ground truth with real clients, run clinicscan from the scanner namespaces, compare
 //! the Observations with the ground truth, check the assessment's segmentation verdicts in
-//! both lab variants, and take the lab down.
+//! both lab variants, scheduled runs with history and email across a fix and across a
+//! service that refuses the scanner ("not re-checked", never "resolved"), and take the lab
+//! down.
 //!
 //! Needs root (namespaces) and the lab's Debian packages (`scripts/install-deps`); see
 //! `clinicscan_testlab` for when it does not run (under CI that is a failure).
 //! Traffic stays inside namespaces the lab script creates; nothing leaves the machine.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use clinicscan_testlab::LabSpec;
-
-fn repo() -> PathBuf {
-    clinicscan_testlab::workspace()
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_clinicscan")
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
-}
-
-fn check(what: &str, out: &Output) {
-    if !out.status.success() {
-        panic!(
-            "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-/// Runs clinicscan inside a lab namespace; returns its exit code and stdout.
-fn clinicscan_in(ns: &str, args: &[&str]) -> Output {
-    run(Command::new("ip")
-        .args(["netns", "exec", ns, bin()])
-        .args(args)
-        .current_dir(repo()))
-}
-
-const LAB_SITE: &str = "fixtures/policy/lab-site.toml";
-const LAB_ZONES: &[&str] = &[
-    "10.77.10.0/24",
-    "10.77.20.0/24",
-    "10.77.30.0/24",
-    "10.77.40.0/24",
-    "10.77.50.0/24",
-    "10.77.60.0/24",
-];
-
-fn scan_from(ns: &str, out: &Path, targets: &[&str]) {
-    let out_s = out.to_str().expect("utf-8 temp path");
-    let mut args = vec![
-        "--lang",
-        "en",
-        "scan",
-        "--site",
-        LAB_SITE,
-        "--no-history",
-        "--fail-on",
-        "never",
-        "-f",
-        "observation",
-        "-o",
-        out_s,
-    ];
-    args.extend_from_slice(targets);
-    let o = clinicscan_in(ns, &args);
-    check(&format!("clinicscan scan from {ns}"), &o);
-}
+mod lab_common;
+use lab_common::{
+    LAB_SITE, LAB_ZONES, Smtp, assess, assess_with, bin, check, clinic_lab, clinicscan_in,
+    findings, history_diff, repo, rules_and_hosts, run, scan_from, scheduled_scan, vnc_client,
+};
 
 /// Every TCP SYN that reaches one lab host while it runs (tcpdump inside the host's own
 /// namespace): the device's view of how hard it was scanned. Stopped by pid.
@@ -126,135 +70,6 @@ impl Drop for SynCapture {
     }
 }
 
-/// A real SMTP server (Debian's aiosmtpd) on the scanner namespace's loopback, delivering
-/// into a maildir; stopped when dropped.
-struct Smtp {
-    child: std::process::Child,
-    maildir: PathBuf,
-}
-
-const SMTP_PORT: &str = "2525";
-
-impl Smtp {
-    fn start(maildir: &Path) -> Smtp {
-        let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                "cs-scanner",
-                "/usr/bin/python3",
-                "-m",
-                "aiosmtpd",
-                "-n",
-            ])
-            .args(["-l", &format!("127.0.0.1:{SMTP_PORT}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(maildir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("python3-aiosmtpd (scripts/install-deps)");
-        let smtp = Smtp {
-            child,
-            maildir: maildir.to_path_buf(),
-        };
-        // Ready once it created the maildir and listens (bounded wait).
-        for _ in 0..100 {
-            let listening = run(Command::new("ip").args([
-                "netns",
-                "exec",
-                "cs-scanner",
-                "ss",
-                "-Hltn",
-                &format!("sport = :{SMTP_PORT}"),
-            ]));
-            if maildir.join("new").is_dir() && !listening.stdout.is_empty() {
-                return smtp;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!("aiosmtpd did not start");
-    }
-
-    /// The delivered messages, oldest first, as "Subject:" plus decoded text parts and
-    /// attachment types (parsed by Python's email package, a real MIME parser).
-    fn messages(&self, expect: usize) -> Vec<String> {
-        let script = r#"
-import email, email.policy, os, sys
-d = os.path.join(sys.argv[1], "new")
-for name in sorted(os.listdir(d), key=lambda n: os.stat(os.path.join(d, n)).st_mtime_ns):
-    m = email.message_from_binary_file(open(os.path.join(d, name), "rb"), policy=email.policy.default)
-    print("Subject:", m["subject"])
-    for part in m.walk():
-        if part.is_multipart():
-            continue
-        if part.get_content_disposition() == "attachment":
-            print("attachment:", part.get_content_type(), part.get_filename())
-        elif part.get_content_type() == "text/plain":
-            print(part.get_content())
-    print("\x1e")
-"#;
-        for _ in 0..50 {
-            let o = run(Command::new("/usr/bin/python3")
-                .args(["-c", script])
-                .arg(&self.maildir));
-            check("reading the maildir", &o);
-            let text = String::from_utf8_lossy(&o.stdout).to_string();
-            let msgs: Vec<String> = text
-                .split('\x1e')
-                .map(str::trim)
-                .filter(|m| !m.is_empty())
-                .map(String::from)
-                .collect();
-            if msgs.len() >= expect {
-                return msgs;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        Vec::new()
-    }
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One run as a cron job would make it: history, email on changes, a JSON report file.
-fn scheduled_scan(db: &Path, report: &Path) {
-    let o = run(Command::new("ip")
-        .args(["netns", "exec", "cs-scanner", bin()])
-        .args([
-            "--lang", "en", "--quiet", "scan", "--site", LAB_SITE, "--db",
-        ])
-        .arg(db)
-        .args([
-            "--email",
-            "--email-on",
-            "changes",
-            "--fail-on",
-            "never",
-            "-o",
-        ])
-        .arg(report)
-        .arg("10.77.30.0/24")
-        .env("CLINICSCAN_SMTP_HOST", "127.0.0.1")
-        .env("CLINICSCAN_SMTP_PORT", SMTP_PORT)
-        .env("CLINICSCAN_SMTP_SECURITY", "plain")
-        .env("CLINICSCAN_SMTP_FROM", "clinicscan@lab.invalid")
-        .env("CLINICSCAN_SMTP_TO", "staff@lab.invalid")
-        .current_dir(repo()));
-    check("scheduled clinicscan scan", &o);
-    // Quiet means quiet: nothing on the terminal when all went well.
-    assert!(
-        o.stdout.is_empty(),
-        "quiet run printed: {}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-}
-
 fn compare(obs: &Path, vantage: &str) {
     let o = run(Command::new("python3")
         .arg(repo().join("tests/lab/compare.py"))
@@ -262,46 +77,6 @@ fn compare(obs: &Path, vantage: &str) {
         .args(["--vantage", vantage]));
     print!("{}", String::from_utf8_lossy(&o.stdout));
     check(&format!("compare.py --vantage {vantage}"), &o);
-}
-
-fn assess(obs: &[&Path]) -> serde_json::Value {
-    assess_with(LAB_SITE, obs)
-}
-
-fn assess_with(site: &str, obs: &[&Path]) -> serde_json::Value {
-    let mut cmd = Command::new(bin());
-    cmd.args([
-        "--lang",
-        "en",
-        "assess",
-        "--site",
-        site,
-        "-f",
-        "json",
-        "--fail-on",
-        "never",
-    ])
-    .args(obs)
-    .current_dir(repo());
-    let o = run(&mut cmd);
-    check("clinicscan assess", &o);
-    serde_json::from_slice(&o.stdout).expect("assessment JSON")
-}
-
-/// Findings of an assessment as (rule id, host, port).
-fn findings(a: &serde_json::Value) -> Vec<(String, String, Option<u64>)> {
-    a["findings"]
-        .as_array()
-        .expect("findings array")
-        .iter()
-        .map(|f| {
-            (
-                f["rule_id"].as_str().unwrap_or_default().to_string(),
-                f["host"].as_str().unwrap_or_default().to_string(),
-                f["port"].as_u64(),
-            )
-        })
-        .collect()
 }
 
 /// The device saw SYNs no closer together than the pace allows (less a little timer
@@ -399,6 +174,64 @@ fn check_every_verdict_has_its_evidence(a: &serde_json::Value) {
     eprintln!("lab: {passes} controls pass, each with its evidence listed");
 }
 
+/// The R7 checklist of the same assessment, item by item, against the lab's truth
+/// (`[checklist]` in tests/lab/ground-truth.toml); the workbook is written too.
+fn check_checklist(obs: &[&Path]) {
+    let truth: toml::Table = toml::from_str(
+        &std::fs::read_to_string(repo().join("tests/lab/ground-truth.toml")).expect("truth"),
+    )
+    .expect("truth TOML");
+    let expected = truth["checklist"].as_table().expect("[checklist]");
+    let mut cmd = Command::new(bin());
+    cmd.args([
+        "assess",
+        "--site",
+        LAB_SITE,
+        "-f",
+        "checklist",
+        "--fail-on",
+        "never",
+    ])
+    .args(obs)
+    .current_dir(repo());
+    let o = run(&mut cmd);
+    check("clinicscan assess -f checklist", &o);
+    let html = String::from_utf8_lossy(&o.stdout);
+    let mut got = BTreeMap::new();
+    for row in html.split("<tr data-number=").skip(1) {
+        let attr = |name: &str| {
+            row.split(&format!("{name}=\""))
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+        };
+        let answer = match attr("data-answer") {
+            Some("Yes") => "yes",
+            Some("No") => "no",
+            Some("To confirm") => "to-confirm",
+            Some("") => "blank",
+            other => panic!("unexpected answer {other:?}"),
+        };
+        got.insert(attr("data-control").unwrap_or_default().to_string(), answer);
+    }
+    let want: BTreeMap<String, &str> = expected
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().expect("an answer")))
+        .collect();
+    assert_eq!(got, want, "the lab's checklist answers");
+    let xlsx = obs[0].with_extension("xlsx");
+    let mut cmd = Command::new(bin());
+    cmd.args(["assess", "--site", LAB_SITE, "--fail-on", "never", "-o"])
+        .arg(&xlsx)
+        .args(obs)
+        .current_dir(repo());
+    check("clinicscan assess -o checklist.xlsx", &run(&mut cmd));
+    assert!(std::fs::read(&xlsx).expect("workbook").starts_with(b"PK"));
+    eprintln!(
+        "lab: checklist answers match the truth for {} items",
+        want.len()
+    );
+}
+
 fn status_of<'a>(a: &'a serde_json::Value, id: &str) -> &'a str {
     a["controls"]
         .as_array()
@@ -450,12 +283,7 @@ fn has_finding_on(a: &serde_json::Value, host: &str, port: u64, rule: &str) -> b
 #[test]
 fn clinic_lab_end_to_end() {
     // Taken down when the test ends, also on a panic.
-    let Some(lab) = LabSpec::commands(
-        "clinic",
-        [repo().join("tests/lab/up")],
-        [repo().join("tests/lab/down")],
-    )
-    .start() else {
+    let Some(lab) = clinic_lab() else {
         return;
     };
     let tmp = tempfile::tempdir().expect("temp dir");
@@ -495,6 +323,55 @@ fn clinic_lab_end_to_end() {
         "no finding for guest → printer 9100: {:#?}",
         findings(&a)
     );
+    // The facts the probes used to miss, each a finding on its lab daemon: the printer's
+    // raw port (its SNMP agent says it is a printer; no byte is sent to 9100), no TLS 1.3 on
+    // the PACS viewer, no HSTS on the SSL-VPN login page; and VNC without a password.
+    for (host, port, rule) in [
+        ("10.77.10.40", 9100, "printer-raw-port-open"),
+        ("10.77.20.20", 443, "tls13-not-offered"),
+        ("10.77.60.30", 443, "http-hsts-missing"),
+        ("10.77.10.20", 5900, "vnc-no-auth"),
+        ("10.77.20.40", 22, "ssh-password-auth"),
+        // ocserv, a real AnyConnect-compatible SSL-VPN: recognised, its version unknown
+        ("10.77.60.40", 443, "ssl-vpn-version-unknown"),
+    ] {
+        assert!(
+            has_finding_on(&a, host, port, rule),
+            "no {rule} on {host}:{port}: {:#?}",
+            findings(&a)
+        );
+    }
+    // Nothing refused the scanner; the EMR's PostgreSQL (SCRAM over TLS) and its key-only
+    // SSH are no findings.
+    assert!(
+        !findings(&a).iter().any(|(r, h, p)| r == "scanner-refused"
+            || (h == "10.77.20.10" && *p == Some(5432) && r.starts_with("postgres-"))
+            || (h == "10.77.20.10" && r == "ssh-password-auth")),
+        "{:#?}",
+        findings(&a)
+    );
+
+    // 2b. TigerVNC black-marks every connection that does not authenticate and refuses an
+    //     address after five: scan its port seven times more; every scan must still see
+    //     the VNC server without a password (the probe completes a viewer's handshake).
+    for round in 1..=7 {
+        let obs = tmp.path().join(format!("vnc-{round}.json"));
+        scan_from("cs-scanner", &obs, &["-p", "5900", "10.77.10.20"]);
+        let o: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&obs).expect("vnc scan")).expect("JSON");
+        let vnc = o["hosts"]
+            .as_array()
+            .and_then(|h| h.first())
+            .and_then(|h| h["services"].as_array())
+            .and_then(|s| s.iter().find(|s| s["port"] == 5900))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            vnc["facts"]["vnc"]["no_auth"],
+            serde_json::Value::Bool(true),
+            "VNC scan {round}: {vnc:#}"
+        );
+    }
     // From every vantage the lab has (the general LAN and guest Wi-Fi): no pass without
     // its evidence, and the オン資 controls say what they lack or why they fail.
     check_every_verdict_has_its_evidence(&a);
@@ -522,6 +399,7 @@ fn clinic_lab_end_to_end() {
     assert_eq!(cell("guest", "general"), "violation");
     assert_eq!(cell("guest", "oqv"), "probed-clean");
     assert_eq!(cell("clinical", "oqv"), "not-probed");
+    check_checklist(&[&general, &guest]);
 
     // 3a. The small clinic whose オン資 terminal sits on the staff LAN: the same scan, with a
     //     site file declaring the reception PC (10.77.10.20) the terminal. Sharing the LAN
@@ -571,18 +449,21 @@ fn clinic_lab_end_to_end() {
 
     // 4. A scheduled run across a change: scan the オン資 segment into a history database
     //    with email to a real SMTP server, fix the clinic (isolated variant), scan again.
-    //    The diff resolves the violation, and both messages reach the server.
+    //    From the general LAN the isolated terminal is no longer seen at all, which a scan
+    //    cannot tell from a terminal switched off: the violation is "not re-checked (host
+    //    not seen)", never resolved, and both messages reach the server.
     let db = tmp.path().join("history.sqlite");
     let maildir = tmp.path().join("mail");
     let smtp = Smtp::start(&maildir);
+    let oqv = ["10.77.30.0/24"];
     let first = tmp.path().join("run1.json");
-    scheduled_scan(&db, &first);
+    scheduled_scan(&db, &first, None, &oqv);
     let o = run(Command::new(repo().join("tests/lab/up")).args(["--variant", "isolated"]));
     check("tests/lab/up --variant isolated", &o);
     let second = tmp.path().join("run2.json");
-    scheduled_scan(&db, &second);
+    scheduled_scan(&db, &second, None, &oqv);
 
-    // The fixed clinic: the same scan of the オン資 segment finds nothing to report.
+    // The fixed clinic: the same scan of the オン資 segment confirms nothing to report.
     let a: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&second).expect("second report")).expect("JSON");
     assert!(
@@ -592,27 +473,30 @@ fn clinic_lab_end_to_end() {
         "the isolated variant still shows reachable オン資 services: {:#?}",
         findings(&a)
     );
-    // The history says what changed.
-    let o = run(Command::new(bin())
-        .args(["history", "--db"])
-        .arg(&db)
-        .args(["diff", "1", "2", "-f", "json"]));
-    assert_eq!(o.status.code(), Some(1), "history diff exits 1 on changes");
-    let diff: serde_json::Value = serde_json::from_slice(&o.stdout).expect("diff JSON");
-    let resolved: Vec<(String, String)> = diff["resolved_findings"]
-        .as_array()
-        .expect("resolved_findings")
-        .iter()
-        .map(|f| {
-            (
-                f["rule_id"].as_str().unwrap_or_default().to_string(),
-                f["host"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
+    // The history says what changed, and what could not be checked.
+    let (code, diff) = history_diff(&db, "1", "2");
+    assert_eq!(code, Some(1), "history diff exits 1 on changes");
+    let violation = (
+        "oqv-remote-access-reachable".to_string(),
+        "10.77.30.10".to_string(),
+    );
     assert!(
-        resolved.contains(&("oqv-remote-access-reachable".into(), "10.77.30.10".into())),
-        "the fix is not among the resolved findings: {resolved:?}"
+        !rules_and_hosts(&diff["resolved_findings"]).contains(&violation),
+        "a terminal the scan no longer sees reads as fixed: {}",
+        diff["resolved_findings"]
+    );
+    let carried = &diff["not_rechecked_findings"];
+    assert!(
+        rules_and_hosts(carried).contains(&violation),
+        "the violation is not carried as not re-checked: {carried}"
+    );
+    assert!(
+        carried
+            .as_array()
+            .expect("list")
+            .iter()
+            .all(|c| c["reason"]["kind"] == "host-not-seen"),
+        "the terminal was not seen, nothing else: {carried}"
     );
     assert!(
         diff["new_findings"]
@@ -622,21 +506,30 @@ fn clinic_lab_end_to_end() {
         diff["new_findings"]
     );
     // Two runs with changes (the first has no predecessor): two messages delivered, the
-    // second naming what was resolved, with the HTML report attached.
+    // second naming what could not be re-checked, with the HTML report attached.
     let mails = smtp.messages(2);
     assert_eq!(mails.len(), 2, "messages delivered: {mails:#?}");
     let last = &mails[1];
     assert!(
-        last.contains("10.77.30.10"),
-        "second message does not name the host:\n{last}"
+        last.lines().any(|l| l.contains("Not re-checked")
+            && l.contains("10.77.30.10:3389/tcp")
+            && l.contains("the host was not seen this run")),
+        "second message does not say the terminal was not re-checked:\n{last}"
     );
     assert!(
         last.contains("attachment: text/html"),
         "no HTML report attached:\n{last}"
     );
+
+    // 5. A service that refuses the scanner is not re-checked, never resolved: the
+    //    reception PC's TigerVNC answers the first scheduled run (critical: no
+    //    authentication), then refuses this address ("Too many security failures", its
+    //    blacklist after unauthenticated connections, as when someone keeps failing logins
+    //    from here), answers again once it lets this address in.
+    refused_service_is_not_rechecked(tmp.path(), &smtp);
     drop(smtp);
 
-    // 5. Nothing was ever sent to the raw printer port.
+    // 6. Nothing was ever sent to the raw printer port.
     let received = Path::new("/run/clinicscan-lab/hosts/printer/printer/received.bin");
     let bytes = std::fs::read(received)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", received.display()));
@@ -646,4 +539,178 @@ fn clinic_lab_end_to_end() {
         bytes.len()
     );
     drop(lab);
+}
+
+fn json_file(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{path:?}: {e}")))
+        .unwrap_or_else(|e| panic!("{path:?}: {e}"))
+}
+
+/// Step 5 of the end-to-end test: three scheduled runs of the reception PC into their own
+/// history, the second while TigerVNC refuses the scanner. `smtp` already holds the two
+/// messages of step 4.
+fn refused_service_is_not_rechecked(tmp: &Path, smtp: &Smtp) {
+    const VNC_NO_AUTH: &str = "vnc-no-auth";
+    let db = tmp.join("refusal.sqlite");
+    let uketsuke = ["10.77.10.20"];
+    let run_files = |n: u32| {
+        (
+            tmp.join(format!("refusal{n}.json")),
+            tmp.join(format!("refusal{n}.observation.json")),
+        )
+    };
+    let vnc_findings = |a: &serde_json::Value| {
+        findings(a)
+            .into_iter()
+            .filter(|(r, _, _)| r == VNC_NO_AUTH)
+            .count()
+    };
+
+    let (report1, obs1) = run_files(1);
+    scheduled_scan(&db, &report1, Some(&obs1), &uketsuke);
+    assert_eq!(
+        vnc_findings(&json_file(&report1)),
+        1,
+        "the first run does not report VNC without authentication"
+    );
+
+    let refused = vnc_client("block");
+    assert!(
+        refused.contains("Too many security failures"),
+        "TigerVNC does not refuse the scanner: {refused}"
+    );
+    let (report2, obs2) = run_files(2);
+    scheduled_scan(&db, &report2, Some(&obs2), &uketsuke);
+    // The probe met the refusal: no fact about authentication this run.
+    let observation = json_file(&obs2);
+    let vnc = observation["hosts"][0]["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .find(|s| s["port"] == 5900)
+        .cloned()
+        .expect("5900 open on the second run");
+    assert!(
+        vnc["facts"]["vnc"]["no_auth"].is_null(),
+        "the refused probe still tells no_auth: {vnc}"
+    );
+    let refused_by_peer = vnc["probe_errors"]
+        .as_array()
+        .is_some_and(|e| e.iter().any(|e| e["kind"] == "refused-by-peer"));
+    let report = json_file(&report2);
+    assert_eq!(vnc_findings(&report), 0);
+    let carried = report["not_rechecked"]
+        .as_array()
+        .expect("the second run carries what it could not check")
+        .iter()
+        .find(|c| c["finding"]["rule_id"] == VNC_NO_AUTH)
+        .cloned()
+        .unwrap_or_else(|| panic!("VNC not carried: {}", report["not_rechecked"]));
+    // The reason is the probe's: the refusal where the probe records it as such, else the
+    // missing fact.
+    let expected = if refused_by_peer {
+        "refused-scanner"
+    } else {
+        "facts-missing"
+    };
+    assert_eq!(carried["reason"]["kind"], expected, "{carried}");
+    // No control the finding evidences passes on a run that could not look.
+    for control in report["controls"].as_array().expect("controls") {
+        let cited = carried["finding"]["controls"]
+            .as_array()
+            .expect("controls")
+            .contains(&control["id"]);
+        assert!(
+            !(cited && control["status"] == "pass"),
+            "{} passes on a refused probe",
+            control["id"]
+        );
+    }
+
+    // history diff: not re-checked, never resolved; a change (exit 1).
+    let (code, diff) = history_diff(&db, "1", "2");
+    assert_eq!(code, Some(1), "a newly not re-checked finding is a change");
+    let vnc_key = |list: &serde_json::Value| {
+        rules_and_hosts(list)
+            .iter()
+            .any(|(r, h)| r == VNC_NO_AUTH && h == "10.77.10.20")
+    };
+    assert!(!vnc_key(&diff["resolved_findings"]), "{diff}");
+    assert!(!vnc_key(&diff["new_findings"]), "{diff}");
+    assert!(vnc_key(&diff["not_rechecked_findings"]), "{diff}");
+    let o = run(Command::new(bin())
+        .args(["--lang", "en", "history", "--db"])
+        .arg(&db)
+        .args(["diff", "1", "2"]));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let section = text
+        .split("\n\n")
+        .find(|s| s.starts_with("Not re-checked (1)"))
+        .unwrap_or_else(|| panic!("no not re-checked section:\n{text}"));
+    assert!(section.contains("(vnc-no-auth)"), "{text}");
+    let o = run(Command::new(bin())
+        .args(["--lang", "ja", "history", "--db"])
+        .arg(&db)
+        .args(["show", "latest", "-f", "table"]));
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.contains("再確認できず") && l.contains("10.77.10.20:5900/tcp")),
+        "history show does not list it as not re-checked:\n{shown}"
+    );
+
+    // The changes-only email says so: "not re-checked" with the reason, never "resolved".
+    let mails = smtp.messages(4);
+    assert_eq!(mails.len(), 4, "messages delivered: {mails:#?}");
+    let mail = &mails[3];
+    let subject = mail.lines().next().unwrap_or_default();
+    assert!(subject.contains("Not re-checked 1"), "{subject}");
+    assert!(
+        mail.lines()
+            .any(|l| l.starts_with("・Not re-checked [Critical]")
+                && l.contains("10.77.10.20:5900/tcp")),
+        "the email does not list the VNC finding as not re-checked:\n{mail}"
+    );
+    assert!(
+        !mail
+            .lines()
+            .any(|l| l.contains("Resolved:") && l.contains("10.77.10.20")),
+        "the email reads the refused probe as resolved:\n{mail}"
+    );
+
+    // TigerVNC lets this address in again (after its timeout, one authenticated client
+    // clears the marks): the finding is confirmed again — unchanged, not new — and that is
+    // no change, so no third message.
+    vnc_client("clear");
+    let (report3, obs3) = run_files(3);
+    scheduled_scan(&db, &report3, Some(&obs3), &uketsuke);
+    assert_eq!(vnc_findings(&json_file(&report3)), 1);
+    let (code, diff) = history_diff(&db, "2", "3");
+    assert!(vnc_key(&diff["unchanged_findings"]), "{diff}");
+    assert!(!vnc_key(&diff["new_findings"]), "{diff}");
+    // The refusal was a finding of its own in the refused run (scanner-refused): now that
+    // the server answers it is resolved, and that is the only change.
+    let resolved: Vec<&str> = diff["resolved_findings"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|f| f["key"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(resolved, ["scanner-refused|10.77.10.20|tcp/5900"], "{diff}");
+    for k in [
+        "new_findings",
+        "not_rechecked_findings",
+        "hosts_appeared",
+        "hosts_vanished",
+    ] {
+        assert!(
+            diff[k].as_array().is_none_or(|a| a.is_empty()),
+            "{k}: {diff}"
+        );
+    }
+    assert_eq!(code, Some(1), "only the refusal resolved: {diff}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        smtp.messages(4).len() <= 5,
+        "more than the refusal's resolution was emailed"
+    );
 }

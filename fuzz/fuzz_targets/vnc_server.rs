@@ -1,5 +1,5 @@
 #![no_main]
-//! RFB ProtocolVersion and security types / failure reason.
+//! RFB ProtocolVersion, security types / failure reason, SecurityResult and ServerInit.
 use clinicscan_wire::vnc;
 use libfuzzer_sys::fuzz_target;
 
@@ -9,4 +9,8 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = vnc::parse_security(data, true);
     let _ = vnc::parse_security(data, false);
+    let _ = vnc::parse_security_result(data, true);
+    let _ = vnc::parse_security_result(data, false);
+    let _ = vnc::parse_server_init(data);
+    let _ = vnc::is_refusal(&String::from_utf8_lossy(data));
 });

@@ -42,6 +42,7 @@ HOSTS=(
   "ovpn     edge            10.77.60.20 -"
   "ovpn-ta  edge            10.77.60.21 -"
   "sslvpn   edge            10.77.60.30 -"
+  "anyconnect edge          10.77.60.40 -"
 )
 SCALE_HOST="scale scale 10.77.100.10 -"
 

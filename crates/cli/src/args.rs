@@ -57,6 +57,10 @@ pub enum Command {
     Precheck(PrecheckArgs),
     /// Past scans in the history database: list, show, diff.
     History(HistoryArgs),
+    /// A site audit from every vantage zone: the newest scan from each zone of the site
+    /// file, assessed together (one zone × zone matrix), naming the zones never scanned or
+    /// scanned too long ago.
+    Report(SiteReportArgs),
     /// Export the asset inventory (台帳) of every host seen, as CSV for Excel.
     Inventory(InventoryArgs),
     /// Every site of a shared history at a glance: newest posture, stale sites, shared
@@ -119,6 +123,13 @@ pub enum Format {
     /// SIEM events, one JSON object a line: one per finding and per control result, with
     /// Elastic Common Schema field names.
     Jsonl,
+    /// The inspection checklist (チェックリスト) of the assessment's edition, pre-filled from
+    /// its verdicts, as one printable HTML file (A4, one page per section, with the
+    /// evidence appendix). `precheck -f checklist`: the vendor's form with the evidence.
+    Checklist,
+    /// The same checklist as an Excel workbook (.xlsx): the form's sheet and the evidence
+    /// sheet. Binary: give -o FILE.xlsx.
+    ChecklistXlsx,
 }
 
 /// Severity threshold.
@@ -357,6 +368,11 @@ pub struct AssessArgs {
     #[arg(long, value_name = "FILE")]
     pub nmap_xml: Vec<PathBuf>,
 
+    /// The previous scan's Assessment (its JSON report): its answers and date fill the
+    /// checklist's first round (-f checklist, checklist-xlsx).
+    #[arg(long, value_name = "ASSESSMENT")]
+    pub previous: Option<PathBuf>,
+
     #[command(flatten)]
     pub policy: PolicyArgs,
 
@@ -462,6 +478,24 @@ pub struct InventoryArgs {
     /// Write the CSV here (UTF-8 with BOM, CRLF) instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// `clinicscan report`.
+#[derive(Debug, Args)]
+pub struct SiteReportArgs {
+    #[command(flatten)]
+    pub db: HistoryDbArgs,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    /// Leave out a zone's newest scan when it is older than this (30d, 4w, or days) and
+    /// report the zone as stale.
+    #[arg(long, value_name = "AGE")]
+    pub max_age: Option<String>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// `clinicscan fleet`.

@@ -4,12 +4,12 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use clinicscan_model::{OBSERVATION_SCHEMA, Observation};
+use clinicscan_model::{ASSESSMENT_SCHEMA, Assessment, OBSERVATION_SCHEMA, Observation};
 use clinicscan_report::ReportInput;
 
 use crate::args::AssessArgs;
 use crate::common;
-use crate::scan::{Globals, emit};
+use crate::scan::{ChecklistSource, Globals, emit};
 
 pub fn run(g: &Globals, args: AssessArgs) -> Result<u8> {
     if args.observations.is_empty() && args.nmap_xml.is_empty() {
@@ -36,9 +36,43 @@ pub fn run(g: &Globals, args: AssessArgs) -> Result<u8> {
         seen: None,
         lang: g.lang,
     };
+    let previous = match &args.previous {
+        Some(path) => Some(read_assessment(path)?),
+        None => None,
+    };
     let format = common::format(args.output.format, args.output.output.as_deref());
-    emit(format, g.color, &input, args.output.output.as_deref())?;
+    let checklist = ChecklistSource {
+        catalogue: rules.catalogue(),
+        previous: previous.as_ref(),
+    };
+    emit(
+        format,
+        g.color,
+        &input,
+        args.output.output.as_deref(),
+        checklist,
+    )?;
     Ok(common::assessment_exit(&assessment, args.output.fail_on))
+}
+
+/// Reads an Assessment (a JSON report of `scan` or `assess`), checking the schema tag.
+fn read_assessment(path: &Path) -> Result<Assessment> {
+    let text =
+        fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let a: Assessment = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a clinicscan assessment ({ASSESSMENT_SCHEMA}): give the JSON report of the earlier scan",
+            path.display()
+        )
+    })?;
+    if a.schema != ASSESSMENT_SCHEMA {
+        bail!(
+            "{} is not a clinicscan assessment (schema {:?}, expected {ASSESSMENT_SCHEMA:?})",
+            path.display(),
+            a.schema
+        );
+    }
+    Ok(a)
 }
 
 /// Reads one Observation, or an array of them, checking the schema tag.

@@ -5,9 +5,9 @@ use std::fs;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
-use clinicscan_model::{Assessment, Lang, Severity};
-use clinicscan_policy::{RuleSet, Site};
+use anyhow::{Context, Result, bail};
+use clinicscan_model::{Assessment, Audience, ChecklistForm, Lang, Severity};
+use clinicscan_policy::{Catalogue, RuleSet, Site};
 
 use crate::args::{ColorChoice, DataArg, Format, LangArg, PolicyArgs, SeverityArg, SiteArg};
 use crate::locations;
@@ -69,6 +69,7 @@ pub fn format(arg: Option<Format>, output: Option<&Path>) -> Format {
             "csv" => return Format::Csv,
             "md" | "markdown" => return Format::Markdown,
             "jsonl" | "ndjson" => return Format::Jsonl,
+            "xlsx" => return Format::ChecklistXlsx,
             "txt" => return Format::Table,
             _ => {}
         }
@@ -89,8 +90,45 @@ pub fn report_format(f: Format, color: bool) -> Option<clinicscan_report::Format
         Format::Html => clinicscan_report::Format::Html,
         Format::Csv => clinicscan_report::Format::Csv,
         Format::Markdown => clinicscan_report::Format::Markdown,
-        Format::Observation | Format::Jsonl => return None,
+        Format::Observation | Format::Jsonl | Format::Checklist | Format::ChecklistXlsx => {
+            return None;
+        }
     })
+}
+
+/// Writes a binary document (the checklist workbook) to `path` atomically, or to stdout
+/// when it is not a terminal.
+pub fn write_output_bytes(path: Option<&Path>, bytes: &[u8]) -> Result<()> {
+    match path {
+        None if io::stdout().is_terminal() => {
+            bail!("the workbook is a binary file: write it with -o FILE.xlsx")
+        }
+        None => {
+            let mut out = io::stdout().lock();
+            out.write_all(bytes)?;
+            out.flush()?;
+            Ok(())
+        }
+        Some(path) => {
+            write_atomic(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+        }
+    }
+}
+
+/// The checklist form of the assessment's edition (the first of its editions that has one).
+pub fn checklist_form<'a>(
+    catalogue: &'a Catalogue,
+    assessment: &Assessment,
+    audience: Audience,
+) -> Result<&'a ChecklistForm> {
+    catalogue
+        .form_for(audience, &assessment.editions)
+        .with_context(|| {
+            format!(
+                "no checklist form in the catalogue for the editions {}",
+                assessment.editions.join(", ")
+            )
+        })
 }
 
 /// Writes `text` to `path` atomically (temporary file in the same directory, fsync, rename),
@@ -233,9 +271,17 @@ pub fn fail_threshold(arg: SeverityArg) -> Option<Severity> {
     }
 }
 
-/// Whether the assessment has a finding at or above the threshold.
+/// Whether the assessment has a finding at or above the threshold, counting the findings
+/// it could not check again (they are not resolved: a run that could not look at a critical
+/// finding must not exit as clean).
 pub fn has_findings_at(assessment: &Assessment, threshold: Option<Severity>) -> bool {
-    threshold.is_some_and(|t| assessment.findings.iter().any(|f| f.severity >= t))
+    threshold.is_some_and(|t| {
+        assessment
+            .findings
+            .iter()
+            .chain(assessment.not_rechecked.iter().map(|c| &c.finding))
+            .any(|f| f.severity >= t)
+    })
 }
 
 #[cfg(test)]
@@ -272,6 +318,10 @@ mod tests {
             Format::Markdown
         );
         assert_eq!(format(None, Some(Path::new("r.bin"))), Format::Json);
+        assert_eq!(
+            format(None, Some(Path::new("checklist.xlsx"))),
+            Format::ChecklistXlsx
+        );
     }
 
     #[test]

@@ -6,11 +6,12 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use clinicscan_policy::Catalogue;
 use clinicscan_report::{HostSeen, ReportInput, ScanDiff, ScanSide};
 use clinicscan_store::{Location, ScanId, Store};
 
-use crate::args::{Format, HistoryAction, HistoryArgs, InventoryArgs};
-use crate::scan::{Globals, emit};
+use crate::args::{DataArg, Format, HistoryAction, HistoryArgs, InventoryArgs};
+use crate::scan::{ChecklistSource, Globals, emit};
 use crate::{common, exit};
 
 /// Where the history is, and the local directory for what stays on this machine (the run
@@ -130,7 +131,8 @@ pub fn run(g: &Globals, args: HistoryArgs) -> Result<u8> {
         HistoryAction::Show { id, output } => {
             let id = resolve(store.as_mut(), site, &id)?;
             let stored = store.show(id)?;
-            let diff = match store.latest_before(id)? {
+            let prev = store.latest_before(id)?;
+            let diff = match prev {
                 Some(prev) => Some(diff(store.as_mut(), prev, id)?),
                 None => None,
             };
@@ -142,7 +144,25 @@ pub fn run(g: &Globals, args: HistoryArgs) -> Result<u8> {
                 lang: g.lang,
             };
             let format = common::format(output.format, output.output.as_deref());
-            emit(format, g.color, &input, output.output.as_deref())?;
+            // The checklist formats fill the form of the data in use, and the scan before
+            // fills its first round.
+            let checklist_formats = matches!(format, Format::Checklist | Format::ChecklistXlsx);
+            let (rules, previous) = if checklist_formats {
+                let rules = common::load_rules(&DataArg::default(), &[])?;
+                let previous = match prev {
+                    Some(p) => Some(store.show(p)?.assessment),
+                    None => None,
+                };
+                (Some(rules), previous)
+            } else {
+                (None, None)
+            };
+            let empty = Catalogue::default();
+            let checklist = ChecklistSource {
+                catalogue: rules.as_ref().map_or(&empty, |r| r.catalogue()),
+                previous: previous.as_ref(),
+            };
+            emit(format, g.color, &input, output.output.as_deref(), checklist)?;
             Ok(exit::CLEAN)
         }
         HistoryAction::Diff { a, b, format } => {

@@ -13,6 +13,7 @@ mod locations;
 mod precheck;
 mod rules;
 mod scan;
+mod site_report;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -60,6 +61,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Assess(a) => assess::run(&globals, a),
         Command::Precheck(a) => precheck::run(&globals, a),
         Command::History(a) => history::run(&globals, a),
+        Command::Report(a) => site_report::run(&globals, a),
         Command::Inventory(a) => history::inventory(&globals, a),
         Command::Fleet(a) => fleet::run(&globals, a),
         Command::Rules(a) => rules::run(&globals, a),

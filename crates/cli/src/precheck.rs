@@ -9,10 +9,10 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use clinicscan_model::Transport;
+use clinicscan_model::{Audience, Transport};
 use clinicscan_policy::{DataTree, Profile};
 
-use crate::args::{PrecheckArgs, TargetArgs};
+use crate::args::{Format, PrecheckArgs, TargetArgs};
 use crate::scan::Globals;
 use crate::{common, exit};
 
@@ -76,7 +76,18 @@ pub fn run(g: &Globals, args: PrecheckArgs) -> Result<u8> {
     };
     let report = clinicscan_policy::precheck(&observation, host, &profile);
     let text = match args.format {
-        Some(crate::args::Format::Json) => serde_json::to_string_pretty(&report)? + "\n",
+        Some(Format::Json) => serde_json::to_string_pretty(&report)? + "\n",
+        Some(Format::Checklist) => {
+            // The vendor's form of the default checklist edition: a pre-check names none.
+            let form = rules
+                .catalogue()
+                .form_for(Audience::Vendor, &[])
+                .context("no vendor (事業者確認用) checklist form in the catalogue")?;
+            clinicscan_report::render_precheck_checklist(form, &report, g.lang)
+        }
+        Some(Format::ChecklistXlsx) => {
+            bail!("the vendor's checklist is HTML only: use -f checklist")
+        }
         _ => clinicscan_report::render_precheck(&report, g.lang),
     };
     common::write_output(args.output.as_deref(), &text)?;

@@ -4,12 +4,12 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use clinicscan_model::{Assessment, Lang, Observation};
-use clinicscan_policy::Site;
+use clinicscan_model::{Assessment, Audience, Lang, Observation};
+use clinicscan_policy::{Catalogue, RuleSet, Site};
 use clinicscan_probe::{HostProfile, ScanConfig, ScanEvent};
 use clinicscan_report::{
-    EmailOn, EmailSettings, Outbox, ReportInput, RunLock, ScanDiff, SyslogTarget, compose, deliver,
-    should_email,
+    ChecklistInput, EmailOn, EmailSettings, Outbox, ReportInput, RunLock, ScanDiff, SyslogTarget,
+    compose, deliver, should_email,
 };
 use clinicscan_store::{Delivery, Retry, ScanOutbox, record_or_keep};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -80,19 +80,34 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
     }
 
     let observations = vec![observation];
-    let assessment = clinicscan_policy::assess(&observations, site.as_ref(), &rules);
+    let mut assessment = clinicscan_policy::assess(&observations, site.as_ref(), &rules);
+    let store_outbox = db
+        .as_ref()
+        .map(|db| ScanOutbox::new(db.state_dir.join("store-outbox")));
+    if let (Some(db), Some(outbox)) = (&db, &store_outbox) {
+        carry_not_rechecked(
+            db,
+            outbox,
+            &observations,
+            &mut assessment,
+            site.as_ref(),
+            &rules,
+        );
+    }
     common::log_assessment(&assessment);
 
     // History: record (or keep for the next run), then compare with the previous scan of
     // the same scope.
+    let format = common::format(args.output.format, args.output.output.as_deref());
     let mut diff: Option<ScanDiff> = None;
+    // The checklist's first round: the previous scan of the same scope.
+    let mut previous: Option<Assessment> = None;
     let mut seen = None;
     let mut failed = false;
-    if let Some(db) = &db {
-        let outbox = ScanOutbox::new(db.state_dir.join("store-outbox"));
+    if let (Some(db), Some(outbox)) = (&db, &store_outbox) {
         let delivery = record_or_keep(
             &db.location,
-            &outbox,
+            outbox,
             &Retry::default(),
             &observations,
             &assessment,
@@ -111,6 +126,9 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
                 }
                 if let Some(prev) = store.latest_before(recorded.id)? {
                     diff = Some(history::diff(store.as_mut(), prev, recorded.id)?);
+                    if matches!(format, Format::Checklist | Format::ChecklistXlsx) {
+                        previous = Some(store.show(prev)?.assessment);
+                    }
                 }
                 let site = if store.is_shared() {
                     assessment.site_id.as_deref()
@@ -139,10 +157,19 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
         seen: seen.as_ref(),
         lang: g.lang,
     };
-    let format = common::format(args.output.format, args.output.output.as_deref());
     // Quiet runs print nothing to the terminal; a file named with -o is still written.
     if !g.quiet || args.output.output.is_some() {
-        emit(format, g.color, &input, args.output.output.as_deref())?;
+        let checklist = ChecklistSource {
+            catalogue: rules.catalogue(),
+            previous: previous.as_ref(),
+        };
+        emit(
+            format,
+            g.color,
+            &input,
+            args.output.output.as_deref(),
+            checklist,
+        )?;
     }
 
     if let Some(settings) = &email {
@@ -183,15 +210,83 @@ pub fn run(g: &Globals, args: ScanArgs) -> Result<u8> {
     Ok(common::assessment_exit(&assessment, args.output.fail_on))
 }
 
+/// What the checklist formats read besides the report's input: the catalogue whose form
+/// they fill, and the previous scan's assessment for the first round.
+#[derive(Clone, Copy)]
+pub struct ChecklistSource<'a> {
+    pub catalogue: &'a Catalogue,
+    pub previous: Option<&'a Assessment>,
+}
+
+/// Carries the findings of the previous scan of this scope that this run could not check
+/// again (policy's `carry_forward`), before the scan is recorded: what the history, the
+/// diff, the report and the email then show as "not re-checked", never as resolved.
+///
+/// The previous scan is looked up after the store has taken what its outbox kept, so a scan
+/// an earlier run could not record still counts as the previous one. When the store cannot
+/// be read nothing is carried, and the run says so even when quiet: a finding this run did
+/// not check could then read as resolved in the next diff.
+fn carry_not_rechecked(
+    db: &Db,
+    outbox: &ScanOutbox,
+    observations: &[Observation],
+    assessment: &mut Assessment,
+    site: Option<&Site>,
+    rules: &RuleSet,
+) {
+    let previous = clinicscan_store::open(&db.location).and_then(|mut store| {
+        outbox.flush(store.as_mut())?;
+        match store.latest_of_scope(observations, assessment)? {
+            Some(id) => store.show(id).map(Some),
+            None => Ok(None),
+        }
+    });
+    match previous {
+        Ok(Some(previous)) => {
+            let carried = clinicscan_policy::carry_forward(
+                &previous.assessment,
+                assessment,
+                observations,
+                site,
+                rules,
+            );
+            clinicscan_policy::apply_not_rechecked(assessment, carried, rules);
+        }
+        Ok(None) => {}
+        Err(e) => eprintln!(
+            "clinicscan: history: the previous scan could not be read ({e}); findings this run could not check again are not carried"
+        ),
+    }
+}
+
 /// Renders the report (or the raw Observation) to a file or stdout.
 pub fn emit(
     format: Format,
     color: bool,
     input: &ReportInput<'_>,
     out: Option<&Path>,
+    checklist: ChecklistSource<'_>,
 ) -> Result<()> {
     if format == Format::Jsonl {
         return common::write_output(out, &clinicscan_report::render_jsonl(input));
+    }
+    if matches!(format, Format::Checklist | Format::ChecklistXlsx) {
+        let form = common::checklist_form(
+            checklist.catalogue,
+            input.assessment,
+            Audience::MedicalInstitution,
+        )?;
+        let cl = ChecklistInput {
+            form,
+            assessment: input.assessment,
+            previous: checklist.previous,
+            lang: input.lang,
+        };
+        return if format == Format::Checklist {
+            common::write_output(out, &clinicscan_report::render_checklist(&cl))
+        } else {
+            common::write_output_bytes(out, &clinicscan_report::render_checklist_xlsx(&cl)?)
+        };
     }
     let text = match common::report_format(format, color && out.is_none()) {
         Some(f) => clinicscan_report::render(f, input)?,
@@ -246,12 +341,27 @@ pub fn scan_config(
         }
     }
     if let Some(site) = site {
-        let plan = site.scan_plan();
         let strings = |nets: &[_]| {
             nets.iter()
                 .map(ToString::to_string)
                 .collect::<Vec<String>>()
         };
+        // The zone decides the default targets and the egress attempts: the declared one,
+        // else the zone of the scanner's own address toward the targets.
+        let from = match &config.zone {
+            Some(z) => Some(z.clone()),
+            None => {
+                let toward = if config.targets.is_empty() {
+                    strings(&site.scan_plan(None).targets)
+                } else {
+                    config.targets.clone()
+                };
+                site.vantage_zone_of(&clinicscan_probe::vantage_toward(&toward))
+            }
+        };
+        let plan = site.scan_plan(from.as_deref());
+        config.public = strings(&plan.public);
+        config.egress = plan.egress.clone();
         // A site file without targets on the command line: scan every zone it names.
         if config.targets.is_empty() && config.target_files.is_empty() {
             config.targets = strings(&plan.targets);

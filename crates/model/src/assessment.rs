@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::observation::Transport;
+use crate::recheck::CarriedFinding;
 
 /// The schema tag every Assessment carries.
 pub const ASSESSMENT_SCHEMA: &str = "clinicscan/assessment/v2";
@@ -261,6 +262,11 @@ pub struct Check {
     /// The subjects are egress check targets, tried from the vantage zone.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub egress_target: bool,
+    /// For egress checks: each attempt and what came of it, as the scan recorded it, e.g.
+    /// "tcp 203.0.113.80:443: timeout", "dns egress-check.example.net via 203.0.113.53:
+    /// nxdomain".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<String>,
     /// The zone the scan ran from, when known.
     #[serde(default)]
     pub vantage_zone: Option<String>,
@@ -292,6 +298,9 @@ pub enum MissingKind {
     Confirm,
     /// Nothing the control's rules look at was seen.
     NothingSeen,
+    /// A finding of an earlier scan that evidences the control could not be checked again
+    /// this run (see the Assessment's `not_rechecked`).
+    NotRechecked,
     /// The rest of the control is organisational: confirm it on site.
     Organisational,
 }
@@ -503,6 +512,11 @@ pub struct Assessment {
     pub observations: Vec<ObservationRef>,
     /// Findings, most severe first.
     pub findings: Vec<Finding>,
+    /// Findings of the previous scan of the same scope that this run could not check again,
+    /// each with the reason (set by a scheduled run with a history; empty otherwise). They
+    /// are not resolved: only a probe that ran and showed the problem gone resolves one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_rechecked: Vec<CarriedFinding>,
     /// Every control of the catalogue with its verdict.
     pub controls: Vec<ControlResult>,
     /// Counts by severity.
@@ -517,6 +531,61 @@ pub struct Assessment {
     /// with its date.
     #[serde(default)]
     pub data: Vec<DataSource>,
+    /// A site audit (`clinicscan report`): each vantage zone of the site, with the
+    /// Observation used from it, or why there is none (never scanned, too old). Empty for
+    /// the assessment of one scan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vantages: Vec<VantageStatus>,
+}
+
+/// Whether a site audit has a usable scan from one vantage zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum VantageState {
+    /// Scanned from there, recently enough: its newest Observation is in the assessment.
+    Current,
+    /// The newest scan from there is older than the audit's maximum age: it is left out.
+    Stale,
+    /// Never scanned from there (in the history the audit read).
+    NeverScanned,
+}
+
+impl VantageState {
+    /// The kebab-case name as in the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VantageState::Current => "current",
+            VantageState::Stale => "stale",
+            VantageState::NeverScanned => "never-scanned",
+        }
+    }
+}
+
+/// One vantage zone of a site audit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VantageStatus {
+    /// The zone, as the site file names it.
+    pub zone: String,
+    /// Its kind: general, clinical, oqv, medical-devices, guest, edge, internet, custom.
+    pub kind: String,
+    /// Whether the audit has a usable scan from there.
+    pub state: VantageState,
+    /// Whether the site expects scans from this zone (the zone kinds a clinic audits
+    /// from, or the zone's `vantage` key).
+    pub expected: bool,
+    /// The newest Observation from there (also when it is stale).
+    #[serde(default)]
+    pub observation_id: Option<String>,
+    /// When that Observation's scan started.
+    #[serde(default)]
+    pub started: Option<DateTime<Utc>>,
+    /// Its age in whole days when the audit was made.
+    #[serde(default)]
+    pub age_days: Option<u32>,
+    /// The audit's maximum age in days, beyond which a scan is stale.
+    #[serde(default)]
+    pub max_age_days: Option<u32>,
 }
 
 /// Reads the schema tag, upgrading v1 to v2: everything v1 holds reads into v2 types.

@@ -357,6 +357,14 @@ pub struct SshFacts {
     /// Offered algorithms that are weak, and why.
     #[serde(default)]
     pub weak: Vec<WeakAlgorithm>,
+    /// The authentication methods the server lists after a `none` request (RFC 4252 §5.2),
+    /// e.g. ["publickey", "password", "keyboard-interactive"]. Empty when not learnt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub auth_methods: Vec<String>,
+    /// The user name of that `none` request ("root": present on every Unix-like server, so
+    /// OpenSSH logs no "Invalid user"; no password or key is ever sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_methods_user: Option<String>,
 }
 
 // ---------------------------------------------------------------- FTP, Telnet
@@ -367,7 +375,9 @@ pub struct SshFacts {
 pub struct FtpFacts {
     /// The greeting (220) text.
     pub banner: String,
-    /// Anonymous login accepted (the only login clinicscan ever attempts).
+    /// Anonymous login accepted (the only login clinicscan ever attempts). `null` also when
+    /// the server asked for a password without inviting an anonymous one: clinicscan then
+    /// sends none, since without anonymous access the PASS would be a failed login.
     pub anonymous: Option<bool>,
     /// AUTH TLS offered (FEAT or AUTH reply).
     #[serde(default)]
@@ -407,7 +417,10 @@ pub struct VncFacts {
     /// Security types offered.
     #[serde(default)]
     pub security_types: Vec<VncSecurityType>,
-    /// Security type "None" offered: anyone can connect without a password.
+    /// Anyone can connect without a password: the server offered security type "None" and
+    /// accepted it when chosen (SecurityResult OK; ServerInit before RFB 3.8). `false`: no
+    /// "None" offered. `null`: "None" offered but the connection did not complete (see
+    /// `failure_reason` and the probe errors).
     pub no_auth: Option<bool>,
     /// The server's failure reason, if it refused the connection.
     #[serde(default)]
@@ -438,6 +451,14 @@ pub struct SnmpFacts {
     /// SNMPv3 engine discovery result.
     #[serde(default)]
     pub engine: Option<SnmpEngine>,
+    /// The agent describes a printer: hrDeviceType.1 is hrDevicePrinter or the Printer-MIB
+    /// answers prtGeneralPrinterName.1 (asked with v2c only, where a missing object does not
+    /// spoil the other answers). `null` when it said neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printer: Option<bool>,
+    /// prtGeneralPrinterName.1 as returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printer_name: Option<String>,
 }
 
 /// SNMPv3 engine discovery facts.
@@ -508,6 +529,23 @@ pub struct HttpFacts {
     /// Recognised products (SSL-VPN portals, admin UIs).
     #[serde(default)]
     pub products: Vec<WebProduct>,
+    /// HTTPS only: a Strict-Transport-Security header with a max-age above 0 came with the
+    /// first response or the page served (RFC 6797). `null` over plain HTTP, where browsers
+    /// ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsts: Option<bool>,
+    /// The HSTS max-age in seconds, when sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsts_max_age: Option<u64>,
+    /// X-Frame-Options of the page served, e.g. "DENY", "SAMEORIGIN".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x_frame_options: Option<String>,
+    /// The Content-Security-Policy `frame-ancestors` directive of the page served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame_ancestors: Option<String>,
+    /// X-Content-Type-Options of the page served, e.g. "nosniff".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x_content_type_options: Option<String>,
 }
 
 // ---------------------------------------------------------------- DICOM
@@ -565,6 +603,23 @@ pub struct MssqlFacts {
 pub struct PostgresFacts {
     /// The server answered SSLRequest with 'S'.
     pub ssl_supported: Option<bool>,
+    /// The authentication method pg_hba.conf chose for a StartupMessage as user
+    /// `postgres` to database `postgres` from the scanner's address (over TLS when the
+    /// server offers it): "trust" (AuthenticationOk: logged in without a password),
+    /// "password" (cleartext), "md5", "scram-sha-256", "gss", "sspi". No password is ever
+    /// sent; `null` when the server refused the startup (see `startup_error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_method: Option<String>,
+    /// The SASL mechanisms offered, e.g. ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sasl_mechanisms: Vec<String>,
+    /// The StartupMessage went over TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_over_tls: Option<bool>,
+    /// The server's error instead of an authentication request, e.g. "no pg_hba.conf entry
+    /// for host ...".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_error: Option<String>,
 }
 
 /// Facts about a MySQL or MariaDB server.

@@ -24,6 +24,11 @@ pub struct Observation {
     pub scan: ScanMeta,
     /// Hosts that were found up, and (when asked) the ones found down.
     pub hosts: Vec<Host>,
+    /// Attempts to leave the site's network from the vantage (the site file's egress
+    /// targets, the closed network's fingerprints), each with what came of it. Absent in
+    /// scans that made none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub egress: Vec<EgressAttempt>,
 }
 
 impl Observation {
@@ -33,8 +38,137 @@ impl Observation {
             schema: OBSERVATION_SCHEMA.to_string(),
             scan,
             hosts: Vec::new(),
+            egress: Vec::new(),
         }
     }
+}
+
+/// Why an egress attempt was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum EgressPurpose {
+    /// One of the site's egress check targets (`[egress]`): from the オン資 zone, reaching it
+    /// means a general internet path.
+    Internet,
+    /// One of the オン資 closed network's fingerprints (`[closed_network]`): from the general
+    /// LAN, reaching it means a route into the closed network.
+    ClosedNetwork,
+}
+
+impl EgressPurpose {
+    /// The kebab-case name as in the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EgressPurpose::Internet => "internet",
+            EgressPurpose::ClosedNetwork => "closed-network",
+        }
+    }
+}
+
+/// What an egress attempt did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum EgressKind {
+    /// A TCP connection to an address and port (a name is resolved first).
+    Tcp,
+    /// The resolution of a name through the vantage's own resolver (`/etc/resolv.conf`).
+    Dns,
+}
+
+/// What came of an egress attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum EgressOutcome {
+    /// TCP: the handshake completed.
+    Connected,
+    /// TCP: a reset came back (from the target or from a filter on the path).
+    Refused,
+    /// TCP: no answer before the deadline (a filter dropped it).
+    Timeout,
+    /// TCP: no route, or an ICMP unreachable came back.
+    Unreachable,
+    /// DNS: the name resolved to the addresses listed.
+    Resolved,
+    /// DNS: the resolver answered that the name does not exist.
+    Nxdomain,
+    /// DNS: the resolver answered, with no address for the name.
+    NoRecords,
+    /// DNS: no resolver answered before the deadline.
+    NoAnswer,
+    /// DNS: the resolver answered with an error (refused, server failure).
+    DnsError,
+    /// DNS: the vantage has no resolver configured.
+    NoResolver,
+    /// Not tried: the name resolved outside the scan's scope, or a local error; see the
+    /// detail.
+    NotTried,
+}
+
+/// An egress attempt the site file asks for, before it is made: what the scan engine is
+/// given. [`EgressAttempt`] records what came of it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EgressCheck {
+    /// Why.
+    pub purpose: EgressPurpose,
+    /// A TCP connection or a name resolution.
+    pub kind: EgressKind,
+    /// An address or a host name (resolved first for a TCP check).
+    pub host: String,
+    /// TCP: the port.
+    #[serde(default)]
+    pub port: Option<u16>,
+}
+
+impl EgressCheck {
+    /// The target as attempts name it: "203.0.113.80:443", "[2001:db8::1]:443",
+    /// "proxy.example:8080", or the bare name of a DNS check.
+    pub fn target(&self) -> String {
+        match (self.kind, self.port) {
+            (EgressKind::Tcp, Some(p)) if self.host.contains(':') => format!("[{}]:{p}", self.host),
+            (EgressKind::Tcp, Some(p)) => format!("{}:{p}", self.host),
+            _ => self.host.clone(),
+        }
+    }
+}
+
+/// One attempt to leave the site's network from the scan's vantage, and what came of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EgressAttempt {
+    /// Why it was made.
+    pub purpose: EgressPurpose,
+    /// A TCP connection or a name resolution.
+    pub kind: EgressKind,
+    /// The target as the site file names it, e.g. "203.0.113.80:443" or
+    /// "egress-check.example.net".
+    pub target: String,
+    /// TCP: the address connected to. DNS: the resolver asked (the first the vantage's
+    /// configuration names).
+    #[serde(default)]
+    pub address: Option<IpAddr>,
+    /// TCP: the port. DNS: 53.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// The name resolved (DNS), or the name a TCP target was given as.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Whether it got out: the TCP handshake completed, or the name resolved to an address.
+    /// `null` when it could not be told (not tried, a local error).
+    #[serde(default)]
+    pub reached: Option<bool>,
+    /// What happened.
+    pub outcome: EgressOutcome,
+    /// The addresses the name resolved to.
+    #[serde(default)]
+    pub resolved: Vec<IpAddr>,
+    /// Detail in words, e.g. "no answer within 3 s", "connection refused".
+    #[serde(default)]
+    pub detail: String,
+    /// How long it took, in milliseconds.
+    #[serde(default)]
+    pub elapsed_ms: Option<u64>,
 }
 
 /// Metadata of one scan run.
@@ -597,6 +731,12 @@ pub enum ProbeErrorKind {
     NoReply,
     /// A local error (socket, resource).
     Local,
+    /// The server refuses this scanner itself, in its own words (`detail`), e.g. TigerVNC's
+    /// "Too many security failures": a blacklist after failed logins (possibly someone
+    /// else's, from the same address or a shared NAT), a tarpit or a per-source limit. The
+    /// service's facts were not established this run; what was known before still stands
+    /// (history: "not re-checked", never "resolved").
+    RefusedByPeer,
 }
 
 #[cfg(test)]

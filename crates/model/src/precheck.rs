@@ -6,6 +6,8 @@
 
 use std::net::IpAddr;
 
+use chrono::{DateTime, Utc};
+
 use serde::{Deserialize, Serialize};
 
 use crate::assessment::Text;
@@ -80,6 +82,12 @@ pub struct PrecheckReport {
     pub ports_spec: String,
     /// Vantage zone of the Observation.
     pub vantage_zone: Option<String>,
+    /// When the scan started (absent in reports written before it was recorded).
+    #[serde(default)]
+    pub started: Option<DateTime<Utc>>,
+    /// The Observation's scan id.
+    #[serde(default)]
+    pub observation_id: Option<String>,
     /// Results, in profile order.
     pub results: Vec<ExpectationResult>,
 }

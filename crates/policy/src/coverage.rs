@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use clinicscan_model::{
-    CellState, Coverage, CoverageCell, HostState, Observation, PortState, Reached, Transport,
+    CellState, Coverage, CoverageCell, EgressAttempt, EgressKind, EgressPurpose, HostState,
+    Observation, PortState, Reached, Transport,
 };
 use ipnet::IpNet;
 
@@ -14,7 +15,8 @@ use crate::eval::{OQV_TERMINAL, ObsInfo};
 use crate::rules::RuleSet;
 use crate::site::{Site, ZoneKind};
 
-/// The zone name the matrix gives the site's egress targets.
+/// The zone name the matrix gives the site's egress targets when the site has no zone of
+/// kind internet.
 pub const INTERNET: &str = "internet";
 
 /// A target as the user gave it, as an address range (names are not resolved here).
@@ -71,10 +73,16 @@ pub(crate) fn coverage(
         return None;
     }
     let mut zones: Vec<String> = site.zones.iter().map(|z| z.name.clone()).collect();
-    let egress = !site.egress_targets.is_empty();
-    if egress {
-        zones.push(INTERNET.to_string());
-    }
+    // The column of the site's egress targets: its internet zone, else one named
+    // "internet" when the site names egress targets.
+    let egress_col = match site.zones.iter().position(|z| z.kind == ZoneKind::Internet) {
+        Some(i) => Some(i),
+        None if !site.egress_targets.is_empty() || !site.egress_names.is_empty() => {
+            zones.push(INTERNET.to_string());
+            Some(zones.len() - 1)
+        }
+        None => None,
+    };
     let terminals: Vec<(&str, IpAddr)> = site
         .assets
         .iter()
@@ -85,7 +93,9 @@ pub(crate) fn coverage(
             (zone.kind != ZoneKind::Oqv).then_some((zone.name.as_str(), addr))
         })
         .collect();
-    // Every cell the matrix shows, not probed until an Observation says otherwise.
+    // Every cell the matrix shows, not probed until an Observation says otherwise: inside
+    // zones towards each other, the internet towards the clinic's public addresses, and
+    // each オン資 zone towards the internet (its egress).
     let mut cells: BTreeMap<(usize, usize), CoverageCell> = BTreeMap::new();
     let index = |name: &str| zones.iter().position(|z| z == name);
     let blank = |from: &str, to: &str| CoverageCell {
@@ -97,14 +107,25 @@ pub(crate) fn coverage(
         hosts_up: 0,
         reached: Vec::new(),
     };
+    let outside = |z: &crate::site::Zone| z.public || z.kind == ZoneKind::Internet;
     for (i, f) in site.zones.iter().enumerate() {
+        if f.public {
+            continue;
+        }
         for (j, t) in site.zones.iter().enumerate() {
-            if i != j || terminals.iter().any(|(z, _)| *z == t.name) {
+            let shown = if f.kind == ZoneKind::Internet {
+                t.public
+            } else {
+                !outside(t) && (i != j || terminals.iter().any(|(z, _)| *z == t.name))
+            };
+            if shown {
                 cells.insert((i, j), blank(&f.name, &t.name));
             }
         }
-        if egress && f.kind == ZoneKind::Oqv {
-            cells.insert((i, zones.len() - 1), blank(&f.name, INTERNET));
+        if let Some(col) = egress_col
+            && f.kind == ZoneKind::Oqv
+        {
+            cells.insert((i, col), blank(&f.name, &zones[col]));
         }
     }
     let remote = |t: Transport, p: u16| {
@@ -122,13 +143,15 @@ pub(crate) fn coverage(
             continue;
         };
         for (ti, to_zone) in site.zones.iter().enumerate() {
+            if to_zone.kind == ZoneKind::Internet {
+                continue;
+            }
             let Some(cell) = cells.get_mut(&(fi, ti)) else {
                 continue;
             };
             // Within a zone only its declared terminals are judged.
             let in_cell = |a: IpAddr| {
-                to_zone.cidrs.iter().any(|n| n.contains(&a))
-                    && (fi != ti || terminals.iter().any(|(_, t)| *t == a))
+                to_zone.contains(a) && (fi != ti || terminals.iter().any(|(_, t)| *t == a))
             };
             let nets: Vec<IpNet> = if fi == ti {
                 terminals
@@ -169,26 +192,27 @@ pub(crate) fn coverage(
                 }
             }
         }
-        if egress
+        // The オン資 zone towards the internet: what its egress attempts got.
+        if let Some(col) = egress_col
             && from_zone.kind == ZoneKind::Oqv
-            && let Some(cell) = cells.get_mut(&(fi, zones.len() - 1))
+            && let Some(cell) = cells.get_mut(&(fi, col))
         {
-            let nets: Vec<IpNet> = site
-                .egress_targets
+            let told: Vec<&EgressAttempt> = info
+                .attempts
                 .iter()
-                .map(|t| IpNet::from(t.address))
+                .filter(|a| a.purpose == EgressPurpose::Internet && a.reached.is_some())
                 .collect();
-            if probed(obs, |a| site.is_egress_target(a), &nets) {
+            if !told.is_empty() {
                 note_probe(cell, obs);
-                for h in obs
-                    .hosts
-                    .iter()
-                    .filter(|h| h.status.state == HostState::Up && site.is_egress_target(h.address))
-                {
-                    cell.hosts_up += 1;
-                    for s in h.services.iter().filter(|s| s.state == PortState::Open) {
-                        push_reached(cell, h.address, s.transport, s.port, false);
-                    }
+                for a in told.iter().filter(|a| a.reached == Some(true)) {
+                    let Some(host) = crate::eval::attempt_host(a) else {
+                        continue;
+                    };
+                    let (transport, port) = match a.kind {
+                        EgressKind::Tcp => (Transport::Tcp, a.port.unwrap_or(0)),
+                        EgressKind::Dns => (Transport::Udp, a.port.unwrap_or(53)),
+                    };
+                    push_reached(cell, host, transport, port, false);
                 }
             }
         }

@@ -14,8 +14,9 @@ use cel::objects::{Key, Map};
 use cel::{Context, Value};
 use chrono::{DateTime, Utc};
 use clinicscan_model::{
-    ASSESSMENT_SCHEMA, Assessment, Check, Evidence, Finding, Host, HostState, Lang, Missing,
-    Observation, ObservationRef, PortState, Service, SeverityCounts, Subject, Text, Transport,
+    ASSESSMENT_SCHEMA, Assessment, Check, EgressAttempt, EgressKind, EgressOutcome, EgressPurpose,
+    Evidence, Finding, Host, HostState, Lang, Missing, Observation, ObservationRef, PortState,
+    Service, SeverityCounts, Subject, Text, Transport,
 };
 use serde_json::{Value as Json, json};
 
@@ -80,10 +81,12 @@ pub(crate) fn lookup<'a>(input: &'a Json, path: &str) -> Option<&'a Json> {
     Some(cur)
 }
 
-/// One rule input: the `host`, `service` and `ctx` JSON, without copying them together.
+/// One rule input: the `host`, `service` (or `attempt`) and `ctx` JSON, without copying
+/// them together.
 struct Input<'a> {
     host: &'a Json,
     service: Option<&'a Json>,
+    attempt: Option<&'a Json>,
     ctx: &'a Json,
 }
 
@@ -97,6 +100,7 @@ impl Input<'_> {
         let base = match root {
             "host" => self.host,
             "service" => self.service?,
+            "attempt" => self.attempt?,
             "ctx" => self.ctx,
             _ => return None,
         };
@@ -237,6 +241,7 @@ struct HostCtx {
     assets_listed: bool,
     known_asset: Option<bool>,
     egress_target: bool,
+    public_address: bool,
     observation_id: String,
 }
 
@@ -269,6 +274,7 @@ impl HostCtx {
                 .filter(|s| !s.assets.is_empty())
                 .map(|s| s.is_known_asset(host.address, host.mac.as_deref())),
             egress_target: site.is_some_and(|s| s.is_egress_target(host.address)),
+            public_address: site.is_some_and(|s| s.is_public_address(host.address)),
             observation_id: obs.scan.id.clone(),
         }
     }
@@ -285,8 +291,51 @@ impl HostCtx {
         m.insert("assets_listed".into(), json!(self.assets_listed));
         m.insert("known_asset".into(), json!(self.known_asset));
         m.insert("egress_target".into(), json!(self.egress_target));
+        m.insert("public_address".into(), json!(self.public_address));
         m.insert("observation_id".into(), json!(self.observation_id));
         m
+    }
+
+    /// The whole `ctx` of a host or an egress attempt: what the site says, with the
+    /// service-only fields empty.
+    fn base_json(&self) -> Json {
+        let mut m = self.json();
+        m.insert("flow_allowed".into(), Json::Null);
+        for list in ["kev", "kev_unverified", "eol", "port_classes"] {
+            m.insert(list.into(), json!([]));
+        }
+        for text in ["kev_summary", "kev_unverified_summary", "eol_summary"] {
+            m.insert(text.into(), json!({"ja": "", "en": ""}));
+        }
+        m.insert("same_cert_hosts".into(), json!(0));
+        Json::Object(m)
+    }
+
+    /// What the site says about the host an egress attempt went to.
+    fn of_attempt(
+        addr: Option<IpAddr>,
+        obs: &Observation,
+        info: &ObsInfo,
+        site: Option<&Site>,
+    ) -> HostCtx {
+        let hz = addr
+            .and_then(|a| site.and_then(|s| s.zone_of(a)))
+            .map(|z| z.name.clone());
+        HostCtx {
+            vantage_zone: info.vantage_zone.clone(),
+            vantage_kind: info.vantage_kind,
+            host_kind: zone_kind(site, hz.as_deref()),
+            host_zone: hz,
+            host_role: None,
+            oqv_policy: false,
+            terminal_outside_oqv: false,
+            cross_zone: None,
+            assets_listed: site.is_some_and(|s| !s.assets.is_empty()),
+            known_asset: None,
+            egress_target: addr.is_some_and(|a| site.is_some_and(|s| s.is_egress_target(a))),
+            public_address: addr.is_some_and(|a| site.is_some_and(|s| s.is_public_address(a))),
+            observation_id: obs.scan.id.clone(),
+        }
     }
 
     /// The kind a zone-pair rule judges the host as: oqv for a declared terminal.
@@ -362,10 +411,83 @@ fn eol_matches(
     rules.eol.lookup(&ntlm, native, day)
 }
 
-/// Per Observation: where it ran from.
+/// Per Observation: where it ran from, and the egress attempts it made.
 pub(crate) struct ObsInfo {
     pub(crate) vantage_zone: Option<String>,
     pub(crate) vantage_kind: Option<&'static str>,
+    /// Its egress attempts, with those an older scan made by port-scanning the site's
+    /// egress targets read as attempts (see [`egress_attempts`]).
+    pub(crate) attempts: Vec<EgressAttempt>,
+}
+
+/// The host an egress attempt concerns: the address connected to or the resolver asked,
+/// else the first address the name resolved to.
+pub(crate) fn attempt_host(a: &EgressAttempt) -> Option<IpAddr> {
+    a.address.or_else(|| a.resolved.first().copied())
+}
+
+/// The egress attempts of an Observation. An Observation made before the engine tried
+/// egress targets itself (from an オン資 vantage, with the targets among the scan's
+/// targets) holds its answer in its hosts: each target port it covered reads as a TCP
+/// attempt (open: connected; closed: refused; otherwise no answer).
+pub(crate) fn egress_attempts(
+    obs: &Observation,
+    vantage_kind: Option<&str>,
+    site: Option<&Site>,
+) -> Vec<EgressAttempt> {
+    let mut out = obs.egress.clone();
+    let Some(site) = site else {
+        return out;
+    };
+    if vantage_kind != Some("oqv") {
+        return out;
+    }
+    for t in &site.egress_targets {
+        if !crate::coverage::probed(obs, |a| a == t.address, &[ipnet::IpNet::from(t.address)]) {
+            continue;
+        }
+        let host = obs.hosts.iter().find(|h| h.address == t.address);
+        for &port in &t.ports {
+            let recorded = out.iter().any(|a| {
+                a.kind == EgressKind::Tcp && a.address == Some(t.address) && a.port == Some(port)
+            });
+            if recorded {
+                continue;
+            }
+            let svc = host.and_then(|h| {
+                h.services
+                    .iter()
+                    .find(|s| s.transport == Transport::Tcp && s.port == port)
+            });
+            let (outcome, reached, detail) = match svc.map(|s| s.state) {
+                Some(PortState::Open) => (EgressOutcome::Connected, true, "port open in the scan"),
+                Some(PortState::Closed) => {
+                    (EgressOutcome::Refused, false, "port closed in the scan")
+                }
+                _ => (EgressOutcome::Timeout, false, "no answer to the scan"),
+            };
+            out.push(EgressAttempt {
+                purpose: EgressPurpose::Internet,
+                kind: EgressKind::Tcp,
+                target: clinicscan_model::EgressCheck {
+                    purpose: EgressPurpose::Internet,
+                    kind: EgressKind::Tcp,
+                    host: t.address.to_string(),
+                    port: Some(port),
+                }
+                .target(),
+                address: Some(t.address),
+                port: Some(port),
+                name: None,
+                reached: Some(reached),
+                outcome,
+                resolved: Vec::new(),
+                detail: detail.to_string(),
+                elapsed_ms: None,
+            });
+        }
+    }
+    out
 }
 
 /// What one rule did over the whole assessment.
@@ -417,8 +539,10 @@ pub fn assess_with(
         .iter()
         .map(|o| {
             let vz = vantage_zone(o, site);
+            let kind = zone_kind(site, vz.as_deref());
             ObsInfo {
-                vantage_kind: zone_kind(site, vz.as_deref()),
+                attempts: egress_attempts(o, kind, site),
+                vantage_kind: kind,
                 vantage_zone: vz,
             }
         })
@@ -448,19 +572,11 @@ pub fn assess_with(
             let hc = HostCtx::of(host, obs, info, site);
             let host_json = serde_json::to_value(host).unwrap_or(Json::Null);
             let host_cel = to_cel(&host_json);
-            let mut hctx = hc.json();
-            hctx.insert("flow_allowed".into(), Json::Null);
-            for list in ["kev", "kev_unverified", "eol", "port_classes"] {
-                hctx.insert(list.into(), json!([]));
-            }
-            for text in ["kev_summary", "kev_unverified_summary", "eol_summary"] {
-                hctx.insert(text.into(), json!({"ja": "", "en": ""}));
-            }
-            hctx.insert("same_cert_hosts".into(), json!(0));
-            let hctx = Json::Object(hctx);
+            let hctx = hc.base_json();
             let host_input = Input {
                 host: &host_json,
                 service: None,
+                attempt: None,
                 ctx: &hctx,
             };
             let host_subject = Subject {
@@ -535,6 +651,7 @@ pub fn assess_with(
                 let input = Input {
                     host: &host_json,
                     service: Some(&svc_json),
+                    attempt: None,
                     ctx: &sctx,
                 };
                 let subject = Subject {
@@ -575,6 +692,40 @@ pub fn assess_with(
                         input: &input,
                     };
                     judge(rule, c, run, &at, &mut found);
+                }
+            }
+        }
+    }
+
+    // Egress rules: once per attempt.
+    for (oi, obs) in observations.iter().enumerate() {
+        let info = &infos[oi];
+        for attempt in &info.attempts {
+            let host = attempt_host(attempt);
+            let hc = HostCtx::of_attempt(host, obs, info, site);
+            let attempt_json = serde_json::to_value(attempt).unwrap_or(Json::Null);
+            let actx = hc.base_json();
+            let input = Input {
+                host: &Json::Null,
+                service: None,
+                attempt: Some(&attempt_json),
+                ctx: &actx,
+            };
+            let mut c = root.new_inner_scope();
+            c.add_variable_from_value("attempt", to_cel(&attempt_json));
+            c.add_variable_from_value("ctx", to_cel(&actx));
+            for (ri, rule) in active
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.scope == Scope::Egress)
+            {
+                if !relevant_attempt(rule, &hc, attempt) || !applies(rule, &input) {
+                    continue;
+                }
+                match evaluate(rule, &c) {
+                    Ok(true) => found.emit_egress(rule, attempt, &hc, &input),
+                    Ok(false) => {}
+                    Err(e) => record_error(&mut runs[ri], &attempt.target, e),
                 }
             }
         }
@@ -649,11 +800,13 @@ pub fn assess_with(
             })
             .collect(),
         findings,
+        not_rechecked: Vec::new(),
         controls,
         counts,
         rule_errors,
         coverage,
         data: rules.sources.clone(),
+        vantages: Vec::new(),
     }
 }
 
@@ -666,9 +819,6 @@ fn relevant(rule: &Rule, hc: &HostCtx) -> bool {
             .vantage_kind
             .is_some_and(|k| ch.vantage.iter().any(|v| v.as_str() == k))
     {
-        return false;
-    }
-    if ch.egress && !hc.egress_target {
         return false;
     }
     if ch.zone_pair {
@@ -684,6 +834,22 @@ fn relevant(rule: &Rule, hc: &HostCtx) -> bool {
         }
     }
     true
+}
+
+/// Whether an egress rule judges this attempt: made from a vantage it judges from, for
+/// the purpose it judges (egress targets or the closed network's fingerprints).
+fn relevant_attempt(rule: &Rule, hc: &HostCtx, attempt: &EgressAttempt) -> bool {
+    let ch = &rule.checks;
+    let vantage_ok = ch.vantage.is_empty()
+        || hc
+            .vantage_kind
+            .is_some_and(|k| ch.vantage.iter().any(|v| v.as_str() == k));
+    let purpose = if ch.closed_network {
+        EgressPurpose::ClosedNetwork
+    } else {
+        EgressPurpose::Internet
+    };
+    vantage_ok && attempt.purpose == purpose
 }
 
 /// The rule's probe failed on this service and left nothing behind: no facts of its own
@@ -707,9 +873,9 @@ fn probe_failure(rule: &Rule, svc: &Service) -> Option<String> {
 }
 
 /// Records an evaluated input as a check when its declared facts were present, else as
-/// unknown. Zone-pair and egress rules are checked per pair and target instead.
+/// unknown. Zone-pair rules are checked per pair instead (and egress rules per target).
 fn note_check(run: &mut RuleRun, rule: &Rule, oi: usize, subject: &Subject, input: &Input<'_>) {
-    if rule.checks.zone_pair || rule.checks.egress {
+    if rule.checks.zone_pair {
         return;
     }
     let missing: Vec<String> = rule
@@ -788,6 +954,67 @@ struct Found {
 }
 
 impl Found {
+    /// A finding of an egress rule: keyed by the address and port connected to (TCP) or
+    /// the resolver and the name (DNS).
+    fn emit_egress(&mut self, rule: &Rule, a: &EgressAttempt, hc: &HostCtx, input: &Input<'_>) {
+        let host = attempt_host(a).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let (transport, port) = match a.kind {
+            EgressKind::Tcp => (Transport::Tcp, a.port),
+            EgressKind::Dns => (Transport::Udp, a.port.or(Some(53))),
+        };
+        let mut key = match (a.kind, port) {
+            (EgressKind::Tcp, Some(p)) => format!("{}|{host}|tcp/{p}", rule.id),
+            _ => format!(
+                "{}|{host}|dns:{}",
+                rule.id,
+                a.name.as_deref().unwrap_or(&a.target)
+            ),
+        };
+        if rule.key_vantage {
+            key.push_str(&format!(
+                "|from:{}",
+                hc.vantage_zone.as_deref().unwrap_or("unknown")
+            ));
+        }
+        if let Some(&i) = self.index.get(&key) {
+            if let Some(f) = self.findings.get_mut(i)
+                && !f.observation_ids.contains(&hc.observation_id)
+            {
+                f.observation_ids.push(hc.observation_id.clone());
+            }
+            return;
+        }
+        let finding = Finding {
+            key: key.clone(),
+            rule_id: rule.id.clone(),
+            severity: rule.severity,
+            certainty: rule.certainty,
+            host,
+            port,
+            transport: Some(transport),
+            zone: hc.host_zone.clone(),
+            vantage_zone: hc.vantage_zone.clone(),
+            title: rule.title.clone(),
+            description: Text::new(
+                interpolate(&rule.description.ja, input, Lang::Ja),
+                interpolate(&rule.description.en, input, Lang::En),
+            ),
+            remediation: rule.remediation.clone(),
+            evidence: rule
+                .evidence
+                .iter()
+                .map(|p| Evidence {
+                    key: p.clone(),
+                    value: show(input.get(p)),
+                })
+                .collect(),
+            controls: rule.controls.clone(),
+            observation_ids: vec![hc.observation_id.clone()],
+        };
+        self.index.insert(key, self.findings.len());
+        self.findings.push(finding);
+    }
+
     fn emit(&mut self, rule: &Rule, at: &At<'_>) {
         let (host, svc, hc, input) = (at.host, at.svc, at.hc, at.input);
         let mut key = match svc {
@@ -860,6 +1087,7 @@ mod tests {
         let input = Input {
             host: &host,
             service: Some(&svc),
+            attempt: None,
             ctx: &ctx,
         };
         assert_eq!(
@@ -883,6 +1111,7 @@ mod tests {
         let i = Input {
             host: &host,
             service: None,
+            attempt: None,
             ctx: &ctx,
         };
         assert!(!present(&i, "ctx.null"));

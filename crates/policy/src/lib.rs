@@ -29,10 +29,16 @@
 //!   reported as not assessable by scan, never dropped.
 //! - Several Observations from different vantage zones combine: findings carry the
 //!   vantage zone; the Assessment's coverage says which zone pairs were probed.
-//! - The site says how it may be scanned ([`Site::scan_plan`]: default targets, addresses
-//!   never touched, each zone's pace) and where a scan ran from ([`Site::vantage_zone_of`]),
-//!   as plain data the CLI hands to the engine.
+//! - The site says how it may be scanned ([`Site::scan_plan`]: default targets, the clinic's
+//!   public addresses, the egress attempts to make from the vantage, addresses never
+//!   touched, each zone's pace) and where a scan ran from ([`Site::vantage_zone_of`]), as
+//!   plain data the CLI hands to the engine.
+//! - A site audit combines the newest Observation from each vantage zone
+//!   ([`audit_selection`]) and says which zones were never scanned or are too old.
 //! - [`precheck`] holds one host against a vendor profile ([`Profile`]).
+//! - [`carry_forward`] decides which findings of the previous scan this run could check
+//!   again: the others are carried as "not re-checked" with the reason, never resolved;
+//!   [`apply_not_rechecked`] puts them into the Assessment and its control verdicts.
 //!
 //! # Wiring (for the CLI)
 //!
@@ -41,6 +47,8 @@
 //! | `clinicscan assess scan.json… [--site S] [--rules DIR] [--data DIR]` | [`Site::from_file`], [`RuleSet::load_with_data`] then [`RuleSet::with_user_dir`], [`assess`] (or [`assess_with`] to choose editions / pin the time) |
 //! | `clinicscan assess --nmap-xml scan.xml` | `clinicscan_import::import_nmap_xml` then as above |
 //! | `clinicscan scan …` then assessment | the engine gets [`Site::scan_plan`]; the Observation records [`Site::vantage_zone_of`]; then [`assess`] |
+//! | `clinicscan scan --db …` (a history) | after [`assess`]: the previous scan of the same scope from the store, [`carry_forward`], [`apply_not_rechecked`], then record |
+//! | `clinicscan report --site S` | the history's scans of the site, [`audit_selection`], [`assess`], the statuses into `Assessment::vantages` |
 //! | `clinicscan precheck --profile NAME HOST` | [`Profile::all_in`] of the data tree (or [`Profile::from_file`]), [`Profile::ports`] into the scan, [`precheck`]; the report crate renders the [`PrecheckReport`] |
 //! | `clinicscan rules check DIR…` | [`RuleSet::load_with_data`], [`RuleSet::with_user_dir`], [`Profile::check_controls`] |
 //!
@@ -51,6 +59,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod audit;
 mod catalogue;
 mod coverage;
 mod data;
@@ -58,12 +67,14 @@ mod error;
 mod eval;
 mod paths;
 mod precheck;
+mod recheck;
 mod rules;
 mod shipped;
 mod site;
 mod verdict;
 mod version;
 
+pub use audit::{AuditSelection, audit_selection};
 pub use catalogue::{Catalogue, Control, Edition, ScanEvidence, Verification};
 pub use coverage::INTERNET;
 pub use data::{
@@ -73,9 +84,11 @@ pub use data::{
 pub use error::{LoadError, Position, SiteError};
 pub use eval::{AssessOptions, assess, assess_with};
 pub use precheck::{Expectation, ExpectationResult, Outcome, PrecheckReport, Profile, precheck};
+pub use recheck::{apply_not_rechecked, carry_forward};
 pub use rules::{Checks, Rule, RuleSet, Scope, SiteNeed};
 pub use site::{
-    Asset, EgressTarget, Flow, PortRange, RateProfile, ScanProfile, Site, SiteScanPlan, Zone,
-    ZoneKind, check_site_id,
+    Asset, CLOSED_NETWORK_NAMES, ClosedNetwork, ClosedNetworkHost, ClosedNetworkTarget,
+    EgressTarget, Flow, PortRange, RateProfile, ScanProfile, Site, SiteScanPlan, Zone, ZoneKind,
+    check_site_id,
 };
 pub use version::compare_versions;

@@ -50,7 +50,8 @@ fn ctx_schema() -> &'static Json {
             "vantage_zone": text, "vantage_zone_kind": text,
             "host_zone": text, "host_zone_kind": text, "host_role": text,
             "oqv_policy": flag, "cross_zone": flag, "flow_allowed": flag,
-            "egress_target": flag, "assets_listed": flag, "known_asset": flag,
+            "egress_target": flag, "public_address": flag,
+            "assets_listed": flag, "known_asset": flag,
             "kev": {"type": "array", "items": kev},
             "kev_unverified": {"type": "array", "items": kev},
             "kev_summary": texts, "kev_unverified_summary": texts,
@@ -67,8 +68,9 @@ fn root(name: &str, scope: Scope) -> Option<Node<'static>> {
     let obs = observation();
     let def = |d: &str| obs.pointer(&format!("/$defs/{d}"));
     let schema = match (name, scope) {
-        ("host", _) => def("Host")?,
+        ("host", Scope::Host | Scope::Service) => def("Host")?,
         ("service", Scope::Service) => def("Service")?,
+        ("attempt", Scope::Egress) => def("EgressAttempt")?,
         ("ctx", _) => {
             let c = ctx_schema();
             return Some(Node { doc: c, schema: c });
@@ -175,6 +177,7 @@ pub(crate) fn check_path(path: &str, scope: Scope) -> Result<(), String> {
             Scope::Service => {
                 format!("path {path:?} must start with host., service. or ctx.")
             }
+            Scope::Egress => format!("path {path:?} must start with attempt. or ctx."),
         });
     };
     let mut walked = first.to_string();
@@ -207,7 +210,7 @@ pub(crate) fn placeholders(text: &str) -> Vec<&str> {
 
 /// What interpolation treats as a path: a word starting with one of the variables.
 pub(crate) fn is_placeholder(s: &str) -> bool {
-    s.starts_with(['h', 's', 'c']) && !s.contains(' ')
+    s.starts_with(['h', 's', 'c', 'a']) && !s.contains(' ')
 }
 
 /// CEL names that are types or constants rather than variables.
@@ -334,17 +337,13 @@ fn check_chain(
         None => match root(root_name, scope) {
             Some(n) => n,
             None if CEL_NAMES.contains(&root_name) && segs.is_empty() => return Ok(()),
-            None if root_name == "service" => {
+            None if root_name == "service" && scope == Scope::Host => {
                 return Err("a host rule cannot use `service`".into());
             }
             None => {
                 return Err(format!(
-                    "unknown variable {root_name:?} in the condition (rules see host, {}ctx)",
-                    if scope == Scope::Service {
-                        "service, "
-                    } else {
-                        ""
-                    }
+                    "unknown variable {root_name:?} in the condition (rules see {})",
+                    scope.variables()
                 ));
             }
         },

@@ -264,6 +264,8 @@ pub fn precheck(observation: &Observation, host: IpAddr, profile: &Profile) -> P
         answered_by: answered,
         ports_spec: observation.scan.options.ports.clone(),
         vantage_zone: observation.scan.vantage.zone.clone(),
+        started: Some(observation.scan.started),
+        observation_id: Some(observation.scan.id.clone()),
         results: Vec::new(),
     };
     let root = crate::eval::plain_root_context();

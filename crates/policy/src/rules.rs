@@ -24,6 +24,20 @@ pub enum Scope {
     Host,
     /// Once per open service: variables `host`, `service` and `ctx`.
     Service,
+    /// Once per egress attempt the scan made (`egress` in the Observation): variables
+    /// `attempt` and `ctx`.
+    Egress,
+}
+
+impl Scope {
+    /// The variables a rule of this scope sees, for messages.
+    pub(crate) fn variables(self) -> &'static str {
+        match self {
+            Scope::Host => "host, ctx",
+            Scope::Service => "host, service, ctx",
+            Scope::Egress => "attempt, ctx",
+        }
+    }
 }
 
 /// What a site file must hold for a rule to judge anything.
@@ -36,6 +50,8 @@ pub enum SiteNeed {
     Assets,
     /// Egress check targets.
     EgressTargets,
+    /// The closed-network check turned on (`[closed_network] enabled = true`).
+    ClosedNetwork,
 }
 
 impl SiteNeed {
@@ -45,6 +61,7 @@ impl SiteNeed {
             SiteNeed::Zones => "zones",
             SiteNeed::Assets => "assets",
             SiteNeed::EgressTargets => "egress-targets",
+            SiteNeed::ClosedNetwork => "closed-network",
         }
     }
 }
@@ -66,8 +83,10 @@ pub struct Checks {
     pub to: Vec<ZoneKind>,
     /// The rule judges the site's egress targets, as tried from its vantage kinds.
     pub egress: bool,
+    /// The rule judges the closed network's fingerprints, as tried from its vantage kinds.
+    pub closed_network: bool,
     /// What the site file must hold (implied: zones for `zone_pair`, egress targets for
-    /// `egress`).
+    /// `egress`, the closed-network check for `closed_network`).
     pub site: Vec<SiteNeed>,
     /// Service rules: a failure of this probe on a port the rule looks at (and no other
     /// protocol identified there) is reported as a missing check.
@@ -87,6 +106,8 @@ struct RawChecks {
     to: Vec<ZoneKind>,
     #[serde(default)]
     egress: bool,
+    #[serde(default)]
+    closed_network: bool,
     #[serde(default)]
     site: Vec<SiteNeed>,
     probe: Option<String>,
@@ -273,15 +294,28 @@ fn parse_rules(
             zone_pair: raw_checks.zone_pair,
             to: raw_checks.to,
             egress: raw_checks.egress,
+            closed_network: raw_checks.closed_network,
             site: raw_checks.site,
             probe: raw_checks.probe,
         };
         if !checks.to.is_empty() && !checks.zone_pair {
             return Err(bad("checks.to needs checks.zone_pair = true".into()));
         }
-        if r.scope == Scope::Host && (checks.zone_pair || checks.egress || checks.probe.is_some()) {
+        if r.scope != Scope::Service && (checks.zone_pair || checks.probe.is_some()) {
             return Err(bad(
-                "checks.zone_pair, checks.egress and checks.probe are for service rules".into(),
+                "checks.zone_pair and checks.probe are for service rules".into(),
+            ));
+        }
+        if (checks.egress || checks.closed_network) != (r.scope == Scope::Egress) {
+            return Err(bad(
+                "a rule of scope egress judges the site's egress targets (checks.egress = true) or the closed network's fingerprints (checks.closed_network = true), and only such a rule does"
+                    .into(),
+            ));
+        }
+        if checks.egress && checks.closed_network {
+            return Err(bad(
+                "checks.egress and checks.closed_network judge different attempts: choose one"
+                    .into(),
             ));
         }
         let texts = [&r.title, &r.description, &r.remediation]
@@ -304,12 +338,20 @@ fn parse_rules(
                 return Err(bad(format!("unknown port state {s:?}")));
             }
         }
-        if r.scope == Scope::Host && !r.states.is_empty() {
+        if r.scope != Scope::Service && !r.states.is_empty() {
             return Err(bad("states only apply to service rules".into()));
         }
         let program = compile(env, &r.condition, file, "rule", &r.id)?;
         if r.scope == Scope::Host && program.references().has_variable("service") {
             return Err(bad("a host rule cannot use `service`".into()));
+        }
+        if r.scope == Scope::Egress
+            && (program.references().has_variable("service")
+                || program.references().has_variable("host"))
+        {
+            return Err(bad(
+                "an egress rule sees `attempt` and `ctx`, not `host` or `service`".into(),
+            ));
         }
         paths::check_condition(program.expression(), r.scope).map_err(&bad)?;
         out.push(Rule {

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use clinicscan_model::{Transport, Vantage};
+use clinicscan_model::{EgressCheck, EgressKind, EgressPurpose, Transport, Vantage};
 use ipnet::IpNet;
 use serde::Deserialize;
 
@@ -34,6 +34,9 @@ pub enum ZoneKind {
     Guest,
     /// Internet edge / VPN appliances.
     Edge,
+    /// Outside the clinic: where a scan of the clinic's public addresses runs from. Its
+    /// CIDRs are optional (the scanner's address outside is often not known in advance).
+    Internet,
     /// Anything else.
     Custom,
 }
@@ -48,8 +51,23 @@ impl ZoneKind {
             ZoneKind::MedicalDevices => "medical-devices",
             ZoneKind::Guest => "guest",
             ZoneKind::Edge => "edge",
+            ZoneKind::Internet => "internet",
             ZoneKind::Custom => "custom",
         }
+    }
+
+    /// Whether a site audit expects a scan from a zone of this kind unless the zone says
+    /// otherwise: the zones whose view differs (staff LAN, clinical LAN, オン資, guest
+    /// Wi-Fi, the internet).
+    pub fn audited_by_default(self) -> bool {
+        matches!(
+            self,
+            ZoneKind::General
+                | ZoneKind::Clinical
+                | ZoneKind::Oqv
+                | ZoneKind::Guest
+                | ZoneKind::Internet
+        )
     }
 
     pub(crate) fn from_name(name: &str) -> ZoneKind {
@@ -60,6 +78,7 @@ impl ZoneKind {
             "medical-devices" => ZoneKind::MedicalDevices,
             "guest" => ZoneKind::Guest,
             "edge" => ZoneKind::Edge,
+            "internet" => ZoneKind::Internet,
             _ => ZoneKind::Custom,
         }
     }
@@ -89,6 +108,20 @@ pub struct Zone {
     pub description: Option<String>,
     /// Scan pace (with the gentle default for medical devices filled in).
     pub rate: RateProfile,
+    /// The CIDRs are the clinic's own public addresses (its internet line's WAN side):
+    /// scanned from a zone of kind internet, in scope without `--allow-public`, never a
+    /// default target from inside.
+    pub public: bool,
+    /// A site audit expects a scan from this zone (default: by kind, see
+    /// [`ZoneKind::audited_by_default`]).
+    pub vantage: bool,
+}
+
+impl Zone {
+    /// Whether an address lies in the zone.
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        self.cidrs.iter().any(|n| n.contains(&addr))
+    }
 }
 
 /// A port range of one transport.
@@ -131,6 +164,58 @@ pub struct EgressTarget {
     pub ports: Vec<u16>,
 }
 
+/// Where a closed-network check connects: an address, or a name resolved first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClosedNetworkHost {
+    /// An address.
+    Address(IpAddr),
+    /// A name, resolved through the vantage's resolver.
+    Name(String),
+}
+
+/// One TCP target of the closed-network check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedNetworkTarget {
+    /// The host.
+    pub host: ClosedNetworkHost,
+    /// TCP ports.
+    pub ports: Vec<u16>,
+}
+
+/// The オン資 closed network's fingerprints the site asks to look for from the general LAN
+/// (`[closed_network]`, reference 6.3(a)): its names resolving, its proxy or gateway
+/// answering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedNetwork {
+    /// Names to resolve through the vantage's resolver.
+    pub names: Vec<String>,
+    /// Addresses and names to connect to.
+    pub targets: Vec<ClosedNetworkTarget>,
+}
+
+/// Names of the closed network, from public terminal setup scripts (reference 6.1 ONS-5
+/// and 6.2 [S]): the line-authentication site (a `.mnw` name exists only inside the
+/// closed network) and the proxy and portal of the オン資 base network.
+pub const CLOSED_NETWORK_NAMES: &[&str] = &[
+    "www.lineauth.mnw",
+    "proxy.base.oqs-pdl.org",
+    "pweb.base.oqs-pdl.org",
+];
+
+/// The closed network's proxy (by name) and gateway address (reference 6.2 [S]).
+fn closed_network_targets() -> Vec<ClosedNetworkTarget> {
+    vec![
+        ClosedNetworkTarget {
+            host: ClosedNetworkHost::Name("proxy.base.oqs-pdl.org".into()),
+            ports: vec![8080],
+        },
+        ClosedNetworkTarget {
+            host: ClosedNetworkHost::Address(IpAddr::from([192, 168, 220, 1])),
+            ports: vec![443, 80],
+        },
+    ]
+}
+
 /// A device the site's asset inventory (台帳) lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Asset {
@@ -160,6 +245,12 @@ pub struct Site {
     pub flows: Vec<Flow>,
     /// Egress check targets.
     pub egress_targets: Vec<EgressTarget>,
+    /// Public names to resolve from the oqv vantage through its own resolver (`[egress]
+    /// names`): resolving one means the オン資 zone sees the public DNS.
+    pub egress_names: Vec<String>,
+    /// The closed network's fingerprints to look for from the general LAN, when the site
+    /// turns the check on (`[closed_network] enabled = true`).
+    pub closed_network: Option<ClosedNetwork>,
     /// Known assets (台帳). Empty: the site did not list any.
     pub assets: Vec<Asset>,
     /// Shipped or user rules the site disables, by id.
@@ -172,8 +263,15 @@ pub struct Site {
 /// field by field, so policy needs no knowledge of the engine's types.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SiteScanPlan {
-    /// Every zone's CIDRs: what a scan covers when the user names no targets.
+    /// What a scan covers when the user names no targets: from a zone of kind internet the
+    /// clinic's public addresses, from anywhere else every inside zone's CIDRs.
     pub targets: Vec<IpNet>,
+    /// The clinic's own public addresses (public zones): in scope without `allow_public`.
+    pub public: Vec<IpNet>,
+    /// The egress attempts the site asks for from this vantage: its egress targets and
+    /// names from a zone of kind oqv, the closed network's fingerprints from a zone of kind
+    /// general (when turned on).
+    pub egress: Vec<EgressCheck>,
     /// Addresses never to be touched: every zone's `rate.do_not_touch`.
     pub do_not_touch: Vec<IpNet>,
     /// The paced zones, one profile each; zones without a pace have none.
@@ -205,6 +303,8 @@ struct RawSite {
     #[serde(default)]
     egress: Option<RawEgress>,
     #[serde(default)]
+    closed_network: Option<RawClosedNetwork>,
+    #[serde(default)]
     assets: Vec<RawAsset>,
     #[serde(default)]
     rules: Option<RawRules>,
@@ -223,10 +323,14 @@ struct RawSiteMeta {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawZone {
+    #[serde(default)]
     cidrs: Vec<String>,
     kind: Option<ZoneKind>,
     description: Option<String>,
     rate: Option<RawRate>,
+    #[serde(default)]
+    public: bool,
+    vantage: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -253,6 +357,25 @@ struct RawFlow {
 struct RawEgress {
     #[serde(default)]
     targets: Vec<RawEgressTarget>,
+    #[serde(default)]
+    names: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClosedNetwork {
+    enabled: bool,
+    names: Option<Vec<String>>,
+    targets: Option<Vec<RawClosedTarget>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClosedTarget {
+    address: Option<String>,
+    name: Option<String>,
+    #[serde(default)]
+    ports: Vec<u16>,
 }
 
 #[derive(Deserialize)]
@@ -372,17 +495,26 @@ impl Site {
         };
         for (name, z) in raw.zones {
             let key = format!("zones.{name}");
-            if z.cidrs.is_empty() {
+            let kind = z.kind.unwrap_or_else(|| ZoneKind::from_name(&name));
+            // The internet is where an outside scan runs from; its address is often not
+            // known in advance, so only that kind may leave its CIDRs out.
+            if z.cidrs.is_empty() && kind != ZoneKind::Internet {
                 return Err(err(
                     format!("{key}.cidrs"),
                     "a zone needs at least one CIDR".into(),
+                ));
+            }
+            if z.public && kind == ZoneKind::Internet {
+                return Err(err(
+                    format!("{key}.public"),
+                    "the clinic's public addresses are a zone of their own, not of kind internet"
+                        .into(),
                 ));
             }
             let mut cidrs = Vec::new();
             for (i, c) in z.cidrs.iter().enumerate() {
                 cidrs.push(parse_net(c).map_err(|p| err(format!("{key}.cidrs[{i}]"), p))?);
             }
-            let kind = z.kind.unwrap_or_else(|| ZoneKind::from_name(&name));
             let mut rate = RateProfile::default();
             if kind == ZoneKind::MedicalDevices {
                 // Medical devices get a gentle default pace: old embedded stacks fall over.
@@ -417,6 +549,9 @@ impl Site {
                 cidrs,
                 description: z.description,
                 rate,
+                public: z.public,
+                // Nobody scans from the clinic's public addresses.
+                vantage: z.vantage.unwrap_or(kind.audited_by_default() && !z.public),
             });
         }
         // Overlapping zones make "which zone is this host in" ambiguous.
@@ -491,6 +626,60 @@ impl Site {
                     },
                 });
             }
+            for (i, n) in e.names.into_iter().enumerate() {
+                check_dns_name(&n).map_err(|p| err(format!("egress.names[{i}]"), p))?;
+                site.egress_names.push(n);
+            }
+        }
+        if let Some(c) = raw.closed_network.filter(|c| c.enabled) {
+            let mut names = Vec::new();
+            for (i, n) in c
+                .names
+                .unwrap_or_else(|| CLOSED_NETWORK_NAMES.iter().map(|n| n.to_string()).collect())
+                .into_iter()
+                .enumerate()
+            {
+                check_dns_name(&n).map_err(|p| err(format!("closed_network.names[{i}]"), p))?;
+                names.push(n);
+            }
+            let targets = match c.targets {
+                None => closed_network_targets(),
+                Some(list) => {
+                    let mut out = Vec::new();
+                    for (i, t) in list.into_iter().enumerate() {
+                        let key = format!("closed_network.targets[{i}]");
+                        let host = match (t.address, t.name) {
+                            (Some(a), None) => {
+                                ClosedNetworkHost::Address(a.parse().map_err(|_| {
+                                    err(
+                                        format!("{key}.address"),
+                                        format!("{a:?} is not an address"),
+                                    )
+                                })?)
+                            }
+                            (None, Some(n)) => {
+                                check_dns_name(&n).map_err(|p| err(format!("{key}.name"), p))?;
+                                ClosedNetworkHost::Name(n)
+                            }
+                            _ => {
+                                return Err(err(key, "give either an address or a name".into()));
+                            }
+                        };
+                        if t.ports.is_empty() || t.ports.contains(&0) {
+                            return Err(err(
+                                format!("{key}.ports"),
+                                "list the TCP ports to try (1-65535)".into(),
+                            ));
+                        }
+                        out.push(ClosedNetworkTarget {
+                            host,
+                            ports: t.ports,
+                        });
+                    }
+                    out
+                }
+            };
+            site.closed_network = Some(ClosedNetwork { names, targets });
         }
         for (i, a) in raw.assets.into_iter().enumerate() {
             let key = format!("assets[{i}]");
@@ -529,9 +718,18 @@ impl Site {
 
     /// The zone an address belongs to.
     pub fn zone_of(&self, addr: IpAddr) -> Option<&Zone> {
-        self.zones
-            .iter()
-            .find(|z| z.cidrs.iter().any(|n| n.contains(&addr)))
+        self.zones.iter().find(|z| z.contains(addr))
+    }
+
+    /// The first zone of kind internet, where an outside scan runs from and where egress
+    /// targets lie.
+    pub fn internet_zone(&self) -> Option<&Zone> {
+        self.zones.iter().find(|z| z.kind == ZoneKind::Internet)
+    }
+
+    /// Whether an address is one of the clinic's own public addresses (a public zone's).
+    pub fn is_public_address(&self, addr: IpAddr) -> bool {
+        self.zones.iter().any(|z| z.public && z.contains(addr))
     }
 
     /// Scan pace for an address (its zone's profile, or the default).
@@ -555,13 +753,25 @@ impl Site {
             .or_else(|| self.vantage_zone.clone())
     }
 
-    /// What a scan of this site must respect: default targets, untouchable addresses and
-    /// the pace of each paced zone. Zones never overlap, so a host has at most one profile,
-    /// the one [`Site::rate_for`] names.
-    pub fn scan_plan(&self) -> SiteScanPlan {
+    /// What a scan of this site from `vantage` (a zone name, when known before the scan)
+    /// must respect: default targets, the clinic's public addresses, the egress attempts
+    /// the site asks for from there, untouchable addresses and the pace of each paced zone.
+    /// Zones never overlap, so a host has at most one profile, the one [`Site::rate_for`]
+    /// names.
+    pub fn scan_plan(&self, vantage: Option<&str>) -> SiteScanPlan {
         let mut plan = SiteScanPlan::default();
+        let from = vantage.and_then(|v| self.zone(v)).map(|z| z.kind);
         for zone in &self.zones {
-            plan.targets.extend(zone.cidrs.iter().copied());
+            if zone.public {
+                plan.public.extend(zone.cidrs.iter().copied());
+            }
+            let target = match from {
+                Some(ZoneKind::Internet) => zone.public,
+                _ => !zone.public && zone.kind != ZoneKind::Internet,
+            };
+            if target {
+                plan.targets.extend(zone.cidrs.iter().copied());
+            }
             let rate = &zone.rate;
             plan.do_not_touch.extend(rate.do_not_touch.iter().copied());
             if rate.max_per_host.is_none() && rate.new_per_second.is_none() {
@@ -577,7 +787,60 @@ impl Site {
                     .map_or(Duration::ZERO, |n| Duration::from_secs(1) / n),
             });
         }
+        plan.egress = self.egress_checks(from);
         plan
+    }
+
+    /// The egress attempts the site asks for from a zone of this kind: from oqv its
+    /// egress targets and names, from general the closed network's fingerprints (when
+    /// turned on). A closed-network address inside one of the site's zones is the
+    /// clinic's own and is left out.
+    pub fn egress_checks(&self, from: Option<ZoneKind>) -> Vec<EgressCheck> {
+        let mut out = Vec::new();
+        let tcp = |purpose, host: String, port| EgressCheck {
+            purpose,
+            kind: EgressKind::Tcp,
+            host,
+            port: Some(port),
+        };
+        let dns = |purpose, name: &str| EgressCheck {
+            purpose,
+            kind: EgressKind::Dns,
+            host: name.to_string(),
+            port: None,
+        };
+        match from {
+            Some(ZoneKind::Oqv) => {
+                for t in &self.egress_targets {
+                    for &p in &t.ports {
+                        out.push(tcp(EgressPurpose::Internet, t.address.to_string(), p));
+                    }
+                }
+                for n in &self.egress_names {
+                    out.push(dns(EgressPurpose::Internet, n));
+                }
+            }
+            Some(ZoneKind::General) => {
+                let Some(c) = &self.closed_network else {
+                    return out;
+                };
+                for n in &c.names {
+                    out.push(dns(EgressPurpose::ClosedNetwork, n));
+                }
+                for t in &c.targets {
+                    let host = match &t.host {
+                        ClosedNetworkHost::Address(a) if self.zone_of(*a).is_some() => continue,
+                        ClosedNetworkHost::Address(a) => a.to_string(),
+                        ClosedNetworkHost::Name(n) => n.clone(),
+                    };
+                    for &p in &t.ports {
+                        out.push(tcp(EgressPurpose::ClosedNetwork, host.clone(), p));
+                    }
+                }
+            }
+            _ => {}
+        }
+        out
     }
 
     /// Whether the site forbids touching this address.
@@ -655,6 +918,25 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
     })
 }
 
+/// A host name to resolve: letters, digits, `-` and `_` in dot-separated labels of at most
+/// 63, at most 253 in all.
+fn check_dns_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{name:?} is not a host name"))
+    }
+}
+
 /// A site id is a key in a shared store, a syslog structured-data value and a file name in
 /// reports, so it is kept to a small, unambiguous alphabet.
 pub fn check_site_id(id: &str) -> Result<(), String> {
@@ -703,7 +985,7 @@ mod tests {
 
     #[test]
     fn scan_plan_covers_every_zone_and_paces_the_gentle_ones() {
-        let plan = fixture("lab-site.toml").scan_plan();
+        let plan = fixture("lab-site.toml").scan_plan(None);
         // Zone order (sorted by name), one CIDR each.
         assert_eq!(
             plan.targets,
@@ -740,7 +1022,7 @@ mod tests {
 
     #[test]
     fn scan_plan_keeps_do_not_touch_and_a_zones_own_pace() {
-        let plan = fixture("examples/site.toml").scan_plan();
+        let plan = fixture("examples/site.toml").scan_plan(None);
         assert_eq!(plan.do_not_touch, nets(&["192.168.40.50/32"]));
         assert_eq!(plan.profiles.len(), 1);
         let p = &plan.profiles[0];
@@ -754,7 +1036,7 @@ mod tests {
     #[test]
     fn scan_plan_profiles_agree_with_rate_for() {
         let site = fixture("lab-site.toml");
-        let plan = site.scan_plan();
+        let plan = site.scan_plan(None);
         for zone in &site.zones {
             let addr = zone.cidrs[0].network();
             let rate = site.rate_for(addr);
@@ -785,7 +1067,7 @@ mod tests {
             .expect("zone");
         scale.rate.max_per_host = Some(0);
         scale.rate.new_per_second = Some(0);
-        let plan = site.scan_plan();
+        let plan = site.scan_plan(None);
         let p = plan
             .profiles
             .iter()

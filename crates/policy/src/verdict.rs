@@ -4,14 +4,13 @@
 use std::collections::BTreeMap;
 
 use clinicscan_model::{
-    CellState, Certainty, Check, ControlResult, ControlStatus, Coverage, Finding, HostState, Lang,
-    Missing, MissingKind, Observation, Severity, Subject, Text, ZonePair,
+    CellState, Certainty, Check, ControlResult, ControlStatus, Coverage, EgressAttempt,
+    EgressCheck, EgressKind, EgressPurpose, Finding, HostState, Lang, Missing, MissingKind,
+    Observation, Severity, Subject, Text, ZonePair,
 };
-use ipnet::IpNet;
 
 use crate::catalogue::{Control, ScanEvidence};
-use crate::coverage::probed;
-use crate::eval::{OQV_TERMINAL, ObsInfo, RuleRun};
+use crate::eval::{OQV_TERMINAL, ObsInfo, RuleRun, attempt_host};
 use crate::rules::{Rule, SiteNeed};
 use crate::site::{Site, ZoneKind};
 
@@ -56,6 +55,9 @@ pub(crate) fn rule_evidence(
     if ch.egress && !needs.contains(&SiteNeed::EgressTargets) {
         needs.push(SiteNeed::EgressTargets);
     }
+    if ch.closed_network && !needs.contains(&SiteNeed::ClosedNetwork) {
+        needs.push(SiteNeed::ClosedNetwork);
+    }
     let mut site_ok = true;
     for need in &needs {
         let (ja, en) = match (w.site, need) {
@@ -79,9 +81,21 @@ pub(crate) fn rule_evidence(
                 "サイトファイルに台帳([[assets]])がありません",
                 "the site file lists no assets ([[assets]]) to compare with",
             ),
-            (Some(s), SiteNeed::EgressTargets) if s.egress_targets.is_empty() => (
-                "サイトファイルの [egress] に確認先を追加してください",
-                "add an egress target to the site file ([egress] targets)",
+            (Some(s), SiteNeed::EgressTargets)
+                if s.egress_targets.is_empty() && s.egress_names.is_empty() =>
+            {
+                (
+                    "サイトファイルの [egress] に確認先(targets または names)を追加してください",
+                    "add an egress target to the site file ([egress] targets or names)",
+                )
+            }
+            (None, SiteNeed::ClosedNetwork) => (
+                "サイトファイルがありません:閉域網への経路の確認([closed_network])が設定されていません",
+                "no site file: the closed-network check ([closed_network]) is not turned on",
+            ),
+            (Some(s), SiteNeed::ClosedNetwork) if s.closed_network.is_none() => (
+                "サイトファイルで閉域網への経路の確認を有効にしてください([closed_network] enabled = true)",
+                "turn on the closed-network check in the site file ([closed_network] enabled = true)",
             ),
             _ => continue,
         };
@@ -105,52 +119,10 @@ pub(crate) fn rule_evidence(
         checks.extend(c);
         lacks.extend(m);
     }
-    if ch.egress
-        && site_ok
-        && let Some(site) = w.site
-    {
-        for t in &site.egress_targets {
-            let mut tried = false;
-            for (obs, info) in w.observations.iter().zip(w.infos) {
-                let from_kind = info.vantage_kind;
-                if !ch.vantage.is_empty()
-                    && !from_kind.is_some_and(|k| ch.vantage.iter().any(|v| v.as_str() == k))
-                {
-                    continue;
-                }
-                if probed(obs, |a| a == t.address, &[IpNet::from(t.address)]) {
-                    tried = true;
-                    checks.push(Check {
-                        rule_id: rule.id.clone(),
-                        facts: Vec::new(),
-                        zone_pair: None,
-                        egress_target: true,
-                        vantage_zone: info.vantage_zone.clone(),
-                        observation_id: obs.scan.id.clone(),
-                        subjects: vec![Subject {
-                            host: t.address,
-                            port: None,
-                            transport: None,
-                        }],
-                    });
-                }
-            }
-            let from_any = w.infos.iter().any(|i| {
-                ch.vantage.is_empty()
-                    || i.vantage_kind
-                        .is_some_and(|k| ch.vantage.iter().any(|v| v.as_str() == k))
-            });
-            if !tried && from_any {
-                let a = t.address;
-                lacks.push(missing(
-                    MissingKind::EgressTarget,
-                    rule,
-                    Some(a.to_string()),
-                    format!("確認先 {a} への接続を試していません:オン資ゾーンからのスキャンの対象に {a} を加えてください"),
-                    format!("egress target {a} was not tried: add {a} to the targets of the scan from the オン資 zone"),
-                ));
-            }
-        }
+    if (ch.egress || ch.closed_network) && site_ok {
+        let (c, m) = egress_evidence(rule, w);
+        checks.extend(c);
+        lacks.extend(m);
     }
 
     for (oi, subjects) in &run.checked {
@@ -160,6 +132,7 @@ pub(crate) fn rule_evidence(
             facts: rule.checks.facts.clone(),
             zone_pair: None,
             egress_target: false,
+            attempts: Vec::new(),
             vantage_zone: info.vantage_zone.clone(),
             observation_id: w.observations[*oi].scan.id.clone(),
             subjects: subjects.clone(),
@@ -214,6 +187,149 @@ pub(crate) fn rule_evidence(
                 "rule {} could not be evaluated on {} input(s) (first: {first})",
                 rule.id, run.errors
             ),
+        ));
+    }
+    (checks, lacks)
+}
+
+/// One egress attempt as evidence: "tcp 203.0.113.80:443 timeout", "dns
+/// egress-check.example.net @203.0.113.53 resolved 203.0.113.80".
+fn attempt_line(a: &EgressAttempt) -> String {
+    let outcome = serde_json::to_value(a.outcome)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let resolved = if a.resolved.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = a.resolved.iter().map(ToString::to_string).collect();
+        format!(" {}", list.join(","))
+    };
+    match a.kind {
+        EgressKind::Tcp => format!("tcp {} {outcome}{resolved}", a.target),
+        EgressKind::Dns => format!(
+            "dns {}{} {outcome}{resolved}",
+            a.target,
+            a.address.map(|r| format!(" @{r}")).unwrap_or_default()
+        ),
+    }
+}
+
+/// Egress rules: a check per Observation that tried what the rule judges (each attempt and
+/// its outcome listed), and a missing piece per target the site asks for that no
+/// Observation from the rule's vantage tried.
+fn egress_evidence(rule: &Rule, w: &World<'_>) -> (Vec<Check>, Vec<Missing>) {
+    let Some(site) = w.site else {
+        return (Vec::new(), Vec::new());
+    };
+    let ch = &rule.checks;
+    let purpose = if ch.closed_network {
+        EgressPurpose::ClosedNetwork
+    } else {
+        EgressPurpose::Internet
+    };
+    let judged = |info: &ObsInfo| {
+        ch.vantage.is_empty()
+            || info
+                .vantage_kind
+                .is_some_and(|k| ch.vantage.iter().any(|v| v.as_str() == k))
+    };
+    // What the site asks for from the kinds this rule judges from.
+    let kinds: Vec<ZoneKind> = if ch.vantage.is_empty() {
+        vec![ZoneKind::Oqv, ZoneKind::General]
+    } else {
+        ch.vantage.clone()
+    };
+    let mut wanted: Vec<EgressCheck> = Vec::new();
+    for k in kinds {
+        for c in site.egress_checks(Some(k)) {
+            if c.purpose == purpose && !wanted.contains(&c) {
+                wanted.push(c);
+            }
+        }
+    }
+    let mut checks = Vec::new();
+    for (obs, info) in w.observations.iter().zip(w.infos) {
+        if !judged(info) {
+            continue;
+        }
+        let told: Vec<&EgressAttempt> = info
+            .attempts
+            .iter()
+            .filter(|a| a.purpose == purpose && a.reached.is_some())
+            .collect();
+        if told.is_empty() {
+            continue;
+        }
+        let mut subjects: Vec<Subject> = Vec::new();
+        for a in &told {
+            if let Some(host) = attempt_host(a) {
+                let s = Subject {
+                    host,
+                    port: a.port,
+                    transport: Some(match a.kind {
+                        EgressKind::Tcp => clinicscan_model::Transport::Tcp,
+                        EgressKind::Dns => clinicscan_model::Transport::Udp,
+                    }),
+                };
+                if !subjects.contains(&s) {
+                    subjects.push(s);
+                }
+            }
+        }
+        checks.push(Check {
+            rule_id: rule.id.clone(),
+            facts: Vec::new(),
+            zone_pair: None,
+            egress_target: true,
+            attempts: told.iter().map(|a| attempt_line(a)).collect(),
+            vantage_zone: info.vantage_zone.clone(),
+            observation_id: obs.scan.id.clone(),
+            subjects,
+        });
+    }
+    let from_any = w.infos.iter().any(judged);
+    let mut lacks = Vec::new();
+    for c in &wanted {
+        let target = c.target();
+        let tries: Vec<&EgressAttempt> = w
+            .infos
+            .iter()
+            .filter(|i| judged(i))
+            .flat_map(|i| i.attempts.iter())
+            .filter(|a| a.purpose == purpose && a.kind == c.kind && a.target == target)
+            .collect();
+        if tries.iter().any(|a| a.reached.is_some()) || !from_any {
+            continue;
+        }
+        let (ja, en) = match (tries.first(), purpose) {
+            (Some(a), _) => (
+                format!("確認先 {target} を判定できませんでした({})", a.detail),
+                format!("egress target {target} could not be told ({})", a.detail),
+            ),
+            (None, EgressPurpose::Internet) => (
+                format!(
+                    "確認先 {target} への接続をオン資ゾーンから試していません:このサイトファイルでオン資ゾーンから再度スキャンしてください"
+                ),
+                format!(
+                    "egress target {target} was not tried from the オン資 zone: scan from there again with this site file"
+                ),
+            ),
+            (None, EgressPurpose::ClosedNetwork) => (
+                format!(
+                    "閉域網の確認 {target} を試していません:このサイトファイルで一般ゾーンから再度スキャンしてください"
+                ),
+                format!(
+                    "closed-network check {target} was not tried: scan from the general zone again with this site file"
+                ),
+            ),
+        };
+        lacks.push(missing(
+            MissingKind::EgressTarget,
+            rule,
+            Some(target),
+            ja,
+            en,
         ));
     }
     (checks, lacks)
@@ -345,6 +461,7 @@ fn pair_evidence(rule: &Rule, w: &World<'_>) -> (Vec<Check>, Vec<Missing>) {
                     to: cell.to.clone(),
                 }),
                 egress_target: false,
+                attempts: Vec::new(),
                 vantage_zone: Some(cell.from.clone()),
                 observation_id: obs.scan.id.clone(),
                 subjects,

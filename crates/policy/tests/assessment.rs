@@ -137,7 +137,7 @@ fn verdicts_on_the_bad_and_good_fixtures() {
         + bad.counts.low
         + bad.counts.info;
     assert_eq!(total as usize, bad.findings.len());
-    assert_eq!(bad.counts.critical, 2);
+    assert_eq!(bad.counts.critical, 3);
     assert!(
         bad.findings
             .windows(2)

@@ -83,7 +83,7 @@ fn oqv_terminal_on_evidence() {
         ]
     );
     let rdp = &r.results[0];
-    assert_eq!(rdp.controls, vec!["ONS-2", "CL-R7-2-13"]);
+    assert_eq!(rdp.controls, vec!["ONS-2", "CL-R7-2-13", "GL6-SO-10.1"]);
     assert_eq!(rdp.ports.len(), 1);
     assert_eq!(rdp.ports[0].state, Some(PortState::Open));
     let smb = &r.results[2];

@@ -46,6 +46,18 @@ const GL6_SO_8_1: &[Case] = &[
         "ftp-plaintext|10.77.10.23|tcp/21",
         "good.json",
     ),
+    (
+        "printer-raw-port-open",
+        "bad.json",
+        "printer-raw-port-open|10.77.10.23|tcp/9100",
+        "good.json",
+    ),
+    (
+        "printer-raw-port-open-guess",
+        "bad.json",
+        "printer-raw-port-open-guess|10.77.10.30|tcp/9100",
+        "good.json",
+    ),
 ];
 
 #[test]
@@ -275,6 +287,18 @@ const GL6_SO_8_5: &[Case] = &[
         "cert-shared-across-hosts|10.77.10.26|tcp/443",
         "good.json",
     ),
+    (
+        "postgres-login-without-password",
+        "bad.json",
+        "postgres-login-without-password|10.77.20.5|tcp/5432",
+        "good.json",
+    ),
+    (
+        "ssh-password-auth",
+        "bad.json",
+        "ssh-password-auth|10.77.10.28|tcp/22",
+        "good.json",
+    ),
 ];
 
 #[test]
@@ -407,6 +431,9 @@ fn gl6_so_7_2_access_from_outside() {
             Verdict::NotVerified(MissingKind::Organisational, ""),
             "bad",
         ),
+        // A VPN portal without client certificates is a guess to confirm (SSH offering
+        // passwords does not say whether a second factor follows, so it is not evidence);
+        // with neither it is organisational.
         (
             "CL-R7-2-10",
             Verdict::NotVerified(
@@ -414,6 +441,11 @@ fn gl6_so_7_2_access_from_outside() {
                 "remote-portal-no-client-cert|10.77.60.5|tcp/443",
             ),
             "bad",
+        ),
+        (
+            "CL-R7-2-10",
+            Verdict::NotVerified(MissingKind::Organisational, ""),
+            "unverified",
         ),
     ]);
 }
@@ -521,6 +553,24 @@ const GL6_SO_13_TLS: &[Case] = &[
         "mssql-encryption-not-forced",
         "bad.json",
         "mssql-encryption-not-forced|10.77.20.5|tcp/1433",
+        "good.json",
+    ),
+    (
+        "tls13-not-offered",
+        "bad.json",
+        "tls13-not-offered|10.77.10.25|tcp/8443",
+        "good.json",
+    ),
+    (
+        "http-hsts-missing",
+        "bad.json",
+        "http-hsts-missing|10.77.60.6|tcp/10443",
+        "good.json",
+    ),
+    (
+        "postgres-cleartext-password",
+        "bad.json",
+        "postgres-cleartext-password|10.77.20.6|tcp/5432",
         "good.json",
     ),
 ];
@@ -746,6 +796,12 @@ const CL_R7_2_1: &[Case] = &[
         "unknown-device",
         "bad.json",
         "unknown-device|10.77.10.99",
+        "good.json",
+    ),
+    (
+        "scanner-refused",
+        "bad.json",
+        "scanner-refused|10.77.10.22|tcp/5901",
         "good.json",
     ),
 ];

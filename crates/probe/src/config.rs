@@ -7,13 +7,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clinicscan_model::{EgressCheck, EgressKind};
+
 use crate::ScanError;
 use crate::ports::{PortPlan, parse_ports};
 use crate::rtt::RttBounds;
-use crate::scope::{ScopeError, check_interval};
+use crate::scope::{Scope, ScopeError, classify};
 use crate::targets::{
     AddressIter, AddressSet, Interval, Target, TargetError, TargetSpec, exclusion_interval,
-    parse_targets, read_target_file,
+    parse_target, parse_targets, read_target_file,
 };
 
 /// Everything a scan can be asked to do. `Default` is the clinic default: the curated port
@@ -69,6 +71,13 @@ pub struct ScanConfig {
     pub do_not_touch: Vec<String>,
     /// The site zone the scan runs from, recorded in the Observation.
     pub zone: Option<String>,
+    /// Public addresses the site file declares as the clinic's own (addresses, CIDRs or
+    /// ranges): in scope without `allow_public`, so a scan from outside can reach them.
+    pub public: Vec<String>,
+    /// Egress attempts to make from this vantage besides the scan (the site's egress
+    /// targets, the closed network's fingerprints): one TCP connection or one name
+    /// resolution each, recorded in the Observation's `egress`.
+    pub egress: Vec<EgressCheck>,
 }
 
 impl Default for ScanConfig {
@@ -96,6 +105,8 @@ impl Default for ScanConfig {
             profiles: Vec::new(),
             do_not_touch: Vec::new(),
             zone: None,
+            public: Vec::new(),
+            egress: Vec::new(),
         }
     }
 }
@@ -177,6 +188,7 @@ pub struct ScanPlan {
     pub(crate) do_not_touch: AddressSet,
     pub(crate) ports: PortPlan,
     pub(crate) profiles: Vec<(HostProfile, AddressSet)>,
+    pub(crate) scope: Scope,
 }
 
 impl ScanPlan {
@@ -259,12 +271,26 @@ pub fn plan(config: &ScanConfig) -> Result<ScanPlan, ScanError> {
             .collect(),
     );
 
+    let public = parse_targets(&config.public)?;
+    let scope = Scope {
+        allow_public: config.allow_public,
+        declared: AddressSet::from_intervals(
+            intervals_of(&public, "the site's public addresses")?
+                .into_iter()
+                .map(|x| x.0)
+                .collect(),
+        ),
+    };
+    for c in &config.egress {
+        check_egress(c)?;
+    }
+
     let mut include = Vec::new();
     let mut names = Vec::new();
     for t in targets {
         match &t.spec {
             TargetSpec::Interval(iv) => {
-                check_interval(iv, config.allow_public, &t.text).map_err(|e| ScopeError {
+                scope.check_interval(iv, &t.text).map_err(|e| ScopeError {
                     text: format!("{} ({})", e.text, t.origin),
                     ..e
                 })?;
@@ -299,7 +325,32 @@ pub fn plan(config: &ScanConfig) -> Result<ScanPlan, ScanError> {
         do_not_touch,
         ports,
         profiles,
+        scope,
     })
+}
+
+/// An egress check must name a host an attempt can go to: a host address (never a
+/// multicast or reserved one) or a host name, and a port for a TCP check.
+fn check_egress(c: &EgressCheck) -> Result<(), ScanError> {
+    let bad = |why: &str| ScanError::Config(format!("egress check {}: {why}", c.target()));
+    if c.kind == EgressKind::Tcp && c.port.is_none_or(|p| p == 0) {
+        return Err(bad("a TCP check needs a port"));
+    }
+    match c.host.parse::<std::net::IpAddr>() {
+        Ok(ip) if c.kind == EgressKind::Dns => {
+            Err(bad(&format!("{ip} is an address, not a name to resolve")))
+        }
+        Ok(ip) => match classify(ip) {
+            crate::AddressScope::Special(kind) => {
+                Err(bad(&format!("{ip} is a {kind} address, not a host")))
+            }
+            _ => Ok(()),
+        },
+        Err(_) => match parse_target(&c.host) {
+            Ok(TargetSpec::Name(_)) => Ok(()),
+            _ => Err(bad("not an address or a host name")),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -336,6 +387,60 @@ mod tests {
         let mut c = cfg(&["8.8.8.0/24"]);
         c.allow_public = true;
         assert!(plan(&c).is_ok());
+    }
+
+    #[test]
+    fn a_public_target_needs_the_site_to_declare_it_or_allow_public() {
+        let mut c = cfg(&["198.51.100.20"]);
+        c.public = vec!["198.51.100.20".into()];
+        assert!(plan(&c).is_ok());
+        // A neighbour the site does not declare is refused before anything is sent.
+        let mut c = cfg(&["198.51.100.21"]);
+        c.public = vec!["198.51.100.20".into()];
+        match plan(&c) {
+            Err(ScanError::Scope(e)) => {
+                assert_eq!(e.text, "198.51.100.21 (argument)");
+                assert!(e.reason.contains("allow_public"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        c.allow_public = true;
+        assert!(plan(&c).is_ok());
+    }
+
+    #[test]
+    fn egress_checks_are_validated_before_any_packet() {
+        use clinicscan_model::EgressPurpose;
+        let check = |kind, host: &str, port| EgressCheck {
+            purpose: EgressPurpose::Internet,
+            kind,
+            host: host.into(),
+            port,
+        };
+        let with = |checks: Vec<EgressCheck>| {
+            let mut c = cfg(&["10.0.0.1"]);
+            c.egress = checks;
+            plan(&c)
+        };
+        assert!(
+            with(vec![
+                check(EgressKind::Tcp, "203.0.113.80", Some(443)),
+                check(EgressKind::Tcp, "proxy.example.net", Some(8080)),
+                check(EgressKind::Dns, "egress-check.example.net", None),
+            ])
+            .is_ok()
+        );
+        for bad in [
+            check(EgressKind::Tcp, "203.0.113.80", None),
+            check(EgressKind::Tcp, "224.0.0.1", Some(443)),
+            check(EgressKind::Dns, "203.0.113.80", None),
+            check(EgressKind::Tcp, "not a name", Some(443)),
+        ] {
+            assert!(
+                matches!(with(vec![bad.clone()]), Err(ScanError::Config(_))),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

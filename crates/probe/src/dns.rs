@@ -6,7 +6,25 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
+use hickory_resolver::net::NetError;
 use hickory_resolver::proto::rr::RData;
+
+/// Why a name did not resolve, with the resolver's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum LookupFailure {
+    /// The resolver answered that the name does not exist.
+    #[error("NXDOMAIN ({0})")]
+    NxDomain(String),
+    /// The resolver answered, with no address for the name.
+    #[error("no address records ({0})")]
+    NoRecords(String),
+    /// No resolver answered in time.
+    #[error("{0}")]
+    NoAnswer(String),
+    /// Any other error (refused, server failure, a local error).
+    #[error("{0}")]
+    Error(String),
+}
 
 /// A bounded resolver.
 pub(crate) struct Dns {
@@ -37,6 +55,33 @@ impl Dns {
                 v.dedup();
                 if v.is_empty() {
                     Err("no address".into())
+                } else {
+                    Ok(v)
+                }
+            }
+        }
+    }
+
+    /// The addresses of a name, or why it did not resolve, told apart as an egress attempt
+    /// records it (the name does not exist, it has no address, nobody answered, an error).
+    pub async fn lookup_classified(&self, name: &str) -> Result<Vec<IpAddr>, LookupFailure> {
+        match tokio::time::timeout(self.timeout * 2, self.resolver.lookup_ip(name)).await {
+            Err(_) => Err(LookupFailure::NoAnswer(format!(
+                "no answer within {:?}",
+                self.timeout * 2
+            ))),
+            Ok(Err(e)) if e.is_nx_domain() => Err(LookupFailure::NxDomain(e.to_string())),
+            Ok(Err(e)) if e.is_no_records_found() => Err(LookupFailure::NoRecords(e.to_string())),
+            Ok(Err(e)) if matches!(e, NetError::Timeout) => {
+                Err(LookupFailure::NoAnswer(e.to_string()))
+            }
+            Ok(Err(e)) => Err(LookupFailure::Error(e.to_string())),
+            Ok(Ok(l)) => {
+                let mut v: Vec<IpAddr> = l.iter().collect();
+                v.sort();
+                v.dedup();
+                if v.is_empty() {
+                    Err(LookupFailure::NoRecords("no address".into()))
                 } else {
                     Ok(v)
                 }

@@ -34,7 +34,6 @@ use crate::pace::{Pace, RatePacer};
 use crate::portscan::{HostCtx, Limits, scan_tcp};
 use crate::raw::ArpPinger;
 use crate::rtt::DiscoveryWait;
-use crate::scope::check_address;
 use crate::services::{ProbeSettings, port_name, probe_tcp, probe_udp};
 use crate::sweep::{PingRequest, PingResult, Sweep, SweepConfig};
 use crate::targets::{AddressIter, AddressSet, Interval, NamesByAddress, TargetSpec};
@@ -311,7 +310,12 @@ where
                 continue;
             }
             // Defence in depth: the plan checked every interval already.
-            if check_address(addr, config.allow_public, &addr.to_string()).is_err() {
+            if engine
+                .plan
+                .scope
+                .check_address(addr, &addr.to_string())
+                .is_err()
+            {
                 continue;
             }
             considered += 1;
@@ -497,6 +501,11 @@ where
     progress(ScanEvent::Finished { cancelled });
     let mut obs = Observation::new(meta);
     obs.hosts = hosts;
+    obs.egress = if cancelled {
+        Vec::new()
+    } else {
+        crate::egress::attempt_all(&engine.plan).await
+    };
     Ok(obs)
 }
 
@@ -714,7 +723,7 @@ async fn resolve_names(
             ),
             Ok(addrs) => {
                 for a in addrs {
-                    check_address(a, plan.config.allow_public, &format!("{name} ({a})"))?;
+                    plan.scope.check_address(a, &format!("{name} ({a})"))?;
                     if plan.exclude.contains(a) || plan.do_not_touch.contains(a) {
                         notices.push(
                             NoticeKind::NameExcluded,
@@ -735,6 +744,20 @@ async fn resolve_names(
         }
     }
     Ok((AddressSet::from_intervals(intervals), names))
+}
+
+/// The scanner's own addresses toward the first address of `targets` (addresses or
+/// CIDRs; anything else is skipped), before any scan: where a site's zones place it, so the
+/// egress attempts of its zone can be planned. Sends nothing.
+pub fn vantage_toward(targets: &[String]) -> Vantage {
+    let intervals = targets
+        .iter()
+        .filter_map(|t| match crate::targets::parse_target(t) {
+            Ok(crate::targets::TargetSpec::Interval(iv)) => Some(iv),
+            _ => None,
+        })
+        .collect();
+    vantage(&AddressSet::from_intervals(intervals), None)
 }
 
 fn vantage(targets: &AddressSet, zone: Option<String>) -> Vantage {

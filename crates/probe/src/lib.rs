@@ -29,6 +29,7 @@ mod catalog;
 mod config;
 mod discovery;
 mod dns;
+mod egress;
 mod engine;
 mod netinfo;
 mod oui;
@@ -52,7 +53,7 @@ pub use proto::hooks;
 
 pub use catalog::{CLINIC_PORTS, PortEntry, port_entry};
 pub use config::{HostProfile, ScanConfig, ScanPlan, Timing, plan};
-pub use engine::{ScanEvent, scan, scan_until};
+pub use engine::{ScanEvent, scan, scan_until, vantage_toward};
 pub use oui::{OUI_CSV, OuiTable};
 pub use ports::{PortError, PortPlan, parse_ports};
 pub use rtt::{RttBounds, RttEstimator};

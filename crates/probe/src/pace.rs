@@ -369,4 +369,40 @@ mod tests {
         };
         assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
     }
+
+    /// A waiter released late does not shorten the gap to the next one: the gap counts from
+    /// the actual release, not from a slot reserved ahead.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_late_release_keeps_the_gap() {
+        let gap = Duration::from_millis(30);
+        let pace = Pace::new(gap, None);
+        let released = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 0..10u64 {
+            let (pace, released) = (pace.clone(), released.clone());
+            tasks.push(tokio::spawn(async move {
+                let slot = pace.slot().await;
+                let at = Instant::now();
+                drop(slot);
+                if let Ok(mut r) = released.lock() {
+                    r.push(at);
+                }
+                // Every other waiter's thread is busy right after its release, as a loaded
+                // runtime's are: the next waiter must still keep the gap.
+                if i % 2 == 0 {
+                    std::thread::sleep(Duration::from_millis(15));
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+        let mut at = released.lock().map(|r| r.clone()).unwrap_or_default();
+        at.sort();
+        assert_eq!(at.len(), 10);
+        for w in at.windows(2) {
+            let between = w[1] - w[0];
+            assert!(between >= gap, "two releases {between:?} apart (gap {gap:?})");
+        }
+    }
 }

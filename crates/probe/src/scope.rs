@@ -10,12 +10,16 @@
 //! NAT (or an overlay VPN's address pool reaching other sites), not the clinic's LAN. A
 //! user who really means it passes `allow_public`.
 //!
+//! A public address the site file declares as the clinic's own (its internet line's WAN
+//! side, scanned from outside) is in scope without `allow_public`; any other public address
+//! still needs it ([`Scope`]).
+//!
 //! Multicast, broadcast, unspecified and reserved (240/4, 0/8) addresses are never host
 //! addresses and are refused even with `allow_public`.
 
 use std::net::IpAddr;
 
-use crate::targets::{Interval, to_int};
+use crate::targets::{AddressSet, Interval, to_int};
 
 /// Where an address lies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +172,44 @@ pub fn check_interval(iv: &Interval, allow_public: bool, text: &str) -> Result<(
     Ok(())
 }
 
+/// What one scan may touch: private address space, the public addresses the site declares
+/// as the clinic's own, and with `allow_public` any host address.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scope {
+    /// `--allow-public`.
+    pub allow_public: bool,
+    /// The clinic's own public addresses, as its site file declares them.
+    pub declared: AddressSet,
+}
+
+impl Scope {
+    /// Checks one address; `text` names it in the error.
+    pub fn check_address(&self, ip: IpAddr, text: &str) -> Result<(), ScopeError> {
+        check_address(ip, self.allow_public || self.declared.contains(ip), text)
+    }
+
+    /// Checks an interval: inside private space, inside the declared public addresses, or
+    /// (with `allow_public`) free of special addresses.
+    pub fn check_interval(&self, iv: &Interval, text: &str) -> Result<(), ScopeError> {
+        if self.declared.covers(iv) {
+            return check_interval(iv, true, text);
+        }
+        check_interval(iv, self.allow_public, text).map_err(|e| {
+            if self.declared.is_empty() {
+                e
+            } else {
+                ScopeError {
+                    reason: format!(
+                        "{}; the site file declares other public addresses as the clinic's own",
+                        e.reason
+                    ),
+                    ..e
+                }
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,5 +287,31 @@ mod tests {
         // public + allow_public is fine, but never multicast
         assert!(check_interval(&ivl("223.255.255.0-224.0.0.5"), true, "x").is_err());
         assert!(check_interval(&ivl("100.64.0.0/24"), false, "x").is_err());
+    }
+
+    #[test]
+    fn a_public_address_the_site_declares_is_in_scope_and_no_other() {
+        let scope = Scope {
+            allow_public: false,
+            declared: AddressSet::from_intervals(vec![ivl("198.51.100.20/31")]),
+        };
+        assert!(scope.check_address(ip("198.51.100.20"), "x").is_ok());
+        assert!(scope.check_address(ip("198.51.100.21"), "x").is_ok());
+        assert!(scope.check_interval(&ivl("198.51.100.20/31"), "x").is_ok());
+        assert!(scope.check_interval(&ivl("10.0.0.0/24"), "x").is_ok());
+        let e = scope
+            .check_address(ip("198.51.100.22"), "198.51.100.22")
+            .unwrap_err();
+        assert!(e.reason.contains("allow_public"), "{e}");
+        let e = scope
+            .check_interval(&ivl("198.51.100.20/30"), "198.51.100.20/30")
+            .unwrap_err();
+        assert!(e.reason.contains("declares other public addresses"), "{e}");
+        // Never a special address, declared or not.
+        let odd = Scope {
+            allow_public: false,
+            declared: AddressSet::from_intervals(vec![ivl("224.0.0.1")]),
+        };
+        assert!(odd.check_address(ip("224.0.0.1"), "x").is_err());
     }
 }

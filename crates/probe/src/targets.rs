@@ -369,6 +369,16 @@ impl AddressSet {
         idx > 0 && self.intervals[idx - 1].contains(ip)
     }
 
+    /// Whether every address of `iv` is in the set.
+    pub fn covers(&self, iv: &Interval) -> bool {
+        let key = (iv.v6, iv.first);
+        let idx = self.intervals.partition_point(|x| (x.v6, x.first) <= key);
+        idx > 0 && {
+            let x = &self.intervals[idx - 1];
+            x.v6 == iv.v6 && x.first <= iv.first && iv.last <= x.last
+        }
+    }
+
     /// Number of addresses (before exclusions).
     pub fn len(&self) -> u128 {
         self.intervals.iter().map(Interval::len).sum()

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clinicscan_model::{
-    FtpFacts, NtlmInfo, RdpFacts, Service, SmbFacts, VncFacts, VncSecurityType,
+    FtpFacts, NtlmInfo, ProbeErrorKind, RdpFacts, Service, SmbFacts, VncFacts, VncSecurityType,
 };
 use clinicscan_probe::hooks::{self, ProbeOptions};
 use clinicscan_testlab::{LabSpec, run_test_in_namespace};
@@ -23,6 +23,20 @@ use clinicscan_testlab::{LabSpec, run_test_in_namespace};
 const LAB_NS: &str = "csr-lab";
 /// Set for the test binary re-run inside the lab.
 const INNER_ENV: &str = "CLINICSCAN_REMOTE_ACCESS_LAB_INNER";
+/// The lab's run directory (daemon logs), for the test binary re-run inside the lab.
+const DIR_ENV: &str = "CLINICSCAN_REMOTE_ACCESS_LAB_RUN";
+
+/// A daemon's log in the lab's run directory (`lab.sh`: `DIR/<name>.log`).
+fn daemon_log(name: &str) -> String {
+    let dir = std::env::var(DIR_ENV).expect("the lab's run directory");
+    let file = if name.contains('/') {
+        name.to_string()
+    } else {
+        format!("{name}.log")
+    };
+    std::fs::read_to_string(std::path::Path::new(&dir).join(&file))
+        .unwrap_or_else(|e| panic!("{file}: {e}"))
+}
 
 #[test]
 fn remote_access_lab() {
@@ -44,7 +58,11 @@ fn remote_access_lab() {
     else {
         return;
     };
-    let inner = run_test_in_namespace(LAB_NS, "inner", &[(INNER_ENV, "1")]);
+    let dir = lab
+        .dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
+    let inner = run_test_in_namespace(LAB_NS, "inner", &[(INNER_ENV, "1"), (DIR_ENV, &dir)]);
     drop(lab);
     match inner {
         Ok(text) => print!("{text}"),
@@ -157,6 +175,10 @@ async fn inner() {
         "xrdp security_layer=rdp has no TLS"
     );
 
+    // The RDP probes stop at the CredSSP NTLM challenge (never an AUTHENTICATE): what the
+    // NLA server logged, for the record
+    println!("shadow.log:\n{}", daemon_log("shadow"));
+
     // --- SMB
     let x = run("smb", 445).await;
     assert_eq!(x.protocol.as_deref(), Some("smb"));
@@ -228,6 +250,52 @@ async fn inner() {
         })
     );
     assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
+    // The SMB probes stop at the NTLM challenge: Samba audits no authentication at all
+    // (auth_audit:3 logs every one, successful or failed), so none failed
+    for log in ["smb1/log", "signed/log", "nt1/log"] {
+        let text = daemon_log(log);
+        for failure in ["Auth:", "FAILED", "LOGON_FAILURE", "NO_SUCH_USER"] {
+            assert!(!text.contains(failure), "{log} logged {failure:?}:\n{text}");
+        }
+    }
+    // ... and the audit does log a session setup when there is one: a true anonymous
+    // (null) session, empty user and no password, as a guest-share probe would make. Samba
+    // logs it as a success (`user []\[] ... status [NT_STATUS_OK]`); any user name instead
+    // (smbclient -N sends the Unix user's, "guest" is no account either) is logged as
+    // NT_STATUS_NO_SUCH_USER before `map to guest` lets it in
+    let listed = std::process::Command::new("smbclient")
+        .args([
+            "-U",
+            "%",
+            "-N",
+            "-L",
+            "//127.0.0.1",
+            "-p",
+            "4445",
+            "-m",
+            "SMB3",
+        ])
+        .output()
+        .expect("smbclient");
+    println!(
+        "smbclient -U % -N -L: {}",
+        String::from_utf8_lossy(&listed.stdout)
+    );
+    let audited = daemon_log("signed/log");
+    let anonymous: Vec<&str> = audited
+        .lines()
+        .filter(|l| l.contains("Auth:") && l.contains("user []\\[]"))
+        .collect();
+    for line in &anonymous {
+        println!("signed/log: {line}");
+    }
+    assert!(
+        !anonymous.is_empty()
+            && anonymous
+                .iter()
+                .all(|l| l.contains("status [NT_STATUS_OK]")),
+        "the anonymous session setup is not audited as a success:\n{audited}"
+    );
 
     // --- SSH
     let x = run("ssh", 22).await;
@@ -245,6 +313,14 @@ async fn inner() {
     );
     let weak: Vec<&str> = ssh.weak.iter().map(|w| w.name.as_str()).collect();
     assert_eq!(weak, ["umac-64-etm@openssh.com", "umac-64@openssh.com"]);
+    // OpenSSH's defaults: keys, passwords and keyboard-interactive
+    assert_eq!(
+        ssh.auth_methods,
+        ["publickey", "password", "keyboard-interactive"],
+        "{x:#?}"
+    );
+    assert_eq!(ssh.auth_methods_user.as_deref(), Some("root"));
+    assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
     let sw = x.software.as_ref().expect("software");
     assert_eq!(
         (sw.product.as_str(), sw.version.as_deref()),
@@ -273,13 +349,29 @@ async fn inner() {
         ]
     );
 
+    // No SSH probe looked like a failed login to sshd (fail2ban's words for one); sshd -e
+    // logs at INFO: the `none` request shows only as the connection's end
+    for log in ["sshd", "sshd-legacy"] {
+        let text = daemon_log(log);
+        println!("{log}.log:\n{text}");
+        for failure in [
+            "Failed",
+            "Invalid user",
+            "authentication failure",
+            "not allowed",
+        ] {
+            assert!(!text.contains(failure), "{log} logged {failure:?}:\n{text}");
+        }
+    }
+
     // --- FTP
     let x = run("ftp", 21).await;
     assert_eq!(
         x.facts.ftp,
         Some(FtpFacts {
             banner: "csr-lab FTP ready".into(),
-            anonymous: Some(true),
+            // vsftpd asks for a password with or without anonymous access: no PASS is sent
+            anonymous: None,
             auth_tls: Some(true),
         })
     );
@@ -293,7 +385,7 @@ async fn inner() {
         x.facts.ftp,
         Some(FtpFacts {
             banner: "(vsFTPd 3.0.3)".into(),
-            anonymous: Some(false),
+            anonymous: None,
             auth_tls: Some(false),
         })
     );
@@ -303,6 +395,12 @@ async fn inner() {
         ("vsFTPd", Some("3.0.3"))
     );
     assert_eq!(x.facts.tls, None);
+    // No login of the probe failed: vsftpd logs a refused PASS as "FAIL LOGIN"
+    for log in ["vsftpd-events", "vsftpd-closed-events"] {
+        let text = daemon_log(log);
+        assert!(text.contains("CONNECT"), "{log}: {text}");
+        assert!(!text.contains("FAIL"), "{log}: {text}");
+    }
 
     // --- Telnet
     let x = run("telnet", 23).await;
@@ -345,6 +443,50 @@ async fn inner() {
         })
     );
     assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
+    vnc_is_never_blacklisted().await;
+}
+
+/// TigerVNC black-marks every connection from an address until one authenticates, and
+/// refuses the address after five ("Too many security failures", `BlacklistThreshold`).
+/// Against `None` the probe completes a viewer's handshake, which clears the marks: ten
+/// probes in a row all see the server as it is. Against a password-only server nothing can
+/// clear them: the sixth connection is refused, and the probe says so with the server's
+/// words and no facts.
+async fn vnc_is_never_blacklisted() {
+    for round in 1..=10 {
+        let x = hooks::run_probe_with(&options(), "vnc", lab_addr(5901)).await;
+        let vnc = x.facts.vnc.as_ref().expect("vnc facts");
+        assert_eq!(vnc.no_auth, Some(true), "probe {round}: {x:#?}");
+        assert!(x.probe_errors.is_empty(), "probe {round}: {x:#?}");
+    }
+    let log = daemon_log("xvnc-none");
+    assert!(
+        !log.contains("Blacklisted") && !log.contains("Authentication error"),
+        "TigerVNC counted the probes as failures:\n{log}"
+    );
+    println!("vnc 5901: ten probes, no_auth = true every time; Xvnc logged no failure");
+
+    let mut refused = None;
+    for round in 2..=8 {
+        let x = hooks::run_probe_with(&options(), "vnc", lab_addr(5902)).await;
+        if let Some(e) = x
+            .probe_errors
+            .iter()
+            .find(|e| e.kind == ProbeErrorKind::RefusedByPeer)
+        {
+            assert_eq!(e.detail, "Too many security failures");
+            assert_eq!(x.facts.vnc, None, "a refusal teaches nothing: {x:#?}");
+            assert_eq!(x.protocol.as_deref(), Some("vnc"));
+            refused = Some(round);
+            break;
+        }
+        assert_eq!(x.facts.vnc.and_then(|v| v.no_auth), Some(false));
+    }
+    // the lab's readiness check connected once too: the refusal comes at the fifth or
+    // sixth of the test's connections
+    let round = refused.expect("TigerVNC's blacklist (threshold 5) refused no connection");
+    assert!((5..=6).contains(&round), "refused at connection {round}");
+    println!("vnc 5902: password-only TigerVNC refused connection {round}: RefusedByPeer");
 }
 
 /// Each TLS prelude (`hooks::tls_prelude`) leaves a stream on which a real TLS handshake

@@ -315,6 +315,25 @@ async fn lab_audit_matches_sslscan_and_openssl() {
         https.products.first().map(|p| p.vendor.as_str()),
         Some("Fortinet")
     );
+    // no security header on 4432; all of them on 4433
+    assert_eq!((https.hsts, https.hsts_max_age), (Some(false), None));
+    assert_eq!(https.x_frame_options, None);
+    let svc = hooks::probe(
+        "https",
+        lab_addr(4433),
+        None,
+        now(),
+        Duration::from_secs(10),
+    )
+    .await;
+    let https = svc.facts.http.expect("https facts");
+    assert_eq!(
+        (https.hsts, https.hsts_max_age),
+        (Some(true), Some(63_072_000))
+    );
+    assert_eq!(https.x_frame_options.as_deref(), Some("DENY"));
+    assert_eq!(https.x_content_type_options.as_deref(), Some("nosniff"));
+    assert_eq!(https.frame_ancestors.as_deref(), Some("'none'"));
 
     // HTTPS on a TLS 1.0/1.1-only server: rustls cannot, and says why.
     let svc = hooks::probe(

@@ -49,7 +49,7 @@ async fn probe_at(ip: &str, kind: &str, port: u16) -> (Service, Duration) {
 
 #[test]
 fn vpn_lab() {
-    let Some(_lab) = LabSpec::script("vpn")
+    let Some(lab) = LabSpec::script("vpn")
         .needs(&[
             "/usr/lib/ipsec/charon",
             "swanctl",
@@ -75,7 +75,7 @@ fn vpn_lab() {
         pptp().await;
         snmp().await;
         dicom().await;
-        databases().await;
+        databases(lab.dir()).await;
         ssdp().await;
         udp_states().await;
     });
@@ -209,6 +209,8 @@ async fn snmp() {
     assert_eq!(f.sys_descr.as_deref(), Some("clinicscan lab snmpd"));
     assert_eq!(f.sys_name.as_deref(), Some("csv-snmp"));
     assert_eq!(f.sys_object_id.as_deref(), Some("1.3.6.1.4.1.8072.3.2.10"));
+    // net-snmp on Linux has no device 1 and no Printer-MIB: not a printer, nor a non-printer
+    assert_eq!((f.printer, f.printer_name.as_deref()), (None, None));
     let e = f.engine.expect("engine");
     assert!(e.engine_id.starts_with("80001f8880"), "{}", e.engine_id);
     assert_eq!(e.enterprise, Some(8072));
@@ -265,11 +267,31 @@ async fn dicom() {
     assert_eq!(f.echo_status, None);
 }
 
-async fn databases() {
-    for (port, ssl) in [(5432, false), (5433, true)] {
+async fn databases(lab_dir: Option<&std::path::Path>) {
+    // 5432: pg_hba.conf trusts everyone (a login without a password); 5433: SCRAM over TLS
+    for (port, ssl, method) in [(5432, false, "trust"), (5433, true, "scram-sha-256")] {
         let (s, _) = probe("postgres", port).await;
         assert_eq!(s.protocol.as_deref(), Some("postgresql"));
-        assert_eq!(s.facts.postgres.expect("pg").ssl_supported, Some(ssl));
+        assert!(s.probe_errors.is_empty(), "{:?}", s.probe_errors);
+        let pg = s.facts.postgres.expect("pg");
+        assert_eq!(pg.ssl_supported, Some(ssl));
+        assert_eq!(pg.auth_over_tls, Some(ssl));
+        assert_eq!(pg.auth_method.as_deref(), Some(method));
+        assert_eq!(pg.startup_error, None);
+        if ssl {
+            assert!(pg.sasl_mechanisms.contains(&"SCRAM-SHA-256".to_string()));
+        }
+    }
+    // Neither the trust login nor the unanswered SCRAM request is a failure in the log
+    let dir = lab_dir.expect("the vpn lab's run directory");
+    for port in [5432, 5433] {
+        let log = std::fs::read_to_string(dir.join(format!("pg/{port}.log"))).expect("pg log");
+        for failure in ["FATAL", "authentication failed", "does not exist"] {
+            assert!(
+                !log.contains(failure),
+                "postgres {port} logged {failure:?}:\n{log}"
+            );
+        }
     }
     for (port, tls) in [(3306, false), (3307, true)] {
         let (s, _) = probe("mysql", port).await;

@@ -1,10 +1,16 @@
 //! What changed between two scans: findings by finding key, hosts and services.
+//!
+//! A finding the newer scan could not check again (its `not_rechecked`, with the reason) is
+//! neither resolved nor unchanged: it has a category of its own. Only a finding the newer
+//! scan neither reports nor carries is resolved.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
-use clinicscan_model::{Assessment, Finding, HostState, Observation, PortState, Transport};
+use clinicscan_model::{
+    Assessment, CarriedFinding, Finding, HostState, Observation, PortState, Transport,
+};
 use serde::{Deserialize, Serialize};
 
 /// One side of a [`ScanDiff`]: which scan, and when it ran.
@@ -41,9 +47,17 @@ pub struct ScanDiff {
     pub to: ScanPoint,
     /// Findings of the newer scan whose key the older scan did not have.
     pub new_findings: Vec<Finding>,
-    /// Findings of the older scan whose key the newer scan no longer has.
+    /// Findings of the older scan (reported or carried) that the newer scan checked again
+    /// and no longer has.
     pub resolved_findings: Vec<Finding>,
-    /// Findings of the newer scan whose key the older scan had too.
+    /// Findings the newer scan could not check again, with the reason: not resolved.
+    #[serde(default)]
+    pub not_rechecked_findings: Vec<CarriedFinding>,
+    /// The keys of `not_rechecked_findings` the older scan could not check either (still
+    /// not re-checked: not news).
+    #[serde(default)]
+    pub not_rechecked_before: Vec<String>,
+    /// Findings of the newer scan whose key the older scan had too (reported or carried).
     pub unchanged_findings: Vec<Finding>,
     /// Hosts up in the newer scan only.
     pub hosts_appeared: Vec<IpAddr>,
@@ -69,18 +83,8 @@ pub struct ScanSide<'a> {
 impl ScanDiff {
     /// Compares an older scan with a newer one. Pure: no I/O.
     pub fn between(older: ScanSide<'_>, newer: ScanSide<'_>) -> ScanDiff {
-        let old_keys: BTreeSet<&str> = older
-            .assessment
-            .findings
-            .iter()
-            .map(|f| f.key.as_str())
-            .collect();
-        let new_keys: BTreeSet<&str> = newer
-            .assessment
-            .findings
-            .iter()
-            .map(|f| f.key.as_str())
-            .collect();
+        let old_keys = keys(older.assessment);
+        let new_keys = keys(newer.assessment);
 
         let mut new_findings = Vec::new();
         let mut unchanged_findings = Vec::new();
@@ -91,13 +95,27 @@ impl ScanDiff {
                 new_findings.push(f.clone());
             }
         }
-        let resolved_findings: Vec<Finding> = older
-            .assessment
-            .findings
-            .iter()
-            .filter(|f| !new_keys.contains(f.key.as_str()))
-            .cloned()
+        // An older finding is resolved when the newer scan neither reports nor carries it;
+        // one the older scan itself carried is listed as it was last confirmed.
+        let mut resolved: BTreeMap<&str, &Finding> = BTreeMap::new();
+        for c in &older.assessment.not_rechecked {
+            resolved.insert(&c.finding.key, &c.finding);
+        }
+        for f in &older.assessment.findings {
+            resolved.insert(&f.key, f);
+        }
+        let resolved_findings: Vec<Finding> = resolved
+            .into_iter()
+            .filter(|(key, _)| !new_keys.contains(key))
+            .map(|(_, f)| f.clone())
             .collect();
+        let mut not_rechecked_findings = newer.assessment.not_rechecked.clone();
+        not_rechecked_findings.sort_by(|a, b| {
+            b.finding
+                .severity
+                .cmp(&a.finding.severity)
+                .then_with(|| a.finding.key.cmp(&b.finding.key))
+        });
 
         let old_hosts = up_hosts(older.observations);
         let new_hosts = up_hosts(newer.observations);
@@ -109,6 +127,18 @@ impl ScanDiff {
             to: point(newer),
             new_findings: sorted(new_findings),
             resolved_findings: sorted(resolved_findings),
+            not_rechecked_before: not_rechecked_findings
+                .iter()
+                .filter(|c| {
+                    older
+                        .assessment
+                        .not_rechecked
+                        .iter()
+                        .any(|o| o.finding.key == c.finding.key)
+                })
+                .map(|c| c.finding.key.clone())
+                .collect(),
+            not_rechecked_findings,
             unchanged_findings: sorted(unchanged_findings),
             hosts_appeared: new_hosts.difference(&old_hosts).copied().collect(),
             hosts_vanished: old_hosts.difference(&new_hosts).copied().collect(),
@@ -117,16 +147,35 @@ impl ScanDiff {
         }
     }
 
-    /// True when anything changed: a new or resolved finding, a host or a service that
-    /// appeared or vanished.
+    /// True when anything changed: a new or resolved finding, a finding that could not be
+    /// checked again when the older scan still had it confirmed (the reader must hear that
+    /// it was not checked), a host or a service that appeared or vanished.
     pub fn has_changes(&self) -> bool {
         !(self.new_findings.is_empty()
             && self.resolved_findings.is_empty()
+            && self.newly_not_rechecked().next().is_none()
             && self.hosts_appeared.is_empty()
             && self.hosts_vanished.is_empty()
             && self.services_appeared.is_empty()
             && self.services_vanished.is_empty())
     }
+
+    /// The findings the newer scan could not check again that the older one did not carry
+    /// already (still not re-checked is not news; newly not re-checked is).
+    pub fn newly_not_rechecked(&self) -> impl Iterator<Item = &CarriedFinding> {
+        self.not_rechecked_findings
+            .iter()
+            .filter(|c| !self.not_rechecked_before.contains(&c.finding.key))
+    }
+}
+
+/// Every finding key of an assessment, reported or carried.
+fn keys(a: &Assessment) -> BTreeSet<&str> {
+    a.findings
+        .iter()
+        .map(|f| f.key.as_str())
+        .chain(a.not_rechecked.iter().map(|c| c.finding.key.as_str()))
+        .collect()
 }
 
 /// When a scan started: the store's definition, so a diff and the history agree.

@@ -68,10 +68,12 @@ pub enum Security {
 pub enum EmailOn {
     /// After every scan.
     Always,
-    /// When there is at least one finding above `info`.
+    /// When there is at least one finding above `info` (reported, or carried as not
+    /// re-checked).
     #[default]
     Findings,
-    /// When something changed since the previous scan of the same scope (or there is none).
+    /// When something changed since the previous scan of the same scope (or there is none),
+    /// a finding that newly could not be checked again included.
     Changes,
 }
 
@@ -79,9 +81,11 @@ pub enum EmailOn {
 pub fn should_email(on: EmailOn, assessment: &Assessment, diff: Option<&ScanDiff>) -> bool {
     match on {
         EmailOn::Always => true,
+        // A finding this run could not check again is still a finding.
         EmailOn::Findings => assessment
             .findings
             .iter()
+            .chain(assessment.not_rechecked.iter().map(|c| &c.finding))
             .any(|f| f.severity > Severity::Info),
         EmailOn::Changes => diff.is_none_or(ScanDiff::has_changes),
     }
@@ -524,6 +528,15 @@ pub fn compose(input: &ReportInput<'_>) -> OutgoingEmail {
             t(S::ResolvedFindings),
             c.diff.resolved_findings.len()
         );
+        // Never folded into "resolved": the reader must see what could not be checked.
+        if !c.diff.not_rechecked_findings.is_empty() {
+            let _ = write!(
+                subject,
+                " / {} {}",
+                t(S::NotRechecked),
+                c.diff.not_rechecked_findings.len()
+            );
+        }
     }
 
     let mut lines: Vec<Line> = Vec::new();
@@ -584,6 +597,21 @@ pub fn compose(input: &ReportInput<'_>) -> OutgoingEmail {
                         }
                     }
                     (ChangeItems::Findings(_), _) => {}
+                    (ChangeItems::NotRechecked(rows), _) => {
+                        for c in rows.iter().take(10) {
+                            lines.push(Line::Item(format!(
+                                "{label} [{}] {} ({}): {} ({})",
+                                c.row.severity,
+                                one_line(c.row.title),
+                                c.row.target,
+                                one_line(&c.reason),
+                                c.confirmed(lang)
+                            )));
+                        }
+                        if !rows.is_empty() {
+                            lines.push(Line::Para(t(S::NotRecheckedNote).to_string()));
+                        }
+                    }
                     (ChangeItems::Hosts(hosts), _) => {
                         for h in *hosts {
                             lines.push(Line::Item(format!("{label} {h}")));

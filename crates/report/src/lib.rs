@@ -6,6 +6,10 @@
 //!   English. [`render_inventory`] adds the site's zones to the inventory;
 //!   [`render_history_list`] and [`render_diff`] show the history as text;
 //!   [`render_precheck`] a vendor pre-check.
+//! - [`render_checklist`] / [`render_checklist_xlsx`]: the inspection checklist
+//!   (チェックリスト) of the Assessment's edition, pre-filled from its verdicts, as one
+//!   printable HTML file or an Excel workbook; [`render_precheck_checklist`]: the vendor's
+//!   form with a pre-check's evidence.
 //! - The history itself is the `clinicscan-store` crate (SQLite or PostgreSQL); this crate
 //!   renders what it returns ([`render_history_list`]) and computes the [`ScanDiff`]
 //!   between two stored scans.
@@ -42,8 +46,9 @@ pub use events::{ECS_VERSION, EVENT_SCHEMA, events, render_jsonl};
 pub use fleet::{FleetFormat, render_fleet};
 pub use lock::{LockError, RunLock};
 pub use render::{
-    Format, HostSeen, RenderError, ReportInput, render, render_diff, render_history_list,
-    render_inventory, render_precheck,
+    ChecklistAnswer, ChecklistInput, Format, HostSeen, ItemAnswer, RenderError, ReportInput,
+    checklist_answers, render, render_checklist, render_checklist_xlsx, render_diff,
+    render_history_list, render_inventory, render_precheck, render_precheck_checklist,
 };
 pub use syslog::{
     Header as SyslogHeader, SyslogError, SyslogReport, SyslogTarget, SyslogTransport, format_5424,

@@ -3,7 +3,8 @@
 //! report's sections — and, for the hostile fixture, no element the network tried to inject.
 //!
 //! Needs /usr/bin/chromium (scripts/install-deps). Set CLINICSCAN_SKIP_BROWSER=1 to skip on
-//! a machine without it.
+//! a machine without it; under CI the variable is refused, so a browser test never passes by
+//! skipping there.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -20,6 +21,20 @@ fn chromium() -> Option<PathBuf> {
         .iter()
         .map(PathBuf::from)
         .find(|p| p.exists())
+}
+
+/// The browser to test with, or `None` (said on stderr) when the user asked to skip the
+/// browser tests; under CI asking to skip fails the test.
+fn browser_or_skip() -> Option<PathBuf> {
+    if std::env::var_os("CLINICSCAN_SKIP_BROWSER").is_some() {
+        assert!(
+            !clinicscan_testlab::under_ci(),
+            "CLINICSCAN_SKIP_BROWSER is set under CI: the browser tests must run there"
+        );
+        eprintln!("skipped: CLINICSCAN_SKIP_BROWSER is set");
+        return None;
+    }
+    Some(chromium().expect("chromium not installed: run scripts/install-deps"))
 }
 
 /// Headless Chromium with its own profile and nothing that reaches out of the machine.
@@ -77,11 +92,9 @@ fn load_in_browser(browser: &Path, page: &Path, profile: &Path) -> (String, Vec<
 
 #[test]
 fn html_report_loads_in_chromium_without_console_messages() {
-    if std::env::var_os("CLINICSCAN_SKIP_BROWSER").is_some() {
-        eprintln!("skipped: CLINICSCAN_SKIP_BROWSER is set");
+    let Some(browser) = browser_or_skip() else {
         return;
-    }
-    let browser = chromium().expect("chromium not installed: run scripts/install-deps");
+    };
     let dir = tempfile::tempdir().unwrap();
 
     let (_, now, diff) = clinic_week();
@@ -198,11 +211,9 @@ print(out)
 /// screenshot: its violation cells are painted).
 #[test]
 fn html_report_shows_evidence_and_the_matrix() {
-    if std::env::var_os("CLINICSCAN_SKIP_BROWSER").is_some() {
-        eprintln!("skipped: CLINICSCAN_SKIP_BROWSER is set");
+    let Some(browser) = browser_or_skip() else {
         return;
-    }
-    let browser = chromium().expect("chromium not installed: run scripts/install-deps");
+    };
     let dir = tempfile::tempdir().unwrap();
     let scan = Fixture {
         assessment: load("assessment-verdicts.json"),
@@ -273,4 +284,115 @@ fn html_report_shows_evidence_and_the_matrix() {
         painted > 1000,
         "the matrix's violation cells are not painted ({painted} pixels)"
     );
+}
+
+/// The inspection checklist printed by Chromium to PDF: a cover page, then each section of
+/// the form on one A4 page of its own (every item of the section on that page), then the
+/// evidence appendix. Pages are read back with poppler's pdfinfo and pdftotext.
+#[test]
+fn checklist_prints_one_a4_page_per_section() {
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    let form = clinicscan_policy::Catalogue::shipped()
+        .expect("shipped catalogue")
+        .form_for(
+            clinicscan_model::Audience::MedicalInstitution,
+            &["checklist-R7".to_string()],
+        )
+        .expect("R7 form")
+        .clone();
+    let assessment: clinicscan_model::Assessment = load("assessment-verdicts.json");
+    let dir = tempfile::tempdir().unwrap();
+    for lang in [Lang::Ja, Lang::En] {
+        let html = clinicscan_report::render_checklist(&clinicscan_report::ChecklistInput {
+            form: &form,
+            assessment: &assessment,
+            previous: None,
+            lang,
+        });
+        let page = dir.path().join(format!("checklist-{lang:?}.html"));
+        std::fs::write(&page, &html).unwrap();
+        let (_, console) = load_in_browser(
+            &browser,
+            &page,
+            &dir.path().join(format!("profile-cl-{lang:?}")),
+        );
+        assert!(console.is_empty(), "console messages: {console:#?}");
+        let pdf = dir.path().join(format!("checklist-{lang:?}.pdf"));
+        let status = headless(&browser, &dir.path().join(format!("profile-pdf-{lang:?}")))
+            .arg("--no-pdf-header-footer")
+            .arg(format!("--print-to-pdf={}", pdf.display()))
+            .arg(format!("file://{}", page.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "chromium exited with {status}");
+
+        let info = Command::new("pdfinfo")
+            .arg(&pdf)
+            .output()
+            .expect("pdfinfo (poppler-utils): run scripts/install-deps");
+        assert!(info.status.success());
+        let info = String::from_utf8_lossy(&info.stdout).to_string();
+        assert!(
+            info.lines()
+                .any(|l| l.starts_with("Page size:") && l.ends_with("(A4)")),
+            "{info}"
+        );
+        let pages: usize = info
+            .lines()
+            .find_map(|l| l.strip_prefix("Pages:"))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("page count");
+        let text_of = |n: usize| {
+            let o = Command::new("pdftotext")
+                .args(["-layout", "-f", &n.to_string(), "-l", &n.to_string()])
+                .arg(&pdf)
+                .arg("-")
+                .output()
+                .expect("pdftotext (poppler-utils)");
+            assert!(o.status.success());
+            String::from_utf8_lossy(&o.stdout).to_string()
+        };
+        let texts: Vec<String> = (1..=pages).map(text_of).collect();
+        // Cover, one page per section, then at least one page of appendix.
+        assert!(
+            pages > form.sections.len() + 1,
+            "{lang:?}: {pages} pages for {} sections",
+            form.sections.len()
+        );
+        assert!(texts[0].contains(form.title.get(lang)), "{lang:?}: cover");
+        for (i, s) in form.sections.iter().enumerate() {
+            let heading = format!("{} {}", s.number, s.title.get(lang));
+            let on: Vec<usize> = texts
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.contains(&heading))
+                .map(|(n, _)| n)
+                .collect();
+            assert_eq!(on, [i + 1], "{lang:?}: section {heading} on pages {on:?}");
+            let page = &texts[i + 1];
+            for item in s.items.iter().filter(|i| !i.number.is_empty()) {
+                assert!(
+                    page.contains(&item.number),
+                    "{lang:?}: item {} not on the page of section {}",
+                    item.number,
+                    s.number
+                );
+            }
+            // The next page starts a new section or the appendix: nothing of this
+            // section's table runs over.
+            let next = &texts[i + 2];
+            for item in s.items.iter().filter(|i| !i.number.is_empty()) {
+                assert!(
+                    !next.contains(&item.number) || i + 2 > form.sections.len(),
+                    "{lang:?}: item {} runs over to the next page",
+                    item.number
+                );
+            }
+        }
+    }
 }

@@ -474,6 +474,106 @@ fn when_to_email() {
     assert!(!same.has_changes());
     assert_eq!(same.unchanged_findings.len(), 9);
     assert!(!should_email(EmailOn::Changes, &s.assessment, Some(&same)));
+
+    // A finding that could not be checked again is news once, when it stops being checked;
+    // still not re-checked on the next run is not.
+    let (_, carrying, _) = common::clinic_not_rechecked();
+    let newly = ScanDiff::between(
+        common::side(Some(2), &s.assessment, &s.observations),
+        common::side(Some(3), &carrying.assessment, &carrying.observations),
+    );
+    assert!(newly.new_findings.is_empty() && newly.resolved_findings.is_empty());
+    assert_eq!(newly.not_rechecked_findings.len(), 2);
+    assert!(should_email(
+        EmailOn::Changes,
+        &carrying.assessment,
+        Some(&newly)
+    ));
+    let still = ScanDiff::between(
+        common::side(Some(3), &carrying.assessment, &carrying.observations),
+        common::side(Some(4), &carrying.assessment, &carrying.observations),
+    );
+    assert_eq!(still.not_rechecked_before.len(), 2);
+    assert!(!should_email(
+        EmailOn::Changes,
+        &carrying.assessment,
+        Some(&still)
+    ));
+    // A carried finding above info is a finding to mail about.
+    let mut only_carried = carrying.assessment.clone();
+    only_carried.findings.clear();
+    assert!(should_email(EmailOn::Findings, &only_carried, None));
+}
+
+/// The changes-only email after a run in which a server refused the scanner, as the real
+/// SMTP server receives it: "not re-checked" with the reason, in the subject and the body,
+/// never "resolved".
+#[test]
+fn a_refused_probe_is_mailed_as_not_rechecked_never_resolved() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "plain", None, None);
+    let (_, now, diff) = common::clinic_not_rechecked();
+    let outbox = Outbox::new(dir.path().join("outbox"));
+    for lang in [Lang::Ja, Lang::En] {
+        let input = ReportInput {
+            assessment: &now.assessment,
+            observations: &now.observations,
+            diff: Some(&diff),
+            seen: None,
+            lang,
+        };
+        assert!(clinicscan_report::should_email(
+            clinicscan_report::EmailOn::Changes,
+            &now.assessment,
+            Some(&diff)
+        ));
+        let mail = compose(&input);
+        let report = deliver(
+            &settings(server.port, Security::Plain),
+            &outbox,
+            Some(&mail),
+        )
+        .unwrap();
+        assert!(report.new_sent, "{report:?}");
+    }
+    let got = server.received();
+    assert_eq!(got.len(), 2);
+    for (m, (label, resolved, smb, reason)) in got.iter().zip([
+        (
+            "再確認できず",
+            "解消",
+            "SMB1 が有効 (10.77.10.21:445/tcp)",
+            "サーバーがスキャナーを拒否しました（smb: Too many security failures",
+        ),
+        (
+            "Not re-checked",
+            "Resolved",
+            "SMB1 is enabled (10.77.10.21:445/tcp)",
+            "the server refused the scanner (smb: Too many security failures",
+        ),
+    ]) {
+        let subject = m["subject"].as_str().unwrap();
+        assert!(
+            subject.ends_with(&format!("{resolved} 1 / {label} 2")),
+            "{subject}"
+        );
+        let text = m["text"].as_str().unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.contains(smb))
+            .unwrap_or_else(|| panic!("no line names the SMB finding:\n{text}"));
+        assert!(line.starts_with(&format!("・{label} [")), "{line}");
+        assert!(line.contains(reason), "{line}");
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.contains(resolved) && l.contains(smb)),
+            "the refused probe reads as resolved:\n{text}"
+        );
+        let html = m["html"].as_str().unwrap();
+        assert!(html.contains(&format!("<li>{label} [")), "{html}");
+        assert!(!html.contains("<b>bold"), "markup from the peer: {html}");
+    }
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use clinicscan_model::{Assessment, Lang};
 use clinicscan_report::{Format, HostSeen, ReportInput, ScanDiff, render};
-use common::{Fixture, clinic_week, fixtures, load};
+use common::{Fixture, clinic_not_rechecked, clinic_week, fixtures, load};
 
 struct Case {
     name: &'static str,
@@ -68,6 +68,18 @@ fn clinic_backwards() -> Case {
     Case {
         name: "clinic-backwards",
         scan: prev,
+        diff: Some(diff),
+        seen: None,
+    }
+}
+
+/// The clinic's week with findings this scan could not check again (one newly, one since
+/// the previous scan).
+fn clinic_not_rechecked_case() -> Case {
+    let (_, now, diff) = clinic_not_rechecked();
+    Case {
+        name: "clinic-not-rechecked",
+        scan: now,
         diff: Some(diff),
         seen: None,
     }
@@ -190,6 +202,7 @@ fn snapshots_of_every_renderer_in_both_languages() {
     for case in [
         clinic(),
         clinic_backwards(),
+        clinic_not_rechecked_case(),
         clinic_ipv6(),
         hostile(),
         empty(),
@@ -230,7 +243,13 @@ fn json_output_validates_against_the_checked_in_schema() {
     .unwrap();
     let schema: serde_json::Value = serde_json::from_str(&schema_text).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    for case in [clinic(), hostile(), empty(), verdicts()] {
+    for case in [
+        clinic(),
+        clinic_not_rechecked_case(),
+        hostile(),
+        empty(),
+        verdicts(),
+    ] {
         let out = render(Format::Json, &input(&case, Lang::En)).unwrap();
         let value: serde_json::Value = serde_json::from_str(&out).unwrap();
         let errors: Vec<String> = validator
@@ -284,6 +303,114 @@ fn diff_of_the_clinic_fixtures() {
     assert_eq!(svc(&d.services_vanished), vec!["10.77.20.5:23"]);
     assert!(d.has_changes());
     assert_eq!((d.from.scan_id, d.to.scan_id), (Some(1), Some(2)));
+}
+
+/// A finding this scan could not check again is never counted or listed as resolved, in
+/// any format: it is listed under "not re-checked" with its reason, and a peer's words in
+/// the reason stay inert text.
+#[test]
+fn not_rechecked_is_never_resolved() {
+    let c = clinic_not_rechecked_case();
+    let d = c.diff.as_ref().unwrap();
+    let keys =
+        |v: &[clinicscan_model::Finding]| v.iter().map(|f| f.key.clone()).collect::<Vec<_>>();
+    // Only the EMR's Telnet is resolved, as in the plain week; the two carried findings are
+    // neither resolved nor unchanged nor new.
+    assert_eq!(
+        keys(&d.resolved_findings),
+        ["telnet.enabled|10.77.20.5|tcp|23"]
+    );
+    let carried: Vec<&str> = d
+        .not_rechecked_findings
+        .iter()
+        .map(|c| c.finding.key.as_str())
+        .collect();
+    assert_eq!(
+        carried,
+        [
+            "smb.smb1-enabled|10.77.10.21|tcp|445",
+            "ssh.weak-algorithms|10.77.20.5|tcp|22"
+        ]
+    );
+    assert_eq!(
+        d.not_rechecked_before,
+        ["ssh.weak-algorithms|10.77.20.5|tcp|22"]
+    );
+    for f in d.new_findings.iter().chain(&d.unchanged_findings) {
+        assert!(
+            !carried.contains(&f.key.as_str()),
+            "{} listed as present",
+            f.key
+        );
+    }
+    assert_eq!(d.newly_not_rechecked().count(), 1);
+    assert!(d.has_changes());
+
+    for lang in [Lang::Ja, Lang::En] {
+        let (label, resolved, reason) = match lang {
+            Lang::Ja => ("再確認できず", "解消", "サーバーがスキャナーを拒否しました"),
+            Lang::En => (
+                "Not re-checked",
+                "Resolved",
+                "the server refused the scanner",
+            ),
+        };
+        let i = input(&c, lang);
+        let smb_title = c.diff.as_ref().unwrap().not_rechecked_findings[0]
+            .finding
+            .title
+            .get(lang)
+            .to_string();
+        let mail = clinicscan_report::compose(&i);
+        assert!(
+            mail.subject.contains(&format!("{label} 2")),
+            "{}",
+            mail.subject
+        );
+        for (what, text) in [
+            (
+                "terminal",
+                render(Format::Terminal { color: false }, &i).unwrap(),
+            ),
+            ("html", render(Format::Html, &i).unwrap()),
+            ("markdown", render(Format::Markdown, &i).unwrap()),
+            ("csv", render(Format::Csv, &i).unwrap()),
+            ("diff", clinicscan_report::render_diff(d, lang)),
+            ("email", mail.text.clone()),
+            ("email html", mail.html.clone()),
+        ] {
+            assert!(text.contains(label), "{what} ({lang:?}) has no {label:?}");
+            assert!(text.contains(reason), "{what} ({lang:?}) does not say why");
+            // The title is on a "not re-checked" line, never on a "resolved" one.
+            let mut on_carried_line = false;
+            for line in text.lines().filter(|l| l.contains(&smb_title)) {
+                assert!(
+                    !line.contains(resolved) || line.contains(label),
+                    "{what} ({lang:?}) lists it as resolved: {line}"
+                );
+                on_carried_line |= line.contains(reason) || line.contains(label);
+            }
+            if what != "diff" {
+                assert!(
+                    on_carried_line,
+                    "{what} ({lang:?}): {smb_title} not on a carried line"
+                );
+            }
+            // CSV is data for a spreadsheet: it keeps the peer's bytes, quoted.
+            if what != "csv" {
+                assert!(
+                    !text.contains('\u{1b}'),
+                    "{what} ({lang:?}) passes an escape through"
+                );
+            }
+            if what.contains("html") {
+                assert!(
+                    !text.contains("<b>bold"),
+                    "{what} ({lang:?}) passes markup through"
+                );
+            }
+        }
+    }
 }
 
 #[test]
@@ -429,6 +556,10 @@ fn snapshots_of_the_history_views() {
             &clinicscan_report::render_diff(d, lang),
         );
         snapshot(
+            &format!("clinic-not-rechecked.{l}.diff.txt"),
+            &clinicscan_report::render_diff(&clinic_not_rechecked().2, lang),
+        );
+        snapshot(
             &format!("clinic-backwards.{l}.diff.txt"),
             &clinicscan_report::render_diff(clinic_backwards().diff.as_ref().unwrap(), lang),
         );
@@ -492,5 +623,71 @@ fn precheck_snapshots_in_both_languages() {
                 &clinicscan_report::render_precheck(report, lang),
             );
         }
+    }
+}
+
+/// A site audit names every vantage zone with its state, in every format and both
+/// languages: the zones scanned, the one too old, the one never scanned that the site
+/// expects.
+#[test]
+fn a_site_audit_names_its_vantage_zones_everywhere() {
+    use clinicscan_model::{VantageState, VantageStatus};
+    let mut c = verdicts();
+    let zone = |name: &str, kind: &str, state, id: Option<&str>, age| VantageStatus {
+        zone: name.into(),
+        kind: kind.into(),
+        state,
+        expected: true,
+        observation_id: id.map(str::to_string),
+        started: id.map(|_| t("2026-12-01T01:00:00Z")),
+        age_days: age,
+        max_age_days: Some(30),
+    };
+    c.scan.assessment.vantages = vec![
+        zone(
+            "general",
+            "general",
+            VantageState::Current,
+            Some("scan-general-1"),
+            Some(2),
+        ),
+        zone(
+            "guest",
+            "guest",
+            VantageState::Stale,
+            Some("scan-guest-0"),
+            Some(45),
+        ),
+        zone(
+            "outside",
+            "internet",
+            VantageState::NeverScanned,
+            None,
+            None,
+        ),
+    ];
+    for lang in [Lang::Ja, Lang::En] {
+        let never = match lang {
+            Lang::Ja => "未スキャン",
+            Lang::En => "never scanned",
+        };
+        let stale = match lang {
+            Lang::Ja => "古すぎるため除外",
+            Lang::En => "too old, left out",
+        };
+        for (format, ext) in [
+            (Format::Terminal { color: false }, "txt"),
+            (Format::Html, "html"),
+            (Format::Markdown, "md"),
+        ] {
+            let out = render(format, &input(&c, lang)).expect("renders");
+            for needle in ["scan-general-1", "scan-guest-0", "outside", never, stale] {
+                assert!(out.contains(needle), "{ext} {lang:?}: {needle} missing");
+            }
+        }
+        let json = render(Format::Json, &input(&c, lang)).expect("renders");
+        let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+        assert_eq!(v["vantages"][2]["state"], "never-scanned");
+        assert_eq!(v["vantages"][1]["state"], "stale");
     }
 }

@@ -149,6 +149,24 @@ pub trait Store: Send + std::fmt::Debug {
     /// scope.
     fn latest_before(&mut self, id: ScanId) -> Result<Option<ScanId>, StoreError>;
 
+    /// The newest stored scan of the scope a scan not yet recorded would have (its site id,
+    /// site, vantage zones and targets): the previous scan a new one is checked against
+    /// before it is recorded (which findings it could check again).
+    fn latest_of_scope(
+        &mut self,
+        observations: &[Observation],
+        assessment: &Assessment,
+    ) -> Result<Option<ScanId>, StoreError> {
+        let scope = record::scope_of(assessment, observations);
+        let site = assessment.site_id.as_deref().filter(|_| self.is_shared());
+        Ok(self
+            .list(site)?
+            .into_iter()
+            .filter(|s| s.scope == scope)
+            .map(|s| s.id)
+            .max())
+    }
+
     /// One scan, whole.
     fn show(&mut self, id: ScanId) -> Result<StoredScan, StoreError>;
 

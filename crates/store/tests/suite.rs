@@ -157,8 +157,11 @@ fn record_list_show_previous_and_sightings(b: &Backend<'_>) {
     assert!(prev < other && other < cur);
     assert_eq!(h.latest(None).unwrap(), Some(cur));
 
-    // The previous scan of the same scope skips the other site's scan in between.
+    // The previous scan of the same scope skips the other site's scan in between, also
+    // for a scan not recorded yet.
     assert_eq!(h.latest_before(cur).unwrap(), Some(prev));
+    assert_eq!(h.latest_of_scope(&co, &ca).unwrap(), Some(cur));
+    assert_eq!(h.latest_of_scope(&ho, &ha).unwrap(), Some(other));
     assert_eq!(h.latest_before(prev).unwrap(), None);
     assert_eq!(h.latest_before(other).unwrap(), None);
     assert!(matches!(
@@ -253,6 +256,9 @@ fn two_sites_never_mix(b: &Backend<'_>) {
     let b1 = same_name(b1);
     let a2 = same_name(a2);
     assert_eq!(h.latest_before(a2).unwrap(), Some(a1));
+    let mut b2 = site_scan("cur", "site-b", "3", 30);
+    b2.1.site = Some("さくら内科クリニック".into());
+    assert_eq!(h.latest_of_scope(&b2.0, &b2.1).unwrap(), Some(b1));
     assert_eq!(
         h.latest_before(b1).unwrap(),
         None,

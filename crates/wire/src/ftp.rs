@@ -137,6 +137,26 @@ pub fn feat_offers_auth_tls(reply: &Reply) -> bool {
     })
 }
 
+/// Whether a 331 reply to `USER anonymous` says the server takes anonymous logins
+/// ("331 Anonymous login ok, send your complete email address as your password" (ProFTPD),
+/// "331 Guest login ok, send your complete e-mail address as password" (wu-ftpd), "331
+/// Anonymous access allowed, send identity (e-mail name) as password" (IIS)). A plain
+/// "331 Please specify the password." (vsftpd, with or without anonymous access) or "331
+/// Password required for anonymous" does not: a server without anonymous access takes the
+/// PASS that follows for a failed login of a user "anonymous" (vsftpd logs `[anonymous]
+/// FAIL LOGIN`, which fail2ban counts), so clinicscan sends no PASS there.
+pub fn invites_anonymous_password(reply: &Reply) -> bool {
+    if reply.code != 331 {
+        return false;
+    }
+    let text = reply.text().to_ascii_lowercase();
+    let names_guest = text.contains("anonymous") || text.contains("guest");
+    let invites = ["login ok", "access allowed", "e-mail", "email", "identity"]
+        .iter()
+        .any(|w| text.contains(w));
+    names_guest && invites
+}
+
 /// Product and version from well-known banners, e.g. "(vsFTPd 3.0.3)".
 pub fn software_from_banner(banner: &str) -> Option<(String, Option<String>)> {
     for product in [
@@ -162,6 +182,26 @@ pub fn software_from_banner(banner: &str) -> Option<(String, Option<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn anonymous_invitations() {
+        let reply = |b: &[u8]| parse_reply(b).unwrap();
+        for invite in [
+            &b"331 Anonymous login ok, send your complete email address as your password\r\n"[..],
+            b"331 Guest login ok, send your complete e-mail address as password.\r\n",
+            b"331 Anonymous access allowed, send identity (e-mail name) as password.\r\n",
+        ] {
+            assert!(invites_anonymous_password(&reply(invite)));
+        }
+        for plain in [
+            &b"331 Please specify the password.\r\n"[..],
+            b"331 Password required for anonymous\r\n",
+            b"331 User name okay, need password.\r\n",
+            b"530 Anonymous login ok? no\r\n",
+        ] {
+            assert!(!invites_anonymous_password(&reply(plain)));
+        }
+    }
 
     #[test]
     fn single_and_multi_line() {

@@ -72,6 +72,34 @@ impl Response {
     pub fn text(&self) -> String {
         decode_body(&self.body, self.header("content-type"))
     }
+
+    /// The max-age of a Strict-Transport-Security header (RFC 6797 §6.1), when one with a
+    /// readable max-age was sent.
+    pub fn hsts_max_age(&self) -> Option<u64> {
+        self.header("strict-transport-security")
+            .and_then(|v| directive(v, "max-age"))
+            .and_then(|v| v.trim_matches('"').parse().ok())
+    }
+
+    /// The `frame-ancestors` directive of a Content-Security-Policy header, e.g. "'self'".
+    pub fn frame_ancestors(&self) -> Option<String> {
+        self.headers_named("content-security-policy")
+            .find_map(|csp| directive(csp, "frame-ancestors"))
+            .map(|v| v.to_string())
+    }
+}
+
+/// The value of a `;`-separated directive `name` (`name=value` or `name value`), trimmed.
+fn directive<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').find_map(|d| {
+        let d = d.trim();
+        let rest = d
+            .get(..name.len())
+            .filter(|h| h.eq_ignore_ascii_case(name))?;
+        let value = d[rest.len()..].trim_start();
+        let value = value.strip_prefix('=').unwrap_or(value).trim();
+        (!value.is_empty()).then_some(value)
+    })
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -485,6 +513,24 @@ fn globalprotect_version(_: &Response, text: &str) -> Option<String> {
     xml_text(text, "sw-version")
 }
 
+/// The version an AnyConnect headend states in its `config-auth` answer
+/// (`<version who="sg">9.16(3)19</version>`), in the dotted form of the known-exploited
+/// table ("9.16.3.19").
+fn anyconnect_version(_: &Response, text: &str) -> Option<String> {
+    let open = "<version who=\"sg\">";
+    let i = text.find(open)? + open.len();
+    let j = text[i..].find("</")?;
+    let v = text[i..i + j].trim();
+    if v.is_empty() || v.len() > 32 || v == OCSERV_SG_VERSION {
+        return None;
+    }
+    let dotted = v.replace(['(', ')'], ".");
+    Some(dotted.trim_end_matches('.').replace("..", "."))
+}
+
+/// What ocserv states as its "sg" version whatever its release: a constant, not a version.
+pub const OCSERV_SG_VERSION: &str = "0.1(1)";
+
 /// SSL-VPN portals and admin UIs, recognised by their login pages. Only plain GETs of the
 /// pages a browser would load; the order puts the more specific first.
 pub static SIGNATURES: &[Signature] = &[
@@ -551,6 +597,26 @@ pub static SIGNATURES: &[Signature] = &[
         product: "Cisco ASA AnyConnect (WebVPN)",
         markers: &["webvpn"],
         version: None,
+    },
+    // AnyConnect headends answer the root page with the `config-auth` XML an AnyConnect or
+    // openconnect client reads (with an X-Transcend-Version header): ocserv always, states
+    // the constant "sg" version 0.1(1) and never its release; anything else stating a
+    // version there is taken for Cisco's headend, whose version feeds the KEV table.
+    Signature {
+        path: "/",
+        kind: "ssl-vpn",
+        vendor: "OpenConnect",
+        product: "ocserv (OpenConnect VPN server, AnyConnect-compatible)",
+        markers: &["<config-auth", "<version who=\"sg\">0.1(1)</version>"],
+        version: None,
+    },
+    Signature {
+        path: "/",
+        kind: "ssl-vpn",
+        vendor: "Cisco",
+        product: "Cisco ASA / FTD AnyConnect",
+        markers: &["<config-auth", "<version who=\"sg\">"],
+        version: Some(anyconnect_version),
     },
     // Admin UIs, recognised on the root page.
     Signature {
@@ -716,6 +782,69 @@ pub fn server_product(server: &str) -> Option<(String, Option<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn anyconnect_headends() {
+        let b = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/http/ocserv-get-root.bin"
+        ))
+        .expect("fixture");
+        let r = parse_response(&b).expect("response");
+        assert_eq!(r.header("x-transcend-version"), Some("1"));
+        let text = r.text();
+        let hit: Vec<(&str, Option<String>)> = SIGNATURES
+            .iter()
+            .filter(|s| s.path == "/")
+            .filter_map(|s| matches(s, &r, &text).map(|v| (s.vendor, v)))
+            .collect();
+        assert_eq!(hit.first(), Some(&("OpenConnect", None)));
+        let asa = "<config-auth client=\"vpn\" type=\"auth-request\"><version who=\"sg\">9.16(3)19</version></config-auth>";
+        assert_eq!(anyconnect_version(&r, asa).as_deref(), Some("9.16.3.19"));
+        let asa = "<version who=\"sg\">9.12(4)</version>";
+        assert_eq!(anyconnect_version(&r, asa).as_deref(), Some("9.12.4"));
+        assert_eq!(anyconnect_version(&r, &text), None);
+    }
+
+    #[test]
+    fn security_headers() {
+        let r = Response {
+            headers: vec![
+                (
+                    "Strict-Transport-Security".into(),
+                    "max-age=31536000; includeSubDomains".into(),
+                ),
+                (
+                    "Content-Security-Policy".into(),
+                    "default-src 'self'; frame-ancestors 'none'".into(),
+                ),
+            ],
+            ..Response::default()
+        };
+        assert_eq!(r.hsts_max_age(), Some(31_536_000));
+        assert_eq!(r.frame_ancestors().as_deref(), Some("'none'"));
+        let odd = Response {
+            headers: vec![
+                (
+                    "strict-transport-security".into(),
+                    "includeSubDomains; max-age=\"60\"".into(),
+                ),
+                (
+                    "content-security-policy".into(),
+                    "default-src 'self'".into(),
+                ),
+            ],
+            ..Response::default()
+        };
+        assert_eq!(odd.hsts_max_age(), Some(60));
+        assert_eq!(odd.frame_ancestors(), None);
+        let bad = Response {
+            headers: vec![("Strict-Transport-Security".into(), "max-age=soon".into())],
+            ..Response::default()
+        };
+        assert_eq!(bad.hsts_max_age(), None);
+        assert_eq!(Response::default().hsts_max_age(), None);
+    }
 
     macro_rules! fixture {
         ($name:literal) => {

@@ -11,6 +11,13 @@ pub const SYS_DESCR: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 1, 0];
 pub const SYS_OBJECT_ID: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 2, 0];
 /// sysName.0.
 pub const SYS_NAME: [u32; 9] = [1, 3, 6, 1, 2, 1, 1, 5, 0];
+/// HOST-RESOURCES-MIB hrDeviceType.1: the first device's type (a printer's agent lists the
+/// printer first).
+pub const HR_DEVICE_TYPE_1: [u32; 12] = [1, 3, 6, 1, 2, 1, 25, 3, 2, 1, 2, 1];
+/// hrDevicePrinter, the hrDeviceType value of a printer (RFC 2790).
+pub const HR_DEVICE_PRINTER: &str = "1.3.6.1.2.1.25.3.1.5";
+/// Printer-MIB prtGeneralPrinterName.1 (RFC 3805).
+pub const PRT_GENERAL_PRINTER_NAME_1: [u32; 12] = [1, 3, 6, 1, 2, 1, 43, 5, 1, 1, 16, 1];
 /// usmStatsUnknownEngineIDs.0.
 pub const USM_STATS_UNKNOWN_ENGINE_IDS: &str = "1.3.6.1.6.3.15.1.1.4.0";
 

@@ -1,6 +1,16 @@
-//! RFB (VNC) handshake up to the security types (RFC 6143 §7.1): the ProtocolVersion
-//! message, then the security type list (3.7+) or the single security type (3.3), or the
-//! server's failure reason. clinicscan never picks a security type: it reads and closes.
+//! RFB (VNC) handshake up to the end of authentication (RFC 6143 §7.1-7.3): the
+//! ProtocolVersion message, the security type list (3.7+) or the single security type (3.3)
+//! or the server's failure reason, then — only where the server offers `None` — the client's
+//! choice of `None` and the SecurityResult (3.8), or ClientInit and ServerInit (3.3, 3.7,
+//! which send no SecurityResult for `None`).
+//!
+//! Why choose `None` at all: a server may count a connection that ends before it
+//! authenticates as a failure. TigerVNC black-marks every connection from an address until
+//! one authenticates (`Blacklist::isBlackmarked` at accept, `clearBlackmark` once security
+//! succeeds); after five marks it answers "Too many security failures". Completing the
+//! handshake with `None` is a successful connection and clears the marks. With a password
+//! type the client cannot authenticate, so it closes after reading the list (nothing is
+//! sent that a server could take for a wrong password).
 
 use crate::{Error, Frame, Reader};
 
@@ -31,6 +41,12 @@ impl Version {
     /// follows 3.8.
     pub fn has_type_list(&self) -> bool {
         self.major > 3 || (self.major == 3 && self.minor >= 7)
+    }
+
+    /// Whether the server sends a SecurityResult after `None` (3.8+; 3.3 and 3.7 go straight
+    /// to ClientInit) and a reason with a failed SecurityResult (RFC 6143 §7.1.3).
+    pub fn has_security_result(&self) -> bool {
+        self.major > 3 || (self.major == 3 && self.minor >= 8)
     }
 
     /// The version clinicscan answers with: the highest of 3.3/3.7/3.8 not above the server's.
@@ -101,25 +117,147 @@ pub fn parse_security(buf: &[u8], list_form: bool) -> Result<Option<(Security, u
         }
     }
     // No type: the failure reason follows.
+    match reason(&mut r)? {
+        None => Ok(None),
+        Some(text) => Ok(Some((Security::Failure(text), r.position()))),
+    }
+}
+
+/// Framing of the security message (see [`parse_security`]).
+pub fn security_complete(buf: &[u8], list_form: bool) -> Frame {
+    parse_security(buf, list_form).map(|o| o.map(|(_, n)| n))
+}
+
+/// Security type `None`: no authentication.
+pub const SECURITY_NONE: u8 = 1;
+
+/// The client's choice of security type `None` (RFC 6143 §7.1.2, 3.7+).
+pub const CHOOSE_NONE: [u8; 1] = [SECURITY_NONE];
+
+/// ClientInit with the shared flag set: other viewers stay connected (RFC 6143 §7.3.1).
+pub const CLIENT_INIT_SHARED: [u8; 1] = [1];
+
+/// Longest desktop name we read from ServerInit.
+pub const MAX_NAME: usize = 4096;
+
+/// The SecurityResult (RFC 6143 §7.1.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecurityResult {
+    /// 0: the handshake succeeded.
+    Ok,
+    /// Failed, with the server's reason (3.8 sends one).
+    Failed(Option<String>),
+}
+
+/// Framing and parsing of the SecurityResult: `Ok(Some((result, n)))` once complete;
+/// `with_reason` for 3.8+, where a failure carries a reason string.
+pub fn parse_security_result(
+    buf: &[u8],
+    with_reason: bool,
+) -> Result<Option<(SecurityResult, usize)>, Error> {
+    let mut r = Reader::new(buf, "RFB SecurityResult");
+    let Ok(status) = r.u32() else {
+        return Ok(None);
+    };
+    if status == 0 {
+        return Ok(Some((SecurityResult::Ok, 4)));
+    }
+    if !with_reason {
+        return Ok(Some((SecurityResult::Failed(None), 4)));
+    }
+    match reason(&mut r)? {
+        None => Ok(None),
+        Some(text) => Ok(Some((SecurityResult::Failed(Some(text)), r.position()))),
+    }
+}
+
+/// Framing of the SecurityResult (see [`parse_security_result`]).
+pub fn security_result_complete(buf: &[u8], with_reason: bool) -> Frame {
+    parse_security_result(buf, with_reason).map(|o| o.map(|(_, n)| n))
+}
+
+/// What ServerInit tells (RFC 6143 §7.3.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerInit {
+    /// Framebuffer width.
+    pub width: u16,
+    /// Framebuffer height.
+    pub height: u16,
+    /// The desktop's name.
+    pub name: String,
+}
+
+/// Framing and parsing of ServerInit: `Ok(Some((init, n)))` once complete.
+pub fn parse_server_init(buf: &[u8]) -> Result<Option<(ServerInit, usize)>, Error> {
+    let mut r = Reader::new(buf, "RFB ServerInit");
+    let (Ok(width), Ok(height), Ok(_pixel_format), Ok(len)) =
+        (r.u16(), r.u16(), r.take(16), r.u32())
+    else {
+        return Ok(None);
+    };
+    if len as usize > MAX_NAME {
+        return Err(Error::bad_length("RFB desktop name", len));
+    }
+    let Ok(name) = r.take(len as usize) else {
+        return Ok(None);
+    };
+    let name = printable(name);
+    Ok(Some((
+        ServerInit {
+            width,
+            height,
+            name,
+        },
+        r.position(),
+    )))
+}
+
+/// Framing of ServerInit (see [`parse_server_init`]).
+pub fn server_init_complete(buf: &[u8]) -> Frame {
+    parse_server_init(buf).map(|o| o.map(|(_, n)| n))
+}
+
+/// Whether a failure reason says the server refuses this client itself rather than the
+/// protocol: a blacklist after failed logins ("Too many security failures" from TigerVNC
+/// and RealVNC, "Too many authentication failures" from LibVNCServer), a connection limit
+/// or an address rule. A server that lists no type for other reasons ("No supported
+/// security types") is not refusing the client.
+pub fn is_refusal(reason: &str) -> bool {
+    let r = reason.to_ascii_lowercase();
+    [
+        "too many",
+        "blacklist",
+        "black-list",
+        "blocked",
+        "banned",
+        "rejected",
+        "refused",
+        "denied",
+        "not allowed",
+    ]
+    .iter()
+    .any(|w| r.contains(w))
+}
+
+/// A length-prefixed reason string; `Ok(None)` while incomplete.
+fn reason(r: &mut Reader<'_>) -> Result<Option<String>, Error> {
     let Ok(len) = r.u32() else {
         return Ok(None);
     };
     if len as usize > MAX_REASON {
         return Err(Error::bad_length("RFB failure reason", len));
     }
-    let Ok(reason) = r.take(len as usize) else {
+    let Ok(text) = r.take(len as usize) else {
         return Ok(None);
     };
-    let reason: String = String::from_utf8_lossy(reason)
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect();
-    Ok(Some((Security::Failure(reason), r.position())))
+    Ok(Some(printable(text)))
 }
 
-/// Framing of the security message (see [`parse_security`]).
-pub fn security_complete(buf: &[u8], list_form: bool) -> Frame {
-    parse_security(buf, list_form).map(|o| o.map(|(_, n)| n))
+fn printable(b: &[u8]) -> String {
+    String::from_utf8_lossy(b)
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect()
 }
 
 /// The IANA "RFB Security Types" name of a type.
@@ -193,6 +331,59 @@ mod tests {
             Err(Error::bad_length("RFB failure reason", 0xff00_0000u32))
         );
         assert_eq!(security_type_name(19), "VeNCrypt");
+    }
+
+    #[test]
+    fn security_results() {
+        assert_eq!(
+            parse_security_result(&[0, 0, 0, 0], true),
+            Ok(Some((SecurityResult::Ok, 4)))
+        );
+        assert_eq!(parse_security_result(&[0, 0, 0], true), Ok(None));
+        assert_eq!(
+            parse_security_result(&[0, 0, 0, 1], false),
+            Ok(Some((SecurityResult::Failed(None), 4)))
+        );
+        assert_eq!(parse_security_result(&[0, 0, 0, 1, 0, 0], true), Ok(None));
+        let failed = [&[0u8, 0, 0, 1, 0, 0, 0, 19][..], b"Connection rejected"].concat();
+        assert_eq!(
+            parse_security_result(&failed, true),
+            Ok(Some((
+                SecurityResult::Failed(Some("Connection rejected".into())),
+                27
+            )))
+        );
+    }
+
+    #[test]
+    fn server_init() {
+        let mut b = vec![0x03, 0x20, 0x02, 0x58];
+        b.extend_from_slice(&[0; 16]);
+        b.extend_from_slice(&[0, 0, 0, 4]);
+        assert_eq!(parse_server_init(&b), Ok(None));
+        b.extend_from_slice(b"desk");
+        assert_eq!(
+            parse_server_init(&b),
+            Ok(Some((
+                ServerInit {
+                    width: 800,
+                    height: 600,
+                    name: "desk".into()
+                },
+                28
+            )))
+        );
+        b[20] = 0x7f;
+        assert!(parse_server_init(&b).is_err());
+    }
+
+    #[test]
+    fn refusals() {
+        assert!(is_refusal("Too many security failures"));
+        assert!(is_refusal("Too many authentication failures"));
+        assert!(is_refusal("Connection rejected by user"));
+        assert!(!is_refusal("No supported security types"));
+        assert!(!is_refusal("Server is already in use"));
     }
 }
 

@@ -113,6 +113,10 @@ allow_anon_ssl=YES
 rsa_cert_file=$DIR/cert.pem
 rsa_private_key_file=$DIR/key.pem
 seccomp_sandbox=NO
+# vsftpd's own log (CONNECT, OK LOGIN, FAIL LOGIN): the test reads it
+xferlog_enable=YES
+xferlog_std_format=NO
+vsftpd_log_file=$DIR/vsftpd-events.log
 C
     cat >"$DIR/vsftpd-closed.conf" <<C
 listen=YES
@@ -124,6 +128,9 @@ local_enable=YES
 pam_service_name=vsftpd
 secure_chroot_dir=$DIR/ftp-empty
 seccomp_sandbox=NO
+xferlog_enable=YES
+xferlog_std_format=NO
+vsftpd_log_file=$DIR/vsftpd-closed-events.log
 C
     bg vsftpd /usr/sbin/vsftpd "$DIR/vsftpd.conf"
     bg vsftpd-closed /usr/sbin/vsftpd "$DIR/vsftpd-closed.conf"
@@ -153,6 +160,8 @@ private dir = $DIR/smb1/private
 pid directory = $DIR/smb1/pid
 ncalrpc dir = $DIR/smb1/ncalrpc
 log file = $DIR/smb1/log
+# every authentication, successful or not, is logged (auth_audit): the test reads it
+log level = 1 auth_audit:3
 disable spoolss = yes
 load printers = no
 [pub]
@@ -175,6 +184,8 @@ private dir = $DIR/signed/private
 pid directory = $DIR/signed/pid
 ncalrpc dir = $DIR/signed/ncalrpc
 log file = $DIR/signed/log
+# every authentication, successful or not, is logged (auth_audit): the test reads it
+log level = 1 auth_audit:3
 disable spoolss = yes
 load printers = no
 C

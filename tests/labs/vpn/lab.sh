@@ -219,7 +219,8 @@ CONF
   ip netns exec "$NS" dcmqrscp -c "$DIR/dcmqrscp.cfg" >"$DIR/dcmqrscp.log" 2>&1 &
   echo $! > "$DIR/dcmqrscp.pid"
 
-  # ---- PostgreSQL: ssl off on 5432, ssl on on 5433
+  # ---- PostgreSQL: ssl off on 5432 and anyone may log in as anyone without a password
+  # (trust: the critical finding); ssl on on 5433, remote logins over TLS with SCRAM only
   install -d -o postgres -g postgres "$DIR/pg"
   runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D "$DIR/pg/data" -U postgres --auth=trust >"$DIR/pg/initdb.log" 2>&1
   install -o postgres -m 600 "$p/server.key" "$DIR/pg/server.key"
@@ -227,6 +228,11 @@ CONF
   for spec in "5432 off" "5433 on"; do
     set -- $spec
     cp -a "$DIR/pg/data" "$DIR/pg/data$1"
+    if [ "$2" = off ]; then
+      echo "host all all 0.0.0.0/0 trust" >>"$DIR/pg/data$1/pg_hba.conf"
+    else
+      echo "hostssl all all 0.0.0.0/0 scram-sha-256" >>"$DIR/pg/data$1/pg_hba.conf"
+    fi
     ip netns exec "$NS" runuser -u postgres -- /usr/lib/postgresql/15/bin/postgres -D "$DIR/pg/data$1" -p "$1" \
       -c listen_addresses="$NS_IP" -c unix_socket_directories="$DIR/pg" -c ssl="$2" \
       -c ssl_cert_file="$DIR/pg/server.crt" -c ssl_key_file="$DIR/pg/server.key" \

@@ -1,10 +1,15 @@
 //! The FTP service probe: greeting, FEAT (is AUTH TLS offered?), then an anonymous login
 //! attempt and QUIT; when AUTH TLS is offered, the TLS audit over it.
 //!
-//! `USER anonymous` with a `clinicscan@` address as password (RFC 1635) is the only login
-//! clinicscan ever attempts, on any protocol: anonymous FTP is public by definition, and
-//! whether a clinic server allows it is exactly what the guideline asks. No other user name
-//! or password is ever sent, and nothing is listed, read or stored after the login.
+//! `USER anonymous` (RFC 1635) is the only login clinicscan ever attempts over FTP:
+//! anonymous FTP is public by definition, and whether a clinic server allows it is exactly
+//! what the guideline asks. A `clinicscan@` address follows as PASS only where it cannot
+//! fail — the server logged the user in at USER (230) or its 331 invites an anonymous
+//! password (`wire::invites_anonymous_password`). A plain 331 ("Please specify the
+//! password.") is what vsftpd says both with and without anonymous access, and without it
+//! the PASS is a failed login ("[anonymous] FAIL LOGIN", counted by fail2ban): there the
+//! probe quits and `anonymous` stays unknown. No other user name or password is ever sent,
+//! and nothing is listed, read or stored after a login.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -108,10 +113,10 @@ async fn session(
     let user = command(ctx, stream, buf, budget, Some("USER anonymous")).await?;
     facts.anonymous = match user.code {
         230 => Some(true),
-        331 | 332 => {
+        331 if wire::invites_anonymous_password(&user) => {
             let pass = format!("PASS {ANONYMOUS_PASSWORD}");
-            // Servers delay a failed login (vsftpd + PAM: about 3 s); wait that long, still
-            // within the probe's deadline.
+            // A server may still refuse and delay the answer (vsftpd + PAM: about 3 s); wait
+            // that long, still within the probe's deadline.
             let patient = ProbeContext {
                 io_timeout: ctx.io_timeout + FAILED_LOGIN_DELAY,
                 ..ctx.clone()
@@ -123,6 +128,8 @@ async fn session(
                 _ => None,
             }
         }
+        // A password is asked for without an invitation: a PASS could be a failed login.
+        331 | 332 => None,
         530 => Some(false),
         _ => None,
     };

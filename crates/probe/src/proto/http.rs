@@ -178,6 +178,7 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service, tls: bool) 
         auth_schemes: first.auth_schemes(),
         ..HttpFacts::default()
     };
+    let first_hsts = first.hsts_max_age();
     let is_redirect = (300..400).contains(&first.status);
     let location = if is_redirect {
         first.header("location").map(str::to_string)
@@ -218,6 +219,13 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service, tls: bool) 
             }
         }
     }
+    if tls {
+        facts.hsts_max_age = first_hsts.or_else(|| page.hsts_max_age());
+        facts.hsts = Some(facts.hsts_max_age.is_some_and(|age| age > 0));
+    }
+    facts.x_frame_options = page.header("x-frame-options").map(str::to_string);
+    facts.frame_ancestors = page.frame_ancestors();
+    facts.x_content_type_options = page.header("x-content-type-options").map(str::to_string);
     let text = page.text();
     facts.title = wire::title(&text);
     facts.login_form = Some(wire::has_password_input(&text));

@@ -5,6 +5,15 @@
 //! - it sends only what a normal client sends in a handshake (no credential guessing, no
 //!   exploit, nothing that stores data), ends by `ctx.deadline`, reads at most
 //!   `ctx.max_bytes` in total, and never panics on peer input;
+//! - it never looks like a failed login to the service: it completes a handshake the server
+//!   counts as a success or stops before the server has anything to count, and sends no
+//!   credential the server could reject. Clinic servers and devices lock out accounts and
+//!   block sources after failed logins; a scan must never trip that, be blocked by it (and
+//!   then miss what it found before), or fill the count meant for a real attacker. Where a
+//!   protocol has no such way the fact stays unknown (docs/ARCHITECTURE.md lists each
+//!   probe and what its daemon logs);
+//! - a server that refuses the scanner itself gets a `RefusedByPeer` error with its words
+//!   and no facts from that connection;
 //! - on success it fills `service.facts.<proto>`, sets `service.protocol` when the handshake
 //!   proved the protocol, and `service.software` when the peer named itself;
 //! - on failure it pushes a `ProbeError` saying what the peer did, and guesses nothing;

@@ -52,16 +52,30 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
     let base = i64::from(u32::from_be_bytes(seed) & 0x3fff_ffff);
     let mut sent = Vec::new();
     let oids: [&[u32]; 3] = [&wire::SYS_DESCR, &wire::SYS_OBJECT_ID, &wire::SYS_NAME];
+    // v2c answers a missing object per variable; v1 fails the whole request, so the printer
+    // objects go with v2c only
+    let oids_v2c: [&[u32]; 5] = [
+        &wire::SYS_DESCR,
+        &wire::SYS_OBJECT_ID,
+        &wire::SYS_NAME,
+        &wire::HR_DEVICE_TYPE_1,
+        &wire::PRT_GENERAL_PRINTER_NAME_1,
+    ];
     let mut refused = false;
     let mut datagrams = Vec::new();
     for c in &communities {
         for version in [Version::V2c, Version::V1] {
             let request_id = base + sent.len() as i64;
+            let asked: &[&[u32]] = if version == Version::V2c {
+                &oids_v2c
+            } else {
+                &oids
+            };
             datagrams.push(wire::get_request(
                 version,
                 c.as_bytes(),
                 request_id as i32,
-                &oids,
+                asked,
             ));
             sent.push(Sent {
                 request_id,
@@ -161,6 +175,20 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
                         facts.communities_accepted.push(s.community.clone());
                     }
                     for vb in &r.varbinds {
+                        match (vb.oid.as_str(), &vb.value) {
+                            ("1.3.6.1.2.1.25.3.2.1.2.1", Value::Oid(t))
+                                if t == wire::HR_DEVICE_PRINTER =>
+                            {
+                                facts.printer = Some(true);
+                            }
+                            ("1.3.6.1.2.1.43.5.1.1.16.1", Value::OctetString(_)) => {
+                                facts.printer = Some(true);
+                                if facts.printer_name.is_none() {
+                                    facts.printer_name = text(&vb.value);
+                                }
+                            }
+                            _ => {}
+                        }
                         let slot = match vb.oid.as_str() {
                             "1.3.6.1.2.1.1.1.0" => &mut facts.sys_descr,
                             "1.3.6.1.2.1.1.2.0" => &mut facts.sys_object_id,

@@ -8,7 +8,7 @@
 
 use clinicscan_model::Lang;
 
-use super::view::View;
+use super::view::{ChangeItems, FindingRow, View};
 use super::{RenderError, ReportInput, transport_str};
 use crate::strings::S;
 
@@ -55,6 +55,40 @@ pub(crate) fn header(
     Ok(w.write_record(&row)?)
 }
 
+/// The cells of one finding, before the change column.
+fn row_cells(row: &FindingRow<'_>, lang: Lang) -> Vec<String> {
+    let t = |s: S| s.get(lang);
+    let f = row.finding;
+    let evidence: Vec<String> = f
+        .evidence
+        .iter()
+        .map(|e| format!("{}={}", e.key, e.value))
+        .collect();
+    vec![
+        row.severity.to_string(),
+        cell(&f.rule_id),
+        cell(row.title),
+        f.host.to_string(),
+        f.port.map(|p| p.to_string()).unwrap_or_default(),
+        f.transport
+            .map(transport_str)
+            .unwrap_or_default()
+            .to_string(),
+        cell(f.zone.as_deref().unwrap_or("")),
+        cell(&f.controls.join("; ")),
+        if row.guess {
+            t(S::GuessLabel)
+        } else {
+            t(S::CertaintyFact)
+        }
+        .to_string(),
+        cell(row.description),
+        cell(&evidence.join("; ")),
+        cell(row.remediation),
+        cell(&f.key),
+    ]
+}
+
 pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, RenderError> {
     let v = View::of(input);
     let lang = v.lang;
@@ -82,35 +116,7 @@ pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, RenderError> {
         change,
     )?;
     for row in &v.findings {
-        let f = row.finding;
-        let evidence: Vec<String> = f
-            .evidence
-            .iter()
-            .map(|e| format!("{}={}", e.key, e.value))
-            .collect();
-        let mut record = vec![
-            row.severity.to_string(),
-            cell(&f.rule_id),
-            cell(row.title),
-            f.host.to_string(),
-            f.port.map(|p| p.to_string()).unwrap_or_default(),
-            f.transport
-                .map(transport_str)
-                .unwrap_or_default()
-                .to_string(),
-            cell(f.zone.as_deref().unwrap_or("")),
-            cell(&f.controls.join("; ")),
-            if row.guess {
-                t(S::GuessLabel)
-            } else {
-                t(S::CertaintyFact)
-            }
-            .to_string(),
-            cell(row.description),
-            cell(&evidence.join("; ")),
-            cell(row.remediation),
-            cell(&f.key),
-        ];
+        let mut record = row_cells(row, lang);
         if change.is_some() {
             record.push(
                 if row.new {
@@ -121,6 +127,26 @@ pub(crate) fn render(input: &ReportInput<'_>) -> Result<String, RenderError> {
                 .to_string(),
             );
         }
+        w.write_record(&record)?;
+    }
+    // Findings this scan could not check again: their own rows, as last confirmed, the
+    // reason in the change column (never left out, which would read as resolved).
+    let carried = v
+        .changes
+        .iter()
+        .flat_map(|c| c.sections.iter())
+        .filter_map(|s| match &s.items {
+            ChangeItems::NotRechecked(rows) => Some(rows),
+            _ => None,
+        });
+    for c in carried.flatten() {
+        let mut record = row_cells(&c.row, lang);
+        record.push(cell(&format!(
+            "{}: {} ({})",
+            t(S::NotRechecked),
+            c.reason,
+            c.confirmed(lang)
+        )));
         w.write_record(&record)?;
     }
     // After the findings: the rule errors and the data used, one row each, the kind in

@@ -131,6 +131,24 @@ pub fn render_diff(d: &ScanDiff, lang: Lang) -> String {
                     );
                 }
             }
+            ChangeItems::NotRechecked(rows) => {
+                let _ = writeln!(out, "\n{} ({})", section.label, rows.len());
+                for c in &rows {
+                    let _ = writeln!(
+                        out,
+                        "  [{}] {}  {}  ({})\n      {}; {}",
+                        c.row.severity,
+                        c.row.target,
+                        clean(c.row.title),
+                        c.row.finding.rule_id,
+                        clean(&c.reason),
+                        c.confirmed(lang)
+                    );
+                }
+                if !rows.is_empty() {
+                    let _ = writeln!(out, "  {}", t(S::NotRecheckedNote));
+                }
+            }
             ChangeItems::Hosts(hosts) => {
                 let _ = writeln!(out, "\n{} ({})", section.label, hosts.len());
                 for h in hosts {

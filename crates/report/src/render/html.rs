@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use clinicscan_model::{CellState, ControlStatus, Lang, Severity};
+use clinicscan_model::{CellState, ControlStatus, Lang, Severity, VantageState};
 
 use super::view::{Change, ChangeItems, Changes, FindingRow, HostRow, View};
 use super::{ReportInput, fmt_time, sev_label, status_label};
@@ -93,6 +93,10 @@ code,.mono{font-family:"Noto Sans Mono CJK JP","DejaVu Sans Mono",Consolas,monos
 table.matrix td,table.matrix th{text-align:center;padding:4px 8px}table.matrix th.from{text-align:left}
 table.matrix td.c-violation{background:#fde8e8;color:var(--fail);font-weight:700}table.matrix td.c-allowed{background:#eef6ee}
 table.matrix td.c-clean{color:var(--pass)}table.matrix td.c-notprobed{color:var(--na)}
+table.matrix td .sym{display:block;font-size:1.2em}table.matrix td .lbl{display:block;font-size:.75em}
+table.matrix td.c-notprobed{background:repeating-linear-gradient(45deg,#fff,#fff 4px,#f2f2f2 4px,#f2f2f2 8px)}
+table.matrix td.c-violation{border:2px solid var(--fail)}
+table.vantages tr.v-missing td,table.vantages tr.v-stale td{color:var(--fail);font-weight:700}table.vantages tr.v-never td{color:var(--na)}
 .host{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:12px 16px;margin:12px 0;break-inside:avoid-page}
 .host h3{margin:0 0 4px;font-size:16px}.host .names{color:var(--muted);font-weight:400;font-size:13px;margin-left:8px}
 .host dl{display:flex;flex-wrap:wrap;gap:2px 18px;margin:0 0 8px;font-size:12.5px;color:var(--muted)}
@@ -170,7 +174,15 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
         t(S::Summary),
         t(S::ByControl),
         if v.matrix.is_some() {
-            format!("<a href=\"#coverage\">{}</a>", t(S::CoverageShort))
+            format!(
+                "{}<a href=\"#coverage\">{}</a>",
+                if v.vantages.is_empty() {
+                    String::new()
+                } else {
+                    format!("<a href=\"#vantages\">{}</a>", t(S::Vantages))
+                },
+                t(S::CoverageShort)
+            )
         } else {
             String::new()
         },
@@ -320,6 +332,36 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
     }
     o.push_str("</tbody></table>\n</section>\n");
 
+    // ------------------------------------------------------------ vantage zones
+    if !v.vantages.is_empty() {
+        let _ = write!(
+            o,
+            "<section id=\"vantages\">\n<h2>{}</h2>\n<table class=\"vantages\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+            t(S::Vantages),
+            t(S::VantageZoneHead),
+            t(S::VantageKind),
+            t(S::VantageStateHead),
+            t(S::VantageScan)
+        );
+        for l in &v.vantages {
+            let class = match l.state {
+                VantageState::Current => "v-current",
+                VantageState::Stale => "v-stale",
+                VantageState::NeverScanned if l.expected => "v-missing",
+                VantageState::NeverScanned => "v-never",
+            };
+            let _ = write!(
+                o,
+                "<tr class=\"{class}\"><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td></tr>",
+                esc(l.zone),
+                esc(l.kind),
+                esc(l.label),
+                esc(&l.scan)
+            );
+        }
+        o.push_str("</tbody></table>\n</section>\n");
+    }
+
     // ------------------------------------------------------------ zone × zone
     if let Some(m) = &v.matrix {
         let _ = write!(
@@ -342,16 +384,19 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
                             CellState::Violation => "c-violation",
                             CellState::NotProbed => "c-notprobed",
                         };
+                        // The symbol and the state in words: readable in print and
+                        // without colour.
                         let _ = write!(
                             o,
-                            "<td class=\"{class}\" title=\"{}{}\">{}</td>",
+                            "<td class=\"{class}\" title=\"{}{}\"><span class=\"sym\">{}</span><span class=\"lbl\">{}</span></td>",
                             esc(c.label),
                             if c.detail.is_empty() {
                                 String::new()
                             } else {
                                 format!(": {}", esc(&c.detail))
                             },
-                            c.symbol
+                            c.symbol,
+                            esc(c.label)
                         );
                     }
                     None if *z == row.from => o.push_str("<td class=\"muted\">-</td>"),
@@ -516,6 +561,22 @@ fn changes_panel(o: &mut String, changes: &Changes<'_>, lang: Lang) {
                 }
             }
             (ChangeItems::Findings(_), _) => {}
+            (ChangeItems::NotRechecked(rows), _) => {
+                for c in rows {
+                    let _ = write!(
+                        items,
+                        "<li>? {label}: {} {} <span class=\"mono\">{}</span> — {} <span class=\"muted\">({})</span></li>",
+                        badge(&c.row),
+                        esc(c.row.title),
+                        esc(&c.row.target),
+                        esc(&c.reason),
+                        esc(&c.confirmed(lang))
+                    );
+                }
+                if !rows.is_empty() {
+                    let _ = write!(items, "<li class=\"muted\">{}</li>", t(S::NotRecheckedNote));
+                }
+            }
             (ChangeItems::Hosts(hosts), _) => {
                 for h in *hosts {
                     let _ = write!(

@@ -117,6 +117,22 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
                     }
                 }
                 (ChangeItems::Findings(_), _) => {}
+                (ChangeItems::NotRechecked(rows), _) => {
+                    for c in rows {
+                        let _ = writeln!(
+                            o,
+                            "- {label}: {} {} {}: {} ({})",
+                            c.row.severity,
+                            md(c.row.title),
+                            code(&c.row.target),
+                            md(&c.reason),
+                            md(&c.confirmed(v.lang))
+                        );
+                    }
+                    if !rows.is_empty() {
+                        let _ = writeln!(o, "- {}", md(t(S::NotRecheckedNote)));
+                    }
+                }
                 (ChangeItems::Hosts(hosts), _) => {
                     for h in *hosts {
                         let _ = writeln!(o, "- {label} {}", code(&h.to_string()));
@@ -208,6 +224,29 @@ pub(crate) fn render(input: &ReportInput<'_>) -> String {
         );
     }
     o.push('\n');
+
+    if !v.vantages.is_empty() {
+        let _ = writeln!(
+            o,
+            "## {}\n\n| {} | {} | {} | {} |\n|---|---|---|---|",
+            t(S::Vantages),
+            t(S::VantageZoneHead),
+            t(S::VantageKind),
+            t(S::VantageStateHead),
+            t(S::VantageScan)
+        );
+        for l in &v.vantages {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} |",
+                md(l.zone),
+                md(l.kind),
+                md(l.label),
+                md(&l.scan)
+            );
+        }
+        o.push('\n');
+    }
 
     if let Some(m) = &v.matrix {
         let _ = writeln!(o, "## {}\n", t(S::Coverage));

@@ -11,6 +11,7 @@
 //! A new format is a module here that reads a `View`, a [`Format`] variant, and snapshots in
 //! `tests/render.rs`.
 
+mod checklist;
 mod csv_out;
 mod history_text;
 mod html;
@@ -19,10 +20,15 @@ mod markdown;
 mod precheck;
 mod terminal;
 mod view;
+mod xlsx;
 
 #[cfg(test)]
 mod props;
 
+pub use checklist::{
+    ChecklistAnswer, ChecklistInput, ItemAnswer, checklist_answers, render_checklist,
+    render_precheck_checklist,
+};
 pub use history_text::{render_diff, render_history_list};
 pub(crate) use html::esc as esc_html;
 pub use precheck::render_precheck;
@@ -91,6 +97,14 @@ pub enum RenderError {
     /// Writing CSV failed.
     #[error("cannot write CSV: {0}")]
     Csv(#[from] csv::Error),
+    /// Writing the Excel workbook failed.
+    #[error("cannot write the Excel workbook: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+}
+
+/// The checklist as an Excel workbook (.xlsx): the form's sheet and the evidence sheet.
+pub fn render_checklist_xlsx(input: &ChecklistInput<'_>) -> Result<Vec<u8>, RenderError> {
+    Ok(xlsx::render_checklist_xlsx(input)?)
 }
 
 /// Renders the input in the given format.

@@ -4,10 +4,33 @@
 
 use std::fmt::Write as _;
 
-use clinicscan_model::{Lang, Outcome, PortState, PrecheckReport};
+use clinicscan_model::{Lang, Outcome, PortCheck, PortState, PrecheckReport};
 
 use super::transport_str;
 use crate::strings::S;
+
+/// The ports an expectation looked at with what the scan saw: "3389/tcp open, 22/tcp closed".
+pub(crate) fn port_checks(ports: &[PortCheck], lang: Lang) -> String {
+    ports
+        .iter()
+        .map(|p| {
+            let state = match p.state {
+                Some(PortState::Open) => S::PortOpen,
+                Some(PortState::Closed) => S::PortClosed,
+                Some(PortState::Filtered) => S::PortFiltered,
+                Some(PortState::OpenFiltered) => S::PortOpenFiltered,
+                None => S::PortNotProbed,
+            };
+            format!(
+                "{}/{} {}",
+                p.port,
+                transport_str(p.transport),
+                state.get(lang)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// A pre-check report as plain text in one language.
 pub fn render_precheck(report: &PrecheckReport, lang: Lang) -> String {
@@ -53,21 +76,12 @@ pub fn render_precheck(report: &PrecheckReport, lang: Lang) -> String {
         };
         let _ = writeln!(out, "[{tag}] {} — {}", r.id, r.title.get(lang));
         if !r.ports.is_empty() {
-            let ports: Vec<String> = r
-                .ports
-                .iter()
-                .map(|p| {
-                    let state = match p.state {
-                        Some(PortState::Open) => t(S::PortOpen),
-                        Some(PortState::Closed) => t(S::PortClosed),
-                        Some(PortState::Filtered) => t(S::PortFiltered),
-                        Some(PortState::OpenFiltered) => t(S::PortOpenFiltered),
-                        None => t(S::PortNotProbed),
-                    };
-                    format!("{}/{} {state}", p.port, transport_str(p.transport))
-                })
-                .collect();
-            let _ = writeln!(out, "    {}: {}", t(S::PrecheckPorts), ports.join(", "));
+            let _ = writeln!(
+                out,
+                "    {}: {}",
+                t(S::PrecheckPorts),
+                port_checks(&r.ports, lang)
+            );
         }
         if !r.controls.is_empty() {
             let _ = writeln!(

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use clinicscan_model::{CellState, ControlStatus, Severity};
+use clinicscan_model::{CellState, ControlStatus, Severity, VantageState};
 use unicode_width::UnicodeWidthStr;
 
 use super::view::{Change, ChangeItems, View};
@@ -132,6 +132,21 @@ pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
             };
             match &section.items {
                 ChangeItems::Findings(_) => {}
+                // Not among the findings below: listed here, with why they were not checked.
+                ChangeItems::NotRechecked(rows) => {
+                    for c in rows {
+                        let _ = writeln!(
+                            out,
+                            "  ? {} [{}] {} {}: {} ({})",
+                            section.label,
+                            c.row.severity,
+                            c.row.target,
+                            clean(c.row.title),
+                            clean(&c.reason),
+                            c.confirmed(lang)
+                        );
+                    }
+                }
                 ChangeItems::Hosts(hosts) => {
                     for h in *hosts {
                         let _ = writeln!(out, "  {sign} {} {h}", section.label);
@@ -262,6 +277,37 @@ pub(crate) fn render(input: &ReportInput<'_>, color: bool) -> String {
             t(S::NotAssessableListed),
             p.dim(&organisational.join(", "))
         );
+    }
+
+    // A site audit: where it was scanned from, and where not.
+    if !v.vantages.is_empty() {
+        let _ = writeln!(out, "\n{}", p.bold(&rule(t(S::Vantages))));
+        let zw = v
+            .vantages
+            .iter()
+            .map(|l| UnicodeWidthStr::width(l.zone))
+            .max()
+            .unwrap_or(0);
+        for l in &v.vantages {
+            let mark = match l.state {
+                VantageState::Current => "✓",
+                VantageState::Stale => "!",
+                VantageState::NeverScanned if l.expected => "✗",
+                VantageState::NeverScanned => "·",
+            };
+            let text = format!(
+                "  {mark} {} ({}) {}{}",
+                pad(&clean(l.zone), zw),
+                clean(l.kind),
+                l.label,
+                if l.scan.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", clean(&l.scan))
+                }
+            );
+            let _ = writeln!(out, "{}", text.trim_end());
+        }
     }
 
     // The zone × zone matrix.

@@ -8,8 +8,8 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 use clinicscan_model::{
-    Assessment, CellState, Certainty, Check, ControlResult, ControlStatus, Finding, HostState,
-    Lang, Notice, PortState, Service, Severity,
+    Assessment, CarriedFinding, CellState, Certainty, Check, ControlResult, ControlStatus, Finding,
+    HostState, Lang, NotRechecked, Notice, PortState, Service, Severity, VantageState,
 };
 
 use super::{HostSeen, ReportInput, sev_label, status_label, transport_str};
@@ -40,6 +40,8 @@ pub(crate) struct View<'a> {
     pub changes: Option<Changes<'a>>,
     /// The zone × zone matrix, when the assessment has one (a site file with zones).
     pub matrix: Option<Matrix<'a>>,
+    /// A site audit's vantage zones, each with its status; empty for one scan.
+    pub vantages: Vec<VantageLine<'a>>,
     /// The data tables used: "kev 2026-12-06 (rules/data/kev.toml)".
     pub data: Vec<String>,
 }
@@ -157,10 +159,11 @@ pub(crate) struct NoticeRow<'a> {
 pub(crate) struct Changes<'a> {
     /// The diff (its two scans).
     pub diff: &'a ScanDiff,
-    /// How many findings are new, resolved and unchanged, each with its label.
-    pub counts: [(&'static str, usize); 3],
-    /// New, resolved and unchanged findings, then hosts that appeared and went, then
-    /// services that appeared and went: always these seven, in this order.
+    /// How many findings are new, resolved, not re-checked (only when there are any) and
+    /// unchanged, each with its label.
+    pub counts: Vec<(&'static str, usize)>,
+    /// New, resolved, not re-checked and unchanged findings, then hosts that appeared and
+    /// went, then services that appeared and went: always these eight, in this order.
     pub sections: Vec<ChangeSection<'a>>,
 }
 
@@ -181,6 +184,8 @@ pub(crate) enum Change {
     New,
     /// A finding of the previous scan that is gone.
     Resolved,
+    /// A finding of the previous scan that this scan could not check again.
+    NotRechecked,
     /// A finding both scans have.
     Unchanged,
     /// A host or service the previous scan did not see.
@@ -193,10 +198,85 @@ pub(crate) enum Change {
 pub(crate) enum ChangeItems<'a> {
     /// Findings, most severe first.
     Findings(Vec<FindingRow<'a>>),
+    /// Findings this scan could not check again, most severe first, with the reason.
+    NotRechecked(Vec<CarriedRow<'a>>),
     /// Host addresses.
     Hosts(&'a [IpAddr]),
     /// Services.
     Services(Vec<ServiceChange<'a>>),
+}
+
+/// A finding this scan could not check again.
+pub(crate) struct CarriedRow<'a> {
+    /// The finding as last confirmed.
+    pub row: FindingRow<'a>,
+    /// Why it could not be checked, in the reader's language (may quote the peer: escape it).
+    pub reason: String,
+    /// When the last scan that confirmed it started.
+    pub last_confirmed: DateTime<Utc>,
+    /// The previous scan could not check it either.
+    pub still: bool,
+}
+
+impl<'a> CarriedRow<'a> {
+    /// "last confirmed 2026-11-20 10:00 JST".
+    /// "since an earlier scan, last confirmed …" when the previous scan could not check it
+    /// either.
+    pub(crate) fn confirmed(&self, lang: Lang) -> String {
+        let when = format!(
+            "{} {}",
+            S::LastConfirmed.get(lang),
+            super::fmt_time(self.last_confirmed)
+        );
+        if self.still {
+            format!("{}, {when}", S::NotRecheckedStill.get(lang))
+        } else {
+            when
+        }
+    }
+
+    fn of(c: &'a CarriedFinding, lang: Lang, still: bool) -> CarriedRow<'a> {
+        CarriedRow {
+            row: FindingRow::of(&c.finding, lang, false),
+            reason: reason_text(&c.reason, lang),
+            last_confirmed: c.last_confirmed,
+            still,
+        }
+    }
+}
+
+/// Why a finding could not be checked again, in words.
+pub(crate) fn reason_text(reason: &NotRechecked, lang: Lang) -> String {
+    let t = |s: S| s.get(lang);
+    match reason {
+        NotRechecked::HostNotSeen => t(S::ReasonHostNotSeen).to_string(),
+        NotRechecked::VantageNotScanned { zone } => {
+            t(S::ReasonVantageNotScanned).replace("{zone}", zone)
+        }
+        NotRechecked::PortNotOpen { state: None } => t(S::ReasonPortNotReported).to_string(),
+        NotRechecked::PortNotOpen { state: Some(state) } => {
+            let state = match state {
+                PortState::Open => "open",
+                PortState::Closed => t(S::PortStateClosed),
+                PortState::Filtered => t(S::PortStateFiltered),
+                PortState::OpenFiltered => t(S::PortStateOpenFiltered),
+            };
+            t(S::ReasonPortNotOpen).replace("{state}", state)
+        }
+        NotRechecked::RefusedScanner { probe, detail } => t(S::ReasonRefusedScanner)
+            .replace("{probe}", probe)
+            .replace("{detail}", detail),
+        NotRechecked::ProbeFailed { probe, detail, .. } => t(S::ReasonProbeFailed)
+            .replace("{probe}", probe)
+            .replace("{detail}", detail),
+        NotRechecked::FactsMissing { paths } => {
+            t(S::ReasonFactsMissing).replace("{paths}", &paths.join(", "))
+        }
+        NotRechecked::RuleNotRun { rule_id } => t(S::ReasonRuleNotRun).replace("{rule}", rule_id),
+        NotRechecked::RuleFailed { detail } => t(S::ReasonRuleFailed).replace("{detail}", detail),
+        // A reason from a newer clinicscan: its kind is all this version can say.
+        other => other.kind().to_string(),
+    }
 }
 
 /// A service that appeared or went.
@@ -235,6 +315,7 @@ impl<'a> View<'a> {
                 .collect(),
             changes: input.diff.map(|d| Changes::of(d, lang)),
             matrix: matrix(a, lang),
+            vantages: vantage_lines(a, lang),
             data: a
                 .data
                 .iter()
@@ -297,7 +378,9 @@ impl<'a> Changes<'a> {
     /// The counts as "label N", joined by `separator`.
     pub(crate) fn counts_joined(&self, separator: &str) -> String {
         self.counts
+            .iter()
             .map(|(label, n)| format!("{label} {n}"))
+            .collect::<Vec<_>>()
             .join(separator)
     }
 
@@ -328,16 +411,20 @@ impl<'a> Changes<'a> {
                     .collect(),
             ),
         };
+        let mut counts = vec![
+            (S::NewFindings.get(lang), diff.new_findings.len()),
+            (S::ResolvedFindings.get(lang), diff.resolved_findings.len()),
+        ];
+        if !diff.not_rechecked_findings.is_empty() {
+            counts.push((S::NotRechecked.get(lang), diff.not_rechecked_findings.len()));
+        }
+        counts.push((
+            S::UnchangedFindings.get(lang),
+            diff.unchanged_findings.len(),
+        ));
         Changes {
             diff,
-            counts: [
-                (S::NewFindings.get(lang), diff.new_findings.len()),
-                (S::ResolvedFindings.get(lang), diff.resolved_findings.len()),
-                (
-                    S::UnchangedFindings.get(lang),
-                    diff.unchanged_findings.len(),
-                ),
-            ],
+            counts,
             sections: vec![
                 findings(Change::New, S::NewFindings, &diff.new_findings),
                 findings(
@@ -345,6 +432,19 @@ impl<'a> Changes<'a> {
                     S::ResolvedFindings,
                     &diff.resolved_findings,
                 ),
+                ChangeSection {
+                    kind: Change::NotRechecked,
+                    label: S::NotRechecked.get(lang),
+                    items: ChangeItems::NotRechecked(
+                        diff.not_rechecked_findings
+                            .iter()
+                            .map(|c| {
+                                let still = diff.not_rechecked_before.contains(&c.finding.key);
+                                CarriedRow::of(c, lang, still)
+                            })
+                            .collect(),
+                    ),
+                },
                 findings(
                     Change::Unchanged,
                     S::UnchangedFindings,
@@ -525,6 +625,55 @@ pub(crate) fn check_line(ch: &Check, lang: Lang) -> String {
             ch.rule_id
         ),
     }
+}
+
+/// One vantage zone of a site audit, with its status in words.
+pub(crate) struct VantageLine<'a> {
+    /// The zone.
+    pub zone: &'a str,
+    /// Its kind.
+    pub kind: &'a str,
+    /// Its state.
+    pub state: VantageState,
+    /// Whether the site expects a scan from it.
+    pub expected: bool,
+    /// The state in words.
+    pub label: &'static str,
+    /// The scan used (or left out): "scan-id, 2026-12-01 (3 days ago)"; empty when none.
+    pub scan: String,
+}
+
+fn vantage_lines(a: &Assessment, lang: Lang) -> Vec<VantageLine<'_>> {
+    a.vantages
+        .iter()
+        .map(|v| {
+            let label = match (v.state, v.expected) {
+                (VantageState::Current, _) => S::VantageCurrent,
+                (VantageState::Stale, _) => S::VantageStale,
+                (VantageState::NeverScanned, true) => S::VantageNeverExpected,
+                (VantageState::NeverScanned, false) => S::VantageNever,
+            };
+            let scan = match (&v.observation_id, v.started) {
+                (Some(id), Some(at)) => format!(
+                    "{id}, {}{}",
+                    at.format("%Y-%m-%d %H:%M UTC"),
+                    v.age_days
+                        .map(|d| format!(" ({d} {})", S::VantageDays.get(lang)))
+                        .unwrap_or_default()
+                ),
+                (Some(id), None) => id.clone(),
+                _ => String::new(),
+            };
+            VantageLine {
+                zone: &v.zone,
+                kind: &v.kind,
+                state: v.state,
+                expected: v.expected,
+                label: label.get(lang),
+                scan,
+            }
+        })
+        .collect()
 }
 
 /// The matrix of the assessment's coverage, with a symbol and a label per cell.

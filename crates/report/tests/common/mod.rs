@@ -60,3 +60,59 @@ pub fn clinic_week() -> (Fixture, Fixture, ScanDiff) {
     let diff = ScanDiff::between(prev.side(Some(1)), now.side(Some(2)));
     (prev, now, diff)
 }
+
+/// The clinic's week with findings that could not be checked again: the previous scan
+/// already could not check the EMR's SSH algorithms (its probe failed); this week the
+/// reception PC's SMB server refused the scanner (in words that try to inject markup and a
+/// terminal escape) and the SSH probe failed again. Returns the previous scan (id 1), this
+/// one (id 2) and the diff.
+pub fn clinic_not_rechecked() -> (Fixture, Fixture, ScanDiff) {
+    use clinicscan_model::{CarriedFinding, NotRechecked, ProbeErrorKind};
+
+    const SMB1: &str = "smb.smb1-enabled|10.77.10.21|tcp|445";
+    const SSH: &str = "ssh.weak-algorithms|10.77.20.5|tcp|22";
+    let take = |a: &mut Assessment, key: &str| {
+        let i = a
+            .findings
+            .iter()
+            .position(|f| f.key == key)
+            .unwrap_or_else(|| panic!("{key} in the fixture"));
+        a.findings.remove(i)
+    };
+    let mut prev = Fixture::load("-prev");
+    let ssh = take(&mut prev.assessment, SSH);
+    let confirmed_ssh = "2026-11-06T01:00:00Z".parse().expect("time");
+    prev.assessment.not_rechecked = vec![CarriedFinding {
+        finding: ssh.clone(),
+        reason: NotRechecked::ProbeFailed {
+            probe: "ssh".into(),
+            error: ProbeErrorKind::Timeout,
+            detail: "no key exchange within 5 s".into(),
+        },
+        last_confirmed: confirmed_ssh,
+    }];
+    let mut now = Fixture::load("");
+    let smb1 = take(&mut now.assessment, SMB1);
+    take(&mut now.assessment, SSH);
+    now.assessment.not_rechecked = vec![
+        CarriedFinding {
+            finding: smb1,
+            reason: NotRechecked::RefusedScanner {
+                probe: "smb".into(),
+                detail: "Too many security failures <b>bold</b>\u{1b}[2J=cmd".into(),
+            },
+            last_confirmed: prev.observations[0].scan.started,
+        },
+        CarriedFinding {
+            finding: ssh,
+            reason: NotRechecked::ProbeFailed {
+                probe: "ssh".into(),
+                error: ProbeErrorKind::Timeout,
+                detail: "no key exchange within 5 s".into(),
+            },
+            last_confirmed: confirmed_ssh,
+        },
+    ];
+    let diff = ScanDiff::between(prev.side(Some(1)), now.side(Some(2)));
+    (prev, now, diff)
+}
