@@ -278,8 +278,8 @@ where
 
     let mut hosts: Vec<Host> = Vec::new();
     let mut addrs = AddressIter::new(&engine.targets, &engine.plan.exclude);
-    // Discovery: addresses with the packet engine (and when they went), tasks otherwise.
-    let mut pinging: HashMap<IpAddr, (Arc<HostCtx>, tokio::time::Instant)> = HashMap::new();
+    // Discovery: addresses with the packet engine, tasks otherwise.
+    let mut pinging: HashMap<IpAddr, Arc<HostCtx>> = HashMap::new();
     let mut discovering: JoinSet<(Arc<HostCtx>, Discovery)> = JoinSet::new();
     let mut up_waiting: VecDeque<(Arc<HostCtx>, Discovery)> = VecDeque::new();
     let mut set: JoinSet<(IpAddr, Option<Host>, bool)> = JoinSet::new();
@@ -329,7 +329,7 @@ where
                         gentle: hc.pace.host().cloned(),
                     };
                     if sweep.ping(request) {
-                        pinging.insert(addr, (hc, tokio::time::Instant::now()));
+                        pinging.insert(addr, hc);
                     } else {
                         let e = engine.clone();
                         discovering.spawn(async move {
@@ -404,10 +404,13 @@ where
             r = ping_rx.recv(), if !pinging.is_empty() || engine.limits.sweep.is_some() => {
                 let Some(r) = r else { continue };
                 match pinging.remove(&r.addr) {
-                    Some((hc, sent)) => match Discovery::from_ping(r.answer) {
+                    Some(hc) => match Discovery::from_ping(r.answer) {
                         Discovery::Down(reason) => {
+                            // a late answer counts for the whole discovery wait after the
+                            // address was given up (its last ping may have left just before)
                             if reason == HostReason::NoResponse {
-                                listen_until = listen_until.max(sent + timing.discovery_timeout);
+                                let now = tokio::time::Instant::now();
+                                listen_until = listen_until.max(now + timing.discovery_timeout);
                             }
                             done += 1;
                             down(r.addr, reason, &mut hosts);

@@ -536,6 +536,10 @@ struct PingJob {
     /// When the second stage goes (the rest of the ping ports, the echo again).
     second: Instant,
     deadline: Instant,
+    /// How long answers are waited for after the last packet of the stages left.
+    answer_wait: Duration,
+    /// When the last packet so far actually left.
+    last_sent: Option<Instant>,
     /// The first packet left: the stages count from then, not from the request (a busy
     /// sender must not give an address up before anything was sent to it).
     launched: bool,
@@ -740,6 +744,8 @@ impl Engine {
                     started: now,
                     second,
                     deadline: second + rest + wait / 2,
+                    answer_wait: wait / 2,
+                    last_sent: None,
                     launched: false,
                     drops_at_start: self.drops(),
                     restarts: 0,
@@ -1152,6 +1158,12 @@ impl Engine {
     fn sent_one(&mut self, slot: u32, generation: u32, at: Instant) {
         if let Some(Some(h)) = self.hosts.get_mut(slot as usize)
             && h.generation == generation
+            && let Job::Ping(job) = &mut h.job
+        {
+            job.last_sent = Some(at);
+        }
+        if let Some(Some(h)) = self.hosts.get_mut(slot as usize)
+            && h.generation == generation
             && let Some(g) = &h.gentle
         {
             g.stamp(tokio::time::Instant::from_std(at));
@@ -1462,6 +1474,16 @@ impl Engine {
         let Some(h) = self.release(slot) else {
             return;
         };
+        if let Job::Ping(job) = &h.job {
+            tracing::debug!(
+                host = %h.addr,
+                ?answer,
+                ms = job.started.elapsed().as_millis() as u64,
+                wait_ms = job.deadline.saturating_duration_since(job.started).as_millis() as u64,
+                restarts = job.restarts,
+                "sweep: ping done"
+            );
+        }
         if let Some(rtt) = rtt {
             self.pings.sample(rtt);
             self.config.paths.sample(h.path, rtt);
@@ -1473,6 +1495,7 @@ impl Engine {
     }
 
     fn late_up(&mut self, addr: IpAddr, port: Option<(u16, bool)>, rtt: Duration) {
+        tracing::debug!(host = %addr, ?port, ms = rtt.as_millis() as u64, "sweep: late answer after the address was given up");
         self.pings.sample(rtt);
         self.config.paths.sample(PathKey::of(addr), rtt);
         let _ = self.config.pings.send(PingResult {
@@ -1554,6 +1577,36 @@ impl Engine {
                     // the stages moved with a late first packet: its own timer ends them
                     return;
                 }
+                // The wait is for answers to packets that left: while some of the stages'
+                // packets have not (a burst of many addresses' second stages, the scan's
+                // rate), or the last left less than the answer wait ago, it goes on. An
+                // address that answers only its last ping port (an オン資 terminal reachable
+                // on 3389 alone) was given up here before that SYN ever went.
+                let all_sent = job.next >= PING_PORTS.len() && (!job.echo || job.echo_sent >= 2);
+                let quiet_since = job.last_sent.map(|at| at + job.answer_wait);
+                let until = match (all_sent, quiet_since) {
+                    (false, _) => Some(now + job.answer_wait),
+                    (true, Some(at)) if at > now => Some(at),
+                    _ => None,
+                };
+                if let Some(until) = until {
+                    let generation = h.generation;
+                    let Some(Some(h)) = self.hosts.get_mut(t.slot as usize) else {
+                        return;
+                    };
+                    let Job::Ping(job) = &mut h.job else { return };
+                    job.deadline = until;
+                    self.wheel.insert(
+                        until,
+                        Timer {
+                            slot: t.slot,
+                            generation,
+                            kind: TimerKind::PingEnd,
+                        },
+                    );
+                    self.make_ready(t.slot);
+                    return;
+                }
                 // (not a gentle host: its stages last seconds, and its packets come one a gap,
                 // never in a burst)
                 if drops != job.drops_at_start
@@ -1562,6 +1615,7 @@ impl Engine {
                     && h.gentle.is_none()
                 {
                     // packets were dropped while it waited: not known to be silent, ping again
+                    tracing::debug!(host = %h.addr, drops = drops - job.drops_at_start, "sweep: ping starts over (drops meanwhile)");
                     let Some(Some(h)) = self.hosts.get_mut(t.slot as usize) else {
                         return;
                     };
@@ -1572,6 +1626,7 @@ impl Engine {
                     job.next = 0;
                     job.echo_sent = 0;
                     job.launched = false;
+                    job.last_sent = None;
                     job.started = now;
                     job.second = now + stage;
                     job.deadline = now + length;
