@@ -402,7 +402,10 @@ mod tests {
         assert_eq!(at.len(), 10);
         for w in at.windows(2) {
             let between = w[1] - w[0];
-            assert!(between >= gap, "two releases {between:?} apart (gap {gap:?})");
+            assert!(
+                between >= gap,
+                "two releases {between:?} apart (gap {gap:?})"
+            );
         }
     }
 }
