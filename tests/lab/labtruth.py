@@ -80,7 +80,7 @@ class Truth:
             sh = self.scale_hosts()[addr]
             if not self.path_exists(vzone, addr, transport, port, variant):
                 return FILTERED
-            if sh["state"] == "filtered":
+            if sh["state"] in ("filtered", "ping-only"):
                 return FILTERED
             if transport == "tcp":
                 return OPEN if port in sh["tcp_open"] else CLOSED
@@ -111,6 +111,10 @@ class Truth:
         vaddr = self.vantages[vantage]["address"]
         if self.zone_of(addr) == self.zone_of(vaddr):
             return "up"  # same segment: ARP answers even behind a host firewall
+        sh = self.scale_hosts().get(addr)
+        if sh is not None and sh["state"] == "ping-only":
+            # answers ICMP echo (a scanner with raw sockets sees it), drops every TCP port
+            return "up" if self.path_exists(self.zone_of(vaddr), addr, "tcp", 0, variant) else "down"
         h = self.by_addr.get(addr)
         if h is not None and h.get("firewall") == "reject-all":
             # answers every packet with ICMP admin-prohibited from its own address

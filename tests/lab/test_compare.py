@@ -122,10 +122,11 @@ class CompareTest(unittest.TestCase):
     def test_scale_segment(self):
         import tempfile
         truth = L.Truth()
+        # answering and late hosts with their open ports, ping-only hosts up with none
         hosts = [{"address": h["address"], "status": {"state": "up", "reason": "echo-reply"},
                   "services": [{"port": p, "transport": "tcp", "state": "open", "reason": "syn-ack"}
                                for p in h["tcp_open"]]}
-                 for h in truth.scale["hosts"] if h["state"] == "up"]
+                 for h in truth.scale["hosts"] if h["state"] in ("up", "ping-only")]
         with open(os.path.join(FIX, "observation-general-good.json")) as f:
             obs = json.load(f)
         obs["scan"]["options"]["targets"] = ["10.77.100.0/24"]
@@ -139,18 +140,21 @@ class CompareTest(unittest.TestCase):
                                 "--variant", "default", "-q"], capture_output=True, text=True)
             self.assertEqual(p.returncode, 0, p.stdout)
             self.assertIn(" 0 mismatch", p.stdout)
-            # one open port missed, one filtered host reported up
-            obs["hosts"][0]["services"].pop()
+            # one open port missed, one filtered host reported up, a ping-only host missed
+            first = next(h for h in obs["hosts"] if h["services"])
+            first["services"].pop()
             obs["hosts"].append({"address": "10.77.100.55", "status": {"state": "up", "reason": "echo-reply"}})
+            obs["hosts"] = [h for h in obs["hosts"] if h["address"] != "10.77.100.60"]
             with open(path, "w") as f:
                 json.dump(obs, f)
             p = subprocess.run([sys.executable, os.path.join(HERE, "compare.py"), path, "--run-dir", "",
                                 "--variant", "default", "-q"], capture_output=True, text=True)
         mism = sorted(line.split("MISMATCH", 1)[1].strip() for line in p.stdout.splitlines() if "MISMATCH" in line)
-        first = truth.scale["hosts"][0]
+        first = next(h for h in truth.scale["hosts"] if h["tcp_open"])
         self.assertEqual(mism, sorted([
             f"{first['address']}:{first['tcp_open'][-1]}/tcp: open, not reported",
             "10.77.100.55: truth says nothing answers from general, Observation says up",
+            "10.77.100.60: truth says up from general, Observation says absent",
         ]), p.stdout)
 
     def test_not_an_observation_is_refused(self):

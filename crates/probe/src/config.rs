@@ -49,9 +49,12 @@ pub struct ScanConfig {
     pub report_down: bool,
     /// List closed and filtered ports one by one, not only in the per-host summary.
     pub report_closed: bool,
-    /// Global limit of connections and probes in flight.
+    /// Global limit of connections and probes in flight: the connect scan's budget of file
+    /// descriptors (the process's limit is raised to fit it where the hard limit allows).
     pub max_concurrency: usize,
-    /// Limit of connections and probes in flight to one host.
+    /// Ceiling of one host's congestion window: connections or SYNs awaiting an answer.
+    /// The window starts where the host's network path taught (or at 32), grows on
+    /// answers and halves on loss. Service probes of a host run at most 32 at a time.
     pub max_per_host: usize,
     /// Hosts scanned at the same time.
     pub max_hosts: usize,
@@ -93,8 +96,8 @@ impl Default for ScanConfig {
             reverse_dns: true,
             report_down: false,
             report_closed: false,
-            max_concurrency: 512,
-            max_per_host: 32,
+            max_concurrency: 2048,
+            max_per_host: 1024,
             max_hosts: 256,
             rate: None,
             timing: Timing::default(),
@@ -113,7 +116,9 @@ impl Default for ScanConfig {
 pub struct Timing {
     /// Connect timeout bounds, adapted per host from the measured RTT.
     pub rtt: RttBounds,
-    /// Extra attempts for a port that did not answer.
+    /// Extra attempts for a port that did not answer, when the evidence says a packet may
+    /// have been lost (its host or path lost others); a few silent ports per host are asked
+    /// twice regardless, so that loss shows at all. 0: never ask twice.
     pub retries: u32,
     /// Time budget of one service probe (all its connections).
     pub probe_timeout: Duration,

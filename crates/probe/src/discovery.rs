@@ -2,28 +2,29 @@
 //!
 //! - On-link IPv4 with raw access: ARP alone decides (every host on the link must answer
 //!   ARP to talk IP at all), and gives the MAC.
-//! - Otherwise, in parallel: ICMP echo when privileged, and TCP pings to the clinic's key
-//!   ports always (a firewalled PC or an オン資 terminal that drops ICMP still answers, or
-//!   refuses, one of them). SYN-ACK or RST: up. The first answer wins. Privileged, a TCP
-//!   ping is one raw SYN (the kernel resets the half-open connection: no socket, no file
-//!   descriptor, no connection the device must hold); otherwise a connect.
+//! - Otherwise with raw access: the packet engine ([`crate::sweep`]) pings many addresses at
+//!   once, ICMP echo and SYNs to the clinic's key ports (a firewalled PC or an オン資
+//!   terminal that drops ICMP still answers, or refuses, one of them). A SYN holds nothing
+//!   open on the device: the kernel resets the half-open connection. An answer that comes
+//!   after the address's wait still counts.
+//! - Without raw access: TCP connects to the same ports, the first answer wins.
 //! - Nothing: down (no-response), or unreachable when only ICMP unreachable came back.
 //!
-//! Every wait is the scan-wide [`crate::rtt::DiscoveryWait`]: the configured timeout until
-//! some host has answered, then a smoothed estimate of the answers' round trips, so that on
-//! a LAN an address with no host costs a few hundred milliseconds, not the full timeout.
+//! Connect pings and ARP wait as the scan-wide [`crate::rtt::DiscoveryWait`] says: the
+//! configured timeout until some host has answered, then a smoothed estimate of the answers'
+//! round trips.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clinicscan_model::HostReason;
+use clinicscan_model::{HostReason, PortReason, PortState};
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 
 use crate::attempt::{Attempt, state_of};
 use crate::portscan::{HostCtx, Limits, PortResult, connect_once};
-use crate::raw::{ArpPinger, IcmpPinger, mac_string};
+use crate::raw::{ArpPinger, mac_string};
+use crate::sweep::PingAnswer;
 
 /// Ports tried by TCP ping, most telling first: remote access, Windows, web, DICOM, then
 /// printers and databases — a device reachable only on its raw print port (guest Wi-Fi to a
@@ -50,35 +51,89 @@ pub(crate) enum Discovery {
     Down(HostReason),
 }
 
-/// The privileged tools available.
-pub(crate) struct RawTools<'a> {
-    pub icmp: Option<&'a IcmpPinger>,
-    pub arp: Option<(
-        &'a ArpPinger,
-        &'a pnet::datalink::NetworkInterface,
-        std::net::Ipv4Addr,
-    )>,
+impl Discovery {
+    /// Up for a reason that needs no packet (a target the user says is up, our own address).
+    pub fn given(reason: HostReason) -> Self {
+        Discovery::Up {
+            reason,
+            detail: None,
+            rtt: None,
+            mac: None,
+            ports: Vec::new(),
+        }
+    }
+
+    /// The packet engine's answer for one address.
+    pub fn from_ping(answer: PingAnswer) -> Self {
+        let tcp = |port: u16, open: bool, rtt: Option<Duration>| {
+            let (state, reason) = if open {
+                (PortState::Open, PortReason::SynAck)
+            } else {
+                (PortState::Closed, PortReason::Reset)
+            };
+            Discovery::Up {
+                reason: if open {
+                    HostReason::TcpSynAck
+                } else {
+                    HostReason::TcpRst
+                },
+                detail: Some(format!("tcp/{port}")),
+                rtt,
+                mac: None,
+                ports: vec![(
+                    port,
+                    PortResult {
+                        state,
+                        reason,
+                        latency: rtt,
+                        local_error: None,
+                        replies_dropped: false,
+                    },
+                )],
+            }
+        };
+        match answer {
+            PingAnswer::Echo { rtt } => Discovery::Up {
+                reason: HostReason::EchoReply,
+                detail: None,
+                rtt: Some(rtt),
+                mac: None,
+                ports: Vec::new(),
+            },
+            PingAnswer::Tcp { port, open, rtt } => tcp(port, open, Some(rtt)),
+            PingAnswer::Late {
+                port: Some((port, open)),
+                rtt,
+            } => tcp(port, open, Some(rtt)),
+            PingAnswer::Late { port: None, rtt } => Discovery::Up {
+                reason: HostReason::EchoReply,
+                detail: None,
+                rtt: Some(rtt),
+                mac: None,
+                ports: Vec::new(),
+            },
+            PingAnswer::Down { unreachable: true } => Discovery::Down(HostReason::Unreachable),
+            PingAnswer::Down { unreachable: false } => Discovery::Down(HostReason::NoResponse),
+        }
+    }
 }
 
-/// One pace slot of `host` (an owned future, so the loop can keep it across iterations).
-async fn paced(limits: Arc<Limits>, host: Arc<HostCtx>) {
-    limits.pace(&host).await;
-}
+/// ARP on the local link: the pinger, the interface and our own address on it.
+pub(crate) type OnLink<'a> = (
+    &'a ArpPinger,
+    &'a pnet::datalink::NetworkInterface,
+    std::net::Ipv4Addr,
+);
 
-enum Ping {
-    Icmp(Option<Duration>),
-    Tcp(u16, Attempt, Duration),
-}
-
-/// Discovers one host. `Err` from ARP is returned as `Err` so the caller can fall back
-/// and note it; the TCP/ICMP path never fails.
+/// Discovers one host by ARP (on-link, raw access) or by TCP connects. `Err` from ARP is
+/// returned as `Err` so the caller can fall back and note it.
 pub(crate) async fn discover(
     limits: &Arc<Limits>,
     host: &Arc<HostCtx>,
-    raw: RawTools<'_>,
+    arp: Option<OnLink<'_>>,
 ) -> Result<Discovery, std::io::Error> {
     let wait = &limits.discovery;
-    if let (Some((arp, iface, own)), IpAddr::V4(target)) = (raw.arp, host.addr) {
+    if let (Some((arp, iface, own)), IpAddr::V4(target)) = (arp, host.addr) {
         return Ok(match arp.ping(iface, own, target, wait).await? {
             Some((mac, rtt)) => {
                 wait.sample(rtt);
@@ -93,136 +148,54 @@ pub(crate) async fn discover(
             None => Discovery::Down(HostReason::NoResponse),
         });
     }
-    Ok(ping(limits, host, raw.icmp).await)
+    Ok(connect_pings(limits, host).await)
 }
 
-async fn ping(limits: &Arc<Limits>, host: &Arc<HostCtx>, icmp: Option<&IcmpPinger>) -> Discovery {
-    let wait = &limits.discovery;
-    let mut set: JoinSet<Ping> = JoinSet::new();
-    // Raw SYN pings go out one pace slot at a time from the loop below, and stop once the
-    // host has answered: spawned all at once, each would reserve its slot up front and a
-    // gentle device that answered the first would wait out the other nineteen.
-    let mut syn_ports: &[u16] = if limits.ping_syn.is_some() {
-        PING_PORTS
-    } else {
-        for &port in PING_PORTS {
-            let (l, h) = (limits.clone(), host.clone());
-            set.spawn(async move {
-                let Ok(_permit) = h.sem.clone().acquire_owned().await else {
-                    return Ping::Tcp(port, Attempt::Timeout, Duration::ZERO);
-                };
-                let timeout = l.discovery.current();
-                let (a, rtt) = connect_once(&l, &h, port, 0, timeout).await;
-                Ping::Tcp(port, a, rtt)
-            });
-        }
-        &[]
-    };
-    // A raw SYN holds nothing open on the device, so the host's connection limit does not
-    // apply; its pace (gentle profiles) and the scan's do.
-    let slot = paced(limits.clone(), host.clone());
-    tokio::pin!(slot);
-    let icmp_fut = async {
-        match icmp {
-            Some(p) if p.supports(host.addr) => Some(p.ping(host.addr, wait).await),
-            _ => None,
-        }
-    };
-    tokio::pin!(icmp_fut);
-    let mut icmp_done = false;
+/// TCP connects to the ping ports; the first to answer decides.
+async fn connect_pings(limits: &Arc<Limits>, host: &Arc<HostCtx>) -> Discovery {
+    let mut set: JoinSet<(u16, Attempt, Duration)> = JoinSet::new();
+    for &port in PING_PORTS {
+        let (l, h) = (limits.clone(), host.clone());
+        set.spawn(async move {
+            let Ok(_permit) = h.sem.clone().acquire_owned().await else {
+                return (port, Attempt::Timeout, Duration::ZERO);
+            };
+            let timeout = l.discovery.current();
+            let (a, rtt) = connect_once(&l, &h, port, timeout).await;
+            (port, a, rtt)
+        });
+    }
     let mut unreachable = false;
-    let mut ports = Vec::new();
-    loop {
-        let next = tokio::select! {
-            () = &mut slot, if !syn_ports.is_empty() => {
-                if let (Some((&port, rest)), Some(syn)) =
-                    (syn_ports.split_first(), limits.ping_syn.clone())
-                {
-                    syn_ports = rest;
-                    let l = limits.clone();
-                    let addr = host.addr;
-                    set.spawn(async move {
-                        let start = Instant::now();
-                        let a = syn.ping(addr, port, &l.discovery).await;
-                        Ping::Tcp(port, a, start.elapsed())
-                    });
-                } else {
-                    syn_ports = &[];
-                }
-                if !syn_ports.is_empty() {
-                    slot.set(paced(limits.clone(), host.clone()));
-                }
+    while let Some(r) = set.join_next().await {
+        let Ok((port, a, rtt)) = r else { continue };
+        let (state, port_reason) = state_of(&a);
+        let reason = match a {
+            Attempt::Open => HostReason::TcpSynAck,
+            Attempt::Closed => HostReason::TcpRst,
+            Attempt::Unreachable => {
+                unreachable = true;
                 continue;
             }
-            r = &mut icmp_fut, if !icmp_done => {
-                icmp_done = true;
-                match r {
-                    Some(rtt) => Ping::Icmp(rtt),
-                    None => continue,
-                }
-            }
-            // (an empty set with pings still to send is not the end)
-            r = set.join_next(), if !set.is_empty() || syn_ports.is_empty() => match r {
-                None if icmp_done => break,
-                None => {
-                    // only ICMP left: wait for it
-                    icmp_done = true;
-                    match (&mut icmp_fut).await {
-                        Some(rtt) => Ping::Icmp(rtt),
-                        None => break,
-                    }
-                }
-                Some(Ok(p)) => p,
-                Some(Err(_)) => continue,
-            },
+            Attempt::Timeout | Attempt::Local(_) => continue,
         };
-        match next {
-            Ping::Icmp(Some(rtt)) => {
-                wait.sample(rtt);
-                set.abort_all();
-                return Discovery::Up {
-                    reason: HostReason::EchoReply,
-                    detail: None,
-                    rtt: Some(rtt),
-                    mac: None,
-                    ports,
-                };
-            }
-            Ping::Icmp(None) => {}
-            Ping::Tcp(port, a, rtt) => {
-                let (state, port_reason) = state_of(&a);
-                let up = match a {
-                    Attempt::Open => Some(HostReason::TcpSynAck),
-                    Attempt::Closed => Some(HostReason::TcpRst),
-                    Attempt::Unreachable => {
-                        unreachable = true;
-                        None
-                    }
-                    Attempt::Timeout | Attempt::Local(_) => None,
-                };
-                if let Some(reason) = up {
-                    wait.sample(rtt);
-                    ports.push((
-                        port,
-                        PortResult {
-                            state,
-                            reason: port_reason,
-                            latency: Some(rtt),
-                            local_error: None,
-                            replies_dropped: false,
-                        },
-                    ));
-                    set.abort_all();
-                    return Discovery::Up {
-                        reason,
-                        detail: Some(format!("tcp/{port}")),
-                        rtt: Some(rtt),
-                        mac: None,
-                        ports,
-                    };
-                }
-            }
-        }
+        limits.discovery.sample(rtt);
+        set.abort_all();
+        return Discovery::Up {
+            reason,
+            detail: Some(format!("tcp/{port}")),
+            rtt: Some(rtt),
+            mac: None,
+            ports: vec![(
+                port,
+                PortResult {
+                    state,
+                    reason: port_reason,
+                    latency: Some(rtt),
+                    local_error: None,
+                    replies_dropped: false,
+                },
+            )],
+        };
     }
     Discovery::Down(if unreachable {
         HostReason::Unreachable

@@ -1,12 +1,15 @@
-//! The orchestrator: plan → resolve names → stream addresses → per host (discovery, port
-//! scan, service probes, names) → one [`Observation`].
+//! The orchestrator: plan → resolve names → stream addresses → discovery → per live host
+//! (port scan, service probes, names) → one [`Observation`].
 //!
-//! Hosts are scanned concurrently (at most `max_hosts` at a time: addresses are pulled
-//! from the lazy iterator only when a slot frees), ports concurrently within a host (at
-//! most `max_per_host`), and every connection takes a permit of the global limit. Memory
-//! stays proportional to the hosts in flight and the hosts found up.
+//! Two stages run side by side. Discovery takes addresses from the lazy iterator: with raw
+//! sockets thousands at once through the packet engine ([`crate::sweep`]: a ping is a few
+//! packets and an entry in its tables, no task), otherwise (ARP on the local link, connect
+//! pings) one task each, at most `max_hosts`. Live hosts then get a task each, at most
+//! `max_hosts` at a time; within a host the port scan keeps a congestion window of probes
+//! in flight ([`crate::timing`]), and every connection takes a permit of the global budget.
+//! Memory stays proportional to the addresses in flight and the hosts found up.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,17 +26,29 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::config::{ScanPlan, plan};
-use crate::discovery::{Discovery, RawTools, discover};
+use crate::discovery::{Discovery, discover};
 use crate::dns::Dns;
 use crate::netinfo::{NetInfo, arp_cache, hostname, source_for};
 use crate::oui;
-use crate::pace::{Pace, Pacer};
+use crate::pace::{Pace, RatePacer};
 use crate::portscan::{HostCtx, Limits, scan_tcp};
-use crate::raw::{ArpPinger, IcmpPinger};
+use crate::raw::ArpPinger;
 use crate::rtt::DiscoveryWait;
 use crate::services::{ProbeSettings, port_name, probe_tcp, probe_udp};
-use crate::syn::SynScanner;
+use crate::sweep::{PingRequest, PingResult, Sweep, SweepConfig};
 use crate::targets::{AddressIter, AddressSet, Interval, NamesByAddress, TargetSpec};
+use crate::timing::{DropWatch, PathTimings, RetryPolicy};
+
+/// Addresses the packet engine pings at once. Bounded by the last router, not by us: every
+/// address pinged on a router's own subnet takes an entry in its neighbour (ARP) table
+/// until it resolves or fails (about 3 s for a dead one), and a full table drops the
+/// packets to live hosts too (Linux's default ceiling is 1,024 entries for the whole
+/// machine, `gc_thresh3`; the lab's routers share it). 4,096 at once lost every host of the
+/// last /24 of a six-/24 scan now and then. 512 addresses given up after 100 ms each are
+/// still 5,000 addresses a second.
+const PINGS_IN_FLIGHT: usize = 512;
+/// Live hosts found and not yet started (discovery pauses while this many wait).
+const UP_WAITING: usize = 1024;
 use crate::{ScanError, ScanPlan as _Plan};
 
 /// Progress of a running scan, for a progress bar. Events are delivered from the scan's
@@ -125,27 +140,42 @@ where
     let (targets, names) = resolve_names(&plan, dns.as_ref(), &notices).await?;
 
     let net = NetInfo::read();
-    // Privileged tools: open once, fall back with a notice.
-    let mut icmp = None;
+    let paths = Arc::new(PathTimings::new(timing.rtt));
+    let rate = config.rate.map(|r| Arc::new(RatePacer::per_second(r)));
+    // Raw packets (ARP, ICMP echo, SYN): opened once, with a notice when not allowed.
+    let raw_wanted = !config.unprivileged && (config.discovery || config.syn);
+    let (ping_tx, mut ping_rx) = tokio::sync::mpsc::unbounded_channel::<PingResult>();
+    let mut sweep = None;
     let mut arp = None;
-    if config.discovery && !config.unprivileged {
-        match IcmpPinger::open() {
-            Ok(p) => {
-                icmp = Some(p);
-                arp = Some(ArpPinger::default());
+    if raw_wanted {
+        let opened = Sweep::open(SweepConfig {
+            rate: rate.clone(),
+            paths: paths.clone(),
+            bounds: timing.rtt,
+            retry: retry_policy(timing.retries),
+            discovery_wait: timing.discovery_timeout,
+            pings: ping_tx,
+        });
+        match opened {
+            Ok(s) => {
+                sweep = Some(Arc::new(s));
+                if config.discovery {
+                    arp = Some(ArpPinger::default());
+                }
             }
             Err(e) => notices.push(
                 NoticeKind::NoPrivilege,
                 format!(
-                    "ICMP echo and ARP need raw sockets (root or CAP_NET_RAW): {e}; \
-                     discovery uses TCP pings only"
+                    "ICMP echo, ARP and SYN packets need raw sockets (root or CAP_NET_RAW): \
+                     {e}; discovery uses TCP connects only"
                 ),
                 None,
             ),
         }
+    } else {
+        drop(ping_tx);
     }
     let mut scan_kind = ScanKind::Connect;
-    let mut syn = None;
     if config.syn && config.unprivileged {
         notices.push(
             NoticeKind::SynFallback,
@@ -153,42 +183,34 @@ where
             None,
         );
     } else if config.syn {
-        match SynScanner::open() {
-            Ok(s) => {
-                syn = Some(Arc::new(s));
-                scan_kind = ScanKind::Syn;
-            }
-            Err(e) => notices.push(
+        if sweep.is_some() {
+            scan_kind = ScanKind::Syn;
+        } else {
+            notices.push(
                 NoticeKind::SynFallback,
-                format!("SYN scan needs raw sockets ({e}); using TCP connect instead"),
+                "SYN scan needs raw sockets; using TCP connect instead".into(),
                 None,
-            ),
+            );
         }
     }
-
-    // Discovery pings are raw SYNs whenever raw sockets are allowed, also in a connect
-    // scan (as nmap's are): a dead address then costs packets, not file descriptors.
-    let ping_syn = if !config.discovery || config.unprivileged {
-        None
-    } else {
-        syn.clone()
-            .or_else(|| SynScanner::open().ok().map(Arc::new))
-    };
     let limits = Arc::new(Limits {
-        global: Arc::new(Semaphore::new(config.max_concurrency)),
-        rate: config.rate.map(|r| Arc::new(Pacer::per_second(r))),
+        global: Arc::new(Semaphore::new(connect_budget(config.max_concurrency))),
+        rate,
         port_probes: AtomicU64::new(0),
-        retries: timing.retries,
-        syn,
-        ping_syn,
+        retry: retry_policy(timing.retries),
+        paths,
+        bounds: timing.rtt,
+        sweep: sweep.clone(),
+        syn: scan_kind == ScanKind::Syn,
         discovery: DiscoveryWait::new(timing.discovery_timeout, timing.discovery_min),
+        drops: DropWatch::default(),
     });
+    let tcp_ports: Arc<[u16]> = Arc::from(plan.ports.tcp.clone());
     let engine = Arc::new(Engine {
         plan,
         targets,
         names,
         net,
-        icmp,
         arp,
         arp_broken: AtomicBool::new(false),
         dns: if config.reverse_dns { dns } else { None },
@@ -196,6 +218,7 @@ where
         notices,
         now: started,
         oui_missing_noted: AtomicBool::new(false),
+        tcp_ports,
     });
 
     let mut meta = ScanMeta {
@@ -255,7 +278,15 @@ where
 
     let mut hosts: Vec<Host> = Vec::new();
     let mut addrs = AddressIter::new(&engine.targets, &engine.plan.exclude);
+    // Discovery: addresses with the packet engine, tasks otherwise.
+    let mut pinging: HashMap<IpAddr, Arc<HostCtx>> = HashMap::new();
+    let mut discovering: JoinSet<(Arc<HostCtx>, Discovery)> = JoinSet::new();
+    let mut up_waiting: VecDeque<(Arc<HostCtx>, Discovery)> = VecDeque::new();
     let mut set: JoinSet<(IpAddr, Option<Host>, bool)> = JoinSet::new();
+    // Addresses given up: a late answer may still come until then (the last one decides
+    // how long the scan listens after everything else is done).
+    let mut listen_until = clock;
+    let mut late_up: HashSet<IpAddr> = HashSet::new();
     let mut exhausted = false;
     let mut considered = 0u64;
     let mut done = 0u64;
@@ -265,7 +296,11 @@ where
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tokio::pin!(stop);
     loop {
-        while !exhausted && set.len() < config.max_hosts {
+        while !exhausted
+            && pinging.len() < PINGS_IN_FLIGHT
+            && discovering.len() < config.max_hosts
+            && up_waiting.len() < UP_WAITING
+        {
             let Some(addr) = addrs.next() else {
                 exhausted = true;
                 break;
@@ -284,25 +319,132 @@ where
                 continue;
             }
             considered += 1;
+            let hc = engine.host_ctx(addr);
+            match engine.route(addr) {
+                Route::Given(reason) => up_waiting.push_back((hc, Discovery::given(reason))),
+                Route::Sweep(sweep) => {
+                    let request = PingRequest {
+                        addr,
+                        echo: true,
+                        gentle: hc.pace.host().cloned(),
+                    };
+                    if sweep.ping(request) {
+                        pinging.insert(addr, hc);
+                    } else {
+                        let e = engine.clone();
+                        discovering.spawn(async move {
+                            let d = e.discover(&hc, false).await;
+                            (hc, d)
+                        });
+                    }
+                }
+                Route::Task { arp } => {
+                    let e = engine.clone();
+                    discovering.spawn(async move {
+                        let d = e.discover(&hc, arp).await;
+                        (hc, d)
+                    });
+                }
+            }
+        }
+        while set.len() < config.max_hosts
+            && let Some((hc, discovery)) = up_waiting.pop_front()
+        {
             let e = engine.clone();
             set.spawn(async move {
-                let (host, is_up) = scan_host(e, addr).await;
+                let addr = hc.addr;
+                let (host, is_up) = scan_host(e, hc, discovery).await;
                 (addr, host, is_up)
             });
         }
-        if set.is_empty() && exhausted {
-            break;
+        let discovery_idle = exhausted && pinging.is_empty() && discovering.is_empty();
+        if discovery_idle && up_waiting.is_empty() && set.is_empty() {
+            // Everything is done but a late answer may still come for an address given up:
+            // listen until each had the whole discovery wait.
+            let now = tokio::time::Instant::now();
+            if now >= listen_until || engine.limits.sweep.is_none() {
+                break;
+            }
+            tokio::select! {
+                biased;
+                () = &mut stop => {
+                    cancelled = true;
+                    break;
+                }
+                r = ping_rx.recv() => match r {
+                    Some(r) => {
+                        if let Some(d) = late_answer(&r, &mut late_up) {
+                            up_waiting.push_back((engine.host_ctx(r.addr), d));
+                        }
+                    }
+                    None => break,
+                },
+                () = tokio::time::sleep_until(listen_until) => {}
+            }
+            continue;
         }
+        let down = |addr: IpAddr, reason: HostReason, hosts: &mut Vec<Host>| {
+            if config.report_down {
+                hosts.push(down_host(addr, reason));
+            }
+            progress(ScanEvent::HostDone {
+                address: addr,
+                up: false,
+                open_ports: 0,
+            });
+        };
         tokio::select! {
             biased;
             () = &mut stop => {
                 cancelled = true;
                 set.abort_all();
+                discovering.abort_all();
                 break;
             }
-            r = set.join_next() => match r {
-                Some(Ok((address, host, is_up))) => {
+            r = ping_rx.recv(), if !pinging.is_empty() || engine.limits.sweep.is_some() => {
+                let Some(r) = r else { continue };
+                match pinging.remove(&r.addr) {
+                    Some(hc) => match Discovery::from_ping(r.answer) {
+                        Discovery::Down(reason) => {
+                            // a late answer counts for the whole discovery wait after the
+                            // address was given up (its last ping may have left just before)
+                            if reason == HostReason::NoResponse {
+                                let now = tokio::time::Instant::now();
+                                listen_until = listen_until.max(now + timing.discovery_timeout);
+                            }
+                            done += 1;
+                            down(r.addr, reason, &mut hosts);
+                        }
+                        d => up_waiting.push_back((hc, d)),
+                    },
+                    None => {
+                        if let Some(d) = late_answer(&r, &mut late_up) {
+                            // its down record (if any) gives way to the host's
+                            hosts.retain(|h| h.address != r.addr);
+                            up_waiting.push_back((engine.host_ctx(r.addr), d));
+                        }
+                    }
+                }
+            }
+            r = discovering.join_next(), if !discovering.is_empty() => match r {
+                Some(Ok((hc, Discovery::Down(reason)))) => {
                     done += 1;
+                    down(hc.addr, reason, &mut hosts);
+                }
+                Some(Ok((hc, d))) => up_waiting.push_back((hc, d)),
+                Some(Err(e)) => {
+                    done += 1;
+                    if e.is_panic() {
+                        engine.notices.push(NoticeKind::InternalError, "a discovery task failed".into(), None);
+                    }
+                }
+                None => {}
+            },
+            r = set.join_next(), if !set.is_empty() => match r {
+                Some(Ok((address, host, is_up))) => {
+                    if !late_up.contains(&address) {
+                        done += 1;
+                    }
                     let open_ports = host.as_ref().map_or(0, |h| h.port_summary.open);
                     if is_up {
                         up += 1;
@@ -324,7 +466,7 @@ where
                 progress(ScanEvent::Progress {
                     addresses_done: done,
                     hosts_up: up,
-                    port_probes: engine.limits.port_probes.load(Ordering::Relaxed),
+                    port_probes: engine.limits.probes_sent(),
                 });
             }
         }
@@ -352,7 +494,7 @@ where
     meta.stats = ScanStats {
         addresses_considered: considered,
         hosts_up: up,
-        port_probes: engine.limits.port_probes.load(Ordering::Relaxed),
+        port_probes: engine.limits.probes_sent(),
         elapsed_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
     meta.notices = engine.notices.take();
@@ -412,7 +554,6 @@ struct Engine {
     targets: AddressSet,
     names: NamesByAddress,
     net: NetInfo,
-    icmp: Option<IcmpPinger>,
     arp: Option<ArpPinger>,
     arp_broken: AtomicBool,
     dns: Option<Dns>,
@@ -420,6 +561,142 @@ struct Engine {
     notices: Notices,
     now: DateTime<Utc>,
     oui_missing_noted: AtomicBool,
+    /// The TCP ports, shared by every host's scan.
+    tcp_ports: Arc<[u16]>,
+}
+
+/// How an address is discovered.
+enum Route {
+    /// Up without a packet (discovery off, our own address).
+    Given(HostReason),
+    /// Pinged by the packet engine.
+    Sweep(Arc<Sweep>),
+    /// A task: ARP on the local link (`arp`), else TCP connects.
+    Task { arp: bool },
+}
+
+impl Engine {
+    /// The profile that applies to `addr` (the first that matches).
+    fn profile(&self, addr: IpAddr) -> Option<&crate::HostProfile> {
+        self.plan
+            .profiles
+            .iter()
+            .find(|(_, set)| set.contains(addr))
+            .map(|(p, _)| p)
+    }
+
+    /// A host's context: its window's ceiling and pace (a gentle profile's), its estimate.
+    fn host_ctx(&self, addr: IpAddr) -> Arc<HostCtx> {
+        let config = &self.plan.config;
+        let profile = self.profile(addr);
+        let per_host = profile
+            .and_then(|p| p.max_per_host)
+            .unwrap_or(config.max_per_host);
+        let gap = profile.map_or(Duration::ZERO, |p| p.connection_gap);
+        Arc::new(HostCtx::new(
+            addr,
+            per_host,
+            Pace::new(gap, self.limits.rate.clone()),
+            config.timing.rtt,
+        ))
+    }
+
+    fn route(&self, addr: IpAddr) -> Route {
+        let config = &self.plan.config;
+        if !config.discovery {
+            return Route::Given(HostReason::UserSet);
+        }
+        if self.net.is_local(addr) {
+            return Route::Given(HostReason::Localhost);
+        }
+        let onlink = matches!(addr, IpAddr::V4(v4) if self.arp.is_some()
+            && !self.arp_broken.load(Ordering::Relaxed)
+            && self.net.onlink_v4(v4).is_some());
+        if onlink {
+            return Route::Task { arp: true };
+        }
+        match &self.limits.sweep {
+            Some(s) if s.supports(addr) => Route::Sweep(s.clone()),
+            _ => Route::Task { arp: false },
+        }
+    }
+
+    /// Discovers one address by ARP or connects; ARP that fails turns itself off with a
+    /// notice, and the address is pinged the other way.
+    async fn discover(&self, hc: &Arc<HostCtx>, arp: bool) -> Discovery {
+        let on_link = match (hc.addr, &self.arp) {
+            (IpAddr::V4(v4), Some(a)) if arp && !self.arp_broken.load(Ordering::Relaxed) => {
+                self.net.onlink_v4(v4).map(|(iface, own)| (a, iface, own))
+            }
+            _ => None,
+        };
+        match discover(&self.limits, hc, on_link).await {
+            Ok(d) => d,
+            Err(err) => {
+                self.arp_broken.store(true, Ordering::Relaxed);
+                self.notices.push(
+                    NoticeKind::ArpFallback,
+                    format!("ARP failed ({err}); discovery uses ICMP and TCP pings"),
+                    None,
+                );
+                discover(&self.limits, hc, None)
+                    .await
+                    .unwrap_or(Discovery::Down(HostReason::NoResponse))
+            }
+        }
+    }
+}
+
+/// The record of an address found down (kept only with `report_down`).
+fn down_host(address: IpAddr, reason: HostReason) -> Host {
+    Host {
+        address,
+        status: HostStatus {
+            state: HostState::Down,
+            reason,
+            detail: None,
+        },
+        mac: None,
+        vendor: None,
+        names: Vec::new(),
+        rtt_ms: None,
+        services: Vec::new(),
+        port_summary: PortSummary::default(),
+    }
+}
+
+/// A late answer for an address already given up, once per address: up after all.
+fn late_answer(r: &PingResult, seen: &mut HashSet<IpAddr>) -> Option<Discovery> {
+    match r.answer {
+        crate::sweep::PingAnswer::Late { .. } if seen.insert(r.addr) => {
+            Some(Discovery::from_ping(r.answer))
+        }
+        _ => None,
+    }
+}
+
+/// `--retries` as the engines' retry policy.
+fn retry_policy(retries: u32) -> RetryPolicy {
+    RetryPolicy {
+        retries,
+        ..RetryPolicy::default()
+    }
+}
+
+/// The connect scan's budget of file descriptors: what was asked, within what the process
+/// may open (raised to its hard limit when needed), less a reserve for everything else.
+fn connect_budget(asked: usize) -> usize {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    const RESERVE: u64 = 128;
+    let want = asked as u64 + RESERVE;
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return asked;
+    };
+    let mut limit = soft;
+    if soft < want && setrlimit(Resource::RLIMIT_NOFILE, want.min(hard), hard).is_ok() {
+        limit = want.min(hard);
+    }
+    asked.min(limit.saturating_sub(RESERVE).max(1) as usize)
 }
 
 async fn resolve_names(
@@ -503,93 +780,17 @@ fn vantage(targets: &AddressSet, zone: Option<String>) -> Vantage {
     }
 }
 
-/// Scans one address; the Host (when it is to be reported) and whether it was up.
-async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
+/// Scans one live host; the Host (when it is to be reported) and whether it was up.
+async fn scan_host(e: Arc<Engine>, hc: Arc<HostCtx>, discovery: Discovery) -> (Option<Host>, bool) {
     let config = &e.plan.config;
-    let profile = e
-        .plan
-        .profiles
-        .iter()
-        .find(|(_, set)| set.contains(addr))
-        .map(|(p, _)| p);
-    let per_host = profile
-        .and_then(|p| p.max_per_host)
-        .unwrap_or(config.max_per_host);
-    let gap = profile.map_or(Duration::ZERO, |p| p.connection_gap);
-    let service_probes = profile
+    let addr = hc.addr;
+    let service_probes = e
+        .profile(addr)
         .and_then(|p| p.service_probes)
         .unwrap_or(config.service_probes);
-    let hc = Arc::new(HostCtx::new(
-        addr,
-        per_host,
-        Pace::new(gap, e.limits.rate.clone()),
-        config.timing.rtt,
-    ));
-
-    let discovery = if !config.discovery {
-        Discovery::Up {
-            reason: HostReason::UserSet,
-            detail: None,
-            rtt: None,
-            mac: None,
-            ports: Vec::new(),
-        }
-    } else if e.net.is_local(addr) {
-        Discovery::Up {
-            reason: HostReason::Localhost,
-            detail: None,
-            rtt: None,
-            mac: None,
-            ports: Vec::new(),
-        }
-    } else {
-        let arp = match (addr, &e.arp) {
-            (IpAddr::V4(v4), Some(arp)) if !e.arp_broken.load(Ordering::Relaxed) => {
-                e.net.onlink_v4(v4).map(|(iface, own)| (arp, iface, own))
-            }
-            _ => None,
-        };
-        let raw = RawTools {
-            icmp: e.icmp.as_ref(),
-            arp,
-        };
-        match discover(&e.limits, &hc, raw).await {
-            Ok(d) => d,
-            Err(err) => {
-                e.arp_broken.store(true, Ordering::Relaxed);
-                e.notices.push(
-                    NoticeKind::ArpFallback,
-                    format!("ARP failed ({err}); discovery uses ICMP and TCP pings"),
-                    None,
-                );
-                let raw = RawTools {
-                    icmp: e.icmp.as_ref(),
-                    arp: None,
-                };
-                discover(&e.limits, &hc, raw)
-                    .await
-                    .unwrap_or(Discovery::Down(HostReason::NoResponse))
-            }
-        }
-    };
-
     let (reason, detail, rtt, mut mac, known) = match discovery {
         Discovery::Down(reason) => {
-            let host = config.report_down.then(|| Host {
-                address: addr,
-                status: HostStatus {
-                    state: HostState::Down,
-                    reason,
-                    detail: None,
-                },
-                mac: None,
-                vendor: None,
-                names: Vec::new(),
-                rtt_ms: None,
-                services: Vec::new(),
-                port_summary: PortSummary::default(),
-            });
-            return (host, false);
+            return (config.report_down.then(|| down_host(addr, reason)), false);
         }
         Discovery::Up {
             reason,
@@ -607,7 +808,7 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
     let (tcp, mut tally) = scan_tcp(
         e.limits.clone(),
         hc.clone(),
-        &e.plan.ports.tcp,
+        e.tcp_ports.clone(),
         &known,
         config.report_closed,
     )
@@ -627,8 +828,8 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
             NoticeKind::RepliesDropped,
             format!(
                 "{} port(s) got no answer while this machine dropped incoming replies \
-                 (receive buffer full); they are reported filtered but may be open or closed: \
-                 scan this host again with a lower --max-rate",
+                 (its receive buffers were full); they are reported filtered but may be open \
+                 or closed: scan this host again with a lower --max-rate",
                 tally.replies_dropped
             ),
             Some(addr.to_string()),
@@ -648,6 +849,7 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
         probe_timeout: config.timing.probe_timeout,
         max_bytes: config.timing.probe_max_bytes,
         io_timeout: hc.estimator().io_timeout(),
+        retransmit: hc.retransmit_timeout(&e.limits),
         banner_wait: config.timing.banner_wait,
         now: e.now,
         server_name: e.names.get(&addr).and_then(|n| n.first().cloned()),
@@ -680,7 +882,8 @@ async fn scan_host(e: Arc<Engine>, addr: IpAddr) -> (Option<Host>, bool) {
         set.spawn(async move {
             let _h = hc.sem.clone().acquire_owned().await;
             let _g = limits.global.clone().acquire_owned().await;
-            limits.pace(&hc).await;
+            // Every datagram the probe sends keeps the host's pace (`proto::io::udp_send`).
+            limits.port_probes.fetch_add(1, Ordering::Relaxed);
             probe_udp(&settings, SocketAddr::new(hc.addr, port)).await
         });
     }

@@ -41,9 +41,11 @@ mod raw;
 mod rtt;
 mod scope;
 mod services;
-mod syn;
+mod sweep;
 mod targets;
+mod timing;
 mod top_ports;
+mod wheel;
 
 #[cfg(feature = "test-hooks")]
 #[doc(hidden)]

@@ -69,6 +69,12 @@ pub fn tcp_reply(tcp: &[u8], our_port: u16) -> Option<(SynKey, SynReply)> {
     Some(((t.get_source(), isn), reply))
 }
 
+/// As [`tcp_reply`] for a segment to any of our ports: the port it came to as well.
+pub fn tcp_reply_to(tcp: &[u8]) -> Option<(u16, SynKey, SynReply)> {
+    let port = TcpPacket::new(tcp)?.get_destination();
+    tcp_reply(tcp, port).map(|(key, reply)| (port, key, reply))
+}
+
 /// Classifies an ICMP (v4: type 3) or ICMPv6 (type 1) destination unreachable quoting one
 /// of our SYNs. `icmp` starts at the ICMP header.
 pub fn icmp_unreachable(v6: bool, icmp: &[u8], our_port: u16) -> Option<SynKey> {
@@ -98,6 +104,104 @@ pub fn icmp_unreachable(v6: bool, icmp: &[u8], our_port: u16) -> Option<SynKey> 
     let mut q = Reader::new(quoted, "quoted TCP header");
     let (src, dst, seq) = (q.u16().ok()?, q.u16().ok()?, q.u32().ok()?);
     (src == our_port).then_some((dst, seq))
+}
+
+/// What an ICMP destination unreachable quotes of ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quoted {
+    /// A TCP segment: its source and destination ports and sequence number.
+    Tcp {
+        /// Our source port.
+        src_port: u16,
+        /// The port it went to.
+        dst_port: u16,
+        /// Its sequence number.
+        seq: u32,
+    },
+    /// An ICMP or ICMPv6 echo request: its identifier and sequence number.
+    Echo {
+        /// The identifier.
+        ident: u16,
+        /// The sequence number.
+        seq: u16,
+    },
+}
+
+/// An ICMP (v4: type 3) or ICMPv6 (type 1) destination unreachable: its code, the address
+/// the quoted packet was sent to, and what the quoted packet was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unreachable {
+    /// The ICMP code (v4: 0 net, 1 host, 3 port, 13 administratively prohibited ...; v6: 0
+    /// no route, 1 prohibited, 3 address unreachable, 4 port unreachable ...).
+    pub code: u8,
+    /// The destination of the quoted packet (the address we probed).
+    pub target: IpAddr,
+    /// The quoted packet.
+    pub quoted: Quoted,
+}
+
+impl Unreachable {
+    /// The code says no route leads to the target at all (v4: network or host unreachable
+    /// or unknown; v6: no route, address unreachable): nothing else sent there arrives
+    /// either. A filter's answer (prohibited, port unreachable) says nothing of the host.
+    pub fn says_no_route(&self, v6: bool) -> bool {
+        if v6 {
+            matches!(self.code, 0 | 3)
+        } else {
+            matches!(self.code, 0 | 1 | 6 | 7)
+        }
+    }
+}
+
+/// Parses an ICMP (v4: type 3) or ICMPv6 (type 1) destination unreachable that quotes a
+/// TCP segment or an echo request. `icmp` starts at the ICMP header.
+pub fn unreachable(v6: bool, icmp: &[u8]) -> Option<Unreachable> {
+    let mut r = Reader::new(icmp, "ICMP destination unreachable");
+    let [ty, code] = r.array().ok()?;
+    if ty != if v6 { 1 } else { 3 } {
+        return None;
+    }
+    r.skip(6).ok()?;
+    let quoted_ip = r.rest();
+    let (target, proto, inner) = if v6 {
+        let mut ip6 = Reader::new(quoted_ip, "quoted IPv6 header");
+        ip6.skip(6).ok()?;
+        // no extension headers on our own probes
+        let next = ip6.u8().ok()?;
+        ip6.skip(17).ok()?;
+        let dst: [u8; 16] = ip6.array().ok()?;
+        (IpAddr::V6(Ipv6Addr::from(dst)), next, ip6.rest())
+    } else {
+        let ip = Ipv4Packet::new(quoted_ip)?;
+        let proto = ip.get_next_level_protocol().0;
+        let target = IpAddr::V4(ip.get_destination());
+        (target, proto, ipv4_payload(quoted_ip)?.1)
+    };
+    // Only the first 8 bytes of the quoted packet's payload are guaranteed.
+    let mut q = Reader::new(inner, "quoted header");
+    let quoted = match (proto, v6) {
+        (6, _) => Quoted::Tcp {
+            src_port: q.u16().ok()?,
+            dst_port: q.u16().ok()?,
+            seq: q.u32().ok()?,
+        },
+        (1, false) | (58, true) => {
+            let [ty, _, _, _] = q.array().ok()?;
+            if ty != if v6 { 128 } else { 8 } {
+                return None;
+            }
+            Quoted::Echo {
+                ident: q.u16().ok()?,
+                seq: q.u16().ok()?,
+            }
+        }
+        _ => return None,
+    };
+    Some(Unreachable {
+        code,
+        target,
+        quoted,
+    })
 }
 
 const MAGIC: &[u8; 10] = b"clinicscan";
@@ -211,6 +315,65 @@ pub fn syn_segment(src: SocketAddr, dst: SocketAddr, seq: u32) -> Option<Vec<u8>
     Some(buf)
 }
 
+/// Writes a SYN (behind its IP header when `with_ip`) from `src` to `dst` into `out`,
+/// without allocating: the packet's length, or `None` when the families differ or `out` is
+/// shorter than 64 bytes. The same bytes as [`syn_packet`] / [`syn_segment`].
+pub fn write_syn(
+    out: &mut [u8],
+    with_ip: bool,
+    src: SocketAddr,
+    dst: SocketAddr,
+    seq: u32,
+) -> Option<usize> {
+    let header = match (with_ip, src.ip(), dst.ip()) {
+        (false, IpAddr::V4(_), IpAddr::V4(_)) | (false, IpAddr::V6(_), IpAddr::V6(_)) => 0,
+        (true, IpAddr::V4(_), IpAddr::V4(_)) => 20,
+        (true, IpAddr::V6(_), IpAddr::V6(_)) => 40,
+        _ => return None,
+    };
+    let out = out.get_mut(..header + 24)?;
+    out.fill(0);
+    let (ip_part, seg) = out.split_at_mut(header);
+    {
+        let mut tcp = MutableTcpPacket::new(seg)?;
+        tcp.set_source(src.port());
+        tcp.set_destination(dst.port());
+        tcp.set_sequence(seq);
+        tcp.set_data_offset(6);
+        tcp.set_flags(TcpFlags::SYN);
+        tcp.set_window(64_240);
+        tcp.set_options(&[TcpOption::mss(1460)]);
+        let sum = match (src.ip(), dst.ip()) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => ipv4_checksum(&tcp.to_immutable(), &s, &d),
+            (IpAddr::V6(s), IpAddr::V6(d)) => ipv6_checksum(&tcp.to_immutable(), &s, &d),
+            _ => return None,
+        };
+        tcp.set_checksum(sum);
+    }
+    match (header, src.ip(), dst.ip()) {
+        (20, IpAddr::V4(s), IpAddr::V4(d)) => {
+            let mut ip = MutableIpv4Packet::new(ip_part)?;
+            ip.set_version(4);
+            ip.set_header_length(5);
+            ip.set_ttl(64);
+            ip.set_next_level_protocol(IpNextHeaderProtocols::Tcp);
+            ip.set_source(s);
+            ip.set_destination(d);
+        }
+        (40, IpAddr::V6(s), IpAddr::V6(d)) => {
+            let mut ip = MutableIpv6Packet::new(ip_part)?;
+            ip.set_version(6);
+            ip.set_payload_length(24);
+            ip.set_next_header(IpNextHeaderProtocols::Tcp);
+            ip.set_hop_limit(64);
+            ip.set_source(s);
+            ip.set_destination(d);
+        }
+        _ => {}
+    }
+    Some(header + 24)
+}
+
 /// A SYN segment behind its IP header (for a socket with the header included). Linux
 /// fills in the IPv4 identification, total length and header checksum; IPv6 has none but
 /// the payload length, which we set.
@@ -275,6 +438,10 @@ mod tests {
             Some(((8080, 2576969122), SynReply::SynAck))
         );
         assert_eq!(tcp_reply(&seg, 36090), None, "another scanner's port");
+        assert_eq!(
+            tcp_reply_to(&seg),
+            Some((36089, (8080, 2576969122), SynReply::SynAck))
+        );
         let (_, seg) = v4("tcp4-rst");
         assert_eq!(
             tcp_reply(&seg, 36089),
@@ -397,6 +564,82 @@ mod tests {
         v6.extend_from_slice(&22u16.to_be_bytes());
         v6.extend_from_slice(&5u32.to_be_bytes());
         assert_eq!(icmp_unreachable(true, &v6, 40000), Some((22, 5)));
+    }
+
+    #[test]
+    fn unreachables_name_the_probe_and_the_target() {
+        // The recorded answer of a filtering peer: administratively prohibited, quoting our
+        // SYN to 10.99.0.2:9999.
+        let p = fixture("icmp4-unreachable");
+        let (_, icmp) = ipv4_payload(&p).unwrap();
+        let u = unreachable(false, icmp).unwrap();
+        assert_eq!(u.code, 13);
+        assert!(!u.says_no_route(false), "a filter, not a missing route");
+        assert_eq!(u.target, "10.99.0.2".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            u.quoted,
+            Quoted::Tcp {
+                src_port: 36089,
+                dst_port: 9999,
+                seq: 1020662561
+            }
+        );
+        let u6 = unreachable(true, &fixture("icmp6-unreachable")).unwrap();
+        assert_eq!(
+            u6.quoted,
+            Quoted::Tcp {
+                src_port: 36365,
+                dst_port: 9999,
+                seq: 432403418
+            }
+        );
+        // A router's "network unreachable" for one of our echo requests to 10.5.0.9.
+        let mut icmp = vec![3, 0, 0, 0, 0, 0, 0, 0];
+        icmp.extend_from_slice(&[
+            0x45, 0, 0, 54, 0, 0, 0, 0, 64, 1, 0, 0, 10, 0, 0, 1, 10, 5, 0, 9,
+        ]);
+        icmp.extend_from_slice(&echo_request(false, 0x1234, 3, "10.5.0.9".parse().unwrap())[..8]);
+        let u = unreachable(false, &icmp).unwrap();
+        assert!(u.says_no_route(false));
+        assert_eq!(u.target, "10.5.0.9".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            u.quoted,
+            Quoted::Echo {
+                ident: 0x1234,
+                seq: 3
+            }
+        );
+        assert_eq!(unreachable(false, &icmp[..30]), None, "truncated quote");
+        icmp[8 + 20] = 0;
+        assert_eq!(
+            unreachable(false, &icmp),
+            None,
+            "quotes an echo reply, not ours"
+        );
+        assert_eq!(unreachable(true, &icmp), None, "not ICMPv6");
+    }
+
+    #[test]
+    fn written_syns_are_the_built_ones() {
+        let mut buf = [0u8; 64];
+        for (src, dst) in [
+            ("10.0.0.1:40000", "10.0.0.2:443"),
+            ("[fd00::1]:40000", "[fd00::2]:22"),
+        ] {
+            let (src, dst): (SocketAddr, SocketAddr) = (src.parse().unwrap(), dst.parse().unwrap());
+            let n = write_syn(&mut buf, true, src, dst, 0xdead_beef).unwrap();
+            assert_eq!(buf[..n], syn_packet(src, dst, 0xdead_beef).unwrap()[..]);
+            let n = write_syn(&mut buf, false, src, dst, 7).unwrap();
+            assert_eq!(buf[..n], syn_segment(src, dst, 7).unwrap()[..]);
+        }
+        let v4: SocketAddr = "10.0.0.1:1".parse().unwrap();
+        let v6: SocketAddr = "[fd00::1]:1".parse().unwrap();
+        assert_eq!(write_syn(&mut buf, true, v4, v6, 1), None, "mixed families");
+        assert_eq!(
+            write_syn(&mut buf[..40], true, v6, v6, 1),
+            None,
+            "short buffer"
+        );
     }
 
     #[test]

@@ -9,15 +9,12 @@
 //! aggressive-mode reply exposes is only noted, never used.
 //! On UDP 4500 every datagram carries the non-ESP marker (RFC 3948).
 
+use super::io;
+use super::{ProbeContext, random_bytes};
 use clinicscan_model::{
     IkeFacts, IkeVendorId, PortReason, PortState, ProbeError, ProbeErrorKind, Service, Software,
 };
 use clinicscan_wire::ike::{self as wire, Message, Payload};
-use tokio::net::UdpSocket;
-use tokio::time::timeout_at;
-
-use super::io;
-use super::{ProbeContext, random_bytes};
 
 const NAME: &str = "ike";
 
@@ -39,7 +36,8 @@ enum Outcome {
     Local(String),
 }
 
-/// Sends `msg` from a fresh socket and waits for a reply carrying our SPI.
+/// Sends `msg` from a fresh socket and waits for a reply carrying our SPI, sending it again
+/// while none comes (`io::recv_retrying`: a lost datagram does not lose the fact).
 async fn exchange(
     ctx: &ProbeContext,
     nat_t: bool,
@@ -47,40 +45,35 @@ async fn exchange(
     msg: Vec<u8>,
     budget: &std::sync::atomic::AtomicUsize,
 ) -> Outcome {
-    let bind = if ctx.addr.is_ipv4() {
-        "0.0.0.0:0"
-    } else {
-        "[::]:0"
-    };
-    let sock = match UdpSocket::bind(bind).await {
+    let sock = match io::udp_socket(ctx).await {
         Ok(s) => s,
         Err(e) => return Outcome::Local(e.to_string()),
     };
-    if let Err(e) = sock.connect(ctx.addr).await {
-        return Outcome::Local(e.to_string());
-    }
     let mut datagram = if nat_t {
         wire::NON_ESP_MARKER.to_vec()
     } else {
         Vec::new()
     };
     datagram.extend_from_slice(&msg);
-    match sock.send(&datagram).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Outcome::Refused,
+    match io::udp_send(ctx, &sock, &datagram).await {
+        Ok(()) => {}
+        Err(io::IoError::Refused) => return Outcome::Refused,
         Err(e) => return Outcome::Local(e.to_string()),
     }
     let deadline = io::step_deadline(ctx);
+    let mut again = io::Retransmit::new(ctx);
     let mut buf = vec![0u8; wire::MAX_MESSAGE + 4];
     let mut last_invalid = None;
     loop {
-        let n = match timeout_at(deadline, sock.recv(&mut buf)).await {
-            Err(_) => return last_invalid.map_or(Outcome::Silence, Outcome::Invalid),
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                return Outcome::Refused;
+        let received =
+            io::recv_retrying(ctx, &sock, &mut buf, deadline, &mut again, &[&datagram]).await;
+        let n = match received {
+            Err(io::IoError::Timeout) => {
+                return last_invalid.map_or(Outcome::Silence, Outcome::Invalid);
             }
-            Ok(Err(e)) => return Outcome::Local(e.to_string()),
-            Ok(Ok(n)) => n,
+            Err(io::IoError::Refused) => return Outcome::Refused,
+            Err(e) => return Outcome::Local(e.to_string()),
+            Ok(n) => n,
         };
         let left = budget.load(std::sync::atomic::Ordering::Relaxed);
         if n > left {

@@ -99,6 +99,8 @@ pub mod hooks {
                 addr,
                 deadline: tokio::time::Instant::now() + self.budget,
                 io_timeout: self.io_timeout,
+                // a fraction of the step, as the engine's (round trips, well under a step)
+                retransmit: self.io_timeout / 4,
                 max_bytes: self.max_bytes,
                 now: self.now,
                 server_name: self.server_name.clone(),
@@ -329,6 +331,9 @@ pub(crate) struct ProbeContext {
     pub deadline: tokio::time::Instant,
     /// Timeout for one connect or one read, derived from the host's measured RTT.
     pub io_timeout: Duration,
+    /// How long a UDP request waits for its reply before it goes again (the host's and its
+    /// path's round trips, as the port scan's timeout).
+    pub retransmit: Duration,
     /// Byte limit for everything read from the peer by this probe.
     pub max_bytes: usize,
     /// The scan's clock, for certificate validity.

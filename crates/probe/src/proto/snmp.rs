@@ -4,15 +4,12 @@
 //! until every request is answered. Agents stay silent on a wrong community, so sending
 //! together costs one timeout instead of one per community. Never a SetRequest.
 
+use super::io;
+use super::{ProbeContext, random_bytes};
 use clinicscan_model::{
     PortReason, PortState, ProbeError, ProbeErrorKind, Service, SnmpEngine, SnmpFacts, Software,
 };
 use clinicscan_wire::snmp::{self as wire, Value, Version};
-use tokio::net::UdpSocket;
-use tokio::time::timeout_at;
-
-use super::io;
-use super::{ProbeContext, random_bytes};
 
 const NAME: &str = "snmp";
 /// Most communities tried.
@@ -39,18 +36,10 @@ fn text(v: &Value) -> Option<String> {
 
 /// Fills `service.facts.snmp`.
 pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
-    let bind = if ctx.addr.is_ipv4() {
-        "0.0.0.0:0"
-    } else {
-        "[::]:0"
-    };
-    let sock = match UdpSocket::bind(bind).await {
+    let sock = match io::udp_socket(ctx).await {
         Ok(s) => s,
         Err(e) => return local(service, e.to_string()),
     };
-    if let Err(e) = sock.connect(ctx.addr).await {
-        return local(service, e.to_string());
-    }
     let mut communities: Vec<String> = ctx.snmp_communities.clone();
     if communities.is_empty() {
         communities.push("public".to_string());
@@ -99,12 +88,13 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
     let v3_msg_id = base + sent.len() as i64;
     datagrams.push(wire::v3_discovery(v3_msg_id as i32, (v3_msg_id + 1) as i32));
     for d in &datagrams {
-        if let Err(e) = sock.send(d).await {
-            if e.kind() == std::io::ErrorKind::ConnectionRefused {
+        match io::udp_send(ctx, &sock, d).await {
+            Ok(()) => {}
+            Err(io::IoError::Refused) => {
                 refused = true;
                 break;
             }
-            return local(service, e.to_string());
+            Err(e) => return local(service, e.to_string()),
         }
     }
 
@@ -114,6 +104,7 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
     let mut got_datagram = false;
     let mut budget = ctx.max_bytes;
     let deadline = io::step_deadline(ctx);
+    let mut again = io::Retransmit::new(ctx);
     let mut buf = vec![0u8; wire::MAX_MESSAGE];
     let mut invalid = None;
     loop {
@@ -121,14 +112,23 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
         if refused || all_answered {
             break;
         }
-        let n = match timeout_at(deadline, sock.recv(&mut buf)).await {
-            Err(_) => break,
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+        // Sent again while nothing answers (a lost datagram); once an agent answered, the
+        // unanswered communities are simply wrong ones (agents stay silent on those).
+        let unanswered: Vec<&[u8]> = if replied {
+            Vec::new()
+        } else {
+            datagrams.iter().map(Vec::as_slice).collect()
+        };
+        let received =
+            io::recv_retrying(ctx, &sock, &mut buf, deadline, &mut again, &unanswered).await;
+        let n = match received {
+            Err(io::IoError::Timeout) => break,
+            Err(io::IoError::Refused) => {
                 refused = true;
                 break;
             }
-            Ok(Err(e)) => return local(service, e.to_string()),
-            Ok(Ok(n)) => n,
+            Err(e) => return local(service, e.to_string()),
+            Ok(n) => n,
         };
         got_datagram = true;
         if n > budget {

@@ -845,6 +845,7 @@ mod tests {
             addr,
             deadline: tokio::time::Instant::now() + budget,
             io_timeout: Duration::from_millis(300),
+            retransmit: Duration::from_millis(100),
             max_bytes: 1 << 20,
             now: chrono::Utc::now(),
             server_name: None,

@@ -1,0 +1,420 @@
+//! Timing learned across the scan, shared by the connect and the SYN engines.
+//!
+//! - **Round trips per network path.** Every answer of the scan (a ping, a SYN-ACK, an RST)
+//!   is a sample of its host's round trip and of its path's: the hosts of one /24 (IPv4) or
+//!   /64 (IPv6), which in a clinic sit behind the same router and switch. A host with few
+//!   answers of its own — one that answered ping and drops every TCP port — is probed with
+//!   timeouts from its ping and its neighbours' answers ([`timeout_for`]), as nmap's group
+//!   timing does, instead of waiting out a fixed floor.
+//! - **A congestion window per host** ([`Window`]): how many probes may await an answer.
+//!   It grows on answers (doubling per round trip, then one per window), and also on
+//!   silence while nothing says packets were lost: a port that answers nothing is its
+//!   firewall's doing, not the network's. It halves on evidence of loss.
+//! - **Evidence of loss**, which alone earns a silent port more attempts ([`RetryPolicy`]):
+//!   an answer that came only to a retransmission (its first try was lost), packets this
+//!   machine dropped while the probe waited (the raw socket's receive buffer, the kernel's
+//!   input backlog), and a sample of silent ports each host gets asked twice so that loss
+//!   on a quiet path is found at all.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::rtt::{RttBounds, RttEstimator};
+
+/// The network path of an address: its /24 (IPv4) or /64 (IPv6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct PathKey(u64);
+
+impl PathKey {
+    pub fn of(addr: IpAddr) -> Self {
+        match addr {
+            IpAddr::V4(a) => PathKey(u64::from(u32::from(a) >> 8)),
+            IpAddr::V6(a) => PathKey((u128::from(a) >> 64) as u64 | 1 << 63),
+        }
+    }
+}
+
+/// What the scan learned about one path.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PathStats {
+    /// Round trips of every answer from the path.
+    pub rtt: RttEstimator,
+    /// Answers that came only for a retransmission: packets the path lost.
+    pub losses: u64,
+    /// The largest window a host of the path reached without loss: where the next host
+    /// of the path starts.
+    pub window: f64,
+}
+
+/// Per-path statistics of the whole scan.
+#[derive(Debug)]
+pub(crate) struct PathTimings {
+    bounds: RttBounds,
+    paths: Mutex<HashMap<PathKey, PathStats>>,
+}
+
+/// A scan spreads over at most this many paths' statistics (a /8 has 65,536 /24s); past it
+/// the table starts again (a path then learns anew, which is only slower).
+const MAX_PATHS: usize = 4096;
+
+impl PathTimings {
+    pub fn new(bounds: RttBounds) -> Self {
+        PathTimings {
+            bounds,
+            paths: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn with<R>(&self, key: PathKey, f: impl FnOnce(&mut PathStats) -> R) -> Option<R> {
+        let mut m = self.paths.lock().ok()?;
+        if m.len() >= MAX_PATHS && !m.contains_key(&key) {
+            m.clear();
+        }
+        let bounds = self.bounds;
+        let stats = m.entry(key).or_insert_with(|| PathStats {
+            rtt: RttEstimator::new(bounds),
+            losses: 0,
+            window: 0.0,
+        });
+        Some(f(stats))
+    }
+
+    /// One answer's round trip from a host of `key`'s path.
+    pub fn sample(&self, key: PathKey, rtt: Duration) {
+        self.with(key, |p| p.rtt.sample(rtt));
+    }
+
+    /// A packet to the path was lost (an answer came only for a retransmission).
+    pub fn loss(&self, key: PathKey) {
+        self.with(key, |p| p.losses += 1);
+    }
+
+    /// A host of the path reached `window` with no loss of its own (told as it grows, so a
+    /// host that starts meanwhile starts there).
+    pub fn reached(&self, key: PathKey, window: f64) {
+        self.with(key, |p| p.window = p.window.max(window));
+    }
+
+    /// The path's statistics so far.
+    pub fn get(&self, key: PathKey) -> Option<PathStats> {
+        self.with(key, |p| *p)
+    }
+}
+
+/// The timeout of a probe to a host: its own estimate once it has answered anything (its
+/// ping counts: a host that answered ping and drops every TCP port is probed with its ping's
+/// round trip, not a fixed wait), else its path's (the neighbours' answers), else the initial
+/// timeout; within the bounds.
+pub(crate) fn timeout_for(host: &RttEstimator, path: Option<&RttEstimator>) -> Duration {
+    if host.srtt().is_some() {
+        return host.timeout();
+    }
+    match path.filter(|p| p.srtt().is_some()) {
+        Some(p) => p.timeout(),
+        None => host.timeout(),
+    }
+}
+
+/// How many probes to one host may await an answer at once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window {
+    cwnd: f64,
+    ssthresh: f64,
+    max: f64,
+    /// The size last reported by `grow`.
+    told: f64,
+}
+
+/// The window a host starts with when its path taught nothing yet (nmap -T4 starts at 10;
+/// clinic devices answer a few dozen SYNs at once without trouble).
+pub(crate) const INITIAL_WINDOW: f64 = 32.0;
+const MIN_WINDOW: f64 = 1.0;
+
+impl Window {
+    /// A window starting at `initial` (the path's learned window, or the default), never
+    /// above `max` (a gentle profile's one connection, the connect budget ...).
+    pub fn new(initial: f64, max: usize) -> Self {
+        let max = (max.max(1)) as f64;
+        let start = if initial >= MIN_WINDOW {
+            initial
+        } else {
+            INITIAL_WINDOW
+        };
+        Window {
+            cwnd: start.min(max),
+            ssthresh: max,
+            max,
+            told: start.min(max),
+        }
+    }
+
+    /// Probes that may be outstanding now.
+    pub fn allowed(&self) -> usize {
+        self.cwnd as usize
+    }
+
+    /// The window as a number (reported to the path when the host is done).
+    pub fn size(&self) -> f64 {
+        self.cwnd
+    }
+
+    /// An answer came (or a silence that says nothing about the network): slow start below
+    /// the threshold, one more per window above it. True when the window doubled since it
+    /// last said so (time to tell the path).
+    pub fn grow(&mut self) -> bool {
+        self.cwnd = if self.cwnd < self.ssthresh {
+            self.cwnd + 1.0
+        } else {
+            self.cwnd + 1.0 / self.cwnd
+        }
+        .min(self.max);
+        if self.cwnd >= 2.0 * self.told {
+            self.told = self.cwnd;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Evidence of loss: half the window, and grow slowly from there.
+    pub fn shrink(&mut self) {
+        self.ssthresh = (self.cwnd / 2.0).max(MIN_WINDOW);
+        self.cwnd = self.ssthresh;
+    }
+}
+
+/// When a silent port is asked again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RetryPolicy {
+    /// Retries a port gets when its host or path has lost packets (`--retries`).
+    pub retries: u32,
+    /// More retries when this machine dropped packets while the probe waited, each after a
+    /// longer pause.
+    pub drop_retries: u32,
+    /// Silent ports per host asked twice whatever the evidence, so that a path that loses
+    /// packets shows it.
+    pub samples: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            retries: 1,
+            drop_retries: 4,
+            samples: 8,
+        }
+    }
+}
+
+/// What is known when a probe's wait ran out.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Silence {
+    /// Attempts made so far (1 after the first).
+    pub tries: u32,
+    /// This machine dropped received packets while the probe waited.
+    pub dropped: bool,
+    /// Losses seen on the host so far.
+    pub host_losses: u64,
+    /// Losses seen on the path so far.
+    pub path_losses: u64,
+    /// Sample retries the host has used.
+    pub samples_used: u32,
+}
+
+/// What to do with a silent port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Ask again (`sample`: as one of the host's sample retries).
+    Retry { sample: bool },
+    /// Silent: filtered (and whether drops overlapped the last wait).
+    Silent,
+}
+
+impl RetryPolicy {
+    pub fn decide(&self, s: Silence) -> Verdict {
+        let lossy = s.host_losses > 0 || s.path_losses > 0;
+        if s.dropped && s.tries <= self.retries + self.drop_retries {
+            return Verdict::Retry { sample: false };
+        }
+        if lossy && s.tries <= self.retries {
+            return Verdict::Retry { sample: false };
+        }
+        if s.tries == 1 && self.retries > 0 && s.samples_used < self.samples {
+            return Verdict::Retry { sample: true };
+        }
+        Verdict::Silent
+    }
+}
+
+/// The kernel's count of received packets its input backlog dropped, over all CPUs
+/// (`/proc/net/softnet_stat`): answers lost before any socket saw them, on a busy scanner
+/// or in a lab of network namespaces. 0 where the file cannot be read.
+pub(crate) fn backlog_drops() -> u64 {
+    let Ok(mut f) = std::fs::File::open("/proc/net/softnet_stat") else {
+        return 0;
+    };
+    let mut text = String::new();
+    if f.read_to_string(&mut text).is_err() {
+        return 0;
+    }
+    text.lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .filter_map(|d| u64::from_str_radix(d, 16).ok())
+        .sum()
+}
+
+/// [`backlog_drops`] for many readers, read again at most every 10 ms.
+#[derive(Debug, Default)]
+pub(crate) struct DropWatch {
+    value: AtomicU64,
+    read_at: Mutex<Option<Instant>>,
+}
+
+impl DropWatch {
+    pub fn current(&self) -> u64 {
+        if let Ok(mut at) = self.read_at.try_lock() {
+            let now = Instant::now();
+            if at.is_none_or(|t| now.duration_since(t) >= Duration::from_millis(10)) {
+                *at = Some(now);
+                self.value.store(backlog_drops(), Ordering::Relaxed);
+            }
+        }
+        self.value.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_quiet_host_takes_its_timeout_from_its_ping_and_its_path() {
+        let bounds = RttBounds::default();
+        let paths = PathTimings::new(bounds);
+        let key = PathKey::of("10.77.100.60".parse().unwrap());
+        assert_eq!(key, PathKey::of("10.77.100.10".parse().unwrap()));
+        assert_ne!(key, PathKey::of("10.77.101.10".parse().unwrap()));
+        let mut host = RttEstimator::new(bounds);
+        assert_eq!(timeout_for(&host, None), bounds.initial, "nothing known");
+        // the neighbours answered in 1-2 ms
+        for i in 0..20 {
+            paths.sample(key, ms(1 + i % 2));
+        }
+        let path = paths.get(key).unwrap().rtt;
+        assert_eq!(
+            timeout_for(&host, Some(&path)),
+            bounds.min,
+            "the path's, at the floor"
+        );
+        // its own ping took 60 ms: the larger of the two
+        host.sample(ms(60));
+        assert_eq!(timeout_for(&host, Some(&path)), ms(240));
+        // a late host's own answers decide once there are enough of them
+        let mut late = RttEstimator::new(bounds);
+        for _ in 0..4 {
+            late.sample(ms(400));
+        }
+        assert!(timeout_for(&late, Some(&path)) >= ms(800));
+    }
+
+    #[test]
+    fn the_window_grows_on_answers_and_halves_on_loss() {
+        let mut w = Window::new(0.0, 4096);
+        assert_eq!(w.allowed(), INITIAL_WINDOW as usize);
+        for _ in 0..32 {
+            w.grow();
+        }
+        assert_eq!(
+            w.allowed(),
+            64,
+            "slow start: doubled after a window of answers"
+        );
+        w.shrink();
+        assert_eq!(w.allowed(), 32);
+        // each answer adds 1/cwnd: a window's worth of answers (32, then 33) adds one
+        for _ in 0..33 {
+            w.grow();
+        }
+        assert_eq!(w.allowed(), 33, "above the threshold: one more per window");
+        let gentle = Window::new(500.0, 1);
+        assert_eq!(gentle.allowed(), 1, "never above the ceiling");
+        let mut w = Window::new(2.0, 10);
+        w.shrink();
+        w.shrink();
+        assert_eq!(w.allowed(), 1, "never below one");
+    }
+
+    #[test]
+    fn silent_ports_are_asked_again_only_on_evidence() {
+        let p = RetryPolicy::default();
+        let quiet = Silence {
+            tries: 1,
+            samples_used: p.samples,
+            ..Silence::default()
+        };
+        assert_eq!(
+            p.decide(quiet),
+            Verdict::Silent,
+            "no evidence, samples used"
+        );
+        assert_eq!(
+            p.decide(Silence {
+                samples_used: 0,
+                ..quiet
+            }),
+            Verdict::Retry { sample: true },
+            "a sample"
+        );
+        assert_eq!(
+            p.decide(Silence {
+                path_losses: 1,
+                ..quiet
+            }),
+            Verdict::Retry { sample: false },
+            "the path lost packets"
+        );
+        assert_eq!(
+            p.decide(Silence {
+                tries: 2,
+                path_losses: 1,
+                ..quiet
+            }),
+            Verdict::Silent,
+            "--retries 1 used"
+        );
+        assert_eq!(
+            p.decide(Silence {
+                tries: 5,
+                dropped: true,
+                ..quiet
+            }),
+            Verdict::Retry { sample: false },
+            "our own drops: up to four more"
+        );
+        assert_eq!(
+            p.decide(Silence {
+                tries: 6,
+                dropped: true,
+                ..quiet
+            }),
+            Verdict::Silent
+        );
+        let none = RetryPolicy { retries: 0, ..p };
+        assert_eq!(
+            none.decide(Silence {
+                samples_used: 0,
+                ..quiet
+            }),
+            Verdict::Silent,
+            "--retries 0: no samples either"
+        );
+    }
+}
