@@ -315,19 +315,13 @@ impl Shared<'_> {
                 }
                 Err(e) => out.error = Some(tls_probe_error(&e)),
             },
-            Err(e @ IoError::Closed(_)) => {
-                out.accepted = Some(false);
-                out.error = Some(e.to_probe_error("tls"));
-            }
-            Err(IoError::Io(e)) if is_reset(&e) => {
-                out.accepted = Some(false);
-                out.error = Some(ProbeError {
-                    probe: "tls".into(),
-                    kind: ProbeErrorKind::ConnectionClosed,
-                    detail: format!("connection reset: {e}"),
-                });
-            }
-            Err(e) => out.error = Some(e.to_probe_error("tls")),
+            Err(e) => match closed_without_answer(&e) {
+                Some(closed) => {
+                    out.accepted = Some(false);
+                    out.error = Some(closed);
+                }
+                None => out.error = Some(e.to_probe_error("tls")),
+            },
         }
         out
     }
