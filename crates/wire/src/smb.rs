@@ -83,6 +83,11 @@ const SMB1_SESSION_SETUP_ANDX: u8 = 0x73;
 const SMB1_FLAGS2: u16 = 0x8000 | 0x4000 | 0x0800 | 0x0001;
 
 fn smb1_header(command: u8, uid: u16, mid: u16) -> Vec<u8> {
+    smb1_request_header(command, 0, uid, mid)
+}
+
+/// The 32-byte SMB1 header of a request to `command` in the tree `tid` of session `uid`.
+pub(crate) fn smb1_request_header(command: u8, tid: u16, uid: u16, mid: u16) -> Vec<u8> {
     let mut h = vec![0xff, b'S', b'M', b'B', command];
     h.extend_from_slice(&[0; 4]); // status
     h.push(0x18); // flags: canonical paths, case-insensitive
@@ -90,7 +95,7 @@ fn smb1_header(command: u8, uid: u16, mid: u16) -> Vec<u8> {
     h.extend_from_slice(&[0; 2]); // PID high
     h.extend_from_slice(&[0; 8]); // security features
     h.extend_from_slice(&[0; 2]); // reserved
-    h.extend_from_slice(&[0; 2]); // TID
+    h.extend_from_slice(&tid.to_le_bytes());
     h.extend_from_slice(&0xfeffu16.to_le_bytes()); // PID low
     h.extend_from_slice(&uid.to_le_bytes());
     h.extend_from_slice(&mid.to_le_bytes());
@@ -109,7 +114,12 @@ pub fn smb1_negotiate() -> Vec<u8> {
 
 /// SMB1 SESSION_SETUP_ANDX (extended security) carrying `blob`.
 pub fn smb1_session_setup(blob: &[u8], uid: u16) -> Vec<u8> {
-    let mut m = smb1_header(SMB1_SESSION_SETUP_ANDX, uid, 1);
+    smb1_session_setup_mid(blob, uid, 1)
+}
+
+/// SMB1 SESSION_SETUP_ANDX (extended security) carrying `blob`, as request `mid`.
+pub(crate) fn smb1_session_setup_mid(blob: &[u8], uid: u16, mid: u16) -> Vec<u8> {
+    let mut m = smb1_header(SMB1_SESSION_SETUP_ANDX, uid, mid);
     m.push(12); // WordCount
     m.extend_from_slice(&[0xff, 0, 0, 0]); // no AndX
     m.extend_from_slice(&4356u16.to_le_bytes()); // MaxBufferSize
@@ -141,6 +151,9 @@ pub struct Smb1Negotiate {
     pub security_mode: u8,
     /// Extended security (SPNEGO) in use.
     pub extended_security: bool,
+    /// MaxBufferSize: the largest SMB1 message the server accepts and sends (0 when not
+    /// accepted).
+    pub max_buffer_size: u32,
 }
 
 /// The SMB1 message in a framed session message, checked to be a response to `command`
@@ -180,19 +193,22 @@ pub fn parse_smb1_negotiate(msg: &[u8]) -> Result<Smb1Negotiate, Error> {
     let mut words = h.sub(wc * 2, "SMB1 NEGOTIATE parameters")?;
     let index = words.u16_le().ok();
     let accepted = status == STATUS_SUCCESS && index == Some(0) && wc >= 17;
-    let (security_mode, extended_security) = if accepted {
+    let (security_mode, extended_security, max_buffer_size) = if accepted {
         let mode = words.u8()?;
+        words.seek(7)?;
+        let max_buffer = words.u32_le()?;
         words.seek(19)?;
         let caps = words.u32_le()?;
-        (mode, caps & 0x8000_0000 != 0)
+        (mode, caps & 0x8000_0000 != 0, max_buffer)
     } else {
-        (0, false)
+        (0, false, 0)
     };
     Ok(Smb1Negotiate {
         status,
         accepted,
         security_mode,
         extended_security,
+        max_buffer_size,
     })
 }
 

@@ -1,0 +1,658 @@
+//! The SMB1 (NT LM 0.12) messages of an anonymous share listing, for a server that speaks
+//! nothing newer (an old NAS, a Windows XP/2003-era device, an old modality's file share):
+//! the anonymous SESSION_SETUP_ANDX leg, TREE_CONNECT_ANDX, the RAP NetShareEnum over
+//! `\PIPE\LANMAN` (a TRANSACTION, MS-RAP 2.5.6.1), TRANS2 FIND_FIRST2 of a share's top
+//! directory, TREE_DISCONNECT and LOGOFF_ANDX (MS-CIFS 2.2.4): encoders for what clinicscan
+//! sends, parsers of what the server answers.
+//!
+//! RAP, not srvsvc, for the share list: every SMB1 server of that era answers it on IPC$
+//! without a named pipe to open or a DCE/RPC bind (Windows NT 4.0 to 2003, Samba, the NAS
+//! firmwares built on either), in one TRANSACTION.
+//!
+//! What can be asked is fixed here, not by the caller: FIND_FIRST2 lists names (the server
+//! closes the search itself) and no message opens, reads or writes a file.
+//!
+//! Hand-written for the reason [`crate::smb`] gives.
+
+use crate::smb::{not_smb, smb1_request_header, smb1_session_setup_mid};
+use crate::srvsvc::{MAX_SHARES, Share, ShareList};
+use crate::{Error, Reader};
+
+/// TREE_DISCONNECT.
+pub const TREE_DISCONNECT: u8 = 0x71;
+/// SESSION_SETUP_ANDX.
+pub const SESSION_SETUP_ANDX: u8 = 0x73;
+/// LOGOFF_ANDX.
+pub const LOGOFF_ANDX: u8 = 0x74;
+/// TREE_CONNECT_ANDX.
+pub const TREE_CONNECT_ANDX: u8 = 0x75;
+/// TRANSACTION.
+pub const TRANSACTION: u8 = 0x25;
+/// TRANSACTION2.
+pub const TRANSACTION2: u8 = 0x32;
+
+/// RAP's ERROR_MORE_DATA: the answer holds the entries that fit, not all.
+pub const RAP_MORE_DATA: u16 = 234;
+
+/// Where a request goes: its session, tree and multiplex id.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ids {
+    /// UID the server assigned (0 before the first SESSION_SETUP answer).
+    pub uid: u16,
+    /// TID of the connected share (0 outside a tree).
+    pub tid: u16,
+    /// MID (one per request, echoed in its answer).
+    pub mid: u16,
+}
+
+fn utf16z(s: &str) -> Vec<u8> {
+    s.encode_utf16()
+        .chain(Some(0))
+        .flat_map(|u| u.to_le_bytes())
+        .collect()
+}
+
+/// An SMB1 request: header, the parameter words and the data bytes, framed.
+fn request(command: u8, ids: Ids, words: &[u8], bytes: &[u8]) -> Vec<u8> {
+    let mut m = smb1_request_header(command, ids.tid, ids.uid, ids.mid);
+    m.push((words.len() / 2) as u8);
+    m.extend_from_slice(words);
+    m.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+    m.extend_from_slice(bytes);
+    crate::smb::session_message(&m)
+}
+
+/// The second SESSION_SETUP_ANDX leg (extended security) carrying `blob`: the anonymous
+/// NTLM AUTHENTICATE in SPNEGO, on the session the first leg's answer named.
+pub fn session_setup(blob: &[u8], ids: Ids) -> Vec<u8> {
+    smb1_session_setup_mid(blob, ids.uid, ids.mid)
+}
+
+/// TREE_CONNECT_ANDX to `path`, `\\server\share`, with no share password (MS-CIFS
+/// 2.2.4.55): user-level security decides by the session, and the one password byte is
+/// the empty one every client sends.
+pub fn tree_connect(path: &str, ids: Ids) -> Vec<u8> {
+    let mut w = Vec::with_capacity(8);
+    w.extend_from_slice(&[0xff, 0, 0, 0]); // no AndX
+    w.extend_from_slice(&0u16.to_le_bytes()); // flags
+    w.extend_from_slice(&1u16.to_le_bytes()); // PasswordLength
+    // the data starts at 32 + 1 + 8 + 2 = 43: the password byte makes the path even
+    let mut b = vec![0];
+    b.extend_from_slice(&utf16z(path));
+    b.extend_from_slice(b"?????\0"); // any service type, in OEM characters
+    request(TREE_CONNECT_ANDX, ids, &w, &b)
+}
+
+/// TREE_DISCONNECT of the tree in `ids`.
+pub fn tree_disconnect(ids: Ids) -> Vec<u8> {
+    request(TREE_DISCONNECT, ids, &[], &[])
+}
+
+/// LOGOFF_ANDX of the session in `ids`.
+pub fn logoff(ids: Ids) -> Vec<u8> {
+    request(LOGOFF_ANDX, ids, &[0xff, 0, 0, 0], &[])
+}
+
+/// A TRANSACTION or TRANSACTION2 request with everything in one message (MS-CIFS
+/// 2.2.4.33.1, 2.2.4.46.1): `name` (TRANSACTION only), the setup words, parameters and
+/// data, and the most parameter and data bytes the answer may hold.
+fn transaction(
+    command: u8,
+    name: Option<&str>,
+    setup: &[u16],
+    params: &[u8],
+    max_params: u16,
+    max_data: u16,
+    ids: Ids,
+) -> Vec<u8> {
+    // the data area starts after the header, WordCount, the words and ByteCount
+    let bytes_at = 32 + 1 + 2 * (14 + setup.len()) + 2;
+    let mut b = Vec::new();
+    match name {
+        Some(name) => {
+            if bytes_at % 2 == 1 {
+                b.push(0); // the Unicode name is 2-aligned
+            }
+            b.extend_from_slice(&utf16z(name));
+        }
+        None => b.push(0), // TRANSACTION2 has an empty name
+    }
+    while !(bytes_at + b.len()).is_multiple_of(4) {
+        b.push(0);
+    }
+    let param_offset = bytes_at + b.len();
+    b.extend_from_slice(params);
+    let mut w = Vec::with_capacity(2 * (14 + setup.len()));
+    w.extend_from_slice(&(params.len() as u16).to_le_bytes()); // TotalParameterCount
+    w.extend_from_slice(&0u16.to_le_bytes()); // TotalDataCount
+    w.extend_from_slice(&max_params.to_le_bytes());
+    w.extend_from_slice(&max_data.to_le_bytes());
+    w.push(0); // MaxSetupCount
+    w.push(0);
+    w.extend_from_slice(&0u16.to_le_bytes()); // flags
+    w.extend_from_slice(&0u32.to_le_bytes()); // timeout: return at once
+    w.extend_from_slice(&0u16.to_le_bytes());
+    w.extend_from_slice(&(params.len() as u16).to_le_bytes()); // ParameterCount
+    w.extend_from_slice(&(param_offset as u16).to_le_bytes());
+    w.extend_from_slice(&0u16.to_le_bytes()); // DataCount
+    w.extend_from_slice(&((param_offset + params.len()) as u16).to_le_bytes()); // DataOffset
+    w.push(setup.len() as u8);
+    w.push(0);
+    for s in setup {
+        w.extend_from_slice(&s.to_le_bytes());
+    }
+    request(command, ids, &w, &b)
+}
+
+/// RAP NetShareEnum (opcode 0) at level 1 over `\PIPE\LANMAN` on IPC$ (MS-RAP 2.5.6.1),
+/// with a receive buffer of `buffer` bytes.
+pub fn rap_share_enum(buffer: u16, ids: Ids) -> Vec<u8> {
+    let mut p = Vec::with_capacity(20);
+    p.extend_from_slice(&0u16.to_le_bytes()); // RAP opcode: NetShareEnum
+    p.extend_from_slice(b"WrLeh\0"); // level, receive buffer, its size; entries, available
+    p.extend_from_slice(b"B13BWz\0"); // share_info_1: name[13], pad, type, remark
+    p.extend_from_slice(&1u16.to_le_bytes());
+    p.extend_from_slice(&buffer.to_le_bytes());
+    transaction(TRANSACTION, Some(r"\PIPE\LANMAN"), &[], &p, 8, buffer, ids)
+}
+
+/// FILE_ATTRIBUTE_HIDDEN | SYSTEM | DIRECTORY: every entry of the directory is counted.
+const SEARCH_ATTRIBUTES: u16 = 0x0016;
+/// SMB_FIND_CLOSE_AFTER_REQUEST | SMB_FIND_CLOSE_AT_EOS: the server ends the search itself.
+const FIND_CLOSE: u16 = 0x0003;
+/// SMB_FIND_FILE_NAMES_INFO: the shortest entry that still counts the names.
+const FIND_FILE_NAMES_INFO: u16 = 0x0103;
+/// TRANS2_FIND_FIRST2.
+const TRANS2_FIND_FIRST2: u16 = 0x0001;
+
+/// TRANS2 FIND_FIRST2 of `\*` in the connected share: at most `count` names of its top
+/// directory in at most `max_data` bytes (MS-CIFS 2.2.6.2.1), the search closed by the
+/// server.
+pub fn find_first_top(count: u16, max_data: u16, ids: Ids) -> Vec<u8> {
+    let mut p = Vec::with_capacity(18);
+    p.extend_from_slice(&SEARCH_ATTRIBUTES.to_le_bytes());
+    p.extend_from_slice(&count.to_le_bytes());
+    p.extend_from_slice(&FIND_CLOSE.to_le_bytes());
+    p.extend_from_slice(&FIND_FILE_NAMES_INFO.to_le_bytes());
+    p.extend_from_slice(&0u32.to_le_bytes()); // SearchStorageType
+    p.extend_from_slice(&utf16z(r"\*"));
+    transaction(
+        TRANSACTION2,
+        None,
+        &[TRANS2_FIND_FIRST2],
+        &p,
+        10,
+        max_data,
+        ids,
+    )
+}
+
+/// The header of an SMB1 answer and its parameter words and data bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response<'a> {
+    /// The command answered.
+    pub command: u8,
+    /// NT status.
+    pub status: u32,
+    /// TID.
+    pub tid: u16,
+    /// UID.
+    pub uid: u16,
+    /// MID of the request answered.
+    pub mid: u16,
+    /// The parameter words (2 × WordCount bytes).
+    pub words: &'a [u8],
+    /// The data bytes (ByteCount of them).
+    pub bytes: &'a [u8],
+    /// The whole SMB1 message from its header on: the offsets in words count from here.
+    pub smb: &'a [u8],
+}
+
+/// Parses the SMB1 header, words and bytes of a NetBIOS session message framed by
+/// [`crate::smb::message_complete`].
+pub fn parse_response(msg: &[u8]) -> Result<Response<'_>, Error> {
+    let mut r = Reader::new(msg, "NetBIOS session message");
+    r.skip(4)?;
+    let smb = r.rest();
+    let mut h = Reader::new(smb, "SMB1 header");
+    if h.take(4).ok() != Some(&[0xff, b'S', b'M', b'B'][..]) {
+        return Err(not_smb());
+    }
+    let command = h.u8()?;
+    let status = h.u32_le()?;
+    let flags = h.u8()?;
+    if flags & 0x80 == 0 {
+        return Err(Error::invalid("an SMB1 request where an answer was due"));
+    }
+    h.seek(24)?;
+    let tid = h.u16_le()?;
+    h.skip(2)?; // PID low
+    let uid = h.u16_le()?;
+    let mid = h.u16_le()?;
+    let wc = usize::from(h.u8()?);
+    let words = h.take(wc * 2)?;
+    // an error answer may end after WordCount 0 without a ByteCount
+    let bytes = if wc == 0 && h.is_empty() {
+        &[][..]
+    } else {
+        let n = usize::from(h.u16_le()?);
+        h.take(n)?
+    };
+    Ok(Response {
+        command,
+        status,
+        tid,
+        uid,
+        mid,
+        words,
+        bytes,
+        smb,
+    })
+}
+
+fn answer<'a>(msg: &'a [u8], command: u8) -> Result<Response<'a>, Error> {
+    let r = parse_response(msg)?;
+    if r.command != command {
+        return Err(Error::unexpected(
+            "SMB1 command",
+            format_args!("{:#x}", r.command),
+        ));
+    }
+    Ok(r)
+}
+
+/// The status of an answer to `command` and the TID it names (TREE_CONNECT_ANDX: the tree
+/// connected; any other: the tree of the request).
+pub fn parse_status(msg: &[u8], command: u8) -> Result<(u32, u16), Error> {
+    let r = answer(msg, command)?;
+    Ok((r.status, r.tid))
+}
+
+/// A TRANSACTION or TRANSACTION2 answer in one message: its parameters and data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transaction<'a> {
+    /// NT status (a RAP or TRANS2 error may also be in the parameters).
+    pub status: u32,
+    /// The parameter bytes.
+    pub params: &'a [u8],
+    /// The data bytes.
+    pub data: &'a [u8],
+}
+
+/// Parses the answer to a TRANSACTION or TRANSACTION2 (`command`) asked for in one message
+/// (MS-CIFS 2.2.4.33.2): an error answer has no words and empty parameters and data; an
+/// answer split over several messages is refused, since the request asked for no more than
+/// the server's buffer holds.
+pub fn parse_transaction(msg: &[u8], command: u8) -> Result<Transaction<'_>, Error> {
+    let r = answer(msg, command)?;
+    if r.words.is_empty() {
+        return Ok(Transaction {
+            status: r.status,
+            params: &[],
+            data: &[],
+        });
+    }
+    let mut w = Reader::new(r.words, "SMB1 transaction answer words");
+    let total_params = w.u16_le()?;
+    let total_data = w.u16_le()?;
+    w.skip(2)?;
+    let param_count = w.u16_le()?;
+    let param_offset = w.u16_le()?;
+    let param_disp = w.u16_le()?;
+    let data_count = w.u16_le()?;
+    let data_offset = w.u16_le()?;
+    let data_disp = w.u16_le()?;
+    if param_disp != 0 || data_disp != 0 || param_count < total_params || data_count < total_data {
+        return Err(Error::invalid(
+            "an SMB1 transaction answer in several messages",
+        ));
+    }
+    let slice = |off: u16, len: u16, what: &'static str| {
+        let mut b = Reader::new(r.smb, what);
+        b.seek(usize::from(off))?;
+        b.take(usize::from(len))
+    };
+    let params = if param_count == 0 {
+        &[][..]
+    } else {
+        slice(param_offset, param_count, "SMB1 transaction parameters")?
+    };
+    let data = if data_count == 0 {
+        &[][..]
+    } else {
+        slice(data_offset, data_count, "SMB1 transaction data")?
+    };
+    Ok(Transaction {
+        status: r.status,
+        params,
+        data,
+    })
+}
+
+/// The share list of a RAP NetShareEnum answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RapShares {
+    /// RAP status: 0, [`RAP_MORE_DATA`] (the entries that fit) or a Windows error code.
+    pub status: u16,
+    /// The shares, at most [`MAX_SHARES`], in the srvsvc form: RAP's 16-bit type has no
+    /// STYPE_SPECIAL bit, so it is set for the administrative names (IPC$, ADMIN$, a drive
+    /// letter and `$`) that Windows and Samba create.
+    pub list: ShareList,
+}
+
+/// The administrative shares a server creates by itself.
+fn administrative(name: &str) -> bool {
+    let b = name.as_bytes();
+    name.eq_ignore_ascii_case("IPC$")
+        || name.eq_ignore_ascii_case("ADMIN$")
+        || (b.len() == 2 && b[0].is_ascii_alphabetic() && b[1] == b'$')
+}
+
+/// A NUL-terminated OEM string; bytes outside ASCII become U+FFFD (the code page is the
+/// server's, which the answer does not name) and control characters are dropped.
+fn oem(b: &[u8]) -> String {
+    b.iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| if c.is_ascii() { c as char } else { '\u{fffd}' })
+        .filter(|c| !c.is_control())
+        .collect()
+}
+
+/// Parses a RAP NetShareEnum answer at level 1 (MS-RAP 2.5.6.2, 2.5.14.2): the parameters
+/// (status, converter, entries returned, entries available) and the share_info_1 entries
+/// of the data, each name\[13\], pad, type and a remark pointer that, less the converter,
+/// is an offset into the data.
+pub fn parse_rap_share_enum(params: &[u8], data: &[u8]) -> Result<RapShares, Error> {
+    let mut p = Reader::new(params, "RAP NetShareEnum parameters");
+    let status = p.u16_le()?;
+    let mut out = RapShares {
+        status,
+        list: ShareList {
+            shares: Vec::new(),
+            total: 0,
+            werror: u32::from(status),
+        },
+    };
+    if status != 0 && status != RAP_MORE_DATA {
+        return Ok(out);
+    }
+    let converter = p.u16_le()?;
+    let returned = p.u16_le()?;
+    let available = p.u16_le()?;
+    out.list.total = u32::from(returned.max(available));
+    let mut d = Reader::new(data, "RAP share_info_1");
+    for _ in 0..returned {
+        let name = oem(d.take(13)?);
+        d.skip(1)?;
+        let share_type = d.u16_le()?;
+        let pointer = d.u32_le()?;
+        if out.list.shares.len() == MAX_SHARES {
+            continue;
+        }
+        let remark = if pointer == 0 {
+            None
+        } else {
+            let at = usize::from((pointer & 0xffff) as u16).wrapping_sub(usize::from(converter));
+            let mut s = Reader::new(data, "RAP share remark");
+            s.seek(at)?;
+            Some(oem(s.rest())).filter(|r| !r.is_empty())
+        };
+        let special = if administrative(&name) {
+            0x8000_0000
+        } else {
+            0
+        };
+        out.list.shares.push(Share {
+            name,
+            share_type: u32::from(share_type) | special,
+            remark,
+        });
+    }
+    Ok(out)
+}
+
+/// Parses the answer to [`find_first_top`]: `Ok(Ok(entries))`, the names other than "."
+/// and ".." (STATUS_NO_SUCH_FILE is an empty directory), or `Ok(Err(status))` when the
+/// server refused the listing. Only the count is kept, as in [`crate::smb2`].
+pub fn parse_find_first(msg: &[u8]) -> Result<Result<u32, u32>, Error> {
+    let t = parse_transaction(msg, TRANSACTION2)?;
+    if t.status == STATUS_NO_SUCH_FILE {
+        return Ok(Ok(0));
+    }
+    if t.status != 0 {
+        return Ok(Err(t.status));
+    }
+    let mut p = Reader::new(t.params, "FIND_FIRST2 parameters");
+    p.skip(2)?; // SID: the search is closed by the server
+    let count = p.u16_le()?;
+    if count == 0 || t.data.is_empty() {
+        return Ok(Ok(0));
+    }
+    crate::smb2::count_names(t.data, usize::from(count)).map(Ok)
+}
+
+/// STATUS_NO_SUCH_FILE: no name matched.
+pub const STATUS_NO_SUCH_FILE: u32 = 0xC000_000F;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smb::message_complete;
+
+    fn ids() -> Ids {
+        Ids {
+            uid: 0x6465,
+            tid: 0x0a0b,
+            mid: 9,
+        }
+    }
+
+    fn le16(b: &[u8], at: usize) -> u16 {
+        u16::from_le_bytes([b[at], b[at + 1]])
+    }
+
+    #[test]
+    fn requests_are_framed_and_addressed() {
+        let m = tree_connect(r"\\10.0.0.1\IPC$", ids());
+        assert_eq!(message_complete(&m), Ok(Some(m.len())));
+        let smb = &m[4..];
+        assert_eq!(&smb[..5], b"\xffSMB\x75");
+        assert_eq!(le16(smb, 24), 0x0a0b);
+        assert_eq!(le16(smb, 28), 0x6465);
+        assert_eq!(le16(smb, 30), 9);
+        // the empty password byte, then the Unicode path at an even offset
+        assert_eq!(smb[43], 0);
+        assert_eq!(&smb[44..48], &[b'\\', 0, b'\\', 0]);
+        assert!(smb.ends_with(b"?????\0"));
+        // not an answer: the parser refuses to take a request for one
+        assert!(parse_response(&m).is_err());
+        for m in [tree_disconnect(ids()), logoff(ids())] {
+            assert_eq!(message_complete(&m), Ok(Some(m.len())));
+        }
+    }
+
+    #[test]
+    fn transactions_point_at_their_parameters() {
+        let m = rap_share_enum(4096, ids());
+        let smb = &m[4..];
+        assert_eq!(smb[4], TRANSACTION);
+        assert_eq!(smb[32], 14); // no setup words
+        let (count, offset) = (
+            usize::from(le16(smb, 33 + 18)),
+            usize::from(le16(smb, 33 + 20)),
+        );
+        assert_eq!(offset % 4, 0);
+        let params = &smb[offset..offset + count];
+        assert_eq!(&params[..2], &[0, 0]); // NetShareEnum
+        assert_eq!(&params[2..15], b"WrLeh\0B13BWz\0");
+        assert_eq!(le16(params, 15), 1);
+        assert_eq!(le16(params, 17), 4096);
+        assert_eq!(le16(smb, 33 + 6), 4096); // MaxDataCount
+        // the pipe name, Unicode, 2-aligned
+        let name: Vec<u8> = r"\PIPE\LANMAN"
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        assert!(smb.windows(name.len()).any(|w| w == name.as_slice()));
+
+        let m = find_first_top(512, 4096, ids());
+        let smb = &m[4..];
+        assert_eq!(smb[4], TRANSACTION2);
+        assert_eq!(smb[32], 15); // one setup word: FIND_FIRST2
+        assert_eq!(le16(smb, 33 + 28), TRANS2_FIND_FIRST2);
+        let (count, offset) = (
+            usize::from(le16(smb, 33 + 18)),
+            usize::from(le16(smb, 33 + 20)),
+        );
+        assert_eq!(offset % 4, 0);
+        let params = &smb[offset..offset + count];
+        assert_eq!(le16(params, 2), 512);
+        assert_eq!(le16(params, 4), FIND_CLOSE);
+        assert_eq!(le16(params, 6), FIND_FILE_NAMES_INFO);
+        assert_eq!(&params[12..], &[b'\\', 0, b'*', 0, 0, 0]);
+    }
+
+    #[test]
+    fn rap_entries_are_checked_against_the_data() {
+        // one entry whose remark pointer, less the converter, lies past the data
+        let mut data = b"SHARE\0\0\0\0\0\0\0\0\0".to_vec();
+        data.extend_from_slice(&0u16.to_le_bytes());
+        data.extend_from_slice(&0x0100_0050u32.to_le_bytes());
+        let params = [0, 0, 0x10, 0, 1, 0, 1, 0];
+        assert!(matches!(
+            parse_rap_share_enum(&params, &data),
+            Err(Error::Truncated { .. })
+        ));
+        // within: 0x24 - 0x10 = 20, right after the entry
+        data[16..20].copy_from_slice(&0x24u32.to_le_bytes());
+        data.extend_from_slice(b"r\xe9mark\0");
+        let r = parse_rap_share_enum(&params, &data).unwrap();
+        assert_eq!(r.list.shares[0].name, "SHARE");
+        assert_eq!(r.list.shares[0].remark.as_deref(), Some("r\u{fffd}mark"));
+        assert!(!r.list.shares[0].is_special());
+        // more entries announced than sent
+        assert!(parse_rap_share_enum(&[0, 0, 0, 0, 2, 0, 2, 0], &data).is_err());
+        // a refusal: the Windows error code, no entries read
+        let r = parse_rap_share_enum(&[5, 0], &[]).unwrap();
+        assert_eq!((r.status, r.list.werror, r.list.shares.len()), (5, 5, 0));
+        assert!(administrative("C$") && administrative("ipc$") && !administrative("data$"));
+    }
+}
+
+/// Recorded Samba answers (fixtures/smb/README.md).
+#[cfg(test)]
+mod fixtures {
+    use super::*;
+    use crate::smb::message_complete;
+
+    macro_rules! fx {
+        ($name:literal) => {{
+            let b: &[u8] = include_bytes!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../fixtures/smb/samba-nt1-smb1-",
+                $name,
+                ".bin"
+            ));
+            assert_eq!(message_complete(b), Ok(Some(b.len())));
+            b
+        }};
+    }
+
+    #[test]
+    fn anonymous_listing_of_an_smb1_only_samba() {
+        let s = crate::smb::parse_smb1_session_setup(fx!("session-setup-anonymous")).unwrap();
+        assert_eq!(s.status, 0);
+        assert_eq!(s.native_lanman.as_deref(), Some("Samba 4.17.12-Debian"));
+        let r = parse_response(fx!("session-setup-anonymous")).unwrap();
+        assert_eq!((r.command, r.mid), (SESSION_SETUP_ANDX, 2));
+
+        let (status, tid) = parse_status(fx!("tree-connect-ipc"), TREE_CONNECT_ANDX).unwrap();
+        assert_eq!(status, 0);
+        assert_ne!(tid, 0);
+
+        let t = parse_transaction(fx!("rap-share-enum"), TRANSACTION).unwrap();
+        assert_eq!(t.status, 0);
+        let r = parse_rap_share_enum(t.params, t.data).unwrap();
+        assert_eq!(r.status, 0);
+        assert_eq!(r.list.total, 3);
+        let shares: Vec<_> = r
+            .list
+            .shares
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.kind(),
+                    s.is_special(),
+                    s.remark.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shares,
+            [
+                ("pub", "disk".to_string(), false, None),
+                ("guest", "disk".to_string(), false, Some("guest files")),
+                (
+                    "IPC$",
+                    "ipc".to_string(),
+                    true,
+                    Some("IPC Service (csr lab)")
+                ),
+            ]
+        );
+
+        let (status, tid) = parse_status(fx!("tree-connect-guest"), TREE_CONNECT_ANDX).unwrap();
+        assert_eq!(status, 0);
+        assert_ne!(tid, 0);
+        // ".", ".." and three files; Samba points the last entry's NextEntryOffset at the
+        // end of the data, so the count of entries bounds the walk
+        assert_eq!(parse_find_first(fx!("find-first-guest")), Ok(Ok(3)));
+
+        // [pub] is not guest ok: refused at the tree connect, an access check
+        let (status, _) = parse_status(fx!("tree-connect-pub"), TREE_CONNECT_ANDX).unwrap();
+        assert_eq!(status, crate::smb2::STATUS_ACCESS_DENIED);
+        assert_eq!(
+            parse_transaction(fx!("tree-connect-pub"), TRANSACTION),
+            Err(Error::unexpected("SMB1 command", "0x75"))
+        );
+        // a cut answer is an error, not a short listing
+        let whole = fx!("find-first-guest");
+        let mut cut = whole[..whole.len() - 6].to_vec();
+        cut[3] -= 6;
+        assert!(parse_find_first(&cut).is_err());
+    }
+}
+
+#[cfg(test)]
+mod prop {
+    use proptest::prelude::*;
+
+    fn check(b: &[u8]) {
+        let _ = super::parse_response(b);
+        let _ = super::parse_status(b, super::TREE_CONNECT_ANDX);
+        let _ = super::parse_find_first(b);
+        if let Ok(t) = super::parse_transaction(b, super::TRANSACTION) {
+            let _ = super::parse_rap_share_enum(t.params, t.data);
+        }
+        let _ = super::parse_rap_share_enum(b, b);
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(b in proptest::collection::vec(any::<u8>(), 0..400)) {
+            check(&b);
+        }
+
+        #[test]
+        fn smb1_answers(cmd in prop::sample::select(vec![0x25u8, 0x32, 0x75]), wc in 0u8..20, b in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let mut m = vec![0, 0, 1, 0, 0xff, b'S', b'M', b'B', cmd];
+            m.extend_from_slice(&[0; 4]);
+            m.push(0x88);
+            m.extend_from_slice(&[0; 22]);
+            m.push(wc);
+            m.extend_from_slice(&b);
+            check(&m);
+        }
+    }
+}
