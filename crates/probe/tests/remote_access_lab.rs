@@ -252,7 +252,9 @@ async fn inner() {
         ("Samba", Some("4.17.12-Debian"))
     );
     assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
-    // SMB1 only (an old NAS): no SMB2 dialect, signing facts from the SMB1 SecurityMode
+    // SMB1 only (an old NAS): no SMB2 dialect, signing facts from the SMB1 SecurityMode;
+    // the anonymous listing over SMB1 (RAP NetShareEnum, FIND_FIRST2), the same facts as
+    // over SMB2: [guest] (three files) is listed, [pub] refused
     let x = run("smb", 1445).await;
     assert_eq!(
         x.facts.smb,
@@ -270,8 +272,27 @@ async fn inner() {
                 os_version: s("6.1.0"),
             }),
             native_os: s("Windows 6.1"),
-            // no SMB2: the anonymous listing is SMB2/3 only
-            anonymous: None,
+            anonymous: Some(SmbAnonymous {
+                session: Some(true),
+                shares_listed: Some(true),
+                reason: None,
+                shares: vec![
+                    share(
+                        "pub",
+                        "disk",
+                        None,
+                        Some(false),
+                        s("STATUS_ACCESS_DENIED"),
+                        None
+                    ),
+                    share("guest", "disk", s("guest files"), Some(true), None, Some(3)),
+                    SmbShare {
+                        special: true,
+                        ..share("IPC$", "ipc", s("IPC Service (csr lab)"), None, None, None)
+                    },
+                ],
+                shares_total: Some(3),
+            }),
         })
     );
     assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
@@ -329,6 +350,13 @@ async fn inner() {
             );
         }
     }
+    // the SMB1 null session is audited, as a success (the loop above: no other line)
+    let nt1 = daemon_log("nt1/log");
+    assert!(
+        nt1.lines()
+            .any(|l| l.contains("Auth:") && l.contains("user []\\[]")),
+        "the SMB1 anonymous session setup is not audited:\n{nt1}"
+    );
     // ... and the audit does log a session setup when there is one: a true anonymous
     // (null) session, empty user and no password, as a guest-share probe would make. Samba
     // logs it as a success (`user []\[] ... status [NT_STATUS_OK]`); any user name instead
@@ -760,6 +788,78 @@ async fn record_smb_shares(save: &impl Fn(&str, &str, &[u8])) {
     let _ = ids;
 }
 
+/// The SMB1 anonymous share listing against the SMB1-only server's [guest] (listable) and
+/// [pub] (not guest ok), each answer as received (`CLINICSCAN_RECORD=smb1-shares`: only
+/// these).
+async fn record_smb1_shares(save: &impl Fn(&str, &str, &[u8])) {
+    use clinicscan_wire::{ntlm, smb, smb1};
+    let mut c = Recording::connect(1445).await;
+    let mut ids = smb1::Ids::default();
+    macro_rules! ask {
+        ($req:expr, $name:expr) => {{
+            c.send(&$req).await;
+            ids.mid += 1;
+            let name: String = $name.into();
+            let n = c
+                .read_framed(smb::message_complete)
+                .await
+                .expect("an answer");
+            let m = c.buf[..n].to_vec();
+            c.buf.drain(..n);
+            if !name.is_empty() {
+                save("smb", &name, &m);
+            }
+            m
+        }};
+    }
+    let m = ask!(smb::smb1_negotiate(), "");
+    let buffer = smb::parse_smb1_negotiate(&m)
+        .expect("negotiate")
+        .max_buffer_size;
+    println!("SMB1 MaxBufferSize {buffer}");
+    ids.mid = 1;
+    let m = ask!(
+        smb1::session_setup(&ntlm::spnego_init(&ntlm::negotiate()), ids),
+        ""
+    );
+    ids.uid = smb::smb1_uid(&m).expect("uid");
+    ask!(
+        smb1::session_setup(&ntlm::spnego_response(&ntlm::anonymous_authenticate()), ids),
+        "samba-nt1-smb1-session-setup-anonymous.bin"
+    );
+    let m = ask!(
+        smb1::tree_connect(r"\\127.0.0.1\IPC$", ids),
+        "samba-nt1-smb1-tree-connect-ipc.bin"
+    );
+    ids.tid = smb1::parse_status(&m, smb1::TREE_CONNECT_ANDX)
+        .expect("tree")
+        .1;
+    ask!(
+        smb1::rap_share_enum(16 * 1024, ids),
+        "samba-nt1-smb1-rap-share-enum.bin"
+    );
+    ask!(smb1::tree_disconnect(ids), "");
+    for share in ["guest", "pub"] {
+        let m = ask!(
+            smb1::tree_connect(&format!(r"\\127.0.0.1\{share}"), ids),
+            format!("samba-nt1-smb1-tree-connect-{share}.bin")
+        );
+        let (status, tid) = smb1::parse_status(&m, smb1::TREE_CONNECT_ANDX).expect("tree");
+        if status != 0 {
+            continue;
+        }
+        ids.tid = tid;
+        ask!(
+            smb1::find_first_top(512, 16 * 1024, ids),
+            format!("samba-nt1-smb1-find-first-{share}.bin")
+        );
+        ask!(smb1::tree_disconnect(ids), "");
+    }
+    ids.tid = 0;
+    let _ = ask!(smb1::logoff(ids), "");
+    let _ = ids;
+}
+
 /// Records the real daemons' bytes into `fixtures/` (run by hand inside the lab namespace:
 /// `CLINICSCAN_RECORD=1 ip netns exec csr-lab <test binary> record --exact --ignored`;
 /// `CLINICSCAN_RECORD=rdp`: only the RDP files).
@@ -780,6 +880,10 @@ async fn record() {
     };
     if std::env::var("CLINICSCAN_RECORD").as_deref() == Ok("smb-shares") {
         record_smb_shares(&save).await;
+        return;
+    }
+    if std::env::var("CLINICSCAN_RECORD").as_deref() == Ok("smb1-shares") {
+        record_smb1_shares(&save).await;
         return;
     }
 
@@ -902,6 +1006,7 @@ async fn record() {
         save("smb", "samba-smb1-smb1-session-setup.bin", &c.buf[..n]);
     }
     record_smb_shares(&save).await;
+    record_smb1_shares(&save).await;
 
     // SSH: identification and KEXINIT as sent
     for (port, label) in [(22, "openssh-default"), (2222, "openssh-legacy")] {
