@@ -2,7 +2,8 @@
 //! dialects accepted, signing, the NTLM target information of the first session-setup
 //! leg (as nmap's smb-os-discovery), and on the same connection what an anonymous (null)
 //! session can see: the share list and which disk shares' top directories it can list
-//! (`smb_shares`). The only AUTHENTICATE ever sent is the anonymous one.
+//! (`smb_shares`) — or, for a server that speaks no SMB2, the same on the SMB1 connection
+//! (`smb1_shares`, RAP NetShareEnum). The only AUTHENTICATE ever sent is the anonymous one.
 //!
 //! # Connection count
 //!
@@ -10,7 +11,8 @@
 //! disconnects), and each answer names one dialect: the highest it accepts among those
 //! offered. So clinicscan makes
 //! - one SMB1 connection offering only "NT LM 0.12" (plus, on the same connection when
-//!   accepted, a SESSION_SETUP that returns NativeOS/NativeLanMan);
+//!   accepted, a SESSION_SETUP that returns NativeOS/NativeLanMan, and the anonymous
+//!   listing when the SMB2 connection could not make one);
 //! - one SMB2 connection offering 2.0.2–3.1.1 (with the 3.1.1 contexts): the maximum dialect
 //!   and SecurityMode, then on the same connection the SESSION_SETUP with NTLM NEGOTIATE;
 //! - one connection per dialect below that maximum, offering that dialect alone, run
