@@ -253,8 +253,8 @@ async fn inner() {
     );
     assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
     // SMB1 only (an old NAS): no SMB2 dialect, signing facts from the SMB1 SecurityMode;
-    // the anonymous listing over SMB1 (RAP NetShareEnum, FIND_FIRST2), the same facts as
-    // over SMB2: [guest] (three files) is listed, [pub] refused
+    // the anonymous listing over SMB1 (srvsvc over SMB1, FIND_FIRST2), the same facts as
+    // over SMB2: [guest] and [emr-export-2026] (three files) are listed, [pub] refused
     let x = run("smb", 1445).await;
     assert_eq!(
         x.facts.smb,
@@ -286,12 +286,14 @@ async fn inner() {
                         None
                     ),
                     share("guest", "disk", s("guest files"), Some(true), None, Some(3)),
+                    // longer than RAP's 12 characters: listed because srvsvc comes first
+                    share("emr-export-2026", "disk", None, Some(true), None, Some(3)),
                     SmbShare {
                         special: true,
                         ..share("IPC$", "ipc", s("IPC Service (csr lab)"), None, None, None)
                     },
                 ],
-                shares_total: Some(3),
+                shares_total: Some(4),
             }),
         })
     );
@@ -792,7 +794,7 @@ async fn record_smb_shares(save: &impl Fn(&str, &str, &[u8])) {
 /// [pub] (not guest ok), each answer as received (`CLINICSCAN_RECORD=smb1-shares`: only
 /// these).
 async fn record_smb1_shares(save: &impl Fn(&str, &str, &[u8])) {
-    use clinicscan_wire::{ntlm, smb, smb1};
+    use clinicscan_wire::{ntlm, smb, smb1, srvsvc};
     let mut c = Recording::connect(1445).await;
     let mut ids = smb1::Ids::default();
     macro_rules! ask {
@@ -834,12 +836,32 @@ async fn record_smb1_shares(save: &impl Fn(&str, &str, &[u8])) {
     ids.tid = smb1::parse_status(&m, smb1::TREE_CONNECT_ANDX)
         .expect("tree")
         .1;
+    let m = ask!(
+        smb1::open_pipe(r"\srvsvc", ids),
+        "samba-nt1-smb1-open-srvsvc.bin"
+    );
+    let fid = smb1::parse_open(&m).expect("open").expect("pipe");
+    ask!(
+        smb1::transact_pipe(fid, &srvsvc::bind(1), 16 * 1024, ids),
+        "samba-nt1-smb1-transact-bind-ack.bin"
+    );
+    ask!(
+        smb1::transact_pipe(
+            fid,
+            &srvsvc::net_share_enum_all(r"\\127.0.0.1", 2),
+            16 * 1024,
+            ids
+        ),
+        "samba-nt1-smb1-transact-share-enum.bin"
+    );
+    ask!(smb1::close(fid, ids), "");
+    // RAP: names of at most 12 characters ([emr-export-2026] is left out)
     ask!(
         smb1::rap_share_enum(16 * 1024, ids),
         "samba-nt1-smb1-rap-share-enum.bin"
     );
     ask!(smb1::tree_disconnect(ids), "");
-    for share in ["guest", "pub"] {
+    for share in ["guest", "pub", "emr-export-2026"] {
         let m = ask!(
             smb1::tree_connect(&format!(r"\\127.0.0.1\{share}"), ids),
             format!("samba-nt1-smb1-tree-connect-{share}.bin")

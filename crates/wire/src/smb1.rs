@@ -1,16 +1,21 @@
 //! The SMB1 (NT LM 0.12) messages of an anonymous share listing, for a server that speaks
 //! nothing newer (an old NAS, a Windows XP/2003-era device, an old modality's file share):
-//! the anonymous SESSION_SETUP_ANDX leg, TREE_CONNECT_ANDX, the RAP NetShareEnum over
-//! `\PIPE\LANMAN` (a TRANSACTION, MS-RAP 2.5.6.1), TRANS2 FIND_FIRST2 of a share's top
-//! directory, TREE_DISCONNECT and LOGOFF_ANDX (MS-CIFS 2.2.4): encoders for what clinicscan
-//! sends, parsers of what the server answers.
+//! the anonymous SESSION_SETUP_ANDX leg, TREE_CONNECT_ANDX, NT_CREATE_ANDX of the `srvsvc`
+//! pipe and TransactNmPipe TRANSACTIONs carrying the DCE/RPC of [`crate::srvsvc`], CLOSE,
+//! the RAP NetShareEnum over `\PIPE\LANMAN` (a TRANSACTION, MS-RAP 2.5.6.1), TRANS2
+//! FIND_FIRST2 of a share's top directory, TREE_DISCONNECT and LOGOFF_ANDX (MS-CIFS 2.2.4):
+//! encoders for what clinicscan sends, parsers of what the server answers.
 //!
-//! RAP, not srvsvc, for the share list: every SMB1 server of that era answers it on IPC$
-//! without a named pipe to open or a DCE/RPC bind (Windows NT 4.0 to 2003, Samba, the NAS
-//! firmwares built on either), in one TRANSACTION.
+//! Two ways to the share list: srvsvc NetShareEnumAll, which gives every name in Unicode,
+//! and RAP NetShareEnum, which needs no pipe or DCE/RPC and is answered by every SMB1
+//! server of that era (Windows NT 4.0 to 2003, Samba, the NAS firmwares built on either)
+//! but carries names of at most 12 OEM characters: Samba leaves a longer name out of the
+//! answer altogether (recorded: `[emr-export-2026]`), so RAP is the fallback, not the first
+//! choice.
 //!
-//! What can be asked is fixed here, not by the caller: FIND_FIRST2 lists names (the server
-//! closes the search itself) and no message opens, reads or writes a file.
+//! What can be asked is fixed here, not by the caller: the one open is of a named pipe with
+//! pipe read/write access, FIND_FIRST2 lists names (the server closes the search itself),
+//! and no message opens, reads or writes a file.
 //!
 //! Hand-written for the reason [`crate::smb`] gives.
 
@@ -30,6 +35,10 @@ pub const TREE_CONNECT_ANDX: u8 = 0x75;
 pub const TRANSACTION: u8 = 0x25;
 /// TRANSACTION2.
 pub const TRANSACTION2: u8 = 0x32;
+/// NT_CREATE_ANDX.
+pub const NT_CREATE_ANDX: u8 = 0xa2;
+/// CLOSE.
+pub const CLOSE: u8 = 0x04;
 
 /// RAP's ERROR_MORE_DATA: the answer holds the entries that fit, not all.
 pub const RAP_MORE_DATA: u16 = 234;
@@ -96,11 +105,13 @@ pub fn logoff(ids: Ids) -> Vec<u8> {
 /// A TRANSACTION or TRANSACTION2 request with everything in one message (MS-CIFS
 /// 2.2.4.33.1, 2.2.4.46.1): `name` (TRANSACTION only), the setup words, parameters and
 /// data, and the most parameter and data bytes the answer may hold.
+#[allow(clippy::too_many_arguments)]
 fn transaction(
     command: u8,
     name: Option<&str>,
     setup: &[u16],
     params: &[u8],
+    data: &[u8],
     max_params: u16,
     max_data: u16,
     ids: Ids,
@@ -122,9 +133,14 @@ fn transaction(
     }
     let param_offset = bytes_at + b.len();
     b.extend_from_slice(params);
+    while !(bytes_at + b.len()).is_multiple_of(4) {
+        b.push(0);
+    }
+    let data_offset = bytes_at + b.len();
+    b.extend_from_slice(data);
     let mut w = Vec::with_capacity(2 * (14 + setup.len()));
     w.extend_from_slice(&(params.len() as u16).to_le_bytes()); // TotalParameterCount
-    w.extend_from_slice(&0u16.to_le_bytes()); // TotalDataCount
+    w.extend_from_slice(&(data.len() as u16).to_le_bytes()); // TotalDataCount
     w.extend_from_slice(&max_params.to_le_bytes());
     w.extend_from_slice(&max_data.to_le_bytes());
     w.push(0); // MaxSetupCount
@@ -134,8 +150,8 @@ fn transaction(
     w.extend_from_slice(&0u16.to_le_bytes());
     w.extend_from_slice(&(params.len() as u16).to_le_bytes()); // ParameterCount
     w.extend_from_slice(&(param_offset as u16).to_le_bytes());
-    w.extend_from_slice(&0u16.to_le_bytes()); // DataCount
-    w.extend_from_slice(&((param_offset + params.len()) as u16).to_le_bytes()); // DataOffset
+    w.extend_from_slice(&(data.len() as u16).to_le_bytes()); // DataCount
+    w.extend_from_slice(&(data_offset as u16).to_le_bytes());
     w.push(setup.len() as u8);
     w.push(0);
     for s in setup {
@@ -153,7 +169,16 @@ pub fn rap_share_enum(buffer: u16, ids: Ids) -> Vec<u8> {
     p.extend_from_slice(b"B13BWz\0"); // share_info_1: name[13], pad, type, remark
     p.extend_from_slice(&1u16.to_le_bytes());
     p.extend_from_slice(&buffer.to_le_bytes());
-    transaction(TRANSACTION, Some(r"\PIPE\LANMAN"), &[], &p, 8, buffer, ids)
+    transaction(
+        TRANSACTION,
+        Some(r"\PIPE\LANMAN"),
+        &[],
+        &p,
+        &[],
+        8,
+        buffer,
+        ids,
+    )
 }
 
 /// FILE_ATTRIBUTE_HIDDEN | SYSTEM | DIRECTORY: every entry of the directory is counted.
@@ -181,10 +206,65 @@ pub fn find_first_top(count: u16, max_data: u16, ids: Ids) -> Vec<u8> {
         None,
         &[TRANS2_FIND_FIRST2],
         &p,
+        &[],
         10,
         max_data,
         ids,
     )
+}
+
+/// FILE_READ_DATA | FILE_WRITE_DATA | FILE_READ_ATTRIBUTES | SYNCHRONIZE: reading and
+/// writing a named pipe's data is how DCE/RPC travels over it.
+const PIPE_ACCESS: u32 = 0x0000_0001 | 0x0000_0002 | 0x0000_0080 | 0x0010_0000;
+/// FILE_NON_DIRECTORY_FILE.
+const FILE_NON_DIRECTORY_FILE: u32 = 0x0000_0040;
+/// TRANS_TRANSACT_NMPIPE: write to a named pipe and read its answer in one exchange.
+const TRANSACT_NMPIPE: u16 = 0x0026;
+
+/// NT_CREATE_ANDX opening the named pipe `name` (`\srvsvc`) on IPC$ (MS-CIFS 2.2.4.64):
+/// the only thing this module opens by name, and only with pipe read/write access.
+pub fn open_pipe(name: &str, ids: Ids) -> Vec<u8> {
+    let n = utf16z(name);
+    let mut w = Vec::with_capacity(48);
+    w.extend_from_slice(&[0xff, 0, 0, 0]); // no AndX
+    w.push(0);
+    w.extend_from_slice(&(n.len() as u16).to_le_bytes());
+    w.extend_from_slice(&0u32.to_le_bytes()); // flags: no oplock
+    w.extend_from_slice(&0u32.to_le_bytes()); // RootDirectoryFID
+    w.extend_from_slice(&PIPE_ACCESS.to_le_bytes());
+    w.extend_from_slice(&0u64.to_le_bytes()); // AllocationSize
+    w.extend_from_slice(&0u32.to_le_bytes()); // ExtFileAttributes
+    w.extend_from_slice(&3u32.to_le_bytes()); // share read and write
+    w.extend_from_slice(&1u32.to_le_bytes()); // FILE_OPEN: never create
+    w.extend_from_slice(&FILE_NON_DIRECTORY_FILE.to_le_bytes());
+    w.extend_from_slice(&2u32.to_le_bytes()); // impersonation
+    w.push(0); // SecurityFlags
+    // the data starts at 32 + 1 + 48 + 2 = 83: one pad byte makes the name even
+    let mut b = vec![0];
+    b.extend_from_slice(&n);
+    request(NT_CREATE_ANDX, ids, &w, &b)
+}
+
+/// TRANSACTION TransactNmPipe on the pipe `fid` carrying `pdu`, with at most `max_data`
+/// bytes back (MS-CIFS 2.2.5.6).
+pub fn transact_pipe(fid: u16, pdu: &[u8], max_data: u16, ids: Ids) -> Vec<u8> {
+    transaction(
+        TRANSACTION,
+        Some("\\PIPE\\"),
+        &[TRANSACT_NMPIPE, fid],
+        &[],
+        pdu,
+        0,
+        max_data,
+        ids,
+    )
+}
+
+/// CLOSE of `fid` (MS-CIFS 2.2.4.5), leaving its times as they are.
+pub fn close(fid: u16, ids: Ids) -> Vec<u8> {
+    let mut w = fid.to_le_bytes().to_vec();
+    w.extend_from_slice(&u32::MAX.to_le_bytes());
+    request(CLOSE, ids, &w, &[])
 }
 
 /// The header of an SMB1 answer and its parameter words and data bytes.
@@ -266,6 +346,17 @@ fn answer<'a>(msg: &'a [u8], command: u8) -> Result<Response<'a>, Error> {
 pub fn parse_status(msg: &[u8], command: u8) -> Result<(u32, u16), Error> {
     let r = answer(msg, command)?;
     Ok((r.status, r.tid))
+}
+
+/// Parses an NT_CREATE_ANDX answer: the pipe's FID, or the status that refused the open.
+pub fn parse_open(msg: &[u8]) -> Result<Result<u16, u32>, Error> {
+    let r = answer(msg, NT_CREATE_ANDX)?;
+    if r.status != 0 {
+        return Ok(Err(r.status));
+    }
+    let mut w = Reader::new(r.words, "SMB1 NT_CREATE_ANDX answer words");
+    w.skip(5)?; // AndX, OpLockLevel
+    Ok(Ok(w.u16_le()?))
 }
 
 /// A TRANSACTION or TRANSACTION2 answer in one message: its parameters and data.
@@ -472,6 +563,30 @@ mod tests {
     }
 
     #[test]
+    fn the_pipe_is_opened_for_pipe_data_only() {
+        let m = open_pipe(r"\srvsvc", ids());
+        let smb = &m[4..];
+        assert_eq!(smb[4], NT_CREATE_ANDX);
+        assert_eq!(smb[32], 24);
+        let access = u32::from_le_bytes([smb[33 + 15], smb[34 + 15], smb[35 + 15], smb[36 + 15]]);
+        assert_eq!(access, 0x0010_0083);
+        // FILE_OPEN: never creates
+        assert_eq!(&smb[33 + 35..33 + 39], &1u32.to_le_bytes());
+        // the name after one pad byte, at an even offset
+        assert_eq!(&smb[84..86], &[b'\\', 0]);
+        let m = transact_pipe(0x4000, b"pdu", 1024, ids());
+        let smb = &m[4..];
+        assert_eq!(smb[32], 16); // two setup words
+        assert_eq!(le16(smb, 33 + 28), TRANSACT_NMPIPE);
+        assert_eq!(le16(smb, 33 + 30), 0x4000);
+        let (count, offset) = (
+            usize::from(le16(smb, 33 + 22)),
+            usize::from(le16(smb, 33 + 24)),
+        );
+        assert_eq!(&smb[offset..offset + count], b"pdu");
+    }
+
+    #[test]
     fn transactions_point_at_their_parameters() {
         let m = rap_share_enum(4096, ids());
         let smb = &m[4..];
@@ -570,6 +685,21 @@ mod fixtures {
         assert_eq!(status, 0);
         assert_ne!(tid, 0);
 
+        // srvsvc over SMB1: the pipe, the BIND and NetShareEnumAll, each a TransactNmPipe
+        let fid = parse_open(fx!("open-srvsvc")).unwrap().unwrap();
+        assert_ne!(fid, 0);
+        let ack = parse_transaction(fx!("transact-bind-ack"), TRANSACTION).unwrap();
+        assert_eq!(ack.status, 0);
+        crate::srvsvc::parse_bind_ack(ack.data).unwrap();
+        let t = parse_transaction(fx!("transact-share-enum"), TRANSACTION).unwrap();
+        let f = crate::srvsvc::parse_response(t.data).unwrap();
+        assert!(f.last);
+        let list = crate::srvsvc::parse_share_enum(f.stub).unwrap();
+        let names: Vec<_> = list.shares.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["pub", "guest", "emr-export-2026", "IPC$"]);
+        assert_eq!((list.total, list.werror), (4, 0));
+
+        // RAP: the same server leaves out the name longer than 12 characters
         let t = parse_transaction(fx!("rap-share-enum"), TRANSACTION).unwrap();
         assert_eq!(t.status, 0);
         let r = parse_rap_share_enum(t.params, t.data).unwrap();
@@ -608,6 +738,10 @@ mod fixtures {
         // ".", ".." and three files; Samba points the last entry's NextEntryOffset at the
         // end of the data, so the count of entries bounds the walk
         assert_eq!(parse_find_first(fx!("find-first-guest")), Ok(Ok(3)));
+        assert_eq!(
+            parse_find_first(fx!("find-first-emr-export-2026")),
+            Ok(Ok(3))
+        );
 
         // [pub] is not guest ok: refused at the tree connect, an access check
         let (status, _) = parse_status(fx!("tree-connect-pub"), TREE_CONNECT_ANDX).unwrap();
@@ -631,6 +765,7 @@ mod prop {
     fn check(b: &[u8]) {
         let _ = super::parse_response(b);
         let _ = super::parse_status(b, super::TREE_CONNECT_ANDX);
+        let _ = super::parse_open(b);
         let _ = super::parse_find_first(b);
         if let Ok(t) = super::parse_transaction(b, super::TRANSACTION) {
             let _ = super::parse_rap_share_enum(t.params, t.data);
@@ -645,7 +780,7 @@ mod prop {
         }
 
         #[test]
-        fn smb1_answers(cmd in prop::sample::select(vec![0x25u8, 0x32, 0x75]), wc in 0u8..20, b in proptest::collection::vec(any::<u8>(), 0..400)) {
+        fn smb1_answers(cmd in prop::sample::select(vec![0x25u8, 0x32, 0x75, 0xa2]), wc in 0u8..20, b in proptest::collection::vec(any::<u8>(), 0..400)) {
             let mut m = vec![0, 0, 1, 0, 0xff, b'S', b'M', b'B', cmd];
             m.extend_from_slice(&[0; 4]);
             m.push(0x88);

@@ -7,16 +7,19 @@
 //! responses, the ANONYMOUS flag), which Samba audits as a successful `user []\[]` logon,
 //! not a failed one (see `smb_shares` and the probe design rule in docs/ARCHITECTURE.md).
 //!
-//! Then: TREE_CONNECT_ANDX `\\host\IPC$` and the share list with RAP NetShareEnum (a
+//! Then: TREE_CONNECT_ANDX `\\host\IPC$` and the share list: NetShareEnumAll over the
+//! `srvsvc` pipe (NT_CREATE_ANDX, a DCE/RPC BIND and one call, each a TransactNmPipe,
+//! CLOSE), or, when the server refuses the pipe or the call, RAP NetShareEnum (a
 //! TRANSACTION on `\PIPE\LANMAN`, level 1), the call every SMB1 server of that era answers
-//! without a pipe to open; per disk share that is not administrative (at most
-//! `smb_shares::MAX_SHARES_TRIED`): TREE_CONNECT_ANDX, one TRANS2 FIND_FIRST2 of `\*`
-//! (names only, the search closed by the server), TREE_DISCONNECT; LOGOFF_ANDX at the end.
-//! No file is opened, read or written; only the count of entries is kept.
+//! but whose names stop at 12 characters (Samba leaves longer ones out); per disk share
+//! that is not administrative (at most `smb_shares::MAX_SHARES_TRIED`): TREE_CONNECT_ANDX,
+//! one TRANS2 FIND_FIRST2 of `\*` (names only, the search closed by the server),
+//! TREE_DISCONNECT; LOGOFF_ANDX at the end. No file is opened, read or written; only the
+//! count of entries is kept.
 
 use clinicscan_model::{ProbeError, SmbAnonymous};
 use clinicscan_wire::smb1::{self, Ids};
-use clinicscan_wire::{ntlm, smb, smb2};
+use clinicscan_wire::{ntlm, smb, smb2, srvsvc};
 use tokio::net::TcpStream;
 
 use super::ProbeContext;
@@ -163,13 +166,8 @@ pub(crate) async fn list(
     }
 
     let address = ctx.addr.ip().to_string();
-    let list = share_list(&mut s, &address, answer).await;
-    record_share_list(
-        &mut out,
-        list,
-        "RAP NetShareEnum over SMB1 returned error",
-        errors,
-    );
+    let (list, refused) = share_list(&mut s, &address, answer).await;
+    record_share_list(&mut out, list, refused, errors);
 
     let mut tried = 0;
     for share in out.shares.iter_mut() {
@@ -194,22 +192,76 @@ pub(crate) async fn list(
     out
 }
 
-/// RAP NetShareEnum over `\\address\IPC$\PIPE\LANMAN`.
+/// The share list on `\\address\IPC$`: NetShareEnumAll over the `srvsvc` pipe, or, when
+/// the server refuses the pipe or the call, RAP NetShareEnum over `\PIPE\LANMAN`; and the
+/// words for a non-zero result of the one that answered.
 async fn share_list(
     s: &mut Session<'_>,
     address: &str,
     answer: u16,
-) -> Result<clinicscan_wire::srvsvc::ShareList, Step> {
-    let tid = s.tree_connect(&format!(r"\\{address}\IPC$")).await?;
+) -> (Result<srvsvc::ShareList, Step>, &'static str) {
+    const SRVSVC: &str = "NetShareEnumAll over SMB1 returned WERROR";
+    let tid = match s.tree_connect(&format!(r"\\{address}\IPC$")).await {
+        Ok(tid) => tid,
+        Err(e) => return (Err(e), SRVSVC),
+    };
     s.ids.tid = tid;
-    let result = s
-        .transaction(smb1::TRANSACTION, |ids| smb1::rap_share_enum(answer, ids))
-        .await
-        .and_then(|(params, data)| {
-            smb1::parse_rap_share_enum(&params, &data).map_err(|e| Step::Failed(invalid(PROBE, e)))
-        });
+    let mut result = (share_enum_all(s, address, answer).await, SRVSVC);
+    if let (Err(Step::Status(_)), _) = result {
+        result = (
+            rap_share_enum(s, answer).await,
+            "RAP NetShareEnum over SMB1 returned error",
+        );
+    }
     s.tree_disconnect(tid).await;
-    let mut shares = result?;
+    result
+}
+
+/// NetShareEnumAll over the `srvsvc` pipe: one BIND and one call, each a TransactNmPipe.
+async fn share_enum_all(
+    s: &mut Session<'_>,
+    address: &str,
+    answer: u16,
+) -> Result<srvsvc::ShareList, Step> {
+    let m = s.call(|ids| smb1::open_pipe(r"\srvsvc", ids)).await?;
+    let fid = smb1::parse_open(&m)
+        .map_err(|e| Step::Failed(invalid(PROBE, e)))?
+        .map_err(Step::Status)?;
+    let result = async {
+        let (_, ack) = s
+            .transaction(smb1::TRANSACTION, |ids| {
+                smb1::transact_pipe(fid, &srvsvc::bind(1), answer, ids)
+            })
+            .await?;
+        srvsvc::parse_bind_ack(&ack).map_err(|e| Step::Failed(invalid(PROBE, e)))?;
+        let request = srvsvc::net_share_enum_all(&format!(r"\\{address}"), 2);
+        let (_, pdu) = s
+            .transaction(smb1::TRANSACTION, |ids| {
+                smb1::transact_pipe(fid, &request, answer, ids)
+            })
+            .await?;
+        let fragment = srvsvc::parse_response(&pdu).map_err(|e| Step::Failed(invalid(PROBE, e)))?;
+        if !fragment.last {
+            return Err(Step::Failed(invalid(
+                PROBE,
+                "the share list took more than one DCE/RPC fragment",
+            )));
+        }
+        srvsvc::parse_share_enum(fragment.stub).map_err(|e| Step::Failed(invalid(PROBE, e)))
+    }
+    .await;
+    let _ = s.call(|ids| smb1::close(fid, ids)).await;
+    result
+}
+
+/// RAP NetShareEnum over `\PIPE\LANMAN`: no pipe to open, but only names of at most 12
+/// characters (Samba leaves longer ones out of the answer).
+async fn rap_share_enum(s: &mut Session<'_>, answer: u16) -> Result<srvsvc::ShareList, Step> {
+    let (params, data) = s
+        .transaction(smb1::TRANSACTION, |ids| smb1::rap_share_enum(answer, ids))
+        .await?;
+    let mut shares =
+        smb1::parse_rap_share_enum(&params, &data).map_err(|e| Step::Failed(invalid(PROBE, e)))?;
     // ERROR_MORE_DATA: the entries that fit in the answer are a listing all the same
     if shares.status == smb1::RAP_MORE_DATA {
         shares.list.werror = 0;
