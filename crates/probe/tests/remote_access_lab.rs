@@ -40,6 +40,26 @@ fn share(
     }
 }
 
+/// What the null session sees on the lab's Samba with [pub] (not guest ok) and `listed`:
+/// the share list, [pub] refused at the tree connect, and IPC$.
+fn lab_listing(listed: Vec<SmbShare>) -> SmbAnonymous {
+    let denied = Some("STATUS_ACCESS_DENIED".to_string());
+    let mut shares = vec![share("pub", "disk", None, Some(false), denied, None)];
+    shares.extend(listed);
+    let ipc = Some("IPC Service (csr lab)".to_string());
+    shares.push(SmbShare {
+        special: true,
+        ..share("IPC$", "ipc", ipc, None, None, None)
+    });
+    SmbAnonymous {
+        session: Some(true),
+        shares_listed: Some(true),
+        reason: None,
+        shares_total: Some(shares.len() as u32),
+        shares,
+    }
+}
+
 /// The lab's namespace (`tests/labs/remote_access/lab.sh`).
 const LAB_NS: &str = "csr-lab";
 /// Set for the test binary re-run inside the lab.
@@ -223,27 +243,14 @@ async fn inner() {
             }),
             native_os: s("Windows 6.1"),
             // the null session lists the shares; only [guest] lets it in
-            anonymous: Some(SmbAnonymous {
-                session: Some(true),
-                shares_listed: Some(true),
-                reason: None,
-                shares: vec![
-                    share(
-                        "pub",
-                        "disk",
-                        None,
-                        Some(false),
-                        s("STATUS_ACCESS_DENIED"),
-                        None
-                    ),
-                    share("guest", "disk", s("guest files"), Some(true), None, Some(2)),
-                    SmbShare {
-                        special: true,
-                        ..share("IPC$", "ipc", s("IPC Service (csr lab)"), None, None, None)
-                    },
-                ],
-                shares_total: Some(3),
-            }),
+            anonymous: Some(lab_listing(vec![share(
+                "guest",
+                "disk",
+                s("guest files"),
+                Some(true),
+                None,
+                Some(2)
+            )])),
         })
     );
     let sw = x.software.as_ref().expect("samba names itself");
@@ -272,29 +279,11 @@ async fn inner() {
                 os_version: s("6.1.0"),
             }),
             native_os: s("Windows 6.1"),
-            anonymous: Some(SmbAnonymous {
-                session: Some(true),
-                shares_listed: Some(true),
-                reason: None,
-                shares: vec![
-                    share(
-                        "pub",
-                        "disk",
-                        None,
-                        Some(false),
-                        s("STATUS_ACCESS_DENIED"),
-                        None
-                    ),
-                    share("guest", "disk", s("guest files"), Some(true), None, Some(3)),
-                    // longer than RAP's 12 characters: listed because srvsvc comes first
-                    share("emr-export-2026", "disk", None, Some(true), None, Some(3)),
-                    SmbShare {
-                        special: true,
-                        ..share("IPC$", "ipc", s("IPC Service (csr lab)"), None, None, None)
-                    },
-                ],
-                shares_total: Some(4),
-            }),
+            anonymous: Some(lab_listing(vec![
+                share("guest", "disk", s("guest files"), Some(true), None, Some(3)),
+                // longer than RAP's 12 characters: listed because srvsvc comes first
+                share("emr-export-2026", "disk", None, Some(true), None, Some(3)),
+            ])),
         })
     );
     assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
@@ -790,9 +779,9 @@ async fn record_smb_shares(save: &impl Fn(&str, &str, &[u8])) {
     let _ = ids;
 }
 
-/// The SMB1 anonymous share listing against the SMB1-only server's [guest] (listable) and
-/// [pub] (not guest ok), each answer as received (`CLINICSCAN_RECORD=smb1-shares`: only
-/// these).
+/// The SMB1 anonymous share listing against the SMB1-only server's [guest] and
+/// [emr-export-2026] (listable) and [pub] (not guest ok), by srvsvc and by RAP, each answer
+/// as received (`CLINICSCAN_RECORD=smb1-shares`: only these).
 async fn record_smb1_shares(save: &impl Fn(&str, &str, &[u8])) {
     use clinicscan_wire::{ntlm, smb, smb1, srvsvc};
     let mut c = Recording::connect(1445).await;

@@ -159,19 +159,26 @@ pub struct Smb1Negotiate {
 /// The SMB1 message in a framed session message, checked to be a response to `command`
 /// with the whole 33-byte header up to WordCount.
 fn smb1_message(msg: &[u8], command: u8) -> Result<&[u8], Error> {
-    let mut r = Reader::new(msg, "NetBIOS session message");
-    r.skip(4)?;
-    let smb = r.rest();
+    let smb = smb1_bytes(msg)?;
     let mut h = Reader::new(smb, "SMB1 header");
-    if h.take(4).ok() != Some(&[0xff, b'S', b'M', b'B'][..]) {
-        return Err(not_smb());
-    }
+    h.skip(4)?;
     let c = h.u8()?;
     if c != command {
         return Err(Error::unexpected("SMB1 command", format_args!("{c:#x}")));
     }
     h.seek(0)?;
     h.skip(33)?;
+    Ok(smb)
+}
+
+/// The SMB1 message of a framed session message, checked to start with the SMB1 magic.
+pub(crate) fn smb1_bytes(msg: &[u8]) -> Result<&[u8], Error> {
+    let mut r = Reader::new(msg, "NetBIOS session message");
+    r.skip(4)?;
+    let smb = r.rest();
+    if Reader::new(smb, "SMB1 header").take(4).ok() != Some(&[0xff, b'S', b'M', b'B'][..]) {
+        return Err(not_smb());
+    }
     Ok(smb)
 }
 

@@ -19,7 +19,7 @@
 //!
 //! Hand-written for the reason [`crate::smb`] gives.
 
-use crate::smb::{not_smb, smb1_request_header, smb1_session_setup_mid};
+use crate::smb::{smb1_bytes, smb1_request_header, smb1_session_setup_mid};
 use crate::srvsvc::{MAX_SHARES, Share, ShareList};
 use crate::{Error, Reader};
 
@@ -291,13 +291,9 @@ pub struct Response<'a> {
 /// Parses the SMB1 header, words and bytes of a NetBIOS session message framed by
 /// [`crate::smb::message_complete`].
 pub fn parse_response(msg: &[u8]) -> Result<Response<'_>, Error> {
-    let mut r = Reader::new(msg, "NetBIOS session message");
-    r.skip(4)?;
-    let smb = r.rest();
+    let smb = smb1_bytes(msg)?;
     let mut h = Reader::new(smb, "SMB1 header");
-    if h.take(4).ok() != Some(&[0xff, b'S', b'M', b'B'][..]) {
-        return Err(not_smb());
-    }
+    h.skip(4)?;
     let command = h.u8()?;
     let status = h.u32_le()?;
     let flags = h.u8()?;

@@ -23,8 +23,8 @@ use clinicscan_wire::{ntlm, smb, smb2, srvsvc};
 use tokio::net::TcpStream;
 
 use super::ProbeContext;
-use super::io::{self, Budget, FrameError, invalid, read_framed};
-use super::smb_shares::{Step, record_listing, record_share_list, to_try};
+use super::io::{self, Budget, invalid};
+use super::smb_shares::{Step, read_message, record_listing, record_share_list, to_try};
 
 const PROBE: &str = "smb";
 
@@ -54,16 +54,7 @@ impl Session<'_> {
         io::write_all(self.ctx, self.stream, &request)
             .await
             .map_err(|e| e.to_probe_error(PROBE))?;
-        let n = read_framed(
-            self.ctx,
-            self.stream,
-            &mut self.buf,
-            self.budget,
-            smb::message_complete,
-        )
-        .await
-        .map_err(|e: FrameError| e.to_probe_error(PROBE))?;
-        let msg: Vec<u8> = self.buf.drain(..n).collect();
+        let msg = read_message(self.ctx, self.stream, &mut self.buf, self.budget).await?;
         let r = smb1::parse_response(&msg).map_err(|e| invalid(PROBE, e))?;
         if r.mid != sent {
             return Err(invalid(

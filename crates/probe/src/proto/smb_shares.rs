@@ -74,16 +74,7 @@ impl Session<'_> {
             .await
             .map_err(|e| e.to_probe_error(PROBE))?;
         for _ in 0..=MAX_INTERIM {
-            let n = read_framed(
-                self.ctx,
-                self.stream,
-                &mut self.buf,
-                self.budget,
-                smb::message_complete,
-            )
-            .await
-            .map_err(|e: FrameError| e.to_probe_error(PROBE))?;
-            let msg: Vec<u8> = self.buf.drain(..n).collect();
+            let msg = read_message(self.ctx, self.stream, &mut self.buf, self.budget).await?;
             let r = smb2::parse_response(&msg).map_err(|e| invalid(PROBE, e))?;
             if r.message_id != sent {
                 return Err(invalid(
@@ -131,6 +122,19 @@ impl Session<'_> {
             .map_err(|e| invalid(PROBE, e))?
             .map_err(Step::Status)
     }
+}
+
+/// The next whole SMB message on `stream` (bytes after it stay in `buf`).
+pub(crate) async fn read_message(
+    ctx: &ProbeContext,
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    budget: &mut Budget,
+) -> Result<Vec<u8>, ProbeError> {
+    let n = read_framed(ctx, stream, buf, budget, smb::message_complete)
+        .await
+        .map_err(|e: FrameError| e.to_probe_error(PROBE))?;
+    Ok(buf.drain(..n).collect())
 }
 
 /// Logs on anonymously on `stream` (whose NTLM CHALLENGE leg gave `session_id`, with the
