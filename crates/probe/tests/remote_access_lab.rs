@@ -287,6 +287,10 @@ async fn inner() {
         })
     );
     assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
+    // An older stack without extended security gets the plain null session (one
+    // SESSION_SETUP_ANDX, empty account, no password): the SMB1-only Samba accepts it, and
+    // the audit below holds it to the same rule
+    assert_eq!(plain_null_session(1445).await, 0);
     let x = run("smb", 4445).await;
     assert_eq!(
         x.facts.smb,
@@ -600,6 +604,32 @@ async fn prelude_handshakes(prelude: &str, port: u16) {
     );
 }
 
+/// The status of the plain null session (`smb1::null_session_setup`) on `port`, after an
+/// SMB1 negotiate that does not ask for extended security.
+async fn plain_null_session(port: u16) -> u32 {
+    use clinicscan_wire::{smb, smb1};
+    let mut c = Recording::connect(port).await;
+    let mut negotiate = smb::smb1_negotiate();
+    negotiate[4 + 11] &= !0x08; // FLAGS2_EXTENDED_SECURITY
+    c.send(&negotiate).await;
+    let n = c
+        .read_framed(smb::message_complete)
+        .await
+        .expect("negotiate");
+    let neg = smb::parse_smb1_negotiate(&c.buf[..n]).expect("SMB1 negotiate");
+    assert!(neg.accepted && !neg.extended_security, "{neg:?}");
+    c.buf.drain(..n);
+    c.send(&smb1::null_session_setup(smb1::Ids {
+        mid: 1,
+        ..Default::default()
+    }))
+    .await;
+    let n = c.read_framed(smb::message_complete).await.expect("setup");
+    smb::parse_smb1_session_setup(&c.buf[..n])
+        .expect("SMB1 session setup")
+        .status
+}
+
 /// Runs one probe, for side-by-side timing with nmap inside the lab namespace
 /// (`compare-nmap.sh`): `CLINICSCAN_LAB_PROBE=rdp:3389 ip netns exec csr-lab <test binary>
 /// probe_one --exact --ignored --nocapture`.
@@ -868,6 +898,26 @@ async fn record_smb1_shares(save: &impl Fn(&str, &str, &[u8])) {
     }
     ids.tid = 0;
     let _ = ask!(smb1::logoff(ids), "");
+
+    // A client that does not ask for extended security: the negotiate without it, and the
+    // null session (empty account, no password) such a server gets
+    c = Recording::connect(1445).await;
+    ids = smb1::Ids {
+        mid: ids.mid,
+        ..Default::default()
+    };
+    let mut negotiate = smb::smb1_negotiate();
+    negotiate[4 + 11] &= !0x08; // FLAGS2_EXTENDED_SECURITY
+    let m = ask!(negotiate, "samba-nt1-smb1-negotiate-plain.bin");
+    assert!(
+        !smb::parse_smb1_negotiate(&m)
+            .expect("negotiate")
+            .extended_security
+    );
+    ask!(
+        smb1::null_session_setup(ids),
+        "samba-nt1-smb1-session-setup-null.bin"
+    );
     let _ = ids;
 }
 

@@ -234,7 +234,8 @@ pub struct Smb1SessionSetup {
     pub primary_domain: Option<String>,
 }
 
-/// Parses an SMB1 SESSION_SETUP_ANDX response (extended security form, WordCount 4).
+/// Parses an SMB1 SESSION_SETUP_ANDX response (extended security form, WordCount 4, or
+/// the form without, WordCount 3 and no blob).
 pub fn parse_smb1_session_setup(msg: &[u8]) -> Result<Smb1SessionSetup, Error> {
     let mut h = Reader::new(
         smb1_message(msg, SMB1_SESSION_SETUP_ANDX)?,
@@ -250,12 +251,18 @@ pub fn parse_smb1_session_setup(msg: &[u8]) -> Result<Smb1SessionSetup, Error> {
         status,
         ..Default::default()
     };
-    if wc != 4 {
-        return Ok(out); // an error response carries no words
+    // 4 words with extended security (and a security blob), 3 without; an error response
+    // carries none
+    if wc != 4 && wc != 3 {
+        return Ok(out);
     }
-    let mut words = h.sub(8, "SMB1 SESSION_SETUP_ANDX parameters")?;
+    let mut words = h.sub(usize::from(wc) * 2, "SMB1 SESSION_SETUP_ANDX parameters")?;
     words.skip(6)?;
-    let blob_len = usize::from(words.u16_le()?);
+    let blob_len = if wc == 4 {
+        usize::from(words.u16_le()?)
+    } else {
+        0
+    };
     let byte_count = usize::from(h.u16_le()?);
     let bytes_at = h.position();
     let bytes = h.take(byte_count)?;

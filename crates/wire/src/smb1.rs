@@ -77,6 +77,29 @@ pub fn session_setup(blob: &[u8], ids: Ids) -> Vec<u8> {
     smb1_session_setup_mid(blob, ids.uid, ids.mid)
 }
 
+/// SESSION_SETUP_ANDX without extended security for a null session (MS-CIFS 2.2.4.53.1):
+/// an empty account, an empty domain and no password at all — for a server that did not
+/// negotiate extended security, the logon `smbclient -N -U%` makes there. FLAGS2 does not
+/// claim extended security, since the server did not agree to it.
+pub fn null_session_setup(ids: Ids) -> Vec<u8> {
+    let mut w = Vec::with_capacity(26);
+    w.extend_from_slice(&[0xff, 0, 0, 0]); // no AndX
+    w.extend_from_slice(&4356u16.to_le_bytes()); // MaxBufferSize
+    w.extend_from_slice(&1u16.to_le_bytes()); // MaxMpxCount
+    w.extend_from_slice(&0u16.to_le_bytes()); // VcNumber
+    w.extend_from_slice(&0u32.to_le_bytes()); // SessionKey
+    w.extend_from_slice(&0u16.to_le_bytes()); // OEMPasswordLen
+    w.extend_from_slice(&0u16.to_le_bytes()); // UnicodePasswordLen
+    w.extend_from_slice(&0u32.to_le_bytes());
+    w.extend_from_slice(&0x0000_0044u32.to_le_bytes()); // CAP_UNICODE | CAP_NT_STATUS
+    // the data starts at 32 + 1 + 26 + 2 = 61: one pad byte, then four empty Unicode
+    // strings (account, domain, NativeOS, NativeLanMan)
+    let mut m = request(SESSION_SETUP_ANDX, ids, &w, &[0; 9]);
+    let flags2 = 4 + 10;
+    m[flags2 + 1] &= !0x08; // FLAGS2_EXTENDED_SECURITY (0x0800)
+    m
+}
+
 /// TREE_CONNECT_ANDX to `path`, `\\server\share`, with no share password (MS-CIFS
 /// 2.2.4.55): user-level security decides by the session, and the one password byte is
 /// the empty one every client sends.
@@ -559,6 +582,20 @@ mod tests {
     }
 
     #[test]
+    fn the_plain_null_session_carries_no_name_and_no_password() {
+        let m = null_session_setup(ids());
+        assert_eq!(message_complete(&m), Ok(Some(m.len())));
+        let smb = &m[4..];
+        assert_eq!((smb[4], smb[32]), (SESSION_SETUP_ANDX, 13));
+        // FLAGS2: Unicode and NT status, not extended security
+        assert_eq!(le16(smb, 10) & 0x8800, 0x8000);
+        // OEMPasswordLen and UnicodePasswordLen 0
+        assert_eq!((le16(smb, 33 + 14), le16(smb, 33 + 16)), (0, 0));
+        // a pad byte, then empty account, domain, NativeOS and NativeLanMan
+        assert_eq!(&smb[59..], &[9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    }
+
+    #[test]
     fn the_pipe_is_opened_for_pipe_data_only() {
         let m = open_pipe(r"\srvsvc", ids());
         let smb = &m[4..];
@@ -667,6 +704,22 @@ mod fixtures {
             assert_eq!(message_complete(b), Ok(Some(b.len())));
             b
         }};
+    }
+
+    #[test]
+    fn plain_null_session_on_an_smb1_only_samba() {
+        // negotiated without extended security, as an older stack does
+        let n = crate::smb::parse_smb1_negotiate(fx!("negotiate-plain")).unwrap();
+        assert!(n.accepted && !n.extended_security);
+        assert_eq!(n.max_buffer_size, 16644);
+        let s = crate::smb::parse_smb1_session_setup(fx!("session-setup-null")).unwrap();
+        assert_eq!(s.status, 0);
+        assert!(s.blob.is_empty());
+        assert_eq!(s.native_os.as_deref(), Some("Windows 6.1"));
+        assert_eq!(s.native_lanman.as_deref(), Some("Samba 4.17.12-Debian"));
+        let r = parse_response(fx!("session-setup-null")).unwrap();
+        assert_eq!((r.words.len(), r.mid), (6, 1));
+        assert_ne!(r.uid, 0);
     }
 
     #[test]

@@ -29,7 +29,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::io::{self, Budget, FrameError, IoError, invalid, read_framed};
-use super::{ProbeContext, smb_shares, smb1_shares};
+use super::smb1_shares::{self, Logon};
+use super::{ProbeContext, smb_shares};
 use clinicscan_wire::smb as wire;
 use clinicscan_wire::smb2;
 
@@ -140,23 +141,42 @@ async fn smb1(
                     r.ntlm = ntlm::find_challenge(&s.blob).ok().map(ntlm_facts);
                     // the second leg: an anonymous logon and what it can see
                     if list_anonymous && s.status == wire::STATUS_MORE_PROCESSING_REQUIRED {
-                        r.anonymous = Some(
-                            smb1_shares::list(
-                                ctx,
-                                &mut stream,
-                                budget,
-                                wire::smb1_uid(&m).unwrap_or(uid),
-                                neg.max_buffer_size,
-                                errors,
-                            )
-                            .await,
-                        );
+                        let logon = Logon::Ntlm {
+                            uid: wire::smb1_uid(&m).unwrap_or(uid),
+                        };
+                        let (anonymous, _) = smb1_shares::list(
+                            ctx,
+                            &mut stream,
+                            budget,
+                            logon,
+                            neg.max_buffer_size,
+                            errors,
+                        )
+                        .await;
+                        r.anonymous = Some(anonymous);
                     }
                 }
                 Err(e) => errors.push(invalid(PROBE, e)),
             },
             Err(e) => errors.push(e.to_probe_error(PROBE)),
         }
+    } else if list_anonymous {
+        // no extended security (an older stack): the null session is one plain
+        // SESSION_SETUP_ANDX, whose answer also carries NativeOS and NativeLanMan
+        let (anonymous, setup) = smb1_shares::list(
+            ctx,
+            &mut stream,
+            budget,
+            Logon::Plain,
+            neg.max_buffer_size,
+            errors,
+        )
+        .await;
+        if let Some(setup) = setup {
+            r.native_os = setup.native_os;
+            r.native_lanman = setup.native_lanman;
+        }
+        r.anonymous = Some(anonymous);
     }
     let _ = stream.shutdown().await;
     r

@@ -6,6 +6,9 @@
 //! SESSION_SETUP_ANDX: the second leg is the anonymous AUTHENTICATE (empty user, domain and
 //! responses, the ANONYMOUS flag), which Samba audits as a successful `user []\[]` logon,
 //! not a failed one (see `smb_shares` and the probe design rule in docs/ARCHITECTURE.md).
+//! A server that did not negotiate extended security gets the null session as one plain
+//! SESSION_SETUP_ANDX instead: an empty account and no password at all, which Samba audits
+//! the same way.
 //!
 //! Then: TREE_CONNECT_ANDX `\\host\IPC$` and the share list: NetShareEnumAll over the
 //! `srvsvc` pipe (NT_CREATE_ANDX, a DCE/RPC BIND and one call, each a TransactNmPipe,
@@ -106,50 +109,73 @@ impl Session<'_> {
     }
 }
 
-/// Logs on anonymously on `stream` (whose NTLM CHALLENGE leg gave `uid`; the server's
-/// buffer is `max_buffer` bytes) and lists what the session can see.
+/// How the null session is made on the negotiated connection.
+pub(crate) enum Logon {
+    /// Extended security: the anonymous NTLM AUTHENTICATE, second leg of the session whose
+    /// NTLM CHALLENGE leg gave `uid`.
+    Ntlm { uid: u16 },
+    /// No extended security: one SESSION_SETUP_ANDX with an empty account and no password.
+    Plain,
+}
+
+/// Logs on anonymously on `stream` (the server's buffer is `max_buffer` bytes) and lists
+/// what the session can see; with the session setup's answer (its NativeOS and
+/// NativeLanMan, when the logon was [`Logon::Plain`]).
 pub(crate) async fn list(
     ctx: &ProbeContext,
     stream: &mut TcpStream,
     budget: &mut Budget,
-    uid: u16,
+    logon: Logon,
     max_buffer: u32,
     errors: &mut Vec<ProbeError>,
-) -> SmbAnonymous {
+) -> (SmbAnonymous, Option<smb::Smb1SessionSetup>) {
+    let ids = match logon {
+        // after the NEGOTIATE (MID 0) and the first leg (MID 1)
+        Logon::Ntlm { uid } => Ids {
+            uid,
+            tid: 0,
+            mid: 2,
+        },
+        Logon::Plain => Ids {
+            uid: 0,
+            tid: 0,
+            mid: 1,
+        },
+    };
     let mut s = Session {
         ctx,
         stream,
         budget,
         buf: Vec::new(),
-        ids: Ids {
-            uid,
-            tid: 0,
-            mid: 2,
-        },
+        ids,
     };
     let answer = u16::try_from(max_buffer.saturating_sub(ANSWER_OVERHEAD).min(MAX_ANSWER))
         .unwrap_or(u16::MAX);
     let mut out = SmbAnonymous::default();
     let blob = ntlm::spnego_response(&ntlm::anonymous_authenticate());
-    let setup = match s.call(|ids| smb1::session_setup(&blob, ids)).await {
-        Ok(m) => smb::parse_smb1_session_setup(&m)
-            .map(|setup| (setup.status, smb::smb1_uid(&m)))
-            .map_err(|e| invalid(PROBE, e)),
-        Err(e) => Err(e),
+    let answer_to = |m: Vec<u8>| {
+        smb::parse_smb1_session_setup(&m)
+            .map(|setup| (setup, smb::smb1_uid(&m)))
+            .map_err(|e| invalid(PROBE, e))
     };
-    let (status, uid) = match setup {
+    let setup = match logon {
+        Logon::Ntlm { .. } => s.call(|ids| smb1::session_setup(&blob, ids)).await,
+        Logon::Plain => s.call(smb1::null_session_setup).await,
+    }
+    .and_then(answer_to);
+    let (setup, uid) = match setup {
         Ok(setup) => setup,
         Err(e) => {
             out.reason = Some(e.detail.clone());
             errors.push(e);
-            return out;
+            return (out, None);
         }
     };
-    if status != smb2::STATUS_SUCCESS {
+    if setup.status != smb2::STATUS_SUCCESS {
         out.session = Some(false);
         out.shares_listed = Some(false);
-        out.reason = Some(smb2::status_name(status));
-        return out;
+        out.reason = Some(smb2::status_name(setup.status));
+        return (out, Some(setup));
     }
     out.session = Some(true);
     if let Some(uid) = uid {
@@ -180,7 +206,7 @@ pub(crate) async fn list(
         }
     }
     let _ = s.call(smb1::logoff).await;
-    out
+    (out, Some(setup))
 }
 
 /// The share list on `\\address\IPC$`: NetShareEnumAll over the `srvsvc` pipe, or, when
