@@ -40,6 +40,26 @@ fn share(
     }
 }
 
+/// What the null session sees on the lab's Samba with [pub] (not guest ok) and `listed`:
+/// the share list, [pub] refused at the tree connect, and IPC$.
+fn lab_listing(listed: Vec<SmbShare>) -> SmbAnonymous {
+    let denied = Some("STATUS_ACCESS_DENIED".to_string());
+    let mut shares = vec![share("pub", "disk", None, Some(false), denied, None)];
+    shares.extend(listed);
+    let ipc = Some("IPC Service (csr lab)".to_string());
+    shares.push(SmbShare {
+        special: true,
+        ..share("IPC$", "ipc", ipc, None, None, None)
+    });
+    SmbAnonymous {
+        session: Some(true),
+        shares_listed: Some(true),
+        reason: None,
+        shares_total: Some(shares.len() as u32),
+        shares,
+    }
+}
+
 /// The lab's namespace (`tests/labs/remote_access/lab.sh`).
 const LAB_NS: &str = "csr-lab";
 /// Set for the test binary re-run inside the lab.
@@ -223,27 +243,14 @@ async fn inner() {
             }),
             native_os: s("Windows 6.1"),
             // the null session lists the shares; only [guest] lets it in
-            anonymous: Some(SmbAnonymous {
-                session: Some(true),
-                shares_listed: Some(true),
-                reason: None,
-                shares: vec![
-                    share(
-                        "pub",
-                        "disk",
-                        None,
-                        Some(false),
-                        s("STATUS_ACCESS_DENIED"),
-                        None
-                    ),
-                    share("guest", "disk", s("guest files"), Some(true), None, Some(2)),
-                    SmbShare {
-                        special: true,
-                        ..share("IPC$", "ipc", s("IPC Service (csr lab)"), None, None, None)
-                    },
-                ],
-                shares_total: Some(3),
-            }),
+            anonymous: Some(lab_listing(vec![share(
+                "guest",
+                "disk",
+                s("guest files"),
+                Some(true),
+                None,
+                Some(2)
+            )])),
         })
     );
     let sw = x.software.as_ref().expect("samba names itself");
@@ -252,7 +259,9 @@ async fn inner() {
         ("Samba", Some("4.17.12-Debian"))
     );
     assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
-    // SMB1 only (an old NAS): no SMB2 dialect, signing facts from the SMB1 SecurityMode
+    // SMB1 only (an old NAS): no SMB2 dialect, signing facts from the SMB1 SecurityMode;
+    // the anonymous listing over SMB1 (srvsvc over SMB1, FIND_FIRST2), the same facts as
+    // over SMB2: [guest] and [emr-export-2026] (three files) are listed, [pub] refused
     let x = run("smb", 1445).await;
     assert_eq!(
         x.facts.smb,
@@ -270,11 +279,18 @@ async fn inner() {
                 os_version: s("6.1.0"),
             }),
             native_os: s("Windows 6.1"),
-            // no SMB2: the anonymous listing is SMB2/3 only
-            anonymous: None,
+            anonymous: Some(lab_listing(vec![
+                share("guest", "disk", s("guest files"), Some(true), None, Some(3)),
+                // longer than RAP's 12 characters: listed because srvsvc comes first
+                share("emr-export-2026", "disk", None, Some(true), None, Some(3)),
+            ])),
         })
     );
     assert!(x.probe_errors.is_empty(), "{:?}", x.probe_errors);
+    // An older stack without extended security gets the plain null session (one
+    // SESSION_SETUP_ANDX, empty account, no password): the SMB1-only Samba accepts it, and
+    // the audit below holds it to the same rule
+    assert_eq!(plain_null_session(1445).await, 0);
     let x = run("smb", 4445).await;
     assert_eq!(
         x.facts.smb,
@@ -329,6 +345,13 @@ async fn inner() {
             );
         }
     }
+    // the SMB1 null session is audited, as a success (the loop above: no other line)
+    let nt1 = daemon_log("nt1/log");
+    assert!(
+        nt1.lines()
+            .any(|l| l.contains("Auth:") && l.contains("user []\\[]")),
+        "the SMB1 anonymous session setup is not audited:\n{nt1}"
+    );
     // ... and the audit does log a session setup when there is one: a true anonymous
     // (null) session, empty user and no password, as a guest-share probe would make. Samba
     // logs it as a success (`user []\[] ... status [NT_STATUS_OK]`); any user name instead
@@ -581,6 +604,32 @@ async fn prelude_handshakes(prelude: &str, port: u16) {
     );
 }
 
+/// The status of the plain null session (`smb1::null_session_setup`) on `port`, after an
+/// SMB1 negotiate that does not ask for extended security.
+async fn plain_null_session(port: u16) -> u32 {
+    use clinicscan_wire::{smb, smb1};
+    let mut c = Recording::connect(port).await;
+    let mut negotiate = smb::smb1_negotiate();
+    negotiate[4 + 11] &= !0x08; // FLAGS2_EXTENDED_SECURITY
+    c.send(&negotiate).await;
+    let n = c
+        .read_framed(smb::message_complete)
+        .await
+        .expect("negotiate");
+    let neg = smb::parse_smb1_negotiate(&c.buf[..n]).expect("SMB1 negotiate");
+    assert!(neg.accepted && !neg.extended_security, "{neg:?}");
+    c.buf.drain(..n);
+    c.send(&smb1::null_session_setup(smb1::Ids {
+        mid: 1,
+        ..Default::default()
+    }))
+    .await;
+    let n = c.read_framed(smb::message_complete).await.expect("setup");
+    smb::parse_smb1_session_setup(&c.buf[..n])
+        .expect("SMB1 session setup")
+        .status
+}
+
 /// Runs one probe, for side-by-side timing with nmap inside the lab namespace
 /// (`compare-nmap.sh`): `CLINICSCAN_LAB_PROBE=rdp:3389 ip netns exec csr-lab <test binary>
 /// probe_one --exact --ignored --nocapture`.
@@ -760,6 +809,118 @@ async fn record_smb_shares(save: &impl Fn(&str, &str, &[u8])) {
     let _ = ids;
 }
 
+/// The SMB1 anonymous share listing against the SMB1-only server's [guest] and
+/// [emr-export-2026] (listable) and [pub] (not guest ok), by srvsvc and by RAP, each answer
+/// as received (`CLINICSCAN_RECORD=smb1-shares`: only these).
+async fn record_smb1_shares(save: &impl Fn(&str, &str, &[u8])) {
+    use clinicscan_wire::{ntlm, smb, smb1, srvsvc};
+    let mut c = Recording::connect(1445).await;
+    let mut ids = smb1::Ids::default();
+    macro_rules! ask {
+        ($req:expr, $name:expr) => {{
+            c.send(&$req).await;
+            ids.mid += 1;
+            let name: String = $name.into();
+            let n = c
+                .read_framed(smb::message_complete)
+                .await
+                .expect("an answer");
+            let m = c.buf[..n].to_vec();
+            c.buf.drain(..n);
+            if !name.is_empty() {
+                save("smb", &name, &m);
+            }
+            m
+        }};
+    }
+    let m = ask!(smb::smb1_negotiate(), "");
+    let buffer = smb::parse_smb1_negotiate(&m)
+        .expect("negotiate")
+        .max_buffer_size;
+    println!("SMB1 MaxBufferSize {buffer}");
+    ids.mid = 1;
+    let m = ask!(
+        smb1::session_setup(&ntlm::spnego_init(&ntlm::negotiate()), ids),
+        ""
+    );
+    ids.uid = smb::smb1_uid(&m).expect("uid");
+    ask!(
+        smb1::session_setup(&ntlm::spnego_response(&ntlm::anonymous_authenticate()), ids),
+        "samba-nt1-smb1-session-setup-anonymous.bin"
+    );
+    let m = ask!(
+        smb1::tree_connect(r"\\127.0.0.1\IPC$", ids),
+        "samba-nt1-smb1-tree-connect-ipc.bin"
+    );
+    ids.tid = smb1::parse_status(&m, smb1::TREE_CONNECT_ANDX)
+        .expect("tree")
+        .1;
+    let m = ask!(
+        smb1::open_pipe(r"\srvsvc", ids),
+        "samba-nt1-smb1-open-srvsvc.bin"
+    );
+    let fid = smb1::parse_open(&m).expect("open").expect("pipe");
+    ask!(
+        smb1::transact_pipe(fid, &srvsvc::bind(1), 16 * 1024, ids),
+        "samba-nt1-smb1-transact-bind-ack.bin"
+    );
+    ask!(
+        smb1::transact_pipe(
+            fid,
+            &srvsvc::net_share_enum_all(r"\\127.0.0.1", 2),
+            16 * 1024,
+            ids
+        ),
+        "samba-nt1-smb1-transact-share-enum.bin"
+    );
+    ask!(smb1::close(fid, ids), "");
+    // RAP: names of at most 12 characters ([emr-export-2026] is left out)
+    ask!(
+        smb1::rap_share_enum(16 * 1024, ids),
+        "samba-nt1-smb1-rap-share-enum.bin"
+    );
+    ask!(smb1::tree_disconnect(ids), "");
+    for share in ["guest", "pub", "emr-export-2026"] {
+        let m = ask!(
+            smb1::tree_connect(&format!(r"\\127.0.0.1\{share}"), ids),
+            format!("samba-nt1-smb1-tree-connect-{share}.bin")
+        );
+        let (status, tid) = smb1::parse_status(&m, smb1::TREE_CONNECT_ANDX).expect("tree");
+        if status != 0 {
+            continue;
+        }
+        ids.tid = tid;
+        ask!(
+            smb1::find_first_top(512, 16 * 1024, ids),
+            format!("samba-nt1-smb1-find-first-{share}.bin")
+        );
+        ask!(smb1::tree_disconnect(ids), "");
+    }
+    ids.tid = 0;
+    let _ = ask!(smb1::logoff(ids), "");
+
+    // A client that does not ask for extended security: the negotiate without it, and the
+    // null session (empty account, no password) such a server gets
+    c = Recording::connect(1445).await;
+    ids = smb1::Ids {
+        mid: ids.mid,
+        ..Default::default()
+    };
+    let mut negotiate = smb::smb1_negotiate();
+    negotiate[4 + 11] &= !0x08; // FLAGS2_EXTENDED_SECURITY
+    let m = ask!(negotiate, "samba-nt1-smb1-negotiate-plain.bin");
+    assert!(
+        !smb::parse_smb1_negotiate(&m)
+            .expect("negotiate")
+            .extended_security
+    );
+    ask!(
+        smb1::null_session_setup(ids),
+        "samba-nt1-smb1-session-setup-null.bin"
+    );
+    let _ = ids;
+}
+
 /// Records the real daemons' bytes into `fixtures/` (run by hand inside the lab namespace:
 /// `CLINICSCAN_RECORD=1 ip netns exec csr-lab <test binary> record --exact --ignored`;
 /// `CLINICSCAN_RECORD=rdp`: only the RDP files).
@@ -780,6 +941,10 @@ async fn record() {
     };
     if std::env::var("CLINICSCAN_RECORD").as_deref() == Ok("smb-shares") {
         record_smb_shares(&save).await;
+        return;
+    }
+    if std::env::var("CLINICSCAN_RECORD").as_deref() == Ok("smb1-shares") {
+        record_smb1_shares(&save).await;
         return;
     }
 
@@ -902,6 +1067,7 @@ async fn record() {
         save("smb", "samba-smb1-smb1-session-setup.bin", &c.buf[..n]);
     }
     record_smb_shares(&save).await;
+    record_smb1_shares(&save).await;
 
     // SSH: identification and KEXINIT as sent
     for (port, label) in [(22, "openssh-default"), (2222, "openssh-legacy")] {

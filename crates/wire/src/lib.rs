@@ -36,6 +36,7 @@ pub mod postgres;
 pub mod pptp;
 pub mod rdp;
 pub mod smb;
+pub mod smb1;
 pub mod smb2;
 pub mod smtp;
 pub mod snmp;

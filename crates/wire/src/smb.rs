@@ -83,6 +83,11 @@ const SMB1_SESSION_SETUP_ANDX: u8 = 0x73;
 const SMB1_FLAGS2: u16 = 0x8000 | 0x4000 | 0x0800 | 0x0001;
 
 fn smb1_header(command: u8, uid: u16, mid: u16) -> Vec<u8> {
+    smb1_request_header(command, 0, uid, mid)
+}
+
+/// The 32-byte SMB1 header of a request to `command` in the tree `tid` of session `uid`.
+pub(crate) fn smb1_request_header(command: u8, tid: u16, uid: u16, mid: u16) -> Vec<u8> {
     let mut h = vec![0xff, b'S', b'M', b'B', command];
     h.extend_from_slice(&[0; 4]); // status
     h.push(0x18); // flags: canonical paths, case-insensitive
@@ -90,7 +95,7 @@ fn smb1_header(command: u8, uid: u16, mid: u16) -> Vec<u8> {
     h.extend_from_slice(&[0; 2]); // PID high
     h.extend_from_slice(&[0; 8]); // security features
     h.extend_from_slice(&[0; 2]); // reserved
-    h.extend_from_slice(&[0; 2]); // TID
+    h.extend_from_slice(&tid.to_le_bytes());
     h.extend_from_slice(&0xfeffu16.to_le_bytes()); // PID low
     h.extend_from_slice(&uid.to_le_bytes());
     h.extend_from_slice(&mid.to_le_bytes());
@@ -109,7 +114,12 @@ pub fn smb1_negotiate() -> Vec<u8> {
 
 /// SMB1 SESSION_SETUP_ANDX (extended security) carrying `blob`.
 pub fn smb1_session_setup(blob: &[u8], uid: u16) -> Vec<u8> {
-    let mut m = smb1_header(SMB1_SESSION_SETUP_ANDX, uid, 1);
+    smb1_session_setup_mid(blob, uid, 1)
+}
+
+/// SMB1 SESSION_SETUP_ANDX (extended security) carrying `blob`, as request `mid`.
+pub(crate) fn smb1_session_setup_mid(blob: &[u8], uid: u16, mid: u16) -> Vec<u8> {
+    let mut m = smb1_header(SMB1_SESSION_SETUP_ANDX, uid, mid);
     m.push(12); // WordCount
     m.extend_from_slice(&[0xff, 0, 0, 0]); // no AndX
     m.extend_from_slice(&4356u16.to_le_bytes()); // MaxBufferSize
@@ -141,24 +151,34 @@ pub struct Smb1Negotiate {
     pub security_mode: u8,
     /// Extended security (SPNEGO) in use.
     pub extended_security: bool,
+    /// MaxBufferSize: the largest SMB1 message the server accepts and sends (0 when not
+    /// accepted).
+    pub max_buffer_size: u32,
 }
 
 /// The SMB1 message in a framed session message, checked to be a response to `command`
 /// with the whole 33-byte header up to WordCount.
 fn smb1_message(msg: &[u8], command: u8) -> Result<&[u8], Error> {
-    let mut r = Reader::new(msg, "NetBIOS session message");
-    r.skip(4)?;
-    let smb = r.rest();
+    let smb = smb1_bytes(msg)?;
     let mut h = Reader::new(smb, "SMB1 header");
-    if h.take(4).ok() != Some(&[0xff, b'S', b'M', b'B'][..]) {
-        return Err(not_smb());
-    }
+    h.skip(4)?;
     let c = h.u8()?;
     if c != command {
         return Err(Error::unexpected("SMB1 command", format_args!("{c:#x}")));
     }
     h.seek(0)?;
     h.skip(33)?;
+    Ok(smb)
+}
+
+/// The SMB1 message of a framed session message, checked to start with the SMB1 magic.
+pub(crate) fn smb1_bytes(msg: &[u8]) -> Result<&[u8], Error> {
+    let mut r = Reader::new(msg, "NetBIOS session message");
+    r.skip(4)?;
+    let smb = r.rest();
+    if Reader::new(smb, "SMB1 header").take(4).ok() != Some(&[0xff, b'S', b'M', b'B'][..]) {
+        return Err(not_smb());
+    }
     Ok(smb)
 }
 
@@ -180,19 +200,22 @@ pub fn parse_smb1_negotiate(msg: &[u8]) -> Result<Smb1Negotiate, Error> {
     let mut words = h.sub(wc * 2, "SMB1 NEGOTIATE parameters")?;
     let index = words.u16_le().ok();
     let accepted = status == STATUS_SUCCESS && index == Some(0) && wc >= 17;
-    let (security_mode, extended_security) = if accepted {
+    let (security_mode, extended_security, max_buffer_size) = if accepted {
         let mode = words.u8()?;
+        words.seek(7)?;
+        let max_buffer = words.u32_le()?;
         words.seek(19)?;
         let caps = words.u32_le()?;
-        (mode, caps & 0x8000_0000 != 0)
+        (mode, caps & 0x8000_0000 != 0, max_buffer)
     } else {
-        (0, false)
+        (0, false, 0)
     };
     Ok(Smb1Negotiate {
         status,
         accepted,
         security_mode,
         extended_security,
+        max_buffer_size,
     })
 }
 
@@ -211,7 +234,8 @@ pub struct Smb1SessionSetup {
     pub primary_domain: Option<String>,
 }
 
-/// Parses an SMB1 SESSION_SETUP_ANDX response (extended security form, WordCount 4).
+/// Parses an SMB1 SESSION_SETUP_ANDX response (extended security form, WordCount 4, or
+/// the form without, WordCount 3 and no blob).
 pub fn parse_smb1_session_setup(msg: &[u8]) -> Result<Smb1SessionSetup, Error> {
     let mut h = Reader::new(
         smb1_message(msg, SMB1_SESSION_SETUP_ANDX)?,
@@ -227,12 +251,18 @@ pub fn parse_smb1_session_setup(msg: &[u8]) -> Result<Smb1SessionSetup, Error> {
         status,
         ..Default::default()
     };
-    if wc != 4 {
-        return Ok(out); // an error response carries no words
+    // 4 words with extended security (and a security blob), 3 without; an error response
+    // carries none
+    if wc != 4 && wc != 3 {
+        return Ok(out);
     }
-    let mut words = h.sub(8, "SMB1 SESSION_SETUP_ANDX parameters")?;
+    let mut words = h.sub(usize::from(wc) * 2, "SMB1 SESSION_SETUP_ANDX parameters")?;
     words.skip(6)?;
-    let blob_len = usize::from(words.u16_le()?);
+    let blob_len = if wc == 4 {
+        usize::from(words.u16_le()?)
+    } else {
+        0
+    };
     let byte_count = usize::from(h.u16_le()?);
     let bytes_at = h.position();
     let bytes = h.take(byte_count)?;

@@ -72,6 +72,7 @@ pub fn status_name(status: u32) -> String {
         STATUS_MORE_PROCESSING_REQUIRED => "STATUS_MORE_PROCESSING_REQUIRED",
         STATUS_ACCESS_DENIED => "STATUS_ACCESS_DENIED",
         0xC000_000D => "STATUS_INVALID_PARAMETER",
+        0xC000_000F => "STATUS_NO_SUCH_FILE",
         0xC000_0034 => "STATUS_OBJECT_NAME_NOT_FOUND",
         0xC000_006D => "STATUS_LOGON_FAILURE",
         0xC000_006E => "STATUS_ACCOUNT_RESTRICTION",
@@ -513,9 +514,20 @@ pub fn parse_query_directory(msg: &[u8]) -> Result<Result<Listing, u32>, Error> 
     let off = usize::from(b.u16_le()?);
     let len = usize::try_from(b.u32_le()?).unwrap_or(usize::MAX);
     let data = buffer(r.smb, off, len, "SMB2 directory entries")?;
+    Ok(Ok(Listing {
+        entries: count_names(data, usize::MAX)?,
+    }))
+}
+
+/// The entries other than "." and ".." in a chain of at most `limit` FileNamesInformation
+/// entries (MS-FSCC 2.4.28; SMB1's SMB_FIND_FILE_NAMES_INFO has the same layout, but Samba
+/// gives its last entry a NextEntryOffset to the end of the data, so SMB1 passes the
+/// SearchCount as the limit). Names are read only to be compared with "." and "..", never
+/// kept.
+pub(crate) fn count_names(data: &[u8], limit: usize) -> Result<u32, Error> {
     let mut entries = 0u32;
     let mut at = 0usize;
-    loop {
+    for _ in 0..limit {
         let mut e = Reader::new(data, "FileNamesInformation entry");
         e.seek(at)?;
         let next = usize::try_from(e.u32_le()?).unwrap_or(usize::MAX);
@@ -539,7 +551,7 @@ pub fn parse_query_directory(msg: &[u8]) -> Result<Result<Listing, u32>, Error> 
             Error::bad_length("FileNamesInformation NextEntryOffset", next as u64)
         })?;
     }
-    Ok(Ok(Listing { entries }))
+    Ok(entries)
 }
 
 /// The status of an answer to `command` (CLOSE, TREE_DISCONNECT, LOGOFF).

@@ -8,7 +8,8 @@
 #   22 OpenSSH defaults                 2222 OpenSSH with legacy algorithms enabled
 #   23 inetutils telnetd (via socat)
 #   445 samba, SMB1 (NT1) on, signing default   4445 samba SMB2+ only, signing mandatory
-#   1445 samba SMB1 only (server max protocol = NT1)
+#   1445 samba SMB1 only (server max protocol = NT1); [guest] and [emr-export-2026]
+#        guest-readable, [pub] not
 #   3389 xrdp security_layer=negotiate  3390 xrdp security_layer=rdp, crypt_level=low
 #   3391 xrdp security_layer=tls
 #   3392 freerdp-shadow-cli, NLA only (under Xvfb)
@@ -203,6 +204,16 @@ C
         -e "s|^server min protocol = NT1|server min protocol = NT1\nserver max protocol = NT1|" \
         -e "s|$DIR/smb1/|$DIR/nt1/|g" "$DIR/smb1.conf" >"$DIR/nt1.conf"
     mkdir -p "$DIR/nt1/lock" "$DIR/nt1/state" "$DIR/nt1/cache" "$DIR/nt1/private" "$DIR/nt1/pid" "$DIR/nt1/share"
+    # its [guest] (an old NAS's export share) holds three files: the SMB1 listing counts them
+    mkdir -p "$DIR/nt1/guest"
+    for f in export-1 export-2 export-3; do echo "$f" >"$DIR/nt1/guest/$f.txt"; done
+    # a guest share whose name is longer than RAP's 12 characters (MS-RAP share_info_1)
+    cat >>"$DIR/nt1.conf" <<C
+[emr-export-2026]
+path = $DIR/nt1/guest
+read only = yes
+guest ok = yes
+C
     bg smbd-nt1 /usr/sbin/smbd -F --no-process-group --configfile="$DIR/nt1.conf"
     bg smbd-smb1 /usr/sbin/smbd -F --no-process-group --configfile="$DIR/smb1.conf"
     bg smbd-signed /usr/sbin/smbd -F --no-process-group --configfile="$DIR/signed.conf"

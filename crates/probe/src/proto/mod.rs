@@ -39,6 +39,7 @@ mod postgres;
 mod pptp;
 mod rdp;
 mod smb;
+mod smb1_shares;
 mod smb_shares;
 mod smtp;
 mod snmp;

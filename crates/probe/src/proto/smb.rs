@@ -2,7 +2,8 @@
 //! dialects accepted, signing, the NTLM target information of the first session-setup
 //! leg (as nmap's smb-os-discovery), and on the same connection what an anonymous (null)
 //! session can see: the share list and which disk shares' top directories it can list
-//! (`smb_shares`). The only AUTHENTICATE ever sent is the anonymous one.
+//! (`smb_shares`) — or, for a server that speaks no SMB2, the same on the SMB1 connection
+//! (`smb1_shares`, RAP NetShareEnum). The only AUTHENTICATE ever sent is the anonymous one.
 //!
 //! # Connection count
 //!
@@ -10,7 +11,8 @@
 //! disconnects), and each answer names one dialect: the highest it accepts among those
 //! offered. So clinicscan makes
 //! - one SMB1 connection offering only "NT LM 0.12" (plus, on the same connection when
-//!   accepted, a SESSION_SETUP that returns NativeOS/NativeLanMan);
+//!   accepted, a SESSION_SETUP that returns NativeOS/NativeLanMan, and the anonymous
+//!   listing when the SMB2 connection could not make one);
 //! - one SMB2 connection offering 2.0.2–3.1.1 (with the 3.1.1 contexts): the maximum dialect
 //!   and SecurityMode, then on the same connection the SESSION_SETUP with NTLM NEGOTIATE;
 //! - one connection per dialect below that maximum, offering that dialect alone, run
@@ -21,12 +23,13 @@
 //! for smb-os-discovery (nine against samba in the lab); clinicscan needs at most six for the
 //! same facts, and the answers arrive in two rounds of round trips.
 
-use clinicscan_model::{NtlmInfo, ProbeError, Service, SmbFacts, Software};
+use clinicscan_model::{NtlmInfo, ProbeError, Service, SmbAnonymous, SmbFacts, Software};
 use clinicscan_wire::ntlm;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::io::{self, Budget, FrameError, IoError, invalid, read_framed};
+use super::smb1_shares::{self, Logon};
 use super::{ProbeContext, smb_shares};
 use clinicscan_wire::smb as wire;
 use clinicscan_wire::smb2;
@@ -66,11 +69,20 @@ struct Smb1Result {
     native_os: Option<String>,
     native_lanman: Option<String>,
     ntlm: Option<NtlmInfo>,
+    /// What an anonymous session could see over SMB1, when asked for.
+    anonymous: Option<SmbAnonymous>,
     /// The connection was closed or reset instead of answered.
     refused_by_close: bool,
 }
 
-async fn smb1(ctx: &ProbeContext, budget: &mut Budget, errors: &mut Vec<ProbeError>) -> Smb1Result {
+/// The SMB1 connection; with `list_anonymous`, the anonymous share listing on it too (for a
+/// server whose SMB2 path could not make one).
+async fn smb1(
+    ctx: &ProbeContext,
+    budget: &mut Budget,
+    list_anonymous: bool,
+    errors: &mut Vec<ProbeError>,
+) -> Smb1Result {
     let mut r = Smb1Result::default();
     let mut stream = match io::connect(ctx).await {
         Ok(s) => s,
@@ -127,11 +139,44 @@ async fn smb1(ctx: &ProbeContext, budget: &mut Budget, errors: &mut Vec<ProbeErr
                     r.native_os = s.native_os;
                     r.native_lanman = s.native_lanman;
                     r.ntlm = ntlm::find_challenge(&s.blob).ok().map(ntlm_facts);
+                    // the second leg: an anonymous logon and what it can see
+                    if list_anonymous && s.status == wire::STATUS_MORE_PROCESSING_REQUIRED {
+                        let logon = Logon::Ntlm {
+                            uid: wire::smb1_uid(&m).unwrap_or(uid),
+                        };
+                        let (anonymous, _) = smb1_shares::list(
+                            ctx,
+                            &mut stream,
+                            budget,
+                            logon,
+                            neg.max_buffer_size,
+                            errors,
+                        )
+                        .await;
+                        r.anonymous = Some(anonymous);
+                    }
                 }
                 Err(e) => errors.push(invalid(PROBE, e)),
             },
             Err(e) => errors.push(e.to_probe_error(PROBE)),
         }
+    } else if list_anonymous {
+        // no extended security (an older stack): the null session is one plain
+        // SESSION_SETUP_ANDX, whose answer also carries NativeOS and NativeLanMan
+        let (anonymous, setup) = smb1_shares::list(
+            ctx,
+            &mut stream,
+            budget,
+            Logon::Plain,
+            neg.max_buffer_size,
+            errors,
+        )
+        .await;
+        if let Some(setup) = setup {
+            r.native_os = setup.native_os;
+            r.native_lanman = setup.native_lanman;
+        }
+        r.anonymous = Some(anonymous);
     }
     let _ = stream.shutdown().await;
     r
@@ -247,6 +292,9 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
         Err(e) => errors.push(e),
     }
 
+    // Over SMB1 only when the SMB2 path could not make an anonymous session at all (the
+    // server speaks no SMB2, or the SMB2 session setup did not start).
+    let list_anonymous = facts.anonymous.is_none();
     // The lower dialects, each alone, and SMB1: concurrently (one round of round trips),
     // or one after another with the gentle profile's pause between connections.
     let lower: Vec<u16> = match max {
@@ -267,7 +315,7 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
             maybe_accepts(ctx, at(1), e1),
             maybe_accepts(ctx, at(2), e2),
             maybe_accepts(ctx, at(3), e3),
-            smb1(ctx, &mut budget, e4)
+            smb1(ctx, &mut budget, list_anonymous, e4)
         );
         ([a, b, c, d], s1)
     } else {
@@ -277,7 +325,7 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
                 r[i] = maybe_accepts(ctx, at(i), e).await;
             }
         }
-        (r, smb1(ctx, &mut budget, e4).await)
+        (r, smb1(ctx, &mut budget, list_anonymous, e4).await)
     };
     for (d, ok) in lower.iter().zip(results) {
         if ok == Some(true) {
@@ -304,6 +352,9 @@ pub(crate) async fn probe(ctx: &ProbeContext, service: &mut Service) {
     }
     if facts.ntlm.is_none() {
         facts.ntlm = s1.ntlm;
+    }
+    if facts.anonymous.is_none() {
+        facts.anonymous = s1.anonymous;
     }
     facts.native_os = s1.native_os.clone();
     if let Some(lanman) = s1.native_lanman.as_deref() {

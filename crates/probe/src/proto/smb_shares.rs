@@ -52,7 +52,7 @@ struct Session<'a> {
 }
 
 /// Why a step stopped: the server's refusal (a status) or a failure of the exchange.
-enum Step {
+pub(crate) enum Step {
     Status(u32),
     Failed(ProbeError),
 }
@@ -60,15 +60,6 @@ enum Step {
 impl From<ProbeError> for Step {
     fn from(e: ProbeError) -> Self {
         Step::Failed(e)
-    }
-}
-
-impl Step {
-    fn reason(&self) -> String {
-        match self {
-            Step::Status(s) => smb2::status_name(*s),
-            Step::Failed(e) => e.detail.clone(),
-        }
     }
 }
 
@@ -83,16 +74,7 @@ impl Session<'_> {
             .await
             .map_err(|e| e.to_probe_error(PROBE))?;
         for _ in 0..=MAX_INTERIM {
-            let n = read_framed(
-                self.ctx,
-                self.stream,
-                &mut self.buf,
-                self.budget,
-                smb::message_complete,
-            )
-            .await
-            .map_err(|e: FrameError| e.to_probe_error(PROBE))?;
-            let msg: Vec<u8> = self.buf.drain(..n).collect();
+            let msg = read_message(self.ctx, self.stream, &mut self.buf, self.budget).await?;
             let r = smb2::parse_response(&msg).map_err(|e| invalid(PROBE, e))?;
             if r.message_id != sent {
                 return Err(invalid(
@@ -140,6 +122,19 @@ impl Session<'_> {
             .map_err(|e| invalid(PROBE, e))?
             .map_err(Step::Status)
     }
+}
+
+/// The next whole SMB message on `stream` (bytes after it stay in `buf`).
+pub(crate) async fn read_message(
+    ctx: &ProbeContext,
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    budget: &mut Budget,
+) -> Result<Vec<u8>, ProbeError> {
+    let n = read_framed(ctx, stream, buf, budget, smb::message_complete)
+        .await
+        .map_err(|e: FrameError| e.to_probe_error(PROBE))?;
+    Ok(buf.drain(..n).collect())
 }
 
 /// Logs on anonymously on `stream` (whose NTLM CHALLENGE leg gave `session_id`, with the
@@ -194,14 +189,36 @@ pub(crate) async fn list(
     }
 
     let address = ctx.addr.ip().to_string();
-    match share_list(&mut s, &address).await {
+    let list = share_list(&mut s, &address).await;
+    record_share_list(&mut out, list, "NetShareEnumAll returned WERROR", errors);
+
+    let mut tried = 0;
+    for share in out.shares.iter_mut() {
+        if !to_try(share, &mut tried) {
+            continue;
+        }
+        let listing = top_directory(&mut s, &address, &share.name).await;
+        if !record_listing(share, listing, errors) {
+            break;
+        }
+    }
+    logoff(&mut s).await;
+    out
+}
+
+/// Puts the share list (or why there is none) into `out`; `refused` names the call whose
+/// non-zero result code follows it in the reason.
+pub(crate) fn record_share_list(
+    out: &mut SmbAnonymous,
+    list: Result<srvsvc::ShareList, Step>,
+    refused: &str,
+    errors: &mut Vec<ProbeError>,
+) {
+    match list {
         Ok(list) => {
             out.shares_listed = Some(list.werror == 0);
             if list.werror != 0 {
-                out.reason = Some(format!(
-                    "NetShareEnumAll returned WERROR {:#010x}",
-                    list.werror
-                ));
+                out.reason = Some(format!("{refused} {:#010x}", list.werror));
             }
             out.shares_total = Some(list.total);
             out.shares = list
@@ -227,41 +244,49 @@ pub(crate) async fn list(
             errors.push(e);
         }
     }
+}
 
-    let mut tried = 0;
-    for share in out.shares.iter_mut() {
-        // administrative shares (C$, ADMIN$) end in '$' or are flagged special
-        if share.kind != "disk" || share.special || share.name.ends_with('$') {
-            continue;
+/// Whether `share`'s top directory is to be listed: a disk share, not administrative, and
+/// within [`MAX_SHARES_TRIED`] (`tried` counts them; a share over the limit gets its reason).
+pub(crate) fn to_try(share: &mut SmbShare, tried: &mut usize) -> bool {
+    // administrative shares (C$, ADMIN$) end in '$' or are flagged special
+    if share.kind != "disk" || share.special || share.name.ends_with('$') {
+        return false;
+    }
+    if *tried == MAX_SHARES_TRIED {
+        share.reason = Some(format!(
+            "not tried: at most {MAX_SHARES_TRIED} shares are listed per server"
+        ));
+        return false;
+    }
+    *tried += 1;
+    true
+}
+
+/// Puts the outcome of listing `share`'s top directory into it; false when the exchange
+/// failed and the connection is in an unknown state, so nothing more is asked on it.
+pub(crate) fn record_listing(
+    share: &mut SmbShare,
+    listing: Result<u32, Step>,
+    errors: &mut Vec<ProbeError>,
+) -> bool {
+    match listing {
+        Ok(entries) => {
+            share.listable = Some(true);
+            share.entries = Some(entries);
+            true
         }
-        if tried == MAX_SHARES_TRIED {
-            share.reason = Some(format!(
-                "not tried: at most {MAX_SHARES_TRIED} shares are listed per server"
-            ));
-            continue;
+        Err(Step::Status(status)) => {
+            share.listable = Some(false);
+            share.reason = Some(smb2::status_name(status));
+            true
         }
-        tried += 1;
-        match top_directory(&mut s, &address, &share.name).await {
-            Ok(entries) => {
-                share.listable = Some(true);
-                share.entries = Some(entries);
-            }
-            Err(Step::Status(status)) => {
-                share.listable = Some(false);
-                share.reason = Some(smb2::status_name(status));
-            }
-            Err(e @ Step::Failed(_)) => {
-                share.reason = Some(e.reason());
-                if let Step::Failed(e) = e {
-                    errors.push(e);
-                }
-                // the connection is in an unknown state: nothing more is asked on it
-                break;
-            }
+        Err(Step::Failed(e)) => {
+            share.reason = Some(e.detail.clone());
+            errors.push(e);
+            false
         }
     }
-    logoff(&mut s).await;
-    out
 }
 
 async fn logoff(s: &mut Session<'_>) {
