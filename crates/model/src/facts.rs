@@ -324,7 +324,8 @@ pub struct SmbAnonymous {
     /// The server accepted the null session (false: it refused it, e.g. because it requires
     /// signing, which a session without a key cannot do).
     pub session: Option<bool>,
-    /// The share list could be read over the srvsvc pipe (NetShareEnumAll).
+    /// The share list could be read: over the srvsvc pipe (NetShareEnumAll), or on an
+    /// SMB1-only server that refuses srvsvc, by RAP NetShareEnum over \\PIPE\\LANMAN.
     pub shares_listed: Option<bool>,
     /// Why the session or the share list was refused or could not be told: the server's
     /// status ("STATUS_ACCESS_DENIED") or what went wrong.
