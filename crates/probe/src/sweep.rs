@@ -49,7 +49,8 @@ use crate::pace::{GapPacer, RatePacer};
 use crate::portscan::{PortResult, PortTally};
 use crate::rtt::{RttBounds, RttEstimator};
 use crate::timing::{
-    PathKey, PathTimings, RetryPolicy, Silence, Verdict, Window, backlog_drops, timeout_for,
+    DiscoveryPaths, PathKey, PathTimings, RetryPolicy, Silence, Verdict, Window, backlog_drops,
+    timeout_for,
 };
 use crate::wheel::Wheel;
 
@@ -362,7 +363,7 @@ impl Sweep {
             waiting: HashMap::new(),
             ready: VecDeque::new(),
             wheel: Wheel::new(Instant::now()),
-            pings: RttEstimator::new(RttBounds {
+            pings: DiscoveryPaths::new(RttBounds {
                 initial: PING_INITIAL,
                 min: PING_FLOOR,
                 max: Duration::from_secs(3),
@@ -626,8 +627,8 @@ struct Engine {
     waiting: HashMap<IpAddr, VecDeque<Command>>,
     ready: VecDeque<u32>,
     wheel: Wheel<Timer>,
-    /// Round trips of every discovery answer (the discovery wait).
-    pings: RttEstimator,
+    /// Round trips of the discovery answers per path (the discovery wait).
+    pings: DiscoveryPaths,
     given_up: GivenUp,
     /// Drops of the kernel's input backlog, as last read.
     backlog_drops: u64,
@@ -729,7 +730,7 @@ impl Engine {
                 )
             }
             Command::Ping(r, src) => {
-                let wait = self.ping_wait(stats.map(|s| s.rtt));
+                let wait = self.ping_wait(stats.map(|s| s.rtt), now);
                 let family = if addr.is_ipv6() { &self.v6 } else { &self.v4 };
                 let echo = r.echo && family.as_ref().is_some_and(|f| f.icmp.is_some());
                 // A gentle host gets one packet a gap: its stages last that long more.
@@ -816,12 +817,14 @@ impl Engine {
     }
 
     /// How long discovery waits for one address before giving it up (its late answer still
-    /// counts): the round trips of the discovery answers so far (the address's path's when
-    /// known), from 50 ms up to the configured discovery wait.
-    fn ping_wait(&self, path: Option<RttEstimator>) -> Duration {
+    /// counts): its path's round trips when known, else the median of the answering paths'
+    /// (never all answers pooled: a few late hosts would set every other path's wait), from
+    /// 50 ms up to the configured discovery wait.
+    fn ping_wait(&mut self, path: Option<RttEstimator>, now: Instant) -> Duration {
+        let typical = self.pings.typical(now);
         let est = match path.filter(|p| p.srtt().is_some()) {
-            Some(p) => p.timeout().max(self.pings.timeout().min(p.timeout() * 4)),
-            None => self.pings.timeout(),
+            Some(p) => p.timeout().max(typical.min(p.timeout() * 4)),
+            None => typical,
         };
         est.clamp(PING_FLOOR, self.config.discovery_wait.max(PING_FLOOR))
     }
@@ -1485,7 +1488,7 @@ impl Engine {
             );
         }
         if let Some(rtt) = rtt {
-            self.pings.sample(rtt);
+            self.pings.sample(h.path, rtt);
             self.config.paths.sample(h.path, rtt);
         }
         let _ = self.config.pings.send(PingResult {
@@ -1496,7 +1499,7 @@ impl Engine {
 
     fn late_up(&mut self, addr: IpAddr, port: Option<(u16, bool)>, rtt: Duration) {
         tracing::debug!(host = %addr, ?port, ms = rtt.as_millis() as u64, "sweep: late answer after the address was given up");
-        self.pings.sample(rtt);
+        self.pings.sample(PathKey::of(addr), rtt);
         self.config.paths.sample(PathKey::of(addr), rtt);
         let _ = self.config.pings.send(PingResult {
             addr,
