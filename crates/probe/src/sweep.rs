@@ -1539,7 +1539,7 @@ impl Engine {
         }
         if lost {
             h.losses += 1;
-            h.window.shrink();
+            h.window.shrink_for(p.first_sent, Instant::now());
             self.config.paths.loss(h.path);
         } else if reason != PortReason::NoResponse && h.window.grow() && h.losses == 0 {
             self.config.paths.reached(h.path, h.window.size());
@@ -1684,7 +1684,7 @@ impl Engine {
                 // Silence says nothing of the network unless packets were lost meanwhile:
                 // the window keeps growing (a filtered port is its firewall's doing).
                 if dropped {
-                    h.window.shrink();
+                    h.window.shrink_for(p.last_sent, now);
                 } else if h.losses == 0 && path_losses == 0 && h.window.grow() {
                     self.config.paths.reached(h.path, h.window.size());
                 }
