@@ -541,6 +541,10 @@ struct PingJob {
     answer_wait: Duration,
     /// When the last packet so far actually left.
     last_sent: Option<Instant>,
+    /// When the first packet of the second stage left: an answer to one of its SYNs is
+    /// timed from then, not from the first stage (a host reachable on 3389 alone otherwise
+    /// got the stages' gap as its round trip, and every timeout of its port scan with it).
+    second_sent: Option<Instant>,
     /// The first packet left: the stages count from then, not from the request (a busy
     /// sender must not give an address up before anything was sent to it).
     launched: bool,
@@ -747,6 +751,7 @@ impl Engine {
                     deadline: second + rest + wait / 2,
                     answer_wait: wait / 2,
                     last_sent: None,
+                    second_sent: None,
                     launched: false,
                     drops_at_start: self.drops(),
                     restarts: 0,
@@ -1164,6 +1169,9 @@ impl Engine {
             && let Job::Ping(job) = &mut h.job
         {
             job.last_sent = Some(at);
+            if job.second_sent.is_none() && at >= job.second {
+                job.second_sent = Some(at);
+            }
         }
         if let Some(Some(h)) = self.hosts.get_mut(slot as usize)
             && h.generation == generation
@@ -1369,7 +1377,11 @@ impl Engine {
                 if !ping || self.isn(addr, port, PING_TRY) != seq {
                     return;
                 }
-                let rtt = self.ping_rtt(slot, now);
+                let second_stage = PING_PORTS
+                    .iter()
+                    .position(|&p| p == port)
+                    .is_some_and(|i| i >= 2);
+                let rtt = self.ping_rtt(slot, now, second_stage);
                 let answer = PingAnswer::Tcp {
                     port,
                     open: reply == SynReply::SynAck,
@@ -1416,7 +1428,7 @@ impl Engine {
                     job: Job::Ping(_), ..
                 })) = self.hosts.get(slot as usize)
                 {
-                    let rtt = self.ping_rtt(slot, now);
+                    let rtt = self.ping_rtt(slot, now, false);
                     self.ping_done(slot, PingAnswer::Echo { rtt }, Some(rtt));
                 }
             }
@@ -1464,11 +1476,20 @@ impl Engine {
         }
     }
 
-    fn ping_rtt(&self, slot: u32, now: Instant) -> Duration {
+    /// An answer's round trip: since the first stage, or since the second stage left for a
+    /// SYN of the second stage (an upper bound either way: an echo answered after the
+    /// second echo is timed from the first).
+    fn ping_rtt(&self, slot: u32, now: Instant, second_stage: bool) -> Duration {
         match self.hosts.get(slot as usize) {
             Some(Some(HostRun {
                 job: Job::Ping(p), ..
-            })) => now - p.started,
+            })) => {
+                let from = match p.second_sent {
+                    Some(at) if second_stage => at,
+                    _ => p.started,
+                };
+                now.saturating_duration_since(from)
+            }
             _ => Duration::ZERO,
         }
     }
@@ -1630,6 +1651,7 @@ impl Engine {
                     job.echo_sent = 0;
                     job.launched = false;
                     job.last_sent = None;
+                    job.second_sent = None;
                     job.started = now;
                     job.second = now + stage;
                     job.deadline = now + length;
