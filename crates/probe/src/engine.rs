@@ -809,16 +809,6 @@ async fn scan_host(e: Arc<Engine>, hc: Arc<HostCtx>, discovery: Discovery) -> (O
         hc.sample(rtt);
     }
 
-    // UDP ports (their probe is their scan) go while the TCP ports are scanned, except on a
-    // gentle host, which gets one thing at a time: a host whose TCP ports are all silent
-    // would otherwise wait out its port scan and then its UDP probes' deadlines, one after
-    // the other.
-    let mut set: JoinSet<Service> = JoinSet::new();
-    let udp_first = !hc.pace.is_gentle();
-    if udp_first {
-        spawn_udp_probes(&e, &hc, &probe_settings(&e, &hc), &mut set);
-    }
-
     // TCP ports
     let (tcp, mut tally) = scan_tcp(
         e.limits.clone(),
@@ -860,10 +850,21 @@ async fn scan_host(e: Arc<Engine>, hc: Arc<HostCtx>, discovery: Discovery) -> (O
         })
         .collect();
 
-    let settings = probe_settings(&e, &hc);
+    let settings = Arc::new(ProbeSettings {
+        probe_timeout: config.timing.probe_timeout,
+        max_bytes: config.timing.probe_max_bytes,
+        io_timeout: hc.estimator().io_timeout(),
+        retransmit: hc.retransmit_timeout(&e.limits),
+        banner_wait: config.timing.banner_wait,
+        now: e.now,
+        server_name: e.names.get(&addr).and_then(|n| n.first().cloned()),
+        snmp_communities: config.snmp_communities.clone(),
+        pace: hc.pace.clone(),
+    });
 
     // Service probes on open TCP ports, and UDP ports (their probe is their scan).
     tracing::debug!(host = %addr, open = services.iter().filter(|s| s.state == PortState::Open).count(), udp = e.plan.ports.udp.len(), probes = service_probes, "port scan done; service probes next");
+    let mut set: JoinSet<Service> = JoinSet::new();
     let mut keep = Vec::new();
     for s in services.drain(..) {
         if service_probes && s.state == PortState::Open {
@@ -881,8 +882,15 @@ async fn scan_host(e: Arc<Engine>, hc: Arc<HostCtx>, discovery: Discovery) -> (O
             keep.push(s);
         }
     }
-    if !udp_first {
-        spawn_udp_probes(&e, &hc, &settings, &mut set);
+    for &port in &e.plan.ports.udp {
+        let (settings, hc, limits) = (settings.clone(), hc.clone(), e.limits.clone());
+        set.spawn(async move {
+            let _h = hc.sem.clone().acquire_owned().await;
+            let _g = limits.global.clone().acquire_owned().await;
+            // Every datagram the probe sends keeps the host's pace (`proto::io::udp_send`).
+            limits.port_probes.fetch_add(1, Ordering::Relaxed);
+            probe_udp(&settings, SocketAddr::new(hc.addr, port)).await
+        });
     }
     while let Some(r) = set.join_next().await {
         if let Ok(s) = r {
@@ -975,39 +983,4 @@ async fn scan_host(e: Arc<Engine>, hc: Arc<HostCtx>, discovery: Discovery) -> (O
         port_summary: summary,
     };
     (Some(host), true)
-}
-
-/// What a host's service probes need: its timeouts from its round trips so far, its pace.
-fn probe_settings(e: &Engine, hc: &HostCtx) -> Arc<ProbeSettings> {
-    let config = &e.plan.config;
-    Arc::new(ProbeSettings {
-        probe_timeout: config.timing.probe_timeout,
-        max_bytes: config.timing.probe_max_bytes,
-        io_timeout: hc.estimator().io_timeout(),
-        retransmit: hc.retransmit_timeout(&e.limits),
-        banner_wait: config.timing.banner_wait,
-        now: e.now,
-        server_name: e.names.get(&hc.addr).and_then(|n| n.first().cloned()),
-        snmp_communities: config.snmp_communities.clone(),
-        pace: hc.pace.clone(),
-    })
-}
-
-/// One task per UDP port of the plan, each within the host's and the scan's limits.
-fn spawn_udp_probes(
-    e: &Engine,
-    hc: &Arc<HostCtx>,
-    settings: &Arc<ProbeSettings>,
-    set: &mut JoinSet<Service>,
-) {
-    for &port in &e.plan.ports.udp {
-        let (settings, hc, limits) = (settings.clone(), hc.clone(), e.limits.clone());
-        set.spawn(async move {
-            let _h = hc.sem.clone().acquire_owned().await;
-            let _g = limits.global.clone().acquire_owned().await;
-            // Every datagram the probe sends keeps the host's pace (`proto::io::udp_send`).
-            limits.port_probes.fetch_add(1, Ordering::Relaxed);
-            probe_udp(&settings, SocketAddr::new(hc.addr, port)).await
-        });
-    }
 }
