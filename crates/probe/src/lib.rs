@@ -32,6 +32,7 @@ mod dns;
 mod egress;
 mod engine;
 mod netinfo;
+mod order;
 mod oui;
 mod pace;
 mod ports;

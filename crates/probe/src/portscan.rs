@@ -259,6 +259,9 @@ async fn connect_scan(
     let mut losses = 0u64;
     let mut samples_used = 0u32;
     let mut set: JoinSet<(u16, u32, u32, u64, Attempt, Duration)> = JoinSet::new();
+    // for the debug log
+    let started = Instant::now();
+    let (mut timeouts, mut resent) = (0u32, 0u32);
     loop {
         while set.len() < window.allowed() {
             let (port, tries, local) = match again.pop_front() {
@@ -278,6 +281,7 @@ async fn connect_scan(
             let timeout = timeout_for(&estimate, path_rtt.as_ref())
                 .saturating_mul(1 << tries.min(4))
                 .min(limits.bounds.max.max(limits.bounds.initial));
+            resent += u32::from(tries > 0);
             let (l, h) = (limits.clone(), host.clone());
             set.spawn(async move {
                 if local > 0 {
@@ -324,7 +328,8 @@ async fn connect_scan(
                     // answered only when asked again: the first SYN or its answer was lost
                     losses += 1;
                     limits.paths.loss(path);
-                    window.shrink();
+                    let now = Instant::now();
+                    window.shrink_for((now - elapsed).into_std(), now.into_std());
                 } else if window.grow() && losses == 0 {
                     limits.paths.reached(path, window.size());
                 }
@@ -336,10 +341,13 @@ async fn connect_scan(
             }
             Attempt::Local(_) => record(result(&attempt, None)),
             Attempt::Timeout => {
+                timeouts += 1;
                 let dropped = limits.drops.current() != drops_before;
                 let path_losses = limits.paths.get(path).map_or(0, |p| p.losses);
+                tracing::trace!(host = %host.addr, port, tries, waited_ms = elapsed.as_millis() as u64, dropped, path_losses, window = window.size() as u64, "connect: wait ran out");
                 if dropped {
-                    window.shrink();
+                    let now = Instant::now();
+                    window.shrink_for((now - elapsed).into_std(), now.into_std());
                 } else if losses == 0 && path_losses == 0 && window.grow() {
                     // a silent port is its firewall's doing, not the network's
                     limits.paths.reached(path, window.size());
@@ -368,6 +376,16 @@ async fn connect_scan(
     if losses == 0 {
         limits.paths.reached(path, window.size());
     }
+    tracing::debug!(
+        host = %host.addr,
+        ms = started.elapsed().as_millis() as u64,
+        window = window.size() as u64,
+        srtt_us = host.estimator().srtt().map_or(0, |d| d.as_micros() as u64),
+        timeouts,
+        resent,
+        losses,
+        "connect: port scan done"
+    );
     kept.sort_unstable_by_key(|k| k.0);
     (kept.into_iter().map(|(_, p, r)| (p, r)).collect(), tally)
 }

@@ -49,7 +49,8 @@ use crate::pace::{GapPacer, RatePacer};
 use crate::portscan::{PortResult, PortTally};
 use crate::rtt::{RttBounds, RttEstimator};
 use crate::timing::{
-    PathKey, PathTimings, RetryPolicy, Silence, Verdict, Window, backlog_drops, timeout_for,
+    DiscoveryPaths, PathKey, PathTimings, RetryPolicy, Silence, Verdict, Window, backlog_drops,
+    timeout_for,
 };
 use crate::wheel::Wheel;
 
@@ -362,7 +363,7 @@ impl Sweep {
             waiting: HashMap::new(),
             ready: VecDeque::new(),
             wheel: Wheel::new(Instant::now()),
-            pings: RttEstimator::new(RttBounds {
+            pings: DiscoveryPaths::new(RttBounds {
                 initial: PING_INITIAL,
                 min: PING_FLOOR,
                 max: Duration::from_secs(3),
@@ -540,6 +541,10 @@ struct PingJob {
     answer_wait: Duration,
     /// When the last packet so far actually left.
     last_sent: Option<Instant>,
+    /// When the first packet of the second stage left: an answer to one of its SYNs is
+    /// timed from then, not from the first stage (a host reachable on 3389 alone otherwise
+    /// got the stages' gap as its round trip, and every timeout of its port scan with it).
+    second_sent: Option<Instant>,
     /// The first packet left: the stages count from then, not from the request (a busy
     /// sender must not give an address up before anything was sent to it).
     launched: bool,
@@ -626,8 +631,8 @@ struct Engine {
     waiting: HashMap<IpAddr, VecDeque<Command>>,
     ready: VecDeque<u32>,
     wheel: Wheel<Timer>,
-    /// Round trips of every discovery answer (the discovery wait).
-    pings: RttEstimator,
+    /// Round trips of the discovery answers per path (the discovery wait).
+    pings: DiscoveryPaths,
     given_up: GivenUp,
     /// Drops of the kernel's input backlog, as last read.
     backlog_drops: u64,
@@ -729,7 +734,7 @@ impl Engine {
                 )
             }
             Command::Ping(r, src) => {
-                let wait = self.ping_wait(stats.map(|s| s.rtt));
+                let wait = self.ping_wait(stats.map(|s| s.rtt), now);
                 let family = if addr.is_ipv6() { &self.v6 } else { &self.v4 };
                 let echo = r.echo && family.as_ref().is_some_and(|f| f.icmp.is_some());
                 // A gentle host gets one packet a gap: its stages last that long more.
@@ -746,6 +751,7 @@ impl Engine {
                     deadline: second + rest + wait / 2,
                     answer_wait: wait / 2,
                     last_sent: None,
+                    second_sent: None,
                     launched: false,
                     drops_at_start: self.drops(),
                     restarts: 0,
@@ -816,12 +822,14 @@ impl Engine {
     }
 
     /// How long discovery waits for one address before giving it up (its late answer still
-    /// counts): the round trips of the discovery answers so far (the address's path's when
-    /// known), from 50 ms up to the configured discovery wait.
-    fn ping_wait(&self, path: Option<RttEstimator>) -> Duration {
+    /// counts): its path's round trips when known, else the median of the answering paths'
+    /// (never all answers pooled: a few late hosts would set every other path's wait), from
+    /// 50 ms up to the configured discovery wait.
+    fn ping_wait(&mut self, path: Option<RttEstimator>, now: Instant) -> Duration {
+        let typical = self.pings.typical(now);
         let est = match path.filter(|p| p.srtt().is_some()) {
-            Some(p) => p.timeout().max(self.pings.timeout().min(p.timeout() * 4)),
-            None => self.pings.timeout(),
+            Some(p) => p.timeout().max(typical.min(p.timeout() * 4)),
+            None => typical,
         };
         est.clamp(PING_FLOOR, self.config.discovery_wait.max(PING_FLOOR))
     }
@@ -1161,6 +1169,9 @@ impl Engine {
             && let Job::Ping(job) = &mut h.job
         {
             job.last_sent = Some(at);
+            if job.second_sent.is_none() && at >= job.second {
+                job.second_sent = Some(at);
+            }
         }
         if let Some(Some(h)) = self.hosts.get_mut(slot as usize)
             && h.generation == generation
@@ -1366,7 +1377,11 @@ impl Engine {
                 if !ping || self.isn(addr, port, PING_TRY) != seq {
                     return;
                 }
-                let rtt = self.ping_rtt(slot, now);
+                let second_stage = PING_PORTS
+                    .iter()
+                    .position(|&p| p == port)
+                    .is_some_and(|i| i >= 2);
+                let rtt = self.ping_rtt(slot, now, second_stage);
                 let answer = PingAnswer::Tcp {
                     port,
                     open: reply == SynReply::SynAck,
@@ -1413,7 +1428,7 @@ impl Engine {
                     job: Job::Ping(_), ..
                 })) = self.hosts.get(slot as usize)
                 {
-                    let rtt = self.ping_rtt(slot, now);
+                    let rtt = self.ping_rtt(slot, now, false);
                     self.ping_done(slot, PingAnswer::Echo { rtt }, Some(rtt));
                 }
             }
@@ -1461,11 +1476,20 @@ impl Engine {
         }
     }
 
-    fn ping_rtt(&self, slot: u32, now: Instant) -> Duration {
+    /// An answer's round trip: since the first stage, or since the second stage left for a
+    /// SYN of the second stage (an upper bound either way: an echo answered after the
+    /// second echo is timed from the first).
+    fn ping_rtt(&self, slot: u32, now: Instant, second_stage: bool) -> Duration {
         match self.hosts.get(slot as usize) {
             Some(Some(HostRun {
                 job: Job::Ping(p), ..
-            })) => now - p.started,
+            })) => {
+                let from = match p.second_sent {
+                    Some(at) if second_stage => at,
+                    _ => p.started,
+                };
+                now.saturating_duration_since(from)
+            }
             _ => Duration::ZERO,
         }
     }
@@ -1485,7 +1509,7 @@ impl Engine {
             );
         }
         if let Some(rtt) = rtt {
-            self.pings.sample(rtt);
+            self.pings.sample(h.path, rtt);
             self.config.paths.sample(h.path, rtt);
         }
         let _ = self.config.pings.send(PingResult {
@@ -1496,7 +1520,7 @@ impl Engine {
 
     fn late_up(&mut self, addr: IpAddr, port: Option<(u16, bool)>, rtt: Duration) {
         tracing::debug!(host = %addr, ?port, ms = rtt.as_millis() as u64, "sweep: late answer after the address was given up");
-        self.pings.sample(rtt);
+        self.pings.sample(PathKey::of(addr), rtt);
         self.config.paths.sample(PathKey::of(addr), rtt);
         let _ = self.config.pings.send(PingResult {
             addr,
@@ -1536,7 +1560,7 @@ impl Engine {
         }
         if lost {
             h.losses += 1;
-            h.window.shrink();
+            h.window.shrink_for(p.first_sent, Instant::now());
             self.config.paths.loss(h.path);
         } else if reason != PortReason::NoResponse && h.window.grow() && h.losses == 0 {
             self.config.paths.reached(h.path, h.window.size());
@@ -1627,6 +1651,7 @@ impl Engine {
                     job.echo_sent = 0;
                     job.launched = false;
                     job.last_sent = None;
+                    job.second_sent = None;
                     job.started = now;
                     job.second = now + stage;
                     job.deadline = now + length;
@@ -1681,7 +1706,7 @@ impl Engine {
                 // Silence says nothing of the network unless packets were lost meanwhile:
                 // the window keeps growing (a filtered port is its firewall's doing).
                 if dropped {
-                    h.window.shrink();
+                    h.window.shrink_for(p.last_sent, now);
                 } else if h.losses == 0 && path_losses == 0 && h.window.grow() {
                     self.config.paths.reached(h.path, h.window.size());
                 }
