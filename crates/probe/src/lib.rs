@@ -41,6 +41,7 @@ mod proto;
 mod raw;
 mod rtt;
 mod scope;
+mod sender;
 mod services;
 mod sweep;
 mod targets;
