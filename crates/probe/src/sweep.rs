@@ -919,9 +919,9 @@ impl Engine {
             budget = n;
         }
         let mut out: Vec<Outgoing> = Vec::with_capacity(budget);
-        let mut turns = self.ready.len();
-        while out.len() < budget && turns > 0 {
-            turns -= 1;
+        // Hosts take turns until the round is full or none has more: one host alone fills
+        // a round too (the send thread's cost is per round, not per packet).
+        while out.len() < budget {
             let Some(slot) = self.ready.pop_front() else {
                 break;
             };
