@@ -41,7 +41,6 @@ mod proto;
 mod raw;
 mod rtt;
 mod scope;
-mod sender;
 mod services;
 mod sweep;
 mod targets;

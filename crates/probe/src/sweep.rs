@@ -22,7 +22,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, Hasher};
-use std::io::{self, IoSliceMut};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixDatagram;
@@ -36,7 +36,8 @@ use clinicscan_wire::packet::{
 };
 use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::socket::{
-    ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, setsockopt, sockopt,
+    ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg,
+    sendmmsg, setsockopt, sockopt,
 };
 use socket2::{Domain, Protocol, SockAddr, SockFilter, Socket, Type};
 use tokio::sync::{mpsc as tokio_mpsc, oneshot};
@@ -47,7 +48,6 @@ use crate::netinfo::source_for;
 use crate::pace::{GapPacer, RatePacer};
 use crate::portscan::{PortResult, PortTally};
 use crate::rtt::{RttBounds, RttEstimator};
-use crate::sender::{self, Fate, Outgoing, SendThread};
 use crate::timing::{
     DiscoveryPaths, PathKey, PathTimings, RetryPolicy, Silence, Verdict, Window, backlog_drops,
     timeout_for,
@@ -58,7 +58,7 @@ use crate::wheel::Wheel;
 /// /24 answers 60,000 packets a second; at ~1 KiB of kernel memory each, the default
 /// 208 KiB holds 3 ms of them, 8 MiB about a quarter of a second of the reader not running.
 const RECV_BUFFER: usize = 8 << 20;
-/// Packets per `recvmmsg`.
+/// Packets per `sendmmsg` / `recvmmsg`.
 const BATCH: usize = 64;
 /// Packets sent between two looks at what came back (answers are read promptly, so their
 /// round trips are measured, not our own queueing).
@@ -375,9 +375,7 @@ impl Sweep {
             next_generation: 0,
             rx: vec![[0u8; 1500]; BATCH],
             rx_seen: [0; 4],
-            sender: None,
         };
-        engine.sender = engine.send_thread(&wake_tx);
         let thread = std::thread::Builder::new()
             .name("sweep".into())
             .spawn(move || engine.run())?;
@@ -504,9 +502,6 @@ struct Probe {
     deadline: Instant,
     drops_at_send: u64,
     phase: Phase,
-    /// Whether the last try's send time is the time it left (not yet if it was handed to
-    /// the send thread and its fate has not come back).
-    stamped: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -605,6 +600,18 @@ struct Timer {
     kind: TimerKind,
 }
 
+/// A packet on its way into a batch.
+struct Outgoing {
+    slot: u32,
+    generation: u32,
+    /// The port (0 for an echo).
+    port: u16,
+    echo: bool,
+    dst: SockaddrStorage,
+    len: usize,
+    buf: [u8; 64],
+}
+
 struct Engine {
     v4: Option<Family>,
     v6: Option<Family>,
@@ -637,47 +644,15 @@ struct Engine {
     rx: Vec<[u8; 1500]>,
     /// Per socket, the kernel's drop count as last read.
     rx_seen: [u32; 4],
-    /// The thread that sends full-speed rounds (none if it could not start: rounds are
-    /// sent from this thread).
-    sender: Option<SendThread>,
 }
 
 impl Engine {
-    /// Starts the send thread on copies of the sockets; none if it cannot start.
-    fn send_thread(&self, wake: &UnixDatagram) -> Option<SendThread> {
-        let copy = |f: &Option<Family>, icmp: bool| -> io::Result<Option<Socket>> {
-            match f {
-                None => Ok(None),
-                Some(f) if icmp => f.icmp.as_ref().map(Socket::try_clone).transpose(),
-                Some(f) => f.tcp.try_clone().map(Some),
-            }
-        };
-        let sockets = [
-            copy(&self.v4, false),
-            copy(&self.v4, true),
-            copy(&self.v6, false),
-            copy(&self.v6, true),
-        ];
-        let [Ok(a), Ok(b), Ok(c), Ok(d)] = sockets else {
-            return None;
-        };
-        let wake = wake.try_clone().ok()?;
-        match SendThread::spawn([a, b, c, d], wake) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                tracing::debug!(error = %e, "sweep: no send thread; this one sends");
-                None
-            }
-        }
-    }
-
     fn run(&mut self) {
         let mut due = Vec::new();
         loop {
             if !self.take_commands() {
                 return;
             }
-            let settled = self.take_sent();
             let received = self.receive();
             let now = Instant::now();
             if now >= self.next_drop_check {
@@ -690,7 +665,7 @@ impl Engine {
                 self.on_timer(t, now);
             }
             let sent = self.send_round();
-            if received == 0 && sent == 0 && settled == 0 {
+            if received == 0 && sent == 0 {
                 self.sleep();
             }
         }
@@ -900,7 +875,7 @@ impl Engine {
     /// packets went out.
     fn send_round(&mut self) -> usize {
         let now = Instant::now();
-        if self.ready.is_empty() || self.sender.as_ref().is_some_and(|s| !s.has_room()) {
+        if self.ready.is_empty() {
             return 0;
         }
         if let Some(t) = self.next_rate
@@ -919,9 +894,9 @@ impl Engine {
             budget = n;
         }
         let mut out: Vec<Outgoing> = Vec::with_capacity(budget);
-        // Hosts take turns until the round is full or none has more: one host alone fills
-        // a round too (the send thread's cost is per round, not per packet).
-        while out.len() < budget {
+        let mut turns = self.ready.len();
+        while out.len() < budget && turns > 0 {
+            turns -= 1;
             let Some(slot) = self.ready.pop_front() else {
                 break;
             };
@@ -1013,14 +988,12 @@ impl Engine {
                     deadline,
                     drops_at_send: drops,
                     phase: Phase::Queued,
-                    stamped: false,
                 });
                 probe.tries += 1;
                 probe.last_sent = now;
                 probe.deadline = deadline;
                 probe.drops_at_send = drops;
                 probe.phase = Phase::Waiting;
-                probe.stamped = false;
                 h.inflight += 1;
                 self.wheel.insert(
                     deadline,
@@ -1078,7 +1051,6 @@ impl Engine {
                         slot,
                         generation,
                         port: 0,
-                        tries: 0,
                         echo: true,
                         dst: SockaddrStorage::from(SocketAddr::new(addr, 0)),
                         len,
@@ -1122,7 +1094,6 @@ impl Engine {
             slot,
             generation,
             port,
-            tries,
             echo: false,
             dst: SockaddrStorage::from(SocketAddr::new(addr, 0)),
             len,
@@ -1130,97 +1101,69 @@ impl Engine {
         }))
     }
 
-    /// The engine's sockets as [`sender::Sockets`] orders them.
-    fn fds(&self) -> [Option<i32>; 4] {
-        let fd = |f: &Option<Family>, icmp: bool| {
-            f.as_ref().and_then(|f| {
-                if icmp {
-                    f.icmp.as_ref().map(|s| s.as_raw_fd())
-                } else {
-                    Some(f.tcp.as_raw_fd())
-                }
-            })
-        };
-        [
-            fd(&self.v4, false),
-            fd(&self.v4, true),
-            fd(&self.v6, false),
-            fd(&self.v6, true),
-        ]
-    }
-
-    /// Sends the packets of a round: from the send thread when the round may leave at any
-    /// moment, from this one when a pace depends on when it leaves (a rate limit, a gentle
-    /// host's gap: their next slot counts from the moment a packet left, which this thread
-    /// must know before it builds the next).
+    /// Sends the packets of a round, in batches per socket. A packet the kernel refused is
+    /// settled as its error says (a local filter: filtered; no buffer: sent again later).
     fn transmit(&mut self, out: Vec<Outgoing>) {
-        let paced = self.config.rate.is_some()
-            || out.iter().any(|o| {
-                self.hosts
-                    .get(o.slot as usize)
-                    .and_then(|h| h.as_ref())
-                    .is_some_and(|h| h.gentle.is_some())
-            });
-        let out = match &mut self.sender {
-            Some(sender) if !paced => match sender.hand(out) {
-                Ok(()) => return,
-                Err(out) => out,
-            },
-            _ => out,
-        };
-        let fates = sender::send_round(self.fds(), &out);
-        self.settle(out, fates);
-    }
-
-    /// Takes what became of the packets of a round.
-    fn settle(&mut self, out: Vec<Outgoing>, fates: Vec<Fate>) {
-        for (o, fate) in out.iter().zip(fates) {
-            match fate {
-                Fate::Sent(at) => {
-                    self.counters.sent.fetch_add(1, Ordering::Relaxed);
-                    self.sent_one(o, at);
+        let mut groups: [Vec<Outgoing>; 4] = Default::default();
+        for o in out {
+            let v6 = o.dst.as_sockaddr_in6().is_some();
+            groups[usize::from(v6) * 2 + usize::from(o.echo)].push(o);
+        }
+        for (i, group) in groups.into_iter().enumerate() {
+            if group.is_empty() {
+                continue;
+            }
+            let family = if i < 2 { &self.v4 } else { &self.v6 };
+            let sock = family.as_ref().and_then(|f| {
+                if i % 2 == 0 {
+                    Some(&f.tcp)
+                } else {
+                    f.icmp.as_ref()
                 }
-                Fate::Unsent => self.unsend(o.slot, o.generation, o.port, o.echo),
-                Fate::Failed(e) => {
-                    if !o.echo {
-                        self.send_failed(o.slot, o.generation, o.port, &e);
+            });
+            let Some(fd) = sock.map(|s| s.as_raw_fd()) else {
+                continue;
+            };
+            let mut at = 0;
+            let mut sent = Vec::with_capacity(group.len());
+            let mut failed = Vec::new();
+            while at < group.len() {
+                let chunk = &group[at..group.len().min(at + BATCH)];
+                match send_batch(fd, chunk) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        sent.extend(at..at + n);
+                        at += n;
+                    }
+                    Err(e) => {
+                        // The first packet of the chunk failed: settle it, go on.
+                        failed.push((at, e));
+                        at += 1;
                     }
                 }
             }
-        }
-    }
-
-    /// Settles the rounds the send thread has finished; how many.
-    fn take_sent(&mut self) -> usize {
-        let mut n = 0;
-        while let Some((out, fates)) = self.sender.as_mut().and_then(|s| s.take_done()) {
-            self.settle(out, fates);
-            n += 1;
-        }
-        n
-    }
-
-    /// A packet of the host left: its probe's wait counts from now, and a gentle host's
-    /// next slot is a gap from now.
-    fn sent_one(&mut self, o: &Outgoing, at: Instant) {
-        let (slot, generation) = (o.slot, o.generation);
-        if let Some(Some(h)) = self.hosts.get_mut(slot as usize)
-            && h.generation == generation
-            && let Job::Scan(job) = &mut h.job
-            && let Some(p) = job.probes.get_mut(&o.port)
-            && p.phase == Phase::Waiting
-            && p.tries == o.tries + 1
-            && !p.stamped
-        {
-            // The wheel's timer of the earlier deadline finds this one and waits on.
-            let wait = p.deadline.saturating_duration_since(p.last_sent);
-            p.last_sent = at;
-            if p.tries == 1 {
-                p.first_sent = at;
+            let sent_at = Instant::now();
+            self.counters
+                .sent
+                .fetch_add(sent.len() as u64, Ordering::Relaxed);
+            for &k in &sent {
+                self.sent_one(group[k].slot, group[k].generation, sent_at);
             }
-            p.deadline = at + wait;
-            p.stamped = true;
+            for o in &group[at..] {
+                // never left (the socket's buffer full): send again
+                self.unsend(o.slot, o.generation, o.port, o.echo);
+            }
+            for (k, e) in failed {
+                let o = &group[k];
+                if !o.echo {
+                    self.send_failed(o.slot, o.generation, o.port, &e);
+                }
+            }
         }
+    }
+
+    /// A packet of the host left: a gentle host's next slot is a gap from now.
+    fn sent_one(&mut self, slot: u32, generation: u32, at: Instant) {
         if let Some(Some(h)) = self.hosts.get_mut(slot as usize)
             && h.generation == generation
             && let Job::Ping(job) = &mut h.job
@@ -1456,11 +1399,8 @@ impl Engine {
                     return;
                 };
                 // Which try it answers is in the sequence number: an exact round trip
-                // for the first and the last try (we keep those send times), once the
-                // last try's send time is known.
-                let rtt = if !p.stamped && t + 1 == p.tries {
-                    None
-                } else if t == 0 {
+                // for the first and the last try (we keep those send times).
+                let rtt = if t == 0 {
                     Some(now - p.first_sent)
                 } else if t + 1 == p.tries {
                     Some(now - p.last_sent)
@@ -1741,20 +1681,7 @@ impl Engine {
                 let Some(p) = job.probes.get_mut(&port) else {
                     return;
                 };
-                if p.phase != Phase::Waiting || p.tries != tries + 1 {
-                    return;
-                }
-                if now < p.deadline {
-                    // the wait counts from when the try left, later than it was built
-                    let (deadline, generation) = (p.deadline, h.generation);
-                    self.wheel.insert(
-                        deadline,
-                        Timer {
-                            slot: t.slot,
-                            generation,
-                            kind: TimerKind::Timeout(port, tries),
-                        },
-                    );
+                if p.phase != Phase::Waiting || p.tries != tries + 1 || now < p.deadline {
                     return;
                 }
                 h.inflight = h.inflight.saturating_sub(1);
@@ -1919,6 +1846,29 @@ impl ScanJob {
         if self.keep_all || r.state == PortState::Open {
             self.results.push((port, r));
         }
+    }
+}
+
+/// Sends a batch; how many left.
+fn send_batch(fd: i32, batch: &[Outgoing]) -> io::Result<usize> {
+    let slices: Vec<[IoSlice<'_>; 1]> = batch
+        .iter()
+        .map(|o| [IoSlice::new(&o.buf[..o.len])])
+        .collect();
+    let addrs: Vec<Option<SockaddrStorage>> = batch.iter().map(|o| Some(o.dst)).collect();
+    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(batch.len(), None);
+    let no_cmsgs: [ControlMessage<'_>; 0] = [];
+    match sendmmsg(
+        fd,
+        &mut headers,
+        &slices,
+        &addrs,
+        no_cmsgs,
+        MsgFlags::MSG_DONTWAIT,
+    ) {
+        Ok(r) => Ok(r.count()),
+        Err(nix::errno::Errno::EAGAIN) => Ok(0),
+        Err(e) => Err(io::Error::from(e)),
     }
 }
 
