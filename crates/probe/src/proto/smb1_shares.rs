@@ -26,8 +26,8 @@ use clinicscan_wire::{ntlm, smb, smb2, srvsvc};
 use tokio::net::TcpStream;
 
 use super::ProbeContext;
-use super::io::{self, Budget, invalid};
-use super::smb_shares::{Step, read_message, record_listing, record_share_list, to_try};
+use super::io::{Budget, invalid};
+use super::smb_shares::{Session, Step, record_listing, record_share_list, to_try};
 
 const PROBE: &str = "smb";
 
@@ -39,25 +39,14 @@ const MAX_ANSWER: u32 = 16 * 1024;
 /// Room for the SMB1 header and the transaction words in the server's buffer.
 const ANSWER_OVERHEAD: u32 = 128;
 
-/// One SMB1 connection after the NTLM CHALLENGE: requests in order, one answer each.
-struct Session<'a> {
-    ctx: &'a ProbeContext,
-    stream: &'a mut TcpStream,
-    budget: &'a mut Budget,
-    buf: Vec<u8>,
-    ids: Ids,
-}
-
-impl Session<'_> {
+impl Session<'_, Ids> {
     /// Sends the request `make` builds for the next MID and returns the answer to it.
     async fn call(&mut self, make: impl FnOnce(Ids) -> Vec<u8>) -> Result<Vec<u8>, ProbeError> {
         let request = make(self.ids);
         let sent = self.ids.mid;
         self.ids.mid = self.ids.mid.wrapping_add(1);
-        io::write_all(self.ctx, self.stream, &request)
-            .await
-            .map_err(|e| e.to_probe_error(PROBE))?;
-        let msg = read_message(self.ctx, self.stream, &mut self.buf, self.budget).await?;
+        self.send(&request).await?;
+        let msg = self.next_message().await?;
         let r = smb1::parse_response(&msg).map_err(|e| invalid(PROBE, e))?;
         if r.mid != sent {
             return Err(invalid(
@@ -142,13 +131,7 @@ pub(crate) async fn list(
             mid: 1,
         },
     };
-    let mut s = Session {
-        ctx,
-        stream,
-        budget,
-        buf: Vec::new(),
-        ids,
-    };
+    let mut s = Session::new(ctx, stream, budget, ids);
     let answer = u16::try_from(max_buffer.saturating_sub(ANSWER_OVERHEAD).min(MAX_ANSWER))
         .unwrap_or(u16::MAX);
     let mut out = SmbAnonymous::default();
@@ -213,7 +196,7 @@ pub(crate) async fn list(
 /// the server refuses the pipe or the call, RAP NetShareEnum over `\PIPE\LANMAN`; and the
 /// words for a non-zero result of the one that answered.
 async fn share_list(
-    s: &mut Session<'_>,
+    s: &mut Session<'_, Ids>,
     address: &str,
     answer: u16,
 ) -> (Result<srvsvc::ShareList, Step>, &'static str) {
@@ -236,7 +219,7 @@ async fn share_list(
 
 /// NetShareEnumAll over the `srvsvc` pipe: one BIND and one call, each a TransactNmPipe.
 async fn share_enum_all(
-    s: &mut Session<'_>,
+    s: &mut Session<'_, Ids>,
     address: &str,
     answer: u16,
 ) -> Result<srvsvc::ShareList, Step> {
@@ -273,7 +256,7 @@ async fn share_enum_all(
 
 /// RAP NetShareEnum over `\PIPE\LANMAN`: no pipe to open, but only names of at most 12
 /// characters (Samba leaves longer ones out of the answer).
-async fn rap_share_enum(s: &mut Session<'_>, answer: u16) -> Result<srvsvc::ShareList, Step> {
+async fn rap_share_enum(s: &mut Session<'_, Ids>, answer: u16) -> Result<srvsvc::ShareList, Step> {
     let (params, data) = s
         .transaction(smb1::TRANSACTION, |ids| smb1::rap_share_enum(answer, ids))
         .await?;
@@ -289,7 +272,7 @@ async fn rap_share_enum(s: &mut Session<'_>, answer: u16) -> Result<srvsvc::Shar
 /// Whether the anonymous session can list `\\address\share`'s top directory: the entries
 /// of the first answer, or the status that refused it.
 async fn top_directory(
-    s: &mut Session<'_>,
+    s: &mut Session<'_, Ids>,
     address: &str,
     share: &str,
     answer: u16,

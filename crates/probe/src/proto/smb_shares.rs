@@ -42,13 +42,53 @@ const MAX_FRAGMENTS: usize = 16;
 /// Interim (STATUS_PENDING) answers skipped per request, at most.
 const MAX_INTERIM: usize = 4;
 
-/// One SMB2 connection after the NTLM CHALLENGE: requests in order, one answer each.
-struct Session<'a> {
+/// One SMB connection after the NTLM CHALLENGE: requests in order, one answer each. `I`
+/// is the dialect's ids (SMB2's here, SMB1's in `smb1_shares`); each dialect's `call`
+/// numbers its requests and checks its answers.
+pub(crate) struct Session<'a, I> {
     ctx: &'a ProbeContext,
     stream: &'a mut TcpStream,
     budget: &'a mut Budget,
     buf: Vec<u8>,
-    ids: Ids,
+    pub(crate) ids: I,
+}
+
+impl<'a, I> Session<'a, I> {
+    pub(crate) fn new(
+        ctx: &'a ProbeContext,
+        stream: &'a mut TcpStream,
+        budget: &'a mut Budget,
+        ids: I,
+    ) -> Self {
+        Session {
+            ctx,
+            stream,
+            budget,
+            buf: Vec::new(),
+            ids,
+        }
+    }
+
+    /// Sends one request.
+    pub(crate) async fn send(&mut self, request: &[u8]) -> Result<(), ProbeError> {
+        io::write_all(self.ctx, self.stream, request)
+            .await
+            .map_err(|e| e.to_probe_error(PROBE))
+    }
+
+    /// The next whole SMB message (bytes after it stay buffered).
+    pub(crate) async fn next_message(&mut self) -> Result<Vec<u8>, ProbeError> {
+        let n = read_framed(
+            self.ctx,
+            self.stream,
+            &mut self.buf,
+            self.budget,
+            smb::message_complete,
+        )
+        .await
+        .map_err(|e: FrameError| e.to_probe_error(PROBE))?;
+        Ok(self.buf.drain(..n).collect())
+    }
 }
 
 /// Why a step stopped: the server's refusal (a status) or a failure of the exchange.
@@ -63,18 +103,16 @@ impl From<ProbeError> for Step {
     }
 }
 
-impl Session<'_> {
+impl Session<'_, Ids> {
     /// Sends the request `make` builds for the next message id and returns the final
     /// answer to it (interim STATUS_PENDING answers skipped).
     async fn call(&mut self, make: impl FnOnce(Ids) -> Vec<u8>) -> Result<Vec<u8>, ProbeError> {
         let request = make(self.ids);
         let sent = self.ids.message_id;
         self.ids.message_id += 1;
-        io::write_all(self.ctx, self.stream, &request)
-            .await
-            .map_err(|e| e.to_probe_error(PROBE))?;
+        self.send(&request).await?;
         for _ in 0..=MAX_INTERIM {
-            let msg = read_message(self.ctx, self.stream, &mut self.buf, self.budget).await?;
+            let msg = self.next_message().await?;
             let r = smb2::parse_response(&msg).map_err(|e| invalid(PROBE, e))?;
             if r.message_id != sent {
                 return Err(invalid(
@@ -124,19 +162,6 @@ impl Session<'_> {
     }
 }
 
-/// The next whole SMB message on `stream` (bytes after it stay in `buf`).
-pub(crate) async fn read_message(
-    ctx: &ProbeContext,
-    stream: &mut TcpStream,
-    buf: &mut Vec<u8>,
-    budget: &mut Budget,
-) -> Result<Vec<u8>, ProbeError> {
-    let n = read_framed(ctx, stream, buf, budget, smb::message_complete)
-        .await
-        .map_err(|e: FrameError| e.to_probe_error(PROBE))?;
-    Ok(buf.drain(..n).collect())
-}
-
 /// Logs on anonymously on `stream` (whose NTLM CHALLENGE leg gave `session_id`, with the
 /// next request being `message_id`) and lists what the session can see.
 pub(crate) async fn list(
@@ -147,17 +172,12 @@ pub(crate) async fn list(
     message_id: u64,
     errors: &mut Vec<ProbeError>,
 ) -> SmbAnonymous {
-    let mut s = Session {
-        ctx,
-        stream,
-        budget,
-        buf: Vec::new(),
-        ids: Ids {
-            message_id,
-            session_id,
-            tree_id: 0,
-        },
+    let ids = Ids {
+        message_id,
+        session_id,
+        tree_id: 0,
     };
+    let mut s = Session::new(ctx, stream, budget, ids);
     let mut out = SmbAnonymous::default();
     let blob = ntlm::spnego_response(&ntlm::anonymous_authenticate());
     let setup = match s.call(|ids| smb2::session_setup(&blob, ids)).await {
@@ -289,12 +309,12 @@ pub(crate) fn record_listing(
     }
 }
 
-async fn logoff(s: &mut Session<'_>) {
+async fn logoff(s: &mut Session<'_, Ids>) {
     let _ = s.call(smb2::logoff).await;
 }
 
 /// NetShareEnumAll over `\\address\IPC$\srvsvc`.
-async fn share_list(s: &mut Session<'_>, address: &str) -> Result<srvsvc::ShareList, Step> {
+async fn share_list(s: &mut Session<'_, Ids>, address: &str) -> Result<srvsvc::ShareList, Step> {
     let tree = s.tree_connect(&format!(r"\\{address}\IPC$")).await?;
     s.ids.tree_id = tree;
     let result = async {
@@ -310,7 +330,7 @@ async fn share_list(s: &mut Session<'_>, address: &str) -> Result<srvsvc::ShareL
 }
 
 async fn enumerate(
-    s: &mut Session<'_>,
+    s: &mut Session<'_, Ids>,
     pipe: FileId,
     address: &str,
 ) -> Result<srvsvc::ShareList, Step> {
@@ -335,7 +355,7 @@ async fn enumerate(
 
 /// One PDU from the pipe data of an IOCTL or READ answer, reading on while the server says
 /// STATUS_BUFFER_OVERFLOW (the PDU is longer than one answer).
-async fn pipe_pdu(s: &mut Session<'_>, pipe: FileId, first: Vec<u8>) -> Result<Vec<u8>, Step> {
+async fn pipe_pdu(s: &mut Session<'_, Ids>, pipe: FileId, first: Vec<u8>) -> Result<Vec<u8>, Step> {
     let mut data = Vec::new();
     let mut msg = first;
     for _ in 0..MAX_FRAGMENTS {
@@ -361,21 +381,21 @@ async fn pipe_pdu(s: &mut Session<'_>, pipe: FileId, first: Vec<u8>) -> Result<V
     )))
 }
 
-async fn transceive(s: &mut Session<'_>, pipe: FileId, input: &[u8]) -> Result<Vec<u8>, Step> {
+async fn transceive(s: &mut Session<'_, Ids>, pipe: FileId, input: &[u8]) -> Result<Vec<u8>, Step> {
     let m = s
         .call(|ids| smb2::pipe_transceive(pipe, input, PIPE_BYTES, ids))
         .await?;
     pipe_pdu(s, pipe, m).await
 }
 
-async fn read_pdu(s: &mut Session<'_>, pipe: FileId) -> Result<Vec<u8>, Step> {
+async fn read_pdu(s: &mut Session<'_, Ids>, pipe: FileId) -> Result<Vec<u8>, Step> {
     let m = s.call(|ids| smb2::read_pipe(pipe, PIPE_BYTES, ids)).await?;
     pipe_pdu(s, pipe, m).await
 }
 
 /// Whether the anonymous session can list `\\address\share`'s top directory: the entries
 /// of the first answer, or the status that refused it.
-async fn top_directory(s: &mut Session<'_>, address: &str, share: &str) -> Result<u32, Step> {
+async fn top_directory(s: &mut Session<'_, Ids>, address: &str, share: &str) -> Result<u32, Step> {
     let tree = s.tree_connect(&format!(r"\\{address}\{share}")).await?;
     s.ids.tree_id = tree;
     let result = async {
