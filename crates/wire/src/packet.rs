@@ -293,31 +293,11 @@ pub fn arp_reply(frame: &[u8]) -> Option<(Ipv4Addr, MacAddr)> {
     Some((arp.get_sender_proto_addr(), arp.get_sender_hw_addr()))
 }
 
-/// Builds a SYN segment (with checksum) from `src` to `dst`.
-pub fn syn_segment(src: SocketAddr, dst: SocketAddr, seq: u32) -> Option<Vec<u8>> {
-    // 20 bytes header + MSS option (4) = 24, data offset 6
-    let mut buf = vec![0u8; 24];
-    let mut tcp = MutableTcpPacket::new(&mut buf)?;
-    tcp.set_source(src.port());
-    tcp.set_destination(dst.port());
-    tcp.set_sequence(seq);
-    tcp.set_acknowledgement(0);
-    tcp.set_data_offset(6);
-    tcp.set_flags(TcpFlags::SYN);
-    tcp.set_window(64_240);
-    tcp.set_options(&[TcpOption::mss(1460)]);
-    let sum = match (src.ip(), dst.ip()) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => ipv4_checksum(&tcp.to_immutable(), &s, &d),
-        (IpAddr::V6(s), IpAddr::V6(d)) => ipv6_checksum(&tcp.to_immutable(), &s, &d),
-        _ => return None,
-    };
-    tcp.set_checksum(sum);
-    Some(buf)
-}
-
-/// Writes a SYN (behind its IP header when `with_ip`) from `src` to `dst` into `out`,
-/// without allocating: the packet's length, or `None` when the families differ or `out` is
-/// shorter than 64 bytes. The same bytes as [`syn_packet`] / [`syn_segment`].
+/// Writes a SYN (behind its IP header when `with_ip`, for a socket with the header
+/// included) from `src` to `dst` into `out`, without allocating: the packet's length, or
+/// `None` when the families differ or `out` is shorter than 64 bytes. The segment has an
+/// MSS option and its checksum; of the IP header Linux fills in the IPv4 identification,
+/// total length and header checksum (IPv6 has none but the payload length, set here).
 pub fn write_syn(
     out: &mut [u8],
     with_ip: bool,
@@ -372,41 +352,6 @@ pub fn write_syn(
         _ => {}
     }
     Some(header + 24)
-}
-
-/// A SYN segment behind its IP header (for a socket with the header included). Linux
-/// fills in the IPv4 identification, total length and header checksum; IPv6 has none but
-/// the payload length, which we set.
-pub fn syn_packet(src: SocketAddr, dst: SocketAddr, seq: u32) -> Option<Vec<u8>> {
-    let seg = syn_segment(src, dst, seq)?;
-    let mut pkt = match (src.ip(), dst.ip()) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let mut buf = vec![0u8; 20 + seg.len()];
-            let mut ip = MutableIpv4Packet::new(&mut buf)?;
-            ip.set_version(4);
-            ip.set_header_length(5);
-            ip.set_ttl(64);
-            ip.set_next_level_protocol(IpNextHeaderProtocols::Tcp);
-            ip.set_source(s);
-            ip.set_destination(d);
-            buf
-        }
-        (IpAddr::V6(s), IpAddr::V6(d)) => {
-            let mut buf = vec![0u8; 40 + seg.len()];
-            let mut ip = MutableIpv6Packet::new(&mut buf)?;
-            ip.set_version(6);
-            ip.set_payload_length(u16::try_from(seg.len()).ok()?);
-            ip.set_next_header(IpNextHeaderProtocols::Tcp);
-            ip.set_hop_limit(64);
-            ip.set_source(s);
-            ip.set_destination(d);
-            buf
-        }
-        _ => return None,
-    };
-    let header = pkt.len() - seg.len();
-    pkt[header..].copy_from_slice(&seg);
-    Some(pkt)
 }
 
 #[cfg(test)]
@@ -619,18 +564,27 @@ mod tests {
         assert_eq!(unreachable(true, &icmp), None, "not ICMPv6");
     }
 
-    #[test]
-    fn written_syns_are_the_built_ones() {
+    /// The SYN `write_syn` writes, as an owned packet.
+    fn syn(with_ip: bool, src: SocketAddr, dst: SocketAddr, seq: u32) -> Option<Vec<u8>> {
         let mut buf = [0u8; 64];
-        for (src, dst) in [
-            ("10.0.0.1:40000", "10.0.0.2:443"),
-            ("[fd00::1]:40000", "[fd00::2]:22"),
+        let n = write_syn(&mut buf, with_ip, src, dst, seq)?;
+        Some(buf[..n].to_vec())
+    }
+
+    #[test]
+    fn written_syns_carry_the_same_segment_with_or_without_ip() {
+        let mut buf = [0u8; 64];
+        for (src, dst, header) in [
+            ("10.0.0.1:40000", "10.0.0.2:443", 20),
+            ("[fd00::1]:40000", "[fd00::2]:22", 40),
         ] {
             let (src, dst): (SocketAddr, SocketAddr) = (src.parse().unwrap(), dst.parse().unwrap());
+            // a dirty buffer: every byte written is set, none left from before
+            buf.fill(0xff);
             let n = write_syn(&mut buf, true, src, dst, 0xdead_beef).unwrap();
-            assert_eq!(buf[..n], syn_packet(src, dst, 0xdead_beef).unwrap()[..]);
-            let n = write_syn(&mut buf, false, src, dst, 7).unwrap();
-            assert_eq!(buf[..n], syn_segment(src, dst, 7).unwrap()[..]);
+            assert_eq!(n, header + 24);
+            let segment = syn(false, src, dst, 0xdead_beef).unwrap();
+            assert_eq!(buf[header..n], segment[..]);
         }
         let v4: SocketAddr = "10.0.0.1:1".parse().unwrap();
         let v6: SocketAddr = "[fd00::1]:1".parse().unwrap();
@@ -680,9 +634,11 @@ mod tests {
     fn syn_and_replies() {
         let src: SocketAddr = "10.0.0.1:40000".parse().unwrap();
         let dst: SocketAddr = "10.0.0.2:443".parse().unwrap();
-        let seg = syn_segment(src, dst, 1000).unwrap();
+        let seg = syn(false, src, dst, 1000).unwrap();
         let t = TcpPacket::new(&seg).unwrap();
         assert_eq!(t.get_flags(), TcpFlags::SYN);
+        assert_eq!((t.get_source(), t.get_destination()), (40000, 443));
+        assert_eq!(t.get_sequence(), 1000);
         assert_eq!(
             t.get_checksum(),
             ipv4_checksum(
@@ -721,17 +677,18 @@ mod tests {
     fn whole_packets_for_both_families() {
         let src: SocketAddr = "10.0.0.1:40000".parse().unwrap();
         let dst: SocketAddr = "10.0.0.2:443".parse().unwrap();
-        let p = syn_packet(src, dst, 7).unwrap();
+        let p = syn(true, src, dst, 7).unwrap();
         let ip = Ipv4Packet::new(&p).unwrap();
         assert_eq!((ip.get_version(), ip.get_header_length()), (4, 5));
         assert_eq!(ip.get_next_level_protocol(), IpNextHeaderProtocols::Tcp);
+        assert_eq!(ip.get_ttl(), 64);
         assert_eq!(ip.get_source().to_string(), "10.0.0.1");
         assert_eq!(ip.get_destination().to_string(), "10.0.0.2");
-        assert_eq!(&p[20..], &syn_segment(src, dst, 7).unwrap()[..]);
+        assert_eq!(&p[20..], &syn(false, src, dst, 7).unwrap()[..]);
 
         let src: SocketAddr = "[fd00::1]:40000".parse().unwrap();
         let dst: SocketAddr = "[fd00::2]:22".parse().unwrap();
-        let p = syn_packet(src, dst, 7).unwrap();
+        let p = syn(true, src, dst, 7).unwrap();
         assert_eq!(p.len(), 40 + 24);
         assert_eq!(p[0] >> 4, 6);
         assert_eq!(u16::from_be_bytes([p[4], p[5]]), 24, "payload length");
@@ -740,9 +697,9 @@ mod tests {
             &p[8..24],
             &"fd00::1".parse::<std::net::Ipv6Addr>().unwrap().octets()
         );
-        assert_eq!(&p[40..], &syn_segment(src, dst, 7).unwrap()[..]);
+        assert_eq!(&p[40..], &syn(false, src, dst, 7).unwrap()[..]);
         assert_eq!(
-            syn_packet(src, "10.0.0.2:1".parse().unwrap(), 7),
+            syn(true, src, "10.0.0.2:1".parse().unwrap(), 7),
             None,
             "mixed families"
         );
