@@ -612,13 +612,9 @@ async fn plain_null_session(port: u16) -> u32 {
     let mut negotiate = smb::smb1_negotiate();
     negotiate[4 + 11] &= !0x08; // FLAGS2_EXTENDED_SECURITY
     c.send(&negotiate).await;
-    let n = c
-        .read_framed(smb::message_complete)
-        .await
-        .expect("negotiate");
-    let neg = smb::parse_smb1_negotiate(&c.buf[..n]).expect("SMB1 negotiate");
+    let m = c.take(smb::message_complete).await.expect("negotiate");
+    let neg = smb::parse_smb1_negotiate(&m).expect("SMB1 negotiate");
     assert!(neg.accepted && !neg.extended_security, "{neg:?}");
-    c.buf.drain(..n);
     c.send(&smb1::null_session_setup(smb1::Ids {
         mid: 1,
         ..Default::default()
@@ -716,6 +712,15 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Recording<S> {
             self.read_some().await?;
         }
     }
+
+    /// The next whole message (as `complete` frames it), taken out of the buffer.
+    async fn take<E>(
+        &mut self,
+        complete: fn(&[u8]) -> Result<Option<usize>, E>,
+    ) -> Result<Vec<u8>, String> {
+        let n = self.read_framed(complete).await?;
+        Ok(self.buf.drain(..n).collect())
+    }
 }
 
 /// The SMB2 anonymous share listing against the lab's [guest] (listable) and [pub] (not
@@ -731,12 +736,7 @@ async fn record_smb_shares(save: &impl Fn(&str, &str, &[u8])) {
             let name: String = $name.into();
             // an interim STATUS_PENDING answer (Samba's to a pipe IOCTL) is skipped
             let m = loop {
-                let n = c
-                    .read_framed(smb::message_complete)
-                    .await
-                    .expect("an answer");
-                let m = c.buf[..n].to_vec();
-                c.buf.drain(..n);
+                let m = c.take(smb::message_complete).await.expect("an answer");
                 if !smb2::parse_response(&m).expect("SMB2").is_interim() {
                     break m;
                 }
@@ -821,12 +821,7 @@ async fn record_smb1_shares(save: &impl Fn(&str, &str, &[u8])) {
             c.send(&$req).await;
             ids.mid += 1;
             let name: String = $name.into();
-            let n = c
-                .read_framed(smb::message_complete)
-                .await
-                .expect("an answer");
-            let m = c.buf[..n].to_vec();
-            c.buf.drain(..n);
+            let m = c.take(smb::message_complete).await.expect("an answer");
             if !name.is_empty() {
                 save("smb", &name, &m);
             }
@@ -966,8 +961,7 @@ async fn record() {
     for (port, label) in [(3389, "xrdp-negotiate-high"), (3390, "xrdp-rdp-low")] {
         let mut c = Recording::connect(port).await;
         c.send(&rdp::connection_request(rdp::PROTOCOL_RDP)).await;
-        let n = c.read_framed(rdp::tpkt_complete).await.expect("cc");
-        c.buf.drain(..n);
+        c.take(rdp::tpkt_complete).await.expect("cc");
         c.send(&rdp::mcs_connect_initial(rdp::ENCRYPTION_ALL, 0))
             .await;
         let n = c.read_framed(rdp::tpkt_complete).await.expect("mcs");
@@ -1044,8 +1038,7 @@ async fn record() {
         // SMB2 session setup, first leg
         let mut c = Recording::connect(port).await;
         c.send(&smb::smb2_negotiate(&smb::DIALECTS)).await;
-        let n = c.read_framed(smb::message_complete).await.expect("neg");
-        c.buf.drain(..n);
+        c.take(smb::message_complete).await.expect("neg");
         let blob = ntlm::spnego_init(&ntlm::negotiate());
         c.send(&smb::smb2_session_setup(&blob, 1)).await;
         let n = c.read_framed(smb::message_complete).await.expect("ss");
@@ -1058,9 +1051,8 @@ async fn record() {
     {
         let mut c = Recording::connect(445).await;
         c.send(&smb::smb1_negotiate()).await;
-        let n = c.read_framed(smb::message_complete).await.expect("neg");
-        let uid = smb::smb1_uid(&c.buf[..n]).unwrap_or(0);
-        c.buf.drain(..n);
+        let m = c.take(smb::message_complete).await.expect("neg");
+        let uid = smb::smb1_uid(&m).unwrap_or(0);
         let blob = ntlm::spnego_init(&ntlm::negotiate());
         c.send(&smb::smb1_session_setup(&blob, uid)).await;
         let n = c.read_framed(smb::message_complete).await.expect("ss");
