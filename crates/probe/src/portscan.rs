@@ -184,6 +184,17 @@ impl PortTally {
         }
     }
 
+    /// Adds the counts of another share of the same host's ports.
+    pub fn merge(&mut self, other: &PortTally) {
+        self.open += other.open;
+        self.closed += other.closed;
+        self.filtered += other.filtered;
+        if self.local_error.is_none() {
+            self.local_error = other.local_error;
+        }
+        self.replies_dropped += other.replies_dropped;
+    }
+
     fn add(&mut self, r: &PortResult) {
         self.count(r.state);
         if self.local_error.is_none() {

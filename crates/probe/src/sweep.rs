@@ -1,5 +1,7 @@
 //! The packet engine: every raw packet a privileged scan sends — SYNs of the port scan,
-//! SYN and ICMP echo pings of discovery — goes out and comes back through one thread.
+//! SYN and ICMP echo pings of discovery — goes out and comes back through one thread, and
+//! more threads of the same engine share a scan of one host's every port (see
+//! [`Sweep::scan`]: the kernel's path of each packet runs in the thread that sends it).
 //!
 //! masscan's shape with nmap's timing: the thread sends in batches (`sendmmsg`), reads in
 //! batches (`recvmmsg`), keeps every outstanding probe's deadline in one timing wheel
@@ -27,7 +29,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixDatagram;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use clinicscan_model::{PortReason, PortState};
@@ -65,6 +67,11 @@ const BATCH: usize = 64;
 const ROUND: usize = 256;
 /// Packets one host sends before the next host's turn.
 const BURST: usize = 16;
+/// Ports of one host's scan per engine, at least, before the scan is split across engines
+/// (a `-p-` is; a top-1000 is not: it is not bound by the sending thread's core).
+const SPLIT_PORTS: usize = 8192;
+/// The most engines one scan is split across.
+const MAX_LANES: usize = 4;
 /// Times a ping starts over when packets were dropped while it waited.
 const PING_RESTARTS: u8 = 2;
 /// The try number that keys discovery SYNs (never one of a port scan's tries).
@@ -166,6 +173,7 @@ pub(crate) struct Counters {
 }
 
 /// What the engine needs to know of the scan.
+#[derive(Clone)]
 pub(crate) struct SweepConfig {
     pub rate: Option<Arc<RatePacer>>,
     pub paths: Arc<PathTimings>,
@@ -177,15 +185,18 @@ pub(crate) struct SweepConfig {
     pub pings: tokio_mpsc::UnboundedSender<PingResult>,
 }
 
-/// The handle of the engine thread; dropping it stops the thread.
+/// The handle of the engine threads; dropping it stops them.
 pub(crate) struct Sweep {
-    commands: Option<mpsc::Sender<Command>>,
-    wake: UnixDatagram,
+    /// The first engine: every ping and every scan that is not split.
+    lane: Lane,
+    /// More engines, opened on the first scan big enough to split (see [`Sweep::parts`]).
+    more: OnceLock<Vec<Lane>>,
+    /// For opening them.
+    config: SweepConfig,
     counters: Arc<Counters>,
     has_v4: bool,
     has_v6: bool,
     sources: Mutex<HashMap<IpAddr, IpAddr>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Sweep {
@@ -194,13 +205,31 @@ impl std::fmt::Debug for Sweep {
     }
 }
 
-impl Drop for Sweep {
+/// One engine thread and the way to reach it; dropping it stops the thread.
+struct Lane {
+    commands: Option<mpsc::Sender<Command>>,
+    wake: UnixDatagram,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Lane {
     fn drop(&mut self) {
         self.commands = None;
         let _ = self.wake.send(&[0]);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+impl Lane {
+    fn submit(&self, command: Command) -> bool {
+        let sent = self
+            .commands
+            .as_ref()
+            .is_some_and(|c| c.send(command).is_ok());
+        let _ = self.wake.send(&[0]);
+        sent
     }
 }
 
@@ -328,10 +357,14 @@ impl Family {
     }
 }
 
-impl Sweep {
-    /// Opens the raw sockets, reserves a source port and starts the engine thread; `Err`
-    /// without the privilege to open raw sockets.
-    pub fn open(config: SweepConfig) -> io::Result<Sweep> {
+impl Lane {
+    /// Opens one engine's raw sockets and source ports and starts its thread (`index`
+    /// keeps the echo identifiers of the engines apart); whether it has IPv4 and IPv6.
+    fn open(
+        config: SweepConfig,
+        counters: Arc<Counters>,
+        index: u16,
+    ) -> io::Result<(Lane, bool, bool)> {
         let (src_port, reserve) = reserve_ports()?;
         let v4 = Family::open(false, src_port);
         let v6 = Family::open(true, src_port);
@@ -343,7 +376,6 @@ impl Sweep {
         wake_tx.set_nonblocking(true)?;
         wake_rx.set_nonblocking(true)?;
         let (tx, rx) = mpsc::channel();
-        let counters = Arc::new(Counters::default());
         let (has_v4, has_v6) = (v4.is_some(), v6.is_some());
         let mut engine = Engine {
             v4,
@@ -351,11 +383,11 @@ impl Sweep {
             _reserve: reserve,
             src_port,
             key: std::collections::hash_map::RandomState::new(),
-            ident: (std::process::id() as u16) ^ 0x5a5a,
+            ident: ((std::process::id() as u16) ^ 0x5a5a).wrapping_add(index),
             echo_seq: 0,
             commands: rx,
             wake: wake_rx,
-            counters: counters.clone(),
+            counters,
             config,
             hosts: Vec::new(),
             free: Vec::new(),
@@ -377,16 +409,31 @@ impl Sweep {
             rx_seen: [0; 4],
         };
         let thread = std::thread::Builder::new()
-            .name("sweep".into())
+            .name(format!("sweep-{index}"))
             .spawn(move || engine.run())?;
-        Ok(Sweep {
+        let lane = Lane {
             commands: Some(tx),
             wake: wake_tx,
+            thread: Some(thread),
+        };
+        Ok((lane, has_v4, has_v6))
+    }
+}
+
+impl Sweep {
+    /// Opens the raw sockets, reserves a source port and starts the engine thread; `Err`
+    /// without the privilege to open raw sockets.
+    pub fn open(config: SweepConfig) -> io::Result<Sweep> {
+        let counters = Arc::new(Counters::default());
+        let (lane, has_v4, has_v6) = Lane::open(config.clone(), counters.clone(), 0)?;
+        Ok(Sweep {
+            lane,
+            more: OnceLock::new(),
+            config,
             counters,
             has_v4,
             has_v6,
             sources: Mutex::new(HashMap::new()),
-            thread: Some(thread),
         })
     }
 
@@ -423,15 +470,6 @@ impl Sweep {
         Some(src)
     }
 
-    fn submit(&self, command: Command) -> bool {
-        let sent = self
-            .commands
-            .as_ref()
-            .is_some_and(|c| c.send(command).is_ok());
-        let _ = self.wake.send(&[0]);
-        sent
-    }
-
     /// Scans one host's ports; `None` when the engine cannot (no route, no raw socket of
     /// the family, the engine gone).
     pub async fn scan(&self, request: ScanRequest) -> Option<ScanOutcome> {
@@ -439,13 +477,88 @@ impl Sweep {
             return None;
         }
         let src = self.source(request.addr)?;
-        let (tx, rx) = oneshot::channel();
-        let request = ScanRequest {
-            reply: tx,
-            ..request
-        };
-        self.submit(Command::Scan(request, src)).then_some(())?;
-        rx.await.ok()
+        let parts = self.parts(&request);
+        if parts.len() <= 1 {
+            let (tx, rx) = oneshot::channel();
+            let request = ScanRequest {
+                reply: tx,
+                ..request
+            };
+            self.lane
+                .submit(Command::Scan(request, src))
+                .then_some(())?;
+            return rx.await.ok();
+        }
+        tracing::debug!(host = %request.addr, engines = parts.len(), "sweep: scan split");
+        let mut replies = Vec::with_capacity(parts.len());
+        for (lane, request) in parts {
+            let (tx, rx) = oneshot::channel();
+            let request = ScanRequest {
+                reply: tx,
+                ..request
+            };
+            lane.submit(Command::Scan(request, src)).then_some(())?;
+            replies.push(rx);
+        }
+        let mut outcome: Option<ScanOutcome> = None;
+        for rx in replies {
+            let part = rx.await.ok()?;
+            outcome = Some(match outcome {
+                None => part,
+                Some(mut whole) => {
+                    whole.ports.extend(part.ports);
+                    whole.tally.merge(&part.tally);
+                    whole
+                }
+            });
+        }
+        outcome
+    }
+
+    /// The engines a scan request goes to, each with its share of the ports. A big scan of
+    /// a host with no gentle pace is split in contiguous runs of its ports, one per engine,
+    /// so that the kernel's path of its packets, which runs in the sending thread, runs on
+    /// every core: a `-p-` of one host is otherwise bound by one core. Each share keeps its
+    /// own window and round-trip estimate (they are the same host's, learned twice); the
+    /// scan's rate limit is shared. A gentle host is never split: its one connection at a
+    /// time is one engine's.
+    fn parts(&self, request: &ScanRequest) -> Vec<(&Lane, ScanRequest)> {
+        let want = request.ports.len() / SPLIT_PORTS;
+        if want < 2 || request.gentle.is_some() || request.max_window != usize::MAX {
+            return Vec::new();
+        }
+        let more = self.more.get_or_init(|| {
+            let lanes = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (1..lanes.min(MAX_LANES))
+                .map_while(|i| {
+                    Lane::open(self.config.clone(), self.counters.clone(), i as u16)
+                        .map(|(lane, _, _)| lane)
+                        .ok()
+                })
+                .collect()
+        });
+        let lanes: Vec<&Lane> = std::iter::once(&self.lane).chain(more).collect();
+        let count = want.min(lanes.len());
+        if count < 2 {
+            return Vec::new();
+        }
+        lanes
+            .into_iter()
+            .zip(split(&request.ports, &request.known, count))
+            .map(|(lane, (ports, known))| {
+                let part = ScanRequest {
+                    addr: request.addr,
+                    ports,
+                    known,
+                    keep_all: request.keep_all,
+                    max_window: request.max_window,
+                    gentle: None,
+                    ping_rtt: request.ping_rtt,
+                    reply: oneshot::channel().0,
+                };
+                (lane, part)
+            })
+            .collect()
     }
 
     /// Pings one address; the answer comes on the scan's ping channel. `false` when the
@@ -457,8 +570,37 @@ impl Sweep {
         let Some(src) = self.source(request.addr) else {
             return false;
         };
-        self.submit(Command::Ping(request, src))
+        self.lane.submit(Command::Ping(request, src))
     }
+}
+
+/// One engine's share of a split scan: its ports, and the known results among them.
+type Run = (Arc<[u16]>, Vec<(u16, PortResult)>);
+
+/// One host's ports cut into `count` contiguous runs (their results, put one after the
+/// other, are in the order asked), each with the known results of its ports; a known port
+/// that was not asked for goes with the last run, where one engine would put it (last).
+fn split(ports: &[u16], known: &[(u16, PortResult)], count: usize) -> Vec<Run> {
+    let size = ports.len().div_ceil(count.max(1)).max(1);
+    let mut runs: Vec<Run> = ports
+        .chunks(size)
+        .map(|c| (Arc::from(c), Vec::new()))
+        .collect();
+    let Some(last) = runs.len().checked_sub(1) else {
+        return runs;
+    };
+    let run_of: HashMap<u16, usize> = known
+        .iter()
+        .filter_map(|&(port, _)| {
+            let at = ports.iter().position(|&p| p == port)?;
+            Some((port, at / size))
+        })
+        .collect();
+    for &(port, result) in known {
+        let at = run_of.get(&port).copied().unwrap_or(last);
+        runs[at].1.push((port, result));
+    }
+    runs
 }
 
 /// Addresses whose discovery wait ran out, remembered for a while with when their first
@@ -1920,6 +2062,43 @@ mod tests {
     use std::io::Read;
 
     use super::*;
+
+    fn known(port: u16) -> (u16, PortResult) {
+        let result = PortResult {
+            state: PortState::Open,
+            reason: PortReason::SynAck,
+            latency: None,
+            local_error: None,
+            replies_dropped: false,
+        };
+        (port, result)
+    }
+
+    /// A split scan's runs, put one after the other, are the ports in the order asked; each
+    /// known result goes with the run of its port, one not asked for with the last.
+    #[test]
+    fn a_split_keeps_the_order_asked_and_each_known_port_with_its_run() {
+        let ports: Vec<u16> = (1..=65_535).rev().collect();
+        let runs = split(&ports, &[known(65_535), known(445), known(0)], 2);
+        assert_eq!(runs.len(), 2);
+        let joined: Vec<u16> = runs.iter().flat_map(|r| r.0.iter().copied()).collect();
+        assert_eq!(joined, ports);
+        assert_eq!(runs[0].0.len(), 32_768);
+        assert_eq!(runs[1].0.len(), 32_767);
+        let ports_of = |i: usize| runs[i].1.iter().map(|k| k.0).collect::<Vec<_>>();
+        assert_eq!(ports_of(0), [65_535]);
+        assert_eq!(ports_of(1), [445, 0]);
+
+        let three = split(&[7, 8, 9, 10], &[known(10)], 3);
+        let lens: Vec<usize> = three.iter().map(|r| r.0.len()).collect();
+        assert_eq!(
+            lens,
+            [2, 2],
+            "runs of ceil(4 / 3) ports: two runs, not an empty third"
+        );
+        assert_eq!(three[1].1.len(), 1);
+        assert!(split(&[], &[known(1)], 2).is_empty());
+    }
 
     /// The batch reader counts what the kernel dropped for a full buffer. A UDP socket on
     /// loopback stands in for the raw socket (same option, same control message, no root).

@@ -37,6 +37,7 @@ fn port_states_lab() {
         "inner_slash16_is_lazy",
         "inner_cancel_gives_partial_observation",
         "inner_syn_scan",
+        "inner_syn_scan_every_port",
         "inner_gentle_profile_and_do_not_touch",
         "inner_slash24_clinic_list",
         "inner_routed_hosts_and_ipv6",
@@ -321,6 +322,41 @@ async fn inner_syn_scan() {
     );
     assert_eq!(states(&obs.hosts[0]), EXPECTED);
     assert_eq!(obs.hosts[1].status.state, HostState::Down);
+}
+
+/// Every port of one host: big enough that the engine splits it across its threads (on a
+/// machine with more than one core); the shares' results come back whole and in order.
+#[tokio::test]
+async fn inner_syn_scan_every_port() {
+    if !in_lab() {
+        return;
+    }
+    let mut cfg = lab_config(&["10.250.0.2"]);
+    cfg.ports = "1-65535".into();
+    cfg.syn = true;
+    let obs = scan(&cfg, |_| {}).await.unwrap();
+    assert!(obs.scan.notices.is_empty(), "{:?}", obs.scan.notices);
+    println!(
+        "cse: SYN scan of every port: {} probes in {} ms",
+        obs.scan.stats.port_probes, obs.scan.stats.elapsed_ms
+    );
+    let all = states(&obs.hosts[0]);
+    let ports: Vec<u16> = all.iter().map(|s| s.0).collect();
+    assert_eq!(ports, (1..=65_535).collect::<Vec<u16>>());
+    let named: Vec<_> = all
+        .iter()
+        .copied()
+        .filter(|s| EXPECTED.iter().any(|e| e.0 == s.0))
+        .collect();
+    let mut expected = EXPECTED.to_vec();
+    expected.sort_by_key(|e| e.0);
+    assert_eq!(named, expected);
+    let rest: Vec<_> = all
+        .iter()
+        .filter(|s| !EXPECTED.iter().any(|e| e.0 == s.0))
+        .filter(|s| (s.1, s.2) != (PortState::Closed, PortReason::Reset))
+        .collect();
+    assert!(rest.is_empty(), "{rest:?}");
 }
 
 /// Loopback in whatever namespace the test runs in: a listener we own is open; the
