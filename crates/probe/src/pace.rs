@@ -54,26 +54,28 @@ impl RatePacer {
         tokio::time::sleep_until(slot).await;
     }
 
-    /// How many of up to `want` slots are due by `now` (for a sender that batches its
-    /// packets), and when the first one not due is; nothing is taken.
-    pub fn due(&self, want: usize, now: Instant) -> (usize, Instant) {
-        let next = match self.next.lock() {
-            Ok(n) => self.credit(*n, now),
-            Err(_) => return (0, now + self.gap),
+    /// Takes up to `want` slots due by `now` at once (for a sender that batches its
+    /// packets): how many, and when the first one not taken is due. Taken under one lock,
+    /// so that senders on several threads never spend the same slot twice.
+    pub fn reserve(&self, want: usize, now: Instant) -> (usize, Instant) {
+        let Ok(mut next) = self.next.lock() else {
+            return (0, now + self.gap);
         };
         let mut n = 0;
-        let mut at = next;
+        let mut at = self.credit(*next, now);
         while n < want && at <= now {
             at += self.gap;
             n += 1;
         }
+        *next = at;
         (n, at)
     }
 
-    /// Takes `n` slots (after [`RatePacer::due`] said they are due).
-    pub fn take(&self, n: usize, now: Instant) {
+    /// Gives back `n` reserved slots that were not used.
+    pub fn give_back(&self, n: usize) {
         if let Ok(mut next) = self.next.lock() {
-            *next = self.credit(*next, now) + self.gap * u32::try_from(n).unwrap_or(u32::MAX);
+            let back = self.gap * u32::try_from(n).unwrap_or(u32::MAX);
+            *next = next.checked_sub(back).unwrap_or(*next);
         }
     }
 
@@ -269,22 +271,51 @@ mod tests {
     async fn rate_pacer_hands_out_due_slots_in_batches() {
         let p = RatePacer::per_second(1000);
         let now = Instant::now();
-        let (n, next) = p.due(64, now);
+        let (n, next) = p.reserve(64, now);
         assert_eq!(
             (n, next),
             (1, now + ms(1)),
             "a fresh pacer: the slot of now"
         );
-        assert_eq!(p.due(64, now).0, 1, "nothing taken yet");
-        p.take(1, now);
-        assert_eq!(p.due(64, now).0, 0);
+        assert_eq!(p.reserve(64, now).0, 0, "taken");
         tokio::time::advance(ms(10)).await;
-        let (n, _) = p.due(64, Instant::now());
+        let (n, _) = p.reserve(64, Instant::now());
         assert_eq!(n, 10, "ten slots came due in 10 ms");
-        p.take(10, Instant::now());
+        p.give_back(4);
+        assert_eq!(
+            p.reserve(64, Instant::now()).0,
+            4,
+            "the unused ones are due again"
+        );
         tokio::time::advance(ms(500)).await;
-        let (n, _) = p.due(64, Instant::now());
+        let (n, _) = p.reserve(64, Instant::now());
         assert_eq!(n, 11, "an idle pacer banks at most 10 ms of slots");
+    }
+
+    /// Senders on several threads share the scan's rate: every slot goes to one of them.
+    #[test]
+    fn threads_reserving_at_once_share_the_slots() {
+        let p = Arc::new(RatePacer::per_second(10_000));
+        let start = Instant::now();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let p = p.clone();
+                std::thread::spawn(move || {
+                    let mut got = 0;
+                    while start.elapsed() < ms(200) {
+                        got += p.reserve(8, Instant::now()).0;
+                        std::thread::yield_now();
+                    }
+                    got
+                })
+            })
+            .collect();
+        let total: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        let elapsed = start.elapsed();
+        // 10 a millisecond, plus the 10 ms of credit a fresh pacer may hand out at once
+        let most = (elapsed.as_micros() / 100) as usize + 100 + 8;
+        assert!(total <= most, "{total} slots in {elapsed:?}");
+        assert!(total >= 1000, "{total} slots in {elapsed:?}");
     }
 
     /// Two events of a gentle host, the first of which wakes on time but is sent late (a busy

@@ -1028,7 +1028,7 @@ impl Engine {
         self.next_rate = None;
         let mut budget = ROUND;
         if let Some(rate) = &self.config.rate {
-            let (n, next) = rate.due(ROUND, tokio::time::Instant::from_std(now));
+            let (n, next) = rate.reserve(ROUND, tokio::time::Instant::from_std(now));
             if n == 0 {
                 self.next_rate = Some(next.into_std());
                 return 0;
@@ -1062,10 +1062,12 @@ impl Engine {
             }
         }
         let n = out.len();
+        if let Some(rate) = &self.config.rate
+            && n < budget
+        {
+            rate.give_back(budget - n);
+        }
         if n > 0 {
-            if let Some(rate) = &self.config.rate {
-                rate.take(n, tokio::time::Instant::from_std(now));
-            }
             self.transmit(out);
         }
         n

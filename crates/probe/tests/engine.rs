@@ -38,6 +38,7 @@ fn port_states_lab() {
         "inner_cancel_gives_partial_observation",
         "inner_syn_scan",
         "inner_syn_scan_every_port",
+        "inner_split_scan_keeps_the_rate",
         "inner_gentle_profile_and_do_not_touch",
         "inner_slash24_clinic_list",
         "inner_routed_hosts_and_ipv6",
@@ -357,6 +358,35 @@ async fn inner_syn_scan_every_port() {
         .filter(|s| (s.1, s.2) != (PortState::Closed, PortReason::Reset))
         .collect();
     assert!(rest.is_empty(), "{rest:?}");
+}
+
+/// A split scan's engines share the scan's rate: 20,000 SYNs at 10,000 a second take two
+/// seconds however many threads send them.
+#[tokio::test]
+async fn inner_split_scan_keeps_the_rate() {
+    if !in_lab() {
+        return;
+    }
+    let mut cfg = lab_config(&["10.250.0.2"]);
+    cfg.ports = "1-20000".into();
+    cfg.syn = true;
+    cfg.rate = Some(10_000);
+    let started = Instant::now();
+    let obs = scan(&cfg, |_| {}).await.unwrap();
+    let elapsed = started.elapsed();
+    println!(
+        "cse: 20,000 ports at 10,000/s: {} probes in {elapsed:?}",
+        obs.scan.stats.port_probes
+    );
+    assert!(obs.scan.stats.port_probes >= 20_000);
+    // the pacer hands out at most 10 ms of slots at once when idle
+    assert!(elapsed >= Duration::from_millis(1_980), "{elapsed:?}");
+    let open: Vec<u16> = states(&obs.hosts[0])
+        .iter()
+        .filter(|s| s.1 == PortState::Open)
+        .map(|s| s.0)
+        .collect();
+    assert_eq!(open, [22, 80]);
 }
 
 /// Loopback in whatever namespace the test runs in: a listener we own is open; the
