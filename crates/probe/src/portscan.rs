@@ -354,12 +354,16 @@ async fn connect_scan(
             Attempt::Timeout => {
                 timeouts += 1;
                 let dropped = limits.drops.current() != drops_before;
-                let path_losses = limits.paths.get(path).map_or(0, |p| p.losses);
+                let path_stats = limits.paths.get(path);
+                let path_losses = path_stats.map_or(0, |p| p.losses);
                 tracing::trace!(host = %host.addr, port, tries, waited_ms = elapsed.as_millis() as u64, dropped, path_losses, window = window.size() as u64, "connect: wait ran out");
                 if dropped {
                     let now = Instant::now();
                     window.shrink_for((now - elapsed).into_std(), now.into_std());
-                } else if losses == 0 && path_losses == 0 && window.grow() {
+                } else if losses == 0
+                    && path_losses == 0
+                    && window.grow_silent(path_stats.map_or(0.0, |p| p.window))
+                {
                     // a silent port is its firewall's doing, not the network's
                     limits.paths.reached(path, window.size());
                 }

@@ -1820,7 +1820,9 @@ impl Engine {
                 self.ping_done(t.slot, PingAnswer::Down { unreachable }, None);
             }
             TimerKind::Timeout(port, tries) => {
-                let path_losses = self.config.paths.get(h.path).map_or(0, |p| p.losses);
+                let path = self.config.paths.get(h.path);
+                let path_losses = path.map_or(0, |p| p.losses);
+                let path_window = path.map_or(0.0, |p| p.window);
                 let Job::Scan(job) = &mut h.job else { return };
                 let Some(p) = job.probes.get_mut(&port) else {
                     return;
@@ -1851,7 +1853,7 @@ impl Engine {
                 // the window keeps growing (a filtered port is its firewall's doing).
                 if dropped {
                     h.window.shrink_for(p.last_sent, now);
-                } else if h.losses == 0 && path_losses == 0 && h.window.grow() {
+                } else if h.losses == 0 && path_losses == 0 && h.window.grow_silent(path_window) {
                     self.config.paths.reached(h.path, h.window.size());
                 }
                 match verdict {

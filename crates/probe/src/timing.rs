@@ -237,6 +237,18 @@ impl Window {
         }
     }
 
+    /// A port stayed silent and nothing says a packet was lost: grow, in slow start up to
+    /// what the path's hosts reached without loss. A halving for drops elsewhere on this
+    /// machine (a burst of every host's first probes) otherwise left a host that answers
+    /// nothing growing by one probe a window, and its silent ports took a round trip each
+    /// window: the router's address on the lab's /24, 1,000 silent ports at a window of 16
+    /// to 47, 3.9 s in three runs of ten where the others took 1.4 s. True as
+    /// [`Window::grow`].
+    pub fn grow_silent(&mut self, path_window: f64) -> bool {
+        self.ssthresh = self.ssthresh.max(path_window.min(self.max));
+        self.grow()
+    }
+
     /// Evidence of loss: half the window, and grow slowly from there.
     pub fn shrink(&mut self) {
         self.ssthresh = (self.cwnd / 2.0).max(MIN_WINDOW);
@@ -363,6 +375,40 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    /// After a halving, silence without loss grows the window in slow start again up to
+    /// the path's level (one more a silent port: doubling a round), then one a window.
+    #[test]
+    fn silence_regrows_a_halved_window_in_slow_start_to_the_paths_level() {
+        let t0 = Instant::now();
+        let mut w = Window::new(32.0, 1024);
+        w.shrink_for(t0, t0 + ms(100));
+        assert_eq!(w.allowed(), 16);
+        let mut plain = w;
+        for _ in 0..16 {
+            plain.grow();
+        }
+        assert_eq!(
+            plain.allowed(),
+            16,
+            "above the threshold: one more a window"
+        );
+        for _ in 0..16 {
+            w.grow_silent(256.0);
+        }
+        assert_eq!(w.allowed(), 32, "slow start: one more a silent port");
+        for _ in 0..1000 {
+            w.grow_silent(256.0);
+        }
+        assert!(
+            (256..270).contains(&w.allowed()),
+            "slow start ends at the path's level: {}",
+            w.allowed()
+        );
+        let mut gentle = Window::new(1.0, 1);
+        gentle.grow_silent(1024.0);
+        assert_eq!(gentle.allowed(), 1, "never above the host's cap");
     }
 
     #[test]
