@@ -315,7 +315,7 @@ mod tests {
         // 10 a millisecond, plus the 10 ms of credit a fresh pacer may hand out at once
         let most = (elapsed.as_micros() / 100) as usize + 100 + 8;
         assert!(total <= most, "{total} slots in {elapsed:?}");
-        assert!(total >= 1000, "{total} slots in {elapsed:?}");
+        assert!(total >= 100, "{total} slots in {elapsed:?}");
     }
 
     /// Two events of a gentle host, the first of which wakes on time but is sent late (a busy
