@@ -477,19 +477,10 @@ impl Sweep {
             return None;
         }
         let src = self.source(request.addr)?;
-        let parts = self.parts(&request);
-        if parts.len() <= 1 {
-            let (tx, rx) = oneshot::channel();
-            let request = ScanRequest {
-                reply: tx,
-                ..request
-            };
-            self.lane
-                .submit(Command::Scan(request, src))
-                .then_some(())?;
-            return rx.await.ok();
+        let parts = self.parts(request);
+        if let [_, (_, first), ..] = parts.as_slice() {
+            tracing::debug!(host = %first.addr, engines = parts.len(), "sweep: scan split");
         }
-        tracing::debug!(host = %request.addr, engines = parts.len(), "sweep: scan split");
         let mut replies = Vec::with_capacity(parts.len());
         for (lane, request) in parts {
             let (tx, rx) = oneshot::channel();
@@ -521,11 +512,11 @@ impl Sweep {
     /// every core: a `-p-` of one host is otherwise bound by one core. Each share keeps its
     /// own window and round-trip estimate (they are the same host's, learned twice); the
     /// scan's rate limit is shared. A gentle host is never split: its one connection at a
-    /// time is one engine's.
-    fn parts(&self, request: &ScanRequest) -> Vec<(&Lane, ScanRequest)> {
+    /// time is one engine's. Any other request goes to the first engine whole.
+    fn parts(&self, request: ScanRequest) -> Vec<(&Lane, ScanRequest)> {
         let want = request.ports.len() / SPLIT_PORTS;
         if want < 2 || request.gentle.is_some() || request.max_window != usize::MAX {
-            return Vec::new();
+            return vec![(&self.lane, request)];
         }
         let more = self.more.get_or_init(|| {
             let lanes = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -540,7 +531,7 @@ impl Sweep {
         let lanes: Vec<&Lane> = std::iter::once(&self.lane).chain(more).collect();
         let count = want.min(lanes.len());
         if count < 2 {
-            return Vec::new();
+            return vec![(&self.lane, request)];
         }
         lanes
             .into_iter()
